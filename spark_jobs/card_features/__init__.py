@@ -1,0 +1,1 @@
+"""Card-authorization features: definitions, pure transformations and the backfill job's I/O."""

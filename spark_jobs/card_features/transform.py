@@ -1,0 +1,159 @@
+"""Pure DataFrame transformations: bronze text -> typed events -> deduplicated silver -> gold features.
+
+No paths, no reads, no writes here: the job module does I/O, these functions only transform,
+so tests can feed them hand-made rows.
+"""
+import datetime as dt
+from typing import List, Tuple
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from .definitions import FeatureDefinition
+
+VALID_STATUSES = ("APPROVED", "DECLINED")
+
+# Bronze JSON as typed by the contract; everything else in a line is ignored.
+BRONZE_SCHEMA = T.StructType(
+    [
+        T.StructField("event_id", T.StringType()),
+        T.StructField("card_id", T.StringType()),
+        T.StructField("merchant_id", T.StringType()),
+        T.StructField("amount", T.DoubleType()),
+        T.StructField("currency", T.StringType()),
+        T.StructField("status", T.StringType()),
+        T.StructField("event_time", T.LongType()),
+        T.StructField("mcc", T.StringType()),
+        T.StructField("country", T.StringType()),
+    ]
+)
+
+REQUIRED_FIELDS = ("event_id", "card_id", "merchant_id", "amount", "currency", "status", "event_time")
+
+GOLD_COLUMNS = [
+    "card_id",
+    "event_id",
+    "event_time",
+    "txn_count_1h",
+    "txn_count_24h",
+    "amount_sum_24h",
+    "merchant_count_24h",
+    "feature_version",
+    "dt",
+]
+
+
+def date_range(start: dt.date, end: dt.date) -> List[dt.date]:
+    return [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+
+
+def bronze_dates_to_read(
+    start: dt.date, end: dt.date, lookback_seconds: int, lateness_days: int
+) -> List[dt.date]:
+    """Arrival partitions a chunk needs: its days, the lookback days before, and the lateness days after."""
+    lookback_days = -(-lookback_seconds // 86400)
+    return date_range(start - dt.timedelta(days=lookback_days), end + dt.timedelta(days=lateness_days))
+
+
+def _event_date(col: Column) -> Column:
+    """UTC date of epoch seconds as yyyy-MM-dd, independent of the session time zone."""
+    days = F.floor(col / F.lit(86400)).cast("int")
+    return F.date_format(F.date_add(F.lit("1970-01-01").cast("date"), days), "yyyy-MM-dd")
+
+
+def parse_bronze(raw: DataFrame, lateness_days: int) -> DataFrame:
+    """Type raw lines (columns `value`, arrival `dt`) and tag each with a quarantine `reason` or null.
+
+    A line is quarantined when it is not a JSON object, misses or mistypes a required field, has an
+    unknown status or a malformed currency, or arrived outside [event date, event date + lateness]:
+    the last rule keeps the result independent of how a range is chunked.
+    """
+    lines = raw.where(F.trim(F.col("value")) != "")
+    parsed = lines.select(
+        F.col("value").alias("raw"),
+        F.col("dt").alias("arrival_dt"),
+        F.from_json(F.col("value"), BRONZE_SCHEMA, {"mode": "PERMISSIVE"}).alias("j"),
+    ).select("raw", "arrival_dt", "j.*")
+
+    reason = F.when(F.col("raw").rlike(r"^\s*\{") == F.lit(False), F.lit("not_a_json_object"))
+    for field in REQUIRED_FIELDS:
+        reason = reason.when(F.col(field).isNull(), F.lit(f"missing_or_invalid:{field}"))
+    event_date = _event_date(F.col("event_time"))
+    arrival_lag_days = F.datediff(F.to_date("arrival_dt"), F.to_date(event_date))
+    reason = (
+        reason.when(~F.col("status").isin(*VALID_STATUSES), F.lit("invalid_status"))
+        .when(~F.col("currency").rlike(r"^[A-Z]{3}$"), F.lit("invalid_currency"))
+        .when(F.isnan(F.col("amount")) | (F.abs(F.col("amount")) > 1e12), F.lit("invalid_amount"))
+        .when(arrival_lag_days < 0, F.lit("arrived_before_event_date"))
+        .when(arrival_lag_days > lateness_days, F.lit("arrived_after_allowed_lateness"))
+        .otherwise(F.lit(None).cast("string"))
+    )
+    return parsed.withColumn("reason", reason).withColumn("event_dt", event_date)
+
+
+def quarantine_rows(parsed: DataFrame) -> DataFrame:
+    return parsed.where(F.col("reason").isNotNull()).select(
+        F.col("arrival_dt").alias("dt"), "raw", "reason"
+    )
+
+
+def deduplicate(parsed: DataFrame) -> DataFrame:
+    """Valid events, one row per event_id: the earliest arrival wins, ties broken by the raw line."""
+    valid = parsed.where(F.col("reason").isNull())
+    first = Window.partitionBy("event_id").orderBy("arrival_dt", "raw")
+    return (
+        valid.withColumn("_n", F.row_number().over(first))
+        .where(F.col("_n") == 1)
+        .select(
+            "event_id",
+            "card_id",
+            "merchant_id",
+            F.col("amount").cast(T.DecimalType(18, 2)).alias("amount"),
+            "currency",
+            "status",
+            "event_time",
+            "mcc",
+            "country",
+            F.col("event_dt").alias("dt"),
+        )
+    )
+
+
+def compute_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame:
+    """Point-in-time per-card features: for an event at t the window is [t - W, t], ties included."""
+    counted = F.col("status").isin(*sorted(definition.counted_statuses))
+    by_card = Window.partitionBy("card_id").orderBy("event_time")
+    w1h = by_card.rangeBetween(-definition.window_1h_seconds, 0)
+    w24h = by_card.rangeBetween(-definition.window_24h_seconds, 0)
+    amount_counted = F.when(counted, F.col("amount"))
+    return silver.select(
+        "card_id",
+        "event_id",
+        "event_time",
+        F.count(F.when(counted, 1)).over(w1h).cast("int").alias("txn_count_1h"),
+        F.count(F.when(counted, 1)).over(w24h).cast("int").alias("txn_count_24h"),
+        # Sum in decimal so the value never depends on summation order, then expose a double.
+        F.coalesce(F.sum(amount_counted).over(w24h), F.lit(0).cast(T.DecimalType(28, 2)))
+        .cast("double")
+        .alias("amount_sum_24h"),
+        F.size(F.collect_set(F.when(counted, F.col("merchant_id"))).over(w24h))
+        .cast("int")
+        .alias("merchant_count_24h"),
+        F.lit(definition.version).alias("feature_version"),
+        "dt",
+    )
+
+
+def gold_for_days(silver_in_scope: DataFrame, definition: FeatureDefinition, days: List[str]) -> DataFrame:
+    """Features for events whose dt is in `days`, computed over every in-scope event (lookback included)."""
+    return compute_features(silver_in_scope, definition).where(F.col("dt").isin(*days)).select(*GOLD_COLUMNS)
+
+
+def split_counts(parsed: DataFrame) -> Tuple[int, int]:
+    """(valid, quarantined) line counts of a parsed frame."""
+    row = parsed.agg(
+        F.count(F.when(F.col("reason").isNull(), 1)).alias("valid"),
+        F.count(F.when(F.col("reason").isNotNull(), 1)).alias("bad"),
+    ).first()
+    return int(row["valid"]), int(row["bad"])
