@@ -1,0 +1,97 @@
+/**
+ * The seams between activities and the outside world. Each backend (local, AWS) implements
+ * these; createActivities() takes them by injection, so the workflow never changes when the
+ * backend does and tests hand in emulator-backed ones.
+ */
+import type { BackfillRequest } from '../common/input';
+import type { ChunkSpec } from '../common/plan';
+import type { CatalogResult } from '../common/results';
+
+/** A file in the lake, addressed by URI (file:///... or s3://...). */
+export interface LakeObject {
+  uri: string;
+  size: number;
+}
+
+export interface Lake {
+  /** Root URI of the lake for a request's `bucket`. */
+  root(bucket: string): string;
+  readText(uri: string): Promise<string | undefined>;
+  /** Written whole or not at all. */
+  writeText(uri: string, text: string): Promise<void>;
+  appendText(uri: string, text: string): Promise<void>;
+  /** Files under a prefix, recursively, sorted by URI; hidden files (_ or .) are left out. */
+  list(prefixUri: string): Promise<LakeObject[]>;
+  readParquet(uri: string): Promise<Record<string, unknown>[]>;
+}
+
+export interface SparkJobSpec {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  /** Arguments of spark_jobs/backfill_features.py. */
+  args: string[];
+  /** A stable name for the run, unique per backfill and chunk (idempotency token on EMR). */
+  runName: string;
+}
+
+/** Where a started job run can be found again, kept in heartbeat details. */
+export interface JobHandle {
+  backend: string;
+  id: string;
+  logLocation?: string;
+}
+
+export type JobState = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+
+export interface JobStatus {
+  state: JobState;
+  detail?: string;
+}
+
+export interface SparkRunner {
+  /** Starts the job run, or finds the one already started for the same spec. */
+  submit(spec: SparkJobSpec): Promise<JobHandle>;
+  /**
+   * Picks up a run started by an earlier attempt (from heartbeat details). Returns undefined when
+   * that run cannot be followed from here, after making sure it can no longer write.
+   */
+  reattach(previous: JobHandle): Promise<JobHandle | undefined>;
+  status(handle: JobHandle): Promise<JobStatus>;
+  cancel(handle: JobHandle): Promise<void>;
+}
+
+export interface Catalog {
+  /** Makes the chunk's gold partitions visible to readers (Glue crawler or the local catalog). */
+  refresh(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult>;
+}
+
+/** One feature value, as SageMaker Feature Store takes it. */
+export interface FeatureValue {
+  FeatureName: string;
+  ValueAsString: string;
+}
+
+export interface RecordEntry {
+  FeatureGroupName: string;
+  Record: FeatureValue[];
+}
+
+export interface BatchWriteOutcome {
+  /** Entries that failed for good, by index in the batch. */
+  errors: { index: number; code: string; message: string }[];
+  /** Entries the store did not process this time, by index: send them again. */
+  unprocessed: number[];
+}
+
+/** Thrown by a FeatureStore when a call was throttled as a whole. */
+export class ThrottledError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ThrottledError';
+  }
+}
+
+export interface FeatureStore {
+  /** Writes 1 to 25 entries, with BatchWriteRecord semantics. */
+  batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome>;
+}

@@ -1,0 +1,146 @@
+/**
+ * Activities: every piece of I/O the backfill does. createActivities() receives the backends
+ * (local or AWS) by injection; the workflow only sees these functions.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { addDays, dateRange } from '../common/dates';
+import type { BackfillRequest } from '../common/input';
+import type { ChunkSpec } from '../common/plan';
+import { planChunks } from '../common/plan';
+import type {
+  CatalogResult,
+  ChunkManifest,
+  DryRunPlan,
+  IngestResult,
+  SparkJobResult,
+  ValidationResult,
+} from '../common/results';
+import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './backends';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestCheckpoint, type IngestOptions } from './ingest';
+import { bronzeTable, goldPartition, goldTable, manifestUri } from './lake-paths';
+import { sparkJobArgs } from './spark-args';
+import { validateChunk as validateChunkAgainstLake } from './validate';
+
+export interface Backends {
+  name: string;
+  lake: Lake;
+  spark: SparkRunner;
+  catalog: Catalog;
+  featureStore: FeatureStore;
+  /** Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures. */
+  preflight?(request: BackfillRequest): Promise<void>;
+  /** Label of the deployed job code, recorded in manifests. */
+  codeRevision?: string;
+  /** How often a running Spark job is polled. */
+  pollIntervalMs?: number;
+  ingestOptions?: Partial<IngestOptions>;
+}
+
+/** Error types the workflow's retry policies treat as final. */
+export const NON_RETRYABLE = { invalidInput: 'InvalidInput', missingManifest: 'MissingManifest' } as const;
+
+export function createActivities(backends: Backends) {
+  const { lake, spark, catalog, featureStore } = backends;
+  const pollIntervalMs = backends.pollIntervalMs ?? 2000;
+
+  return {
+    async preflight(request: BackfillRequest): Promise<{ backend: string }> {
+      await backends.preflight?.(request);
+      return { backend: backends.name };
+    },
+
+    /** Dry run: what a backfill would read and write, without writing anything. */
+    async inspectLake(request: BackfillRequest): Promise<DryRunPlan> {
+      const days = dateRange(request.startDate, request.endDate);
+      const bronzePresent: Record<string, number> = {};
+      const bronzeMissing: string[] = [];
+      // The chunk days plus the lookback day before and the lateness days after, as the job reads.
+      for (const dt of dateRange(addDays(request.startDate, -1), addDays(request.endDate, request.allowedLatenessDays))) {
+        const files = await lake.list(`${bronzeTable(request)}/dt=${dt}`);
+        if (files.length > 0) bronzePresent[dt] = files.reduce((s, f) => s + f.size, 0);
+        else bronzeMissing.push(dt);
+      }
+      const goldExisting: string[] = [];
+      for (const dt of days) if ((await lake.list(goldPartition(request, dt))).length > 0) goldExisting.push(dt);
+      return {
+        chunks: planChunks(request.startDate, request.endDate, request.chunkSizeDays),
+        bronzePresent,
+        bronzeMissing,
+        goldExisting,
+        wouldSkip: request.overwrite ? [] : goldExisting,
+        wouldOverwrite: request.overwrite ? goldExisting : [],
+      };
+    },
+
+    /** Runs the chunk's Spark job to the end, following the same run across worker restarts. */
+    async runSparkJob(request: BackfillRequest, chunk: ChunkSpec, runName: string): Promise<SparkJobResult> {
+      const ctx = Context.current();
+      const previous = ctx.info.heartbeatDetails as JobHandle | undefined;
+      let handle = previous ? await spark.reattach(previous) : undefined;
+      if (!handle) {
+        const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '');
+        handle = await spark.submit({ request, chunk, args, runName });
+        ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
+      }
+      ctx.heartbeat(handle);
+      try {
+        for (;;) {
+          const status = await spark.status(handle);
+          if (status.state === 'succeeded') break;
+          if (status.state === 'failed' || status.state === 'cancelled') {
+            throw ApplicationFailure.retryable(
+              `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
+              'SparkJobFailed',
+              { jobRunId: handle.id, logLocation: handle.logLocation },
+            );
+          }
+          ctx.heartbeat(handle);
+          await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
+        }
+      } catch (err) {
+        if (ctx.cancellationSignal.aborted) await spark.cancel(handle);
+        throw err;
+      }
+      const text = await lake.readText(manifestUri(request, chunk.id));
+      if (!text) {
+        throw ApplicationFailure.nonRetryable(
+          `Spark job ${handle.id} succeeded but wrote no manifest at ${manifestUri(request, chunk.id)}`,
+          NON_RETRYABLE.missingManifest,
+        );
+      }
+      return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
+    },
+
+    async refreshCatalog(request: BackfillRequest, chunk: ChunkSpec): Promise<CatalogResult> {
+      return catalog.refresh(request, chunk, goldTable(request));
+    },
+
+    /** Sends the chunk's new gold rows to the feature store, resuming from the last checkpoint. */
+    async ingestFeatures(request: BackfillRequest, chunk: ChunkSpec, manifest: ChunkManifest): Promise<IngestResult> {
+      const ctx = Context.current();
+      return ingestChunk(
+        { lake, featureStore },
+        request,
+        chunk,
+        manifest,
+        {
+          checkpoint: ctx.info.heartbeatDetails as IngestCheckpoint | undefined,
+          heartbeat: (checkpoint) => ctx.heartbeat(checkpoint),
+          sleep: (ms) => ctx.sleep(ms),
+        },
+        { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
+      );
+    },
+
+    async validateChunk(
+      request: BackfillRequest,
+      chunk: ChunkSpec,
+      manifest: ChunkManifest,
+      ingest: IngestResult,
+    ): Promise<ValidationResult> {
+      return validateChunkAgainstLake(lake, request, chunk, manifest, ingest);
+    },
+  };
+}
+
+export type BackfillActivities = ReturnType<typeof createActivities>;

@@ -1,0 +1,40 @@
+/** Lake URIs, laid out as shared/DESIGN.md says; the same rules as spark_jobs/card_features/job.py. */
+import * as path from 'node:path';
+import type { BackfillRequest } from '../common/input';
+
+/** `bucket` is an S3 bucket name, an s3:// or file:// URI, or a local directory. */
+export function lakeRoot(bucket: string): string {
+  if (bucket.includes('://')) return bucket.replace(/\/+$/, '');
+  if (/^[/.~]/.test(bucket)) return 'file://' + path.resolve(bucket.replace(/^~(?=$|\/)/, process.env.HOME ?? '~'));
+  return `s3://${bucket}`;
+}
+
+export function bronzeTable(req: BackfillRequest): string {
+  return `${lakeRoot(req.bucket)}/${req.prefixes.bronze}/card_authorization`;
+}
+
+export function goldTable(req: BackfillRequest): string {
+  return `${lakeRoot(req.bucket)}/${req.prefixes.gold}/card_features`;
+}
+
+export function goldPartition(req: BackfillRequest, dt: string): string {
+  return `${goldTable(req)}/feature_version=${req.featureVersion}/dt=${dt}`;
+}
+
+export function manifestUri(req: BackfillRequest, chunkId: string): string {
+  return `${lakeRoot(req.bucket)}/_manifests/card_features/feature_version=${req.featureVersion}/chunk=${chunkId}.json`;
+}
+
+/** Ingest bookkeeping lives beside the data, per feature group, so it follows the lake. */
+export function ingestMarker(req: BackfillRequest, dt: string): string {
+  return `${lakeRoot(req.bucket)}/_ingest/${req.featureGroup}/feature_version=${req.featureVersion}/dt=${dt}.json`;
+}
+
+export function deadLetterUri(req: BackfillRequest, chunkId: string): string {
+  return `${lakeRoot(req.bucket)}/_ingest/${req.featureGroup}/dead_letter/chunk=${chunkId}.jsonl`;
+}
+
+export function fileUriToPath(uri: string): string {
+  if (!uri.startsWith('file://')) throw new Error(`not a local lake URI: ${uri}`);
+  return uri.slice('file://'.length);
+}

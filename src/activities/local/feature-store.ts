@@ -1,0 +1,100 @@
+/**
+ * A local feature store with SageMaker Feature Store's write semantics, in SQLite:
+ * the offline store keeps every record written (append-only), the online store keeps, per record
+ * identifier, the record with the latest event time (an older record goes to offline only).
+ */
+import Database from 'better-sqlite3';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
+
+export interface FeatureGroupSpec {
+  recordIdentifier: string;
+  eventTime: string;
+}
+
+const CARD_FEATURES: FeatureGroupSpec = { recordIdentifier: 'card_id', eventTime: 'event_time' };
+
+export class LocalFeatureStore implements FeatureStore {
+  private readonly db: Database.Database;
+
+  constructor(file: string, private readonly groupSpec: (group: string) => FeatureGroupSpec = () => CARD_FEATURES) {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    this.db = new Database(file);
+    // WAL and a busy timeout let several worker processes share one store.
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('busy_timeout = 10000');
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS offline_store (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        feature_group TEXT NOT NULL, record_id TEXT NOT NULL, event_time TEXT NOT NULL,
+        record TEXT NOT NULL, write_time TEXT NOT NULL);
+      CREATE INDEX IF NOT EXISTS offline_by_record ON offline_store (feature_group, record_id);
+      CREATE TABLE IF NOT EXISTS online_store (
+        feature_group TEXT NOT NULL, record_id TEXT NOT NULL, event_time TEXT NOT NULL, record TEXT NOT NULL,
+        PRIMARY KEY (feature_group, record_id));`);
+  }
+
+  async batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
+    if (entries.length < 1 || entries.length > 25) {
+      throw new Error(`ValidationException: a batch takes 1 to 25 entries, got ${entries.length}`);
+    }
+    const errors: BatchWriteOutcome['errors'] = [];
+    const now = new Date().toISOString();
+    const insertOffline = this.db.prepare(
+      'INSERT INTO offline_store (feature_group, record_id, event_time, record, write_time) VALUES (?, ?, ?, ?, ?)',
+    );
+    // ISO-8601 UTC strings of one format compare in time order.
+    const upsertOnline = this.db.prepare(`
+      INSERT INTO online_store (feature_group, record_id, event_time, record) VALUES (?, ?, ?, ?)
+      ON CONFLICT (feature_group, record_id) DO UPDATE SET event_time = excluded.event_time, record = excluded.record
+      WHERE excluded.event_time >= online_store.event_time`);
+    this.db.transaction(() => {
+      entries.forEach((entry, index) => {
+        const spec = this.groupSpec(entry.FeatureGroupName);
+        const id = value(entry.Record, spec.recordIdentifier);
+        const eventTime = value(entry.Record, spec.eventTime);
+        if (id === undefined || eventTime === undefined) {
+          errors.push({ index, code: 'ValidationError', message: `record lacks ${spec.recordIdentifier} or ${spec.eventTime}` });
+          return;
+        }
+        const record = JSON.stringify(entry.Record);
+        insertOffline.run(entry.FeatureGroupName, id, eventTime, record, now);
+        upsertOnline.run(entry.FeatureGroupName, id, eventTime, record);
+      });
+    })();
+    return { errors, unprocessed: [] };
+  }
+
+  /** The online record of an identifier, as a name -> value map. */
+  getRecord(group: string, recordId: string): Record<string, string> | undefined {
+    const row = this.db.prepare('SELECT record FROM online_store WHERE feature_group = ? AND record_id = ?').get(group, recordId) as
+      | { record: string }
+      | undefined;
+    return row ? toMap(JSON.parse(row.record)) : undefined;
+  }
+
+  /** Every offline record of a group, in write order. */
+  offlineRecords(group: string): Record<string, string>[] {
+    const rows = this.db.prepare('SELECT record FROM offline_store WHERE feature_group = ? ORDER BY seq').all(group) as { record: string }[];
+    return rows.map((r) => toMap(JSON.parse(r.record)));
+  }
+
+  counts(group: string): { offline: number; online: number } {
+    const offline = this.db.prepare('SELECT COUNT(*) AS n FROM offline_store WHERE feature_group = ?').get(group) as { n: number };
+    const online = this.db.prepare('SELECT COUNT(*) AS n FROM online_store WHERE feature_group = ?').get(group) as { n: number };
+    return { offline: offline.n, online: online.n };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+function value(record: FeatureValue[], name: string): string | undefined {
+  return record.find((f) => f.FeatureName === name)?.ValueAsString;
+}
+
+function toMap(record: FeatureValue[]): Record<string, string> {
+  return Object.fromEntries(record.map((f) => [f.FeatureName, f.ValueAsString]));
+}

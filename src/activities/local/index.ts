@@ -1,0 +1,50 @@
+/** The local embedded backends: spark-submit, a lake directory, a JSON catalog, a SQLite feature store. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { BackfillRequest } from '../../common/input';
+import type { Backends } from '../index';
+import { lakeRoot, fileUriToPath } from '../lake-paths';
+import { LocalCatalog } from './catalog';
+import { LocalFeatureStore } from './feature-store';
+import { LocalLake } from './lake';
+import { LocalSparkRunner } from './spark-submit';
+
+export interface LocalBackendOptions {
+  venvBin: string;
+  jobDir: string;
+  stateDir: string;
+  featureStoreFile: string;
+  codeRevision?: string;
+  pollIntervalMs?: number;
+}
+
+export function createLocalBackends(options: LocalBackendOptions): Backends & { featureStore: LocalFeatureStore } {
+  const lake = new LocalLake();
+  return {
+    name: 'local',
+    lake,
+    spark: new LocalSparkRunner({
+      sparkSubmit: path.join(options.venvBin, 'spark-submit'),
+      python: path.join(options.venvBin, 'python'),
+      jobDir: options.jobDir,
+      logDir: path.join(options.stateDir, 'spark-logs'),
+    }),
+    catalog: new LocalCatalog(lake),
+    featureStore: new LocalFeatureStore(options.featureStoreFile),
+    codeRevision: options.codeRevision,
+    pollIntervalMs: options.pollIntervalMs,
+    async preflight(request: BackfillRequest) {
+      const root = lakeRoot(request.bucket);
+      if (!root.startsWith('file://')) {
+        throw ApplicationFailure.nonRetryable(
+          `bucket: "${request.bucket}" is not a local directory; the local backend needs a lake directory (or run the worker with BACKFILL_BACKEND=aws)`,
+          'InvalidInput',
+        );
+      }
+      if (!fs.existsSync(fileUriToPath(root))) {
+        throw ApplicationFailure.nonRetryable(`bucket: local lake directory ${fileUriToPath(root)} does not exist`, 'InvalidInput');
+      }
+    },
+  };
+}

@@ -1,0 +1,61 @@
+/** The lake on a local directory (file:// URIs). */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Lake, LakeObject } from '../backends';
+import { fileUriToPath, lakeRoot } from '../lake-paths';
+import { readParquetRows } from '../parquet';
+
+export class LocalLake implements Lake {
+  root(bucket: string): string {
+    return lakeRoot(bucket);
+  }
+
+  async readText(uri: string): Promise<string | undefined> {
+    try {
+      return await fs.readFile(fileUriToPath(uri), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async writeText(uri: string, text: string): Promise<void> {
+    const file = fileUriToPath(uri);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, text);
+    await fs.rename(tmp, file);
+  }
+
+  async appendText(uri: string, text: string): Promise<void> {
+    const file = fileUriToPath(uri);
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.appendFile(file, text);
+  }
+
+  async list(prefixUri: string): Promise<LakeObject[]> {
+    const root = fileUriToPath(prefixUri);
+    const out: LakeObject[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return;
+        throw err;
+      }
+      for (const e of entries) {
+        if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
+        const full = path.join(dir, e.name);
+        if (e.isDirectory()) await walk(full);
+        else out.push({ uri: 'file://' + full, size: (await fs.stat(full)).size });
+      }
+    };
+    await walk(root);
+    return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  }
+
+  async readParquet(uri: string): Promise<Record<string, unknown>[]> {
+    return readParquetRows(await fs.readFile(fileUriToPath(uri)));
+  }
+}

@@ -1,0 +1,130 @@
+/**
+ * Runs the Spark job with `spark-submit` in local mode, one child process per chunk.
+ * The job is idempotent per chunk, so a run orphaned by a crashed worker is killed and the
+ * chunk is run again rather than followed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+
+export interface LocalSparkOptions {
+  /** The spark-submit executable (the venv's, from pyspark). */
+  sparkSubmit: string;
+  /** Python that runs the job's driver and workers. */
+  python: string;
+  /** spark_jobs/ folder holding backfill_features.py. */
+  jobDir: string;
+  /** Folder for one log file per run. */
+  logDir: string;
+  /** Spark master, `local[N]`. */
+  master?: string;
+}
+
+interface Run {
+  child: ChildProcess;
+  exit?: { code: number | null; signal: NodeJS.Signals | null };
+  log: string;
+}
+
+const LOCAL_DEFAULT_CONF: Record<string, string> = {
+  // Few, small partitions: one machine, small days.
+  'spark.sql.shuffle.partitions': '4',
+  'spark.ui.enabled': 'false',
+  'spark.driver.memory': '2g',
+};
+
+export class LocalSparkRunner implements SparkRunner {
+  private readonly runs = new Map<string, Run>();
+
+  constructor(private readonly options: LocalSparkOptions) {}
+
+  async submit(spec: SparkJobSpec): Promise<JobHandle> {
+    const conf = { ...LOCAL_DEFAULT_CONF, ...spec.request.sparkConf };
+    const confArgs = Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]);
+    fs.mkdirSync(this.options.logDir, { recursive: true });
+    const log = path.join(this.options.logDir, `${spec.runName.replace(/[^\w.-]+/g, '_')}.log`);
+    const out = fs.openSync(log, 'w');
+    const child = spawn(
+      this.options.sparkSubmit,
+      ['--master', this.options.master ?? 'local[2]', ...confArgs, path.join(this.options.jobDir, 'backfill_features.py'), ...spec.args],
+      {
+        cwd: this.options.jobDir,
+        stdio: ['ignore', out, out],
+        env: {
+          ...process.env,
+          PYSPARK_PYTHON: this.options.python,
+          PYSPARK_DRIVER_PYTHON: this.options.python,
+          PATH: `${path.dirname(this.options.python)}${path.delimiter}${process.env.PATH ?? ''}`,
+        },
+      },
+    );
+    fs.closeSync(out);
+    const id = String(child.pid);
+    const run: Run = { child, log };
+    this.runs.set(id, run);
+    child.on('exit', (code, signal) => (run.exit = { code, signal }));
+    child.on('error', (err) => {
+      fs.appendFileSync(log, `\nfailed to start spark-submit: ${err.message}\n`);
+      run.exit = { code: -1, signal: null };
+    });
+    return { backend: 'local', id, logLocation: log };
+  }
+
+  async reattach(previous: JobHandle): Promise<JobHandle | undefined> {
+    if (this.runs.has(previous.id)) return previous;
+    // Started by a worker that died: its process may still be writing; stop it before a rerun.
+    killTree(Number(previous.id));
+    return undefined;
+  }
+
+  async status(handle: JobHandle): Promise<JobStatus> {
+    const run = this.runs.get(handle.id);
+    if (!run) return { state: 'failed', detail: `local job ${handle.id} is unknown to this worker` };
+    if (!run.exit) return { state: 'running' };
+    this.runs.delete(handle.id);
+    if (run.exit.code === 0) return { state: 'succeeded' };
+    if (run.exit.signal) return { state: 'cancelled', detail: `spark-submit ended by ${run.exit.signal}` };
+    return { state: 'failed', detail: `spark-submit exited with code ${run.exit.code}: ${lastError(run.log)} (log: ${run.log})` };
+  }
+
+  async cancel(handle: JobHandle): Promise<void> {
+    killTree(Number(handle.id));
+  }
+}
+
+/** spark-submit starts a JVM and Python workers; kill the whole tree. */
+function killTree(pid: number): void {
+  if (!Number.isInteger(pid) || pid <= 0) return;
+  for (const child of childPids(pid)) killTree(child);
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // Already gone.
+  }
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return fs
+      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The most telling line of a failed run's log, for the error message. */
+function lastError(log: string): string {
+  let text = '';
+  try {
+    text = fs.readFileSync(log, 'utf8');
+  } catch {
+    return 'no log';
+  }
+  const lines = text.split('\n').filter((l) => /Error|Exception|error:/.test(l) && !/^\s+at /.test(l));
+  return (lines.at(-1) ?? text.trim().split('\n').at(-1) ?? '').trim().slice(0, 500);
+}

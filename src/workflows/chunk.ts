@@ -1,0 +1,78 @@
+/**
+ * One chunk of a backfill, its own unit of retry and visibility: Spark job, catalog refresh,
+ * feature store ingestion, validation. A failed step fails the chunk with the step named.
+ */
+import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { BackfillActivities } from '../activities';
+import type { BackfillRequest } from '../common/input';
+import type { ChunkSpec } from '../common/plan';
+import type { ChunkResult } from '../common/results';
+
+const spark = proxyActivities<BackfillActivities>({
+  // Backfill Spark jobs can run for hours; the heartbeat (every poll) is what detects a lost worker.
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '2 minutes',
+  // A failed job is usually capacity or a transient fault; after 3 tries it needs a human.
+  retry: { maximumAttempts: 3, initialInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: ['InvalidInput', 'MissingManifest'] },
+});
+
+const catalog = proxyActivities<BackfillActivities>({
+  // A crawler run takes minutes; waiting behind another run can double that.
+  startToCloseTimeout: '1 hour',
+  // Catalog refresh is idempotent: retry for a while through throttling and busy crawlers.
+  retry: { maximumAttempts: 6, initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
+});
+
+const ingest = proxyActivities<BackfillActivities>({
+  startToCloseTimeout: '12 hours',
+  // Heartbeats carry the checkpoint; a lost worker is noticed within 2 minutes and the retry resumes.
+  heartbeatTimeout: '2 minutes',
+  // Each retry resumes after the last acknowledged batch, so retrying is cheap and safe.
+  retry: { maximumAttempts: 10, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes' },
+});
+
+const checks = proxyActivities<BackfillActivities>({
+  startToCloseTimeout: '30 minutes',
+  // Validation only reads; a few retries cover storage hiccups.
+  retry: { maximumAttempts: 3, initialInterval: '5 seconds' },
+});
+
+export interface ChunkWorkflowInput {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+}
+
+export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Promise<ChunkResult> {
+  const result: ChunkResult = { chunk, status: 'running' };
+  const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (err) {
+      result.status = 'failed';
+      result.error = { step: name, message: rootMessage(err) };
+      // The result travels as details so the parent can report what this chunk did get done.
+      throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed at ${name}: ${result.error.message}`, 'ChunkFailed', result);
+    }
+  };
+
+  result.spark = await step('spark', () => spark.runSparkJob(request, chunk, `${workflowInfo().workflowId}`));
+  const manifest = result.spark.manifest;
+  result.catalog = await step('catalog', () => catalog.refreshCatalog(request, chunk));
+  result.ingest = await step('ingest', () => ingest.ingestFeatures(request, chunk, manifest));
+  result.validation = await step('validate', () => checks.validateChunk(request, chunk, manifest, result.ingest!));
+  if (!result.validation.ok) {
+    const failed = result.validation.checks.filter((c) => !c.ok && c.severity === 'error');
+    result.status = 'failed';
+    result.error = { step: 'validate', message: failed.map((c) => `${c.name}: ${c.detail}`).join('; ') };
+    throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed validation: ${result.error.message}`, 'ChunkFailed', result);
+  }
+  result.status = 'succeeded';
+  return result;
+}
+
+/** The innermost cause's message: "activity task failed" says nothing, its cause does. */
+export function rootMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e && e.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}

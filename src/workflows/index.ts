@@ -1,0 +1,3 @@
+// Every workflow the worker registers. The bundler starts here: keep it free of Node imports.
+export { backfillWorkflow, progressQuery } from './backfill';
+export { chunkWorkflow } from './chunk';
