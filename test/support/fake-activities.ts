@@ -1,0 +1,107 @@
+/** Activities that do no I/O, record every call, and can be told to fail: for workflow-logic tests. */
+import { ApplicationFailure } from '@temporalio/activity';
+import type { BackfillActivities } from '../../src/activities';
+import { dateRange } from '../../src/common/dates';
+import type { BackfillRequest } from '../../src/common/input';
+import type { ChunkSpec } from '../../src/common/plan';
+import type { ChunkManifest, IngestResult } from '../../src/common/results';
+
+export interface FakeOptions {
+  /** Fail this step ('spark' | 'catalog' | 'ingest' | 'validate') for chunks whose id matches. */
+  failStep?: { step: string; chunkId: string; message: string };
+  /** Milliseconds each step takes (real time). */
+  stepMs?: number;
+  rowsPerDay?: number;
+}
+
+export function fakeActivities(options: FakeOptions = {}) {
+  const calls: { step: string; chunkId: string }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const rows = options.rowsPerDay ?? 10;
+
+  const step = async (name: string, chunk: ChunkSpec | undefined) => {
+    calls.push({ step: name, chunkId: chunk?.id ?? '-' });
+    if (options.stepMs) await new Promise((r) => setTimeout(r, options.stepMs));
+    const f = options.failStep;
+    if (f && chunk && f.step === name && f.chunkId === chunk.id) {
+      throw ApplicationFailure.nonRetryable(f.message, 'FakeFailure');
+    }
+  };
+
+  const manifest = (request: BackfillRequest, chunk: ChunkSpec): ChunkManifest => {
+    const days = dateRange(chunk.startDate, chunk.endDate);
+    return {
+      feature_group: request.featureGroup,
+      feature_version: request.featureVersion,
+      feature_definition: { fingerprint: 'fake', description: 'fake' },
+      code_revision: 'fake',
+      start_date: chunk.startDate,
+      end_date: chunk.endDate,
+      overwrite: request.overwrite,
+      bronze_partitions_read: days,
+      coverage_gaps: [],
+      missing_context_partitions: [],
+      skipped_partitions: [],
+      overwritten_partitions: [],
+      written_partitions: days,
+      input_rows: rows * days.length,
+      quarantined_rows: 0,
+      quarantined_rows_per_dt: {},
+      duplicates_removed: 0,
+      output_rows_per_dt: Object.fromEntries(days.map((d) => [d, rows])),
+      output_rows: rows * days.length,
+      duplicate_event_ids_in_output: 0,
+      min_event_time: null,
+      max_event_time: null,
+      gold_table: 'fake://gold',
+      duration_seconds: 0,
+      spark_version: 'fake',
+    };
+  };
+
+  const activities: BackfillActivities = {
+    async preflight() {
+      calls.push({ step: 'preflight', chunkId: '-' });
+      return { backend: 'fake' };
+    },
+    async inspectLake(request) {
+      calls.push({ step: 'inspectLake', chunkId: '-' });
+      return { chunks: [], bronzePresent: {}, bronzeMissing: [request.startDate], goldExisting: [], wouldSkip: [], wouldOverwrite: [] };
+    },
+    async runSparkJob(request, chunk) {
+      inFlight += 1;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      try {
+        await step('spark', chunk);
+      } finally {
+        inFlight -= 1;
+      }
+      return { manifest: manifest(request, chunk), jobRunId: `fake-${chunk.id}` };
+    },
+    async refreshCatalog(_request, chunk) {
+      await step('catalog', chunk);
+      return { backend: 'fake', partitions: dateRange(chunk.startDate, chunk.endDate), status: 'SUCCEEDED' };
+    },
+    async ingestFeatures(request, chunk, m): Promise<IngestResult> {
+      await step('ingest', chunk);
+      return {
+        featureGroup: request.featureGroup,
+        ingestedDates: m.written_partitions,
+        alreadyIngestedDates: [],
+        recordsRead: m.output_rows,
+        recordsWritten: m.output_rows,
+        failedRecords: [],
+        batches: 1,
+        retries: 0,
+        throttled: 0,
+        resumed: false,
+      };
+    },
+    async validateChunk(_request, chunk) {
+      await step('validate', chunk);
+      return { ok: true, checks: [], goldRowsPerDt: {} };
+    },
+  };
+  return { activities, calls, maxInFlight: () => maxInFlight };
+}
