@@ -1,0 +1,268 @@
+/**
+ * The Spark job on EMR Serverless. A run is submitted with a client token derived from the run
+ * name, so a submit retried after a lost response or a crashed worker finds the run already started
+ * instead of starting a second one; a run started by an earlier attempt is followed, not restarted.
+ */
+import {
+  CancelJobRunCommand,
+  EMRServerlessClient,
+  GetJobRunCommand,
+  StartJobRunCommand,
+  type JobRun,
+} from '@aws-sdk/client-emr-serverless';
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import { createHash } from 'node:crypto';
+import type { ChunkSpec } from '../../common/plan';
+import type { JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import { AWS_FAILURE, awsErrorName, classifyAwsError } from './errors';
+
+export const EMR_BACKEND = 'emr-serverless';
+
+/** A JobHandle with what it takes to find the run again (kept in heartbeat details as JSON). */
+export interface EmrJobHandle extends JobHandle {
+  applicationId: string;
+}
+
+export interface EmrRunnerOptions {
+  /** S3 prefix for driver and executor logs (EMR's S3 monitoring configuration); optional. */
+  logUri?: string;
+  /** Where the job code lives under the code bucket. */
+  codePrefix?: string;
+  /** Runs cut off by EMR after this long; a backfill chunk that takes longer is stuck. */
+  executionTimeoutMinutes?: number;
+}
+
+/** Spark settings by chunk length, from the tuning table of the guide this project replaces. */
+export const SPARK_SIZES = {
+  small: {
+    'spark.executor.cores': '2',
+    'spark.executor.memory': '8g',
+    'spark.driver.cores': '2',
+    'spark.driver.memory': '8g',
+    'spark.executor.instances': '2',
+    'spark.sql.shuffle.partitions': '50',
+  },
+  medium: {
+    'spark.executor.cores': '2',
+    'spark.executor.memory': '8g',
+    'spark.driver.cores': '2',
+    'spark.driver.memory': '8g',
+    'spark.executor.instances': '4',
+    'spark.sql.shuffle.partitions': '100',
+  },
+  large: {
+    'spark.executor.cores': '4',
+    'spark.executor.memory': '16g',
+    'spark.driver.cores': '4',
+    'spark.driver.memory': '16g',
+    'spark.executor.instances': '8',
+    'spark.sql.shuffle.partitions': '200',
+  },
+} as const;
+
+/** Under a week: small; one to four weeks (up to 30 days): medium; longer: large. */
+export function sparkSize(chunk: ChunkSpec): keyof typeof SPARK_SIZES {
+  if (chunk.days < 7) return 'small';
+  if (chunk.days <= 30) return 'medium';
+  return 'large';
+}
+
+/** The sized defaults, then the request's own sparkConf on top. */
+export function sparkConfFor(chunk: ChunkSpec, overrides: Record<string, string>): Record<string, string> {
+  const conf: Record<string, string> = { ...SPARK_SIZES[sparkSize(chunk)], ...overrides };
+  for (const [key, value] of Object.entries(conf)) {
+    // EMR splits sparkSubmitParameters on whitespace: a value with a space would corrupt the command.
+    if (/\s/.test(value) || value === '') {
+      throw ApplicationFailure.nonRetryable(
+        `sparkConf.${key}: "${value}" cannot be passed to EMR Serverless (empty or contains whitespace)`,
+        AWS_FAILURE.invalidInput,
+      );
+    }
+  }
+  return conf;
+}
+
+export function sparkSubmitParameters(codeBucket: string, codePrefix: string, conf: Record<string, string>): string {
+  const confArgs = Object.entries(conf).map(([k, v]) => `--conf ${k}=${v}`);
+  return [`--py-files s3://${codeBucket}/${codePrefix}/card_features.zip`, ...confArgs].join(' ');
+}
+
+/**
+ * EMR's idempotency token: 1-64 characters of [A-Za-z0-9._-]. A hash of the run name (plus the
+ * generation: a new generation is used only after the run of the previous one failed).
+ */
+export function clientToken(runName: string, generation = 0): string {
+  const digest = createHash('sha256').update(`${runName}\n${generation}`).digest('hex').slice(0, 48);
+  return `bf-${generation}-${digest}`;
+}
+
+/** EMR run names: at most 256 characters; keep them readable in the console. */
+export function jobRunName(runName: string): string {
+  return runName.replace(/[^A-Za-z0-9._\-/=]+/g, '_').slice(0, 256);
+}
+
+/** Runs of one run name that failed before a new one is tried: well above the activity's retries. */
+const MAX_GENERATIONS = 20;
+
+export class EmrServerlessRunner implements SparkRunner {
+  constructor(
+    private readonly client: EMRServerlessClient,
+    private readonly options: EmrRunnerOptions = {},
+  ) {}
+
+  async submit(spec: SparkJobSpec): Promise<EmrJobHandle> {
+    const { request, chunk } = spec;
+    if (!request.emr) throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', AWS_FAILURE.invalidInput);
+    if (!request.codeBucket) throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', AWS_FAILURE.invalidInput);
+    const applicationId = request.emr.appId;
+    const codePrefix = this.options.codePrefix ?? 'spark_jobs';
+    const conf = sparkConfFor(chunk, request.sparkConf);
+    const scope = tokenScope(spec.runName);
+    // Generation 0 is the normal case. A token whose run already failed (or was cancelled) cannot
+    // start a new run, so a retry after a failure moves on to the next generation's token.
+    for (let generation = 0; generation < MAX_GENERATIONS; generation++) {
+      const what = `EMR StartJobRun on application ${applicationId} for chunk ${chunk.id}`;
+      let jobRunId: string;
+      try {
+        const out = await this.client.send(
+          new StartJobRunCommand({
+            applicationId,
+            clientToken: clientToken(scope, generation),
+            executionRoleArn: request.emr.jobRole,
+            name: jobRunName(spec.runName),
+            jobDriver: {
+              sparkSubmit: {
+                entryPoint: `s3://${request.codeBucket}/${codePrefix}/backfill_features.py`,
+                entryPointArguments: spec.args,
+                sparkSubmitParameters: sparkSubmitParameters(request.codeBucket, codePrefix, conf),
+              },
+            },
+            configurationOverrides: this.options.logUri
+              ? { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.options.logUri } } }
+              : undefined,
+            executionTimeoutMinutes: this.options.executionTimeoutMinutes,
+            tags: { 'backfill:chunk': chunk.id, 'backfill:feature-version': request.featureVersion },
+          }),
+        );
+        if (!out.jobRunId) throw new Error(`${what} returned no jobRunId`);
+        jobRunId = out.jobRunId;
+      } catch (err) {
+        throw classifyAwsError(err, what);
+      }
+      const run = await this.getJobRun(applicationId, jobRunId);
+      if (run.state === 'FAILED' || run.state === 'CANCELLED') continue;
+      return { backend: EMR_BACKEND, id: jobRunId, applicationId, logLocation: logLocation(run) };
+    }
+    throw ApplicationFailure.nonRetryable(
+      `chunk ${chunk.id}: ${MAX_GENERATIONS} EMR runs named ${spec.runName} already failed; start a new backfill after fixing the cause`,
+      'SparkJobFailed',
+    );
+  }
+
+  async reattach(previous: JobHandle): Promise<EmrJobHandle | undefined> {
+    const handle = previous as Partial<EmrJobHandle>;
+    if (previous.backend !== EMR_BACKEND || !handle.applicationId) return undefined;
+    let run: JobRun;
+    try {
+      run = await this.getJobRun(handle.applicationId, previous.id);
+    } catch (err) {
+      // Gone from EMR (or another application): nothing of it can still write.
+      if (err instanceof ApplicationFailure && err.type === AWS_FAILURE.invalidInput) return undefined;
+      throw err;
+    }
+    // A failed or cancelled run can no longer write; the caller submits the next one.
+    if (run.state === 'FAILED' || run.state === 'CANCELLED') return undefined;
+    return { backend: EMR_BACKEND, id: previous.id, applicationId: handle.applicationId, logLocation: logLocation(run) ?? previous.logLocation };
+  }
+
+  async status(handle: JobHandle): Promise<JobStatus> {
+    const run = await this.getJobRun(applicationIdOf(handle), handle.id);
+    return jobStatus(run, handle.id);
+  }
+
+  async cancel(handle: JobHandle): Promise<void> {
+    const applicationId = applicationIdOf(handle);
+    try {
+      await this.client.send(new CancelJobRunCommand({ applicationId, jobRunId: handle.id }));
+    } catch (err) {
+      // Cancelling a run that has already ended is not an error: it can no longer write.
+      if (awsErrorName(err) === 'ValidationException' || awsErrorName(err) === 'ResourceNotFoundException') return;
+      throw classifyAwsError(err, `EMR CancelJobRun ${handle.id} on application ${applicationId}`);
+    }
+  }
+
+  private async getJobRun(applicationId: string, jobRunId: string): Promise<JobRun> {
+    try {
+      const out = await this.client.send(new GetJobRunCommand({ applicationId, jobRunId }));
+      if (!out.jobRun) throw new Error(`EMR GetJobRun ${jobRunId} returned no jobRun`);
+      return out.jobRun;
+    } catch (err) {
+      throw classifyAwsError(err, `EMR GetJobRun ${jobRunId} on application ${applicationId}`);
+    }
+  }
+}
+
+/** Every EMR Serverless job run state, mapped onto the runner's states. */
+export function jobStatus(run: JobRun, jobRunId: string): JobStatus {
+  const state = run.state ?? 'UNKNOWN';
+  switch (state) {
+    case 'SUBMITTED':
+    case 'PENDING':
+    case 'SCHEDULED':
+    case 'QUEUED':
+      return { state: 'pending', detail: state };
+    case 'RUNNING':
+      return { state: 'running', detail: state };
+    // Still able to write until it is CANCELLED: keep following it.
+    case 'CANCELLING':
+      return { state: 'running', detail: `CANCELLING: ${run.stateDetails ?? 'cancel requested'}` };
+    case 'SUCCESS':
+      return { state: 'succeeded', detail: state };
+    case 'FAILED': {
+      const logs = logLocation(run);
+      return {
+        state: 'failed',
+        detail: `EMR job run ${jobRunId} FAILED: ${run.stateDetails || 'no state details'}${logs ? ` (logs: ${logs})` : ''}`,
+      };
+    }
+    case 'CANCELLED':
+      return { state: 'cancelled', detail: `EMR job run ${jobRunId} CANCELLED: ${run.stateDetails || 'no state details'}` };
+    default:
+      // A state this code does not know: never take it for success; keep polling and say so.
+      return { state: 'running', detail: `unknown EMR job run state ${state}` };
+  }
+}
+
+/** Where the run's driver logs are: the S3 log URI when the run has one, else how to get to them. */
+export function logLocation(run: JobRun): string | undefined {
+  const monitoring = run.configurationOverrides?.monitoringConfiguration;
+  const s3 = monitoring?.s3MonitoringConfiguration?.logUri;
+  if (s3) return `${s3.replace(/\/+$/, '')}/applications/${run.applicationId}/jobs/${run.jobRunId}/`;
+  const cw = monitoring?.cloudWatchLoggingConfiguration;
+  if (cw?.enabled) return `cloudwatch:${cw.logGroupName ?? '/aws/emr-serverless'}`;
+  if (run.applicationId && run.jobRunId) {
+    return `aws emr-serverless get-dashboard-for-job-run --application-id ${run.applicationId} --job-run-id ${run.jobRunId}`;
+  }
+  return undefined;
+}
+
+function applicationIdOf(handle: JobHandle): string {
+  const applicationId = (handle as Partial<EmrJobHandle>).applicationId;
+  if (!applicationId) throw new Error(`job handle ${JSON.stringify(handle)} is not an EMR Serverless handle (no applicationId)`);
+  return applicationId;
+}
+
+/**
+ * What the client token is derived from: the run name and, inside an activity, the workflow run
+ * id. Activity retries share the run id (so they find the same EMR run), while a later backfill
+ * reusing a workflow id gets a new run instead of the old one's result.
+ */
+function tokenScope(runName: string): string {
+  let runId: string | undefined;
+  try {
+    runId = Context.current().info.workflowExecution.runId;
+  } catch {
+    runId = undefined; // not inside an activity (tests, scripts)
+  }
+  return runId ? `${runName}@${runId}` : runName;
+}
