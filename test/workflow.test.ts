@@ -45,7 +45,7 @@ describe('backfill workflow (time-skipping server)', function () {
     assert.equal(report.status, 'succeeded');
     assert.deepEqual(report.chunks.map((c) => c.chunk.id), ['2025-10-01_2025-10-03', '2025-10-04_2025-10-06', '2025-10-07_2025-10-07']);
     for (const chunk of report.chunks) {
-      const steps = calls.filter((c) => c.chunkId === chunk.chunk.id).map((c) => c.step);
+      const steps: string[] = calls.filter((c) => c.chunkId === chunk.chunk.id).map((c) => c.step);
       assert.deepEqual(steps, ['spark', 'catalog', 'ingest', 'validate']);
       assert.equal(chunk.status, 'succeeded');
     }

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# README command 2: set up, then run every test (mocha, then pytest) and end with one
+# "N passed, N failed" line over both.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh || exit 2
+
+mkdir -p .state
+npx mocha 'test/**/*.test.ts' 2>&1 | tee .state/mocha.log
+mocha_rc=${PIPESTATUS[0]}
+mocha_passed=$(grep -Eo '^ *[0-9]+ passing' .state/mocha.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
+mocha_failed=$(grep -Eo '^ *[0-9]+ failing' .state/mocha.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
+
+.venv/bin/python -m pytest spark_jobs -q -p no:cacheprovider 2>&1 | tee .state/pytest.log
+pytest_rc=${PIPESTATUS[0]}
+# pytest's closing line, e.g. "3 failed, 20 passed, 1 error in 5.1s"; errors count as failures.
+summary=$(grep -E ' in [0-9.]+s' .state/pytest.log | tail -1)
+count() { echo "$summary" | grep -Eo "[0-9]+ $1" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}'; }
+py_passed=$(count passed)
+py_failed=$(( $(count failed) + $(count 'errors?') ))
+# pytest exits 5 when it collects nothing: the rc check below fails the run then.
+
+passed=$((mocha_passed + py_passed))
+failed=$((mocha_failed + py_failed))
+echo
+echo "mocha: ${mocha_passed} passed, ${mocha_failed} failed; pytest: ${py_passed} passed, ${py_failed} failed"
+echo "${passed} passed, ${failed} failed"
+if [ "$mocha_rc" -ne 0 ] || [ "$pytest_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+  exit 1
+fi
