@@ -260,7 +260,7 @@ function applicationIdOf(handle: JobHandle): string {
 function tokenScope(runName: string): string {
   let runId: string | undefined;
   try {
-    runId = Context.current().info.workflowExecution.runId;
+    runId = Context.current().info.workflowExecution?.runId;
   } catch {
     runId = undefined; // not inside an activity (tests, scripts)
   }

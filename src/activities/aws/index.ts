@@ -1,6 +1,193 @@
-/** AWS backends (EMR Serverless, Glue, SageMaker Feature Store, S3). Placeholder until issue #3 lands. */
+/**
+ * AWS backends: EMR Serverless (Spark), Glue (catalog), SageMaker Feature Store, S3 (lake).
+ * createAwsBackends() takes SDK clients (tests hand in emulator-backed ones);
+ * createAwsBackendsFromEnv() builds them from the standard AWS environment. See docs/aws.md.
+ */
+import { EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
+import { GetCrawlerCommand, GlueClient } from '@aws-sdk/client-glue';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { ApplicationFailure } from '@temporalio/activity';
+import type { BackfillRequest } from '../../common/input';
+import type { IngestOptions } from '../ingest';
 import type { Backends } from '../index';
+import { lakeRoot } from '../lake-paths';
+import { EmrServerlessRunner, type EmrRunnerOptions } from './emr';
+import { AWS_FAILURE, awsErrorName, classifyAwsError } from './errors';
+import { SageMakerFeatureStore, type WriteMode } from './feature-store';
+import {
+  DEFAULT_GOLD_TABLE,
+  GlueCrawlerCatalog,
+  GluePartitionCatalog,
+  type CatalogMode,
+  type CrawlerCatalogOptions,
+  type GlueTableName,
+} from './glue';
+import { S3Lake } from './s3-lake';
 
-export async function createAwsBackendsFromEnv(): Promise<Backends> {
-  throw new Error('BACKFILL_BACKEND=aws is not available yet in this build (see issue #3); use the local backend');
+export interface AwsClients {
+  emr: EMRServerlessClient;
+  glue: GlueClient;
+  s3: S3Client;
+  featureStore: SageMakerFeatureStoreRuntimeClient;
+}
+
+export interface AwsBackendOptions {
+  catalogMode?: CatalogMode;
+  /** Glue database/table: partitions mode registers into it; crawler mode reads partitions back from it. */
+  glueTable?: Partial<GlueTableName>;
+  crawler?: Omit<CrawlerCatalogOptions, 'table'>;
+  emr?: EmrRunnerOptions;
+  featureStoreMode?: WriteMode;
+  codeRevision?: string;
+  pollIntervalMs?: number;
+  ingestOptions?: Partial<IngestOptions>;
+  /** Preflight also asks AWS whether the EMR application and the crawler exist (default true). */
+  checkResources?: boolean;
+}
+
+export type AwsBackends = Backends & {
+  lake: S3Lake;
+  spark: EmrServerlessRunner;
+  catalog: GlueCrawlerCatalog | GluePartitionCatalog;
+  featureStore: SageMakerFeatureStore;
+  catalogMode: CatalogMode;
+};
+
+// A Spark chunk runs for minutes to hours; a GetJobRun every 15 s is cheap and adds little delay.
+const DEFAULT_EMR_POLL_MS = 15_000;
+
+export function createAwsBackends(clients: AwsClients, options: AwsBackendOptions = {}): AwsBackends {
+  const catalogMode = options.catalogMode ?? 'crawler';
+  const lake = new S3Lake(clients.s3);
+  const catalog =
+    catalogMode === 'crawler'
+      ? new GlueCrawlerCatalog(clients.glue, { ...options.crawler, table: defined(options.glueTable ?? {}) })
+      : new GluePartitionCatalog(clients.glue, lake, { table: defined(options.glueTable ?? {}) });
+  return {
+    name: 'aws',
+    catalogMode,
+    lake,
+    spark: new EmrServerlessRunner(clients.emr, options.emr),
+    catalog,
+    featureStore: new SageMakerFeatureStore(clients.featureStore, { mode: options.featureStoreMode }),
+    codeRevision: options.codeRevision,
+    pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
+    ingestOptions: defined(options.ingestOptions ?? {}),
+    preflight: (request) => preflight(clients, catalogMode, options.checkResources ?? true, request),
+  };
+}
+
+/** Rejects a request the AWS backend cannot run, naming the field, before any work starts. */
+async function preflight(clients: AwsClients, catalogMode: CatalogMode, checkResources: boolean, request: BackfillRequest): Promise<void> {
+  const invalid = (message: string) => ApplicationFailure.nonRetryable(message, AWS_FAILURE.invalidInput);
+  if (!lakeRoot(request.bucket).startsWith('s3://')) {
+    throw invalid(`bucket: "${request.bucket}" is not an S3 bucket; the AWS backend needs a bucket name or an s3:// URI`);
+  }
+  // A dry run only reads the lake: it starts no job and needs no crawler.
+  if (request.dryRun) return;
+  if (!request.emr?.appId) throw invalid('emr.appId: required for the AWS backend (with emr.jobRole)');
+  if (!request.emr.jobRole) throw invalid('emr.jobRole: required for the AWS backend');
+  if (!request.codeBucket) throw invalid('codeBucket: required for the AWS backend (holds spark_jobs/backfill_features.py)');
+  if (catalogMode === 'crawler' && !request.glue?.crawlerName) {
+    throw invalid('glue.crawlerName: required for the AWS backend in crawler mode (or set BACKFILL_CATALOG_MODE=partitions)');
+  }
+  if (!checkResources) return;
+
+  try {
+    const app = (await clients.emr.send(new GetApplicationCommand({ applicationId: request.emr.appId }))).application;
+    if (app?.state === 'TERMINATED') throw invalid(`emr.appId: EMR Serverless application ${request.emr.appId} is TERMINATED`);
+    if (app?.type && app.type.toUpperCase() !== 'SPARK') {
+      throw invalid(`emr.appId: EMR Serverless application ${request.emr.appId} is of type ${app.type}, not Spark`);
+    }
+  } catch (err) {
+    if (awsErrorName(err) === 'ResourceNotFoundException') {
+      throw invalid(`emr.appId: EMR Serverless application ${request.emr.appId} does not exist in this account/region`);
+    }
+    throw classifyAwsError(err, `EMR GetApplication ${request.emr.appId}`);
+  }
+  if (catalogMode === 'crawler') {
+    const name = request.glue!.crawlerName;
+    try {
+      await clients.glue.send(new GetCrawlerCommand({ Name: name }));
+    } catch (err) {
+      if (awsErrorName(err) === 'EntityNotFoundException') throw invalid(`glue.crawlerName: crawler "${name}" does not exist`);
+      throw classifyAwsError(err, `Glue GetCrawler ${name}`);
+    }
+  }
+}
+
+/**
+ * Clients from the standard AWS environment: AWS_REGION, credentials, and endpoints from
+ * AWS_ENDPOINT_URL or the per-service AWS_ENDPOINT_URL_EMR_SERVERLESS, _GLUE, _S3,
+ * _SAGEMAKER_FEATURESTORE_RUNTIME (the SDK reads these itself).
+ */
+export function createAwsClientsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  if (!region) throw new Error('BACKFILL_BACKEND=aws needs AWS_REGION (the region of the EMR application, crawler and feature group)');
+  const s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
+  return {
+    emr: new EMRServerlessClient({ region }),
+    glue: new GlueClient({ region }),
+    // Emulators and most S3-compatible endpoints want path-style addressing.
+    s3: new S3Client({ region, forcePathStyle: flag(env.BACKFILL_S3_FORCE_PATH_STYLE) ?? s3Endpoint !== undefined }),
+    // One try per call: the ingest loop does its own backoff and concurrency control on throttling,
+    // which SDK-level retries would hide from it.
+    featureStore: new SageMakerFeatureStoreRuntimeClient({ region, maxAttempts: 1 }),
+  };
+}
+
+/** Backend options from BACKFILL_* variables (documented in docs/aws.md). */
+export function awsBackendOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsBackendOptions {
+  const mode = env.BACKFILL_CATALOG_MODE ?? 'crawler';
+  if (mode !== 'crawler' && mode !== 'partitions') {
+    throw new Error(`BACKFILL_CATALOG_MODE must be "crawler" or "partitions", got "${mode}"`);
+  }
+  const fsMode = env.BACKFILL_FEATURE_STORE_WRITE ?? 'batch';
+  if (fsMode !== 'batch' && fsMode !== 'put') {
+    throw new Error(`BACKFILL_FEATURE_STORE_WRITE must be "batch" or "put", got "${fsMode}"`);
+  }
+  return {
+    catalogMode: mode,
+    // Partitions mode defaults to gold.card_features; crawler mode to where the crawler writes.
+    glueTable: defined({
+      database: env.BACKFILL_GLUE_DATABASE ?? (mode === 'partitions' ? DEFAULT_GOLD_TABLE.database : undefined),
+      table: env.BACKFILL_GLUE_TABLE ?? (mode === 'partitions' ? DEFAULT_GOLD_TABLE.table : undefined),
+    }),
+    crawler: { pollIntervalMs: int(env, 'BACKFILL_CRAWLER_POLL_MS'), maxWaitMs: int(env, 'BACKFILL_CRAWLER_MAX_WAIT_MS') },
+    emr: {
+      logUri: env.BACKFILL_EMR_LOG_URI,
+      codePrefix: env.BACKFILL_CODE_PREFIX,
+      executionTimeoutMinutes: int(env, 'BACKFILL_EMR_TIMEOUT_MINUTES'),
+    },
+    featureStoreMode: fsMode,
+    codeRevision: env.BACKFILL_CODE_REVISION,
+    pollIntervalMs: int(env, 'BACKFILL_POLL_INTERVAL_MS'),
+    ingestOptions: defined({ maxInFlight: int(env, 'BACKFILL_INGEST_MAX_IN_FLIGHT') }),
+    checkResources: flag(env.BACKFILL_PREFLIGHT_CHECK_RESOURCES),
+  };
+}
+
+export async function createAwsBackendsFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Backends> {
+  return createAwsBackends(createAwsClientsFromEnv(env), awsBackendOptionsFromEnv(env));
+}
+
+/** Drops undefined fields, so that spreading the result over defaults keeps the defaults. */
+export function defined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const v = env[name];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a whole number, got "${v}"`);
+  return n;
+}
+
+function flag(v: string | undefined): boolean | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v === 'true' || v === '1') return true;
+  if (v === 'false' || v === '0') return false;
+  throw new Error(`expected true or false, got "${v}"`);
 }

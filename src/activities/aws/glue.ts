@@ -1,0 +1,332 @@
+/**
+ * The Glue Data Catalog, two ways (BACKFILL_CATALOG_MODE):
+ * - crawler: run the request's crawler (as the Step Functions pipeline did). One crawler can run
+ *   once at a time, so refreshes of one worker share a queue, and a crawl started elsewhere is
+ *   waited for, then ours is started (the running one may have listed S3 before our files landed).
+ * - partitions: register the chunk's gold (feature_version, dt) partitions directly, creating the
+ *   database and table when missing. No crawler run, no wait, no schema inference.
+ */
+import {
+  BatchCreatePartitionCommand,
+  CreateDatabaseCommand,
+  CreateTableCommand,
+  GetCrawlerCommand,
+  GetDatabaseCommand,
+  GetPartitionsCommand,
+  GetTableCommand,
+  GlueClient,
+  StartCrawlerCommand,
+  type Crawler,
+  type PartitionInput,
+  type StorageDescriptor,
+} from '@aws-sdk/client-glue';
+import { ApplicationFailure } from '@temporalio/activity';
+import { dateRange } from '../../common/dates';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import type { CatalogResult } from '../../common/results';
+import type { Catalog, Lake } from '../backends';
+import { AWS_FAILURE, awsErrorName, classifyAwsError, errorMessage } from './errors';
+
+export type CatalogMode = 'crawler' | 'partitions';
+
+export interface GlueTableName {
+  database: string;
+  table: string;
+}
+
+/** The guide's queries read `gold.card_features`. */
+export const DEFAULT_GOLD_TABLE: GlueTableName = { database: 'gold', table: 'card_features' };
+
+export interface CrawlerCatalogOptions {
+  /** How often GetCrawler is polled while a crawl runs. */
+  pollIntervalMs?: number;
+  /** How long one refresh may wait for crawls (others' and ours) before giving up. */
+  maxWaitMs?: number;
+  /** Where the crawler puts the gold table; default: the crawler's database, table card_features. */
+  table?: Partial<GlueTableName>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+// A crawl takes about a minute at best; polling every 15 s costs little and adds little delay.
+const DEFAULT_CRAWLER_POLL_MS = 15_000;
+// Below the catalog activity's 1-hour start-to-close timeout, so we fail with a message first.
+const DEFAULT_CRAWLER_MAX_WAIT_MS = 50 * 60_000;
+
+interface CrawlOutcome {
+  status: string;
+  crawler: Crawler;
+}
+
+export class GlueCrawlerCatalog implements Catalog {
+  private readonly queues = new Map<string, CrawlQueue>();
+
+  constructor(
+    private readonly client: GlueClient,
+    private readonly options: CrawlerCatalogOptions = {},
+  ) {}
+
+  async refresh(request: BackfillRequest, chunk: ChunkSpec, _goldTableUri: string): Promise<CatalogResult> {
+    const crawlerName = request.glue?.crawlerName;
+    if (!crawlerName) {
+      throw ApplicationFailure.nonRetryable('glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler', AWS_FAILURE.invalidInput);
+    }
+    let queue = this.queues.get(crawlerName);
+    if (!queue) {
+      queue = new CrawlQueue(() => this.crawl(crawlerName));
+      this.queues.set(crawlerName, queue);
+    }
+    const outcome = await queue.run();
+    const table = {
+      database: this.options.table?.database ?? outcome.crawler.DatabaseName ?? DEFAULT_GOLD_TABLE.database,
+      table: this.options.table?.table ?? `${outcome.crawler.TablePrefix ?? ''}${DEFAULT_GOLD_TABLE.table}`,
+    };
+    const partitions = await chunkPartitions(this.client, table, request.featureVersion, chunk);
+    return { backend: 'glue-crawler', partitions: partitions ?? [], status: outcome.status };
+  }
+
+  /** One crawl of ours, from start to end: waits out a crawl already running, starts, waits, reports. */
+  private async crawl(name: string): Promise<CrawlOutcome> {
+    const deadline = Date.now() + (this.options.maxWaitMs ?? DEFAULT_CRAWLER_MAX_WAIT_MS);
+    let before = await this.getCrawler(name);
+    for (;;) {
+      if (before.State !== 'READY') before = await this.waitUntilReady(name, deadline, undefined);
+      try {
+        await this.client.send(new StartCrawlerCommand({ Name: name }));
+        break;
+      } catch (err) {
+        // Another worker (or the crawler's schedule) started it since we looked: wait for that crawl to end, then start ours.
+        if (awsErrorName(err) === 'CrawlerRunningException') {
+          before = await this.waitUntilReady(name, deadline, undefined);
+          continue;
+        }
+        throw classifyAwsError(err, `Glue StartCrawler ${name}`);
+      }
+    }
+    const done = await this.waitUntilReady(name, deadline, crawlKey(before));
+    const last = done.LastCrawl;
+    const status = last?.Status ?? 'UNKNOWN';
+    if (status === 'FAILED' || status === 'CANCELLED') {
+      const where = last?.LogGroup ? ` (logs: ${last.LogGroup}/${last.LogStream ?? ''})` : '';
+      // Retryable: a failed crawl is often a transient S3 or permission hiccup; the activity retry policy bounds it.
+      throw new Error(`Glue crawler ${name} crawl ${status}: ${last?.ErrorMessage ?? 'no error message'}${where}`);
+    }
+    return { status, crawler: done };
+  }
+
+  /** Polls until the crawler is READY (and, if given, its last crawl is a different one than `previousKey`). */
+  private async waitUntilReady(name: string, deadline: number, previousKey: string | undefined): Promise<Crawler> {
+    const sleep = this.options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+    for (;;) {
+      const crawler = await this.getCrawler(name);
+      const newCrawl = previousKey === undefined || crawlKey(crawler) !== previousKey;
+      if (crawler.State === 'READY' && newCrawl) return crawler;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `Glue crawler ${name} still ${crawler.State}${newCrawl ? '' : ' without reporting our crawl'} after waiting ${Math.round((this.options.maxWaitMs ?? DEFAULT_CRAWLER_MAX_WAIT_MS) / 1000)} s`,
+        );
+      }
+      await sleep(this.options.pollIntervalMs ?? DEFAULT_CRAWLER_POLL_MS);
+    }
+  }
+
+  private async getCrawler(name: string): Promise<Crawler> {
+    try {
+      const out = await this.client.send(new GetCrawlerCommand({ Name: name }));
+      if (!out.Crawler) throw new Error(`Glue GetCrawler ${name} returned no crawler`);
+      return out.Crawler;
+    } catch (err) {
+      if (awsErrorName(err) === 'EntityNotFoundException') {
+        throw ApplicationFailure.nonRetryable(`glue.crawlerName: crawler "${name}" does not exist`, AWS_FAILURE.invalidInput);
+      }
+      throw classifyAwsError(err, `Glue GetCrawler ${name}`);
+    }
+  }
+}
+
+/** Identifies a crawl, to tell "the crawl we started has ended" from "the previous one had". */
+function crawlKey(crawler: Crawler): string {
+  const last = crawler.LastCrawl;
+  return last ? `${last.StartTime?.getTime() ?? ''}|${last.MessagePrefix ?? ''}` : 'none';
+}
+
+/**
+ * Coalesces refreshes of one crawler in this worker: at most one crawl of ours runs, and every
+ * refresh asked for while it runs shares the single crawl started after it (which sees all their files).
+ */
+class CrawlQueue {
+  private running?: Promise<CrawlOutcome>;
+  private next?: Promise<CrawlOutcome>;
+
+  constructor(private readonly crawlOnce: () => Promise<CrawlOutcome>) {}
+
+  run(): Promise<CrawlOutcome> {
+    if (this.next) return this.next;
+    const previous = this.running ?? Promise.resolve();
+    const mine: Promise<CrawlOutcome> = previous
+      .catch(() => undefined)
+      .then(() => {
+        // From here on this crawl is running: later callers queue behind it.
+        this.next = undefined;
+        this.running = mine;
+        return this.crawlOnce();
+      })
+      .finally(() => {
+        if (this.running === mine) this.running = undefined;
+      });
+    this.next = mine;
+    return mine;
+  }
+}
+
+export interface PartitionCatalogOptions {
+  table?: Partial<GlueTableName>;
+}
+
+/** Gold columns as the Spark job writes them (partition columns are in the path, not the files). */
+export const GOLD_COLUMNS = [
+  { Name: 'card_id', Type: 'string' },
+  { Name: 'event_id', Type: 'string' },
+  { Name: 'event_time', Type: 'bigint' },
+  { Name: 'txn_count_1h', Type: 'int' },
+  { Name: 'txn_count_24h', Type: 'int' },
+  { Name: 'amount_sum_24h', Type: 'double' },
+  { Name: 'merchant_count_24h', Type: 'int' },
+];
+
+const PARTITION_KEYS = [
+  { Name: 'feature_version', Type: 'string' },
+  { Name: 'dt', Type: 'string' },
+];
+
+function parquetStorage(location: string): StorageDescriptor {
+  return {
+    Columns: GOLD_COLUMNS,
+    Location: location,
+    InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+    OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+    SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe', Parameters: { 'serialization.format': '1' } },
+  };
+}
+
+/** BatchCreatePartition takes at most 100 partitions per call. */
+const PARTITIONS_PER_CALL = 100;
+
+export class GluePartitionCatalog implements Catalog {
+  private readonly table: GlueTableName;
+
+  constructor(
+    private readonly client: GlueClient,
+    private readonly lake: Lake,
+    options: PartitionCatalogOptions = {},
+  ) {
+    this.table = { ...DEFAULT_GOLD_TABLE, ...options.table };
+  }
+
+  async refresh(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult> {
+    const { database, table } = this.table;
+    await this.ensureDatabase();
+    await this.ensureTable(goldTableUri);
+    // The chunk's days that have gold files, written now or before (skipped days are registered too).
+    const inputs: PartitionInput[] = [];
+    for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
+      const location = `${goldTableUri}/feature_version=${request.featureVersion}/dt=${dt}/`;
+      const files = await this.lake.list(location.slice(0, -1));
+      if (!files.some((f) => f.uri.endsWith('.parquet'))) continue;
+      inputs.push({ Values: [request.featureVersion, dt], StorageDescriptor: parquetStorage(location) });
+    }
+    for (let i = 0; i < inputs.length; i += PARTITIONS_PER_CALL) {
+      const slice = inputs.slice(i, i + PARTITIONS_PER_CALL);
+      let errors;
+      try {
+        const out = await this.client.send(
+          new BatchCreatePartitionCommand({ DatabaseName: database, TableName: table, PartitionInputList: slice }),
+        );
+        errors = out.Errors ?? [];
+      } catch (err) {
+        throw classifyAwsError(err, `Glue BatchCreatePartition on ${database}.${table}`);
+      }
+      // Registered by an earlier run or another chunk: same location by construction, nothing to do.
+      const real = errors.filter((e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException');
+      if (real.length > 0) {
+        const detail = real.map((e) => `${(e.PartitionValues ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode} ${e.ErrorDetail?.ErrorMessage ?? ''}`);
+        throw new Error(`Glue BatchCreatePartition on ${database}.${table} refused ${real.length} partitions: ${detail.join('; ')}`);
+      }
+    }
+    const partitions = (await chunkPartitions(this.client, this.table, request.featureVersion, chunk)) ?? [];
+    return { backend: 'glue-partitions', partitions, status: 'SUCCEEDED' };
+  }
+
+  private async ensureDatabase(): Promise<void> {
+    const name = this.table.database;
+    try {
+      await this.client.send(new GetDatabaseCommand({ Name: name }));
+      return;
+    } catch (err) {
+      if (awsErrorName(err) !== 'EntityNotFoundException') throw classifyAwsError(err, `Glue GetDatabase ${name}`);
+    }
+    try {
+      await this.client.send(new CreateDatabaseCommand({ DatabaseInput: { Name: name, Description: 'Feature backfill gold tables' } }));
+    } catch (err) {
+      // Another chunk created it in between.
+      if (awsErrorName(err) !== 'AlreadyExistsException') throw classifyAwsError(err, `Glue CreateDatabase ${name}`);
+    }
+  }
+
+  private async ensureTable(goldTableUri: string): Promise<void> {
+    const { database, table } = this.table;
+    try {
+      await this.client.send(new GetTableCommand({ DatabaseName: database, Name: table }));
+      return;
+    } catch (err) {
+      if (awsErrorName(err) !== 'EntityNotFoundException') throw classifyAwsError(err, `Glue GetTable ${database}.${table}`);
+    }
+    try {
+      await this.client.send(
+        new CreateTableCommand({
+          DatabaseName: database,
+          TableInput: {
+            Name: table,
+            TableType: 'EXTERNAL_TABLE',
+            Parameters: { classification: 'parquet', EXTERNAL: 'TRUE' },
+            PartitionKeys: PARTITION_KEYS,
+            StorageDescriptor: parquetStorage(`${goldTableUri}/`),
+          },
+        }),
+      );
+    } catch (err) {
+      if (awsErrorName(err) !== 'AlreadyExistsException') throw classifyAwsError(err, `Glue CreateTable ${database}.${table}`);
+    }
+  }
+}
+
+/**
+ * The chunk's days the catalog knows for this feature version, read back from Glue; undefined when
+ * the table is not there (a crawler that has not created it yet).
+ */
+export async function chunkPartitions(
+  client: GlueClient,
+  table: GlueTableName,
+  featureVersion: string,
+  chunk: ChunkSpec,
+): Promise<string[] | undefined> {
+  const days = new Set<string>();
+  const expression = `feature_version = '${featureVersion}' AND dt >= '${chunk.startDate}' AND dt <= '${chunk.endDate}'`;
+  let token: string | undefined;
+  do {
+    try {
+      const out = await client.send(
+        new GetPartitionsCommand({ DatabaseName: table.database, TableName: table.table, Expression: expression, NextToken: token }),
+      );
+      for (const p of out.Partitions ?? []) {
+        const [version, dt] = p.Values ?? [];
+        if (version === featureVersion && dt >= chunk.startDate && dt <= chunk.endDate) days.add(dt);
+      }
+      token = out.NextToken;
+    } catch (err) {
+      if (awsErrorName(err) === 'EntityNotFoundException') return undefined;
+      throw new Error(`Glue GetPartitions on ${table.database}.${table.table}: ${errorMessage(err)}`);
+    }
+  } while (token);
+  return [...days].sort();
+}

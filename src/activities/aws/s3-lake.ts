@@ -1,0 +1,91 @@
+/** The lake on S3 (s3://bucket/key URIs), with the same listing rules as the local lake. */
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Lake, LakeObject } from '../backends';
+import { lakeRoot } from '../lake-paths';
+import { readParquetRows } from '../parquet';
+import { awsErrorName, classifyAwsError, httpStatus } from './errors';
+
+export function parseS3Uri(uri: string): { bucket: string; key: string } {
+  const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
+  if (!m) throw new Error(`not an S3 URI: ${uri}`);
+  return { bucket: m[1], key: m[2] };
+}
+
+export class S3Lake implements Lake {
+  constructor(private readonly client: S3Client) {}
+
+  root(bucket: string): string {
+    return lakeRoot(bucket);
+  }
+
+  async readText(uri: string): Promise<string | undefined> {
+    const bytes = await this.readBytes(uri);
+    return bytes === undefined ? undefined : Buffer.from(bytes).toString('utf8');
+  }
+
+  /** A PutObject is atomic: readers see the old object or the new one, never a part. */
+  async writeText(uri: string, text: string): Promise<void> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType(key) }));
+    } catch (err) {
+      throw classifyAwsError(err, `S3 PutObject ${uri}`);
+    }
+  }
+
+  /** S3 has no append: read, then write the whole object. Not safe for concurrent writers of one object. */
+  async appendText(uri: string, text: string): Promise<void> {
+    const current = (await this.readText(uri)) ?? '';
+    await this.writeText(uri, current + text);
+  }
+
+  async list(prefixUri: string): Promise<LakeObject[]> {
+    const { bucket, key } = parseS3Uri(prefixUri.replace(/\/+$/, ''));
+    // A trailing slash: dt=2025-10-1 must not list dt=2025-10-10.
+    const prefix = key === '' ? '' : `${key}/`;
+    const out: LakeObject[] = [];
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      } catch (err) {
+        throw classifyAwsError(err, `S3 ListObjectsV2 ${prefixUri}`);
+      }
+      for (const o of page.Contents ?? []) {
+        if (!o.Key || o.Key.endsWith('/')) continue; // "folder" marker objects
+        const relative = o.Key.slice(prefix.length).split('/');
+        // Hidden like on a file system: _SUCCESS, _temporary/, .crc files, and "x_$folder$" markers.
+        if (relative.some((part) => part.startsWith('_') || part.startsWith('.')) || o.Key.endsWith('_$folder$')) continue;
+        out.push({ uri: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0 });
+      }
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
+  }
+
+  async readParquet(uri: string): Promise<Record<string, unknown>[]> {
+    const bytes = await this.readBytes(uri);
+    if (bytes === undefined) throw new Error(`parquet file ${uri} does not exist`);
+    return readParquetRows(bytes);
+  }
+
+  private async readBytes(uri: string): Promise<Uint8Array | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      if (!out.Body) return new Uint8Array();
+      return await out.Body.transformToByteArray();
+    } catch (err) {
+      const name = awsErrorName(err);
+      if (name === 'NoSuchKey' || (httpStatus(err) === 404 && name !== 'NoSuchBucket')) return undefined;
+      throw classifyAwsError(err, `S3 GetObject ${uri}`);
+    }
+  }
+}
+
+function contentType(key: string): string {
+  if (key.endsWith('.json')) return 'application/json';
+  if (key.endsWith('.jsonl')) return 'application/x-ndjson';
+  return 'text/plain; charset=utf-8';
+}
