@@ -1,0 +1,210 @@
+/**
+ * EMR Serverless runner against real SDK clients: moto (server mode) for the API shapes it
+ * implements (StartJobRun, GetJobRun, CancelJobRun, its errors), and the wire-level double of
+ * test/aws/emr-double.ts for what moto lacks (client-token idempotency, state progress, FAILED).
+ */
+import { CreateApplicationCommand, EMRServerlessClient, GetJobRunCommand } from '@aws-sdk/client-emr-serverless';
+import * as assert from 'node:assert/strict';
+import {
+  clientToken,
+  EmrServerlessRunner,
+  jobStatus,
+  sparkConfFor,
+  sparkSize,
+  type EmrJobHandle,
+} from '../../src/activities/aws/emr';
+import type { SparkJobSpec } from '../../src/activities/backends';
+import { sparkJobArgs } from '../../src/activities/spark-args';
+import { EmrDouble } from './emr-double';
+import { FAKE_CREDENTIALS, motoClients, REGION, startMoto, type Moto } from './moto';
+import { awsRequest, firstChunk, rejectsFinal, rejectsRetryable } from './support';
+import { awsError } from './http-double';
+
+function spec(overrides: Parameters<typeof awsRequest>[0] = {}, runName = 'backfill-1/chunk-2025-10-01_2025-10-02'): SparkJobSpec {
+  const request = awsRequest(overrides);
+  const chunk = firstChunk(request);
+  return { request, chunk, args: sparkJobArgs(request, chunk, 'rev-abc'), runName };
+}
+
+describe('aws: EMR Serverless spark sizing', () => {
+  it('sizes by chunk length per the tuning table, and sparkConf overrides it', () => {
+    const chunk = (days: number) => ({ index: 0, id: 'c', startDate: '2025-10-01', endDate: '2025-10-01', days });
+    assert.equal(sparkSize(chunk(1)), 'small');
+    assert.equal(sparkSize(chunk(6)), 'small');
+    assert.equal(sparkSize(chunk(7)), 'medium');
+    assert.equal(sparkSize(chunk(28)), 'medium');
+    assert.equal(sparkSize(chunk(31)), 'large');
+    assert.deepEqual(
+      [sparkConfFor(chunk(3), {})['spark.executor.instances'], sparkConfFor(chunk(3), {})['spark.sql.shuffle.partitions']],
+      ['2', '50'],
+    );
+    assert.equal(sparkConfFor(chunk(14), {})['spark.executor.instances'], '4');
+    const large = sparkConfFor(chunk(60), { 'spark.executor.memory': '24g' });
+    assert.equal(large['spark.executor.cores'], '4');
+    assert.equal(large['spark.executor.memory'], '24g');
+    assert.equal(large['spark.sql.shuffle.partitions'], '200');
+    assert.throws(() => sparkConfFor(chunk(1), { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' }), /sparkConf\.spark\.driver\.extraJavaOptions/);
+  });
+
+  it('derives a client token within EMR limits, stable per run name', () => {
+    const long = 'x'.repeat(500) + '/chunk-2025-10-01_2025-10-07 é';
+    for (const name of ['a', long]) {
+      assert.match(clientToken(name), /^[A-Za-z0-9._-]{1,64}$/);
+      assert.equal(clientToken(name), clientToken(name));
+    }
+    assert.notEqual(clientToken('a'), clientToken('b'));
+    assert.notEqual(clientToken('a', 0), clientToken('a', 1));
+  });
+});
+
+describe('aws: EMR Serverless runner on moto', function () {
+  let moto: Moto;
+  let emr: EMRServerlessClient;
+  let appId: string;
+  const tokens: string[] = [];
+
+  before(async () => {
+    moto = await startMoto();
+    emr = motoClients(moto.endpoint).emr;
+    // Record what was sent: GetJobRun does not return the client token.
+    emr.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'StartJobRunCommand') tokens.push((args.input as { clientToken: string }).clientToken);
+        return next(args);
+      },
+      { step: 'initialize', name: 'recordClientToken' },
+    );
+    const app = await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }));
+    appId = app.applicationId!;
+  });
+  after(async () => moto?.stop());
+
+  it('submits the job with entry point, py-files, arguments, sizing, role, name, log URI and client token', async () => {
+    const runner = new EmrServerlessRunner(emr, { logUri: 's3://log-bucket/emr/' });
+    const s = spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' }, sparkConf: { 'spark.executor.memory': '10g' } });
+    const handle = (await runner.submit(s)) as EmrJobHandle;
+    assert.equal(handle.backend, 'emr-serverless');
+    assert.equal(handle.applicationId, appId);
+    assert.equal(handle.logLocation, `s3://log-bucket/emr/applications/${appId}/jobs/${handle.id}/`);
+    assert.deepEqual(tokens, [clientToken(s.runName)]);
+
+    const run = (await emr.send(new GetJobRunCommand({ applicationId: appId, jobRunId: handle.id }))).jobRun!;
+    assert.equal(run.name, s.runName);
+    assert.equal(run.executionRole, 'arn:aws:iam::123456789012:role/EMRJobRole');
+    const submit = run.jobDriver!.sparkSubmit!;
+    assert.equal(submit.entryPoint, 's3://code-bucket/spark_jobs/backfill_features.py');
+    assert.deepEqual(submit.entryPointArguments, s.args);
+    assert.ok(s.args.includes('--start-date') && s.args.includes('2025-10-01'));
+    const params = submit.sparkSubmitParameters!;
+    assert.match(params, /^--py-files s3:\/\/code-bucket\/spark_jobs\/card_features\.zip /);
+    for (const c of ['spark.executor.cores=2', 'spark.executor.memory=10g', 'spark.executor.instances=2', 'spark.sql.shuffle.partitions=50']) {
+      assert.ok(params.includes(`--conf ${c}`), `${c} in ${params}`);
+    }
+    assert.equal(run.configurationOverrides?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri, 's3://log-bucket/emr/');
+  });
+
+  it('follows the run to SUCCESS, and cancels a run (moto ends runs at once)', async () => {
+    const runner = new EmrServerlessRunner(emr);
+    const handle = await runner.submit(spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' } }, 'backfill-2/chunk-a'));
+    assert.equal((await runner.status(handle)).state, 'succeeded');
+    assert.deepEqual(await runner.reattach(handle), { ...handle });
+    await runner.cancel(handle);
+    const status = await runner.status(handle);
+    assert.equal(status.state, 'cancelled');
+    assert.match(status.detail!, /CANCELLED/);
+    assert.equal(await runner.reattach(handle), undefined, 'a cancelled run is not followed again');
+  });
+
+  it('turns a missing application and a cross-account role into final InvalidInput / AwsAccessDenied failures', async () => {
+    const runner = new EmrServerlessRunner(emr);
+    await rejectsFinal(runner.submit(spec({ emr: { appId: 'no-such-app', jobRole: 'arn:aws:iam::123456789012:role/R' } })), 'InvalidInput', /no-such-app/);
+    await rejectsFinal(runner.submit(spec({ emr: { appId, jobRole: 'arn:aws:iam::999999999999:role/R' } })), 'AwsAccessDenied', /AccessDeniedException/);
+  });
+});
+
+describe('aws: EMR Serverless runner on the job-run double', function () {
+  const double = new EmrDouble();
+  let runner: EmrServerlessRunner;
+
+  before(async () => {
+    await double.start();
+    double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
+    // One try per call, so that the test sees how each answer is classified.
+    const client = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+    runner = new EmrServerlessRunner(client, { logUri: 's3://log-bucket/emr' });
+  });
+  after(async () => double.stop());
+
+  it('a repeated submit with the same run name returns the same run, and only one run exists', async () => {
+    const s = spec({}, 'backfill-idem/chunk-1');
+    const a = await runner.submit(s);
+    const b = await runner.submit(s);
+    assert.equal(a.id, b.id);
+    assert.equal(double.runs.filter((r) => r.clientToken === clientToken(s.runName)).length, 1);
+    const other = await runner.submit(spec({}, 'backfill-idem/chunk-2'));
+    assert.notEqual(other.id, a.id);
+  });
+
+  it('maps every state on the way to SUCCESS', async () => {
+    double.scripts.push({ states: ['SUBMITTED', 'PENDING', 'QUEUED', 'SCHEDULED', 'RUNNING', 'SUCCESS'] });
+    const handle = await runner.submit(spec({}, 'backfill-states/chunk-1')); // reads SUBMITTED
+    const seen: string[] = [];
+    for (let i = 0; i < 5; i++) seen.push((await runner.status(handle)).state);
+    assert.deepEqual(seen, ['pending', 'pending', 'pending', 'running', 'succeeded']);
+  });
+
+  it('reports a FAILED run with its state details and S3 log location, then starts a new run on the next submit', async () => {
+    double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'FAILED'], stateDetails: 'Job failed: java.lang.OutOfMemoryError: Java heap space' });
+    const s = spec({}, 'backfill-fail/chunk-1');
+    const handle = await runner.submit(s);
+    assert.equal((await runner.status(handle)).state, 'running');
+    const failed = await runner.status(handle);
+    assert.equal(failed.state, 'failed');
+    assert.match(failed.detail!, /OutOfMemoryError/);
+    assert.match(failed.detail!, new RegExp(`s3://log-bucket/emr/applications/app-1/jobs/${handle.id}/`));
+
+    // The activity's retry: the failed run is not followed again, and the next submit starts a new one (once).
+    assert.equal(await runner.reattach(handle), undefined);
+    const retry = await runner.submit(s);
+    assert.notEqual(retry.id, handle.id);
+    assert.equal((await runner.submit(s)).id, retry.id);
+    assert.deepEqual(
+      double.runs.filter((r) => r.name === s.runName).map((r) => r.clientToken),
+      [clientToken(s.runName, 0), clientToken(s.runName, 1)],
+    );
+    assert.equal((await runner.reattach(retry))?.id, retry.id, 'a live run is followed');
+  });
+
+  it('cancels a running run: CANCELLING keeps it followed until CANCELLED', async () => {
+    double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'RUNNING', 'RUNNING', 'SUCCESS'] });
+    const handle = await runner.submit(spec({}, 'backfill-cancel/chunk-1'));
+    assert.equal((await runner.status(handle)).state, 'running');
+    await runner.cancel(handle);
+    const cancelling = await runner.status(handle);
+    assert.equal(cancelling.state, 'running');
+    assert.match(cancelling.detail!, /CANCELLING/);
+    assert.equal((await runner.status(handle)).state, 'cancelled');
+    await runner.cancel(handle); // already ended: not an error
+  });
+
+  it('maps every EMR state, and an unknown one to still-running (never success)', () => {
+    const states = ['SUBMITTED', 'PENDING', 'SCHEDULED', 'QUEUED', 'RUNNING', 'CANCELLING', 'SUCCESS', 'FAILED', 'CANCELLED', 'NEW_STATE'];
+    const mapped = states.map((state) => jobStatus({ state: state as never, applicationId: 'a', jobRunId: 'j' } as never, 'j').state);
+    assert.deepEqual(mapped, ['pending', 'pending', 'pending', 'pending', 'running', 'running', 'succeeded', 'failed', 'cancelled', 'running']);
+  });
+
+  it('classifies errors: throttling and 5xx retryable, validation final', async () => {
+    double.faults.push(awsError(429, 'ThrottlingException', 'Rate exceeded'));
+    await rejectsRetryable(runner.submit(spec({}, 'backfill-err/1')), /ThrottlingException/);
+    double.faults.push(awsError(500, 'InternalServerException', 'oops'));
+    await rejectsRetryable(runner.submit(spec({}, 'backfill-err/1')), /InternalServerException/);
+    double.faults.push(awsError(400, 'ValidationException', 'entryPoint is invalid'));
+    await rejectsFinal(runner.submit(spec({}, 'backfill-err/1')), 'InvalidInput', /ValidationException: entryPoint is invalid/);
+    const ok = await runner.submit(spec({}, 'backfill-err/1'));
+    assert.ok(ok.id);
+  });
+
+  it('does not follow a handle of another backend', async () => {
+    assert.equal(await runner.reattach({ backend: 'local', id: '1234' }), undefined);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * A wire-level double of the SageMaker Feature Store runtime (moto has no sagemaker-featurestore-
+ * runtime): a node:http server speaking its REST-JSON protocol, for what the ingest path calls:
+ *   POST /BatchWriteRecord           {Entries: [...]} -> {Errors: [...], UnprocessedEntries: [...]}
+ *   PUT  /FeatureGroup/{name}        {Record: [...]}  (PutRecord)
+ * with a token-bucket quota per API (throttled calls answer 400 ThrottlingException and consume
+ * no token), entries left unprocessed at a given rate, permanent per-record errors, an optional
+ * refusal of BatchWriteRecord, and a log of every record written, to check exactly-once delivery.
+ */
+import { awsError, ok, serve, type HttpDouble, type Reply } from './http-double';
+
+interface Feature {
+  FeatureName: string;
+  ValueAsString?: string;
+}
+interface Entry {
+  FeatureGroupName: string;
+  Record: Feature[];
+}
+
+export interface FeatureStoreDoubleOptions {
+  /** Sustained quota per API, in requests per second; unlimited when absent. */
+  requestsPerSecond?: number;
+  /** Token bucket size: requests that may go at once after a quiet period. */
+  burst?: number;
+  /** Added to every answer, as a real network round trip would be. */
+  latencyMs?: number;
+  /** Share of accepted entries returned as UnprocessedEntries. */
+  unprocessedRate?: number;
+  /** A record this returns an error for fails every time (as a malformed record would). */
+  permanentError?: (record: Record<string, string>) => { code: string; message: string } | undefined;
+  /** Answer BatchWriteRecord with this error code (as an endpoint without the batch API would). */
+  refuseBatch?: { status: number; code: string };
+  /** Feature groups that exist; any group when absent. */
+  featureGroups?: string[];
+  seed?: number;
+}
+
+export interface WrittenRecord {
+  featureGroup: string;
+  eventId: string;
+  recordId: string;
+  api: 'BatchWriteRecord' | 'PutRecord';
+}
+
+class TokenBucket {
+  private tokens: number;
+  private last = performance.now();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly capacity: number,
+  ) {
+    this.tokens = capacity;
+  }
+
+  take(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.capacity, this.tokens + ((now - this.last) / 1000) * this.ratePerSecond);
+    this.last = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+}
+
+export class FeatureStoreDouble {
+  readonly written: WrittenRecord[] = [];
+  readonly stats = { batchCalls: 0, putCalls: 0, throttled: 0, unprocessedEntries: 0, entryErrors: 0, accepted: 0 };
+  private readonly buckets = new Map<string, TokenBucket>();
+  private server?: HttpDouble;
+  private randomState: number;
+
+  constructor(private readonly options: FeatureStoreDoubleOptions = {}) {
+    this.randomState = options.seed ?? 42;
+  }
+
+  get endpoint(): string {
+    return this.server!.endpoint;
+  }
+
+  async start(): Promise<void> {
+    this.server = await serve(
+      [
+        { method: 'POST', pattern: /^\/BatchWriteRecord$/, handle: (_m, body) => this.batchWriteRecord(body as { Entries?: Entry[] }) },
+        { method: 'PUT', pattern: /^\/FeatureGroup\/([^/]+)$/, handle: (m, body) => this.putRecord(m[1], body as { Record?: Feature[] }) },
+      ],
+      { latencyMs: () => this.options.latencyMs ?? 0 },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+  }
+
+  /** How many times each event id was written. */
+  writeCounts(): Map<string, number> {
+    const counts = new Map<string, number>();
+    for (const w of this.written) counts.set(w.eventId, (counts.get(w.eventId) ?? 0) + 1);
+    return counts;
+  }
+
+  private allowed(api: string): boolean {
+    const rate = this.options.requestsPerSecond;
+    if (rate === undefined) return true;
+    let bucket = this.buckets.get(api);
+    if (!bucket) {
+      bucket = new TokenBucket(rate, this.options.burst ?? rate);
+      this.buckets.set(api, bucket);
+    }
+    return bucket.take();
+  }
+
+  private random(): number {
+    // mulberry32: a seeded generator, so a run's unprocessed entries can be reproduced.
+    let t = (this.randomState = (this.randomState + 0x6d2b79f5) | 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  private validate(group: string, record: Feature[] | undefined): Reply | undefined {
+    if (this.options.featureGroups && !this.options.featureGroups.includes(group)) {
+      return awsError(404, 'ResourceNotFound', `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name ${group}`);
+    }
+    if (!Array.isArray(record) || record.length === 0) return awsError(400, 'ValidationError', 'Record must not be empty');
+    return undefined;
+  }
+
+  private batchWriteRecord(body: { Entries?: Entry[] }): Reply {
+    this.stats.batchCalls += 1;
+    if (this.options.refuseBatch) {
+      return awsError(this.options.refuseBatch.status, this.options.refuseBatch.code, 'BatchWriteRecord is not available to this caller');
+    }
+    const entries = body.Entries ?? [];
+    if (entries.length < 1 || entries.length > 25) {
+      return awsError(400, 'ValidationError', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 25`);
+    }
+    for (const e of entries) {
+      const bad = this.validate(e.FeatureGroupName, e.Record);
+      if (bad) return bad;
+    }
+    if (!this.allowed('BatchWriteRecord')) {
+      this.stats.throttled += 1;
+      return awsError(400, 'ThrottlingException', 'Rate exceeded');
+    }
+    const Errors: { Entry: Entry; ErrorCode: string; ErrorMessage: string }[] = [];
+    const UnprocessedEntries: Entry[] = [];
+    for (const entry of entries) {
+      const error = this.options.permanentError?.(toMap(entry.Record));
+      if (error) {
+        this.stats.entryErrors += 1;
+        Errors.push({ Entry: entry, ErrorCode: error.code, ErrorMessage: error.message });
+      } else if (this.random() < (this.options.unprocessedRate ?? 0)) {
+        this.stats.unprocessedEntries += 1;
+        UnprocessedEntries.push(entry);
+      } else {
+        this.write(entry, 'BatchWriteRecord');
+      }
+    }
+    return ok({ Errors, UnprocessedEntries });
+  }
+
+  private putRecord(group: string, body: { Record?: Feature[] }): Reply {
+    this.stats.putCalls += 1;
+    const bad = this.validate(group, body.Record);
+    if (bad) return bad;
+    if (!this.allowed('PutRecord')) {
+      this.stats.throttled += 1;
+      return awsError(400, 'ThrottlingException', 'Rate exceeded');
+    }
+    const error = this.options.permanentError?.(toMap(body.Record!));
+    if (error) {
+      this.stats.entryErrors += 1;
+      return awsError(400, error.code, error.message);
+    }
+    this.write({ FeatureGroupName: group, Record: body.Record! }, 'PutRecord');
+    return ok({});
+  }
+
+  private write(entry: Entry, api: WrittenRecord['api']): void {
+    const m = toMap(entry.Record);
+    this.stats.accepted += 1;
+    this.written.push({ featureGroup: entry.FeatureGroupName, eventId: m.event_id ?? '', recordId: m.card_id ?? '', api });
+  }
+}
+
+function toMap(record: Feature[]): Record<string, string> {
+  return Object.fromEntries(record.map((f) => [f.FeatureName, f.ValueAsString ?? '']));
+}
