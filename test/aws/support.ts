@@ -1,9 +1,13 @@
 /** Requests, chunks and small helpers shared by the AWS tests. */
 import { ApplicationFailure } from '@temporalio/common';
 import * as assert from 'node:assert/strict';
+import * as path from 'node:path';
 import { validateInput, type BackfillInput, type BackfillRequest } from '../../src/common/input';
 import { planChunks, type ChunkSpec } from '../../src/common/plan';
 import { ACCOUNT } from './moto';
+
+/** One gold partition file as Spark writes it: 120 rows (see fixtures/make_gold_fixture.py). */
+export const GOLD_FIXTURE = path.join(__dirname, 'fixtures', 'gold-sample.parquet');
 
 export const JOB_ROLE = `arn:aws:iam::${ACCOUNT}:role/EMRJobRole`;
 
