@@ -3,7 +3,9 @@
  * local backend) and follows it to its report.
  */
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createActivities } from '../activities';
 import { createLocalBackends } from '../activities/local';
 import { localPaths, taskQueue as defaultTaskQueue, temporalConnection } from '../config';
@@ -12,6 +14,7 @@ import type { BackfillReport } from '../common/results';
 import { backfillWorkflowId } from '../common/workflow-id';
 import { gitRevision } from '../worker';
 import { backfillWorkflow, progressQuery } from '../workflows';
+import { rootMessage } from '../workflows/chunk';
 import { formatProgressLine, formatReport } from './report';
 import { parseRunArgs, RUN_HELP, UsageError } from './run-args';
 
@@ -76,6 +79,10 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   }
   const opts = parseRunArgs(argv);
   for (const notice of opts.notices) io.err(`notice: ${notice}`);
+  // The local worker may run elsewhere than this shell: send it an absolute lake directory.
+  if (opts.backend === 'local' && typeof opts.input.bucket === 'string' && !opts.input.bucket.includes('://')) {
+    opts.input.bucket = path.resolve(opts.input.bucket);
+  }
   let request;
   try {
     request = validateInput(opts.input);
@@ -134,7 +141,7 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
   } catch (err) {
     if (err instanceof WorkflowFailedError) {
       const cause = err.cause as { type?: string; message?: string } | undefined;
-      io.err(`backfill ${workflowId} failed: ${cause?.message ?? err.message}`);
+      io.err(`backfill ${workflowId} failed: ${rootMessage(err)}`);
       await connection.close();
       return cause?.type === 'InvalidInput' ? EXIT.usage : EXIT.failed;
     }
@@ -148,8 +155,10 @@ async function runCommand(argv: string[], io: Io): Promise<number> {
 /** Runs a local-backend worker in this process for as long as `work` takes. */
 async function withLocalWorker<T>(taskQueue: string, namespace: string, work: () => Promise<T>): Promise<T> {
   const { connectionOptions } = temporalConnection();
+  const paths = localPaths();
+  installFileLogger(path.join(paths.stateDir, 'worker.log'));
   const connection = await NativeConnection.connect(connectionOptions);
-  const backends = createLocalBackends({ ...localPaths(), codeRevision: gitRevision() });
+  const backends = createLocalBackends({ ...paths, codeRevision: gitRevision() });
   const worker = await Worker.create({
     connection,
     namespace,
@@ -163,6 +172,16 @@ async function withLocalWorker<T>(taskQueue: string, namespace: string, work: ()
     backends.featureStore.close();
     await connection.close();
   }
+}
+
+/** The in-process worker logs to a file: the terminal is for progress and the report. */
+function installFileLogger(file: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const logger = new DefaultLogger('INFO', (entry) => {
+    const meta = entry.meta ? ` ${JSON.stringify(entry.meta)}` : '';
+    fs.appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
+  });
+  Runtime.install({ logger });
 }
 
 function uiUrl(address: string | undefined, namespace: string, workflowId: string): string {

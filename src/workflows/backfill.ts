@@ -41,7 +41,12 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', { field: err.field });
     throw err;
   }
-  await setup.preflight(request);
+  try {
+    await setup.preflight(request);
+  } catch (err) {
+    // Surface the backend's verdict on the request as the workflow's own failure.
+    throw ApplicationFailure.nonRetryable(rootMessage(err), 'InvalidInput');
+  }
 
   const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
   const results: ChunkResult[] = plan.map((chunk) => ({ chunk, status: 'pending' }));
