@@ -116,7 +116,7 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
       assert.equal(online.event_time, new Date(want.event_time * 1000).toISOString().replace('.000Z', 'Z'));
       assert.equal(Number(online.txn_count_24h), want.txn_count_24h);
     }
-    for (const chunk of first.chunks) assert.equal(chunk.validation?.ok, true, JSON.stringify(chunk.validation));
+    for (const chunk of first.chunks) assert.equal(chunk.validationOk, true, JSON.stringify(chunk.validationProblems));
   });
 
   it('registers the gold partitions in the local catalog', () => {
@@ -129,7 +129,7 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
     const before = store.counts('rt_card_features_v1');
     const again = await start('e2e-rerun');
     assert.equal(again.status, 'succeeded');
-    assert.deepEqual(again.chunks.flatMap((c) => c.spark?.manifest.skipped_partitions ?? []), days);
+    assert.deepEqual(again.chunks.flatMap((c) => c.skippedPartitions ?? []), days);
     assert.equal(again.totals.recordsIngested, 0);
     assert.deepEqual(store.counts('rt_card_features_v1'), before);
   });

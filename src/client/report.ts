@@ -1,6 +1,6 @@
 /** Human-readable text of a backfill report and of progress, for the terminal. */
-import type { BackfillProgress } from '../workflows/backfill';
-import type { BackfillReport, ChunkResult } from '../common/results';
+import type { BackfillReport, ChunkSummary } from '../common/results';
+import type { BackfillProgress } from '../workflows/api';
 
 export function formatReport(report: BackfillReport, uiUrl?: string): string {
   const lines: string[] = [];
@@ -18,7 +18,7 @@ export function formatReport(report: BackfillReport, uiUrl?: string): string {
   const t = report.totals;
   if (!report.dryRun) {
     lines.push(
-      `  total: ${t.succeeded}/${t.chunks} chunk(s) succeeded, ${t.failed} failed; ${t.rowsWritten} gold rows written; ` +
+      `  total: ${t.succeeded}/${t.chunks} chunk(s) succeeded, ${t.failed} failed, ${t.cancelled} cancelled in ${formatDuration(report.finishedAt - report.startedAt)}; ${t.rowsWritten} gold rows written; ` +
         `${t.recordsIngested} records ingested; ${t.failedRecords} records failed`,
     );
   }
@@ -26,35 +26,34 @@ export function formatReport(report: BackfillReport, uiUrl?: string): string {
   return lines.join('\n');
 }
 
-function formatChunk(c: ChunkResult): string[] {
-  const out = [`  chunk ${c.chunk.id}: ${c.status}`];
-  const m = c.spark?.manifest;
-  if (m) {
-    const rows = Object.entries(m.output_rows_per_dt).map(([dt, n]) => `${dt}=${n}`).join(' ');
-    out.push(`    rows written: ${rows || 'none'}${m.skipped_partitions.length ? `; skipped (already present): ${m.skipped_partitions.join(' ')}` : ''}`);
-    if (m.quarantined_rows || m.duplicates_removed) out.push(`    quarantined lines: ${m.quarantined_rows}; duplicates removed: ${m.duplicates_removed}`);
-    if (m.coverage_gaps.length) out.push(`    coverage gaps (no bronze): ${m.coverage_gaps.join(' ')}`);
+function formatChunk(c: ChunkSummary): string[] {
+  const took = c.startedAt && c.finishedAt ? ` in ${formatDuration(c.finishedAt - c.startedAt)}` : '';
+  const out = [`  chunk ${c.chunk.id}: ${c.status}${took}${c.attempts > 1 ? ` (attempt ${c.attempts})` : ''}`];
+  if (c.rowsPerDt) {
+    const rows = Object.entries(c.rowsPerDt).map(([dt, n]) => `${dt}=${n}`).join(' ');
+    const skipped = c.skippedPartitions?.length ? `; skipped (already present): ${c.skippedPartitions.join(' ')}` : '';
+    out.push(`    rows written: ${rows || 'none'}${skipped}`);
   }
-  if (c.ingest) {
-    out.push(
-      `    records ingested: ${c.ingest.recordsWritten} into ${c.ingest.featureGroup}` +
-        (c.ingest.failedRecords.length ? `, ${c.ingest.failedRecords.length} failed (${c.ingest.deadLetterLocation})` : '') +
-        (c.ingest.retries ? `, ${c.ingest.retries} retries` : ''),
-    );
+  if (c.quarantinedRows || c.duplicatesRemoved) out.push(`    quarantined lines: ${c.quarantinedRows ?? 0}; duplicates removed: ${c.duplicatesRemoved ?? 0}`);
+  if (c.coverageGaps?.length) out.push(`    coverage gaps (no bronze): ${c.coverageGaps.join(' ')}`);
+  if (c.recordsWritten !== undefined) {
+    out.push(`    records ingested: ${c.recordsWritten}${c.failedRecords ? `, ${c.failedRecords} failed (${c.deadLetterLocation})` : ''}`);
   }
-  if (c.validation) {
-    const bad = c.validation.checks.filter((k) => !k.ok);
-    out.push(`    validation: ${c.validation.ok ? 'passed' : 'FAILED'}${bad.length ? ` (${bad.map((k) => `${k.name}: ${k.detail}`).join('; ')})` : ''}`);
+  if (c.validationOk !== undefined) {
+    out.push(`    validation: ${c.validationOk ? 'passed' : 'FAILED'}${c.validationProblems?.length ? ` (${c.validationProblems.join('; ')})` : ''}`);
   }
   if (c.error) out.push(`    error at ${c.error.step}: ${c.error.message}`);
   return out;
 }
 
 export function formatProgressLine(p: BackfillProgress): string {
-  const count = (s: string) => p.chunks.filter((c) => c.status === s).length;
-  const rows = p.chunks.reduce((s, c) => s + (c.spark?.manifest.output_rows ?? 0), 0);
-  const records = p.chunks.reduce((s, c) => s + (c.ingest?.recordsWritten ?? 0), 0);
-  return `chunks ${count('succeeded')}/${p.total} done, ${count('failed')} failed, ${count('running')} running; ${rows} rows, ${records} records`;
+  const t = p.totals;
+  return `${p.status}: chunks ${t.succeeded}/${t.chunks} done, ${t.failed} failed, ${t.running} running; ${t.rowsWritten} rows, ${t.recordsIngested} records`;
+}
+
+export function formatDuration(ms: number): string {
+  const s = Math.round(ms / 1000);
+  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
 function formatBytes(n: number): string {

@@ -4,6 +4,7 @@
  * field. Pure: the workflow runs it first, before any activity.
  */
 import { daysBetweenInclusive, toEpochDay } from './dates';
+import { planChunks } from './plan';
 import { defaultFeatureGroup, definedFeatureVersions, FEATURE_VERSION_PATTERN } from './feature-versions';
 
 /** What callers send (`temporal workflow start --input`, the CLI, the Step Functions JSON). */
@@ -23,6 +24,7 @@ export interface BackfillInput {
   prefixes?: unknown;
   sparkConf?: unknown;
   allowedLatenessDays?: unknown;
+  onlyChunks?: unknown;
 }
 
 export interface LakePrefixes {
@@ -49,6 +51,8 @@ export interface BackfillRequest {
   prefixes: LakePrefixes;
   sparkConf: Record<string, string>;
   allowedLatenessDays: number;
+  /** Run only these chunks of the plan (ids as in a report), e.g. to retry the failed ones. */
+  onlyChunks?: string[];
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
@@ -68,7 +72,7 @@ export class InputError extends Error {
 
 const KNOWN_FIELDS = new Set([
   'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
-  'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays',
+  'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
 ]);
 
 export function validateInput(raw: unknown): BackfillRequest {
@@ -102,13 +106,14 @@ export function validateInput(raw: unknown): BackfillRequest {
   if (!/^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/.test(featureGroup)) {
     throw new InputError('featureGroup', `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`);
   }
+  const chunkSizeDays = positiveInt(input, 'chunkSizeDays', 1);
   return {
     bucket,
     codeBucket: optionalString(input, 'codeBucket'),
     startDate,
     endDate,
     featureVersion,
-    chunkSizeDays: positiveInt(input, 'chunkSizeDays', 1),
+    chunkSizeDays,
     overwrite: bool(input, 'overwrite'),
     dryRun: bool(input, 'dryRun'),
     featureGroup,
@@ -118,6 +123,7 @@ export function validateInput(raw: unknown): BackfillRequest {
     prefixes: prefixes(input.prefixes),
     sparkConf: sparkConf(input.sparkConf),
     allowedLatenessDays: nonNegativeInt(input, 'allowedLatenessDays', 1),
+    onlyChunks: onlyChunks(input.onlyChunks, planChunks(startDate, endDate, chunkSizeDays).map((c) => c.id)),
   };
 }
 
@@ -189,6 +195,16 @@ function prefixes(v: unknown): LakePrefixes {
     result[key as keyof LakePrefixes] = requiredString(o, key, `prefixes.${key}`).replace(/^\/+|\/+$/g, '');
   }
   return result;
+}
+
+function onlyChunks(v: unknown, planned: string[]): string[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || v.length === 0 || !v.every((id) => typeof id === 'string')) {
+    throw new InputError('onlyChunks', 'must be a non-empty list of chunk ids such as "2025-10-01_2025-10-07"');
+  }
+  const unknown = v.filter((id) => !planned.includes(id));
+  if (unknown.length) throw new InputError('onlyChunks', `not chunks of this plan: ${unknown.join(', ')}`);
+  return v;
 }
 
 function sparkConf(v: unknown): Record<string, string> {

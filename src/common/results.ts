@@ -67,6 +67,8 @@ export interface IngestResult {
   throttled: number;
   /** True when this run resumed from a checkpoint of an earlier attempt. */
   resumed: boolean;
+  /** Calls in flight the adaptive limit allowed: at the end, and its lowest and highest during the run. */
+  inFlightLimit?: { final: number; low: number; high: number };
 }
 
 export interface ValidationCheck {
@@ -106,6 +108,79 @@ export interface DryRunPlan {
 
 export type BackfillStatus = 'succeeded' | 'partially_failed' | 'failed' | 'cancelled' | 'dry_run';
 
+/**
+ * What the backfill keeps of a chunk: small enough that thousands fit in one payload. The full
+ * ChunkResult is the chunk workflow's own result, one click away in the Web UI.
+ */
+export interface ChunkSummary {
+  chunk: ChunkSpec;
+  status: ChunkStatus;
+  /** Workflow time (ms since epoch) the chunk started and ended. */
+  startedAt?: number;
+  finishedAt?: number;
+  attempts: number;
+  rowsPerDt?: Record<string, number>;
+  rows?: number;
+  skippedPartitions?: string[];
+  coverageGaps?: string[];
+  quarantinedRows?: number;
+  duplicatesRemoved?: number;
+  recordsWritten?: number;
+  failedRecords?: number;
+  deadLetterLocation?: string;
+  validationOk?: boolean;
+  validationProblems?: string[];
+  jobRunId?: string;
+  error?: { step: string; message: string };
+}
+
+export function summarizeChunk(result: ChunkResult, base: Pick<ChunkSummary, 'startedAt' | 'finishedAt' | 'attempts'>): ChunkSummary {
+  const m = result.spark?.manifest;
+  return {
+    chunk: result.chunk,
+    status: result.status,
+    startedAt: base.startedAt,
+    finishedAt: base.finishedAt,
+    attempts: base.attempts,
+    rowsPerDt: m?.output_rows_per_dt,
+    rows: m?.output_rows,
+    skippedPartitions: m?.skipped_partitions,
+    coverageGaps: m?.coverage_gaps,
+    quarantinedRows: m?.quarantined_rows,
+    duplicatesRemoved: m?.duplicates_removed,
+    recordsWritten: result.ingest?.recordsWritten,
+    failedRecords: result.ingest?.failedRecords.length,
+    deadLetterLocation: result.ingest?.deadLetterLocation,
+    validationOk: result.validation?.ok,
+    validationProblems: result.validation?.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
+    jobRunId: result.spark?.jobRunId,
+    error: result.error,
+  };
+}
+
+export interface BackfillTotals {
+  chunks: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+  rowsWritten: number;
+  recordsIngested: number;
+  failedRecords: number;
+}
+
+export function totalsOf(chunks: ChunkSummary[]): BackfillTotals {
+  const sum = (f: (c: ChunkSummary) => number | undefined) => chunks.reduce((s, c) => s + (f(c) ?? 0), 0);
+  return {
+    chunks: chunks.length,
+    succeeded: chunks.filter((c) => c.status === 'succeeded').length,
+    failed: chunks.filter((c) => c.status === 'failed').length,
+    cancelled: chunks.filter((c) => c.status === 'cancelled').length,
+    rowsWritten: sum((c) => c.rows),
+    recordsIngested: sum((c) => c.recordsWritten),
+    failedRecords: sum((c) => c.failedRecords),
+  };
+}
+
 export interface BackfillReport {
   workflowId: string;
   status: BackfillStatus;
@@ -113,7 +188,10 @@ export interface BackfillReport {
   featureVersion: string;
   startDate: string;
   endDate: string;
-  chunks: ChunkResult[];
-  totals: { chunks: number; succeeded: number; failed: number; rowsWritten: number; recordsIngested: number; failedRecords: number };
+  chunks: ChunkSummary[];
+  totals: BackfillTotals;
+  /** Workflow time (ms) the backfill started and ended, across continue-as-new. */
+  startedAt: number;
+  finishedAt: number;
   dryRun?: DryRunPlan;
 }

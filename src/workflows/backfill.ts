@@ -1,21 +1,37 @@
 /**
  * The backfill: validate the request, plan chunks, run them as child workflows oldest first with
  * at most maxConcurrentChunks in flight, and report. A failed chunk does not stop the others.
+ * Operators pause, resume, change concurrency, retry failed chunks and cancel while it runs.
+ * Long ranges continue-as-new, carrying the chunk summaries, so each run's history stays small.
  */
 import {
   ApplicationFailure,
+  CancellationScope,
   ChildWorkflowFailure,
   condition,
-  defineQuery,
+  continueAsNew,
   executeChild,
+  isCancellation,
   proxyActivities,
   setHandler,
+  upsertSearchAttributes,
   workflowInfo,
+  allHandlersFinished,
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import { InputError, validateInput, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
-import type { BackfillReport, BackfillStatus, ChunkResult } from '../common/results';
+import { summarizeChunk, totalsOf, type BackfillReport, type BackfillStatus, type ChunkResult, type ChunkSummary } from '../common/results';
+import {
+  MAX_CONCURRENT_CHUNKS_LIMIT,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  retryFailedUpdate,
+  SEARCH_ATTRIBUTES,
+  setMaxConcurrentChunksUpdate,
+  type BackfillPhase,
+} from './api';
 import { chunkWorkflow, rootMessage } from './chunk';
 
 const setup = proxyActivities<BackfillActivities>({
@@ -24,20 +40,166 @@ const setup = proxyActivities<BackfillActivities>({
   retry: { maximumAttempts: 3, initialInterval: '2 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
 });
 
-export interface BackfillProgress {
-  status: 'running' | BackfillStatus;
-  total: number;
-  chunks: ChunkResult[];
+/** Chunks started per run before continuing as new: ~10 history events each keeps a run far below 10k. */
+export const CHUNKS_PER_RUN = 300;
+
+/** What one run hands the next when it continues as new. */
+export interface BackfillCarry {
+  request: BackfillRequest;
+  chunks: ChunkSummary[];
+  paused: boolean;
+  maxConcurrentChunks: number;
+  startedAt: number;
+  runs: number;
 }
 
-export const progressQuery = defineQuery<BackfillProgress>('progress');
+export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
+  const request = carry?.request ?? (await acceptRequest(input));
+  const chunks: ChunkSummary[] =
+    carry?.chunks ??
+    planChunks(request.startDate, request.endDate, request.chunkSizeDays)
+      .filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id))
+      .map((chunk) => ({ chunk, status: 'pending', attempts: 0 }));
+  let paused = carry?.paused ?? false;
+  let maxConcurrentChunks = carry?.maxConcurrentChunks ?? request.maxConcurrentChunks;
+  const startedAt = carry?.startedAt ?? Date.now();
+  const runs = (carry?.runs ?? 0) + 1;
+  let phase: BackfillPhase = paused ? 'paused' : 'running';
+  let running = 0;
+  let startedThisRun = 0;
 
-export async function backfillWorkflow(input: BackfillInput): Promise<BackfillReport> {
+  const pending = () => chunks.filter((c) => c.status === 'pending');
+  const publish = () =>
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.status, value: phase },
+      { key: SEARCH_ATTRIBUTES.chunksDone, value: chunks.filter((c) => c.status === 'succeeded').length },
+    ]);
+
+  setHandler(progressQuery, () => ({
+    workflowId: workflowInfo().workflowId,
+    status: phase,
+    paused,
+    maxConcurrentChunks,
+    totals: { ...totalsOf(chunks), running, pending: pending().length },
+    chunks,
+    startedAt,
+    runs,
+  }));
+  setHandler(pauseSignal, () => {
+    paused = true;
+    if (phase === 'running') phase = 'paused';
+    publish();
+  });
+  setHandler(resumeSignal, () => {
+    paused = false;
+    if (phase === 'paused') phase = 'running';
+    publish();
+  });
+  setHandler(
+    setMaxConcurrentChunksUpdate,
+    (value) => {
+      maxConcurrentChunks = value;
+      return maxConcurrentChunks;
+    },
+    {
+      validator: (value) => {
+        if (!Number.isInteger(value) || value < 1 || value > MAX_CONCURRENT_CHUNKS_LIMIT) {
+          throw new Error(`maxConcurrentChunks must be a whole number from 1 to ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${value}`);
+        }
+      },
+    },
+  );
+  setHandler(retryFailedUpdate, () => {
+    const again = chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled');
+    for (const c of again) Object.assign(c, { status: 'pending', error: undefined });
+    return again.map((c) => c.chunk.id);
+  });
+
+  upsertSearchAttributes([
+    { key: SEARCH_ATTRIBUTES.featureGroup, value: request.featureGroup },
+    { key: SEARCH_ATTRIBUTES.featureVersion, value: request.featureVersion },
+    { key: SEARCH_ATTRIBUTES.chunksTotal, value: chunks.length },
+  ]);
+  publish();
+
+  if (request.dryRun) {
+    const dryRun = await setup.inspectLake(request);
+    return finish('dry_run', dryRun);
+  }
+
+  const runChunk = async (summary: ChunkSummary): Promise<void> => {
+    Object.assign(summary, { status: 'running', startedAt: Date.now(), finishedAt: undefined, attempts: summary.attempts + 1 });
+    try {
+      const result = await executeChild(chunkWorkflow, {
+        args: [{ request, chunk: summary.chunk }],
+        workflowId: `${workflowInfo().workflowId}/chunk-${summary.chunk.id}`,
+      });
+      Object.assign(summary, summarizeChunk(result, summary));
+    } catch (err) {
+      Object.assign(summary, summarizeChunk(chunkResultOf(summary, err), summary));
+    } finally {
+      summary.finishedAt = Date.now();
+      running -= 1;
+      publish();
+    }
+  };
+
+  const timeToContinueAsNew = () => startedThisRun >= CHUNKS_PER_RUN || workflowInfo().continueAsNewSuggested;
+  try {
+    for (;;) {
+      await condition(
+        () =>
+          (running === 0 && (pending().length === 0 || timeToContinueAsNew())) ||
+          (!paused && running < maxConcurrentChunks && pending().length > 0 && !timeToContinueAsNew()),
+      );
+      if (running === 0 && pending().length === 0) break;
+      if (running === 0 && timeToContinueAsNew()) {
+        // Drained: hand the state to a fresh run (handlers first, so no update is lost).
+        await condition(allHandlersFinished);
+        await continueAsNew<typeof backfillWorkflow>(input, { request, chunks, paused, maxConcurrentChunks, startedAt, runs });
+      }
+      running += 1;
+      startedThisRun += 1;
+      void runChunk(pending()[0]);
+    }
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    // Cancelled: children are cancelled with us (EMR runs and crawlers through their activities);
+    // wait for them to wind down, then report what was done.
+    phase = 'cancelling';
+    publish();
+    await CancellationScope.nonCancellable(() => condition(() => running === 0));
+    return finish('cancelled');
+  }
+  const failed = chunks.filter((c) => c.status !== 'succeeded').length;
+  return finish(failed === 0 ? 'succeeded' : failed === chunks.length ? 'failed' : 'partially_failed');
+
+  function finish(status: BackfillStatus, dryRun?: BackfillReport['dryRun']): BackfillReport {
+    phase = status;
+    publish();
+    return {
+      workflowId: workflowInfo().workflowId,
+      status,
+      featureGroup: request.featureGroup,
+      featureVersion: request.featureVersion,
+      startDate: request.startDate,
+      endDate: request.endDate,
+      chunks,
+      totals: totalsOf(chunks),
+      startedAt,
+      finishedAt: Date.now(),
+      dryRun,
+    };
+  }
+}
+
+/** Validation and the backend's preflight; a bad request fails here, before any work. */
+async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
   let request: BackfillRequest;
   try {
     request = validateInput(input);
   } catch (err) {
-    // Bad input is final: no retry can fix it, and no work has started.
+    // Bad input is final: no retry can fix it.
     if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', { field: err.field });
     throw err;
   }
@@ -47,71 +209,15 @@ export async function backfillWorkflow(input: BackfillInput): Promise<BackfillRe
     // Surface the backend's verdict on the request as the workflow's own failure.
     throw ApplicationFailure.nonRetryable(rootMessage(err), 'InvalidInput');
   }
-
-  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
-  const results: ChunkResult[] = plan.map((chunk) => ({ chunk, status: 'pending' }));
-  let status: BackfillProgress['status'] = 'running';
-  setHandler(progressQuery, () => ({ status, total: plan.length, chunks: results }));
-
-  if (request.dryRun) {
-    const dryRun = await setup.inspectLake(request);
-    status = 'dry_run';
-    return report(request, 'dry_run', results, dryRun);
-  }
-
-  let running = 0;
-  const all: Promise<void>[] = [];
-  for (const chunk of plan) {
-    await condition(() => running < request.maxConcurrentChunks);
-    running += 1;
-    results[chunk.index] = { chunk, status: 'running' };
-    all.push(
-      executeChild(chunkWorkflow, {
-        args: [{ request, chunk }],
-        workflowId: `${workflowInfo().workflowId}/chunk-${chunk.id}`,
-      })
-        .then((done) => {
-          results[chunk.index] = done;
-        })
-        .catch((err) => {
-          results[chunk.index] = failedChunk(results[chunk.index], err);
-        })
-        .finally(() => {
-          running -= 1;
-        }),
-    );
-  }
-  await Promise.all(all);
-  const failed = results.filter((r) => r.status !== 'succeeded').length;
-  status = failed === 0 ? 'succeeded' : failed === results.length ? 'failed' : 'partially_failed';
-  return report(request, status, results);
+  return request;
 }
 
-function failedChunk(current: ChunkResult, err: unknown): ChunkResult {
-  // The chunk workflow attaches what it got done; fall back to the error alone.
+/** What a failed or cancelled chunk workflow got done, from the details it attached. */
+function chunkResultOf(summary: ChunkSummary, err: unknown): ChunkResult {
+  if (err instanceof ChildWorkflowFailure && isCancellation(err.cause)) {
+    return { chunk: summary.chunk, status: 'cancelled', error: { step: 'cancelled', message: 'cancelled before it finished' } };
+  }
   const details = err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
   if (details && typeof details === 'object') return details as ChunkResult;
-  return { chunk: current.chunk, status: 'failed', error: { step: 'chunk', message: rootMessage(err) } };
-}
-
-function report(request: BackfillRequest, status: BackfillStatus, chunks: ChunkResult[], dryRun?: BackfillReport['dryRun']): BackfillReport {
-  const sum = (f: (c: ChunkResult) => number) => chunks.reduce((s, c) => s + f(c), 0);
-  return {
-    workflowId: workflowInfo().workflowId,
-    status,
-    featureGroup: request.featureGroup,
-    featureVersion: request.featureVersion,
-    startDate: request.startDate,
-    endDate: request.endDate,
-    chunks,
-    totals: {
-      chunks: chunks.length,
-      succeeded: chunks.filter((c) => c.status === 'succeeded').length,
-      failed: chunks.filter((c) => c.status === 'failed').length,
-      rowsWritten: sum((c) => c.spark?.manifest.output_rows ?? 0),
-      recordsIngested: sum((c) => c.ingest?.recordsWritten ?? 0),
-      failedRecords: sum((c) => c.ingest?.failedRecords.length ?? 0),
-    },
-    dryRun,
-  };
+  return { chunk: summary.chunk, status: 'failed', error: { step: 'chunk', message: rootMessage(err) } };
 }

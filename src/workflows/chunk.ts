@@ -2,7 +2,7 @@
  * One chunk of a backfill, its own unit of retry and visibility: Spark job, catalog refresh,
  * feature store ingestion, validation. A failed step fails the chunk with the step named.
  */
-import { ApplicationFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
@@ -11,7 +11,9 @@ import type { ChunkResult } from '../common/results';
 const spark = proxyActivities<BackfillActivities>({
   // Backfill Spark jobs can run for hours; the heartbeat (every poll) is what detects a lost worker.
   startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '2 minutes',
+  heartbeatTimeout: '30 seconds',
+  // On cancel, wait until the activity has cancelled the job run, so nothing keeps writing.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   // A failed job is usually capacity or a transient fault; after 3 tries it needs a human.
   retry: { maximumAttempts: 3, initialInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: ['InvalidInput', 'MissingManifest'] },
 });
@@ -25,8 +27,10 @@ const catalog = proxyActivities<BackfillActivities>({
 
 const ingest = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '12 hours',
-  // Heartbeats carry the checkpoint; a lost worker is noticed within 2 minutes and the retry resumes.
-  heartbeatTimeout: '2 minutes',
+  // Heartbeats carry the checkpoint; a lost worker is noticed within 30 s and the retry resumes.
+  heartbeatTimeout: '30 seconds',
+  // On cancel, let the attempt stop between batches and record where it got to.
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   // Each retry resumes after the last acknowledged batch, so retrying is cheap and safe.
   retry: { maximumAttempts: 10, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes' },
 });
@@ -48,6 +52,10 @@ export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Pro
     try {
       return await run();
     } catch (err) {
+      if (isCancellation(err)) {
+        result.status = 'cancelled';
+        throw err; // the chunk ends Cancelled, as asked
+      }
       result.status = 'failed';
       result.error = { step: name, message: rootMessage(err) };
       // The result travels as details so the parent can report what this chunk did get done.

@@ -1,3 +1,4 @@
 // Every workflow the worker registers. The bundler starts here: keep it free of Node imports.
-export { backfillWorkflow, progressQuery } from './backfill';
+export { backfillWorkflow } from './backfill';
 export { chunkWorkflow } from './chunk';
+export * from './api';

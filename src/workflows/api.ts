@@ -1,0 +1,41 @@
+/**
+ * How operators and the CLI talk to a running backfill: progress query, pause/resume signals,
+ * concurrency and retry-failed updates, and the search attributes it keeps current.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { BackfillStatus, BackfillTotals, ChunkSummary } from '../common/results';
+
+export type BackfillPhase = 'running' | 'paused' | 'cancelling' | BackfillStatus;
+
+export interface BackfillProgress {
+  workflowId: string;
+  status: BackfillPhase;
+  paused: boolean;
+  maxConcurrentChunks: number;
+  totals: BackfillTotals & { running: number; pending: number };
+  chunks: ChunkSummary[];
+  /** Workflow time (ms) the backfill started, and how many runs (continue-as-new) it has had. */
+  startedAt: number;
+  runs: number;
+}
+
+export const progressQuery = defineQuery<BackfillProgress>('progress');
+/** No new chunk starts while paused; chunks already running finish. */
+export const pauseSignal = defineSignal('pause');
+export const resumeSignal = defineSignal('resume');
+/** Sets maxConcurrentChunks; returns the value now in force. */
+export const setMaxConcurrentChunksUpdate = defineUpdate<number, [number]>('setMaxConcurrentChunks');
+/** Queues the failed (and cancelled) chunks again; returns their ids. */
+export const retryFailedUpdate = defineUpdate<string[], []>('retryFailed');
+
+export const SEARCH_ATTRIBUTES = {
+  featureGroup: defineSearchAttributeKey('BackfillFeatureGroup', SearchAttributeType.KEYWORD),
+  featureVersion: defineSearchAttributeKey('BackfillFeatureVersion', SearchAttributeType.KEYWORD),
+  status: defineSearchAttributeKey('BackfillStatus', SearchAttributeType.KEYWORD),
+  chunksDone: defineSearchAttributeKey('BackfillChunksDone', SearchAttributeType.INT),
+  chunksTotal: defineSearchAttributeKey('BackfillChunksTotal', SearchAttributeType.INT),
+};
+
+/** The largest maxConcurrentChunks accepted: beyond it EMR capacity, not the workflow, limits. */
+export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
