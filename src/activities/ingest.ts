@@ -1,34 +1,48 @@
 /**
- * Feature Store ingestion of a chunk's gold rows: BatchWriteRecord in batches of 25, several
- * batches in flight, UnprocessedEntries and throttled calls retried with exponential backoff and
- * full jitter, permanent record errors collected (never dropped), and a checkpoint after every
- * acknowledged batch so a retried attempt resumes instead of writing records twice.
+ * Feature Store ingestion of a chunk's gold rows: BatchWriteRecord in batches of 25, an adaptive
+ * number of calls in flight (AIMD: one more per round of successful calls, cut by 30% when the
+ * store throttles), UnprocessedEntries and throttled or failed calls retried with exponential
+ * backoff and full jitter, permanent record errors collected (never dropped), and a checkpoint
+ * after every acknowledged batch so a retried attempt resumes instead of writing records twice.
  */
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { ChunkManifest, FailedRecord, IngestResult } from '../common/results';
+import { isThrottling, isTransient } from './aws/errors';
 import { type FeatureStore, type Lake, type RecordEntry, ThrottledError } from './backends';
 import { goldRowToRecord } from './feature-records';
 import { deadLetterUri, goldPartition, ingestMarker } from './lake-paths';
 
 export interface IngestOptions {
   batchSize: number;
+  /** Ceiling of the adaptive number of calls in flight. */
   maxInFlight: number;
-  /** Tries of one batch before the attempt gives up (the activity retry then resumes it). */
+  /** Tries of one batch for failed calls (server errors, network) before the attempt gives up. */
   maxBatchTries: number;
   baseDelayMs: number;
   maxDelayMs: number;
   /** Beyond this many permanently failed records the data is wrong, not the store: stop. */
   maxFailedRecords: number;
+  /** Calls in flight at the start, before the store has said anything. */
+  initialInFlight?: number;
+  /**
+   * Throttled tries of one batch before the attempt gives up. Throttling is the store pacing us,
+   * not a fault, so it gets a far larger budget than errors.
+   */
+  maxThrottledTries?: number;
 }
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   batchSize: 25,
-  maxInFlight: 4,
+  // Enough to fill a quota of several thousand records/s at tens of ms per call; AIMD finds the level.
+  maxInFlight: 32,
   maxBatchTries: 12,
   baseDelayMs: 50,
   maxDelayMs: 10_000,
   maxFailedRecords: 10_000,
+  initialInFlight: 4,
+  // At up to 10 s per wait this is minutes of continuous throttling: the quota is gone, fail and let the retry resume.
+  maxThrottledTries: 60,
 };
 
 /** Where an ingest attempt got to; kept in heartbeat details. */
@@ -64,6 +78,67 @@ export interface IngestMarker {
 /** Error codes of BatchWriteRecord entries that succeed when sent again. */
 const RETRYABLE_ENTRY_CODES = new Set(['ThrottlingException', 'InternalFailure', 'ServiceUnavailable', 'Throttling']);
 
+/**
+ * Additive increase, multiplicative decrease of the calls in flight, like TCP's congestion window:
+ * grows by about one per round of successful calls, shrinks by DECREASE on throttling, at most once
+ * per round (calls that started before the last cut were sent at the old level and say nothing new).
+ */
+export class AimdLimiter {
+  private inFlight = 0;
+  private lastCut = -Infinity;
+  private readonly waiters: (() => void)[] = [];
+  /** Lowest and highest limit reached, for the report. */
+  low: number;
+  high: number;
+
+  // 0.7 as in CUBIC: halving leaves the quota underused for longer than the token bucket can absorb.
+  static readonly DECREASE = 0.7;
+
+  constructor(
+    public limit: number,
+    private readonly max: number,
+    private readonly min = 1,
+  ) {
+    this.limit = Math.max(min, Math.min(max, limit));
+    this.low = this.limit;
+    this.high = this.limit;
+  }
+
+  /** Waits for a free slot; returns the call's start time, to hand back to release(). */
+  async acquire(): Promise<number> {
+    while (this.inFlight >= Math.floor(this.limit)) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.inFlight += 1;
+    return performance.now();
+  }
+
+  release(startedAt: number, outcome: 'ok' | 'throttled' | 'neutral'): void {
+    this.inFlight -= 1;
+    if (outcome === 'ok') this.limit = Math.min(this.max, this.limit + 1 / this.limit);
+    if (outcome === 'throttled' && startedAt > this.lastCut) {
+      this.limit = Math.max(this.min, this.limit * AimdLimiter.DECREASE);
+      this.lastCut = performance.now();
+    }
+    this.low = Math.min(this.low, this.limit);
+    this.high = Math.max(this.high, this.limit);
+    // Wake as many waiters as there are free slots; each checks again (another caller may be first).
+    for (let free = Math.floor(this.limit) - this.inFlight; free > 0 && this.waiters.length > 0; free--) this.waiters.shift()!();
+  }
+}
+
+// One limiter per store: concurrent chunks of a worker share the store's quota, so they share its limit.
+const limiters = new WeakMap<FeatureStore, AimdLimiter>();
+
+function limiterFor(store: FeatureStore, options: IngestOptions): AimdLimiter {
+  let limiter = limiters.get(store);
+  if (!limiter) {
+    limiter = new AimdLimiter(options.initialInFlight ?? Math.min(4, options.maxInFlight), options.maxInFlight);
+    limiters.set(store, limiter);
+  }
+  return limiter;
+}
+
+type Row = { record: RecordEntry; eventId: string; recordId: string };
+
 export async function ingestChunk(
   deps: { lake: Lake; featureStore: FeatureStore },
   request: BackfillRequest,
@@ -74,6 +149,7 @@ export async function ingestChunk(
 ): Promise<IngestResult> {
   const { lake, featureStore } = deps;
   const random = ctx.random ?? Math.random;
+  const limiter = limiterFor(featureStore, options);
   // Only partitions this run wrote are sent; skipped ones were published before (the offline
   // store is append-only, so sending them again would duplicate rows there).
   const dates = [...manifest.written_partitions].sort();
@@ -103,7 +179,7 @@ export async function ingestChunk(
   let recordsRead = 0;
   let batchNumber = 0;
   for (const [dt, files] of filesByDate) {
-    const rows: { record: RecordEntry; eventId: string; recordId: string }[] = [];
+    const rows: Row[] = [];
     for (const file of files) {
       for (const row of await lake.readParquet(file)) {
         rows.push({
@@ -114,28 +190,37 @@ export async function ingestChunk(
       }
     }
     recordsRead += rows.length;
-    const batches: (typeof rows)[] = [];
+    const batches: Row[][] = [];
     for (let i = 0; i < rows.length; i += options.batchSize) batches.push(rows.slice(i, i + options.batchSize));
     const numbered = batches.map((batch) => ({ n: batchNumber++, batch })).filter(({ n }) => !isAcked(n));
 
-    // A small pool: at most maxInFlight batches are being written at any time.
+    // Batches being worked on: twice the call ceiling, so batches waiting out a backoff do not
+    // leave the store idle. The limiter decides how many of them have a call in flight.
     let next = 0;
-    const workers = Array.from({ length: Math.min(options.maxInFlight, numbered.length) }, async () => {
-      while (next < numbered.length) {
+    let failure: { error: unknown } | undefined;
+    const workers = Array.from({ length: Math.min(2 * options.maxInFlight, numbered.length) }, async () => {
+      while (next < numbered.length && !failure) {
         const { n, batch } = numbered[next++];
-        const failed = await writeBatch(featureStore, batch, dt, state, ctx, random, options);
-        state.failedRecords.push(...failed);
-        if (state.failedRecords.length > options.maxFailedRecords) {
-          throw new Error(
-            `more than ${options.maxFailedRecords} records failed permanently; first: ${JSON.stringify(state.failedRecords[0])}`,
-          );
+        try {
+          const failed = await writeBatch(featureStore, limiter, batch, dt, state, ctx, random, options);
+          state.failedRecords.push(...failed);
+          state.recordsWritten += batch.length - failed.length;
+          state.batches += 1;
+          ack(n);
+          if (state.failedRecords.length > options.maxFailedRecords) {
+            throw new Error(
+              `more than ${options.maxFailedRecords} records failed permanently; first: ${JSON.stringify(state.failedRecords[0])}`,
+            );
+          }
+        } catch (error) {
+          failure ??= { error };
         }
-        state.recordsWritten += batch.length - failed.length;
-        state.batches += 1;
-        ack(n);
       }
     });
+    // Every worker ends its current batch before the attempt fails: nothing keeps writing behind
+    // the retry's back, and the last checkpoint covers every batch that was acknowledged.
     await Promise.all(workers);
+    if (failure) throw failure.error;
     const marker: IngestMarker = {
       status: 'done',
       files,
@@ -163,13 +248,15 @@ export async function ingestChunk(
     retries: state.retries,
     throttled: state.throttled,
     resumed: previous !== undefined,
+    inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) },
   };
 }
 
 /** Writes one batch until every entry is written or failed for good; returns the failures. */
 async function writeBatch(
   store: FeatureStore,
-  batch: { record: RecordEntry; eventId: string; recordId: string }[],
+  limiter: AimdLimiter,
+  batch: Row[],
   dt: string,
   state: IngestCheckpoint,
   ctx: IngestContext,
@@ -178,22 +265,38 @@ async function writeBatch(
 ): Promise<FailedRecord[]> {
   let pending = batch.map((_, i) => i);
   const failed: FailedRecord[] = [];
+  let errorTries = 0;
+  let throttledTries = 0;
+  let lastError: unknown;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) {
-      if (attempt >= options.maxBatchTries) {
-        throw new Error(`batch not accepted after ${options.maxBatchTries} tries (${pending.length} records pending)`);
+      if (errorTries >= options.maxBatchTries) {
+        throw new Error(`batch not accepted after ${errorTries} failed calls (${pending.length} records pending): ${describe(lastError)}`);
+      }
+      if (throttledTries >= (options.maxThrottledTries ?? 60)) {
+        throw new Error(`batch throttled ${throttledTries} times in a row (${pending.length} records pending); the store's quota is exhausted`);
       }
       state.retries += 1;
       // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
-      const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** attempt);
+      const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(errorTries + throttledTries, 20));
       await ctx.sleep(Math.floor(random() * bound));
     }
+    const startedAt = await limiter.acquire();
     let outcome;
     try {
       outcome = await store.batchWrite(pending.map((i) => batch[i].record));
     } catch (err) {
-      if (err instanceof ThrottledError) {
+      if (err instanceof ThrottledError || isThrottling(err)) {
+        limiter.release(startedAt, 'throttled');
         state.throttled += 1;
+        throttledTries += 1;
+        continue;
+      }
+      limiter.release(startedAt, 'neutral');
+      // A server fault or a dropped connection: the same call may well succeed later.
+      if (isTransient(err)) {
+        errorTries += 1;
+        lastError = err;
         continue;
       }
       throw err;
@@ -204,10 +307,28 @@ async function writeBatch(
       if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
       else failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
     }
-    if (retry.size > 0 && outcome.unprocessed.length > 0) state.throttled += 1;
+    // Nothing taken at all is the store pushing back; a few entries left over are not.
+    const allRefused = retry.size === pending.length;
+    limiter.release(startedAt, allRefused ? 'throttled' : 'ok');
+    if (retry.size > 0) {
+      state.throttled += 1;
+      if (allRefused) throttledTries += 1;
+      else throttledTries = 0;
+    } else {
+      throttledTries = 0;
+    }
     pending = [...retry].sort((a, b) => a - b);
   }
   return failed;
+}
+
+function describe(err: unknown): string {
+  const e = err as { name?: string; message?: string } | undefined;
+  return e ? `${e.name ?? 'Error'}: ${e.message ?? String(err)}` : 'no error';
+}
+
+function round1(x: number): number {
+  return Math.round(x * 10) / 10;
 }
 
 function parseMarker(text: string | undefined): IngestMarker | undefined {

@@ -29,6 +29,10 @@ export interface FeatureStoreDoubleOptions {
   unprocessedRate?: number;
   /** A record this returns an error for fails every time (as a malformed record would). */
   permanentError?: (record: Record<string, string>) => { code: string; message: string } | undefined;
+  /** Entries of these records come back unprocessed the first time they are sent. */
+  unprocessedFirstTime?: (record: Record<string, string>) => boolean;
+  /** An answer to force for the n-th call (1-based) of an API, before anything else is done. */
+  inject?: (api: 'BatchWriteRecord' | 'PutRecord', call: number) => Reply | undefined;
   /** Answer BatchWriteRecord with this error code (as an endpoint without the batch API would). */
   refuseBatch?: { status: number; code: string };
   /** Feature groups that exist; any group when absent. */
@@ -70,6 +74,7 @@ export class FeatureStoreDouble {
   private readonly buckets = new Map<string, TokenBucket>();
   private server?: HttpDouble;
   private randomState: number;
+  private readonly seen = new Set<string>();
 
   constructor(private readonly options: FeatureStoreDoubleOptions = {}) {
     this.randomState = options.seed ?? 42;
@@ -129,6 +134,8 @@ export class FeatureStoreDouble {
 
   private batchWriteRecord(body: { Entries?: Entry[] }): Reply {
     this.stats.batchCalls += 1;
+    const injected = this.options.inject?.('BatchWriteRecord', this.stats.batchCalls);
+    if (injected) return injected;
     if (this.options.refuseBatch) {
       return awsError(this.options.refuseBatch.status, this.options.refuseBatch.code, 'BatchWriteRecord is not available to this caller');
     }
@@ -147,11 +154,14 @@ export class FeatureStoreDouble {
     const Errors: { Entry: Entry; ErrorCode: string; ErrorMessage: string }[] = [];
     const UnprocessedEntries: Entry[] = [];
     for (const entry of entries) {
-      const error = this.options.permanentError?.(toMap(entry.Record));
+      const record = toMap(entry.Record);
+      const error = this.options.permanentError?.(record);
+      const firstTime = !this.seen.has(record.event_id);
+      this.seen.add(record.event_id);
       if (error) {
         this.stats.entryErrors += 1;
         Errors.push({ Entry: entry, ErrorCode: error.code, ErrorMessage: error.message });
-      } else if (this.random() < (this.options.unprocessedRate ?? 0)) {
+      } else if ((firstTime && this.options.unprocessedFirstTime?.(record)) || this.random() < (this.options.unprocessedRate ?? 0)) {
         this.stats.unprocessedEntries += 1;
         UnprocessedEntries.push(entry);
       } else {
@@ -163,6 +173,8 @@ export class FeatureStoreDouble {
 
   private putRecord(group: string, body: { Record?: Feature[] }): Reply {
     this.stats.putCalls += 1;
+    const injected = this.options.inject?.('PutRecord', this.stats.putCalls);
+    if (injected) return injected;
     const bad = this.validate(group, body.Record);
     if (bad) return bad;
     if (!this.allowed('PutRecord')) {

@@ -1,0 +1,235 @@
+/**
+ * SageMaker Feature Store writes and chunk ingestion against the wire-level double of
+ * test/aws/feature-store-double.ts (moto has no sagemaker-featurestore-runtime), with the real
+ * SDK client. Every record must arrive exactly once, or be reported with its error.
+ */
+import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import * as assert from 'node:assert/strict';
+import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
+import { ThrottledError, type RecordEntry } from '../../src/activities/backends';
+import { AimdLimiter, DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestCheckpoint, type IngestOptions } from '../../src/activities/ingest';
+import { deadLetterUri, ingestMarker } from '../../src/activities/lake-paths';
+import { FeatureStoreDouble, type FeatureStoreDoubleOptions } from './feature-store-double';
+import { awsError } from './http-double';
+import { addGoldDay, manifestFor, MemoryLake } from './memory-lake';
+import { FAKE_CREDENTIALS, REGION } from './moto';
+import { awsRequest, firstChunk, rejectsFinal } from './support';
+
+const GROUP = 'rt_card_features_v1';
+
+async function withDouble<T>(options: FeatureStoreDoubleOptions, run: (double: FeatureStoreDouble, store: SageMakerFeatureStore) => Promise<T>): Promise<T> {
+  const double = new FeatureStoreDouble(options);
+  await double.start();
+  try {
+    // One try per call, as in production: the ingest loop does its own retries.
+    const client = new SageMakerFeatureStoreRuntimeClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+    return await run(double, new SageMakerFeatureStore(client, { log: () => undefined }));
+  } finally {
+    await double.stop();
+  }
+}
+
+function entry(eventId: string, cardId = 'card_1'): RecordEntry {
+  return {
+    FeatureGroupName: GROUP,
+    Record: [
+      { FeatureName: 'card_id', ValueAsString: cardId },
+      { FeatureName: 'event_id', ValueAsString: eventId },
+      { FeatureName: 'event_time', ValueAsString: '2025-10-01T00:00:00Z' },
+    ],
+  };
+}
+
+const badRecord = (r: Record<string, string>) => (r.event_id.endsWith('-bad') ? { code: 'ValidationError', message: `bad value in ${r.event_id}` } : undefined);
+
+describe('aws: SageMaker Feature Store writes (wire-level double)', function () {
+  it('maps Errors and UnprocessedEntries back to request indices, equal entries included', async () => {
+    await withDouble({ permanentError: badRecord, unprocessedFirstTime: (r) => r.event_id === 'e2' || r.event_id === 'dup' }, async (double, store) => {
+      const entries = [entry('e0'), entry('e1-bad'), entry('e2'), entry('dup'), entry('dup'), entry('e5')];
+      const outcome = await store.batchWrite(entries);
+      assert.deepEqual(outcome.errors, [{ index: 1, code: 'ValidationError', message: 'bad value in e1-bad' }]);
+      // The two equal "dup" entries: one unprocessed (first sight), one written.
+      assert.deepEqual(outcome.unprocessed, [2, 3]);
+      assert.deepEqual(double.written.map((w) => w.eventId), ['e0', 'dup', 'e5']);
+    });
+  });
+
+  it('a call throttled as a whole is a ThrottledError', async () => {
+    await withDouble({ requestsPerSecond: 0.001, burst: 1 }, async (_double, store) => {
+      await store.batchWrite([entry('a')]);
+      await assert.rejects(store.batchWrite([entry('b')]), (err) => err instanceof ThrottledError && /Rate exceeded/.test(err.message));
+    });
+  });
+
+  for (const refusal of [
+    { status: 400, code: 'UnknownOperationException' },
+    { status: 400, code: 'AccessDeniedException' },
+  ]) {
+    it(`falls back to PutRecord when BatchWriteRecord is refused (${refusal.code}) and remembers it`, async () => {
+      await withDouble({ refuseBatch: refusal, permanentError: badRecord }, async (double, store) => {
+        const first = await store.batchWrite([entry('p0'), entry('p1-bad'), entry('p2')]);
+        assert.equal(store.mode, 'put');
+        assert.deepEqual(first.errors.map((e) => [e.index, e.code]), [[1, 'ValidationError']]);
+        await store.batchWrite([entry('p3')]);
+        assert.equal(double.stats.batchCalls, 1, 'the batch API is not asked again');
+        assert.deepEqual(double.written.map((w) => [w.eventId, w.api]), [
+          ['p0', 'PutRecord'],
+          ['p2', 'PutRecord'],
+          ['p3', 'PutRecord'],
+        ]);
+      });
+    });
+  }
+
+  it('PutRecord throttling: some records unprocessed, all of them a ThrottledError', async () => {
+    await withDouble({ refuseBatch: { status: 400, code: 'UnknownOperationException' }, requestsPerSecond: 0.001, burst: 2 }, async (double, store) => {
+      const outcome = await store.batchWrite([entry('t0'), entry('t1'), entry('t2'), entry('t3')]);
+      assert.equal(outcome.unprocessed.length, 2);
+      assert.equal(double.written.length, 2);
+      await assert.rejects(store.batchWrite([entry('t4')]), ThrottledError);
+    });
+  });
+
+  it('a missing feature group, or no write permission at all, is final', async () => {
+    await withDouble({ featureGroups: ['other'] }, async (_double, store) => {
+      await rejectsFinal(store.batchWrite([entry('x')]), 'InvalidInput', /featureGroup: feature group "rt_card_features_v1" not found/);
+    });
+    await withDouble(
+      { refuseBatch: { status: 400, code: 'AccessDeniedException' }, inject: (api) => (api === 'PutRecord' ? awsError(400, 'AccessForbidden', 'not authorized') : undefined) },
+      async (_double, store) => {
+        await rejectsFinal(store.batchWrite([entry('x')]), 'AwsAccessDenied', /refused both BatchWriteRecord and PutRecord/);
+      },
+    );
+  });
+});
+
+describe('aws: adaptive calls in flight (AIMD)', () => {
+  it('grows by about one per round of successes, cuts by 30% once per round of throttles, within bounds', async () => {
+    const limiter = new AimdLimiter(4, 10);
+    // A round: four calls succeed -> 4 + 1/4 + 1/4.06 + ... ~ 5.
+    for (let i = 0; i < 4; i++) limiter.release(await limiter.acquire(), 'ok');
+    assert.ok(limiter.limit > 4.9 && limiter.limit < 5, String(limiter.limit));
+    // Four calls in flight, all throttled: one cut, not four.
+    const started = await Promise.all([1, 2, 3, 4].map(() => limiter.acquire()));
+    for (const t of started) limiter.release(t, 'throttled');
+    assert.ok(Math.abs(limiter.limit - 0.7 * 4.98) < 0.05, String(limiter.limit));
+    // A call started after the cut is news: cut again; never below 1.
+    for (let i = 0; i < 10; i++) limiter.release(await limiter.acquire(), 'throttled');
+    assert.equal(limiter.limit, 1);
+    for (let i = 0; i < 500; i++) limiter.release(await limiter.acquire(), 'ok');
+    assert.equal(limiter.limit, 10);
+  });
+
+  it('holds callers beyond the limit until a call ends', async () => {
+    const limiter = new AimdLimiter(2, 2);
+    const a = await limiter.acquire();
+    await limiter.acquire();
+    let third = false;
+    const waiting = limiter.acquire().then(() => (third = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(third, false);
+    limiter.release(a, 'neutral');
+    await waiting;
+    assert.equal(third, true);
+  });
+});
+
+describe('aws: chunk ingestion into the Feature Store double', function () {
+  const request = awsRequest({ bucket: 'lake', startDate: '2025-10-01', endDate: '2025-10-02', chunkSizeDays: 2 });
+  const chunk = firstChunk(request);
+  const days = ['2025-10-01', '2025-10-02'];
+  // Fast backoff for tests; the shape (exponential, full jitter) is the production one.
+  const options: IngestOptions = { ...DEFAULT_INGEST_OPTIONS, baseDelayMs: 2, maxDelayMs: 50, maxInFlight: 8 };
+  const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+  function lakeWith(perDay: number, eventIdSuffix?: (dt: string, i: number) => string | undefined): MemoryLake {
+    const lake = new MemoryLake();
+    for (const dt of days) {
+      addGoldDay(lake, request, dt, perDay, 700);
+      if (eventIdSuffix) {
+        for (const [uri, rows] of lake.parquet) {
+          if (!uri.includes(`dt=${dt}`)) continue;
+          rows.forEach((row, i) => {
+            const suffix = eventIdSuffix(dt, i);
+            if (suffix) row.event_id = `${row.event_id}${suffix}`;
+          });
+        }
+      }
+    }
+    return lake;
+  }
+
+  it('writes every record exactly once through throttling and unprocessed entries, and reports permanent failures', async () => {
+    const lake = lakeWith(1500, (_dt, i) => (i % 400 === 7 ? '-bad' : undefined));
+    await withDouble({ requestsPerSecond: 150, burst: 10, latencyMs: 5, unprocessedRate: 0.01, permanentError: badRecord }, async (double, store) => {
+      const heartbeats: IngestCheckpoint[] = [];
+      const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), {
+        heartbeat: (c) => heartbeats.push(structuredClone(c)),
+        sleep,
+      }, options);
+
+      const all = [...lake.parquet.values()].flat().map((r) => String(r.event_id));
+      const bad = all.filter((id) => id.endsWith('-bad'));
+      const counts = double.writeCounts();
+      assert.equal(bad.length, 10); // rows 7 and 407 of each file (files of 700 rows)
+      assert.deepEqual(all.filter((id) => !id.endsWith('-bad') && counts.get(id) !== 1), [], 'every good record written exactly once');
+      assert.deepEqual(bad.filter((id) => counts.has(id)), [], 'no failed record written');
+      assert.equal(double.written.length, all.length - bad.length);
+      assert.equal(result.recordsRead, 3000);
+      assert.equal(result.recordsWritten, 3000 - 10);
+      assert.deepEqual(result.failedRecords.map((f) => f.eventId).sort(), [...bad].sort());
+      assert.ok(result.failedRecords.every((f) => f.code === 'ValidationError' && f.recordId.startsWith('card_')));
+      assert.ok(double.stats.throttled > 0 && result.throttled > 0 && result.retries > 0, JSON.stringify({ result: { ...result, failedRecords: undefined }, stats: double.stats }));
+      assert.ok(result.inFlightLimit && result.inFlightLimit.high <= options.maxInFlight, JSON.stringify(result.inFlightLimit));
+      // The dead letter file lists the failed records; markers say both days are done.
+      assert.equal(lake.texts.get(deadLetterUri(request, chunk.id))!.trim().split('\n').length, 10);
+      for (const dt of days) assert.equal(JSON.parse(lake.texts.get(ingestMarker(request, dt))!).status, 'done');
+      assert.equal(heartbeats.at(-1)!.ackedPrefix, 120);
+    });
+  });
+
+  it('resumes from the last checkpoint after a failed attempt without writing any record twice', async () => {
+    const lake = lakeWith(1000);
+    // The 30th BatchWriteRecord call is refused for good: the attempt fails part-way.
+    await withDouble({ inject: (api, n) => (api === 'BatchWriteRecord' && n === 30 ? awsError(400, 'ValidationError', 'injected failure') : undefined), latencyMs: 2 }, async (double, store) => {
+      let checkpoint: IngestCheckpoint | undefined;
+      const ctx = { heartbeat: (c: IngestCheckpoint) => (checkpoint = structuredClone(c)), sleep };
+      await assert.rejects(ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), ctx, options), /injected failure/);
+      const firstAttempt = double.written.length;
+      assert.ok(firstAttempt > 0 && firstAttempt < 2000, `part written: ${firstAttempt}`);
+      assert.equal(checkpoint!.recordsWritten, firstAttempt, 'the checkpoint covers every record written');
+
+      const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { ...ctx, checkpoint }, options);
+      assert.equal(result.resumed, true);
+      assert.equal(result.recordsWritten, 2000);
+      const counts = double.writeCounts();
+      assert.equal(counts.size, 2000);
+      assert.deepEqual([...counts.values()].filter((n) => n !== 1), [], 'no record written twice');
+      assert.equal(double.written.length, 2000);
+
+      // A third run finds the markers: nothing sent again.
+      const again = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { heartbeat: () => undefined, sleep }, options);
+      assert.deepEqual(again.alreadyIngestedDates, days);
+      assert.equal(double.written.length, 2000);
+    });
+  });
+
+  it('retries calls that fail with a server error, and ingests through PutRecord where the batch API is refused', async () => {
+    const lake = lakeWith(200);
+    await withDouble({ inject: (api, n) => (api === 'BatchWriteRecord' && n % 3 === 0 ? awsError(500, 'InternalFailure', 'try again') : undefined) }, async (double, store) => {
+      const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { heartbeat: () => undefined, sleep }, options);
+      assert.equal(result.recordsWritten, 400);
+      assert.ok(result.retries > 0);
+      assert.equal(double.writeCounts().size, 400);
+      assert.equal(double.written.length, 400);
+    });
+    await withDouble({ refuseBatch: { status: 400, code: 'UnknownOperationException' }, requestsPerSecond: 2000, burst: 50 }, async (double, store) => {
+      const result = await ingestChunk({ lake: lakeWith(200), featureStore: store }, request, chunk, manifestFor(days), { heartbeat: () => undefined, sleep }, options);
+      assert.equal(result.recordsWritten, 400);
+      assert.equal(store.mode, 'put');
+      assert.ok(double.written.every((w) => w.api === 'PutRecord'));
+      assert.deepEqual([...double.writeCounts().values()].filter((n) => n !== 1), []);
+      assert.equal(double.written.length, 400);
+    });
+  });
+});

@@ -1,0 +1,71 @@
+/**
+ * An in-memory Lake holding generated gold rows, for ingest tests and the ingest benchmark: they
+ * measure the path to the feature store, not parquet decoding (the S3 lake test covers that).
+ */
+import type { Lake, LakeObject } from '../../src/activities/backends';
+import type { ChunkManifest } from '../../src/common/results';
+import { goldPartition } from '../../src/activities/lake-paths';
+import type { BackfillRequest } from '../../src/common/input';
+
+export class MemoryLake implements Lake {
+  readonly texts = new Map<string, string>();
+  readonly parquet = new Map<string, Record<string, unknown>[]>();
+
+  root(bucket: string): string {
+    return `s3://${bucket}`;
+  }
+
+  async readText(uri: string): Promise<string | undefined> {
+    return this.texts.get(uri);
+  }
+
+  async writeText(uri: string, text: string): Promise<void> {
+    this.texts.set(uri, text);
+  }
+
+  async appendText(uri: string, text: string): Promise<void> {
+    this.texts.set(uri, (this.texts.get(uri) ?? '') + text);
+  }
+
+  async list(prefixUri: string): Promise<LakeObject[]> {
+    const prefix = prefixUri.replace(/\/+$/, '') + '/';
+    return [...this.parquet.keys()]
+      .filter((uri) => uri.startsWith(prefix))
+      .sort()
+      .map((uri) => ({ uri, size: this.parquet.get(uri)!.length }));
+  }
+
+  async readParquet(uri: string): Promise<Record<string, unknown>[]> {
+    const rows = this.parquet.get(uri);
+    if (!rows) throw new Error(`no such file ${uri}`);
+    return rows;
+  }
+}
+
+const DAY = 86_400;
+
+/** Gold rows of one day, `perDay` of them, split into files of at most `perFile` rows. */
+export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: string, perDay: number, perFile = 50_000): void {
+  const base = Date.parse(`${dt}T00:00:00Z`) / 1000;
+  for (let file = 0; file * perFile < perDay; file++) {
+    const rows: Record<string, unknown>[] = [];
+    for (let i = file * perFile; i < Math.min(perDay, (file + 1) * perFile); i++) {
+      rows.push({
+        card_id: `card_${i % 997}`,
+        event_id: `${dt}-evt-${i}`,
+        event_time: base + Math.floor((i * DAY) / perDay),
+        txn_count_1h: 1 + (i % 3),
+        txn_count_24h: 1 + (i % 17),
+        amount_sum_24h: (i % 500) + 0.25,
+        merchant_count_24h: 1 + (i % 5),
+        feature_version: request.featureVersion,
+      });
+    }
+    lake.parquet.set(`${goldPartition(request, dt)}/part-${String(file).padStart(5, '0')}.parquet`, rows);
+  }
+}
+
+/** The manifest fields ingestion reads: which partitions this run wrote. */
+export function manifestFor(dates: string[]): ChunkManifest {
+  return { written_partitions: dates } as unknown as ChunkManifest;
+}
