@@ -130,6 +130,16 @@ class LakeFs:
         fs, p = self._path(path)
         return bool(fs.exists(p))
 
+    def has_data_files(self, path: str) -> bool:
+        """True when the directory exists and holds at least one file that is not hidden (`_x`, `.x`)."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return False
+        return any(
+            s.isFile() and not s.getPath().getName().startswith(("_", "."))
+            for s in fs.listStatus(p)
+        )
+
     def delete(self, path: str) -> None:
         fs, p = self._path(path)
         fs.delete(p, True)
@@ -145,16 +155,28 @@ class LakeFs:
         fs.rename(tmp, p)
 
 
-def build_spark(app_name: str = "backfill_features") -> SparkSession:
-    return (
-        SparkSession.builder.appName(app_name)
-        # Overwrite replaces only the (feature_version, dt) partitions present in the written frame.
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        # Keep `dt=YYYY-MM-DD` a string, as the contract writes it.
-        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
+# Session settings the job relies on; tests and the benchmark build their sessions from the same dict.
+SPARK_CONF = {
+    # Overwrite replaces only the (feature_version, dt) partitions present in the written frame.
+    # (Each write also passes this as an option, so a session configured otherwise is still safe.)
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # Keep `dt=YYYY-MM-DD` a string, as the contract writes it.
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    # Let adaptive execution coalesce the shuffle partitions of cached frames too; otherwise every
+    # stage reading a cached frame runs spark.sql.shuffle.partitions tasks, mostly empty ones.
+    "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
+}
+
+
+def build_spark(app_name: str = "backfill_features", master: Optional[str] = None,
+                extra_conf: Optional[Dict[str, str]] = None) -> SparkSession:
+    builder = SparkSession.builder.appName(app_name)
+    if master:
+        builder = builder.master(master)
+    for key, value in {**SPARK_CONF, **(extra_conf or {})}.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()
 
 
 def _partition(table: str, dt_value: str, version: Optional[str] = None) -> str:
@@ -163,12 +185,27 @@ def _partition(table: str, dt_value: str, version: Optional[str] = None) -> str:
 
 
 def _write_partitioned(df: DataFrame, table: str, partition_cols: List[str]) -> None:
-    # One file per partition; dynamic overwrite stages output and swaps whole partitions at commit,
-    # so a failed job leaves the previous partitions as they were.
-    df.repartition(*partition_cols).write.mode("overwrite").partitionBy(*partition_cols).parquet(table)
+    """Replace exactly the partitions present in `df`, one file per partition.
+
+    Dynamic partition overwrite stages the output and swaps whole partitions at commit, so a failed
+    job leaves the previous partitions as they were. The mode is passed on the writer itself: with
+    Spark's default (static) mode this write would delete every other partition of the table.
+    """
+    (
+        df.repartition(*partition_cols)
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(*partition_cols)
+        .parquet(table)
+    )
 
 
 def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, end: dt.date, revision: str) -> Dict:
+    """Compute and write the gold (and silver, quarantine) partitions of the days [start, end].
+
+    Reads the arrival partitions of those days plus the lookback and lateness partitions around them,
+    writes only partitions of its own days, and returns the chunk's manifest.
+    """
     started = time.time()
     definition: FeatureDefinition = get_definition(cfg.feature_version)
     days = [d.isoformat() for d in transform.date_range(start, end)]
@@ -176,13 +213,15 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         d.isoformat()
         for d in transform.bronze_dates_to_read(start, end, definition.lookback_seconds, cfg.lateness_days)
     ]
-    present = [d for d in read_dates if fs.exists(_partition(cfg.bronze_table, d))]
+    present = [d for d in read_dates if fs.has_data_files(_partition(cfg.bronze_table, d))]
     coverage_gaps = [d for d in days if d not in present]
     missing_context = [d for d in read_dates if d not in present and d not in days]
 
     existing = [d for d in days if fs.exists(_partition(cfg.gold_table, d, cfg.feature_version))]
     skipped = [] if cfg.overwrite else existing
-    targets = [d for d in days if d not in skipped]
+    # A day without its own bronze partition is a coverage gap: it is reported and not written (its
+    # existing gold, if any, is left as it is), so a later run fills it once the bronze is there.
+    process = [d for d in days if d not in skipped and d not in coverage_gaps]
 
     manifest: Dict = {
         "feature_group": cfg.feature_group,
@@ -192,83 +231,120 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
         "overwrite": cfg.overwrite,
-        "bronze_partitions_read": present,
+        "allowed_lateness_days": cfg.lateness_days,
+        "bronze_partitions_read": present if process else [],
         "coverage_gaps": coverage_gaps,
         "missing_context_partitions": missing_context,
         "skipped_partitions": skipped,
-        "overwritten_partitions": [d for d in existing if d in targets],
+        "processed_partitions": process,
         "written_partitions": [],
+        "overwritten_partitions": [],
+        "deleted_partitions": [],
+        "rows_read": 0,
         "input_rows": 0,
+        "input_rows_per_dt": {d: 0 for d in process},
         "quarantined_rows": 0,
-        "quarantined_rows_per_dt": {},
+        "quarantined_rows_per_dt": {d: 0 for d in process},
+        "quarantine_reasons": {},
         "duplicates_removed": 0,
-        "output_rows_per_dt": {},
         "output_rows": 0,
+        "output_rows_per_dt": {d: 0 for d in process},
         "duplicate_event_ids_in_output": 0,
         "min_event_time": None,
         "max_event_time": None,
         "gold_table": cfg.gold_table,
     }
-    if targets and present:
-        raw = spark.read.option("basePath", cfg.bronze_table).text(
-            [_partition(cfg.bronze_table, d) for d in present]
-        )
-        parsed = transform.parse_bronze(raw, cfg.lateness_days).persist()
-        lookback_start = (start - dt.timedelta(seconds=definition.lookback_seconds)).isoformat()
-        in_scope = parsed.where(F.col("event_dt").between(lookback_start, end.isoformat()))
-        silver = transform.deduplicate(in_scope).persist()
+    if process:
+        manifest.update(_compute_and_write(spark, fs, cfg, definition, start, end, present, process, existing))
 
-        bad = transform.quarantine_rows(parsed).where(F.col("dt").isin(*targets))
-        quarantine_counts = {r["dt"]: int(r["n"]) for r in bad.groupBy("dt").agg(F.count("*").alias("n")).collect()}
-        if quarantine_counts:
-            _write_partitioned(bad, cfg.quarantine_table, ["dt"])
-        valid_in_targets = parsed.where(F.col("reason").isNull() & F.col("event_dt").isin(*targets)).count()
-
-        silver_targets = silver.where(F.col("dt").isin(*targets))
-        _write_partitioned(silver_targets, cfg.silver_table, ["dt"])
-        _write_partitioned(transform.gold_for_days(silver, definition, targets), cfg.gold_table, ["feature_version", "dt"])
-
-        written = [d for d in targets if fs.exists(_partition(cfg.gold_table, d, cfg.feature_version))]
-        stats = _gold_stats(spark, cfg, written)
-        manifest.update(
-            input_rows=parsed.count(),
-            quarantined_rows=sum(quarantine_counts.values()),
-            quarantined_rows_per_dt=dict(sorted(quarantine_counts.items())),
-            duplicates_removed=valid_in_targets - silver_targets.count(),
-            **stats,
-        )
-        parsed.unpersist()
-        silver.unpersist()
-
-    if cfg.overwrite:
-        # A day that now has no events must not keep rows from an earlier run; a day without
-        # bronze keeps its old rows (it is a coverage gap, reported, not a reason to delete).
-        for d in targets:
-            if d in existing and d not in manifest["written_partitions"] and d in present:
-                fs.delete(_partition(cfg.gold_table, d, cfg.feature_version))
-    manifest["output_rows_per_dt"] = {d: manifest["output_rows_per_dt"].get(d, 0) for d in targets}
     manifest["duration_seconds"] = round(time.time() - started, 3)
     manifest["spark_version"] = spark.version
     return manifest
 
 
-def _gold_stats(spark: SparkSession, cfg: JobConfig, written: List[str]) -> Dict:
-    if not written:
-        return {}
-    gold = spark.read.parquet(*[_partition(cfg.gold_table, d, cfg.feature_version) for d in written])
-    gold = gold.withColumn("dt", F.regexp_extract(F.input_file_name(), r"dt=(\d{4}-\d{2}-\d{2})", 1))
-    per_dt = gold.groupBy("dt").agg(
-        F.count("*").alias("rows"),
-        F.countDistinct("event_id").alias("ids"),
-        F.min("event_time").alias("min_t"),
-        F.max("event_time").alias("max_t"),
-    ).collect()
-    rows = {r["dt"]: int(r["rows"]) for r in per_dt}
+def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition,
+                       start: dt.date, end: dt.date, present: List[str], process: List[str],
+                       existing: List[str]) -> Dict:
+    raw = spark.read.option("basePath", cfg.bronze_table).text([_partition(cfg.bronze_table, d) for d in present])
+    parsed = transform.parse_bronze(raw, cfg.lateness_days).persist()
+    try:
+        # One pass over the input (it also fills the cache): every line count of the manifest.
+        counts = transform.line_counts(parsed).collect()
+        rows_read = sum(int(r["lines"]) for r in counts)
+        input_per_dt = {d: 0 for d in process}
+        bad_per_dt = {d: 0 for d in process}
+        reasons: Dict[str, int] = {}
+        valid_per_event_dt = {d: 0 for d in process}
+        for r in counts:
+            n = int(r["lines"])
+            if r["arrival_dt"] in input_per_dt:
+                input_per_dt[r["arrival_dt"]] += n
+                if r["reason"] is not None:
+                    bad_per_dt[r["arrival_dt"]] += n
+                    reasons[r["reason"]] = reasons.get(r["reason"], 0) + n
+            if r["reason"] is None and r["event_dt"] in valid_per_event_dt:
+                valid_per_event_dt[r["event_dt"]] += n
+
+        if any(bad_per_dt.values()):
+            _write_partitioned(
+                transform.quarantine_rows(parsed).where(F.col("dt").isin(*process)), cfg.quarantine_table, ["dt"]
+            )
+
+        in_scope = parsed.where(
+            F.col("reason").isNull()
+            & F.col("event_dt").between(
+                transform.lookback_start(start, definition.lookback_seconds).isoformat(), end.isoformat()
+            )
+        )
+        silver = transform.deduplicate(in_scope)
+        # Silver and gold of the processed days come from one computation, cached so that the
+        # dedup and window shuffles run once for the stats and both writes.
+        enriched = transform.with_features(silver, definition).where(F.col("dt").isin(*process)).persist()
+        try:
+            per_dt = enriched.groupBy("dt").agg(
+                F.count(F.lit(1)).alias("rows"),
+                F.min("event_time").alias("min_t"),
+                F.max("event_time").alias("max_t"),
+            ).collect()
+            rows = {d: 0 for d in process}
+            rows.update({r["dt"]: int(r["rows"]) for r in per_dt})
+            written = [d for d in process if rows[d] > 0]
+            if written:
+                _write_partitioned(enriched.select(*transform.SILVER_COLUMNS), cfg.silver_table, ["dt"])
+                _write_partitioned(enriched.select(*transform.GOLD_COLUMNS), cfg.gold_table, ["feature_version", "dt"])
+        finally:
+            enriched.unpersist()
+    finally:
+        parsed.unpersist()
+
+    # A processed day that now has no rows must not keep rows of an earlier run in any table.
+    deleted = []
+    for d in process:
+        if rows[d] == 0:
+            for path in (_partition(cfg.gold_table, d, cfg.feature_version), _partition(cfg.silver_table, d)):
+                if fs.exists(path):
+                    fs.delete(path)
+                    if path.startswith(cfg.gold_table):
+                        deleted.append(d)
+        if bad_per_dt[d] == 0 and fs.exists(_partition(cfg.quarantine_table, d)):
+            fs.delete(_partition(cfg.quarantine_table, d))
+
+    output_rows = sum(rows.values())
     return {
+        "bronze_partitions_read": present,
+        "rows_read": rows_read,
+        "input_rows": sum(input_per_dt.values()),
+        "input_rows_per_dt": input_per_dt,
+        "quarantined_rows": sum(bad_per_dt.values()),
+        "quarantined_rows_per_dt": bad_per_dt,
+        "quarantine_reasons": dict(sorted(reasons.items())),
+        # Valid lines of the processed days' events that were further copies of an event_id.
+        "duplicates_removed": sum(valid_per_event_dt.values()) - output_rows,
+        "output_rows": output_rows,
+        "output_rows_per_dt": rows,
         "written_partitions": written,
-        "output_rows_per_dt": dict(sorted(rows.items())),
-        "output_rows": sum(rows.values()),
-        "duplicate_event_ids_in_output": sum(int(r["rows"]) - int(r["ids"]) for r in per_dt),
+        "overwritten_partitions": [d for d in process if d in existing and d in written],
+        "deleted_partitions": deleted,
         "min_event_time": min((int(r["min_t"]) for r in per_dt), default=None),
         "max_event_time": max((int(r["max_t"]) for r in per_dt), default=None),
     }
@@ -286,18 +362,33 @@ def manifest_path(cfg: JobConfig, start: dt.date, end: dt.date) -> str:
     return f"{cfg.manifest_dir}/feature_version={cfg.feature_version}/chunk={start.isoformat()}_{end.isoformat()}.json"
 
 
-def main(argv: List[str]) -> int:
-    cfg = parse_args(argv)
-    spark = build_spark()
+def run(spark: SparkSession, cfg: JobConfig) -> List[Dict]:
+    """Run every sub-chunk of the configured range on an existing session; write and return the manifests."""
     fs = LakeFs(spark)
     revision = code_revision(cfg.code_label)
     parts = list(chunks(cfg.start, cfg.end, cfg.chunk_size_days))
+    manifests = []
     for start, end in parts:
         manifest = run_chunk(spark, fs, cfg, start, end, revision)
         # With one sub-chunk the caller may choose the manifest's path; otherwise each has its own.
         path = cfg.manifest_path if (cfg.manifest_path and len(parts) == 1) else manifest_path(cfg, start, end)
+        manifest["manifest_path"] = path
         fs.write_text(path, json.dumps(manifest, indent=2, sort_keys=True))
         print(f"chunk {start}..{end}: rows {manifest['output_rows']}, skipped {manifest['skipped_partitions']}, "
               f"gaps {manifest['coverage_gaps']}, manifest {path}", flush=True)
-    spark.stop()
+        manifests.append(manifest)
+    return manifests
+
+
+def main(argv: List[str], spark: Optional[SparkSession] = None) -> int:
+    """Command-line entry. Given a session, uses it and leaves it running; otherwise builds and stops its own."""
+    cfg = parse_args(argv)
+    own_session = spark is None
+    if own_session:
+        spark = build_spark()
+    try:
+        run(spark, cfg)
+    finally:
+        if own_session:
+            spark.stop()
     return 0

@@ -4,7 +4,7 @@ No paths, no reads, no writes here: the job module does I/O, these functions onl
 so tests can feed them hand-made rows.
 """
 import datetime as dt
-from typing import List, Tuple
+from typing import List
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -29,19 +29,29 @@ BRONZE_SCHEMA = T.StructType(
     ]
 )
 
+# from_json fills this field with the whole line when the line is not valid JSON or a field has the
+# wrong type (the fields it could read are still filled).
+CORRUPT_RECORD = "_corrupt_record"
+_PARSE_SCHEMA = T.StructType(BRONZE_SCHEMA.fields + [T.StructField(CORRUPT_RECORD, T.StringType())])
+
 REQUIRED_FIELDS = ("event_id", "card_id", "merchant_id", "amount", "currency", "status", "event_time")
 
-GOLD_COLUMNS = [
-    "card_id",
+SILVER_COLUMNS = [
     "event_id",
+    "card_id",
+    "merchant_id",
+    "amount",
+    "currency",
+    "status",
     "event_time",
-    "txn_count_1h",
-    "txn_count_24h",
-    "amount_sum_24h",
-    "merchant_count_24h",
-    "feature_version",
+    "mcc",
+    "country",
     "dt",
 ]
+
+FEATURE_COLUMNS = ["txn_count_1h", "txn_count_24h", "amount_sum_24h", "merchant_count_24h"]
+
+GOLD_COLUMNS = ["card_id", "event_id", "event_time"] + FEATURE_COLUMNS + ["feature_version", "dt"]
 
 
 def date_range(start: dt.date, end: dt.date) -> List[dt.date]:
@@ -51,12 +61,21 @@ def date_range(start: dt.date, end: dt.date) -> List[dt.date]:
 def bronze_dates_to_read(
     start: dt.date, end: dt.date, lookback_seconds: int, lateness_days: int
 ) -> List[dt.date]:
-    """Arrival partitions a chunk needs: its days, the lookback days before, and the lateness days after."""
+    """Arrival partitions a chunk needs: its days, the lookback days before, and the lateness days after.
+
+    An event of day d arrives in [d, d + lateness]; a gold row of day d looks back to events of
+    day d - ceil(lookback / 1 day). So a chunk [start, end] reads [start - lookback days, end + lateness].
+    """
     lookback_days = -(-lookback_seconds // 86400)
     return date_range(start - dt.timedelta(days=lookback_days), end + dt.timedelta(days=lateness_days))
 
 
-def _event_date(col: Column) -> Column:
+def lookback_start(start: dt.date, lookback_seconds: int) -> dt.date:
+    """First event date whose events can fall in the window of an event on `start`."""
+    return start - dt.timedelta(days=-(-lookback_seconds // 86400))
+
+
+def event_date(col: Column) -> Column:
     """UTC date of epoch seconds as yyyy-MM-dd, independent of the session time zone."""
     days = F.floor(col / F.lit(86400)).cast("int")
     return F.date_format(F.date_add(F.lit("1970-01-01").cast("date"), days), "yyyy-MM-dd")
@@ -65,50 +84,74 @@ def _event_date(col: Column) -> Column:
 def parse_bronze(raw: DataFrame, lateness_days: int) -> DataFrame:
     """Type raw lines (columns `value`, arrival `dt`) and tag each with a quarantine `reason` or null.
 
-    A line is quarantined when it is not a JSON object, misses or mistypes a required field, has an
-    unknown status or a malformed currency, or arrived outside [event date, event date + lateness]:
-    the last rule keeps the result independent of how a range is chunked.
+    Blank lines are ignored. A line is quarantined when it is not a JSON object, is not valid JSON,
+    misses or mistypes a required field, has an unknown status, a malformed currency or a
+    non-finite amount, or arrived outside [event date, event date + lateness]: the last rule keeps the
+    result independent of how a range is chunked.
+
+    Output columns: the contract fields, `arrival_dt`, `event_dt` (UTC date of event_time), `reason`
+    and `raw`. `raw` (the original line) is kept only for quarantined lines, the only place it is
+    needed, so caching the parsed frame stays cheap.
     """
     lines = raw.where(F.trim(F.col("value")) != "")
     parsed = lines.select(
-        F.col("value").alias("raw"),
-        F.col("dt").alias("arrival_dt"),
-        F.from_json(F.col("value"), BRONZE_SCHEMA, {"mode": "PERMISSIVE"}).alias("j"),
-    ).select("raw", "arrival_dt", "j.*")
+        F.col("value"),
+        F.col("dt").cast("string").alias("arrival_dt"),
+        F.from_json(F.col("value"), _PARSE_SCHEMA, {"mode": "PERMISSIVE"}).alias("j"),
+    ).select("value", "arrival_dt", "j.*")
 
-    reason = F.when(F.col("raw").rlike(r"^\s*\{") == F.lit(False), F.lit("not_a_json_object"))
+    corrupt = F.col(CORRUPT_RECORD).isNotNull()
+    reason = F.when(~F.col("value").rlike(r"^\s*\{"), F.lit("not_a_json_object")).when(
+        corrupt & F.col("event_id").isNull(), F.lit("malformed_json")
+    )
     for field in REQUIRED_FIELDS:
         reason = reason.when(F.col(field).isNull(), F.lit(f"missing_or_invalid:{field}"))
-    event_date = _event_date(F.col("event_time"))
-    arrival_lag_days = F.datediff(F.to_date("arrival_dt"), F.to_date(event_date))
+    evt_date = event_date(F.col("event_time"))
+    arrival_lag_days = F.datediff(F.to_date("arrival_dt"), F.to_date(evt_date))
     reason = (
-        reason.when(~F.col("status").isin(*VALID_STATUSES), F.lit("invalid_status"))
+        reason.when(corrupt, F.lit("malformed_json"))
+        .when(~F.col("status").isin(*VALID_STATUSES), F.lit("invalid_status"))
         .when(~F.col("currency").rlike(r"^[A-Z]{3}$"), F.lit("invalid_currency"))
         .when(F.isnan(F.col("amount")) | (F.abs(F.col("amount")) > 1e12), F.lit("invalid_amount"))
         .when(arrival_lag_days < 0, F.lit("arrived_before_event_date"))
         .when(arrival_lag_days > lateness_days, F.lit("arrived_after_allowed_lateness"))
         .otherwise(F.lit(None).cast("string"))
     )
-    return parsed.withColumn("reason", reason).withColumn("event_dt", event_date)
-
-
-def quarantine_rows(parsed: DataFrame) -> DataFrame:
-    return parsed.where(F.col("reason").isNotNull()).select(
-        F.col("arrival_dt").alias("dt"), "raw", "reason"
+    return (
+        parsed.withColumn("reason", reason)
+        .withColumn("event_dt", evt_date)
+        .withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("value")))
+        .drop("value", CORRUPT_RECORD)
     )
 
 
+def line_counts(parsed: DataFrame) -> DataFrame:
+    """Line counts by (arrival_dt, event_dt, reason): one small aggregate that all manifest counts derive from."""
+    return parsed.groupBy("arrival_dt", "event_dt", "reason").agg(F.count(F.lit(1)).alias("lines"))
+
+
+def quarantine_rows(parsed: DataFrame) -> DataFrame:
+    """Quarantined lines, partitioned by their arrival date."""
+    return parsed.where(F.col("reason").isNotNull()).select(F.col("arrival_dt").alias("dt"), "raw", "reason")
+
+
 def deduplicate(parsed: DataFrame) -> DataFrame:
-    """Valid events, one row per event_id: the earliest arrival wins, ties broken by the raw line."""
+    """Valid events, one row per event_id, typed as silver (`dt` = event date).
+
+    The earliest arrival wins; copies that arrived the same day are ordered by their content, so the
+    choice never depends on read order.
+    """
     valid = parsed.where(F.col("reason").isNull())
-    first = Window.partitionBy("event_id").orderBy("arrival_dt", "raw")
+    first = Window.partitionBy("event_id").orderBy(
+        "arrival_dt", "event_time", "card_id", "merchant_id", "amount", "status", "currency", "mcc", "country"
+    )
     return (
-        valid.withColumn("_n", F.row_number().over(first))
-        .where(F.col("_n") == 1)
-        .select(
+        valid.select(
+            "arrival_dt",
             "event_id",
             "card_id",
             "merchant_id",
+            # Amounts are money: exact decimals (rounded half-up to cents) from here on.
             F.col("amount").cast(T.DecimalType(18, 2)).alias("amount"),
             "currency",
             "status",
@@ -117,43 +160,43 @@ def deduplicate(parsed: DataFrame) -> DataFrame:
             "country",
             F.col("event_dt").alias("dt"),
         )
+        .withColumn("_n", F.row_number().over(first))
+        .where(F.col("_n") == 1)
+        .select(*SILVER_COLUMNS)
     )
 
 
-def compute_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame:
-    """Point-in-time per-card features: for an event at t the window is [t - W, t], ties included."""
+def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame:
+    """Silver columns plus the point-in-time per-card features and `feature_version`.
+
+    For an event at t the window is [t - W, t]: inclusive, so events with the same event_time all
+    count each other. Only events whose status the definition counts contribute (a declined event
+    under v2 gets a row but is not counted, not even by itself).
+    """
     counted = F.col("status").isin(*sorted(definition.counted_statuses))
     by_card = Window.partitionBy("card_id").orderBy("event_time")
     w1h = by_card.rangeBetween(-definition.window_1h_seconds, 0)
     w24h = by_card.rangeBetween(-definition.window_24h_seconds, 0)
-    amount_counted = F.when(counted, F.col("amount"))
     return silver.select(
-        "card_id",
-        "event_id",
-        "event_time",
+        *SILVER_COLUMNS,
         F.count(F.when(counted, 1)).over(w1h).cast("int").alias("txn_count_1h"),
         F.count(F.when(counted, 1)).over(w24h).cast("int").alias("txn_count_24h"),
         # Sum in decimal so the value never depends on summation order, then expose a double.
-        F.coalesce(F.sum(amount_counted).over(w24h), F.lit(0).cast(T.DecimalType(28, 2)))
+        F.coalesce(F.sum(F.when(counted, F.col("amount"))).over(w24h), F.lit(0).cast(T.DecimalType(28, 2)))
         .cast("double")
         .alias("amount_sum_24h"),
         F.size(F.collect_set(F.when(counted, F.col("merchant_id"))).over(w24h))
         .cast("int")
         .alias("merchant_count_24h"),
         F.lit(definition.version).alias("feature_version"),
-        "dt",
     )
+
+
+def compute_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame:
+    """Gold rows (GOLD_COLUMNS) for every silver event."""
+    return with_features(silver, definition).select(*GOLD_COLUMNS)
 
 
 def gold_for_days(silver_in_scope: DataFrame, definition: FeatureDefinition, days: List[str]) -> DataFrame:
     """Features for events whose dt is in `days`, computed over every in-scope event (lookback included)."""
-    return compute_features(silver_in_scope, definition).where(F.col("dt").isin(*days)).select(*GOLD_COLUMNS)
-
-
-def split_counts(parsed: DataFrame) -> Tuple[int, int]:
-    """(valid, quarantined) line counts of a parsed frame."""
-    row = parsed.agg(
-        F.count(F.when(F.col("reason").isNull(), 1)).alias("valid"),
-        F.count(F.when(F.col("reason").isNotNull(), 1)).alias("bad"),
-    ).first()
-    return int(row["valid"]), int(row["bad"])
+    return compute_features(silver_in_scope, definition).where(F.col("dt").isin(*days))

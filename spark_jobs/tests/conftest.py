@@ -1,0 +1,39 @@
+"""Shared fixtures: one local SparkSession for the whole run, and temporary lakes."""
+import os
+import sys
+
+import pytest
+
+# Python workers (if Spark ever starts one) use this interpreter, not whatever `python3` is on PATH.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+from card_features import job  # noqa: E402
+
+TEST_SPARK_CONF = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "2",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+}
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A local[2] session with the job's own settings (card_features.job.SPARK_CONF) plus test sizing."""
+    session = job.build_spark("card_features_tests", master="local[2]", extra_conf=TEST_SPARK_CONF)
+    session.sparkContext.setLogLevel("ERROR")
+    for key, value in job.SPARK_CONF.items():
+        assert session.conf.get(key) == value, key
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def lake(tmp_path):
+    """An empty lake directory; tests write bronze into it with lakeutil.write_bronze."""
+    root = tmp_path / "lake"
+    root.mkdir()
+    return str(root)
