@@ -104,17 +104,19 @@ export class AimdLimiter {
     this.high = this.limit;
   }
 
-  /** Waits for a free slot; returns the call's start time, to hand back to release(). */
-  async acquire(): Promise<number> {
+  /** Waits for a free slot; returns the call's ticket, to hand back to release(). */
+  async acquire(): Promise<AimdTicket> {
     while (this.inFlight >= Math.floor(this.limit)) await new Promise<void>((resolve) => this.waiters.push(resolve));
     this.inFlight += 1;
-    return performance.now();
+    return { startedAt: performance.now(), saturated: this.inFlight >= Math.floor(this.limit) };
   }
 
-  release(startedAt: number, outcome: 'ok' | 'throttled' | 'neutral'): void {
+  release(ticket: AimdTicket, outcome: 'ok' | 'throttled' | 'neutral'): void {
     this.inFlight -= 1;
-    if (outcome === 'ok') this.limit = Math.min(this.max, this.limit + 1 / this.limit);
-    if (outcome === 'throttled' && startedAt > this.lastCut) {
+    // Grow only when the limit was what held calls back: a limit that is not reached says nothing
+    // about the store, and growing it anyway would let a later burst far overshoot (as TCP's RFC 7661).
+    if (outcome === 'ok' && ticket.saturated) this.limit = Math.min(this.max, this.limit + 1 / this.limit);
+    if (outcome === 'throttled' && ticket.startedAt > this.lastCut) {
       this.limit = Math.max(this.min, this.limit * AimdLimiter.DECREASE);
       this.lastCut = performance.now();
     }
@@ -123,6 +125,12 @@ export class AimdLimiter {
     // Wake as many waiters as there are free slots; each checks again (another caller may be first).
     for (let free = Math.floor(this.limit) - this.inFlight; free > 0 && this.waiters.length > 0; free--) this.waiters.shift()!();
   }
+}
+
+export interface AimdTicket {
+  startedAt: number;
+  /** The call took the last free slot: the limit, not the caller, was what bounded the calls. */
+  saturated: boolean;
 }
 
 // One limiter per store: concurrent chunks of a worker share the store's quota, so they share its limit.
@@ -281,18 +289,18 @@ async function writeBatch(
       const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(errorTries + throttledTries, 20));
       await ctx.sleep(Math.floor(random() * bound));
     }
-    const startedAt = await limiter.acquire();
+    const ticket = await limiter.acquire();
     let outcome;
     try {
       outcome = await store.batchWrite(pending.map((i) => batch[i].record));
     } catch (err) {
       if (err instanceof ThrottledError || isThrottling(err)) {
-        limiter.release(startedAt, 'throttled');
+        limiter.release(ticket, 'throttled');
         state.throttled += 1;
         throttledTries += 1;
         continue;
       }
-      limiter.release(startedAt, 'neutral');
+      limiter.release(ticket, 'neutral');
       // A server fault or a dropped connection: the same call may well succeed later.
       if (isTransient(err)) {
         errorTries += 1;
@@ -309,7 +317,7 @@ async function writeBatch(
     }
     // Nothing taken at all is the store pushing back; a few entries left over are not.
     const allRefused = retry.size === pending.length;
-    limiter.release(startedAt, allRefused ? 'throttled' : 'ok');
+    limiter.release(ticket, allRefused ? 'throttled' : 'ok');
     if (retry.size > 0) {
       state.throttled += 1;
       if (allRefused) throttledTries += 1;
