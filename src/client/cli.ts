@@ -1,68 +1,66 @@
 /**
- * The `backfill` command. `backfill run` starts a backfill (with a worker in this process for the
- * local backend) and follows it to its report.
+ * The `backfill` command (bin/backfill.js calls main). One module per subcommand in commands/;
+ * this file dispatches and turns usage errors into exit code 2.
  */
-import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { createActivities } from '../activities';
-import { createLocalBackends } from '../activities/local';
-import { localPaths, taskQueue as defaultTaskQueue, temporalConnection } from '../config';
-import { InputError, validateInput } from '../common/input';
-import type { BackfillReport } from '../common/results';
-import { backfillWorkflowId } from '../common/workflow-id';
-import { gitRevision } from '../worker';
-import { backfillWorkflow, progressQuery } from '../workflows';
-import { rootMessage } from '../workflows/chunk';
-import { formatProgressLine, formatReport } from './report';
-import { parseRunArgs, RUN_HELP, UsageError } from './run-args';
+import { cancelCommand } from './commands/cancel';
+import { listCommand } from './commands/list';
+import { pauseCommand, resumeCommand } from './commands/pause-resume';
+import { retryFailedCommand } from './commands/retry-failed';
+import { runCommand } from './commands/run';
+import { setConcurrencyCommand } from './commands/set-concurrency';
+import { statusCommand } from './commands/status';
+import { EXIT, processIo, type CliDeps, type Io } from './io';
+import { UsageError } from './usage';
 
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+export { EXIT, type CliDeps, type Io } from './io';
 
-const HELP = `Usage: backfill <command> [options]
+export const HELP = `Usage: backfill <command> [options]
+
+Recompute ML features for a date range and publish them, as a durable Temporal workflow
+(replaces the Step Functions pipeline and run_backfill.py).
 
 Commands:
-  run       start a feature backfill and follow it (backfill run --help)
+  run              start a backfill and follow it to its report (also --dry-run, --direct-emr)
+  status           progress of a running backfill, or the report of an ended one
+  list             recent backfills with their status
+  pause            stop starting new chunks (running ones finish)
+  resume           start chunks again after pause
+  cancel           cancel a running backfill; it reports what was done
+  retry-failed     run the failed chunks of a backfill again
+  set-concurrency  change how many chunks run at once
 
+Run backfill <command> --help for its options. Commands acting on one backfill take its workflow
+id, or the --start-date/--end-date/--feature-version/--feature-group flags it was started with.
+
+Temporal connection: TEMPORAL_ADDRESS (default localhost:7233), TEMPORAL_NAMESPACE, TEMPORAL_API_KEY,
+TEMPORAL_TLS_*, TEMPORAL_PROFILE (the Temporal SDK's environment configuration).
 Exit codes: 0 success, 1 backfill failed or partly failed, 2 bad usage.`;
 
-/** Workflow input fields and the flags that set them, so errors name what to change. */
-const FLAG_OF_FIELD: Record<string, string> = {
-  bucket: '--bucket',
-  codeBucket: '--code-bucket',
-  startDate: '--start-date',
-  endDate: '--end-date',
-  featureVersion: '--feature-version',
-  chunkSizeDays: '--chunk-size-days',
-  featureGroup: '--feature-group',
-  'emr.appId': '--emr-app-id',
-  'emr.jobRole': '--emr-job-role',
-  'glue.crawlerName': '--glue-crawler',
-  maxConcurrentChunks: '--max-concurrent-chunks',
+const COMMANDS: Record<string, (argv: string[], io: Io, deps: CliDeps) => Promise<number>> = {
+  run: runCommand,
+  status: statusCommand,
+  list: listCommand,
+  pause: pauseCommand,
+  resume: resumeCommand,
+  cancel: cancelCommand,
+  'retry-failed': retryFailedCommand,
+  'set-concurrency': setConcurrencyCommand,
 };
 
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  isTTY: boolean;
-}
-
-const processIo: Io = {
-  out: (t) => process.stdout.write(t + '\n'),
-  err: (t) => process.stderr.write(t + '\n'),
-  isTTY: Boolean(process.stdout.isTTY),
-};
-
-export async function main(argv: string[], io: Io = processIo): Promise<number> {
+export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {}): Promise<number> {
   const [command, ...rest] = argv;
   try {
     if (command === undefined || command === '-h' || command === '--help' || command === 'help') {
+      if (command === undefined) {
+        io.err(HELP);
+        return EXIT.usage;
+      }
       io.out(HELP);
-      return command === undefined ? EXIT.usage : EXIT.ok;
+      return EXIT.ok;
     }
-    if (command === 'run') return await runCommand(rest, io);
-    throw new UsageError(`unknown command "${command}"; commands: run`);
+    const run = COMMANDS[command];
+    if (!run) throw new UsageError(`unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (backfill --help)`);
+    return await run(rest, io, deps);
   } catch (err) {
     if (err instanceof UsageError) {
       io.err(`backfill: ${err.message}`);
@@ -70,125 +68,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     throw err;
   }
-}
-
-async function runCommand(argv: string[], io: Io): Promise<number> {
-  if (argv.includes('-h') || argv.includes('--help')) {
-    io.out(RUN_HELP);
-    return EXIT.ok;
-  }
-  const opts = parseRunArgs(argv);
-  for (const notice of opts.notices) io.err(`notice: ${notice}`);
-  // The local worker may run elsewhere than this shell: send it an absolute lake directory.
-  if (opts.backend === 'local' && typeof opts.input.bucket === 'string' && !opts.input.bucket.includes('://')) {
-    opts.input.bucket = path.resolve(opts.input.bucket);
-  }
-  let request;
-  try {
-    request = validateInput(opts.input);
-  } catch (err) {
-    if (err instanceof InputError) throw new UsageError(`${FLAG_OF_FIELD[err.field] ?? err.field}: ${err.message.replace(/^invalid input: [^:]+: /, '')}`);
-    throw err;
-  }
-  if (opts.directEmr) throw new UsageError('--direct-emr is not available in this build yet; run without it to use the workflow');
-
-  const { connectionOptions, namespace } = temporalConnection();
-  const connection = await Connection.connect(connectionOptions).catch((err: Error) => {
-    throw new UsageError(
-      `cannot reach Temporal at ${connectionOptions.address ?? 'localhost:7233'} (${err.message}); start it with scripts/local-up.sh or set TEMPORAL_ADDRESS`,
-    );
-  });
-  const client = new Client({ connection, namespace });
-  const taskQueue = opts.taskQueue ?? defaultTaskQueue();
-  const workflowId = backfillWorkflowId(request);
-  const handle = await client.workflow.start(backfillWorkflow, {
-    args: [opts.input],
-    taskQueue,
-    workflowId,
-    // The same backfill started twice follows the running one instead of running twice.
-    workflowIdConflictPolicy: 'USE_EXISTING',
-  });
-  const ui = uiUrl(connectionOptions.address, namespace, workflowId);
-  io.err(`backfill started: ${workflowId} (task queue ${taskQueue}, ${opts.backend} backend)`);
-  io.err(`Web UI: ${ui}`);
-  if (!opts.follow) {
-    io.out(workflowId);
-    await connection.close();
-    return EXIT.ok;
-  }
-
-  const follow = async (): Promise<BackfillReport> => {
-    let last = '';
-    const timer = setInterval(async () => {
-      try {
-        const line = formatProgressLine(await handle.query(progressQuery));
-        if (line !== last) io.err(`${new Date().toISOString()} ${line}`);
-        last = line;
-      } catch {
-        // The query races the workflow's start and end; the next tick tries again.
-      }
-    }, 2000);
-    try {
-      return await handle.result();
-    } finally {
-      clearInterval(timer);
-    }
-  };
-
-  let report: BackfillReport;
-  try {
-    report = opts.backend === 'local' ? await withLocalWorker(taskQueue, namespace, follow) : await follow();
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) {
-      const cause = err.cause as { type?: string; message?: string } | undefined;
-      io.err(`backfill ${workflowId} failed: ${rootMessage(err)}`);
-      await connection.close();
-      return cause?.type === 'InvalidInput' ? EXIT.usage : EXIT.failed;
-    }
-    throw err;
-  }
-  io.out(opts.json ? JSON.stringify(report, null, 2) : formatReport(report, ui));
-  await connection.close();
-  return report.status === 'succeeded' || report.status === 'dry_run' ? EXIT.ok : EXIT.failed;
-}
-
-/** Runs a local-backend worker in this process for as long as `work` takes. */
-async function withLocalWorker<T>(taskQueue: string, namespace: string, work: () => Promise<T>): Promise<T> {
-  const { connectionOptions } = temporalConnection();
-  const paths = localPaths();
-  installFileLogger(path.join(paths.stateDir, 'worker.log'));
-  const connection = await NativeConnection.connect(connectionOptions);
-  const backends = createLocalBackends({ ...paths, codeRevision: gitRevision() });
-  const worker = await Worker.create({
-    connection,
-    namespace,
-    taskQueue,
-    workflowsPath: require.resolve('../workflows'),
-    activities: createActivities(backends),
-  });
-  try {
-    return await worker.runUntil(work);
-  } finally {
-    backends.featureStore.close();
-    await connection.close();
-  }
-}
-
-/** The in-process worker logs to a file: the terminal is for progress and the report. */
-function installFileLogger(file: string): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  const logger = new DefaultLogger('INFO', (entry) => {
-    const meta = entry.meta ? ` ${JSON.stringify(entry.meta)}` : '';
-    fs.appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
-  });
-  Runtime.install({ logger });
-}
-
-function uiUrl(address: string | undefined, namespace: string, workflowId: string): string {
-  const base =
-    process.env.BACKFILL_UI_URL ??
-    (!address || /^(localhost|127\.0\.0\.1):7233$/.test(address) ? 'http://localhost:8233' : `https://${address.replace(/:\d+$/, '')}`);
-  return `${base}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`;
 }
 
 if (require.main === module) {

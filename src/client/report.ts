@@ -1,61 +1,155 @@
-/** Human-readable text of a backfill report and of progress, for the terminal. */
-import type { BackfillReport, ChunkSummary } from '../common/results';
-import type { BackfillProgress } from '../workflows/api';
+/** A backfill report (and a dry run's plan with its cost estimate) as text for the terminal. Pure. */
+import { addDays, dateRange } from '../common/dates';
+import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
+import type { CostEstimate } from './cost';
+import { formatCount, formatDuration } from './progress';
 
-export function formatReport(report: BackfillReport, uiUrl?: string): string {
-  const lines: string[] = [];
-  lines.push(`Backfill ${report.workflowId}: ${report.status.toUpperCase()}`);
-  lines.push(`  ${report.featureGroup} (${report.featureVersion}), ${report.startDate} .. ${report.endDate}`);
-  if (report.dryRun) {
-    const d = report.dryRun;
-    lines.push(`  plan: ${d.chunks.length} chunk(s): ${d.chunks.map((c) => c.id).join(', ')}`);
-    lines.push(`  bronze present: ${Object.entries(d.bronzePresent).map(([dt, b]) => `${dt} (${formatBytes(b)})`).join(', ') || 'none'}`);
-    lines.push(`  bronze missing: ${d.bronzeMissing.join(', ') || 'none'}`);
-    lines.push(`  would skip (gold exists): ${d.wouldSkip.join(', ') || 'none'}`);
-    lines.push(`  would overwrite: ${d.wouldOverwrite.join(', ') || 'none'}`);
-  }
-  for (const c of report.chunks) lines.push(...formatChunk(c));
-  const t = report.totals;
-  if (!report.dryRun) {
-    lines.push(
-      `  total: ${t.succeeded}/${t.chunks} chunk(s) succeeded, ${t.failed} failed, ${t.cancelled} cancelled in ${formatDuration(report.finishedAt - report.startedAt)}; ${t.rowsWritten} gold rows written; ` +
-        `${t.recordsIngested} records ingested; ${t.failedRecords} records failed`,
-    );
-  }
-  if (uiUrl) lines.push(`  Web UI: ${uiUrl}`);
+export function formatBytes(n: number): string {
+  if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+export function formatUsd(n: number): string {
+  return n < 10 ? `$${n.toFixed(2)}` : `$${Math.round(n).toLocaleString('en-US')}`;
+}
+
+/** Left-aligned text columns, right-aligned number columns. */
+export function table(rows: string[][], rightAligned: boolean[], indent = '  '): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) =>
+    (indent + r.map((cell, i) => (rightAligned[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ')).trimEnd(),
+  );
+}
+
+const list = (items: string[] | undefined) => (items && items.length ? items.join(', ') : 'none');
+
+export interface ReportOptions {
+  uiUrl?: string;
+  /** The dry run's cost estimate. */
+  estimate?: CostEstimate;
+  /** Lateness days of the request, to tell a dry run's context days from in-range days. */
+  allowedLatenessDays?: number;
+}
+
+export function formatReport(report: BackfillReport, options: ReportOptions = {}): string {
+  const lines = report.dryRun ? formatDryRun(report, report.dryRun, options) : formatRun(report);
+  if (options.uiUrl) lines.push(`Web UI: ${options.uiUrl}`);
   return lines.join('\n');
 }
 
-function formatChunk(c: ChunkSummary): string[] {
-  const took = c.startedAt && c.finishedAt ? ` in ${formatDuration(c.finishedAt - c.startedAt)}` : '';
-  const out = [`  chunk ${c.chunk.id}: ${c.status}${took}${c.attempts > 1 ? ` (attempt ${c.attempts})` : ''}`];
-  if (c.rowsPerDt) {
-    const rows = Object.entries(c.rowsPerDt).map(([dt, n]) => `${dt}=${n}`).join(' ');
-    const skipped = c.skippedPartitions?.length ? `; skipped (already present): ${c.skippedPartitions.join(' ')}` : '';
-    out.push(`    rows written: ${rows || 'none'}${skipped}`);
+function formatRun(report: BackfillReport): string[] {
+  const t = report.totals;
+  const lines = [
+    `Backfill ${report.workflowId}: ${report.status.toUpperCase()}`,
+    `  ${report.featureGroup} (${report.featureVersion}), ${report.startDate} .. ${report.endDate}, ${t.chunks} chunk(s), took ${formatDuration(report.finishedAt - report.startedAt)}`,
+    '',
+  ];
+  const rows = [['CHUNK', 'STATUS', 'ROWS', 'RECORDS', 'DURATION', 'ATTEMPTS', 'VALIDATION']];
+  for (const c of report.chunks) {
+    rows.push([
+      c.chunk.id,
+      c.status,
+      c.rows !== undefined ? formatCount(c.rows) : '-',
+      c.recordsWritten !== undefined ? formatCount(c.recordsWritten) : '-',
+      c.startedAt && c.finishedAt ? formatDuration(c.finishedAt - c.startedAt) : '-',
+      String(c.attempts),
+      c.validationOk === undefined ? '-' : c.validationOk ? 'passed' : 'FAILED',
+    ]);
   }
-  if (c.quarantinedRows || c.duplicatesRemoved) out.push(`    quarantined lines: ${c.quarantinedRows ?? 0}; duplicates removed: ${c.duplicatesRemoved ?? 0}`);
-  if (c.coverageGaps?.length) out.push(`    coverage gaps (no bronze): ${c.coverageGaps.join(' ')}`);
-  if (c.recordsWritten !== undefined) {
-    out.push(`    records ingested: ${c.recordsWritten}${c.failedRecords ? `, ${c.failedRecords} failed (${c.deadLetterLocation})` : ''}`);
-  }
-  if (c.validationOk !== undefined) {
-    out.push(`    validation: ${c.validationOk ? 'passed' : 'FAILED'}${c.validationProblems?.length ? ` (${c.validationProblems.join('; ')})` : ''}`);
-  }
-  if (c.error) out.push(`    error at ${c.error.step}: ${c.error.message}`);
-  return out;
+  rows.push(['total', `${t.succeeded}/${t.chunks} succeeded`, formatCount(t.rowsWritten), formatCount(t.recordsIngested), '', '', '']);
+  lines.push(...table(rows, [false, false, true, true, true, true, false]), '');
+
+  const skipped = report.chunks.flatMap((c) => c.skippedPartitions ?? []);
+  const gaps = report.chunks.flatMap((c) => c.coverageGaps ?? []);
+  const quarantined = report.chunks.reduce((s, c) => s + (c.quarantinedRows ?? 0), 0);
+  const duplicates = report.chunks.reduce((s, c) => s + (c.duplicatesRemoved ?? 0), 0);
+  if (skipped.length) lines.push(`Skipped (gold already present; --overwrite replaces it): ${skipped.join(', ')}`);
+  if (gaps.length) lines.push(`Coverage gaps (no bronze for the day, so no gold written): ${gaps.join(', ')}`);
+  lines.push(`Input: ${formatCount(quarantined)} malformed line(s) quarantined, ${formatCount(duplicates)} duplicate event(s) removed`);
+  lines.push(...formatFailures(report));
+  lines.push(...formatValidation(report.chunks));
+  return lines;
 }
 
-export function formatProgressLine(p: BackfillProgress): string {
-  const t = p.totals;
-  return `${p.status}: chunks ${t.succeeded}/${t.chunks} done, ${t.failed} failed, ${t.running} running; ${t.rowsWritten} rows, ${t.recordsIngested} records`;
+function formatFailures(report: BackfillReport): string[] {
+  const bad = report.chunks.filter((c) => c.status !== 'succeeded');
+  const recordFailures = report.chunks.filter((c) => c.failedRecords);
+  if (!bad.length && !recordFailures.length) return [];
+  const lines = ['Failures:'];
+  for (const c of bad) {
+    const where = c.error ? `${c.status} at ${c.error.step}: ${c.error.message}` : c.status === 'pending' ? 'not started (the backfill ended first)' : c.status;
+    lines.push(`  ${c.chunk.id}: ${where}${c.jobRunId ? ` (Spark job run ${c.jobRunId})` : ''}`);
+  }
+  for (const c of recordFailures) {
+    lines.push(`  ${c.chunk.id}: ${formatCount(c.failedRecords!)} record(s) not written to the feature store${c.deadLetterLocation ? `, listed in ${c.deadLetterLocation}` : ''}`);
+  }
+  if (bad.length) lines.push(`  Run the failed chunks again: backfill retry-failed ${report.workflowId}`);
+  return lines;
 }
 
-export function formatDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  return s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+function formatValidation(chunks: ChunkSummary[]): string[] {
+  const checked = chunks.filter((c) => c.validationOk !== undefined);
+  const failed = checked.filter((c) => !c.validationOk);
+  const lines = [
+    `Validation: ${checked.length - failed.length}/${chunks.length} chunk(s) passed, ${failed.length} failed, ${chunks.length - checked.length} not validated`,
+  ];
+  for (const c of failed) lines.push(`  ${c.chunk.id}: ${list(c.validationProblems)}`);
+  return lines;
 }
 
-function formatBytes(n: number): string {
-  return n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
+function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportOptions): string[] {
+  const days = dateRange(report.startDate, report.endDate);
+  const estimate = options.estimate;
+  const lines = [
+    `Dry run ${report.workflowId}: nothing was written`,
+    `  ${report.featureGroup} (${report.featureVersion}), ${report.startDate} .. ${report.endDate}: ${days.length} day(s) in ${plan.chunks.length} chunk(s)`,
+    '',
+    'Plan:',
+  ];
+  const rows = [['CHUNK', 'DAYS', 'BRONZE READ', 'WRITE', 'SKIP', 'NO BRONZE', 'SPARK', 'EST. COST']];
+  plan.chunks.forEach((chunk, i) => {
+    const chunkDays = dateRange(chunk.startDate, chunk.endDate);
+    const gaps = chunkDays.filter((d) => plan.bronzeMissing.includes(d));
+    const skip = chunkDays.filter((d) => plan.wouldSkip.includes(d));
+    const cost = estimate?.chunks[i];
+    rows.push([
+      chunk.id,
+      String(chunk.days),
+      cost ? formatBytes(cost.inputBytes) : '-',
+      String(chunkDays.length - gaps.length - skip.filter((d) => !gaps.includes(d)).length),
+      String(skip.length),
+      String(gaps.length),
+      cost ? `${cost.size} (${1 + cost.executors}x)` : '-',
+      cost ? formatUsd(cost.usd) : '-',
+    ]);
+  });
+  lines.push(...table(rows, [false, true, true, true, true, true, false, true]), '');
+
+  const lateness = options.allowedLatenessDays ?? 1;
+  const present = Object.entries(plan.bronzePresent);
+  const missingInRange = plan.bronzeMissing.filter((d) => days.includes(d));
+  const missingContext = plan.bronzeMissing.filter((d) => !days.includes(d));
+  lines.push(
+    `Bronze partitions (arrival date, ${report.startDate} .. ${report.endDate} plus the lookback day ${addDays(report.startDate, -1)} and ${lateness} lateness day(s) after): ${present.length} found, ${plan.bronzeMissing.length} missing`,
+    `  found: ${present.length ? present.map(([dt, bytes]) => `${dt} (${formatBytes(bytes)})`).join(', ') : 'none'}`,
+    `  missing in the range (no gold will be written for these days): ${list(missingInRange)}`,
+    `  missing context (lookback/lateness; windows near the range's edges may count fewer events): ${list(missingContext)}`,
+    `Gold partitions already present (feature_version=${report.featureVersion}): ${list(plan.goldExisting)}`,
+    `  would skip (without --overwrite existing partitions are kept): ${list(plan.wouldSkip)}`,
+    `  would overwrite (--overwrite): ${list(plan.wouldOverwrite)}`,
+  );
+  if (estimate) lines.push(...formatEstimate(estimate));
+  return lines;
+}
+
+export function formatEstimate(e: CostEstimate): string[] {
+  const a = e.assumptions;
+  return [
+    `Estimated EMR Serverless cost: ${formatUsd(e.usd)} (${e.vcpuHours.toFixed(2)} vCPU-hours, ${e.gbHours.toFixed(2)} GB-hours) for ${formatBytes(e.inputBytes)} of bronze read`,
+    `  prices: $${e.prices.vcpuHour} per vCPU-hour, $${e.prices.gbHour} per GB-hour (change with --price-vcpu-hour, --price-gb-hour)`,
+    `  model: driver + executors per the tuning table by chunk length (sparkConf overrides), each chunk ${a.overheadSeconds} s overhead + ` +
+      `bronze at ${a.mibPerCoreSecond} MiB/s per executor core (--assumed-throughput), at least ${a.minBilledSeconds} s billed per worker; see docs/guide.md`,
+  ];
 }

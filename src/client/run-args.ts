@@ -2,15 +2,11 @@
  * `backfill run` flags: every flag of the old run_backfill.py, plus ours. Parsing is pure and
  * returns the workflow input, so it is tested without a server.
  */
-import { parseArgs } from 'node:util';
 import type { BackfillInput } from '../common/input';
+import { DEFAULT_ASSUMPTIONS, DEFAULT_PRICES, type CostAssumptions, type UnitPrices } from './cost';
+import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError } from './usage';
 
-export class UsageError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UsageError';
-  }
-}
+export { UsageError } from './usage';
 
 export interface RunOptions {
   input: BackfillInput;
@@ -19,83 +15,108 @@ export interface RunOptions {
   json: boolean;
   directEmr: boolean;
   taskQueue?: string;
+  prices: UnitPrices;
+  assumptions: CostAssumptions;
   notices: string[];
 }
 
-export const RUN_HELP = `Usage: backfill run [options]
+export const RUN_HELP = `Usage: backfill run --start-date YYYY-MM-DD --end-date YYYY-MM-DD --bucket BUCKET|DIR [options]
 
-Start a feature backfill and follow it to the end.
+Start a feature backfill (a Temporal workflow) and follow it to its report. Starting the same
+backfill again while it runs follows the running one; after it ended, starts it again (days
+already in gold are skipped unless --overwrite).
 
 Options of run_backfill.py (same names and meaning):
   --start-date YYYY-MM-DD       first day to backfill (required)
   --end-date YYYY-MM-DD         last day to backfill, inclusive (required)
-  --chunk-size-days N           days per chunk, each its own retry unit (default 1)
-  --feature-version VER         feature definitions to use, e.g. v1, v2 (default v1)
+  --chunk-size-days N           days per chunk; each chunk is its own Spark job and retry unit (default 1)
+  --feature-version VER         feature definitions to compute: v1, v2, ... (default v1)
   --feature-group NAME          feature group to ingest into (default rt_card_features_<version>)
-  --overwrite                   replace existing (version, day) partitions instead of skipping them
-  --dry-run                     print the plan, bronze found and missing, and what would be skipped; write nothing
-  --direct-emr                  submit one Spark job for the range on EMR Serverless, without the workflow
-  --bucket BUCKET|DIR           data lake: S3 bucket, or a local directory with --local (required)
+  --overwrite                   replace existing (version, day) gold partitions instead of skipping them
+  --dry-run                     write nothing: print the chunk plan, bronze partitions found and missing
+                                with their sizes, partitions that would be skipped or overwritten, and
+                                an estimated EMR Serverless cost
+  --direct-emr                  submit one Spark job for the whole range to EMR Serverless and wait for
+                                it, without the workflow (no catalog refresh, ingestion or validation);
+                                needs --code-bucket, --emr-app-id, --emr-job-role and an S3 --bucket
+  --bucket BUCKET|DIR           data lake: S3 bucket (or s3:// URI), or a local directory with --local (required)
   --code-bucket BUCKET          S3 bucket holding spark_jobs/ (AWS)
   --emr-app-id ID               EMR Serverless application id (AWS)
-  --emr-job-role ARN            EMR job execution role (AWS)
-  --glue-crawler NAME           Glue crawler of the gold table (AWS)
+  --emr-job-role ARN            EMR Serverless job execution role (AWS)
+  --glue-crawler NAME           Glue crawler of the gold table (AWS, crawler catalog mode)
   --state-machine-arn ARN       accepted and ignored: Temporal replaces Step Functions
 
 Options of this tool:
-  --local                       run on the local embedded backend with a worker in this process (default)
-  --aws                         run on AWS; a worker with BACKFILL_BACKEND=aws must serve the task queue
-  --max-concurrent-chunks N     chunks in flight at once (default 2)
+  --local                       local backend: a worker runs in this process for as long as the command
+                                follows the backfill (spark-submit, lake directory, local feature store) (default)
+  --aws                         AWS backend: a worker started with BACKFILL_BACKEND=aws must serve the task queue
+  --max-concurrent-chunks N     chunks in flight at once (default 2; change it later with backfill set-concurrency)
+  --spark-conf KEY=VALUE        Spark setting on top of the sizing by chunk length, e.g.
+                                spark.executor.memory=16g (repeatable)
   --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE or feature-backfill)
-  --follow / --no-follow        wait for the end and print the report (default), or print the id and return
-  --json                        print the final report as JSON
+  --follow                      follow the backfill to its end and print the report (default)
+  --no-follow                   print the workflow id and return at once (--aws; with --local the worker
+                                would stop with this command, so --local always follows)
+  --json                        print the final report (and a dry run's estimate) as JSON on stdout
   -h, --help                    this help
 
+Dry-run cost estimate (see docs/guide.md, "Estimating cost"):
+  --price-vcpu-hour USD         EMR Serverless price per vCPU-hour (default ${DEFAULT_PRICES.vcpuHour}, us-east-1 x86)
+  --price-gb-hour USD           EMR Serverless price per GB-hour of memory (default ${DEFAULT_PRICES.gbHour})
+  --assumed-throughput MIB      compressed bronze one executor core processes per second, MiB (default ${DEFAULT_ASSUMPTIONS.mibPerCoreSecond})
+
+Progress goes to stderr (a live bar on a terminal, log lines otherwise); the report to stdout.
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
-(the Temporal SDK's environment configuration). Exit codes: 0 success, 1 backfill failed or partly failed, 2 bad usage.`;
+(the Temporal SDK's environment configuration). Local state: BACKFILL_STATE_DIR, BACKFILL_FEATURE_STORE.
+Exit codes: 0 success (or a dry run), 1 backfill failed or partly failed, 2 bad usage.`;
 
 export function parseRunArgs(argv: string[]): RunOptions {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        'start-date': { type: 'string' },
-        'end-date': { type: 'string' },
-        'chunk-size-days': { type: 'string' },
-        'feature-version': { type: 'string' },
-        'feature-group': { type: 'string' },
-        overwrite: { type: 'boolean' },
-        'dry-run': { type: 'boolean' },
-        'direct-emr': { type: 'boolean' },
-        bucket: { type: 'string' },
-        'code-bucket': { type: 'string' },
-        'emr-app-id': { type: 'string' },
-        'emr-job-role': { type: 'string' },
-        'glue-crawler': { type: 'string' },
-        'state-machine-arn': { type: 'string' },
-        local: { type: 'boolean' },
-        aws: { type: 'boolean' },
-        'max-concurrent-chunks': { type: 'string' },
-        'task-queue': { type: 'string' },
-        follow: { type: 'boolean' },
-        'no-follow': { type: 'boolean' },
-        json: { type: 'boolean' },
-      },
-    }));
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message.replace(/\. To specify.*$/s, '')}; see backfill run --help`);
-  }
+  const { values } = parseFlags('run', argv, {
+    'start-date': { type: 'string' },
+    'end-date': { type: 'string' },
+    'chunk-size-days': { type: 'string' },
+    'feature-version': { type: 'string' },
+    'feature-group': { type: 'string' },
+    overwrite: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    'direct-emr': { type: 'boolean' },
+    bucket: { type: 'string' },
+    'code-bucket': { type: 'string' },
+    'emr-app-id': { type: 'string' },
+    'emr-job-role': { type: 'string' },
+    'glue-crawler': { type: 'string' },
+    'state-machine-arn': { type: 'string' },
+    local: { type: 'boolean' },
+    aws: { type: 'boolean' },
+    'max-concurrent-chunks': { type: 'string' },
+    'spark-conf': { type: 'string', multiple: true },
+    'task-queue': { type: 'string' },
+    follow: { type: 'boolean' },
+    'no-follow': { type: 'boolean' },
+    json: { type: 'boolean' },
+    'price-vcpu-hour': { type: 'string' },
+    'price-gb-hour': { type: 'string' },
+    'assumed-throughput': { type: 'string' },
+  });
   const notices: string[] = [];
-  if (values['state-machine-arn'] !== undefined) {
-    notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
-  }
-  if (values.local && values.aws) throw new UsageError('--local and --aws exclude each other: pick one backend');
-  if (values.follow && values['no-follow']) throw new UsageError('--follow and --no-follow exclude each other');
+  if (values['state-machine-arn'] !== undefined) notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
+  exclusive(values, 'local', 'aws', 'pick one backend');
+  exclusive(values, 'follow', 'no-follow', 'pick one');
+  exclusive(values, 'direct-emr', 'dry-run', 'a direct EMR run always writes; use --dry-run alone to see the plan');
+  exclusive(values, 'direct-emr', 'local', '--direct-emr runs on EMR Serverless');
   for (const flag of ['start-date', 'end-date', 'bucket'] as const) {
     if (values[flag] === undefined) throw new UsageError(`--${flag} is required; see backfill run --help`);
+  }
+  const directEmr = values['direct-emr'] ?? false;
+  if (directEmr) {
+    const missing = ['code-bucket', 'emr-app-id', 'emr-job-role'].filter((f) => values[f as keyof typeof values] === undefined);
+    if (missing.length) {
+      throw new UsageError(`--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding spark_jobs/)`);
+    }
+  }
+  const backend = values.aws || directEmr ? 'aws' : 'local';
+  if (values['no-follow'] && backend === 'local') {
+    throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
   }
   const emr =
     values['emr-app-id'] !== undefined || values['emr-job-role'] !== undefined
@@ -104,31 +125,45 @@ export function parseRunArgs(argv: string[]): RunOptions {
   const input: BackfillInput = {
     bucket: values.bucket,
     codeBucket: values['code-bucket'],
-    startDate: values['start-date'],
-    endDate: values['end-date'],
+    startDate: dateFlag(values['start-date'], '--start-date'),
+    endDate: dateFlag(values['end-date'], '--end-date'),
     featureVersion: values['feature-version'],
-    chunkSizeDays: integer(values['chunk-size-days'], '--chunk-size-days'),
+    chunkSizeDays: integerFlag(values['chunk-size-days'], '--chunk-size-days'),
     overwrite: values.overwrite ?? false,
     dryRun: values['dry-run'] ?? false,
     featureGroup: values['feature-group'],
     emr,
     glue: values['glue-crawler'] !== undefined ? { crawlerName: values['glue-crawler'] } : undefined,
-    maxConcurrentChunks: integer(values['max-concurrent-chunks'], '--max-concurrent-chunks'),
+    maxConcurrentChunks: integerFlag(values['max-concurrent-chunks'], '--max-concurrent-chunks'),
+    sparkConf: sparkConf(values['spark-conf']),
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return {
     input,
-    backend: values.aws ? 'aws' : 'local',
+    backend,
     follow: !values['no-follow'],
     json: values.json ?? false,
-    directEmr: values['direct-emr'] ?? false,
+    directEmr,
     taskQueue: values['task-queue'],
+    prices: {
+      vcpuHour: positiveNumberFlag(values['price-vcpu-hour'], '--price-vcpu-hour') ?? DEFAULT_PRICES.vcpuHour,
+      gbHour: positiveNumberFlag(values['price-gb-hour'], '--price-gb-hour') ?? DEFAULT_PRICES.gbHour,
+    },
+    assumptions: {
+      ...DEFAULT_ASSUMPTIONS,
+      mibPerCoreSecond: positiveNumberFlag(values['assumed-throughput'], '--assumed-throughput') ?? DEFAULT_ASSUMPTIONS.mibPerCoreSecond,
+    },
     notices,
   };
 }
 
-function integer(value: string | undefined, flag: string): number | undefined {
-  if (value === undefined) return undefined;
-  if (!/^-?\d+$/.test(value)) throw new UsageError(`${flag} must be a whole number, got "${value}"`);
-  return Number(value);
+function sparkConf(pairs: string[] | undefined): Record<string, string> | undefined {
+  if (!pairs) return undefined;
+  const conf: Record<string, string> = {};
+  for (const pair of pairs) {
+    const m = /^(spark\.[^=\s]+)=(\S+)$/.exec(pair);
+    if (!m) throw new UsageError(`--spark-conf takes KEY=VALUE with a spark.* key and no spaces, e.g. spark.executor.memory=16g; got "${pair}"`);
+    conf[m[1]] = m[2];
+  }
+  return conf;
 }

@@ -1,0 +1,161 @@
+/**
+ * `backfill run --direct-emr`: the old helper's escape hatch. One EMR Serverless job run for the
+ * whole range (the job walks it in --chunk-size-days sub-chunks), submitted with the same runner
+ * the workflow uses, followed to its end. No workflow: no catalog refresh, ingestion or validation.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import { awsBackendOptionsFromEnv, createAwsClientsFromEnv } from '../../activities/aws';
+import { AWS_FAILURE } from '../../activities/aws/errors';
+import { EmrServerlessRunner, type EmrJobHandle } from '../../activities/aws/emr';
+import { S3Lake } from '../../activities/aws/s3-lake';
+import type { JobStatus } from '../../activities/backends';
+import { lakeRoot, manifestUri } from '../../activities/lake-paths';
+import { sparkJobArgs } from '../../activities/spark-args';
+import { daysBetweenInclusive } from '../../common/dates';
+import type { BackfillRequest } from '../../common/input';
+import { planChunks, type ChunkSpec } from '../../common/plan';
+import type { ChunkManifest } from '../../common/results';
+import { backfillWorkflowId } from '../../common/workflow-id';
+import { EXIT, type CliDeps, type Io } from '../io';
+import { formatCount, formatDuration } from '../progress';
+import { table } from '../report';
+import type { RunOptions } from '../run-args';
+import { UsageError } from '../usage';
+
+/** A Spark job runs for minutes; GetJobRun every 15 s is cheap and adds little delay. */
+const DEFAULT_EMR_POLL_MS = 15_000;
+
+export async function directEmr(request: BackfillRequest, opts: RunOptions, io: Io, deps: CliDeps): Promise<number> {
+  if (!lakeRoot(request.bucket).startsWith('s3://')) {
+    throw new UsageError(`--bucket: "${request.bucket}" is not an S3 bucket; --direct-emr runs on EMR Serverless and needs a bucket name or s3:// URI`);
+  }
+  if (request.glue) io.err('notice: --glue-crawler is not used with --direct-emr: the catalog is not refreshed.');
+  let clients: { emr: ReturnType<typeof createAwsClientsFromEnv>['emr']; s3: ReturnType<typeof createAwsClientsFromEnv>['s3'] };
+  let emrOptions;
+  try {
+    clients = deps.awsClients ? deps.awsClients() : createAwsClientsFromEnv();
+    emrOptions = awsBackendOptionsFromEnv().emr;
+  } catch (err) {
+    throw new UsageError(`AWS settings: ${(err as Error).message}`);
+  }
+  const runner = new EmrServerlessRunner(clients.emr, emrOptions);
+  const range: ChunkSpec = {
+    index: 0,
+    id: `${request.startDate}_${request.endDate}`,
+    startDate: request.startDate,
+    endDate: request.endDate,
+    days: daysBetweenInclusive(request.startDate, request.endDate),
+  };
+  const subChunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
+  const args = directArgs(sparkJobArgs(request, range, process.env.BACKFILL_CODE_REVISION ?? ''), request.chunkSizeDays, subChunks.length);
+  // A new name (and so a new EMR client token) per invocation: running the command again runs the job again.
+  const runName = `${backfillWorkflowId(request)}/direct-emr-${new Date().toISOString().replace(/[:.]/g, '')}`;
+
+  let handle: EmrJobHandle;
+  try {
+    handle = await runner.submit({ request, chunk: range, args, runName });
+  } catch (err) {
+    throw awsUsage(err, request);
+  }
+  io.err(`EMR job run ${handle.id} submitted on application ${handle.applicationId} for ${request.startDate} .. ${request.endDate} (${subChunks.length} sub-chunk(s) of ${request.chunkSizeDays} day(s))`);
+  if (handle.logLocation) io.err(`logs: ${handle.logLocation}`);
+  if (!opts.follow) {
+    io.out(handle.id);
+    return EXIT.ok;
+  }
+
+  const status = await waitForRun(runner, handle, io, deps.pollMs ?? DEFAULT_EMR_POLL_MS);
+  if (status.state !== 'succeeded') {
+    io.err(`EMR job run ${handle.id} ${status.state}: ${status.detail ?? 'no detail'}`);
+    io.err('see the driver log (stderr) of the run; fix the cause and run the command again');
+    return EXIT.failed;
+  }
+  const manifests = await readManifests(new S3Lake(clients.s3), request, subChunks);
+  if (opts.json) {
+    io.out(JSON.stringify({ jobRunId: handle.id, applicationId: handle.applicationId, state: status.state, manifests }, null, 2));
+  } else {
+    io.out(formatDirectReport(handle, request, subChunks, manifests));
+  }
+  return EXIT.ok;
+}
+
+/** The job's arguments for the range: sub-chunks of chunkSizeDays, each writing its own manifest. */
+export function directArgs(args: string[], chunkSizeDays: number, subChunks: number): string[] {
+  const out = [...args];
+  out[out.indexOf('--chunk-size-days') + 1] = String(chunkSizeDays);
+  // With several sub-chunks the job names each manifest by its sub-chunk (manifestUri of its id).
+  const at = out.indexOf('--manifest-path');
+  if (subChunks > 1 && at >= 0) out.splice(at, 2);
+  return out;
+}
+
+async function waitForRun(runner: EmrServerlessRunner, handle: EmrJobHandle, io: Io, pollMs: number): Promise<JobStatus> {
+  const started = Date.now();
+  // Ctrl-C cancels the run: nobody would be left watching it, and it would keep writing.
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    io.err(`\ncancelling EMR job run ${handle.id} ...`);
+    void runner.cancel(handle);
+  };
+  process.once('SIGINT', onSigint);
+  let last = '';
+  try {
+    for (;;) {
+      const status = await runner.status(handle);
+      const text = `EMR job run ${handle.id}: ${status.detail ?? status.state}`;
+      if (io.isTTY && io.status) io.status(`${text} (${formatDuration(Date.now() - started)})`);
+      else if (text !== last) io.err(`${new Date().toISOString()} ${text}`);
+      last = text;
+      if (status.state === 'succeeded' || status.state === 'failed' || status.state === 'cancelled') return status;
+      await new Promise((r) => setTimeout(r, interrupted ? Math.min(pollMs, 2000) : pollMs));
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    if (io.isTTY && io.status) io.status('');
+  }
+}
+
+async function readManifests(lake: S3Lake, request: BackfillRequest, chunks: ChunkSpec[]): Promise<(ChunkManifest | undefined)[]> {
+  return Promise.all(
+    chunks.map(async (c) => {
+      const text = await lake.readText(manifestUri(request, c.id)).catch(() => undefined);
+      return text ? (JSON.parse(text) as ChunkManifest) : undefined;
+    }),
+  );
+}
+
+function formatDirectReport(handle: EmrJobHandle, request: BackfillRequest, chunks: ChunkSpec[], manifests: (ChunkManifest | undefined)[]): string {
+  const rows = [['SUB-CHUNK', 'ROWS', 'WRITTEN', 'SKIPPED', 'NO BRONZE']];
+  chunks.forEach((c, i) => {
+    const m = manifests[i];
+    rows.push(
+      m
+        ? [c.id, formatCount(m.output_rows), m.written_partitions.join(' ') || '-', m.skipped_partitions.join(' ') || '-', m.coverage_gaps.join(' ') || '-']
+        : [c.id, '?', 'no manifest found', '', ''],
+    );
+  });
+  const total = manifests.reduce((s, m) => s + (m?.output_rows ?? 0), 0);
+  return [
+    `Direct EMR run ${handle.id}: SUCCEEDED`,
+    `  ${request.featureVersion} gold for ${request.startDate} .. ${request.endDate}: ${formatCount(total)} rows`,
+    '',
+    ...table(rows, [false, true, false, false, false]),
+    '',
+    'Not done by a direct run: Glue catalog refresh, feature store ingestion, validation.',
+    `To publish these days, run the same backfill without --direct-emr and with --overwrite (without it the days written here are skipped and never ingested).`,
+    ...(handle.logLocation ? [`Logs: ${handle.logLocation}`] : []),
+  ].join('\n');
+}
+
+/** EMR errors that no retry fixes: name the flag or setting to change. */
+function awsUsage(err: unknown, request: BackfillRequest): unknown {
+  if (!(err instanceof ApplicationFailure)) return err;
+  if (err.type === AWS_FAILURE.invalidInput) {
+    return new UsageError(`${err.message}; check --emr-app-id (${request.emr?.appId}), --emr-job-role and --code-bucket`);
+  }
+  if (err.type === AWS_FAILURE.accessDenied) {
+    return new UsageError(`${err.message}; check the AWS credentials of this shell and --emr-job-role (${request.emr?.jobRole})`);
+  }
+  return new Error(err.message);
+}

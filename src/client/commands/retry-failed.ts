@@ -1,0 +1,118 @@
+/**
+ * `backfill retry-failed`: runs the failed (and cancelled, never started) chunks of a backfill
+ * again. A running backfill queues them again itself (the retryFailed update); an ended one is
+ * started again under the same workflow id with only those chunks (input.onlyChunks).
+ */
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { lakeRoot } from '../../activities/lake-paths';
+import { retryFailedUpdate } from '../../workflows/api';
+import { rootMessage } from '../../workflows/chunk';
+import type { backfillWorkflow } from '../../workflows/backfill';
+import { withWorker } from '../connect';
+import { EXIT, type CliDeps, type Io } from '../io';
+import { TARGET_HELP } from '../target';
+import { exclusive, UsageError, wantsHelp } from '../usage';
+import { followToReport } from './run';
+import { openTarget, reportOf, startInput } from './target-command';
+
+export const RETRY_FAILED_HELP = `Usage: backfill retry-failed <workflow-id> [--local | --aws] [--no-follow] [--json]
+       backfill retry-failed --start-date YYYY-MM-DD --end-date YYYY-MM-DD [--feature-version VER] [--feature-group NAME] [options]
+
+Run the failed chunks of a backfill again.
+- Running backfill: its failed and cancelled chunks are queued again (retryFailed update) and run
+  with the others; this command then follows it to its report.
+- Ended backfill (succeeded with failures, partly failed, failed or cancelled): it is started again
+  under the same workflow id with the same input, limited to the chunks that did not succeed
+  (input.onlyChunks), and followed to its report. Chunks that succeeded are not run again.
+
+${TARGET_HELP}
+
+Options:
+  --local                       host a local-backend worker in this process while following
+                                (default when the backfill's bucket is a local directory)
+  --aws                         do not host a worker: one started with BACKFILL_BACKEND=aws serves the
+                                task queue (default when the bucket is an S3 bucket)
+  --follow                      follow the backfill to its end and print the report (default)
+  --no-follow                   print the workflow id and return (not with --local)
+  --json                        print the report as JSON
+  -h, --help                    this help
+
+Exit codes: 0 the retried chunks succeeded (or nothing to retry), 1 some failed again,
+2 bad usage (no such backfill, a dry run, or no report to take the failed chunks from).`;
+
+export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps): Promise<number> {
+  if (wantsHelp(argv)) {
+    io.out(RETRY_FAILED_HELP);
+    return EXIT.ok;
+  }
+  const t = await openTarget('retry-failed', argv, {
+    local: { type: 'boolean' },
+    aws: { type: 'boolean' },
+    follow: { type: 'boolean' },
+    'no-follow': { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  try {
+    exclusive(t.values, 'local', 'aws', 'pick one backend');
+    exclusive(t.values, 'follow', 'no-follow', 'pick one');
+    const follow = !t.values['no-follow'];
+    const json = Boolean(t.values.json);
+    const taskQueue = t.description.taskQueue;
+    const state = t.description.status.name;
+
+    if (state === 'RUNNING') {
+      const ids = await withWorker(t.temporal, 30_000, 'retryFailed update', taskQueue, () => t.handle.executeUpdate(retryFailedUpdate));
+      if (ids.length === 0) {
+        io.out(`nothing to retry: no chunk of ${t.workflowId} has failed or been cancelled so far`);
+        return EXIT.ok;
+      }
+      io.err(`queued again in ${t.workflowId}: ${ids.join(', ')}`);
+      if (!follow) {
+        io.out(t.workflowId);
+        return EXIT.ok;
+      }
+      // Its worker is wherever it was started; this command only watches.
+      return await followToReport(t.handle, io, { local: false, taskQueue, json, ui: t.ui, pollMs: deps.pollMs });
+    }
+
+    if (state !== 'COMPLETED') {
+      const reason = state === 'FAILED' ? await t.handle.result().then(() => '', (err: unknown) => `: ${rootMessage(err)}`) : '';
+      throw new UsageError(
+        `backfill ${t.workflowId} ended ${state}${reason}, without a report of its chunks; start it again with backfill run and the same flags (days already in gold are skipped)`,
+      );
+    }
+    const report = await reportOf(t.handle);
+    if (report.dryRun) throw new UsageError(`${t.workflowId} is a dry run: it has no chunks to retry; run the backfill without --dry-run`);
+    const again = report.chunks.filter((c) => c.status !== 'succeeded').map((c) => c.chunk.id);
+    if (again.length === 0) {
+      io.out(`nothing to retry: every chunk of ${t.workflowId} succeeded`);
+      return EXIT.ok;
+    }
+    const input = await startInput(t.handle);
+    const local = t.values.local || (!t.values.aws && typeof input.bucket === 'string' && lakeRoot(input.bucket).startsWith('file://'));
+    if (local && !follow) throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
+    let handle;
+    try {
+      handle = await t.temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
+        args: [{ ...input, onlyChunks: again }],
+        taskQueue,
+        workflowId: t.workflowId,
+        workflowIdConflictPolicy: 'FAIL',
+      });
+    } catch (err) {
+      if (err instanceof WorkflowExecutionAlreadyStartedError) {
+        throw new UsageError(`backfill ${t.workflowId} was started again meanwhile; run backfill retry-failed ${t.workflowId} once more to act on the running one`);
+      }
+      throw err;
+    }
+    io.err(`retrying ${again.length} chunk(s) of ${t.workflowId} (${report.status}): ${again.join(', ')}`);
+    io.err(`Web UI: ${t.ui}`);
+    if (!follow) {
+      io.out(t.workflowId);
+      return EXIT.ok;
+    }
+    return await followToReport(handle, io, { local, taskQueue, json, ui: t.ui, pollMs: deps.pollMs });
+  } finally {
+    await t.temporal.close();
+  }
+}

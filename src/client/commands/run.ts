@@ -1,0 +1,134 @@
+/**
+ * `backfill run`: validates the flags into a workflow input, starts the backfill workflow (or,
+ * with --direct-emr, one EMR Serverless job) and follows it to its report.
+ */
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import * as path from 'node:path';
+import { taskQueue as defaultTaskQueue } from '../../config';
+import { InputError, validateInput, type BackfillInput, type BackfillRequest } from '../../common/input';
+import type { BackfillReport } from '../../common/results';
+import { backfillWorkflowId } from '../../common/workflow-id';
+import type { backfillWorkflow } from '../../workflows/backfill';
+import { rootMessage } from '../../workflows/chunk';
+import { connectTemporal, describeBackfill, uiUrl, type Temporal } from '../connect';
+import { costInputsOf, estimateBackfill, type CostEstimate } from '../cost';
+import { followBackfill } from '../follow';
+import { EXIT, type CliDeps, type Io } from '../io';
+import { withLocalWorker } from '../local-worker';
+import { formatReport } from '../report';
+import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
+import { FLAG_OF_FIELD, usageOfInputError, UsageError, wantsHelp } from '../usage';
+import { directEmr } from './direct-emr';
+
+export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise<number> {
+  if (wantsHelp(argv)) {
+    io.out(RUN_HELP);
+    return EXIT.ok;
+  }
+  const opts = parseRunArgs(argv);
+  for (const notice of opts.notices) io.err(`notice: ${notice}`);
+  // The worker may run elsewhere than this shell: send it an absolute lake directory.
+  if (opts.backend === 'local' && typeof opts.input.bucket === 'string' && !opts.input.bucket.includes('://')) {
+    opts.input.bucket = path.resolve(opts.input.bucket);
+  }
+  const request = validateRequest(opts.input);
+  if (opts.directEmr) return directEmr(request, opts, io, deps);
+
+  const temporal = await connectTemporal();
+  try {
+    return await startAndFollow(temporal, opts, request, io, deps);
+  } finally {
+    await temporal.close();
+  }
+}
+
+export function validateRequest(input: BackfillInput): BackfillRequest {
+  try {
+    return validateInput(input);
+  } catch (err) {
+    if (err instanceof InputError) throw usageOfInputError(err);
+    throw err;
+  }
+}
+
+async function startAndFollow(temporal: Temporal, opts: RunOptions, request: BackfillRequest, io: Io, deps: CliDeps): Promise<number> {
+  const taskQueue = opts.taskQueue ?? defaultTaskQueue();
+  const workflowId = backfillWorkflowId(request);
+  const existing = await describeBackfill(temporal.client.workflow.getHandle(workflowId), temporal.namespace).catch(() => undefined);
+  const handle = await temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
+    args: [opts.input],
+    taskQueue,
+    workflowId,
+    // The same backfill started twice follows the running one instead of running twice.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+  });
+  const ui = uiUrl(temporal.address, temporal.namespace, workflowId);
+  if (existing?.status.name === 'RUNNING') {
+    io.err(`backfill ${workflowId} is already running (since ${existing.startTime.toISOString()}): following it; it keeps the input it was started with`);
+  } else {
+    io.err(`backfill started: ${workflowId} (task queue ${taskQueue}, ${opts.backend} backend)`);
+  }
+  io.err(`Web UI: ${ui}`);
+  if (!opts.follow) {
+    io.out(workflowId);
+    return EXIT.ok;
+  }
+  return followToReport(handle, io, {
+    local: opts.backend === 'local',
+    taskQueue,
+    json: opts.json,
+    ui,
+    pollMs: deps.pollMs,
+    estimate: (report) => (report.dryRun ? estimateBackfill(costInputsOf(report.dryRun, request.allowedLatenessDays), request.sparkConf, opts.prices, opts.assumptions) : undefined),
+    allowedLatenessDays: request.allowedLatenessDays,
+  });
+}
+
+export interface FollowOptions {
+  /** Host a local-backend worker in this process while following. */
+  local: boolean;
+  taskQueue: string;
+  json: boolean;
+  ui: string;
+  pollMs?: number;
+  estimate?: (report: BackfillReport) => CostEstimate | undefined;
+  allowedLatenessDays?: number;
+}
+
+/** Follows a started backfill, prints its report and returns the exit code it calls for. */
+export async function followToReport(handle: WorkflowHandle, io: Io, o: FollowOptions): Promise<number> {
+  const follow = () => followBackfill(handle, io, o.pollMs);
+  let report: BackfillReport;
+  try {
+    report = o.local ? await withLocalWorker(o.taskQueue, follow) : await follow();
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) return failedWithoutReport(handle.workflowId, err, io);
+    throw err;
+  }
+  const estimate = o.estimate?.(report);
+  if (o.json) io.out(JSON.stringify(estimate ? { ...report, estimate } : report, null, 2));
+  else io.out(formatReport(report, { uiUrl: o.ui, estimate, allowedLatenessDays: o.allowedLatenessDays }));
+  return exitCodeOf(report);
+}
+
+export function exitCodeOf(report: BackfillReport): number {
+  return report.status === 'succeeded' || report.status === 'dry_run' ? EXIT.ok : EXIT.failed;
+}
+
+/** The workflow itself failed (no report): a rejected input is bad usage, anything else a failure. */
+export function failedWithoutReport(workflowId: string, err: WorkflowFailedError, io: Io): number {
+  const cause = err.cause as { type?: string } | undefined;
+  if (cause?.type === 'InvalidInput') {
+    // The message names the input field ("emr.appId: ..."); name the flag as well.
+    const message = rootMessage(err).replace(/^invalid input: /, '');
+    const field = /^([\w.]+):/.exec(message)?.[1];
+    const flag = field ? FLAG_OF_FIELD[field] : undefined;
+    io.err(`backfill: ${flag ? `${flag} (${message})` : message}`);
+    return EXIT.usage;
+  }
+  io.err(`backfill ${workflowId} failed: ${rootMessage(err)}`);
+  io.err(`see the workflow's history in the Web UI; fix the cause and start the same backfill again (days already written are skipped)`);
+  return EXIT.failed;
+}
+
+export { UsageError };

@@ -1,0 +1,61 @@
+/** What the subcommands acting on one backfill share: parse the target, connect, describe it. */
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import type { BackfillInput } from '../../common/input';
+import type { BackfillReport } from '../../common/results';
+import { progressQuery, type BackfillProgress } from '../../workflows/api';
+import { connectTemporal, describeBackfill, uiUrl, withWorker, type Temporal } from '../connect';
+import { TARGET_FLAGS, targetWorkflowId } from '../target';
+import { parseFlags, UsageError, type FlagSpec } from '../usage';
+
+export interface Target<V> {
+  values: V;
+  workflowId: string;
+  temporal: Temporal;
+  handle: WorkflowHandle;
+  description: WorkflowExecutionDescription;
+  ui: string;
+}
+
+/** Parses the flags (the target's and the command's own), connects, and describes the backfill. */
+export async function openTarget<F extends FlagSpec>(command: string, argv: string[], flags: F) {
+  const { values, positionals } = parseFlags(command, argv, { ...TARGET_FLAGS, ...flags }, true);
+  const workflowId = targetWorkflowId(command, positionals, values);
+  const temporal = await connectTemporal();
+  try {
+    const handle = temporal.client.workflow.getHandle(workflowId);
+    const description = await describeBackfill(handle, temporal.namespace);
+    if (description.type !== 'backfillWorkflow') {
+      throw new UsageError(`"${workflowId}" is a ${description.type}, not a backfill; give the backfill's id (backfill list shows them)`);
+    }
+    return { values, workflowId, temporal, handle, description, ui: uiUrl(temporal.address, temporal.namespace, workflowId) };
+  } catch (err) {
+    await temporal.close();
+    throw err;
+  }
+}
+
+/** A running backfill's progress; the query needs a worker, so it has a deadline. */
+export function queryProgress(t: Pick<Target<unknown>, 'temporal' | 'handle' | 'description'>, ms = 10_000): Promise<BackfillProgress> {
+  return withWorker(t.temporal, ms, 'progress query', t.description.taskQueue, () => t.handle.query(progressQuery));
+}
+
+export function requireRunning(t: Pick<Target<unknown>, 'workflowId' | 'description'>, what: string): void {
+  const status = t.description.status.name;
+  if (status !== 'RUNNING') {
+    throw new UsageError(`backfill ${t.workflowId} is not running (${status}): nothing to ${what}; see backfill status ${t.workflowId}`);
+  }
+}
+
+/** The report of a completed backfill. */
+export async function reportOf(handle: WorkflowHandle): Promise<BackfillReport> {
+  return (await handle.result()) as BackfillReport;
+}
+
+/** The input the backfill was started with (a continued run keeps it as its first argument). */
+export async function startInput(handle: WorkflowHandle): Promise<BackfillInput> {
+  const history = await handle.fetchHistory();
+  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
+  if (!payload) throw new Error(`the history of ${handle.workflowId} holds no start input`);
+  return defaultPayloadConverter.fromPayload(payload as Payload) as BackfillInput;
+}

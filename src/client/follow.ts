@@ -1,0 +1,89 @@
+/**
+ * Follows a backfill to its end: a live progress bar on a terminal, timestamped log lines
+ * otherwise (a line when something changes, and at least once a minute), then returns the report.
+ */
+import type { WorkflowHandle } from '@temporalio/client';
+import type { BackfillReport, ChunkSummary } from '../common/results';
+import { progressQuery, type BackfillProgress } from '../workflows/api';
+import type { Io } from './io';
+import { chunkEvent, progressBar, progressKey, progressLine } from './progress';
+
+export const DEFAULT_POLL_MS = 1000;
+/** Without changes, a log line still says the backfill is alive this often. */
+const QUIET_LOG_MS = 60_000;
+
+export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DEFAULT_POLL_MS): Promise<BackfillReport> {
+  const seen = new Map<string, ChunkSummary>();
+  let lastKey = '';
+  let lastLineAt = 0;
+  let statusShown = false;
+
+  const line = (text: string) => {
+    if (statusShown) io.status?.('');
+    io.err(text);
+    statusShown = false;
+  };
+
+  const show = (p: BackfillProgress) => {
+    const now = Date.now();
+    for (const c of p.chunks) {
+      const event = chunkEvent(seen.get(c.chunk.id), c);
+      if (event) line(io.isTTY ? event : `${new Date(now).toISOString()} ${event}`);
+      seen.set(c.chunk.id, { ...c });
+    }
+    if (io.isTTY && io.status) {
+      io.status(progressBar(p, now));
+      statusShown = true;
+      return;
+    }
+    const key = progressKey(p);
+    if (key !== lastKey || now - lastLineAt >= QUIET_LOG_MS) {
+      line(progressLine(p, now));
+      lastKey = key;
+      lastLineAt = now;
+    }
+  };
+
+  let polling = false;
+  const poll = async () => {
+    if (polling) return; // a slow query must not pile up behind the next tick
+    polling = true;
+    try {
+      show(await handle.query(progressQuery));
+    } catch {
+      // The query races the workflow's first task and its end; the next tick tries again.
+    } finally {
+      polling = false;
+    }
+  };
+
+  const timer = setInterval(() => void poll(), pollMs);
+  try {
+    await poll();
+    const report = (await handle.result()) as BackfillReport;
+    // The last chunks may have ended after the last poll: show the final state too.
+    if (!io.isTTY || !io.status) show(finalProgress(report));
+    else for (const c of report.chunks) {
+      const event = chunkEvent(seen.get(c.chunk.id), c);
+      if (event) line(event);
+    }
+    return report;
+  } finally {
+    clearInterval(timer);
+    if (statusShown) io.status?.('');
+  }
+}
+
+function finalProgress(report: BackfillReport): BackfillProgress {
+  const pending = report.chunks.filter((c) => c.status === 'pending').length;
+  return {
+    workflowId: report.workflowId,
+    status: report.status,
+    paused: false,
+    maxConcurrentChunks: 0,
+    totals: { ...report.totals, running: 0, pending },
+    chunks: report.chunks,
+    startedAt: report.startedAt,
+    runs: 0,
+  };
+}

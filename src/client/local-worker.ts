@@ -1,0 +1,76 @@
+/**
+ * The worker `backfill run --local` hosts in its own process while it follows a backfill: the
+ * local backends (spark-submit, lake directory, local catalog and feature store), logging to
+ * {state dir}/worker.log so the terminal stays for progress and the report.
+ */
+import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { createActivities } from '../activities';
+import type { FeatureStore, RecordEntry } from '../activities/backends';
+import { createLocalBackends } from '../activities/local';
+import { LocalFeatureStore } from '../activities/local/feature-store';
+import { localPaths, temporalConnection } from '../config';
+import { gitRevision } from '../worker';
+
+/** Bundled once per process: tests (and retry-failed after a run) start several workers. */
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<T>): Promise<T> {
+  const { connectionOptions, namespace } = temporalConnection();
+  const paths = localPaths();
+  installFileLogger(path.join(paths.stateDir, 'worker.log'));
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') });
+  const workflowBundle = await bundle.catch((err) => {
+    bundle = undefined;
+    throw err;
+  });
+  const connection = await NativeConnection.connect(connectionOptions);
+  const featureStore = new LazyFeatureStore(paths.featureStoreFile);
+  // The backends open their own store eagerly; an in-memory one stands in and is replaced at once,
+  // so that a dry run (or a run that ingests nothing) leaves no store file behind.
+  const backends = { ...createLocalBackends({ ...paths, featureStoreFile: ':memory:', codeRevision: gitRevision() }) };
+  backends.featureStore.close();
+  const worker = await Worker.create({
+    connection,
+    namespace,
+    taskQueue,
+    workflowBundle,
+    activities: createActivities({ ...backends, featureStore }),
+  });
+  try {
+    return await worker.runUntil(work);
+  } finally {
+    featureStore.close();
+    await connection.close();
+  }
+}
+
+/** Opens the SQLite store on the first write. */
+class LazyFeatureStore implements FeatureStore {
+  private store?: LocalFeatureStore;
+  constructor(private readonly file: string) {}
+
+  batchWrite(entries: RecordEntry[]) {
+    this.store ??= new LocalFeatureStore(this.file);
+    return this.store.batchWrite(entries);
+  }
+
+  close(): void {
+    this.store?.close();
+  }
+}
+
+/**
+ * Worker logs go to a file. The SDK's Runtime can be installed once per process: when something
+ * installed it already (a test harness, an embedding program), its logger is kept.
+ */
+function installFileLogger(file: string): void {
+  if (Runtime._instance) return;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const logger = new DefaultLogger('INFO', (entry) => {
+    const meta = entry.meta ? ` ${JSON.stringify(entry.meta)}` : '';
+    fs.appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
+  });
+  Runtime.install({ logger });
+}
