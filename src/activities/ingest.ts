@@ -163,13 +163,19 @@ export async function ingestChunk(
   const dates = [...manifest.written_partitions].sort();
   const filesByDate = new Map<string, string[]>();
   const alreadyIngested: string[] = [];
+  /** Every day of the chunk in order, with the marker of a day already ingested from the same files. */
+  const plan: { dt: string; files: string[]; done?: IngestMarker }[] = [];
   for (const dt of dates) {
     const files = (await lake.list(goldPartition(request, dt))).map((f) => f.uri).filter((u) => u.endsWith('.parquet'));
     const marker = parseMarker(await lake.readText(ingestMarker(request, dt)));
-    if (marker && sameFiles(marker.files, files)) alreadyIngested.push(dt);
+    const done = marker && sameFiles(marker.files, files) ? marker : undefined;
+    if (done) alreadyIngested.push(dt);
     else filesByDate.set(dt, files);
+    plan.push({ dt, files, done });
   }
-  const filesKey = JSON.stringify([...filesByDate.entries()]);
+  // Batch numbers run over every day, finished ones included (their count comes from the marker),
+  // so a day finished by the failed attempt does not renumber the batches of the days after it.
+  const filesKey = JSON.stringify(plan.map((p) => [p.dt, p.files]));
   const previous = ctx.checkpoint?.filesKey === filesKey ? ctx.checkpoint : undefined;
   const state: IngestCheckpoint = previous
     ? { ...previous, ackedAhead: [...previous.ackedAhead], failedRecords: [...previous.failedRecords] }
@@ -184,9 +190,39 @@ export async function ingestChunk(
     ctx.heartbeat(state);
   };
 
+  // Days are read one at a time, when the batches of the days before are all handed out, and the
+  // next day's batches start while the last ones of the day before are still being retried: one
+  // pool over the whole chunk, so a day's stragglers never leave the store idle.
   let recordsRead = 0;
   let batchNumber = 0;
-  for (const [dt, files] of filesByDate) {
+  let dayIndex = 0;
+  const queue: { n: number; batch: Row[]; day: DayProgress }[] = [];
+  let loading: Promise<void> | undefined;
+
+  interface DayProgress {
+    dt: string;
+    files: string[];
+    records: number;
+    /** Batches of the day not yet acknowledged (in this attempt or an earlier one). */
+    open: number;
+  }
+
+  const finishDay = async (day: DayProgress) => {
+    const marker: IngestMarker = {
+      status: 'done',
+      files: day.files,
+      records: day.records,
+      failed: state.failedRecords.filter((f) => f.dt === day.dt).length,
+      finishedAt: new Date().toISOString(),
+    };
+    await lake.writeText(ingestMarker(request, day.dt), JSON.stringify(marker, null, 2));
+  };
+
+  const loadDay = async ({ dt, files, done }: (typeof plan)[number]) => {
+    if (done) {
+      batchNumber += Math.ceil(done.records / options.batchSize);
+      return;
+    }
     const rows: Row[] = [];
     for (const file of files) {
       for (const row of await lake.readParquet(file)) {
@@ -198,46 +234,56 @@ export async function ingestChunk(
       }
     }
     recordsRead += rows.length;
-    const batches: Row[][] = [];
-    for (let i = 0; i < rows.length; i += options.batchSize) batches.push(rows.slice(i, i + options.batchSize));
-    const numbered = batches.map((batch) => ({ n: batchNumber++, batch })).filter(({ n }) => !isAcked(n));
+    const day: DayProgress = { dt, files, records: rows.length, open: 0 };
+    for (let i = 0; i < rows.length; i += options.batchSize) {
+      const n = batchNumber++;
+      if (isAcked(n)) continue;
+      day.open += 1;
+      queue.push({ n, batch: rows.slice(i, i + options.batchSize), day });
+    }
+    if (day.open === 0) await finishDay(day);
+  };
 
-    // Batches being worked on: twice the call ceiling, so batches waiting out a backoff do not
-    // leave the store idle. The limiter decides how many of them have a call in flight.
-    let next = 0;
-    let failure: { error: unknown } | undefined;
-    const workers = Array.from({ length: Math.min(2 * options.maxInFlight, numbered.length) }, async () => {
-      while (next < numbered.length && !failure) {
-        const { n, batch } = numbered[next++];
-        try {
-          const failed = await writeBatch(featureStore, limiter, batch, dt, state, ctx, random, options);
-          state.failedRecords.push(...failed);
-          state.recordsWritten += batch.length - failed.length;
-          state.batches += 1;
-          ack(n);
-          if (state.failedRecords.length > options.maxFailedRecords) {
-            throw new Error(
-              `more than ${options.maxFailedRecords} records failed permanently; first: ${JSON.stringify(state.failedRecords[0])}`,
-            );
-          }
-        } catch (error) {
-          failure ??= { error };
+  /** The next batch to write, reading the next day when the queue runs dry; undefined at the end. */
+  const take = async () => {
+    while (queue.length === 0 && dayIndex < plan.length) {
+      // One reader at a time; the others wait for it and look again.
+      loading ??= loadDay(plan[dayIndex++]).finally(() => (loading = undefined));
+      await loading;
+    }
+    return queue.shift();
+  };
+
+  // Batches being worked on: twice the call ceiling, so batches waiting out a backoff do not
+  // leave the store idle. The limiter decides how many of them have a call in flight.
+  let failure: { error: unknown } | undefined;
+  const workers = Array.from({ length: 2 * options.maxInFlight }, async () => {
+    while (!failure) {
+      try {
+        const job = await take();
+        if (!job) return;
+        const { n, batch, day } = job;
+        const failed = await writeBatch(featureStore, limiter, batch, day.dt, state, ctx, random, options);
+        state.failedRecords.push(...failed);
+        state.recordsWritten += batch.length - failed.length;
+        state.batches += 1;
+        ack(n);
+        if (state.failedRecords.length > options.maxFailedRecords) {
+          throw new Error(
+            `more than ${options.maxFailedRecords} records failed permanently; first: ${JSON.stringify(state.failedRecords[0])}`,
+          );
         }
+        day.open -= 1;
+        if (day.open === 0) await finishDay(day);
+      } catch (error) {
+        failure ??= { error };
       }
-    });
-    // Every worker ends its current batch before the attempt fails: nothing keeps writing behind
-    // the retry's back, and the last checkpoint covers every batch that was acknowledged.
-    await Promise.all(workers);
-    if (failure) throw failure.error;
-    const marker: IngestMarker = {
-      status: 'done',
-      files,
-      records: rows.length,
-      failed: state.failedRecords.filter((f) => f.dt === dt).length,
-      finishedAt: new Date().toISOString(),
-    };
-    await lake.writeText(ingestMarker(request, dt), JSON.stringify(marker, null, 2));
-  }
+    }
+  });
+  // Every worker ends its current batch before the attempt fails: nothing keeps writing behind
+  // the retry's back, and the last checkpoint covers every batch that was acknowledged.
+  await Promise.all(workers);
+  if (failure) throw failure.error;
 
   let deadLetterLocation: string | undefined;
   if (state.failedRecords.length > 0) {

@@ -194,16 +194,18 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
     });
   });
 
-  it('resumes from the last checkpoint after a failed attempt without writing any record twice', async () => {
+  for (const failAt of [30, 60]) {
+  it(`resumes from the last checkpoint after a failed attempt without writing any record twice (failure at call ${failAt})`, async () => {
     const lake = lakeWith(1000);
-    // The 30th BatchWriteRecord call is refused for good: the attempt fails part-way.
-    await withDouble({ inject: (api, n) => (api === 'BatchWriteRecord' && n === 30 ? awsError(400, 'ValidationError', 'injected failure') : undefined), latencyMs: 2 }, async (double, store) => {
+    // One BatchWriteRecord call is refused for good: the attempt fails part-way (at 60, after the first day is done).
+    await withDouble({ inject: (api, n) => (api === 'BatchWriteRecord' && n === failAt ? awsError(400, 'ValidationError', 'injected failure') : undefined), latencyMs: 2 }, async (double, store) => {
       let checkpoint: IngestCheckpoint | undefined;
       const ctx = { heartbeat: (c: IngestCheckpoint) => (checkpoint = structuredClone(c)), sleep };
       await assert.rejects(ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), ctx, options), /injected failure/);
       const firstAttempt = double.written.length;
       assert.ok(firstAttempt > 0 && firstAttempt < 2000, `part written: ${firstAttempt}`);
       assert.equal(checkpoint!.recordsWritten, firstAttempt, 'the checkpoint covers every record written');
+      assert.equal(lake.texts.has(ingestMarker(request, days[0])), failAt > 40, 'first day finished before the failure');
 
       const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { ...ctx, checkpoint }, options);
       assert.equal(result.resumed, true);
@@ -219,6 +221,7 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
       assert.equal(double.written.length, 2000);
     });
   });
+  }
 
   it('retries calls that fail with a server error, and ingests through PutRecord where the batch API is refused', async () => {
     const lake = lakeWith(200);
