@@ -12,7 +12,9 @@ export const DEFAULT_POLL_MS = 1000;
 /** Without changes, a log line still says the backfill is alive this often. */
 const QUIET_LOG_MS = 60_000;
 
-export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DEFAULT_POLL_MS): Promise<BackfillReport> {
+export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DEFAULT_POLL_MS, quiet = false): Promise<BackfillReport> {
+  // A dry run plans and ends within seconds: its report is all there is to show.
+  if (quiet) return (await handle.result()) as BackfillReport;
   const seen = new Map<string, ChunkSummary>();
   let lastKey = '';
   let lastLineAt = 0;
@@ -25,6 +27,8 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
   };
 
   const show = (p: BackfillProgress) => {
+    // Before its first chunk is planned there is nothing to show; a dry run plans and ends.
+    if (p.totals.chunks === 0 || p.status === 'dry_run') return;
     const now = Date.now();
     for (const c of p.chunks) {
       const event = chunkEvent(seen.get(c.chunk.id), c);

@@ -121,7 +121,7 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
       String(chunkDays.length - gaps.length - skip.filter((d) => !gaps.includes(d)).length),
       String(skip.length),
       String(gaps.length),
-      cost ? `${cost.size} (${1 + cost.executors}x)` : '-',
+      cost ? `${cost.size}, 1+${cost.executors} workers` : '-',
       cost ? formatUsd(cost.usd) : '-',
     ]);
   });

@@ -4,7 +4,7 @@
  */
 import type { BackfillInput } from '../common/input';
 import { DEFAULT_ASSUMPTIONS, DEFAULT_PRICES, type CostAssumptions, type UnitPrices } from './cost';
-import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError } from './usage';
+import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError, type FlagSpec } from './usage';
 
 export { UsageError } from './usage';
 
@@ -70,34 +70,37 @@ Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEM
 (the Temporal SDK's environment configuration). Local state: BACKFILL_STATE_DIR, BACKFILL_FEATURE_STORE.
 Exit codes: 0 success (or a dry run), 1 backfill failed or partly failed, 2 bad usage.`;
 
+/** Every flag of `backfill run`; the help above lists each one (a test checks). */
+export const RUN_FLAGS = {
+  'start-date': { type: 'string' },
+  'end-date': { type: 'string' },
+  'chunk-size-days': { type: 'string' },
+  'feature-version': { type: 'string' },
+  'feature-group': { type: 'string' },
+  overwrite: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'direct-emr': { type: 'boolean' },
+  bucket: { type: 'string' },
+  'code-bucket': { type: 'string' },
+  'emr-app-id': { type: 'string' },
+  'emr-job-role': { type: 'string' },
+  'glue-crawler': { type: 'string' },
+  'state-machine-arn': { type: 'string' },
+  local: { type: 'boolean' },
+  aws: { type: 'boolean' },
+  'max-concurrent-chunks': { type: 'string' },
+  'spark-conf': { type: 'string', multiple: true },
+  'task-queue': { type: 'string' },
+  follow: { type: 'boolean' },
+  'no-follow': { type: 'boolean' },
+  json: { type: 'boolean' },
+  'price-vcpu-hour': { type: 'string' },
+  'price-gb-hour': { type: 'string' },
+  'assumed-throughput': { type: 'string' },
+} satisfies FlagSpec;
+
 export function parseRunArgs(argv: string[]): RunOptions {
-  const { values } = parseFlags('run', argv, {
-    'start-date': { type: 'string' },
-    'end-date': { type: 'string' },
-    'chunk-size-days': { type: 'string' },
-    'feature-version': { type: 'string' },
-    'feature-group': { type: 'string' },
-    overwrite: { type: 'boolean' },
-    'dry-run': { type: 'boolean' },
-    'direct-emr': { type: 'boolean' },
-    bucket: { type: 'string' },
-    'code-bucket': { type: 'string' },
-    'emr-app-id': { type: 'string' },
-    'emr-job-role': { type: 'string' },
-    'glue-crawler': { type: 'string' },
-    'state-machine-arn': { type: 'string' },
-    local: { type: 'boolean' },
-    aws: { type: 'boolean' },
-    'max-concurrent-chunks': { type: 'string' },
-    'spark-conf': { type: 'string', multiple: true },
-    'task-queue': { type: 'string' },
-    follow: { type: 'boolean' },
-    'no-follow': { type: 'boolean' },
-    json: { type: 'boolean' },
-    'price-vcpu-hour': { type: 'string' },
-    'price-gb-hour': { type: 'string' },
-    'assumed-throughput': { type: 'string' },
-  });
+  const { values } = parseFlags('run', argv, RUN_FLAGS);
   const notices: string[] = [];
   if (values['state-machine-arn'] !== undefined) notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
   exclusive(values, 'local', 'aws', 'pick one backend');

@@ -21,7 +21,7 @@ export function parseFlags<O extends FlagSpec>(command: string, argv: string[], 
     return parseArgs({ args: argv, options, strict: true as const, allowPositionals });
   } catch (err) {
     // Node's own message names the flag; its advice about `--` does not apply here.
-    const message = (err as Error).message.replace(/\. To specify.*$/s, '').replace(/\.$/, '');
+    const message = (err as Error).message.replace(/[.\s]+To specify.*$/s, '').replace(/\n/g, ' ').replace(/\.$/, '');
     throw new UsageError(`${message}; see backfill ${command} --help`);
   }
 }

@@ -51,10 +51,12 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     follow: { type: 'boolean' },
     'no-follow': { type: 'boolean' },
     json: { type: 'boolean' },
+  }, (values) => {
+    exclusive(values, 'local', 'aws', 'pick one backend');
+    exclusive(values, 'follow', 'no-follow', 'pick one');
+    if (values.local && values['no-follow']) throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
   });
   try {
-    exclusive(t.values, 'local', 'aws', 'pick one backend');
-    exclusive(t.values, 'follow', 'no-follow', 'pick one');
     const follow = !t.values['no-follow'];
     const json = Boolean(t.values.json);
     const taskQueue = t.description.taskQueue;

@@ -79,6 +79,7 @@ async function startAndFollow(temporal: Temporal, opts: RunOptions, request: Bac
     json: opts.json,
     ui,
     pollMs: deps.pollMs,
+    quiet: request.dryRun,
     estimate: (report) => (report.dryRun ? estimateBackfill(costInputsOf(report.dryRun, request.allowedLatenessDays), request.sparkConf, opts.prices, opts.assumptions) : undefined),
     allowedLatenessDays: request.allowedLatenessDays,
   });
@@ -91,13 +92,15 @@ export interface FollowOptions {
   json: boolean;
   ui: string;
   pollMs?: number;
+  /** No progress lines (a dry run). */
+  quiet?: boolean;
   estimate?: (report: BackfillReport) => CostEstimate | undefined;
   allowedLatenessDays?: number;
 }
 
 /** Follows a started backfill, prints its report and returns the exit code it calls for. */
 export async function followToReport(handle: WorkflowHandle, io: Io, o: FollowOptions): Promise<number> {
-  const follow = () => followBackfill(handle, io, o.pollMs);
+  const follow = () => followBackfill(handle, io, o.pollMs, o.quiet);
   let report: BackfillReport;
   try {
     report = o.local ? await withLocalWorker(o.taskQueue, follow) : await follow();

@@ -27,13 +27,14 @@ export async function setConcurrencyCommand(argv: string[], io: Io): Promise<num
     io.out(SET_CONCURRENCY_HELP);
     return EXIT.ok;
   }
-  const t = await openTarget('set-concurrency', argv, { 'max-concurrent-chunks': { type: 'string' } });
+  let value = 0;
+  const t = await openTarget('set-concurrency', argv, { 'max-concurrent-chunks': { type: 'string' } }, (values) => {
+    const n = integerFlag(values['max-concurrent-chunks'] as string | undefined, '--max-concurrent-chunks');
+    if (n === undefined) throw new UsageError('--max-concurrent-chunks N is required; see backfill set-concurrency --help');
+    if (n > MAX_CONCURRENT_CHUNKS_LIMIT) throw new UsageError(`--max-concurrent-chunks must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${n}`);
+    value = n;
+  });
   try {
-    const value = integerFlag(t.values['max-concurrent-chunks'], '--max-concurrent-chunks');
-    if (value === undefined) throw new UsageError('--max-concurrent-chunks N is required; see backfill set-concurrency --help');
-    if (value > MAX_CONCURRENT_CHUNKS_LIMIT) {
-      throw new UsageError(`--max-concurrent-chunks must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${value}`);
-    }
     requireRunning(t, 'change');
     let now: number;
     try {

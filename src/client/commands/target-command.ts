@@ -17,10 +17,14 @@ export interface Target<V> {
   ui: string;
 }
 
-/** Parses the flags (the target's and the command's own), connects, and describes the backfill. */
-export async function openTarget<F extends FlagSpec>(command: string, argv: string[], flags: F) {
+/**
+ * Parses the flags (the target's and the command's own), checks them (`check`, before connecting,
+ * so bad usage is reported even without a server), connects, and describes the backfill.
+ */
+export async function openTarget<F extends FlagSpec>(command: string, argv: string[], flags: F, check?: (values: Record<string, unknown>) => void) {
   const { values, positionals } = parseFlags(command, argv, { ...TARGET_FLAGS, ...flags }, true);
   const workflowId = targetWorkflowId(command, positionals, values);
+  check?.(values);
   const temporal = await connectTemporal();
   try {
     const handle = temporal.client.workflow.getHandle(workflowId);
