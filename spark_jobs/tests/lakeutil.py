@@ -52,7 +52,8 @@ def read_table(spark, path: str, partition_cols: Optional[List[str]] = None):
         return []
     df = spark.read.option("basePath", path).parquet(path)
     cols = sorted(df.columns)
-    return sorted(tuple(r[c] for c in cols) for r in df.select(*cols).collect())
+    rows = [tuple(r[c] for c in cols) for r in df.select(*cols).collect()]
+    return sorted(rows, key=lambda row: tuple((x is not None, x) for x in row))  # nulls first
 
 
 def gold_df(spark, lake: str, version: Optional[str] = None):
