@@ -66,7 +66,7 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
 
   const status = await waitForRun(runner, handle, io, deps.pollMs ?? DEFAULT_EMR_POLL_MS);
   if (status.state !== 'succeeded') {
-    io.err(`EMR job run ${handle.id} ${status.state}: ${status.detail ?? 'no detail'}`);
+    io.err(status.detail ?? `EMR job run ${handle.id} ${status.state.toUpperCase()}`);
     io.err('see the driver log (stderr) of the run; fix the cause and run the command again');
     return EXIT.failed;
   }
