@@ -101,12 +101,26 @@ export interface FollowOptions {
 /** Follows a started backfill, prints its report and returns the exit code it calls for. */
 export async function followToReport(handle: WorkflowHandle, io: Io, o: FollowOptions): Promise<number> {
   const follow = () => followBackfill(handle, io, o.pollMs, o.quiet);
+  // Ctrl-C stops following, never the backfill: say how to pick it up again.
+  const onSigint = () => {
+    if (io.isTTY) io.status?.('');
+    io.err(
+      o.local
+        ? `\nstopped following ${handle.workflowId}; its worker ran in this command, so the backfill waits. ` +
+            `Run the same command again to continue where it stopped, or: backfill cancel ${handle.workflowId}`
+        : `\nstopped following ${handle.workflowId}; it goes on. Follow it again with: backfill status --follow ${handle.workflowId}`,
+    );
+    process.exit(130);
+  };
+  process.once('SIGINT', onSigint);
   let report: BackfillReport;
   try {
     report = o.local ? await withLocalWorker(o.taskQueue, follow) : await follow();
   } catch (err) {
     if (err instanceof WorkflowFailedError) return failedWithoutReport(handle.workflowId, err, io);
     throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
   const estimate = o.estimate?.(report);
   if (o.json) io.out(JSON.stringify(estimate ? { ...report, estimate } : report, null, 2));
