@@ -1,9 +1,18 @@
 /** Workflow logic on the time-skipping test server, with activities that do no I/O. */
 import assert from 'node:assert/strict';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { backfillWorkflow } from '../src/workflows';
+import {
+  backfillWorkflow,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  retryFailedUpdate,
+  setMaxConcurrentChunksUpdate,
+  type BackfillProgress,
+} from '../src/workflows';
+import { CHUNKS_PER_RUN } from '../src/workflows/backfill';
 import type { BackfillReport } from '../src/common/results';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
@@ -104,5 +113,147 @@ describe('backfill workflow (time-skipping server)', function () {
     assert.equal(report?.status, 'dry_run');
     assert.deepEqual(calls.map((c) => c.step), ['preflight', 'inspectLake']);
     assert.deepEqual(report?.dryRun?.bronzeMissing, ['2025-10-01']);
+  });
+});
+
+describe('operating a running backfill (time-skipping server)', function () {
+  let env: TestWorkflowEnvironment;
+  let n = 0;
+  before(async () => {
+    env = await createTimeSkippingEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  const week = { bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-07', chunkSizeDays: 1, featureVersion: 'v1' };
+
+  /** Starts a backfill on a fresh worker with fake activities; `drive` steers it while it runs. */
+  async function operate(
+    input: Record<string, unknown>,
+    options: FakeOptions,
+    drive: (handle: WorkflowHandle<typeof backfillWorkflow>, fake: ReturnType<typeof fakeActivities>) => Promise<void>,
+  ) {
+    const fake = fakeActivities(options);
+    const taskQueue = `op-test-${++n}`;
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+      // Send heartbeats promptly, so a cancellation reaches the fake activities within the test.
+      maxHeartbeatThrottleInterval: '100 milliseconds',
+    });
+    let firstRunId = '';
+    const report = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(backfillWorkflow, { args: [input], taskQueue, workflowId: `op-test-${n}` });
+      firstRunId = handle.firstExecutionRunId;
+      await drive(handle, fake);
+      return handle.result();
+    });
+    return { report, firstRunId, workflowId: `op-test-${n}`, ...fake };
+  }
+
+  const until = async (check: () => Promise<boolean> | boolean, what: string) => {
+    for (let i = 0; i < 400; i++) {
+      if (await Promise.resolve(check()).catch(() => false)) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+
+  it('pause stops new chunks from starting, running ones finish, resume carries on', async () => {
+    const { report, calls } = await operate({ ...week, maxConcurrentChunks: 1 }, { stepMs: 150 }, async (handle, fake) => {
+      await until(() => fake.calls.some((c) => c.step === 'spark'), 'the first chunk');
+      await handle.signal(pauseSignal);
+      await until(async () => (await handle.query(progressQuery)).totals.running === 0, 'running chunks to finish');
+      const paused = await handle.query(progressQuery);
+      assert.equal(paused.status, 'paused');
+      assert.equal(paused.totals.succeeded, 1);
+      assert.equal(paused.totals.pending, 6);
+      const sparkCalls = fake.calls.filter((c) => c.step === 'spark').length;
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(fake.calls.filter((c) => c.step === 'spark').length, sparkCalls, 'no chunk started while paused');
+      await handle.signal(resumeSignal);
+    });
+    assert.equal(report.status, 'succeeded');
+    assert.equal(calls.filter((c) => c.step === 'spark').length, 7);
+  });
+
+  it('setMaxConcurrentChunks raises the bound while running and rejects bad values', async () => {
+    const { report, maxInFlight } = await operate({ ...week, maxConcurrentChunks: 1 }, { stepMs: 300 }, async (handle, fake) => {
+      await until(() => fake.calls.some((c) => c.step === 'spark'), 'the first chunk');
+      await assert.rejects(handle.executeUpdate(setMaxConcurrentChunksUpdate, { args: [0] }), (err: Error) => {
+        assert.match(String((err.cause as Error)?.message), /from 1 to 64, got 0/);
+        return true;
+      });
+      assert.equal(await handle.executeUpdate(setMaxConcurrentChunksUpdate, { args: [3] }), 3);
+      assert.equal((await handle.query(progressQuery)).maxConcurrentChunks, 3);
+    });
+    assert.equal(report.status, 'succeeded');
+    assert.equal(maxInFlight(), 3);
+  });
+
+  it('retryFailed runs only the failed chunks again', async () => {
+    const failing = '2025-10-01_2025-10-01';
+    const { report, calls } = await operate(
+      { ...week, endDate: '2025-10-04', maxConcurrentChunks: 1 },
+      { stepMs: 100, failStep: { step: 'catalog', chunkId: failing, message: 'crawler busy', times: 1 } },
+      async (handle) => {
+        await until(async () => (await handle.query(progressQuery)).totals.failed === 1, 'the first chunk to fail');
+        assert.deepEqual(await handle.executeUpdate(retryFailedUpdate), [failing]);
+      },
+    );
+    assert.equal(report.status, 'succeeded');
+    const first = report.chunks.find((c) => c.chunk.id === failing);
+    assert.equal(first?.attempts, 2);
+    for (const c of report.chunks.filter((c) => c.chunk.id !== failing)) {
+      assert.equal(calls.filter((k) => k.step === 'spark' && k.chunkId === c.chunk.id).length, 1, `${c.chunk.id} ran once`);
+      assert.equal(c.attempts, 1);
+    }
+  });
+
+  it('cancel stops running chunks through their activities and reports what was done', async () => {
+    const { report, calls } = await operate({ ...week, maxConcurrentChunks: 2 }, { stepMs: 400 }, async (handle) => {
+      await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 1, 'a chunk to finish');
+      await handle.cancel();
+    });
+    assert.equal(report.status, 'cancelled');
+    const byStatus = (s: string) => report.chunks.filter((c) => c.status === s).length;
+    assert.ok(byStatus('succeeded') >= 1);
+    assert.ok(byStatus('cancelled') >= 1, JSON.stringify(report.chunks.map((c) => c.status)));
+    assert.ok(byStatus('pending') >= 1, 'chunks not started stay pending');
+    assert.equal(report.totals.cancelled, byStatus('cancelled'));
+    assert.ok(calls.some((c) => c.step.endsWith('-cancelled')), 'a running activity saw the cancellation');
+    // Nothing ran after the cancellation: every cancelled chunk stopped at the step it was in.
+    for (const c of report.chunks.filter((c) => c.status === 'cancelled')) {
+      assert.ok(!calls.some((k) => k.chunkId === c.chunk.id && k.step === 'validate'));
+    }
+  });
+
+  it('a 3-year backfill in 1-day chunks completes with every run history under 10,000 events', async function () {
+    this.timeout(20 * 60_000);
+    const input = { bucket: '/tmp/lake', startDate: '2022-01-01', endDate: '2024-12-31', chunkSizeDays: 1, maxConcurrentChunks: 16 };
+    let midRun: BackfillProgress | undefined;
+    const { report, calls, firstRunId, workflowId } = await operate(input, {}, async (handle) => {
+      await until(async () => (await handle.query(progressQuery)).runs >= 2, 'the first continue-as-new');
+      midRun = await handle.query(progressQuery);
+    });
+    assert.equal(report.status, 'succeeded');
+    assert.equal(report.chunks.length, 1096);
+    assert.equal(report.totals.succeeded, 1096);
+    assert.equal(calls.filter((c) => c.step === 'spark').length, 1096, 'each chunk ran once');
+    assert.ok(midRun && midRun.totals.succeeded >= CHUNKS_PER_RUN - 16, 'progress carried across continue-as-new');
+    // Walk the chain of runs from the first one and measure each history.
+    const sizes: number[] = [];
+    for (let runId: string | undefined = firstRunId; runId; ) {
+      const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
+        await env.client.workflow.getHandle(workflowId, runId).fetchHistory();
+      const events = history.events ?? [];
+      sizes.push(events.length);
+      runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    assert.ok(sizes.length >= 4, `expected several runs, got ${sizes.length}`);
+    assert.ok(Math.max(...sizes) < 10_000, `history sizes ${sizes.join(', ')}`);
   });
 });

@@ -54,14 +54,10 @@ export interface BackfillCarry {
 }
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
-  const request = carry?.request ?? (await acceptRequest(input));
-  const chunks: ChunkSummary[] =
-    carry?.chunks ??
-    planChunks(request.startDate, request.endDate, request.chunkSizeDays)
-      .filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id))
-      .map((chunk) => ({ chunk, status: 'pending', attempts: 0 }));
+  // Handlers first, so a query or signal that arrives during validation is answered, not lost.
+  let chunks: ChunkSummary[] = carry?.chunks ?? [];
   let paused = carry?.paused ?? false;
-  let maxConcurrentChunks = carry?.maxConcurrentChunks ?? request.maxConcurrentChunks;
+  let maxConcurrentChunks = carry?.maxConcurrentChunks ?? 0;
   const startedAt = carry?.startedAt ?? Date.now();
   const runs = (carry?.runs ?? 0) + 1;
   let phase: BackfillPhase = paused ? 'paused' : 'running';
@@ -114,6 +110,14 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     for (const c of again) Object.assign(c, { status: 'pending', error: undefined });
     return again.map((c) => c.chunk.id);
   });
+
+  const request = carry?.request ?? (await acceptRequest(input));
+  if (!carry) {
+    chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays)
+      .filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id))
+      .map((chunk) => ({ chunk, status: 'pending', attempts: 0 }));
+    maxConcurrentChunks ||= request.maxConcurrentChunks;
+  }
 
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTES.featureGroup, value: request.featureGroup },

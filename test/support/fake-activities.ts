@@ -1,5 +1,5 @@
 /** Activities that do no I/O, record every call, and can be told to fail: for workflow-logic tests. */
-import { ApplicationFailure } from '@temporalio/activity';
+import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BackfillActivities } from '../../src/activities';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
@@ -7,8 +7,11 @@ import type { ChunkSpec } from '../../src/common/plan';
 import type { ChunkManifest, IngestResult } from '../../src/common/results';
 
 export interface FakeOptions {
-  /** Fail this step ('spark' | 'catalog' | 'ingest' | 'validate') for chunks whose id matches. */
-  failStep?: { step: string; chunkId: string; message: string };
+  /**
+   * Fail this step ('spark' | 'catalog' | 'ingest' | 'validate') for chunks whose id matches,
+   * the first `times` times (every time when unset).
+   */
+  failStep?: { step: string; chunkId: string; message: string; times?: number };
   /** Milliseconds each step takes (real time). */
   stepMs?: number;
   rowsPerDay?: number;
@@ -20,11 +23,25 @@ export function fakeActivities(options: FakeOptions = {}) {
   let maxInFlight = 0;
   const rows = options.rowsPerDay ?? 10;
 
+  let failures = 0;
   const step = async (name: string, chunk: ChunkSpec | undefined) => {
     calls.push({ step: name, chunkId: chunk?.id ?? '-' });
-    if (options.stepMs) await new Promise((r) => setTimeout(r, options.stepMs));
+    if (options.stepMs) {
+      // Heartbeat while "working", as the real activities do, so cancellation reaches us.
+      const until = Date.now() + options.stepMs;
+      try {
+        while (Date.now() < until) {
+          Context.current().heartbeat();
+          await Context.current().sleep(Math.min(50, until - Date.now()));
+        }
+      } catch (err) {
+        calls.push({ step: `${name}-cancelled`, chunkId: chunk?.id ?? '-' });
+        throw err;
+      }
+    }
     const f = options.failStep;
-    if (f && chunk && f.step === name && f.chunkId === chunk.id) {
+    if (f && chunk && f.step === name && f.chunkId === chunk.id && (f.times === undefined || failures < f.times)) {
+      failures += 1;
       throw ApplicationFailure.nonRetryable(f.message, 'FakeFailure');
     }
   };
