@@ -35,14 +35,17 @@ function timing(p: BackfillProgress, now: number): string {
   return `${formatDuration(now - p.startedAt)} elapsed, ${etaText}`;
 }
 
-/** The live line on a terminal, e.g. `running [#####.......] 3/8 chunks ...`. */
-export function progressBar(p: BackfillProgress, now: number, width = 20): string {
+/**
+ * The live line on a terminal, e.g. `running [#####.......] 3/8 chunks (2 ok, 1 failed, 2 running) | ...`.
+ * Most important first: a narrow terminal cuts the end.
+ */
+export function progressBar(p: BackfillProgress, now: number, width = 16): string {
   const t = p.totals;
   const done = t.chunks === 0 ? 0 : Math.round((finishedChunks(p) / t.chunks) * width);
   const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}]`;
   return (
-    `${p.status} ${bar} ${finishedChunks(p)}/${t.chunks} chunks: ${t.succeeded} done, ${t.failed} failed, ${t.running} running | ` +
-    `${formatCount(t.rowsWritten)} rows, ${formatCount(t.recordsIngested)} records | ${timing(p, now)}`
+    `${p.status} ${bar} ${finishedChunks(p)}/${t.chunks} chunks (${t.succeeded} ok, ${t.failed} failed, ${t.running} running) | ` +
+    `${timing(p, now)} | ${formatCount(t.rowsWritten)} rows, ${formatCount(t.recordsIngested)} records`
   );
 }
 

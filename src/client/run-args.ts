@@ -55,7 +55,8 @@ Options of this tool:
                                 spark.executor.memory=16g (repeatable)
   --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE or feature-backfill)
   --follow                      follow the backfill to its end and print the report (default)
-  --no-follow                   print the workflow id and return at once (--aws; with --local the worker
+  --no-follow                   print the workflow id (with --direct-emr: the EMR job run id) and return
+                                at once (--aws; with --local the worker
                                 would stop with this command, so --local always follows)
   --json                        print the final report (and a dry run's estimate) as JSON on stdout
   -h, --help                    this help
@@ -67,7 +68,8 @@ Dry-run cost estimate (see docs/guide.md, "Estimating cost"):
 
 Progress goes to stderr (a live bar on a terminal, log lines otherwise); the report to stdout.
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
-(the Temporal SDK's environment configuration). Local state: BACKFILL_STATE_DIR, BACKFILL_FEATURE_STORE.
+(the Temporal SDK's environment configuration); BACKFILL_UI_URL sets the Web UI base of the links printed.
+Local backend state: BACKFILL_STATE_DIR (default .state), BACKFILL_FEATURE_STORE (default .state/feature-store.db).
 Exit codes: 0 success (or a dry run), 1 backfill failed or partly failed, 2 bad usage.`;
 
 /** Every flag of `backfill run`; the help above lists each one (a test checks). */

@@ -81,7 +81,7 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     let io = fakeIo();
     assert.equal(await main(['status', workflowId], io, deps), 0, io.stderr());
     assert.match(io.stdout(), new RegExp(`^Backfill ${workflowId}: RUNNING`));
-    assert.match(io.stdout(), /\[#*\.*\] \d\/6 chunks: \d done, 0 failed, 1 running/);
+    assert.match(io.stdout(), /\[#*\.*\] \d\/6 chunks \(\d ok, 0 failed, 1 running\)/);
     assert.match(io.stdout(), /2025-10-01_2025-10-01 +succeeded +10 +10/);
     assert.match(io.stdout(), /at most 1 chunk\(s\) at once/);
 
@@ -125,7 +125,7 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     const { handle, workflowId } = await start('fg_follow', 3);
     const io = fakeIo(true);
     assert.equal(await main(['status', '--follow', workflowId], io, deps), 0, io.stderr());
-    assert.ok(io.statusLines.some((l) => /^running \[[#.]+\] \d\/3 chunks: .* records \| .* elapsed, ETA/.test(l)), io.statusLines.join('\n'));
+    assert.ok(io.statusLines.some((l) => /^running \[[#.]+\] \d\/3 chunks \(\d ok, 0 failed, \d running\) \| \S+ elapsed, ETA .* \| \d+ rows, \d+ records$/.test(l)), io.statusLines.join('\n'));
     assert.equal(io.statusLines.at(-1), '', 'the bar is cleared before the report');
     // On a terminal chunk events are plain lines above the bar (no timestamp).
     assert.ok(io.errLines.some((l) => /^chunk 2025-10-03_2025-10-03 succeeded in \d+s: 10 rows, 10 records$/.test(l)), io.stderr());

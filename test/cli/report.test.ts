@@ -57,12 +57,12 @@ describe('cli: progress and report text', () => {
   it('draws the bar with chunks done, failed, running, rows, records, elapsed and ETA', () => {
     const chunks = [ok(c1), { chunk: c2, status: 'failed', attempts: 1 }, { chunk: c3, status: 'running', attempts: 1 }, { chunk: c4, status: 'pending', attempts: 0 }] as ChunkSummary[];
     const bar = progressBar(progress(chunks), T0 + 60_000, 8);
-    assert.equal(bar, 'running [####....] 2/4 chunks: 1 done, 1 failed, 1 running | 200 rows, 200 records | 1m00s elapsed, ETA 1m00s');
+    assert.equal(bar, 'running [####....] 2/4 chunks (1 ok, 1 failed, 1 running) | 1m00s elapsed, ETA 1m00s | 200 rows, 200 records');
     assert.equal(
       progressLine(progress(chunks), T0 + 60_000),
       '2025-11-01T00:01:00.000Z running: chunks 1/4 done, 1 failed, 0 cancelled, 1 running, 1 pending; 200 rows, 200 records ingested; 1m00s elapsed, ETA 1m00s',
     );
-    assert.match(progressBar(progress(chunks, { paused: true, status: 'paused' }), T0 + 60_000), /^paused .* ETA paused$/);
+    assert.match(progressBar(progress(chunks, { paused: true, status: 'paused' }), T0 + 60_000), /^paused .* ETA paused \|/);
   });
 
   it('says what happened to a chunk between polls', () => {
