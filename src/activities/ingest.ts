@@ -158,15 +158,18 @@ export async function ingestChunk(
   const { lake, featureStore } = deps;
   const random = ctx.random ?? Math.random;
   const limiter = limiterFor(featureStore, options);
-  // Only partitions this run wrote are sent; skipped ones were published before (the offline
-  // store is append-only, so sending them again would duplicate rows there).
-  const dates = [...manifest.written_partitions].sort();
+  // Days this run wrote, and days it skipped because gold was there already. The ingest marker
+  // decides: a day already sent from the same gold files is not sent again (the offline store is
+  // append-only), while gold that never reached the store (its job's worker died, or the chunk
+  // failed at ingest before) is sent now instead of being lost.
+  const dates = [...new Set([...manifest.written_partitions, ...manifest.skipped_partitions])].sort();
   const filesByDate = new Map<string, string[]>();
   const alreadyIngested: string[] = [];
   /** Every day of the chunk in order, with the marker of a day already ingested from the same files. */
   const plan: { dt: string; files: string[]; done?: IngestMarker }[] = [];
   for (const dt of dates) {
     const files = (await lake.list(goldPartition(request, dt))).map((f) => f.uri).filter((u) => u.endsWith('.parquet'));
+    if (files.length === 0) continue;
     const marker = parseMarker(await lake.readText(ingestMarker(request, dt)));
     const done = marker && sameFiles(marker.files, files) ? marker : undefined;
     if (done) alreadyIngested.push(dt);

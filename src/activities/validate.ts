@@ -70,5 +70,13 @@ export async function validateChunk(
       `${ingest.recordsWritten} of ${expected} gold rows written to ${ingest.featureGroup}` +
       (ingest.failedRecords.length ? `, ${ingest.failedRecords.length} failed (see ${ingest.deadLetterLocation})` : ''),
   });
+  const published = new Set([...ingest.ingestedDates, ...ingest.alreadyIngestedDates]);
+  const unpublished = Object.entries(goldRowsPerDt).filter(([dt, n]) => n > 0 && !published.has(dt)).map(([dt]) => dt);
+  checks.push({
+    name: 'published',
+    ok: unpublished.length === 0,
+    severity: 'error',
+    detail: unpublished.length === 0 ? 'every day with gold rows is in the feature store' : `gold never sent to ${ingest.featureGroup}: ${unpublished.join(', ')}`,
+  });
   return { ok: checks.every((c) => c.ok || c.severity === 'warning'), checks, goldRowsPerDt };
 }

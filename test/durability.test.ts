@@ -1,0 +1,197 @@
+/**
+ * Durability against process failures, on real servers: a worker killed with SIGKILL in the
+ * middle of a chunk, and the Temporal dev server restarted during a backfill.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { LocalFeatureStore } from '../src/activities/local/feature-store';
+import { backfillWorkflow, progressQuery, SEARCH_ATTRIBUTES } from '../src/workflows';
+import { fakeActivities } from './support/fake-activities';
+import { goldRows, makeSampleLake } from './support/lake';
+import { readBronzeEvents, referenceFeatures } from './support/reference-features';
+import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 300_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const value = await check().catch(() => undefined);
+    if (value) return value;
+    await sleep(250);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)', function () {
+  let env: TestWorkflowEnvironment;
+  let lake: string;
+  let state: string;
+  const workers: ChildProcess[] = [];
+  const days = ['2025-10-01', '2025-10-02', '2025-10-03', '2025-10-04'];
+
+  before(async () => {
+    lake = makeSampleLake({ start: days[0], days: days.length, eventsPerDay: 300, cards: 30, seed: 11 });
+    state = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-kill-'));
+    env = await createDevServerEnv();
+  });
+  after(async () => {
+    for (const w of workers) w.kill('SIGKILL');
+    await env?.teardown();
+    fs.rmSync(lake, { recursive: true, force: true });
+    fs.rmSync(state, { recursive: true, force: true });
+  });
+
+  /** The real worker entry point, as its own process. */
+  function startWorker(): ChildProcess {
+    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'worker.ts')], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        TEMPORAL_ADDRESS: env.address,
+        BACKFILL_TASK_QUEUE: 'kill-test',
+        BACKFILL_STATE_DIR: state,
+        BACKFILL_FEATURE_STORE: path.join(state, 'feature-store.db'),
+      },
+      stdio: ['ignore', fs.openSync(path.join(state, `worker-${workers.length}.log`), 'w'), 'inherit'],
+    });
+    workers.push(child);
+    return child;
+  }
+
+  it('completes after a new worker starts, every partition and record exactly once, finished chunks not rerun', async () => {
+    const first = startWorker();
+    const handle = await env.client.workflow.start(backfillWorkflow, {
+      args: [{ bucket: lake, startDate: days[0], endDate: days[3], chunkSizeDays: 1, maxConcurrentChunks: 1 }],
+      taskQueue: 'kill-test',
+      workflowId: 'kill-test',
+    });
+    const manifests = path.join(lake, '_manifests', 'card_features', 'feature_version=v1');
+    // Wait until one chunk is done and the next one's Spark job is running.
+    const done = await until(async () => {
+      const p = await handle.query(progressQuery);
+      const finished = p.chunks.filter((c) => c.status === 'succeeded').map((c) => c.chunk.id);
+      const runningChunk = p.chunks.find((c) => c.status === 'running');
+      const sparkLogs = fs.existsSync(path.join(state, 'spark-logs')) ? fs.readdirSync(path.join(state, 'spark-logs')) : [];
+      const sparkStarted = runningChunk && sparkLogs.some((f) => f.includes(runningChunk.chunk.id));
+      return finished.length >= 1 && sparkStarted ? finished : undefined;
+    }, 'a finished chunk and a running Spark job');
+    const mtimes = Object.fromEntries(done.map((id) => [id, fs.statSync(path.join(manifests, `chunk=${id}.json`)).mtimeMs]));
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+
+    startWorker();
+    const report = await handle.result();
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => c.error)));
+    for (const id of done) {
+      assert.equal(fs.statSync(path.join(manifests, `chunk=${id}.json`)).mtimeMs, mtimes[id], `${id} did not run again`);
+      assert.equal(report.chunks.find((c) => c.chunk.id === id)?.attempts, 1);
+    }
+
+    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) => days.includes(r.dt));
+    for (const dt of days) {
+      const rows = await goldRows(lake, 'v1', dt);
+      assert.equal(rows.length, expected.filter((r) => r.dt === dt).length, `gold rows of ${dt}`);
+      assert.equal(new Set(rows.map((r) => r.event_id)).size, rows.length, `no duplicate in ${dt}`);
+    }
+    const store = new LocalFeatureStore(path.join(state, 'feature-store.db'));
+    try {
+      const offline = store.offlineRecords('rt_card_features_v1');
+      assert.equal(offline.length, expected.length, 'every record once in the offline store');
+      assert.equal(new Set(offline.map((r) => r.event_id)).size, expected.length);
+    } finally {
+      store.close();
+    }
+  });
+});
+
+describe('the Temporal dev server restarted during a backfill (file-backed)', function () {
+  let dir: string;
+  let server: ChildProcess | undefined;
+  let port: number;
+
+  const freePort = () =>
+    new Promise<number>((resolve) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as net.AddressInfo).port;
+        s.close(() => resolve(p));
+      });
+    });
+
+  async function startServer(): Promise<void> {
+    server = spawn(
+      path.join(VENV_BIN, 'temporal'),
+      [
+        'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port),
+        '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error',
+        ...Object.values(SEARCH_ATTRIBUTES).flatMap((k) => ['--search-attribute', `${k.name}=${k.type === 'INT' ? 'Int' : 'Keyword'}`]),
+      ],
+      { stdio: 'ignore' },
+    );
+    await until(async () => {
+      const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
+      await c.workflowService.getSystemInfo({});
+      await c.close();
+      return true;
+    }, 'the dev server', 60_000);
+  }
+
+  async function stopServer(): Promise<void> {
+    const s = server;
+    if (!s || s.exitCode !== null) return;
+    s.kill('SIGTERM');
+    await new Promise((r) => s.once('exit', r));
+  }
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-restart-'));
+    port = await freePort();
+    await startServer();
+  });
+  after(async () => {
+    await stopServer();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the backfill completes after the server comes back', async () => {
+    const address = `127.0.0.1:${port}`;
+    const fake = fakeActivities({ stepMs: 300 });
+    const nativeConnection = await NativeConnection.connect({ address });
+    const worker = await Worker.create({
+      connection: nativeConnection,
+      taskQueue: 'restart-test',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
+    const running = worker.run();
+    const connection = await Connection.connect({ address });
+    const client = new Client({ connection });
+    const handle = await client.workflow.start(backfillWorkflow, {
+      args: [{ bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-08', chunkSizeDays: 1, maxConcurrentChunks: 2 }],
+      taskQueue: 'restart-test',
+      workflowId: 'restart-test',
+    });
+    await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 2 || undefined, 'two chunks done', 60_000);
+
+    await stopServer();
+    await sleep(2000);
+    await startServer();
+
+    const report = await until(() => handle.result(), 'the result after the restart', 180_000);
+    assert.equal(report.status, 'succeeded');
+    assert.equal(report.totals.succeeded, 8);
+    const sparkRuns = fake.calls.filter((c) => c.step === 'spark').map((c) => c.chunkId);
+    assert.equal(new Set(sparkRuns).size, 8, 'every chunk ran');
+    worker.shutdown();
+    await running;
+    await connection.close();
+    await nativeConnection.close();
+  });
+});
