@@ -2,7 +2,7 @@
  * One chunk of a backfill, its own unit of retry and visibility: Spark job, catalog refresh,
  * feature store ingestion, validation. A failed step fails the chunk with the step named.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
@@ -41,6 +41,15 @@ const checks = proxyActivities<BackfillActivities>({
   retry: { maximumAttempts: 3, initialInterval: '5 seconds' },
 });
 
+/**
+ * Changes of workflow code that running histories must not see, each guarded with patched().
+ * Remove a patch only once no history that predates it can still be running or replayed.
+ */
+export const PATCHES = {
+  /** 2026-11: catalog refresh and ingestion run side by side instead of one after the other. */
+  parallelCatalogAndIngest: 'parallel-catalog-and-ingest',
+} as const;
+
 export interface ChunkWorkflowInput {
   request: BackfillRequest;
   chunk: ChunkSpec;
@@ -65,8 +74,19 @@ export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Pro
 
   result.spark = await step('spark', () => spark.runSparkJob(request, chunk, `${workflowInfo().workflowId}`));
   const manifest = result.spark.manifest;
-  result.catalog = await step('catalog', () => catalog.refreshCatalog(request, chunk));
-  result.ingest = await step('ingest', () => ingest.ingestFeatures(request, chunk, manifest));
+  const refresh = () => step('catalog', () => catalog.refreshCatalog(request, chunk)).then((r) => (result.catalog = r));
+  const publish = () => step('ingest', () => ingest.ingestFeatures(request, chunk, manifest)).then((r) => (result.ingest = r));
+  let settled: PromiseSettledResult<unknown>[];
+  if (patched(PATCHES.parallelCatalogAndIngest)) {
+    // Both only need the job's output: refresh the catalog (minutes, for a crawler) while
+    // ingesting. Both settle before the chunk fails, so a failed refresh never cuts an ingest off.
+    settled = await Promise.allSettled([refresh(), publish()]);
+  } else {
+    // Histories recorded before the patch ran the two one after the other.
+    settled = await Promise.allSettled([refresh()]);
+    if (settled[0].status === 'fulfilled') settled = await Promise.allSettled([publish()]);
+  }
+  for (const s of settled) if (s.status === 'rejected') throw s.reason;
   result.validation = await step('validate', () => checks.validateChunk(request, chunk, manifest, result.ingest!));
   if (!result.validation.ok) {
     const failed = result.validation.checks.filter((c) => !c.ok && c.severity === 'error');
