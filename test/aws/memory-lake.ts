@@ -67,5 +67,5 @@ export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: strin
 
 /** The manifest fields ingestion reads: which partitions this run wrote. */
 export function manifestFor(dates: string[]): ChunkManifest {
-  return { written_partitions: dates } as unknown as ChunkManifest;
+  return { written_partitions: dates, skipped_partitions: [] } as unknown as ChunkManifest;
 }
