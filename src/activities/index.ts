@@ -112,24 +112,33 @@ export function createActivities(backends: Backends) {
     },
 
     async refreshCatalog(request: BackfillRequest, chunk: ChunkSpec): Promise<CatalogResult> {
-      return catalog.refresh(request, chunk, goldTable(request));
+      // A crawler run takes minutes: heartbeat meanwhile, so a lost worker is noticed and a
+      // cancellation is answered (the crawl itself finishes on its own; it only reads).
+      const ctx = Context.current();
+      return whileHeartbeating(ctx, () => undefined, () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]));
     },
 
     /** Sends the chunk's new gold rows to the feature store, resuming from the last checkpoint. */
     async ingestFeatures(request: BackfillRequest, chunk: ChunkSpec, manifest: ChunkManifest): Promise<IngestResult> {
       const ctx = Context.current();
-      return ingestChunk(
+      let latest = ctx.info.heartbeatDetails as IngestCheckpoint | undefined;
+      // Besides the checkpoint after each batch, a steady heartbeat covers long parquet reads and
+      // long throttling backoffs, so the server never times out an attempt that is still writing.
+      return whileHeartbeating(ctx, () => latest, () => ingestChunk(
         { lake, featureStore },
         request,
         chunk,
         manifest,
         {
           checkpoint: ctx.info.heartbeatDetails as IngestCheckpoint | undefined,
-          heartbeat: (checkpoint) => ctx.heartbeat(checkpoint),
+          heartbeat: (checkpoint) => {
+            latest = checkpoint;
+            ctx.heartbeat(checkpoint);
+          },
           sleep: (ms) => ctx.sleep(ms),
         },
         { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
-      );
+      ));
     },
 
     async validateChunk(
@@ -141,6 +150,16 @@ export function createActivities(backends: Backends) {
       return validateChunkAgainstLake(lake, request, chunk, manifest, ingest);
     },
   };
+}
+
+/** Runs `work`, heartbeating `details()` every 5 s until it settles. */
+async function whileHeartbeating<T>(ctx: Context, details: () => unknown, work: () => Promise<T>): Promise<T> {
+  const timer = setInterval(() => ctx.heartbeat(details()), 5000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
 }
 
 export type BackfillActivities = ReturnType<typeof createActivities>;

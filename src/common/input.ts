@@ -57,6 +57,8 @@ export interface BackfillRequest {
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
 export const DEFAULT_MAX_CONCURRENT_CHUNKS = 2;
+/** The largest maxConcurrentChunks accepted: beyond it EMR capacity, not the workflow, limits. */
+export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
 /** A bound that keeps one backfill's plan (and its history) sane; split longer ranges. */
 export const MAX_RANGE_DAYS = 3660;
 
@@ -119,7 +121,7 @@ export function validateInput(raw: unknown): BackfillRequest {
     featureGroup,
     emr: emr(input.emr),
     glue: glue(input.glue),
-    maxConcurrentChunks: positiveInt(input, 'maxConcurrentChunks', DEFAULT_MAX_CONCURRENT_CHUNKS),
+    maxConcurrentChunks: concurrency(input),
     prefixes: prefixes(input.prefixes),
     sparkConf: sparkConf(input.sparkConf),
     allowedLatenessDays: nonNegativeInt(input, 'allowedLatenessDays', 1),
@@ -152,6 +154,12 @@ function positiveInt(o: Record<string, unknown>, field: string, fallback: number
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
     throw new InputError(field, `must be a whole number of at least 1, got ${JSON.stringify(v)}`);
   }
+  return v;
+}
+
+function concurrency(o: Record<string, unknown>): number {
+  const v = positiveInt(o, 'maxConcurrentChunks', DEFAULT_MAX_CONCURRENT_CHUNKS);
+  if (v > MAX_CONCURRENT_CHUNKS_LIMIT) throw new InputError('maxConcurrentChunks', `must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${v}`);
   return v;
 }
 

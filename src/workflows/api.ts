@@ -37,5 +37,4 @@ export const SEARCH_ATTRIBUTES = {
   chunksTotal: defineSearchAttributeKey('BackfillChunksTotal', SearchAttributeType.INT),
 };
 
-/** The largest maxConcurrentChunks accepted: beyond it EMR capacity, not the workflow, limits. */
-export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
+export { MAX_CONCURRENT_CHUNKS_LIMIT } from '../common/input';

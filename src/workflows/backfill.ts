@@ -5,6 +5,7 @@
  * Long ranges continue-as-new, carrying the chunk summaries, so each run's history stays small.
  */
 import {
+  ActivityFailure,
   ApplicationFailure,
   CancellationScope,
   ChildWorkflowFailure,
@@ -32,7 +33,8 @@ import {
   setMaxConcurrentChunksUpdate,
   type BackfillPhase,
 } from './api';
-import { chunkWorkflow, rootMessage } from './chunk';
+import { rootMessage } from '../common/errors';
+import { chunkWorkflow } from './chunk';
 
 const setup = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '5 minutes',
@@ -168,7 +170,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    // Cancelled: children are cancelled with us (EMR runs and crawlers through their activities);
+    // Cancelled: children are cancelled with us (EMR job runs through their activities);
     // wait for them to wind down, then report what was done.
     phase = 'cancelling';
     publish();
@@ -210,8 +212,13 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
   try {
     await setup.preflight(request);
   } catch (err) {
-    // Surface the backend's verdict on the request as the workflow's own failure.
-    throw ApplicationFailure.nonRetryable(rootMessage(err), 'InvalidInput');
+    // The backend's verdict on the request becomes the workflow's own failure; anything else
+    // (an outage outlasting the retries) fails the workflow as what it is.
+    const cause = err instanceof ActivityFailure ? err.cause : undefined;
+    if (cause instanceof ApplicationFailure && (cause.type === 'InvalidInput' || cause.type === 'AwsAccessDenied')) {
+      throw ApplicationFailure.nonRetryable(rootMessage(err), 'InvalidInput');
+    }
+    throw err;
   }
   return request;
 }

@@ -7,6 +7,7 @@ import type { BackfillActivities } from '../activities';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { ChunkResult } from '../common/results';
+import { rootMessage } from '../common/errors';
 
 const spark = proxyActivities<BackfillActivities>({
   // Backfill Spark jobs can run for hours; the heartbeat (every poll) is what detects a lost worker.
@@ -21,6 +22,8 @@ const spark = proxyActivities<BackfillActivities>({
 const catalog = proxyActivities<BackfillActivities>({
   // A crawler run takes minutes; waiting behind another run can double that.
   startToCloseTimeout: '1 hour',
+  // The activity heartbeats while it waits on the crawler: a lost worker shows within a minute.
+  heartbeatTimeout: '1 minute',
   // Catalog refresh is idempotent: retry for a while through throttling and busy crawlers.
   retry: { maximumAttempts: 6, initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
@@ -66,13 +69,14 @@ export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Pro
         throw err; // the chunk ends Cancelled, as asked
       }
       result.status = 'failed';
-      result.error = { step: name, message: rootMessage(err) };
+      // With catalog and ingest side by side, the first failure is the one reported.
+      result.error ??= { step: name, message: rootMessage(err) };
       // The result travels as details so the parent can report what this chunk did get done.
       throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed at ${name}: ${result.error.message}`, 'ChunkFailed', result);
     }
   };
 
-  result.spark = await step('spark', () => spark.runSparkJob(request, chunk, `${workflowInfo().workflowId}`));
+  result.spark = await step('spark', () => spark.runSparkJob(request, chunk, workflowInfo().workflowId));
   const manifest = result.spark.manifest;
   const refresh = () => step('catalog', () => catalog.refreshCatalog(request, chunk)).then((r) => (result.catalog = r));
   const publish = () => step('ingest', () => ingest.ingestFeatures(request, chunk, manifest)).then((r) => (result.ingest = r));
@@ -96,11 +100,4 @@ export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Pro
   }
   result.status = 'succeeded';
   return result;
-}
-
-/** The innermost cause's message: "activity task failed" says nothing, its cause does. */
-export function rootMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e && e.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
 }

@@ -36,6 +36,8 @@ const LOCAL_DEFAULT_CONF: Record<string, string> = {
 
 export class LocalSparkRunner implements SparkRunner {
   private readonly runs = new Map<string, Run>();
+  /** Runs of this worker that ended: their pids may belong to other processes by now. */
+  private readonly ended = new Set<string>();
 
   constructor(private readonly options: LocalSparkOptions) {}
 
@@ -73,8 +75,9 @@ export class LocalSparkRunner implements SparkRunner {
 
   async reattach(previous: JobHandle): Promise<JobHandle | undefined> {
     if (this.runs.has(previous.id)) return previous;
+    if (this.ended.has(previous.id)) return undefined;
     // Started by a worker that died: its process may still be writing; stop it before a rerun.
-    killTree(Number(previous.id));
+    if (isSparkSubmit(Number(previous.id))) killTree(Number(previous.id));
     return undefined;
   }
 
@@ -83,6 +86,7 @@ export class LocalSparkRunner implements SparkRunner {
     if (!run) return { state: 'failed', detail: `local job ${handle.id} is unknown to this worker` };
     if (!run.exit) return { state: 'running' };
     this.runs.delete(handle.id);
+    this.ended.add(handle.id);
     if (run.exit.code === 0) return { state: 'succeeded' };
     if (run.exit.signal) return { state: 'cancelled', detail: `spark-submit ended by ${run.exit.signal}` };
     return { state: 'failed', detail: `spark-submit exited with code ${run.exit.code}: ${lastError(run.log)} (log: ${run.log})` };
@@ -90,6 +94,14 @@ export class LocalSparkRunner implements SparkRunner {
 
   async cancel(handle: JobHandle): Promise<void> {
     killTree(Number(handle.id));
+  }
+}
+
+function isSparkSubmit(pid: number): boolean {
+  try {
+    return /spark|backfill_features/.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+  } catch {
+    return false;
   }
 }
 

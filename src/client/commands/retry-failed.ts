@@ -6,7 +6,7 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { lakeRoot } from '../../activities/lake-paths';
 import { retryFailedUpdate } from '../../workflows/api';
-import { rootMessage } from '../../workflows/chunk';
+import { rootMessage } from '../../common/errors';
 import type { backfillWorkflow } from '../../workflows/backfill';
 import { withWorker } from '../connect';
 import { EXIT, type CliDeps, type Io } from '../io';

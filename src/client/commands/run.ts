@@ -9,7 +9,7 @@ import { InputError, validateInput, type BackfillInput, type BackfillRequest } f
 import type { BackfillReport } from '../../common/results';
 import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
-import { rootMessage } from '../../workflows/chunk';
+import { rootMessage } from '../../common/errors';
 import { connectTemporal, describeBackfill, uiUrl, type Temporal } from '../connect';
 import { costInputsOf, estimateBackfill, type CostEstimate } from '../cost';
 import { followBackfill } from '../follow';

@@ -1,7 +1,7 @@
 /** `backfill set-concurrency`: the setMaxConcurrentChunks update of a running backfill. */
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { MAX_CONCURRENT_CHUNKS_LIMIT, setMaxConcurrentChunksUpdate } from '../../workflows/api';
-import { rootMessage } from '../../workflows/chunk';
+import { rootMessage } from '../../common/errors';
 import { withWorker } from '../connect';
 import { EXIT, type Io } from '../io';
 import { TARGET_HELP } from '../target';

@@ -2,7 +2,7 @@
 import type { BackfillInput } from '../../common/input';
 import type { BackfillReport } from '../../common/results';
 import { SEARCH_ATTRIBUTES, type BackfillProgress } from '../../workflows/api';
-import { rootMessage } from '../../workflows/chunk';
+import { rootMessage } from '../../common/errors';
 import { WorkerUnavailableError } from '../connect';
 import { costInputsOf, estimateBackfill } from '../cost';
 import { EXIT, type CliDeps, type Io } from '../io';
