@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from . import definitions, transform
@@ -163,10 +163,14 @@ SPARK_CONF = {
     # Keep `dt=YYYY-MM-DD` a string, as the contract writes it.
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
-    # Let adaptive execution coalesce the shuffle partitions of cached frames too; otherwise every
-    # stage reading a cached frame runs spark.sql.shuffle.partitions tasks, mostly empty ones.
-    "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
+    # The job caches the parsed input and the deduplicated events of a chunk. Uncompressed columnar
+    # cache: building the compressed one costs about as much CPU as parsing the JSON in the first place.
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
 }
+
+
+# Target size of a partition of deduplicated events (rows), for the dedup shuffle.
+ROWS_PER_PARTITION = 500_000
 
 
 def build_spark(app_name: str = "backfill_features", master: Optional[str] = None,
@@ -185,14 +189,17 @@ def _partition(table: str, dt_value: str, version: Optional[str] = None) -> str:
 
 
 def _write_partitioned(df: DataFrame, table: str, partition_cols: List[str]) -> None:
-    """Replace exactly the partitions present in `df`, one file per partition.
+    """Replace exactly the partitions present in `df` (a few files each: one per task holding rows of it).
 
     Dynamic partition overwrite stages the output and swaps whole partitions at commit, so a failed
     job leaves the previous partitions as they were. The mode is passed on the writer itself: with
     Spark's default (static) mode this write would delete every other partition of the table.
     """
+    # At most one writing task per core: no flood of tiny files (and file commits) when the frame
+    # has many small partitions, e.g. when it comes from a cached shuffle output.
+    tasks = max(1, df.sparkSession.sparkContext.defaultParallelism)
     (
-        df.repartition(*partition_cols)
+        df.coalesce(tasks)
         .write.mode("overwrite")
         .option("partitionOverwriteMode", "dynamic")
         .partitionBy(*partition_cols)
@@ -265,7 +272,21 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
 def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition,
                        start: dt.date, end: dt.date, present: List[str], process: List[str],
                        existing: List[str]) -> Dict:
+    phases: Dict[str, float] = {}
+    clock = [time.time()]
+
+    def phase(name: str) -> None:
+        now = time.time()
+        phases[name] = round(now - clock[0], 3)
+        clock[0] = now
+
     raw = spark.read.option("basePath", cfg.bronze_table).text([_partition(cfg.bronze_table, d) for d in present])
+    # A gzip file is read by one task. With few input partitions for the cores (say, a day in one big
+    # file and a small late one), spread the lines before parsing so the parse and every later stage
+    # use all cores; with many files the input is balanced enough as it is.
+    cores = spark.sparkContext.defaultParallelism
+    if raw.rdd.getNumPartitions() < 2 * cores:
+        raw = raw.repartition(2 * cores)
     parsed = transform.parse_bronze(raw, cfg.lateness_days).persist()
     try:
         # One pass over the input (it also fills the cache): every line count of the manifest.
@@ -284,38 +305,58 @@ def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definiti
                     reasons[r["reason"]] = reasons.get(r["reason"], 0) + n
             if r["reason"] is None and r["event_dt"] in valid_per_event_dt:
                 valid_per_event_dt[r["event_dt"]] += n
+        phase("parse_and_count")
 
         if any(bad_per_dt.values()):
             _write_partitioned(
                 transform.quarantine_rows(parsed).where(F.col("dt").isin(*process)), cfg.quarantine_table, ["dt"]
             )
+            phase("quarantine_write")
 
-        in_scope = parsed.where(
-            F.col("reason").isNull()
-            & F.col("event_dt").between(
-                transform.lookback_start(start, definition.lookback_seconds).isoformat(), end.isoformat()
-            )
+        lookback = transform.lookback_start(start, definition.lookback_seconds).isoformat()
+        in_scope = parsed.where(F.col("reason").isNull() & F.col("event_dt").between(lookback, end.isoformat()))
+        # The deduplicated events (lookback days included) feed both the silver write and the feature
+        # windows, so they are cached. The dedup shuffle gets an explicit partition count sized from
+        # the line counts: a cached shuffle output keeps its partitioning, and the session default
+        # (200) would mean hundreds of tiny tasks for every stage reading it.
+        in_scope_rows = sum(
+            int(r["lines"]) for r in counts
+            if r["reason"] is None and r["event_dt"] is not None and lookback <= r["event_dt"] <= end.isoformat()
         )
-        silver = transform.deduplicate(in_scope)
-        # Silver and gold of the processed days come from one computation, cached so that the
-        # dedup and window shuffles run once for the stats and both writes.
-        enriched = transform.with_features(silver, definition).where(F.col("dt").isin(*process)).persist()
-        try:
-            per_dt = enriched.groupBy("dt").agg(
-                F.count(F.lit(1)).alias("rows"),
-                F.min("event_time").alias("min_t"),
-                F.max("event_time").alias("max_t"),
-            ).collect()
-            rows = {d: 0 for d in process}
-            rows.update({r["dt"]: int(r["rows"]) for r in per_dt})
-            written = [d for d in process if rows[d] > 0]
-            if written:
-                _write_partitioned(enriched.select(*transform.SILVER_COLUMNS), cfg.silver_table, ["dt"])
-                _write_partitioned(enriched.select(*transform.GOLD_COLUMNS), cfg.gold_table, ["feature_version", "dt"])
-        finally:
-            enriched.unpersist()
+        parts = max(2 * cores, -(-in_scope_rows // ROWS_PER_PARTITION))
+        rows = {d: 0 for d in process}
+        min_t = max_t = None
+        # No valid event on the processed days: nothing to write (and no empty write to observe).
+        if sum(valid_per_event_dt.values()) > 0:
+            silver = transform.deduplicate(in_scope.repartition(parts, "event_id")).persist()
+            try:
+                # Row counts and event-time range are observed while writing: no extra pass over the data.
+                silver_obs = Observation("silver")
+                silver_out = silver.where(F.col("dt").isin(*process)).observe(silver_obs, *_stats_exprs(process))
+                _write_partitioned(silver_out, cfg.silver_table, ["dt"])
+                phase("dedup_and_silver_write")
+
+                gold_obs = Observation("gold")
+                gold_out = (
+                    transform.with_features(silver, definition)
+                    .where(F.col("dt").isin(*process))
+                    .select(*transform.GOLD_COLUMNS)
+                    .observe(gold_obs, *_stats_exprs(process))
+                )
+                _write_partitioned(gold_out, cfg.gold_table, ["feature_version", "dt"])
+                phase("features_and_gold_write")
+            finally:
+                silver.unpersist()
+            stats = gold_obs.get
+            rows = {d: int(stats[f"rows_{i}"]) for i, d in enumerate(process)}
+            silver_rows = {d: int(silver_obs.get[f"rows_{i}"]) for i, d in enumerate(process)}
+            if rows != silver_rows:  # one gold row per silver event, always
+                raise RuntimeError(f"gold rows {rows} differ from silver rows {silver_rows}")
+            min_t, max_t = stats["min_t"], stats["max_t"]
     finally:
         parsed.unpersist()
+
+    written = [d for d in process if rows[d] > 0]
 
     # A processed day that now has no rows must not keep rows of an earlier run in any table.
     deleted = []
@@ -345,9 +386,18 @@ def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definiti
         "written_partitions": written,
         "overwritten_partitions": [d for d in process if d in existing and d in written],
         "deleted_partitions": deleted,
-        "min_event_time": min((int(r["min_t"]) for r in per_dt), default=None),
-        "max_event_time": max((int(r["max_t"]) for r in per_dt), default=None),
+        "phase_seconds": phases,
+        "min_event_time": None if min_t is None else int(min_t),
+        "max_event_time": None if max_t is None else int(max_t),
     }
+
+
+def _stats_exprs(days: List[str]) -> List:
+    """Aggregates observed on a written frame: rows per day (rows_<i> for days[i]) and the event-time range."""
+    return [F.count(F.when(F.col("dt") == d, 1)).alias(f"rows_{i}") for i, d in enumerate(days)] + [
+        F.min("event_time").alias("min_t"),
+        F.max("event_time").alias("max_t"),
+    ]
 
 
 def chunks(start: dt.date, end: dt.date, size: int):

@@ -106,8 +106,9 @@ def parse_bronze(raw: DataFrame, lateness_days: int) -> DataFrame:
     )
     for field in REQUIRED_FIELDS:
         reason = reason.when(F.col(field).isNull(), F.lit(f"missing_or_invalid:{field}"))
-    evt_date = event_date(F.col("event_time"))
-    arrival_lag_days = F.datediff(F.to_date("arrival_dt"), F.to_date(evt_date))
+    # Day numbers (days since 1970-01-01, UTC) of the event and of its arrival.
+    event_day = F.floor(F.col("event_time") / F.lit(86400)).cast("int")
+    arrival_lag_days = F.col("_arrival_day") - event_day
     reason = (
         reason.when(corrupt, F.lit("malformed_json"))
         .when(~F.col("status").isin(*VALID_STATUSES), F.lit("invalid_status"))
@@ -118,10 +119,14 @@ def parse_bronze(raw: DataFrame, lateness_days: int) -> DataFrame:
         .otherwise(F.lit(None).cast("string"))
     )
     return (
-        parsed.withColumn("reason", reason)
-        .withColumn("event_dt", evt_date)
+        parsed.withColumn("_arrival_day", F.datediff(F.to_date("arrival_dt"), F.lit("1970-01-01").cast("date")))
+        .select(
+            "*",
+            reason.alias("reason"),
+            event_date(F.col("event_time")).alias("event_dt"),
+        )
         .withColumn("raw", F.when(F.col("reason").isNotNull(), F.col("value")))
-        .drop("value", CORRUPT_RECORD)
+        .drop("value", CORRUPT_RECORD, "_arrival_day")
     )
 
 
@@ -177,13 +182,15 @@ def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame
     by_card = Window.partitionBy("card_id").orderBy("event_time")
     w1h = by_card.rangeBetween(-definition.window_1h_seconds, 0)
     w24h = by_card.rangeBetween(-definition.window_24h_seconds, 0)
-    return silver.select(
+    # amount is decimal(18, 2), so its unscaled value (cents) fits a long.
+    cents = silver.withColumn("_cents", (F.col("amount") * 100).cast("long"))
+    return cents.select(
         *SILVER_COLUMNS,
         F.count(F.when(counted, 1)).over(w1h).cast("int").alias("txn_count_1h"),
         F.count(F.when(counted, 1)).over(w24h).cast("int").alias("txn_count_24h"),
-        # Sum in decimal so the value never depends on summation order, then expose a double.
-        F.coalesce(F.sum(F.when(counted, F.col("amount"))).over(w24h), F.lit(0).cast(T.DecimalType(28, 2)))
-        .cast("double")
+        # Sum exact integer cents (so the value never depends on summation order), then expose a double:
+        # cents / 100 in floating point is the double nearest to the exact decimal sum.
+        (F.coalesce(F.sum(F.when(counted, F.col("_cents"))).over(w24h), F.lit(0)) / F.lit(100.0))
         .alias("amount_sum_24h"),
         F.size(F.collect_set(F.when(counted, F.col("merchant_id"))).over(w24h))
         .cast("int")

@@ -103,3 +103,16 @@ def test_missing_bronze_day_is_a_reported_gap_then_filled(spark, lake):
     assert features(g["b"]) == (1, 2, 9.0, 1) and features(g["late_b"]) == (1, 2, 10.0, 1)
     for d, files in before.items():
         assert partition_files(lake, "gold", "card_features", "feature_version=v1", f"dt={d}") == files
+
+
+def test_a_day_of_only_bad_lines_and_a_range_without_bronze(spark, lake):
+    write_bronze(lake, "2025-10-01", ["garbage", '{"event_id": "x"}', "[]"])
+    (m,) = run_backfill(spark, lake, "2025-10-01", "2025-10-01")
+    assert (m["input_rows"], m["quarantined_rows"], m["output_rows"]) == (3, 3, 0)
+    assert m["output_rows_per_dt"] == {"2025-10-01": 0} and m["written_partitions"] == []
+    assert m["min_event_time"] is None and gold_partitions(lake) == []
+    assert len(read_table(spark, os.path.join(lake, "quarantine", "card_authorization"))) == 3
+
+    (m,) = run_backfill(spark, lake, "2025-11-01", "2025-11-02", "--chunk-size-days", "2")
+    assert m["coverage_gaps"] == ["2025-11-01", "2025-11-02"] and m["bronze_partitions_read"] == []
+    assert m["output_rows"] == 0 and gold_partitions(lake) == []
