@@ -167,7 +167,8 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
 
   it('writes every record exactly once through throttling and unprocessed entries, and reports permanent failures', async () => {
     const lake = lakeWith(1500, (_dt, i) => (i % 400 === 7 ? '-bad' : undefined));
-    await withDouble({ requestsPerSecond: 150, burst: 10, latencyMs: 5, unprocessedRate: 0.01, permanentError: badRecord }, async (double, store) => {
+    // A quota well below what 8 calls in flight ask for, so throttling happens even on a busy machine.
+    await withDouble({ requestsPerSecond: 50, burst: 5, latencyMs: 5, unprocessedRate: 0.01, permanentError: badRecord }, async (double, store) => {
       const heartbeats: IngestCheckpoint[] = [];
       const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), {
         heartbeat: (c) => heartbeats.push(structuredClone(c)),
