@@ -48,17 +48,18 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
     }
   };
 
-  let polling = false;
+  let inFlight: Promise<void> | undefined;
   const poll = async () => {
-    if (polling) return; // a slow query must not pile up behind the next tick
-    polling = true;
-    try {
-      show(await handle.query(progressQuery));
-    } catch {
-      // The query races the workflow's first task and its end; the next tick tries again.
-    } finally {
-      polling = false;
-    }
+    if (inFlight) return; // a slow query must not pile up behind the next tick
+    inFlight = (async () => {
+      try {
+        show(await handle.query(progressQuery));
+      } catch {
+        // The query races the workflow's first task and its end; the next tick tries again.
+      }
+    })();
+    await inFlight;
+    inFlight = undefined;
   };
 
   const timer = setInterval(() => void poll(), pollMs);
@@ -74,6 +75,8 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
     return report;
   } finally {
     clearInterval(timer);
+    // Let a query still under way end before the caller closes the connection under it.
+    if (inFlight) await Promise.race([inFlight, new Promise((r) => setTimeout(r, 5000).unref())]);
     if (statusShown) io.status?.('');
   }
 }
