@@ -6,8 +6,9 @@
 Generates the day with scripts/generate_sample_data.py (seeded, so always the same bytes; reused if
 --lake already holds it), then in one local[2] Spark session: warms the JVM up with an untimed scan,
 times a bare scan (spark.read.text + count) of the bronze partitions the chunk reads, and times the
-feature job's run_chunk for that day (parse, dedup, windows, silver/gold/quarantine writes, stats).
-The last line is `spark features/scan: R`.
+feature job's run_chunk for that day (parse, dedup, windows, silver/gold/quarantine writes, stats),
+then, for context, the JSON parse alone. Wall times are printed with the JVM's CPU seconds (less
+sensitive to other load on the machine). The last line is `spark features/scan: R` (wall times).
 """
 import argparse
 import datetime as dt
@@ -85,6 +86,13 @@ def main() -> None:
         manifest = job.run_chunk(spark, fs, cfg, DAY, DAY, job.code_revision("bench"))
         features_s, features_cpu = time.time() - t, jvm_cpu() - c
         load = os.getloadavg()[0]
+
+        # For context (after the job, so it does not warm anything up for it): the JSON parse alone.
+        from pyspark.sql import functions as F
+        t = time.time()
+        parsed = transform.parse_bronze(spark.read.option("basePath", cfg.bronze_table).text(paths), cfg.lateness_days)
+        parsed.agg(*[F.count(c) for c in parsed.columns]).collect()
+        parse_s = time.time() - t
     finally:
         spark.stop()
         if not a.lake:
@@ -97,6 +105,7 @@ def main() -> None:
     print(f"load average (1 min) after the run: {load:.2f} on {os.cpu_count()} cores")
     print(f"scan (spark.read.text + count): {scan_s:.2f}s wall, {scan_cpu:.2f}s JVM CPU")
     print(f"features (run_chunk): {features_s:.2f}s wall, {features_cpu:.2f}s JVM CPU")
+    print(f"for context, parse only (text + from_json + checks, no dedup/windows/writes): {parse_s:.2f}s")
     print(f"JVM CPU features/scan: {features_cpu / scan_cpu:.2f}")
     print(f"spark features/scan: {features_s / scan_s:.2f}")
 

@@ -130,15 +130,19 @@ class LakeFs:
         fs, p = self._path(path)
         return bool(fs.exists(p))
 
-    def has_data_files(self, path: str) -> bool:
-        """True when the directory exists and holds at least one file that is not hidden (`_x`, `.x`)."""
+    def data_bytes(self, path: str) -> int:
+        """Total size of the directory's data files (not hidden: `_x`, `.x`); -1 when it holds none."""
         fs, p = self._path(path)
         if not fs.exists(p):
-            return False
-        return any(
-            s.isFile() and not s.getPath().getName().startswith(("_", "."))
-            for s in fs.listStatus(p)
-        )
+            return -1
+        sizes = [
+            s.getLen() for s in fs.listStatus(p)
+            if s.isFile() and not s.getPath().getName().startswith(("_", "."))
+        ]
+        return sum(sizes) if sizes else -1
+
+    def has_data_files(self, path: str) -> bool:
+        return self.data_bytes(path) >= 0
 
     def delete(self, path: str) -> None:
         fs, p = self._path(path)
@@ -169,6 +173,8 @@ SPARK_CONF = {
 }
 
 
+# Input (compressed bronze bytes) from which a chunk read in few partitions is spread over the cores.
+SPREAD_INPUT_BYTES = 8 * 1024 * 1024
 # Target size of a partition of deduplicated events (rows), for the dedup shuffle.
 ROWS_PER_PARTITION = 500_000
 
@@ -220,11 +226,12 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         d.isoformat()
         for d in transform.bronze_dates_to_read(start, end, definition.lookback_seconds, cfg.lateness_days)
     ]
-    present = [d for d in read_dates if fs.has_data_files(_partition(cfg.bronze_table, d))]
+    bronze_bytes = {d: fs.data_bytes(_partition(cfg.bronze_table, d)) for d in read_dates}
+    present = [d for d in read_dates if bronze_bytes[d] >= 0]
     coverage_gaps = [d for d in days if d not in present]
     missing_context = [d for d in read_dates if d not in present and d not in days]
 
-    existing = [d for d in days if fs.exists(_partition(cfg.gold_table, d, cfg.feature_version))]
+    existing = [d for d in days if fs.has_data_files(_partition(cfg.gold_table, d, cfg.feature_version))]
     skipped = [] if cfg.overwrite else existing
     # A day without its own bronze partition is a coverage gap: it is reported and not written (its
     # existing gold, if any, is left as it is), so a later run fills it once the bronze is there.
@@ -262,7 +269,8 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         "gold_table": cfg.gold_table,
     }
     if process:
-        manifest.update(_compute_and_write(spark, fs, cfg, definition, start, end, present, process, existing))
+        manifest.update(_compute_and_write(spark, fs, cfg, definition, start, end, present, process, existing,
+                                           sum(bronze_bytes[d] for d in present)))
 
     manifest["duration_seconds"] = round(time.time() - started, 3)
     manifest["spark_version"] = spark.version
@@ -271,7 +279,7 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
 
 def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition,
                        start: dt.date, end: dt.date, present: List[str], process: List[str],
-                       existing: List[str]) -> Dict:
+                       existing: List[str], input_bytes: int) -> Dict:
     phases: Dict[str, float] = {}
     clock = [time.time()]
 
@@ -283,9 +291,9 @@ def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definiti
     raw = spark.read.option("basePath", cfg.bronze_table).text([_partition(cfg.bronze_table, d) for d in present])
     # A gzip file is read by one task. With few input partitions for the cores (say, a day in one big
     # file and a small late one), spread the lines before parsing so the parse and every later stage
-    # use all cores; with many files the input is balanced enough as it is.
+    # use all cores; with many files, or little input, it is not worth a shuffle.
     cores = spark.sparkContext.defaultParallelism
-    if raw.rdd.getNumPartitions() < 2 * cores:
+    if input_bytes >= SPREAD_INPUT_BYTES and raw.rdd.getNumPartitions() < 2 * cores:
         raw = raw.repartition(2 * cores)
     parsed = transform.parse_bronze(raw, cfg.lateness_days).persist()
     try:
