@@ -183,7 +183,7 @@ describe('operating a running backfill (time-skipping server)', function () {
   });
 
   it('setMaxConcurrentChunks raises the bound while running and rejects bad values', async () => {
-    const { report, maxInFlight } = await operate({ ...week, maxConcurrentChunks: 1 }, { stepMs: 300 }, async (handle, fake) => {
+    const { report, maxInFlight } = await operate({ ...week, maxConcurrentChunks: 1 }, { stepMs: 1000 }, async (handle, fake) => {
       await until(() => fake.calls.some((c) => c.step === 'spark'), 'the first chunk');
       await assert.rejects(handle.executeUpdate(setMaxConcurrentChunksUpdate, { args: [0] }), (err: Error) => {
         assert.match(String((err.cause as Error)?.message), /from 1 to 64, got 0/);
