@@ -16,7 +16,7 @@ import { backfillWorkflow, progressQuery, SEARCH_ATTRIBUTES } from '../src/workf
 import { fakeActivities } from './support/fake-activities';
 import { goldRows, makeSampleLake } from './support/lake';
 import { readBronzeEvents, referenceFeatures } from './support/reference-features';
-import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+import { createDevServerEnv, devServerDynamicConfigArgs, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -131,6 +131,7 @@ describe('the Temporal dev server restarted during a backfill (file-backed)', fu
       [
         'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port),
         '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error',
+        ...devServerDynamicConfigArgs(),
         ...Object.values(SEARCH_ATTRIBUTES).flatMap((k) => ['--search-attribute', `${k.name}=${k.type === 'INT' ? 'Int' : 'Keyword'}`]),
       ],
       { stdio: 'ignore' },

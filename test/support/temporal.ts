@@ -32,12 +32,22 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   return env;
 }
 
-/** The dev server (the `temporal` CLI), with the backfill's search attributes registered. */
+/** The dev server's dynamic config, shared with scripts/temporal-dev-server.sh. */
+export function devServerDynamicConfigArgs(): string[] {
+  return fs
+    .readFileSync(path.join(ROOT, 'scripts', 'temporal-dev-server.dynamic-config'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'))
+    .flatMap((line) => ['--dynamic-config-value', line]);
+}
+
+/** The dev server (the `temporal` CLI) configured as scripts/temporal-dev-server.sh starts it. */
 export function createDevServerEnv(extraArgs: string[] = [], dbFilename?: string): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
     server: {
       executable: { type: 'existing-path', path: binary('temporal') },
-      extraArgs,
+      extraArgs: [...devServerDynamicConfigArgs(), ...extraArgs],
       dbFilename,
       searchAttributes: Object.values(SEARCH_ATTRIBUTES),
     },
