@@ -140,28 +140,31 @@ def quarantine_rows(parsed: DataFrame) -> DataFrame:
     return parsed.where(F.col("reason").isNotNull()).select(F.col("arrival_dt").alias("dt"), "raw", "reason")
 
 
-# Which copy of an event_id is kept: the earliest arrival, then the smallest content, so the choice
-# never depends on read order. Every silver column but the derived dt is here, so equal keys mean
-# equal rows.
+# Which copy of an event is kept: the earliest arrival, then the smallest content, so the choice
+# never depends on read order. With the event date (the grouping key) this covers every silver
+# column, so equal keys mean equal rows.
 _DEDUP_ORDER = ["arrival_dt", "event_time", "card_id", "merchant_id", "amount", "status", "currency", "mcc", "country"]
 
 
 def deduplicate(parsed: DataFrame) -> DataFrame:
-    """Valid events, one row per event_id, typed as silver (`dt` = event date).
+    """Valid events, one row per (event_id, event date), typed as silver (`dt` = event date).
 
     The earliest arrival wins; copies that arrived the same day are ordered by their content, so the
-    choice never depends on read order. The smallest copy is taken with one aggregate, min(struct),
-    which sorts on event_id alone: half the cost of a window sorted on all ten columns.
+    choice never depends on read order. Copies of an event_id that disagree on the event date are
+    kept once per date: a chunk sees only the copies dated in its days and lookback, so a rule that
+    let a copy dated elsewhere win would make the gold depend on the chunking.
+
+    The kept copy is taken with one aggregate, min(struct), which sorts on the grouping key alone:
+    half the cost of a window sorted on all ten columns.
     """
     valid = parsed.where(F.col("reason").isNull()).select(
         "event_id",
+        F.col("event_dt").alias("dt"),
         # Amounts are money: exact decimals (rounded half-up to cents) from here on.
         *[F.col(c).cast(T.DecimalType(18, 2)).alias(c) if c == "amount" else F.col(c) for c in _DEDUP_ORDER],
     )
-    first = valid.groupBy("event_id").agg(F.min(F.struct(*_DEDUP_ORDER)).alias("_first"))
-    return first.select("event_id", "_first.*").withColumn("dt", event_date(F.col("event_time"))).select(
-        *SILVER_COLUMNS
-    )
+    first = valid.groupBy("event_id", "dt").agg(F.min(F.struct(*_DEDUP_ORDER)).alias("_first"))
+    return first.select("event_id", "dt", "_first.*").select(*SILVER_COLUMNS)
 
 
 def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame:

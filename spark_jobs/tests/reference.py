@@ -47,9 +47,9 @@ def _valid(obj, arrival: dt.date, lateness: int):
     return {**obj, "amount": Decimal(repr(float(amount))).quantize(Decimal("0.01"), ROUND_HALF_UP), "dt": event_day.isoformat()}
 
 
-def silver(bronze: Dict[str, List[str]], lateness: int = 1) -> Dict[str, dict]:
-    """Valid events by event_id; the earliest arrival wins, then the smallest content."""
-    best: Dict[str, Tuple] = {}
+def silver(bronze: Dict[str, List[str]], lateness: int = 1) -> Dict[Tuple[str, str], dict]:
+    """Valid events by (event_id, event date); the earliest arrival wins, then the smallest content."""
+    best: Dict[Tuple[str, str], Tuple] = {}
     for arrival, lines in bronze.items():
         arrival_day = dt.date.fromisoformat(arrival)
         for line in lines:
@@ -64,13 +64,14 @@ def silver(bronze: Dict[str, List[str]], lateness: int = 1) -> Dict[str, dict]:
                 continue
             key = (arrival, e["event_time"], e["card_id"], e["merchant_id"], e["amount"], e["status"], e["currency"],
                    (e.get("mcc") is not None, e.get("mcc") or ""), (e.get("country") is not None, e.get("country") or ""))
-            if e["event_id"] not in best or key < best[e["event_id"]][0]:
-                best[e["event_id"]] = (key, e)
+            at = (e["event_id"], e["dt"])
+            if at not in best or key < best[at][0]:
+                best[at] = (key, e)
     return {k: v[1] for k, v in best.items()}
 
 
-def gold(events: Dict[str, dict], version: str, start: str, end: str) -> Dict[str, tuple]:
-    """event_id -> (dt, card_id, event_time, count_1h, count_24h, amount_sum_24h, merchants_24h) for dt in [start, end]."""
+def gold(events: Dict[Tuple[str, str], dict], version: str, start: str, end: str) -> Dict[Tuple[str, str], tuple]:
+    """(event_id, dt) -> (dt, card_id, event_time, count_1h, count_24h, amount_sum_24h, merchants_24h) for dt in [start, end]."""
     counted = COUNTED[version]
     by_card: Dict[str, List[dict]] = {}
     for e in events.values():
@@ -82,6 +83,6 @@ def gold(events: Dict[str, dict], version: str, start: str, end: str) -> Dict[st
         t = e["event_time"]
         in24 = [o for o in by_card[e["card_id"]] if t - W24H <= o["event_time"] <= t and o["status"] in counted]
         in1 = [o for o in in24 if o["event_time"] >= t - W1H]
-        out[e["event_id"]] = (e["dt"], e["card_id"], t, len(in1), len(in24),
+        out[(e["event_id"], e["dt"])] = (e["dt"], e["card_id"], t, len(in1), len(in24),
                               float(sum((o["amount"] for o in in24), Decimal(0))), len({o["merchant_id"] for o in in24}))
     return out

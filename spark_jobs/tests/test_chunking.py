@@ -87,7 +87,7 @@ def test_single_pass_equals_reference(spark, runs, bronze_template, tmp_path_fac
     else:
         root = lake_from(bronze_template, tmp_path_factory, "v2")
         run_backfill(spark, root, START, END, "--chunk-size-days", "14", version="v2")
-    got = {r["event_id"]: (r["dt"], r["card_id"], r["event_time"], r["txn_count_1h"], r["txn_count_24h"],
+    got = {(r["event_id"], r["dt"]): (r["dt"], r["card_id"], r["event_time"], r["txn_count_1h"], r["txn_count_24h"],
                            r["amount_sum_24h"], r["merchant_count_24h"])
            for r in spark.read.parquet(os.path.join(root, "gold", "card_features", f"feature_version={version}")).collect()}
     expected = reference.gold(reference.silver(reference.read_bronze(bronze_template)), version, START, END)

@@ -2,7 +2,7 @@
 import json
 import os
 
-from lakeutil import (bronze_dir, ev, features, gold_partitions, gold_rows, partition_files, read_table,
+from lakeutil import (bronze_dir, ev, features, gold_df, gold_partitions, gold_rows, partition_files, read_table,
                       run_backfill, write_bronze)
 
 GOOD = ev("g1", "C", "2025-10-01T10:00:00", 12.34, "m_1")
@@ -72,6 +72,34 @@ def test_duplicates_count_once_earliest_arrival_wins(spark, lake):
     assert features(g["n"]) == (1, 3, 8.0, 2)
     silver = read_table(spark, os.path.join(lake, "silver", "card_authorization"))
     assert len(silver) == 3 and sum(1 for r in silver if "e" in r) == 1
+
+
+def test_copies_that_disagree_on_the_event_date_are_kept_per_date_in_any_chunking(spark, tmp_path):
+    """An event_id sent with two different event dates: each date keeps its copy, so 1-day chunks, whose
+    chunks never see both copies, write exactly what one pass writes."""
+    days = ["2025-10-01", "2025-10-02", "2025-10-03", "2025-10-04", "2025-10-05"]
+    lakes = {}
+    for size in ("1", "5"):
+        lake = str(tmp_path / f"chunk{size}")
+        for i, day in enumerate(days):
+            lines = [ev(f"fill{i}", "F", f"{day}T12:00:00", 1.00)]
+            if day == "2025-10-01":
+                lines.append(ev("x", "C", "2025-10-01T10:00:00", 3.00, "m_1"))
+            if day == "2025-10-04":
+                # the same event_id, dated three days later and arriving later too
+                lines += [ev("x", "C", "2025-10-04T10:00:00", 7.00, "m_2"), ev("y", "C", "2025-10-04T10:30:00", 1.00)]
+            write_bronze(lake, day, lines)
+        lakes[size] = (lake, run_backfill(spark, lake, days[0], days[-1], "--chunk-size-days", size))
+
+    for name in (("gold", "card_features"), ("silver", "card_authorization")):
+        chunked, single = (read_table(spark, os.path.join(lakes[s][0], *name)) for s in ("1", "5"))
+        assert chunked == single and len(single) > 0, name
+    x_rows = {(r["dt"], r["amount_sum_24h"]) for r in gold_df(spark, lakes["5"][0], "v1").where("event_id = 'x'").collect()}
+    assert x_rows == {("2025-10-01", 3.0), ("2025-10-04", 7.0)}
+    (y,) = gold_df(spark, lakes["5"][0], "v1").where("event_id = 'y'").collect()
+    assert features(y.asDict()) == (2, 2, 8.0, 2)
+    (single,) = lakes["5"][1]
+    assert single["duplicates_removed"] == 0 and single["output_rows"] == 5 + 3
 
 
 def test_missing_bronze_day_is_a_reported_gap_then_filled(spark, lake):

@@ -52,8 +52,10 @@ export function readBronzeEvents(lake: string, latenessDays = 1): Event[] {
         if (!ok) continue;
         const lag = (Date.parse(arrival) - Date.parse(dateOf(e.event_time))) / 86_400_000;
         if (lag < 0 || lag > latenessDays) continue;
-        const seen = byId.get(e.event_id);
-        if (!seen || seen.arrival > arrival) byId.set(e.event_id, e);
+        // One event per event_id and event date (copies that disagree on the date are kept per date).
+        const key = `${e.event_id}|${dateOf(e.event_time)}`;
+        const seen = byId.get(key);
+        if (!seen || seen.arrival > arrival) byId.set(key, e);
       }
     }
   }

@@ -29,7 +29,24 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
       Object.values(SEARCH_ATTRIBUTES).map((k) => [k.name, k.type === 'INT' ? INDEXED_VALUE_TYPE_INT : INDEXED_VALUE_TYPE_KEYWORD]),
     ),
   });
+  keepServerTalking(env);
   return env;
+}
+
+/**
+ * The time-skipping server (grpc-java) accepts a keepalive ping at most every 5 minutes unless it has
+ * sent something since the last one. The client pings every 30 s, so a connection left waiting on one
+ * long poll (a workflow's result) is closed for "excess pings" and the waiting call can hang. A small
+ * call every 10 s keeps the server sending.
+ */
+function keepServerTalking(env: TestWorkflowEnvironment): void {
+  const timer = setInterval(() => void env.connection.workflowService.getSystemInfo({}).catch(() => undefined), 10_000);
+  timer.unref();
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    clearInterval(timer);
+    await teardown();
+  };
 }
 
 /** The dev server's dynamic config, shared with scripts/temporal-dev-server.sh. */
