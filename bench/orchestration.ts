@@ -37,11 +37,17 @@ async function main(): Promise<void> {
     maxConcurrentChunks: concurrency,
   };
   const started = Date.now();
-  const report = await worker.runUntil(
-    env.client.workflow.execute(backfillWorkflow, { args: [input], taskQueue: 'bench-orchestration', workflowId: `bench-${started}` }),
-  );
-  const wall = (Date.now() - started) / 1000;
-  await env.teardown();
+  let report: Awaited<ReturnType<typeof backfillWorkflow>>;
+  let wall: number;
+  try {
+    report = await worker.runUntil(
+      env.client.workflow.execute(backfillWorkflow, { args: [input], taskQueue: 'bench-orchestration', workflowId: `bench-${started}` }),
+    );
+    wall = (Date.now() - started) / 1000;
+  } finally {
+    // The dev server is a child process: stop it even when the run fails, or it lingers and loads later runs.
+    await env.teardown();
+  }
   const ideal = (chunks * stepMs) / 1000 / concurrency;
   console.log(`chunks: ${chunks}, step: ${stepMs} ms, concurrency: ${concurrency}, status: ${report.status}`);
   console.log(`wall: ${wall.toFixed(1)} s, ideal: ${ideal.toFixed(1)} s`);
