@@ -234,7 +234,12 @@ describe('operating a running backfill (time-skipping server)', function () {
   });
 
   it('a 3-year backfill in 1-day chunks completes with every run history under 10,000 events', async function () {
-    this.timeout(20 * 60_000);
+    // It takes 40-100 s. On CI it has hung a few times after the workflow had completed (the test
+    // server once logged "excess pings"; see issue #4's notes), so a stuck attempt is retried on a fresh server.
+    this.timeout(6 * 60_000);
+    this.retries(2);
+    await Promise.race([env.teardown(), new Promise((r) => setTimeout(r, 10_000))]);
+    env = await createTimeSkippingEnv();
     const input = { bucket: '/tmp/lake', startDate: '2022-01-01', endDate: '2024-12-31', chunkSizeDays: 1, maxConcurrentChunks: 16 };
     let midRun: BackfillProgress | undefined;
     const { report, calls, firstRunId, workflowId } = await operate(input, {}, async (handle) => {
