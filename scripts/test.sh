@@ -6,26 +6,11 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 2
 
 mkdir -p .state
-# Each test file runs in its own mocha process, so files share no Temporal Core runtime, test
-# server or connection: in one process, the 3-year time-skipping test hung after the dev-server
-# files had run (its workflow had completed; it passes on its own).
-: > .state/mocha.log
-mocha_rc=0 mocha_passed=0 mocha_failed=0
-for file in test/*.test.ts test/aws/*.test.ts test/cli/*.test.ts; do
-  node_modules/.bin/mocha "$file" 2>&1 | tee .state/mocha-file.log
-  rc=${PIPESTATUS[0]}
-  cat .state/mocha-file.log >> .state/mocha.log
-  passed_here=$(grep -Eo '^ *[0-9]+ passing' .state/mocha-file.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
-  failed_here=$(grep -Eo '^ *[0-9]+ failing' .state/mocha-file.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
-  mocha_passed=$((mocha_passed + passed_here))
-  mocha_failed=$((mocha_failed + failed_here))
-  if [ "$rc" -ne 0 ]; then
-    mocha_rc=$rc
-    # A file that crashed before mocha's summary still counts as a failure.
-    [ "$failed_here" -eq 0 ] && mocha_failed=$((mocha_failed + 1))
-    echo "mocha: $file exited with $rc"
-  fi
-done
+scripts/mocha-each.sh
+mocha_rc=$?
+mocha_summary=$(grep -E '^mocha: [0-9]+ passed, [0-9]+ failed$' .state/mocha.log | tail -1)
+mocha_passed=$(echo "$mocha_summary" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || echo 0)
+mocha_failed=$(echo "$mocha_summary" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || echo 0)
 
 .venv/bin/python -m pytest spark_jobs -q -p no:cacheprovider 2>&1 | tee .state/pytest.log
 pytest_rc=${PIPESTATUS[0]}

@@ -35,9 +35,9 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 
 /**
  * The time-skipping server (grpc-java) accepts a keepalive ping at most every 5 minutes unless it has
- * sent something since the last one. The client pings every 30 s, so a connection left waiting on one
- * long poll (a workflow's result) is closed for "excess pings" and the waiting call can hang. A small
- * call every 10 s keeps the server sending.
+ * sent something since the last one, and the client pings every 30 s: a connection left waiting on a
+ * long poll was once closed for "excess pings" while a test hung. A small call every 10 s keeps the
+ * server sending. (Hangs were still seen with it; the 3-year test also gets a fresh server.)
  */
 function keepServerTalking(env: TestWorkflowEnvironment): void {
   const timer = setInterval(() => void env.connection.workflowService.getSystemInfo({}).catch(() => undefined), 10_000);
