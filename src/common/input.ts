@@ -227,8 +227,8 @@ function location(v: string, field: string): string {
   if (UNSAFE_CHARACTERS.test(v)) throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
   if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
   if (v.includes(',')) throw new InputError(field, `${JSON.stringify(v)} contains ","`);
-  if (v.includes('://') && !/^(s3|file):\/\/[^/]/.test(v)) {
-    throw new InputError(field, `${JSON.stringify(v)}: only s3:// and file:// URIs (with a bucket or path) are accepted`);
+  if (v.includes('://') && !/^(s3:\/\/[^/]|file:\/\/\/)/.test(v)) {
+    throw new InputError(field, `${JSON.stringify(v)}: only s3://BUCKET and file:///PATH URIs are accepted`);
   }
   return v;
 }
