@@ -5,8 +5,13 @@
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { WorkerAllowances } from './common/input';
 
-export const DEFAULT_TASK_QUEUE = 'feature-backfill';
+/**
+ * Default task queue of each backend: separate, so a local run's activities never land on an AWS
+ * worker of the same namespace, nor the other way round.
+ */
+export const DEFAULT_TASK_QUEUES = { local: 'feature-backfill-local', aws: 'feature-backfill' } as const;
 
 /** The checkout's root (holds package.json), from src/ or from compiled lib/src/. */
 export function projectRoot(): string {
@@ -27,8 +32,21 @@ export function backendName(env = process.env): BackendName {
   return value;
 }
 
-export function taskQueue(env = process.env): string {
-  return env.BACKFILL_TASK_QUEUE ?? DEFAULT_TASK_QUEUE;
+/** BACKFILL_TASK_QUEUE, or the backend's default queue (the backend from BACKFILL_BACKEND unless given). */
+export function taskQueue(env = process.env, backend: BackendName = backendName(env)): string {
+  return env.BACKFILL_TASK_QUEUE || DEFAULT_TASK_QUEUES[backend];
+}
+
+/**
+ * What this worker lets a request do beyond the workflow's own checks: BACKFILL_ALLOW_SPARK_CONF
+ * (comma-separated restricted sparkConf keys or glob patterns, e.g. `spark.jars.packages`) and
+ * BACKFILL_ALLOWED_JOB_ROLES (comma-separated glob patterns emr.jobRole must match, e.g.
+ * `arn:aws:iam::123456789012:role/backfill-*`; unset or blank: any role).
+ */
+export function workerAllowances(env = process.env): WorkerAllowances {
+  const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const jobRoles = list(env.BACKFILL_ALLOWED_JOB_ROLES);
+  return { sparkConf: list(env.BACKFILL_ALLOW_SPARK_CONF), jobRoles: jobRoles.length ? jobRoles : undefined };
 }
 
 export function temporalConnection() {

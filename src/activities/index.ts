@@ -4,7 +4,8 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { addDays, dateRange } from '../common/dates';
-import type { BackfillRequest } from '../common/input';
+import { checkWorkerAllowances, InputError, type BackfillRequest } from '../common/input';
+import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
 import type {
@@ -45,6 +46,13 @@ export function createActivities(backends: Backends) {
 
   return {
     async preflight(request: BackfillRequest): Promise<{ backend: string }> {
+      // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
+      try {
+        checkWorkerAllowances(request, workerAllowances());
+      } catch (err) {
+        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.invalidInput);
+        throw err;
+      }
       await backends.preflight?.(request);
       return { backend: backends.name };
     },

@@ -3,6 +3,7 @@
  * returns the workflow input, so it is tested without a server.
  */
 import type { BackfillInput } from '../common/input';
+import { DEFAULT_TASK_QUEUES, taskQueue as defaultTaskQueue } from '../config';
 import { DEFAULT_ASSUMPTIONS, DEFAULT_PRICES, type CostAssumptions, type UnitPrices } from './cost';
 import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError, type FlagSpec } from './usage';
 
@@ -14,7 +15,8 @@ export interface RunOptions {
   follow: boolean;
   json: boolean;
   directEmr: boolean;
-  taskQueue?: string;
+  /** --task-queue, else BACKFILL_TASK_QUEUE, else the backend's default queue. */
+  taskQueue: string;
   prices: UnitPrices;
   assumptions: CostAssumptions;
   notices: string[];
@@ -33,6 +35,11 @@ Options of run_backfill.py (same names and meaning):
   --feature-version VER         feature definitions to compute: v1, v2, ... (default v1)
   --feature-group NAME          feature group to ingest into (default rt_card_features_<version>)
   --overwrite                   replace existing (version, day) gold partitions instead of skipping them
+  --allow-incomplete-days       accept an end date whose late events may still be arriving (later than
+                                yesterday minus the 1-day lateness window, UTC); later runs skip those
+                                days once they are in gold, so their late events would never be counted
+  --republish                   also send gold that has no publication record (e.g. written by the old
+                                pipeline) to the feature store, once
   --dry-run                     write nothing: print the chunk plan, bronze partitions found and missing
                                 with their sizes, partitions that would be skipped or overwritten, and
                                 an estimated EMR Serverless cost
@@ -53,7 +60,8 @@ Options of this tool:
   --max-concurrent-chunks N     chunks in flight at once (default 2; change it later with backfill set-concurrency)
   --spark-conf KEY=VALUE        Spark setting on top of the sizing by chunk length, e.g.
                                 spark.executor.memory=16g (repeatable)
-  --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE or feature-backfill)
+  --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE, else ${DEFAULT_TASK_QUEUES.local}
+                                with --local and ${DEFAULT_TASK_QUEUES.aws} with --aws: each backend has its own)
   --follow                      follow the backfill to its end and print the report (default)
   --no-follow                   print the workflow id (with --direct-emr: the EMR job run id) and return
                                 at once (--aws; with --local the worker
@@ -80,6 +88,8 @@ export const RUN_FLAGS = {
   'feature-version': { type: 'string' },
   'feature-group': { type: 'string' },
   overwrite: { type: 'boolean' },
+  'allow-incomplete-days': { type: 'boolean' },
+  republish: { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'direct-emr': { type: 'boolean' },
   bucket: { type: 'string' },
@@ -101,7 +111,7 @@ export const RUN_FLAGS = {
   'assumed-throughput': { type: 'string' },
 } satisfies FlagSpec;
 
-export function parseRunArgs(argv: string[]): RunOptions {
+export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   const { values } = parseFlags('run', argv, RUN_FLAGS);
   const notices: string[] = [];
   if (values['state-machine-arn'] !== undefined) notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
@@ -141,6 +151,8 @@ export function parseRunArgs(argv: string[]): RunOptions {
     glue: values['glue-crawler'] !== undefined ? { crawlerName: values['glue-crawler'] } : undefined,
     maxConcurrentChunks: integerFlag(values['max-concurrent-chunks'], '--max-concurrent-chunks'),
     sparkConf: sparkConf(values['spark-conf']),
+    allowIncompleteDays: values['allow-incomplete-days'],
+    republish: values.republish,
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return {
@@ -149,7 +161,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     follow: !values['no-follow'],
     json: values.json ?? false,
     directEmr,
-    taskQueue: values['task-queue'],
+    taskQueue: values['task-queue'] ?? defaultTaskQueue(env, backend),
     prices: {
       vcpuHour: positiveNumberFlag(values['price-vcpu-hour'], '--price-vcpu-hour') ?? DEFAULT_PRICES.vcpuHour,
       gbHour: positiveNumberFlag(values['price-gb-hour'], '--price-gb-hour') ?? DEFAULT_PRICES.gbHour,

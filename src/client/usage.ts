@@ -70,6 +70,8 @@ export const FLAG_OF_FIELD: Record<string, string> = {
   'glue.crawlerName': '--glue-crawler',
   maxConcurrentChunks: '--max-concurrent-chunks',
   sparkConf: '--spark-conf',
+  allowIncompleteDays: '--allow-incomplete-days',
+  republish: '--republish',
 };
 
 /** An InputError of validateInput() as a usage error about the flag that set the field. */

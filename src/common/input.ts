@@ -3,7 +3,7 @@
  * validateInput() turns untrusted JSON into a complete request or throws an error naming the
  * field. Pure: the workflow runs it first, before any activity.
  */
-import { daysBetweenInclusive, toEpochDay } from './dates';
+import { addDays, daysBetweenInclusive, fromEpochDay, toEpochDay } from './dates';
 import { planChunks } from './plan';
 import { defaultFeatureGroup, definedFeatureVersions, FEATURE_VERSION_PATTERN } from './feature-versions';
 
@@ -25,6 +25,10 @@ export interface BackfillInput {
   sparkConf?: unknown;
   allowedLatenessDays?: unknown;
   onlyChunks?: unknown;
+  republish?: unknown;
+  resumeRunId?: unknown;
+  jobCodeKey?: unknown;
+  allowIncompleteDays?: unknown;
 }
 
 export interface LakePrefixes {
@@ -53,14 +57,24 @@ export interface BackfillRequest {
   allowedLatenessDays: number;
   /** Run only these chunks of the plan (ids as in a report), e.g. to retry the failed ones. */
   onlyChunks?: string[];
+  /** Send gold that has no publication record (e.g. written by the old pipeline) to the feature store once. */
+  republish: boolean;
+  /** Run id of an ended backfill whose committed gold this run resumes. */
+  resumeRunId?: string;
+  /** S3 key of the deployed job code to run (relative, as printed by the deploy command). */
+  jobCodeKey?: string;
+  /** Accept an endDate whose late events may still be arriving (see validateInput). */
+  allowIncompleteDays: boolean;
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
 export const DEFAULT_MAX_CONCURRENT_CHUNKS = 2;
 /** The largest maxConcurrentChunks accepted: beyond it EMR capacity, not the workflow, limits. */
 export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
-/** A bound that keeps one backfill's plan (and its history) sane; split longer ranges. */
-export const MAX_RANGE_DAYS = 3660;
+/** A bound that keeps one backfill's plan (and its history) sane: 20 years; split longer ranges. */
+export const MAX_RANGE_DAYS = 7305;
+/** The largest allowedLatenessDays: each chunk reads that many days of bronze after its own. */
+export const MAX_ALLOWED_LATENESS_DAYS = 30;
 
 export class InputError extends Error {
   constructor(
@@ -75,9 +89,30 @@ export class InputError extends Error {
 const KNOWN_FIELDS = new Set([
   'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
   'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
+  'republish', 'resumeRunId', 'jobCodeKey', 'allowIncompleteDays',
 ]);
 
-export function validateInput(raw: unknown): BackfillRequest {
+/** How validateInput() decides what depends on the caller's clock and on the worker's settings. */
+export interface ValidateOptions {
+  /**
+   * The caller's current time (ms since the epoch); "today" is its UTC day. In a workflow,
+   * Date.now() is the deterministic workflow time.
+   * @default Date.now()
+   */
+  now?: number;
+  /**
+   * Restricted sparkConf keys (RESTRICTED_SPARK_CONF) this caller allows: keys or glob patterns,
+   * or WORKER_DECIDES to let them through for the worker's preflight to decide against
+   * BACKFILL_ALLOW_SPARK_CONF (the workflow cannot read the worker's environment).
+   * @default [] (every restricted key is refused)
+   */
+  allowSparkConf?: readonly string[] | typeof WORKER_DECIDES;
+}
+
+/** allowSparkConf value: restricted keys pass validateInput; the preflight activity decides. */
+export const WORKER_DECIDES = 'worker-decides';
+
+export function validateInput(raw: unknown, options: ValidateOptions = {}): BackfillRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InputError('input', 'expected a JSON object');
   }
@@ -86,14 +121,9 @@ export function validateInput(raw: unknown): BackfillRequest {
     // A misspelt field (say "chunkSize") would otherwise be ignored and a default used silently.
     if (!KNOWN_FIELDS.has(key)) throw new InputError(key, `unknown field; known fields: ${[...KNOWN_FIELDS].join(', ')}`);
   }
-  const bucket = requiredString(input, 'bucket');
-  const startDate = date(input, 'startDate');
-  const endDate = date(input, 'endDate');
-  if (endDate < startDate) throw new InputError('endDate', `${endDate} is before startDate ${startDate}`);
-  const rangeDays = daysBetweenInclusive(startDate, endDate);
-  if (rangeDays > MAX_RANGE_DAYS) {
-    throw new InputError('endDate', `range of ${rangeDays} days exceeds ${MAX_RANGE_DAYS}; split it into several backfills`);
-  }
+  const bucket = location(requiredString(input, 'bucket'), 'bucket');
+  const codeBucketValue = optionalString(input, 'codeBucket');
+  const { startDate, endDate, allowedLatenessDays, allowIncompleteDays } = dateRangeOf(input, options.now ?? Date.now());
   const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
   if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
     throw new InputError('featureVersion', `"${featureVersion}" is not of the form v<major> or v<major>.<minor>`);
@@ -111,7 +141,7 @@ export function validateInput(raw: unknown): BackfillRequest {
   const chunkSizeDays = positiveInt(input, 'chunkSizeDays', 1);
   return {
     bucket,
-    codeBucket: optionalString(input, 'codeBucket'),
+    codeBucket: codeBucketValue === undefined ? undefined : location(codeBucketValue, 'codeBucket'),
     startDate,
     endDate,
     featureVersion,
@@ -123,10 +153,46 @@ export function validateInput(raw: unknown): BackfillRequest {
     glue: glue(input.glue),
     maxConcurrentChunks: concurrency(input),
     prefixes: prefixes(input.prefixes),
-    sparkConf: sparkConf(input.sparkConf),
-    allowedLatenessDays: nonNegativeInt(input, 'allowedLatenessDays', 1),
+    sparkConf: sparkConf(input.sparkConf, options.allowSparkConf ?? []),
+    allowedLatenessDays,
     onlyChunks: onlyChunks(input.onlyChunks, planChunks(startDate, endDate, chunkSizeDays).map((c) => c.id)),
+    republish: bool(input, 'republish'),
+    resumeRunId: matching(input, 'resumeRunId', /^[A-Za-z0-9-]{1,64}$/, 'a run id: 1 to 64 letters, digits and -'),
+    jobCodeKey: jobCodeKey(input),
+    allowIncompleteDays,
   };
+}
+
+/**
+ * The dates, the range bound and the lateness window. The last day may not be one whose late
+ * events can still arrive: the job reads a day's bronze up to allowedLatenessDays after it, and
+ * today's bronze is still being written, so day D is complete once D + allowedLatenessDays < today.
+ */
+function dateRangeOf(input: Record<string, unknown>, now: number) {
+  const startDate = date(input, 'startDate');
+  const endDate = date(input, 'endDate');
+  if (endDate < startDate) throw new InputError('endDate', `${endDate} is before startDate ${startDate}`);
+  const rangeDays = daysBetweenInclusive(startDate, endDate);
+  if (rangeDays > MAX_RANGE_DAYS) {
+    throw new InputError('endDate', `range of ${rangeDays} days exceeds ${MAX_RANGE_DAYS} (20 years); split it into several backfills`);
+  }
+  const allowedLatenessDays = nonNegativeInt(input, 'allowedLatenessDays', 1);
+  if (allowedLatenessDays > MAX_ALLOWED_LATENESS_DAYS) {
+    throw new InputError('allowedLatenessDays', `must be at most ${MAX_ALLOWED_LATENESS_DAYS}, got ${allowedLatenessDays}`);
+  }
+  const allowIncompleteDays = bool(input, 'allowIncompleteDays');
+  const today = fromEpochDay(Math.floor(now / 86_400_000));
+  const lastComplete = addDays(today, -allowedLatenessDays - 1);
+  if (!allowIncompleteDays && endDate > lastComplete) {
+    throw new InputError(
+      'endDate',
+      `${endDate} is after ${lastComplete}, the last day whose late events (allowedLatenessDays ${allowedLatenessDays}) ` +
+        `have all arrived by today, ${today} (UTC); gold written now for a later day would miss its late events, and ` +
+        `later runs skip days already in gold. End at ${lastComplete}, or set allowIncompleteDays: true ` +
+        `(backfill run --allow-incomplete-days) to backfill incomplete days anyway`,
+    );
+  }
+  return { startDate, endDate, allowedLatenessDays, allowIncompleteDays };
 }
 
 function requiredString(o: Record<string, unknown>, field: string, path = field): string {
@@ -139,6 +205,48 @@ function optionalString(o: Record<string, unknown>, field: string): string | und
   const v = o[field];
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string' || v.trim() === '') throw new InputError(field, 'must be a non-empty string');
+  return v;
+}
+
+function matching(o: Record<string, unknown>, field: string, pattern: RegExp, what: string): string | undefined {
+  const v = optionalString(o, field);
+  if (v !== undefined && !pattern.test(v)) throw new InputError(field, `${JSON.stringify(v)} is not ${what}`);
+  return v;
+}
+
+// Whitespace and control characters would split or corrupt EMR's whitespace-split
+// sparkSubmitParameters and the job's arguments.
+const UNSAFE_CHARACTERS = /[\s\u0000-\u001f\u007f]/;
+
+/**
+ * A lake or code location: an S3 bucket name, an s3:// or file:// URI, or a directory path. No
+ * whitespace or control characters, no leading "-" (it would read as an option), no "," (Spark
+ * reads --py-files and spark.jars as comma-separated lists).
+ */
+function location(v: string, field: string): string {
+  if (UNSAFE_CHARACTERS.test(v)) throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
+  if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
+  if (v.includes(',')) throw new InputError(field, `${JSON.stringify(v)} contains ","`);
+  if (v.includes('://') && !/^(s3:\/\/[^/]|file:\/\/\/)/.test(v)) {
+    throw new InputError(field, `${JSON.stringify(v)}: only s3://BUCKET and file:///PATH URIs are accepted`);
+  }
+  return v;
+}
+
+/** A relative path under the lake or code bucket: never escapes it, never reads as an option. */
+function relativePath(v: string, field: string): string {
+  if (UNSAFE_CHARACTERS.test(v)) throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
+  if (v.startsWith('/')) throw new InputError(field, `${JSON.stringify(v)} must be relative (no leading "/")`);
+  if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
+  if (v.split('/').includes('..')) throw new InputError(field, `${JSON.stringify(v)} contains a ".." segment`);
+  return v;
+}
+
+function jobCodeKey(o: Record<string, unknown>): string | undefined {
+  const v = optionalString(o, 'jobCodeKey');
+  if (v === undefined) return undefined;
+  relativePath(v, 'jobCodeKey');
+  if (!/^[A-Za-z0-9._/-]+$/.test(v)) throw new InputError('jobCodeKey', `${JSON.stringify(v)} may hold only letters, digits and . _ / -`);
   return v;
 }
 
@@ -200,7 +308,9 @@ function prefixes(v: unknown): LakePrefixes {
   const result = { ...DEFAULT_PREFIXES };
   for (const key of Object.keys(o)) {
     if (!(key in result)) throw new InputError(`prefixes.${key}`, 'unknown prefix; known: bronze, silver, gold');
-    result[key as keyof LakePrefixes] = requiredString(o, key, `prefixes.${key}`).replace(/^\/+|\/+$/g, '');
+    const value = relativePath(requiredString(o, key, `prefixes.${key}`), `prefixes.${key}`).replace(/\/+$/, '');
+    if (value === '') throw new InputError(`prefixes.${key}`, 'must name a directory under the lake');
+    result[key as keyof LakePrefixes] = value;
   }
   return result;
 }
@@ -215,15 +325,93 @@ function onlyChunks(v: unknown, planned: string[]): string[] | undefined {
   return v;
 }
 
-function sparkConf(v: unknown): Record<string, string> {
+const SPARK_CONF_KEY = /^spark\.[A-Za-z0-9._-]+$/;
+
+function sparkConf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDES): Record<string, string> {
   const o = object(v, 'sparkConf') ?? {};
   const result: Record<string, string> = {};
   for (const [key, value] of Object.entries(o)) {
-    if (!key.startsWith('spark.')) throw new InputError(`sparkConf.${key}`, 'Spark settings start with "spark."');
+    const field = `sparkConf.${key}`;
+    if (!key.startsWith('spark.')) throw new InputError(field, 'Spark settings start with "spark."');
+    if (!SPARK_CONF_KEY.test(key)) throw new InputError(field, 'a key may hold only letters, digits and . _ - after "spark."');
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new InputError(`sparkConf.${key}`, 'must be a string, number or boolean');
+      throw new InputError(field, 'must be a string, number or boolean');
     }
-    result[key] = String(value);
+    const text = String(value);
+    if (text === '' || UNSAFE_CHARACTERS.test(text)) {
+      throw new InputError(field, `${JSON.stringify(text)} is empty or contains whitespace or control characters`);
+    }
+    if (allowed !== WORKER_DECIDES) checkSparkConfAllowed(key, allowed);
+    result[key] = text;
   }
   return result;
+}
+
+/**
+ * sparkConf keys (glob patterns, matched ignoring case) a request may set only when the worker
+ * allows them with BACKFILL_ALLOW_SPARK_CONF: each loads code into the job, changes the identity or
+ * credentials it runs with, or exposes its secrets. Whoever can start a workflow could otherwise
+ * run code of their choosing under the EMR job role.
+ */
+export const RESTRICTED_SPARK_CONF: readonly string[] = [
+  // Code shipped to the driver and executors: jars, packages and their repositories, Python files.
+  'spark.jars', 'spark.jars.*', 'spark.submit.pyFiles', 'spark.files', 'spark.archives', 'spark.pyspark.*',
+  // JVM and native options and paths: -javaagent, an extra class or library path run arbitrary code.
+  'spark.*.extraJavaOptions', 'spark.*.defaultJavaOptions', 'spark.*.extraClassPath', 'spark.*.extraLibraryPath',
+  // The processes' environment (PYTHONPATH, LD_PRELOAD, AWS_* credentials).
+  'spark.executorEnv.*', 'spark.*Env.*', 'spark.emr-serverless.driverEnv.*',
+  // Classes loaded by name: plugins, listeners, SQL extensions and catalogs, file system implementations.
+  'spark.plugins', 'spark.plugins.*', 'spark.extraListeners', 'spark.sql.extensions', 'spark.sql.catalog.*',
+  'spark.sql.queryExecutionListeners', 'spark.sql.streaming.streamingQueryListeners', 'spark.hadoop.*.impl',
+  // Identity and credentials: Kubernetes service accounts and pod templates, EMR Serverless roles,
+  // S3 credential providers, keys and assumed roles.
+  'spark.kubernetes.*', 'spark.emr-serverless.*role*', 'spark.hadoop.*credential*', 'spark.hadoop.*assumed.role*',
+  'spark.hadoop.*.access.key', 'spark.hadoop.*.secret.key', 'spark.hadoop.*.session.token',
+  // Secrets shown in logs and the UI once redaction is changed.
+  'spark.redaction.*', 'spark.sql.redaction.*',
+];
+
+/** Whether a glob pattern (`*` any run of characters, `?` one character) matches all of value. */
+export function globMatches(pattern: string, value: string, ignoreCase = false): boolean {
+  const escape = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  const source = pattern.split('*').map((part) => part.split('?').map(escape).join('.')).join('.*');
+  return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
+}
+
+export function isRestrictedSparkConf(key: string): boolean {
+  return RESTRICTED_SPARK_CONF.some((pattern) => globMatches(pattern, key, true));
+}
+
+/** Throws naming the key when it is restricted and not among the allowed keys or patterns. */
+function checkSparkConfAllowed(key: string, allowed: readonly string[]): void {
+  if (!isRestrictedSparkConf(key) || allowed.some((pattern) => globMatches(pattern, key, true))) return;
+  throw new InputError(
+    `sparkConf.${key}`,
+    `loads code or changes the job's identity or credentials; refused unless the worker allows it ` +
+      `with BACKFILL_ALLOW_SPARK_CONF (e.g. BACKFILL_ALLOW_SPARK_CONF=${key} in its environment)`,
+  );
+}
+
+/** What the worker's environment allows (read by src/config.ts, checked by the preflight activity). */
+export interface WorkerAllowances {
+  /** Restricted sparkConf keys or glob patterns allowed (BACKFILL_ALLOW_SPARK_CONF). */
+  sparkConf: readonly string[];
+  /** Glob patterns emr.jobRole must match (BACKFILL_ALLOWED_JOB_ROLES); undefined: any role. */
+  jobRoles?: readonly string[];
+}
+
+/**
+ * The worker's half of the input checks, which the workflow cannot make itself: restricted sparkConf
+ * keys against BACKFILL_ALLOW_SPARK_CONF and emr.jobRole against BACKFILL_ALLOWED_JOB_ROLES.
+ * Throws an InputError naming the field and the setting.
+ */
+export function checkWorkerAllowances(request: Pick<BackfillRequest, 'sparkConf' | 'emr'>, allowances: WorkerAllowances): void {
+  for (const key of Object.keys(request.sparkConf)) checkSparkConfAllowed(key, allowances.sparkConf);
+  const role = request.emr?.jobRole;
+  if (role !== undefined && allowances.jobRoles && !allowances.jobRoles.some((pattern) => globMatches(pattern, role))) {
+    throw new InputError(
+      'emr.jobRole',
+      `"${role}" is not allowed by this worker: BACKFILL_ALLOWED_JOB_ROLES allows ${allowances.jobRoles.join(', ')}`,
+    );
+  }
 }

@@ -20,7 +20,7 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
-import { InputError, validateInput, type BackfillInput, type BackfillRequest } from '../common/input';
+import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
 import { summarizeChunk, totalsOf, type BackfillReport, type BackfillStatus, type ChunkResult, type ChunkSummary } from '../common/results';
 import {
@@ -203,7 +203,8 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
 async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
   let request: BackfillRequest;
   try {
-    request = validateInput(input);
+    // Restricted sparkConf keys are decided by the preflight activity, which reads the worker's settings.
+    request = validateInput(input, { now: Date.now(), allowSparkConf: WORKER_DECIDES });
   } catch (err) {
     // Bad input is final: no retry can fix it.
     if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', { field: err.field });

@@ -10,6 +10,7 @@ import { STATUS_HELP } from '../../src/client/commands/status';
 import { DEFAULT_PRICES } from '../../src/client/cost';
 import { parseRunArgs, RUN_FLAGS, RUN_HELP } from '../../src/client/run-args';
 import { targetWorkflowId } from '../../src/client/target';
+import { taskQueue } from '../../src/config';
 import { fakeIo } from './support';
 
 const base = ['--start-date', '2025-10-01', '--end-date', '2025-10-07', '--bucket', 'my-lake'];
@@ -77,6 +78,29 @@ describe('cli: backfill run flags', () => {
     assert.equal(parseRunArgs([...base, '--follow', '--local']).follow, true);
   });
 
+  it('parses --allow-incomplete-days and --republish into the input (absent unless given)', () => {
+    const opts = parseRunArgs([...base, '--allow-incomplete-days', '--republish']);
+    assert.equal(opts.input.allowIncompleteDays, true);
+    assert.equal(opts.input.republish, true);
+    assert.ok(!('allowIncompleteDays' in parseRunArgs(base).input));
+    assert.ok(!('republish' in parseRunArgs(base).input));
+  });
+
+  it('gives each backend its own default task queue, shown in --help', () => {
+    assert.equal(parseRunArgs(base, {}).taskQueue, 'feature-backfill-local');
+    assert.equal(parseRunArgs([...base, '--local'], { BACKFILL_BACKEND: 'aws' }).taskQueue, 'feature-backfill-local');
+    assert.equal(parseRunArgs([...base, '--aws'], {}).taskQueue, 'feature-backfill');
+    assert.equal(parseRunArgs([...base, ...aws, '--direct-emr'], {}).taskQueue, 'feature-backfill');
+    assert.equal(parseRunArgs([...base, '--aws'], { BACKFILL_TASK_QUEUE: 'tq-env' }).taskQueue, 'tq-env');
+    assert.equal(parseRunArgs([...base, '--aws', '--task-queue', 'tq'], { BACKFILL_TASK_QUEUE: 'tq-env' }).taskQueue, 'tq');
+    // The worker's queue follows BACKFILL_BACKEND the same way.
+    assert.equal(taskQueue({}), 'feature-backfill-local');
+    assert.equal(taskQueue({ BACKFILL_BACKEND: 'local' }), 'feature-backfill-local');
+    assert.equal(taskQueue({ BACKFILL_BACKEND: 'aws' }), 'feature-backfill');
+    assert.equal(taskQueue({ BACKFILL_BACKEND: 'aws', BACKFILL_TASK_QUEUE: 'tq-env' }), 'tq-env');
+    assert.match(RUN_HELP, /--task-queue NAME +Temporal task queue \(default \$BACKFILL_TASK_QUEUE, else feature-backfill-local\n +with --local and feature-backfill with --aws/);
+  });
+
   const bad: [string, string[], RegExp][] = [
     ['a malformed start date', ['--start-date', '01/10/2025', '--end-date', '2025-10-07', '--bucket', 'b'], /--start-date must be a date in YYYY-MM-DD form, got "01\/10\/2025"/],
     ['an impossible end date', ['--start-date', '2025-02-01', '--end-date', '2025-02-30', '--bucket', 'b'], /--end-date must be a date/],
@@ -102,6 +126,9 @@ describe('cli: backfill run flags', () => {
     ['only one of the EMR settings', [...base, '--emr-app-id', 'app-1'], /--emr-job-role: required/],
     ['a spark conf without =', [...base, '--spark-conf', 'spark.executor.memory'], /--spark-conf takes KEY=VALUE/],
     ['a spark conf that is not spark.*', [...base, '--spark-conf', 'executor.memory=8g'], /--spark-conf takes KEY=VALUE with a spark\.\* key/],
+    ['an end date whose late events may still arrive', ['--start-date', '2099-01-01', '--end-date', '2099-01-02', '--bucket', 'b'], /--end-date: 2099-01-02 is after .*--allow-incomplete-days/],
+    ['a bucket carrying Spark options', [...base.slice(0, 4), '--bucket', 'x --conf spark.jars=s3://evil/x.jar'], /--bucket: "x --conf spark\.jars=s3:\/\/evil\/x\.jar" contains whitespace/],
+    ['a Spark setting that loads code (direct EMR: no worker decides)', [...base, ...aws, '--direct-emr', '--spark-conf', 'spark.jars=s3://evil/x.jar'], /--spark-conf spark\.jars: loads code .*BACKFILL_ALLOW_SPARK_CONF/],
     ['a negative price', [...base, '--dry-run', '--price-vcpu-hour=-1'], /--price-vcpu-hour must be a positive number, got "-1"/],
     ['a price flag followed by another flag', [...base, '--dry-run', '--price-vcpu-hour', '--json'], /--price-vcpu-hour' argument is ambiguous/],
     ['a price that is not a number', [...base, '--dry-run', '--price-gb-hour', 'cheap'], /--price-gb-hour must be a positive number/],

@@ -4,8 +4,8 @@
  */
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import * as path from 'node:path';
-import { taskQueue as defaultTaskQueue } from '../../config';
-import { InputError, validateInput, type BackfillInput, type BackfillRequest } from '../../common/input';
+import { workerAllowances } from '../../config';
+import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest, type ValidateOptions } from '../../common/input';
 import type { BackfillReport } from '../../common/results';
 import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
@@ -31,7 +31,8 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
   if (opts.backend === 'local' && typeof opts.input.bucket === 'string' && !opts.input.bucket.includes('://')) {
     opts.input.bucket = path.resolve(opts.input.bucket);
   }
-  const request = validateRequest(opts.input);
+  // A direct EMR run has no worker: this process applies the worker's sparkConf allowance itself.
+  const request = validateRequest(opts.input, opts.directEmr ? workerAllowances().sparkConf : WORKER_DECIDES);
   if (opts.directEmr) return directEmr(request, opts, io, deps);
 
   const temporal = await connectTemporal();
@@ -42,9 +43,9 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
   }
 }
 
-export function validateRequest(input: BackfillInput): BackfillRequest {
+export function validateRequest(input: BackfillInput, allowSparkConf: ValidateOptions['allowSparkConf'] = WORKER_DECIDES): BackfillRequest {
   try {
-    return validateInput(input);
+    return validateInput(input, { allowSparkConf });
   } catch (err) {
     if (err instanceof InputError) throw usageOfInputError(err);
     throw err;
@@ -52,7 +53,7 @@ export function validateRequest(input: BackfillInput): BackfillRequest {
 }
 
 async function startAndFollow(temporal: Temporal, opts: RunOptions, request: BackfillRequest, io: Io, deps: CliDeps): Promise<number> {
-  const taskQueue = opts.taskQueue ?? defaultTaskQueue();
+  const taskQueue = opts.taskQueue;
   const workflowId = backfillWorkflowId(request);
   const existing = await describeBackfill(temporal.client.workflow.getHandle(workflowId), temporal.namespace).catch(() => undefined);
   const handle = await temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
