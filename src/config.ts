@@ -58,7 +58,6 @@ export interface LocalPaths {
   venvBin: string;
   jobDir: string;
   stateDir: string;
-  featureStoreFile: string;
 }
 
 export function localPaths(env = process.env): LocalPaths {
@@ -68,6 +67,5 @@ export function localPaths(env = process.env): LocalPaths {
     venvBin: env.BACKFILL_VENV_BIN ?? path.join(root, '.venv', 'bin'),
     jobDir: path.join(root, 'spark_jobs'),
     stateDir,
-    featureStoreFile: env.BACKFILL_FEATURE_STORE ?? path.join(stateDir, 'feature-store.db'),
   };
 }

@@ -11,10 +11,10 @@ import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
 import { catalogUri, type CatalogFile } from '../src/activities/local/catalog';
 import { createLocalBackends } from '../src/activities/local';
-import { LocalFeatureStore } from '../src/activities/local/feature-store';
+import type { LocalFeatureStore } from '../src/activities/local/feature-store';
 import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflow } from '../src/workflows';
-import { goldRows, makeSampleLake } from './support/lake';
+import { goldRows, makeSampleLake, openLakeStore } from './support/lake';
 import { readBronzeEvents, referenceFeatures } from './support/reference-features';
 import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
 
@@ -43,10 +43,9 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
       venvBin: VENV_BIN,
       jobDir: path.join(ROOT, 'spark_jobs'),
       stateDir: state,
-      featureStoreFile: path.join(state, 'feature-store.db'),
       pollIntervalMs: 500,
     });
-    store = backends.featureStore;
+    store = openLakeStore(lake);
     worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: 'e2e-local',

@@ -36,7 +36,7 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
     fs.mkdirSync(lake);
     env = await createDevServerEnv();
     const activities = createActivities(
-      createLocalBackends({ venvBin: VENV_BIN, jobDir: path.join(ROOT, 'spark_jobs'), stateDir: dir, featureStoreFile: path.join(dir, 'fs.db') }),
+      createLocalBackends({ venvBin: VENV_BIN, jobDir: path.join(ROOT, 'spark_jobs'), stateDir: dir }),
     );
     const recorded = Object.fromEntries(
       Object.entries(activities).map(([name, fn]) => [

@@ -258,7 +258,7 @@ describe('worker allowances (checked by the preflight activity)', () => {
     before(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'preflight-'));
       fs.mkdirSync(path.join(dir, 'lake'));
-      const backends = createLocalBackends({ venvBin: '/nonexistent', jobDir: '/nonexistent', stateDir: dir, featureStoreFile: path.join(dir, 'fs.db') });
+      const backends = createLocalBackends({ venvBin: '/nonexistent', jobDir: '/nonexistent', stateDir: dir });
       activities = createActivities(backends);
     });
     afterEach(() => {

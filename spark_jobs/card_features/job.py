@@ -11,13 +11,14 @@ import json
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import definitions, transform
+from . import definitions, ledger, transform
 from .definitions import FeatureDefinition, get_definition
 
 
@@ -38,6 +39,11 @@ class JobConfig:
     lateness_days: int
     code_label: str
     manifest_path: Optional[str]
+    # Gold of this run goes to run=<run_id> locations; the ledger's commit records make it current.
+    run_id: str = "local"
+    ledger_root: str = ""
+    # Days the caller (the workflow, from the ledger) wants computed; None: decide from what exists.
+    compute_dates: Optional[List[str]] = None
 
 
 def lake_root(bucket: str) -> str:
@@ -73,6 +79,11 @@ def parse_args(argv: List[str]) -> JobConfig:
     p.add_argument("--overwrite", action="store_true")
     p.add_argument("--allowed-lateness-days", type=int, default=1)
     p.add_argument("--code-revision", default="", help="label of the deployed code (e.g. git commit)")
+    p.add_argument("--run-id", default=None, help="id of the backfill run; gold goes to run=<id> locations")
+    p.add_argument("--ledger-prefix", default="_ledger")
+    p.add_argument("--compute-dates", default=None,
+                   help="comma-separated days to compute (the others are kept); default: days without gold, "
+                        "or every day with --overwrite")
     a = p.parse_args(argv)
 
     start, end = _date(a.start_date, "--start-date"), _date(a.end_date, "--end-date")
@@ -87,6 +98,14 @@ def parse_args(argv: List[str]) -> JobConfig:
     except definitions.UnknownFeatureVersion as e:
         raise SystemExit(f"--feature-version: {e}")
     root = lake_root(a.bucket)
+    run_id = a.run_id or f"direct-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    if not all(c.isalnum() or c in "-_" for c in run_id):
+        raise SystemExit(f"--run-id: {run_id!r} may hold only letters, digits, - and _")
+    compute = None
+    if a.compute_dates is not None:
+        compute = [d for d in a.compute_dates.split(",") if d]
+        for d in compute:
+            _date(d, "--compute-dates")
     return JobConfig(
         lake_root=root,
         bronze_table=f"{root}/{a.bronze_prefix.strip('/')}/card_authorization",
@@ -103,6 +122,9 @@ def parse_args(argv: List[str]) -> JobConfig:
         lateness_days=a.allowed_lateness_days,
         code_label=a.code_revision,
         manifest_path=a.manifest_path,
+        run_id=run_id,
+        ledger_root=f"{root}/{a.ledger_prefix.strip('/')}",
+        compute_dates=compute,
     )
 
 
@@ -148,15 +170,44 @@ class LakeFs:
         fs, p = self._path(path)
         fs.delete(p, True)
 
-    def write_text(self, path: str, text: str) -> None:
-        """Write to a temporary name, then rename: readers never see a half-written file."""
+    def data_files(self, path: str) -> List[str]:
+        """URIs of the directory's data files (not hidden), sorted; [] when there are none."""
         fs, p = self._path(path)
-        tmp = self._jvm.org.apache.hadoop.fs.Path(path + ".tmp")
-        out = fs.create(tmp, True)
+        if not fs.exists(p):
+            return []
+        return sorted(
+            f"{path}/{s.getPath().getName()}" for s in fs.listStatus(p)
+            if s.isFile() and not s.getPath().getName().startswith(("_", "."))
+        )
+
+    def read_text(self, path: str) -> Optional[str]:
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return None
+        stream = fs.open(p)
+        try:
+            return str(self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+
+    def write_text(self, path: str, text: str) -> None:
+        """Replace the file in one step: readers see the old text or the new, never none or half.
+
+        A local file is written beside and renamed over (rename(2) is atomic); an S3 object appears
+        whole when its upload completes (a Hadoop rename on S3 is a copy and a delete, with a gap).
+        """
+        if path.startswith("file://"):
+            local = path[len("file://"):]
+            os.makedirs(os.path.dirname(local), exist_ok=True)
+            tmp = f"{local}.{os.getpid()}.tmp"
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(tmp, local)
+            return
+        fs, p = self._path(path)
+        out = fs.create(p, True)
         out.write(bytearray(text.encode("utf-8")))
         out.close()
-        fs.delete(p, False)
-        fs.rename(tmp, p)
 
 
 # Session settings the job relies on; tests and the benchmark build their sessions from the same dict.
@@ -231,8 +282,12 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
     coverage_gaps = [d for d in days if d not in present]
     missing_context = [d for d in read_dates if d not in present and d not in days]
 
-    existing = [d for d in days if fs.has_data_files(_partition(cfg.gold_table, d, cfg.feature_version))]
-    skipped = [] if cfg.overwrite else existing
+    current = {d: current_gold(fs, cfg, d) for d in days}
+    existing = [d for d in days if current[d] is not None]
+    if cfg.compute_dates is not None:
+        skipped = [d for d in days if d not in cfg.compute_dates]
+    else:
+        skipped = [] if cfg.overwrite else existing
     # A day without its own bronze partition is a coverage gap: it is reported and not written (its
     # existing gold, if any, is left as it is), so a later run fills it once the bronze is there.
     process = [d for d in days if d not in skipped and d not in coverage_gaps]
@@ -271,6 +326,9 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
     if process:
         manifest.update(_compute_and_write(spark, fs, cfg, definition, start, end, present, process, existing,
                                            sum(bronze_bytes[d] for d in present)))
+        manifest["commits"] = _commit_days(fs, cfg, definition, process, manifest["output_rows_per_dt"],
+                                           current, revision)
+    manifest["run_id"] = cfg.run_id
 
     manifest["duration_seconds"] = round(time.time() - started, 3)
     manifest["spark_version"] = spark.version
@@ -350,8 +408,10 @@ def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definiti
                     .where(F.col("dt").isin(*process))
                     .select(*transform.GOLD_COLUMNS)
                     .observe(gold_obs, *_stats_exprs(process))
+                    .withColumn("run", F.lit(cfg.run_id))
                 )
-                _write_partitioned(gold_out, cfg.gold_table, ["feature_version", "dt"])
+                # Into this run's own locations: the current gold is never touched (see ledger.py).
+                _write_partitioned(gold_out, cfg.gold_table, ["feature_version", "dt", "run"])
                 phase("features_and_gold_write")
             finally:
                 silver.unpersist()
@@ -366,15 +426,12 @@ def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definiti
 
     written = [d for d in process if rows[d] > 0]
 
-    # A processed day that now has no rows must not keep rows of an earlier run in any table.
-    deleted = []
+    # A processed day that now has no rows must not keep rows of an earlier run: its gold commit says
+    # "no rows" (readers drop the day), and its silver goes.
+    deleted = [d for d in process if rows[d] == 0 and d in existing]
     for d in process:
-        if rows[d] == 0:
-            for path in (_partition(cfg.gold_table, d, cfg.feature_version), _partition(cfg.silver_table, d)):
-                if fs.exists(path):
-                    fs.delete(path)
-                    if path.startswith(cfg.gold_table):
-                        deleted.append(d)
+        if rows[d] == 0 and fs.exists(_partition(cfg.silver_table, d)):
+            fs.delete(_partition(cfg.silver_table, d))
         if bad_per_dt[d] == 0 and fs.exists(_partition(cfg.quarantine_table, d)):
             fs.delete(_partition(cfg.quarantine_table, d))
 
@@ -398,6 +455,34 @@ def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definiti
         "min_event_time": None if min_t is None else int(min_t),
         "max_event_time": None if max_t is None else int(max_t),
     }
+
+
+def current_gold(fs: LakeFs, cfg: JobConfig, day: str) -> Optional[str]:
+    """Location of the day's current gold: its ledger commit's, or files written without a ledger."""
+    text = fs.read_text(ledger.commit_path(cfg.ledger_root, cfg.feature_version, day))
+    if text is not None:
+        return json.loads(text).get("location")
+    flat = ledger.flat_location(cfg.gold_table, cfg.feature_version, day)
+    return flat if fs.has_data_files(flat) else None
+
+
+def _commit_days(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, process: List[str],
+                 rows: Dict[str, int], current: Dict[str, Optional[str]], revision: str) -> Dict[str, Dict]:
+    """After the data files are written, make them current: one ledger commit record per processed day."""
+    commits = {}
+    for d in process:
+        location = ledger.run_location(cfg.gold_table, cfg.feature_version, d, cfg.run_id) if rows[d] > 0 else None
+        files = fs.data_files(location) if location else []
+        commit = ledger.GoldCommit(
+            dt=d, feature_version=cfg.feature_version, run_id=cfg.run_id, location=location, files=files,
+            rows=rows[d], code_revision=revision, fingerprint=definition.fingerprint,
+            committed_at=ledger.now_iso(),
+            previous_location=current[d] if current[d] != location else None,
+            job={"feature_group": cfg.feature_group, "start_date": cfg.start.isoformat(), "end_date": cfg.end.isoformat()},
+        ).to_json()
+        fs.write_text(ledger.commit_path(cfg.ledger_root, cfg.feature_version, d), json.dumps(commit, indent=2, sort_keys=True))
+        commits[d] = commit
+    return commits
 
 
 def _stats_exprs(days: List[str]) -> List:

@@ -56,10 +56,50 @@ def read_table(spark, path: str, partition_cols: Optional[List[str]] = None):
     return sorted(rows, key=lambda row: tuple((x is not None, x) for x in row))  # nulls first
 
 
+GOLD = ("gold", "card_features")
+
+
+def commit(lake: str, version: str, day: str) -> Optional[Dict]:
+    """The day's gold commit record in the ledger, or None."""
+    path = os.path.join(lake, "_ledger", *GOLD, f"feature_version={version}", f"dt={day}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def current_gold_dirs(lake: str, version: Optional[str] = None) -> Dict[str, str]:
+    """'feature_version=v/dt=d' -> the local directory readers use for it (ledger first, then flat files)."""
+    table = os.path.join(lake, *GOLD)
+    out = {}
+    pattern = os.path.join(table, f"feature_version={version}" if version else "feature_version=*", "dt=*")
+    for d in sorted(glob.glob(pattern)):
+        key = os.path.relpath(d, table)
+        v, day = key.split("/")[0].split("=")[1], key.split("/")[1].split("=")[1]
+        c = commit(lake, v, day)
+        if c is not None:
+            if c["location"]:
+                out[key] = c["location"][len("file://"):]
+        elif glob.glob(os.path.join(d, "*.parquet")):
+            out[key] = d
+    return out
+
+
 def gold_df(spark, lake: str, version: Optional[str] = None):
-    table = os.path.join(lake, "gold", "card_features")
-    path = os.path.join(table, f"feature_version={version}") if version else table
-    return spark.read.option("basePath", table).parquet(path)
+    """The current gold (what the catalog shows), with feature_version and dt columns."""
+    table = os.path.join(lake, *GOLD)
+    df = spark.read.option("basePath", table).parquet(*current_gold_dirs(lake, version).values())
+    return df.drop("run") if "run" in df.columns else df
+
+
+def read_gold(spark, lake: str):
+    """The current gold as read_table gives a table: sorted tuples, partition values included."""
+    if not current_gold_dirs(lake):
+        return []
+    df = gold_df(spark, lake)
+    cols = sorted(df.columns)
+    return sorted((tuple(r[c] for c in cols) for r in df.select(*cols).collect()),
+                  key=lambda row: tuple((x is not None, x) for x in row))
 
 
 def gold_rows(spark, lake: str, version: Optional[str] = None) -> Dict[str, Dict]:
@@ -76,10 +116,14 @@ def gold_rows(spark, lake: str, version: Optional[str] = None) -> Dict[str, Dict
 
 
 def gold_partitions(lake: str, version: Optional[str] = None) -> List[str]:
-    """Existing gold partition directories as 'feature_version=v/dt=d' strings."""
-    table = os.path.join(lake, "gold", "card_features")
-    pattern = os.path.join(table, f"feature_version={version}" if version else "feature_version=*", "dt=*")
-    return sorted(os.path.relpath(p, table) for p in glob.glob(pattern))
+    """Gold partitions readers see, as 'feature_version=v/dt=d' strings."""
+    return sorted(current_gold_dirs(lake, version))
+
+
+def current_gold_files(lake: str, version: str, day: str) -> Dict[str, float]:
+    """The day's current gold data files with their modification times (to prove a day untouched)."""
+    d = current_gold_dirs(lake, version).get(f"feature_version={version}/dt={day}")
+    return {} if d is None else {p: os.path.getmtime(p) for p in sorted(glob.glob(os.path.join(d, "*.parquet")))}
 
 
 def partition_files(lake: str, *parts: str) -> Dict[str, float]:

@@ -11,7 +11,7 @@ import pytest
 
 import reference
 from generate_sample_data import write_lake
-from lakeutil import read_table, run_backfill
+from lakeutil import gold_df, read_gold, read_table, run_backfill
 
 START, END = "2025-10-01", "2025-10-14"
 SUM_FIELDS = ("input_rows", "quarantined_rows", "duplicates_removed", "output_rows")
@@ -42,9 +42,8 @@ def runs(spark, bronze_template, tmp_path_factory):
 
 
 def tables(spark, root):
-    return {name: read_table(spark, os.path.join(root, *parts)) for name, parts in {
-        "gold": ("gold", "card_features"), "silver": ("silver", "card_authorization"),
-        "quarantine": ("quarantine", "card_authorization")}.items()}
+    return {"gold": read_gold(spark, root), **{name: read_table(spark, os.path.join(root, *parts)) for name, parts in {
+        "silver": ("silver", "card_authorization"), "quarantine": ("quarantine", "card_authorization")}.items()}}
 
 
 def test_chunk_counts(runs):
@@ -73,7 +72,7 @@ def test_manifest_counts_add_up_across_chunks(runs, size):
 def test_data_is_dense_enough_to_cross_chunk_edges(spark, runs):
     root, (m,) = runs[14]
     assert m["duplicates_removed"] > 0 and m["quarantined_rows"] == 14 * 3
-    gold = spark.read.parquet(os.path.join(root, "gold", "card_features"))
+    gold = gold_df(spark, root)
     first_hour = gold.where("event_time % 86400 < 3600")
     # events just after midnight whose 1 h window reaches into the previous day
     assert first_hour.where("txn_count_1h >= 2").count() > 0
@@ -89,7 +88,7 @@ def test_single_pass_equals_reference(spark, runs, bronze_template, tmp_path_fac
         run_backfill(spark, root, START, END, "--chunk-size-days", "14", version="v2")
     got = {(r["event_id"], r["dt"]): (r["dt"], r["card_id"], r["event_time"], r["txn_count_1h"], r["txn_count_24h"],
                            r["amount_sum_24h"], r["merchant_count_24h"])
-           for r in spark.read.parquet(os.path.join(root, "gold", "card_features", f"feature_version={version}")).collect()}
+           for r in gold_df(spark, root, version).collect()}
     expected = reference.gold(reference.silver(reference.read_bronze(bronze_template)), version, START, END)
     assert len(got) == len(expected)
     diff = {k: (got.get(k), expected.get(k)) for k in set(got) | set(expected) if got.get(k) != expected.get(k)}

@@ -2,7 +2,7 @@
 import json
 import os
 
-from lakeutil import (bronze_dir, ev, features, gold_df, gold_partitions, gold_rows, partition_files, read_table,
+from lakeutil import (bronze_dir, ev, features, gold_df, gold_partitions, gold_rows, current_gold_files, read_gold, read_table,
                       run_backfill, write_bronze)
 
 GOOD = ev("g1", "C", "2025-10-01T10:00:00", 12.34, "m_1")
@@ -91,9 +91,10 @@ def test_copies_that_disagree_on_the_event_date_are_kept_per_date_in_any_chunkin
             write_bronze(lake, day, lines)
         lakes[size] = (lake, run_backfill(spark, lake, days[0], days[-1], "--chunk-size-days", size))
 
-    for name in (("gold", "card_features"), ("silver", "card_authorization")):
-        chunked, single = (read_table(spark, os.path.join(lakes[s][0], *name)) for s in ("1", "5"))
-        assert chunked == single and len(single) > 0, name
+    chunked, single = (read_gold(spark, lakes[s][0]) for s in ("1", "5"))
+    assert chunked == single and len(single) > 0, "gold"
+    chunked, single = (read_table(spark, os.path.join(lakes[s][0], "silver", "card_authorization")) for s in ("1", "5"))
+    assert chunked == single and len(single) > 0, "silver"
     x_rows = {(r["dt"], r["amount_sum_24h"]) for r in gold_df(spark, lakes["5"][0], "v1").where("event_id = 'x'").collect()}
     assert x_rows == {("2025-10-01", 3.0), ("2025-10-04", 7.0)}
     (y,) = gold_df(spark, lakes["5"][0], "v1").where("event_id = 'y'").collect()
@@ -121,7 +122,7 @@ def test_missing_bronze_day_is_a_reported_gap_then_filled(spark, lake):
     # the late 10-02 event still counts in 10-03's lookback
     assert features(gold_rows(spark, lake, "v1")["c"]) == (1, 2, 6.0, 1)
 
-    before = {d: partition_files(lake, "gold", "card_features", "feature_version=v1", f"dt={d}")
+    before = {d: current_gold_files(lake, "v1", d)
               for d in ("2025-10-01", "2025-10-03")}
     write_bronze(lake, "2025-10-02", [ev("b", "C", "2025-10-02T21:30:00", 8.00)])
     again = run_backfill(spark, lake, "2025-10-01", "2025-10-03")
@@ -130,7 +131,7 @@ def test_missing_bronze_day_is_a_reported_gap_then_filled(spark, lake):
     g = gold_rows(spark, lake, "v1")
     assert features(g["b"]) == (1, 2, 9.0, 1) and features(g["late_b"]) == (1, 2, 10.0, 1)
     for d, files in before.items():
-        assert partition_files(lake, "gold", "card_features", "feature_version=v1", f"dt={d}") == files
+        assert current_gold_files(lake, "v1", d) == files
 
 
 def test_a_day_of_only_bad_lines_and_a_range_without_bronze(spark, lake):

@@ -14,7 +14,7 @@ import pytest
 
 from card_features import job
 from card_features.definitions import get_definition
-from lakeutil import ev, features, gold_partitions, gold_rows, run_backfill, write_bronze
+from lakeutil import current_gold_dirs, ev, features, gold_partitions, gold_rows, run_backfill, write_bronze
 
 BRONZE = {
     "2025-10-01": [
@@ -92,7 +92,7 @@ def test_gold_values_by_hand(spark, edge_lake, version, col):
 def test_gold_schema(spark, edge_lake):
     root, _ = edge_lake
     fields = {f.name: f.dataType.simpleString() for f in spark.read.parquet(
-        os.path.join(root, "gold", "card_features", "feature_version=v1", "dt=2025-10-01")).schema}
+        current_gold_dirs(root, "v1")["feature_version=v1/dt=2025-10-01"]).schema}
     assert fields == {"card_id": "string", "event_id": "string", "event_time": "bigint", "txn_count_1h": "int",
                       "txn_count_24h": "int", "amount_sum_24h": "double", "merchant_count_24h": "int"}
 

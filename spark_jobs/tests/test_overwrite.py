@@ -1,7 +1,8 @@
 """Skip vs overwrite: existing (version, dt) partitions are kept and reported, or replaced exactly."""
 import os
+import shutil
 
-from lakeutil import (ev, features, gold_partitions, gold_rows, partition_files, read_table, run_backfill,
+from lakeutil import (current_gold_files, ev, features, gold_partitions, gold_rows, read_gold, read_table, run_backfill,
                       write_bronze)
 
 DAYS = ("2025-10-01", "2025-10-02", "2025-10-03")
@@ -15,7 +16,7 @@ def base_bronze(lake):
 
 
 def files(lake, version, day):
-    return partition_files(lake, "gold", "card_features", f"feature_version={version}", f"dt={day}")
+    return current_gold_files(lake, version, day)
 
 
 def snapshot(lake, versions=("v1", "v2")):
@@ -23,7 +24,7 @@ def snapshot(lake, versions=("v1", "v2")):
 
 
 def gold_table(spark, lake):
-    return read_table(spark, os.path.join(lake, "gold", "card_features"))
+    return read_gold(spark, lake)
 
 
 def test_without_overwrite_existing_partitions_are_skipped_and_missing_ones_filled(spark, lake):
@@ -42,9 +43,8 @@ def test_without_overwrite_existing_partitions_are_skipped_and_missing_ones_fill
 
     # a missing partition is filled (from the same bronze as before); the others stay as they were
     os.remove(os.path.join(lake, "bronze", "streaming", "card_authorization", f"dt={DAYS[1]}", "part-00001.json.gz"))
-    for f in os.listdir(os.path.join(lake, "gold", "card_features", "feature_version=v1", f"dt={DAYS[2]}")):
-        os.remove(os.path.join(lake, "gold", "card_features", "feature_version=v1", f"dt={DAYS[2]}", f))
-    os.rmdir(os.path.join(lake, "gold", "card_features", "feature_version=v1", f"dt={DAYS[2]}"))
+    shutil.rmtree(os.path.join(lake, "gold", "card_features", "feature_version=v1", f"dt={DAYS[2]}"))
+    os.remove(os.path.join(lake, "_ledger", "gold", "card_features", "feature_version=v1", f"dt={DAYS[2]}.json"))
     (m,) = run_backfill(spark, lake, DAYS[0], DAYS[-1], "--chunk-size-days", "3")
     assert m["skipped_partitions"] == list(DAYS[:2]) and m["written_partitions"] == [DAYS[2]]
     assert m["overwritten_partitions"] == []

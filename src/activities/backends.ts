@@ -23,6 +23,8 @@ export interface Lake {
   /** Files under a prefix, recursively, sorted by URI; hidden files (_ or .) are left out. */
   list(prefixUri: string): Promise<LakeObject[]>;
   readParquet(uri: string): Promise<Record<string, unknown>[]>;
+  /** Deletes these files (missing ones are fine), and on a local disk the directories they leave empty. */
+  delete(uris: string[]): Promise<void>;
 }
 
 export interface SparkJobSpec {

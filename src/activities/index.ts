@@ -1,6 +1,6 @@
 /**
  * Activities: every piece of I/O the backfill does. createActivities() receives the backends
- * (local or AWS) by injection; the workflow only sees these functions.
+ * (local or AWS) by injection; the workflow only sees these functions. Each takes one input object.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { addDays, dateRange } from '../common/dates';
@@ -8,17 +8,11 @@ import { checkWorkerAllowances, InputError, type BackfillRequest } from '../comm
 import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
-import type {
-  CatalogResult,
-  ChunkManifest,
-  DryRunPlan,
-  IngestResult,
-  SparkJobResult,
-  ValidationResult,
-} from '../common/results';
+import type { CatalogResult, ChunkManifest, DryRunDay, DryRunPlan, IngestResult, SparkJobResult, ValidationResult } from '../common/results';
 import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './backends';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestCheckpoint, type IngestOptions } from './ingest';
-import { bronzeTable, goldPartition, goldTable, manifestUri } from './lake-paths';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from './ingest';
+import { bronzeTable, goldTable, manifestUri } from './lake-paths';
+import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
 import { sparkJobArgs } from './spark-args';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -27,7 +21,8 @@ export interface Backends {
   lake: Lake;
   spark: SparkRunner;
   catalog: Catalog;
-  featureStore: FeatureStore;
+  /** The feature store a request publishes to (the local one lives in the request's lake). */
+  featureStoreFor(request: BackfillRequest): FeatureStore;
   /** Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures. */
   preflight?(request: BackfillRequest): Promise<void>;
   /** Label of the deployed job code, recorded in manifests. */
@@ -40,8 +35,28 @@ export interface Backends {
 /** Error types the workflow's retry policies treat as final. */
 export const NON_RETRYABLE = { invalidInput: 'InvalidInput', missingManifest: 'MissingManifest' } as const;
 
+export interface RunSparkJobInput {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  /** A stable name for the job run, unique per backfill and chunk (idempotency token on EMR). */
+  runName: string;
+  /** The backfill run writing the gold (its ledger id); gold this run committed is kept, not rebuilt. */
+  runId?: string;
+}
+
+export interface ChunkStepInput {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  /** The backfill run (ledger id); ingestion credits what this run published in earlier attempts. */
+  runId?: string;
+}
+
+export interface ValidateInput extends ChunkStepInput {
+  spark: SparkJobResult;
+}
+
 export function createActivities(backends: Backends) {
-  const { lake, spark, catalog, featureStore } = backends;
+  const { lake, spark, catalog } = backends;
   const pollIntervalMs = backends.pollIntervalMs ?? 2000;
 
   return {
@@ -57,9 +72,8 @@ export function createActivities(backends: Backends) {
       return { backend: backends.name };
     },
 
-    /** Dry run: what a backfill would read and write, without writing anything. */
+    /** Dry run: what a backfill would read, write and send, from the same ledger rules as a real run. */
     async inspectLake(request: BackfillRequest): Promise<DryRunPlan> {
-      const days = dateRange(request.startDate, request.endDate);
       const bronzePresent: Record<string, number> = {};
       const bronzeMissing: string[] = [];
       // The chunk days plus the lookback day before and the lateness days after, as the job reads.
@@ -68,95 +82,193 @@ export function createActivities(backends: Backends) {
         if (files.length > 0) bronzePresent[dt] = files.reduce((s, f) => s + f.size, 0);
         else bronzeMissing.push(dt);
       }
-      const goldExisting: string[] = [];
-      for (const dt of days) if ((await lake.list(goldPartition(request, dt))).length > 0) goldExisting.push(dt);
+      const states = await readStates(lake, request, dateRange(request.startDate, request.endDate));
+      const days = states.map((s) => dryRunDay(s, request, bronzePresent[s.dt] !== undefined));
+      const existing = states.filter(hasGold).map((s) => s.dt);
       return {
         chunks: planChunks(request.startDate, request.endDate, request.chunkSizeDays),
         bronzePresent,
         bronzeMissing,
-        goldExisting,
-        wouldSkip: request.overwrite ? [] : goldExisting,
-        wouldOverwrite: request.overwrite ? goldExisting : [],
+        goldExisting: existing,
+        wouldSkip: days.filter((d) => d.gold === 'keep' && existing.includes(d.dt)).map((d) => d.dt),
+        wouldOverwrite: days.filter((d) => d.gold === 'compute' && existing.includes(d.dt)).map((d) => d.dt),
+        days,
+        foreign: days.filter((d) => d.publish === 'foreign').map((d) => d.dt),
       };
     },
 
-    /** Runs the chunk's Spark job to the end, following the same run across worker restarts. */
-    async runSparkJob(request: BackfillRequest, chunk: ChunkSpec, runName: string): Promise<SparkJobResult> {
-      const ctx = Context.current();
-      const previous = ctx.info.heartbeatDetails as JobHandle | undefined;
-      let handle = previous ? await spark.reattach(previous) : undefined;
-      if (!handle) {
-        const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '');
-        handle = await spark.submit({ request, chunk, args, runName });
-        ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
+    /**
+     * Brings the chunk's gold up to date: the days the ledger says need computing go to one Spark
+     * job run (followed across worker restarts); days already committed are not computed again.
+     */
+    async runSparkJob(input: RunSparkJobInput, ...legacy: unknown[]): Promise<SparkJobResult> {
+      const { request, chunk, runName } = sparkInput(input, legacy);
+      // Chunks scheduled before the ledger carry no run id: their own workflow run stands in.
+      const runId = input.runId ?? Context.current().info.workflowExecution?.runId ?? runName;
+      const days = dateRange(chunk.startDate, chunk.endDate);
+      const before = await readStates(lake, request, days);
+      const computeDates = before.filter((s) => goldDecision(s, request, runId).action === 'compute').map((s) => s.dt);
+      let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = { jobRunId: 'none (every day already in gold)' };
+      if (computeDates.length > 0) {
+        const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
+        job = await followSparkJob({ spark, lake, pollIntervalMs }, { request, chunk, args, runName, manifest: manifestUri(request, chunk.id, runId) });
       }
-      ctx.heartbeat(handle);
-      try {
-        for (;;) {
-          const status = await spark.status(handle);
-          if (status.state === 'succeeded') break;
-          if (status.state === 'failed' || status.state === 'cancelled') {
-            throw ApplicationFailure.retryable(
-              `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
-              'SparkJobFailed',
-              { jobRunId: handle.id, logLocation: handle.logLocation },
-            );
-          }
-          ctx.heartbeat(handle);
-          await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
-        }
-      } catch (err) {
-        if (ctx.cancellationSignal.aborted) await spark.cancel(handle);
-        throw err;
-      }
-      const text = await lake.readText(manifestUri(request, chunk.id));
-      if (!text) {
-        throw ApplicationFailure.nonRetryable(
-          `Spark job ${handle.id} succeeded but wrote no manifest at ${manifestUri(request, chunk.id)}`,
-          NON_RETRYABLE.missingManifest,
-        );
-      }
-      return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
+      const after = await readStates(lake, request, days);
+      return { manifest: creditedManifest({ request, chunk, runId, job: job.manifest, states: after }), jobRunId: job.jobRunId, logLocation: job.logLocation };
     },
 
-    async refreshCatalog(request: BackfillRequest, chunk: ChunkSpec): Promise<CatalogResult> {
+    async refreshCatalog(input: ChunkStepInput, ...legacy: unknown[]): Promise<CatalogResult> {
+      const { request, chunk } = stepInput(input, legacy);
       // A crawler run takes minutes: heartbeat meanwhile, so a lost worker is noticed and a
       // cancellation is answered (the crawl itself finishes on its own; it only reads).
       const ctx = Context.current();
-      return whileHeartbeating(ctx, () => undefined, () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]));
+      const result = await whileHeartbeating(ctx, () => undefined, () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]));
+      // Readers now use the current gold: earlier runs' files (but the one before, for rollback) can go.
+      for (const state of await readStates(lake, request, dateRange(chunk.startDate, chunk.endDate))) {
+        await lake.delete(await staleRunFiles(lake, request, state));
+      }
+      return result;
     },
 
-    /** Sends the chunk's new gold rows to the feature store, resuming from the last checkpoint. */
-    async ingestFeatures(request: BackfillRequest, chunk: ChunkSpec, manifest: ChunkManifest): Promise<IngestResult> {
+    /** Sends the chunk's unpublished gold to the feature store, resuming where the ledger says. */
+    async ingestFeatures(input: ChunkStepInput, ...legacy: unknown[]): Promise<IngestResult> {
+      const { request, chunk, runId } = stepInput(input, legacy);
       const ctx = Context.current();
-      let latest = ctx.info.heartbeatDetails as IngestCheckpoint | undefined;
-      // Besides the checkpoint after each batch, a steady heartbeat covers long parquet reads and
+      let latest: IngestProgress | undefined;
+      // Besides the progress after each batch, a steady heartbeat covers long parquet reads and
       // long throttling backoffs, so the server never times out an attempt that is still writing.
-      return whileHeartbeating(ctx, () => latest, () => ingestChunk(
-        { lake, featureStore },
-        request,
-        chunk,
-        manifest,
-        {
-          checkpoint: ctx.info.heartbeatDetails as IngestCheckpoint | undefined,
-          heartbeat: (checkpoint) => {
-            latest = checkpoint;
-            ctx.heartbeat(checkpoint);
+      return whileHeartbeating(ctx, () => latest, () =>
+        ingestChunk(
+          { lake, featureStore: backends.featureStoreFor(request) },
+          {
+            request,
+            chunk,
+            runId,
+            ctx: {
+              heartbeat: (progress) => {
+                latest = progress;
+                ctx.heartbeat(progress);
+              },
+              sleep: (ms) => ctx.sleep(ms),
+            },
+            options: { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
           },
-          sleep: (ms) => ctx.sleep(ms),
-        },
-        { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
-      ));
+        ),
+      );
     },
 
-    async validateChunk(
-      request: BackfillRequest,
-      chunk: ChunkSpec,
-      manifest: ChunkManifest,
-      ingest: IngestResult,
-    ): Promise<ValidationResult> {
-      return validateChunkAgainstLake(lake, request, chunk, manifest, ingest);
+    async validateChunk(input: ValidateInput, ...legacy: unknown[]): Promise<ValidationResult> {
+      if ('request' in input) return validateChunkAgainstLake(lake, input);
+      // Scheduled before one-object inputs: (request, chunk, manifest, ingest).
+      const [chunk, manifest] = legacy as [ChunkSpec, ChunkManifest];
+      return validateChunkAgainstLake(lake, { request: input as BackfillRequest, chunk, spark: { manifest, jobRunId: '' } });
     },
+  };
+}
+
+/** Activities scheduled before one-object inputs passed (request, chunk, ...) positionally. */
+function stepInput(input: ChunkStepInput, legacy: unknown[]): ChunkStepInput {
+  return 'request' in input ? input : { request: input as BackfillRequest, chunk: legacy[0] as ChunkSpec };
+}
+
+function sparkInput(input: RunSparkJobInput, legacy: unknown[]): RunSparkJobInput {
+  return 'request' in input ? input : { request: input as BackfillRequest, chunk: legacy[0] as ChunkSpec, runName: legacy[1] as string };
+}
+
+async function readStates(lake: Lake, request: BackfillRequest, days: string[]): Promise<DayState[]> {
+  const out: DayState[] = [];
+  for (const dt of days) out.push(await readDayState(lake, request, dt));
+  return out;
+}
+
+function hasGold(s: DayState): boolean {
+  return s.commit ? s.commit.rows > 0 : s.foreignFiles.length > 0;
+}
+
+function dryRunDay(state: DayState, request: BackfillRequest, bronze: boolean): DryRunDay {
+  const decision = goldDecision(state, request, request.resumeRunId ?? '');
+  if (decision.action === 'compute' && !bronze) {
+    // The job writes nothing for a day without bronze: its current gold, if any, stays.
+    return { dt: state.dt, gold: 'keep', reason: 'coverage_gap', publish: publishAction(state, request) };
+  }
+  const publish = decision.action === 'compute' ? 'send' : publishAction(state, request);
+  return { dt: state.dt, gold: decision.action, reason: decision.reason, publish };
+}
+
+interface FollowInput {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  args: string[];
+  runName: string;
+  /** Where the job writes its manifest. */
+  manifest: string;
+}
+
+/** Runs the Spark job to the end, following the same run across worker restarts; returns its manifest. */
+async function followSparkJob(
+  { spark, lake, pollIntervalMs }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number },
+  { request, chunk, args, runName, manifest }: FollowInput,
+): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
+  const ctx = Context.current();
+  const previous = ctx.info.heartbeatDetails as JobHandle | undefined;
+  let handle = previous ? await spark.reattach(previous) : undefined;
+  if (!handle) {
+    handle = await spark.submit({ request, chunk, args, runName });
+    ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
+  }
+  ctx.heartbeat(handle);
+  try {
+    for (;;) {
+      const status = await spark.status(handle);
+      if (status.state === 'succeeded') break;
+      if (status.state === 'failed' || status.state === 'cancelled') {
+        throw ApplicationFailure.retryable(
+          `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
+          'SparkJobFailed',
+          { jobRunId: handle.id, logLocation: handle.logLocation },
+        );
+      }
+      ctx.heartbeat(handle);
+      await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
+    }
+  } catch (err) {
+    if (ctx.cancellationSignal.aborted) await spark.cancel(handle);
+    throw err;
+  }
+  const text = await lake.readText(manifest);
+  if (!text) {
+    throw ApplicationFailure.nonRetryable(`Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`, NON_RETRYABLE.missingManifest);
+  }
+  return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
+}
+
+/**
+ * The chunk's Spark outcome as the ledger has it: days whose current gold this run committed are
+ * credited to it (in this attempt or an earlier one, e.g. before a server restart), other gold
+ * is reported as kept.
+ */
+function creditedManifest(o: { request: BackfillRequest; chunk: ChunkSpec; runId: string; job?: ChunkManifest; states: DayState[] }): ChunkManifest {
+  const base = o.job ?? emptyManifest(o.request, o.chunk);
+  const mine = o.states.filter((s) => s.commit?.run_id === o.runId);
+  const rows = Object.fromEntries(mine.map((s) => [s.dt, s.commit!.rows]));
+  return {
+    ...base,
+    written_partitions: mine.filter((s) => s.commit!.rows > 0).map((s) => s.dt),
+    output_rows_per_dt: rows,
+    output_rows: Object.values(rows).reduce((a, b) => a + b, 0),
+    skipped_partitions: o.states.filter((s) => s.commit?.run_id !== o.runId && hasGold(s) && !base.coverage_gaps.includes(s.dt)).map((s) => s.dt),
+  };
+}
+
+function emptyManifest(request: BackfillRequest, chunk: ChunkSpec): ChunkManifest {
+  return {
+    feature_group: request.featureGroup, feature_version: request.featureVersion,
+    feature_definition: { fingerprint: '', description: '' }, code_revision: '', start_date: chunk.startDate,
+    end_date: chunk.endDate, overwrite: request.overwrite, bronze_partitions_read: [], coverage_gaps: [],
+    missing_context_partitions: [], skipped_partitions: [], overwritten_partitions: [], written_partitions: [],
+    input_rows: 0, quarantined_rows: 0, quarantined_rows_per_dt: {}, duplicates_removed: 0, output_rows_per_dt: {},
+    output_rows: 0, duplicate_event_ids_in_output: 0, min_event_time: null, max_event_time: null, gold_table: '',
+    duration_seconds: 0, spark_version: '',
   };
 }
 

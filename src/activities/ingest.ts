@@ -2,16 +2,30 @@
  * Feature Store ingestion of a chunk's gold rows: BatchWriteRecord in batches of 25, an adaptive
  * number of calls in flight (AIMD: one more per round of successful calls, cut by 30% when the
  * store throttles), UnprocessedEntries and throttled or failed calls retried with exponential
- * backoff and full jitter, permanent record errors collected (never dropped), and a checkpoint
- * after every acknowledged batch so a retried attempt resumes instead of writing records twice.
+ * backoff and full jitter, permanent record errors kept in a dead-letter file (never dropped), and
+ * every acknowledged batch recorded in the publication ledger before the worker takes the next one,
+ * so a retried attempt resumes where the last one got to and a crash re-sends at most the batches in
+ * flight.
  */
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
-import type { ChunkManifest, FailedRecord, IngestResult } from '../common/results';
+import { dateRange } from '../common/dates';
+import type { FailedRecord, IngestResult } from '../common/results';
 import { isThrottling, isTransient } from './aws/errors';
 import { type FeatureStore, type Lake, type RecordEntry, ThrottledError } from './backends';
 import { goldRowToRecord } from './feature-records';
-import { deadLetterUri, goldPartition, ingestMarker } from './lake-paths';
+import { goldPartition } from './lake-paths';
+import {
+  deadLetterUri,
+  goldCommitUri,
+  publishAction,
+  readDayState,
+  writePublication,
+  type DayState,
+  type GoldCommit,
+  type Publication,
+  type PublishAction,
+} from './ledger';
 
 export interface IngestOptions {
   batchSize: number;
@@ -44,36 +58,6 @@ export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   // At up to 10 s per wait this is minutes of continuous throttling: the quota is gone, fail and let the retry resume.
   maxThrottledTries: 60,
 };
-
-/** Where an ingest attempt got to; kept in heartbeat details. */
-export interface IngestCheckpoint {
-  /** Identifies the gold files the batch numbers refer to. */
-  filesKey: string;
-  /** Every batch below this number is acknowledged. */
-  ackedPrefix: number;
-  /** Acknowledged batches above the prefix (batches finish out of order). */
-  ackedAhead: number[];
-  recordsWritten: number;
-  failedRecords: FailedRecord[];
-  retries: number;
-  throttled: number;
-  batches: number;
-}
-
-export interface IngestContext {
-  checkpoint?: IngestCheckpoint;
-  heartbeat(checkpoint: IngestCheckpoint): void;
-  sleep(ms: number): Promise<void>;
-  random?: () => number;
-}
-
-export interface IngestMarker {
-  status: 'done';
-  files: string[];
-  records: number;
-  failed: number;
-  finishedAt: string;
-}
 
 /** Error codes of BatchWriteRecord entries that succeed when sent again. */
 const RETRYABLE_ENTRY_CODES = new Set(['ThrottlingException', 'InternalFailure', 'ServiceUnavailable', 'Throttling']);
@@ -147,179 +131,281 @@ function limiterFor(store: FeatureStore, options: IngestOptions): AimdLimiter {
 
 type Row = { record: RecordEntry; eventId: string; recordId: string };
 
-export async function ingestChunk(
+/** Small progress for heartbeats: the checkpoint itself lives in the ledger. */
+export interface IngestProgress {
+  recordsWritten: number;
+  batches: number;
+}
+
+export interface IngestContext {
+  heartbeat(progress: IngestProgress): void;
+  sleep(ms: number): Promise<void>;
+  random?: () => number;
+}
+
+export interface IngestChunkInput {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  /** The backfill run publishing: days it published in earlier attempts count as its own. */
+  runId?: string;
+  ctx: IngestContext;
+  /** @default DEFAULT_INGEST_OPTIONS */
+  options?: IngestOptions;
+}
+
+/** A day being published: its ledger record, replaced in the lake as batches are acknowledged. */
+class DayPublication {
+  readonly pub: Publication;
+  private pending?: Promise<void>;
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly lake: Lake,
+    private readonly request: BackfillRequest,
+    readonly commit: GoldCommit,
+    previous: Publication | undefined,
+    batchSize: number,
+    runId?: string,
+  ) {
+    this.pub = previous
+      ? { ...previous, acked_ahead: [...previous.acked_ahead], attempts: previous.attempts + 1 }
+      : {
+          dt: commit.dt, feature_group: request.featureGroup, feature_version: request.featureVersion, published_by: runId,
+          gold_run_id: commit.run_id, gold_files: commit.files, records: commit.rows, batch_size: batchSize,
+          acked_prefix: 0, acked_ahead: [], records_written: 0, records_failed: 0, status: 'in_progress',
+          sending: false, possible_duplicates: 0, attempts: 1, updated_at: '',
+        };
+  }
+
+  get batches(): number {
+    return Math.ceil(this.pub.records / this.pub.batch_size);
+  }
+
+  isAcked(n: number): boolean {
+    return n < this.pub.acked_prefix || this.pub.acked_ahead.includes(n);
+  }
+
+  /** Records of batches not yet acknowledged. */
+  get unackedRecords(): number {
+    let n = 0;
+    for (let b = 0; b < this.batches; b++) if (!this.isAcked(b)) n += Math.min(this.pub.batch_size, this.pub.records - b * this.pub.batch_size);
+    return n;
+  }
+
+  ack(n: number, written: number, failed: number): void {
+    const p = this.pub;
+    p.records_written += written;
+    p.records_failed += failed;
+    p.acked_ahead.push(n);
+    while (p.acked_ahead.includes(p.acked_prefix)) {
+      p.acked_ahead.splice(p.acked_ahead.indexOf(p.acked_prefix), 1);
+      p.acked_prefix += 1;
+    }
+    if (p.acked_prefix >= this.batches) p.status = 'done';
+  }
+
+  /**
+   * Resolves once a write holding the state as of this call is in the lake. Calls made while a
+   * write is under way share the next one, so the lake sees one write per round, not per batch.
+   */
+  flush(): Promise<void> {
+    this.pending ??= this.writing.then(() => {
+      this.pending = undefined;
+      this.writing = writePublication(this.lake, this.request, this.pub);
+      return this.writing;
+    });
+    return this.pending;
+  }
+}
+
+/** One ingest attempt over a chunk's days, reading and replacing their publication records. */
+export async function ingestChunk(deps: { lake: Lake; featureStore: FeatureStore }, input: IngestChunkInput): Promise<IngestResult> {
+  const { request, chunk, ctx } = input;
+  const options = input.options ?? DEFAULT_INGEST_OPTIONS;
+  const plan = await planPublication(deps.lake, request, chunk);
+  const days: DayPublication[] = [];
+  for (const { state, action } of plan) {
+    if (action !== 'send' && action !== 'resume') continue;
+    const commit = state.commit ?? (await adoptForeignGold(deps.lake, request, state));
+    days.push(new DayPublication(deps.lake, request, commit, action === 'resume' ? state.publication : undefined, options.batchSize, input.runId));
+  }
+  countPossibleDuplicates(days, options);
+  for (const day of days) day.pub.sending = true;
+  await Promise.all(days.map((d) => d.flush()));
+
+  const sent = await sendDays(deps, { request, days, ctx, options });
+  // Every batch has ended (acknowledged or given up): nothing is in doubt any more.
+  for (const day of days) day.pub.sending = false;
+  await Promise.all(days.map((d) => d.flush()));
+  if (sent.failure) throw sent.failure.error;
+
+  // Days this run published, in this attempt or an earlier one (a retry after a failure, or a
+  // resumed backfill): the report credits their records to it. Others were published before it.
+  const earlier = plan.filter((p) => p.action === 'published' && input.runId && p.state.publication?.published_by === input.runId);
+  const pubs = [...earlier.map((p) => p.state.publication!), ...days.map((d) => d.pub)].sort((a, b) => a.dt.localeCompare(b.dt));
+  const sum = (f: (p: Publication) => number) => pubs.reduce((s, p) => s + f(p), 0);
+  const failedDays = pubs.filter((p) => p.records_failed > 0);
+  return {
+    featureGroup: request.featureGroup,
+    ingestedDates: pubs.map((p) => p.dt),
+    alreadyIngestedDates: plan.filter((p) => p.action === 'published' && !earlier.includes(p)).map((p) => p.state.dt),
+    foreignDates: plan.filter((p) => p.action === 'foreign').map((p) => p.state.dt),
+    recordsRead: sent.recordsRead,
+    recordsWritten: sum((p) => p.records_written),
+    failedRecords: sum((p) => p.records_failed),
+    failedSample: sent.failedSample,
+    deadLetterLocations: failedDays.map((p) => deadLetterUri(request, p.dt)),
+    possibleDuplicates: sum((p) => p.possible_duplicates),
+    batches: sent.batches,
+    retries: sent.retries,
+    throttled: sent.throttled,
+    resumed: plan.some((p) => p.action === 'resume') || earlier.length > 0,
+    inFlightLimit: sent.inFlightLimit,
+  };
+}
+
+/** Each day of the chunk with what ingestion does with it (the dry run shows the same). */
+export async function planPublication(lake: Lake, request: BackfillRequest, chunk: ChunkSpec) {
+  const plan: { state: DayState; action: PublishAction }[] = [];
+  for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
+    const state = await readDayState(lake, request, dt);
+    plan.push({ state, action: publishAction(state, request) });
+  }
+  return plan;
+}
+
+/**
+ * An attempt that died mid-batch left `sending` set: the batches it had in flight may have reached
+ * the store. Workers wait for their batch's acknowledgement to be in the lake before taking the
+ * next, so at most maxInFlight batches were in flight; they are among the unacknowledged ones.
+ */
+function countPossibleDuplicates(days: DayPublication[], options: IngestOptions): void {
+  let budget = options.maxInFlight * options.batchSize;
+  for (const day of days) {
+    if (!day.pub.sending) continue;
+    const inDoubt = Math.min(budget, day.unackedRecords);
+    day.pub.possible_duplicates += inDoubt;
+    budget -= inDoubt;
+  }
+}
+
+/** `--republish` of gold written without a ledger: record it as a commit, then send it like ours. */
+async function adoptForeignGold(lake: Lake, request: BackfillRequest, state: DayState): Promise<GoldCommit> {
+  let rows = 0;
+  for (const f of state.foreignFiles) rows += (await lake.readParquet(f)).length;
+  const commit: GoldCommit = {
+    dt: state.dt, feature_version: request.featureVersion, run_id: 'foreign', location: goldPartition(request, state.dt),
+    files: state.foreignFiles, rows, code_revision: 'unknown', fingerprint: 'unknown', committed_at: new Date().toISOString(),
+  };
+  await lake.writeText(goldCommitUri(request, state.dt), JSON.stringify(commit, null, 2));
+  return commit;
+}
+
+interface SendOutcome {
+  failure?: { error: unknown };
+  recordsRead: number;
+  batches: number;
+  retries: number;
+  throttled: number;
+  failedSample: FailedRecord[];
+  inFlightLimit: { final: number; low: number; high: number };
+}
+
+/**
+ * Sends every unacknowledged batch of the days. maxInFlight workers share the store's adaptive
+ * limit; a worker takes its next batch only once the last one's acknowledgement is in the lake, so
+ * a crash re-sends at most maxInFlight batches. Days are read one at a time, as the queue runs dry.
+ */
+async function sendDays(
   deps: { lake: Lake; featureStore: FeatureStore },
-  request: BackfillRequest,
-  chunk: ChunkSpec,
-  manifest: ChunkManifest,
-  ctx: IngestContext,
-  options: IngestOptions = DEFAULT_INGEST_OPTIONS,
-): Promise<IngestResult> {
-  const { lake, featureStore } = deps;
-  const random = ctx.random ?? Math.random;
-  const limiter = limiterFor(featureStore, options);
-  // Days this run wrote, and days it skipped because gold was there already. The ingest marker
-  // decides: a day already sent from the same gold files is not sent again (the offline store is
-  // append-only), while gold that never reached the store (its job's worker died, or the chunk
-  // failed at ingest before) is sent now instead of being lost.
-  const dates = [...new Set([...manifest.written_partitions, ...manifest.skipped_partitions])].sort();
-  const filesByDate = new Map<string, string[]>();
-  const alreadyIngested: string[] = [];
-  /** Every day of the chunk in order, with the marker of a day already ingested from the same files. */
-  const plan: { dt: string; files: string[]; done?: IngestMarker }[] = [];
-  for (const dt of dates) {
-    const files = (await lake.list(goldPartition(request, dt))).map((f) => f.uri).filter((u) => u.endsWith('.parquet'));
-    if (files.length === 0) continue;
-    const marker = parseMarker(await lake.readText(ingestMarker(request, dt)));
-    const done = marker && sameFiles(marker.files, files) ? marker : undefined;
-    if (done) alreadyIngested.push(dt);
-    else filesByDate.set(dt, files);
-    plan.push({ dt, files, done });
-  }
-  // Batch numbers run over every day, finished ones included (their count comes from the marker),
-  // so a day finished by the failed attempt does not renumber the batches of the days after it.
-  const filesKey = JSON.stringify(plan.map((p) => [p.dt, p.files]));
-  const previous = ctx.checkpoint?.filesKey === filesKey ? ctx.checkpoint : undefined;
-  const state: IngestCheckpoint = previous
-    ? { ...previous, ackedAhead: [...previous.ackedAhead], failedRecords: [...previous.failedRecords] }
-    : { filesKey, ackedPrefix: 0, ackedAhead: [], recordsWritten: 0, failedRecords: [], retries: 0, throttled: 0, batches: 0 };
-  const isAcked = (n: number) => n < state.ackedPrefix || state.ackedAhead.includes(n);
-  const ack = (n: number) => {
-    state.ackedAhead.push(n);
-    while (state.ackedAhead.includes(state.ackedPrefix)) {
-      state.ackedAhead.splice(state.ackedAhead.indexOf(state.ackedPrefix), 1);
-      state.ackedPrefix += 1;
-    }
-    ctx.heartbeat(state);
-  };
-
-  // Days are read one at a time, when the batches of the days before are all handed out, and the
-  // next day's batches start while the last ones of the day before are still being retried: one
-  // pool over the whole chunk, so a day's stragglers never leave the store idle.
-  let recordsRead = 0;
-  let batchNumber = 0;
-  let dayIndex = 0;
-  const queue: { n: number; batch: Row[]; day: DayProgress }[] = [];
+  { request, days, ctx, options }: { request: BackfillRequest; days: DayPublication[]; ctx: IngestContext; options: IngestOptions },
+): Promise<SendOutcome> {
+  const limiter = limiterFor(deps.featureStore, options);
+  const stats = { retries: 0, throttled: 0 };
+  const out: SendOutcome = { recordsRead: 0, batches: 0, retries: 0, throttled: 0, failedSample: [], inFlightLimit: { final: 0, low: 0, high: 0 } };
+  const queue: { n: number; batch: Row[]; day: DayPublication }[] = [];
+  let next = 0;
   let loading: Promise<void> | undefined;
-
-  interface DayProgress {
-    dt: string;
-    files: string[];
-    records: number;
-    /** Batches of the day not yet acknowledged (in this attempt or an earlier one). */
-    open: number;
-  }
-
-  const finishDay = async (day: DayProgress) => {
-    const marker: IngestMarker = {
-      status: 'done',
-      files: day.files,
-      records: day.records,
-      failed: state.failedRecords.filter((f) => f.dt === day.dt).length,
-      finishedAt: new Date().toISOString(),
-    };
-    await lake.writeText(ingestMarker(request, day.dt), JSON.stringify(marker, null, 2));
+  const load = async (day: DayPublication) => {
+    const rows = await readGoldRows(deps.lake, request, day.commit);
+    out.recordsRead += rows.length;
+    // Batch numbers follow the record's batch size, so a resumed attempt skips exactly the acknowledged ones.
+    const size = day.pub.batch_size;
+    if (rows.length !== day.pub.records) throw new Error(`gold of ${day.commit.dt} has ${rows.length} rows, its ledger commit says ${day.pub.records}`);
+    for (let n = 0; n * size < rows.length; n++) {
+      if (!day.isAcked(n)) queue.push({ n, batch: rows.slice(n * size, (n + 1) * size), day });
+    }
   };
-
-  const loadDay = async ({ dt, files, done }: (typeof plan)[number]) => {
-    if (done) {
-      batchNumber += Math.ceil(done.records / options.batchSize);
-      return;
-    }
-    const rows: Row[] = [];
-    for (const file of files) {
-      for (const row of await lake.readParquet(file)) {
-        rows.push({
-          record: { FeatureGroupName: request.featureGroup, Record: goldRowToRecord(row, request.featureVersion) },
-          eventId: String(row.event_id),
-          recordId: String(row.card_id),
-        });
-      }
-    }
-    recordsRead += rows.length;
-    const day: DayProgress = { dt, files, records: rows.length, open: 0 };
-    for (let i = 0; i < rows.length; i += options.batchSize) {
-      const n = batchNumber++;
-      if (isAcked(n)) continue;
-      day.open += 1;
-      queue.push({ n, batch: rows.slice(i, i + options.batchSize), day });
-    }
-    if (day.open === 0) await finishDay(day);
-  };
-
-  /** The next batch to write, reading the next day when the queue runs dry; undefined at the end. */
   const take = async () => {
-    while (queue.length === 0 && dayIndex < plan.length) {
-      // One reader at a time; the others wait for it and look again.
-      loading ??= loadDay(plan[dayIndex++]).finally(() => (loading = undefined));
+    while (queue.length === 0 && next < days.length) {
+      loading ??= load(days[next++]).finally(() => (loading = undefined));
       await loading;
     }
     return queue.shift();
   };
-
-  // Batches being worked on: twice the call ceiling, so batches waiting out a backoff do not
-  // leave the store idle. The limiter decides how many of them have a call in flight.
-  let failure: { error: unknown } | undefined;
-  const workers = Array.from({ length: 2 * options.maxInFlight }, async () => {
-    while (!failure) {
+  const workers = Array.from({ length: options.maxInFlight }, async () => {
+    while (!out.failure) {
       try {
         const job = await take();
         if (!job) return;
-        const { n, batch, day } = job;
-        const failed = await writeBatch(featureStore, limiter, batch, day.dt, state, ctx, random, options);
-        state.failedRecords.push(...failed);
-        state.recordsWritten += batch.length - failed.length;
-        state.batches += 1;
-        ack(n);
-        if (state.failedRecords.length > options.maxFailedRecords) {
-          throw new Error(
-            `more than ${options.maxFailedRecords} records failed permanently; first: ${JSON.stringify(state.failedRecords[0])}`,
-          );
+        const failed = await writeBatch({ store: deps.featureStore, limiter, batch: job.batch, dt: job.day.commit.dt, stats, ctx, options });
+        if (failed.length > 0) await recordFailures(deps.lake, request, job.day.commit.dt, failed, out.failedSample);
+        job.day.ack(job.n, job.batch.length - failed.length, failed.length);
+        out.batches += 1;
+        await job.day.flush();
+        ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
+        const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
+        if (failedTotal > options.maxFailedRecords) {
+          throw new Error(`more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`);
         }
-        day.open -= 1;
-        if (day.open === 0) await finishDay(day);
       } catch (error) {
-        failure ??= { error };
+        out.failure ??= { error };
       }
     }
   });
   // Every worker ends its current batch before the attempt fails: nothing keeps writing behind
-  // the retry's back, and the last checkpoint covers every batch that was acknowledged.
+  // the retry's back, and the ledger covers every batch that was acknowledged.
   await Promise.all(workers);
-  if (failure) throw failure.error;
+  Object.assign(out, stats, { inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) } });
+  return out;
+}
 
-  let deadLetterLocation: string | undefined;
-  if (state.failedRecords.length > 0) {
-    deadLetterLocation = deadLetterUri(request, chunk.id);
-    await lake.writeText(deadLetterLocation, state.failedRecords.map((f) => JSON.stringify(f)).join('\n') + '\n');
+async function readGoldRows(lake: Lake, request: BackfillRequest, commit: GoldCommit): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const file of commit.files) {
+    for (const row of await lake.readParquet(file)) {
+      rows.push({
+        record: { FeatureGroupName: request.featureGroup, Record: goldRowToRecord(row, request.featureVersion) },
+        eventId: String(row.event_id),
+        recordId: String(row.card_id),
+      });
+    }
   }
-  return {
-    featureGroup: request.featureGroup,
-    ingestedDates: [...filesByDate.keys()],
-    alreadyIngestedDates: alreadyIngested,
-    recordsRead,
-    recordsWritten: state.recordsWritten,
-    failedRecords: state.failedRecords,
-    deadLetterLocation,
-    batches: state.batches,
-    retries: state.retries,
-    throttled: state.throttled,
-    resumed: previous !== undefined,
-    inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) },
-  };
+  return rows;
+}
+
+/** Refused records go to the day's dead-letter file as they happen; payloads carry only a sample. */
+async function recordFailures(lake: Lake, request: BackfillRequest, dt: string, failed: FailedRecord[], sample: FailedRecord[]): Promise<void> {
+  await lake.appendText(deadLetterUri(request, dt), failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
+  sample.push(...failed.slice(0, Math.max(0, FAILED_SAMPLE - sample.length)));
+}
+
+/** Failed records carried in results and failures, as examples: the dead-letter files hold them all. */
+const FAILED_SAMPLE = 5;
+
+interface WriteBatchInput {
+  store: FeatureStore;
+  limiter: AimdLimiter;
+  batch: Row[];
+  dt: string;
+  stats: { retries: number; throttled: number };
+  ctx: IngestContext;
+  options: IngestOptions;
 }
 
 /** Writes one batch until every entry is written or failed for good; returns the failures. */
-async function writeBatch(
-  store: FeatureStore,
-  limiter: AimdLimiter,
-  batch: Row[],
-  dt: string,
-  state: IngestCheckpoint,
-  ctx: IngestContext,
-  random: () => number,
-  options: IngestOptions,
-): Promise<FailedRecord[]> {
+async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: WriteBatchInput): Promise<FailedRecord[]> {
+  const random = ctx.random ?? Math.random;
   let pending = batch.map((_, i) => i);
   const failed: FailedRecord[] = [];
   let errorTries = 0;
@@ -333,7 +419,7 @@ async function writeBatch(
       if (throttledTries >= (options.maxThrottledTries ?? 60)) {
         throw new Error(`batch throttled ${throttledTries} times in a row (${pending.length} records pending); the store's quota is exhausted`);
       }
-      state.retries += 1;
+      stats.retries += 1;
       // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
       const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(errorTries + throttledTries, 20));
       await ctx.sleep(Math.floor(random() * bound));
@@ -345,7 +431,7 @@ async function writeBatch(
     } catch (err) {
       if (err instanceof ThrottledError || isThrottling(err)) {
         limiter.release(ticket, 'throttled');
-        state.throttled += 1;
+        stats.throttled += 1;
         throttledTries += 1;
         continue;
       }
@@ -368,7 +454,7 @@ async function writeBatch(
     const allRefused = retry.size === pending.length;
     limiter.release(ticket, allRefused ? 'throttled' : 'ok');
     if (retry.size > 0) {
-      state.throttled += 1;
+      stats.throttled += 1;
       if (allRefused) throttledTries += 1;
       else throttledTries = 0;
     } else {
@@ -386,18 +472,4 @@ function describe(err: unknown): string {
 
 function round1(x: number): number {
   return Math.round(x * 10) / 10;
-}
-
-function parseMarker(text: string | undefined): IngestMarker | undefined {
-  if (!text) return undefined;
-  try {
-    const m = JSON.parse(text) as IngestMarker;
-    return m.status === 'done' && Array.isArray(m.files) ? m : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function sameFiles(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

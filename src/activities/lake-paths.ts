@@ -21,17 +21,10 @@ export function goldPartition(req: BackfillRequest, dt: string): string {
   return `${goldTable(req)}/feature_version=${req.featureVersion}/dt=${dt}`;
 }
 
-export function manifestUri(req: BackfillRequest, chunkId: string): string {
-  return `${lakeRoot(req.bucket)}/_manifests/card_features/feature_version=${req.featureVersion}/chunk=${chunkId}.json`;
-}
-
-/** Ingest bookkeeping lives beside the data, per feature group, so it follows the lake. */
-export function ingestMarker(req: BackfillRequest, dt: string): string {
-  return `${lakeRoot(req.bucket)}/_ingest/${req.featureGroup}/feature_version=${req.featureVersion}/dt=${dt}.json`;
-}
-
-export function deadLetterUri(req: BackfillRequest, chunkId: string): string {
-  return `${lakeRoot(req.bucket)}/_ingest/${req.featureGroup}/dead_letter/chunk=${chunkId}.jsonl`;
+/** The job's manifest of a chunk; per run, so overlapping or repeated runs never share one. */
+export function manifestUri(req: BackfillRequest, chunkId: string, runId?: string): string {
+  const dir = `${lakeRoot(req.bucket)}/_manifests/card_features/feature_version=${req.featureVersion}`;
+  return runId ? `${dir}/chunk=${chunkId}/run=${runId}.json` : `${dir}/chunk=${chunkId}.json`;
 }
 
 export function fileUriToPath(uri: string): string {

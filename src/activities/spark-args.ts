@@ -3,7 +3,13 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { lakeRoot, manifestUri } from './lake-paths';
 
-export function sparkJobArgs(request: BackfillRequest, chunk: ChunkSpec, codeRevision: string): string[] {
+/** Which run writes the gold, and which days it computes (the others stay as the ledger has them). */
+export interface LedgerArgs {
+  runId: string;
+  computeDates: string[];
+}
+
+export function sparkJobArgs(request: BackfillRequest, chunk: ChunkSpec, codeRevision: string, ledger?: LedgerArgs): string[] {
   return [
     '--bucket', lakeRoot(request.bucket),
     '--bronze-prefix', request.prefixes.bronze,
@@ -15,7 +21,8 @@ export function sparkJobArgs(request: BackfillRequest, chunk: ChunkSpec, codeRev
     '--feature-version', request.featureVersion,
     '--chunk-size-days', String(chunk.days),
     '--allowed-lateness-days', String(request.allowedLatenessDays),
-    '--manifest-path', manifestUri(request, chunk.id),
+    '--manifest-path', manifestUri(request, chunk.id, ledger?.runId),
+    ...(ledger ? ['--run-id', ledger.runId, '--compute-dates', ledger.computeDates.join(',')] : []),
     ...(codeRevision ? ['--code-revision', codeRevision] : []),
     ...(request.overwrite ? ['--overwrite'] : []),
   ];

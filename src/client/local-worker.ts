@@ -7,9 +7,7 @@ import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, t
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActivities } from '../activities';
-import type { FeatureStore, RecordEntry } from '../activities/backends';
 import { createLocalBackends } from '../activities/local';
-import { LocalFeatureStore } from '../activities/local/feature-store';
 import { localPaths, temporalConnection } from '../config';
 import { gitRevision } from '../worker';
 
@@ -26,38 +24,19 @@ export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<
     throw err;
   });
   const connection = await NativeConnection.connect(connectionOptions);
-  const featureStore = new LazyFeatureStore(paths.featureStoreFile);
-  // The backends open their own store eagerly; an in-memory one stands in and is replaced at once,
-  // so that a dry run (or a run that ingests nothing) leaves no store file behind.
-  const backends = { ...createLocalBackends({ ...paths, featureStoreFile: ':memory:', codeRevision: gitRevision() }) };
-  backends.featureStore.close();
+  const backends = createLocalBackends({ ...paths, codeRevision: gitRevision() });
   const worker = await Worker.create({
     connection,
     namespace,
     taskQueue,
     workflowBundle,
-    activities: createActivities({ ...backends, featureStore }),
+    activities: createActivities(backends),
   });
   try {
     return await worker.runUntil(work);
   } finally {
-    featureStore.close();
+    backends.featureStores.close();
     await connection.close();
-  }
-}
-
-/** Opens the SQLite store on the first write. */
-class LazyFeatureStore implements FeatureStore {
-  private store?: LocalFeatureStore;
-  constructor(private readonly file: string) {}
-
-  batchWrite(entries: RecordEntry[]) {
-    this.store ??= new LocalFeatureStore(this.file);
-    return this.store.batchWrite(entries);
-  }
-
-  close(): void {
-    this.store?.close();
   }
 }
 

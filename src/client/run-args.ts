@@ -77,7 +77,7 @@ Dry-run cost estimate (see docs/guide.md, "Estimating cost"):
 Progress goes to stderr (a live bar on a terminal, log lines otherwise); the report to stdout.
 Temporal connection: TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE
 (the Temporal SDK's environment configuration); BACKFILL_UI_URL sets the Web UI base of the links printed.
-Local backend state: BACKFILL_STATE_DIR (default .state), BACKFILL_FEATURE_STORE (default .state/feature-store.db).
+Local backend state: BACKFILL_STATE_DIR (default .state); the local feature store is <lake>/_feature_store/feature-store.db.
 Exit codes: 0 success (or a dry run), 1 backfill failed or partly failed, 2 bad usage.`;
 
 /** Every flag of `backfill run`; the help above lists each one (a test checks). */

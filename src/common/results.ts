@@ -54,21 +54,35 @@ export interface FailedRecord {
 
 export interface IngestResult {
   featureGroup: string;
-  /** Days whose gold rows were sent in this run. */
+  /** Days whose gold was sent (or resumed) by this step. */
   ingestedDates: string[];
-  /** Days already ingested from the same gold files: not sent again (the offline store is append-only). */
+  /** Days whose current gold the ledger says is already in the store: not sent again. */
   alreadyIngestedDates: string[];
+  /** Days with gold written without a ledger (e.g. the pipeline we replace): treated as published. */
+  foreignDates?: string[];
   recordsRead: number;
+  /** Records of the ingested days the store has taken, over every attempt (from the ledger). */
   recordsWritten: number;
-  failedRecords: FailedRecord[];
-  deadLetterLocation?: string;
+  /** Records the store refused for good; all of them are in the dead-letter files. */
+  failedRecords: number;
+  /** A few of them, as examples. */
+  failedSample?: FailedRecord[];
+  deadLetterLocations?: string[];
+  /** Records that may have reached the store twice because an attempt died mid-batch. */
+  possibleDuplicates?: number;
   batches: number;
   retries: number;
   throttled: number;
-  /** True when this run resumed from a checkpoint of an earlier attempt. */
+  /** True when this run resumed an earlier attempt's publication. */
   resumed: boolean;
   /** Calls in flight the adaptive limit allowed: at the end, and its lowest and highest during the run. */
   inFlightLimit?: { final: number; low: number; high: number };
+}
+
+/** Failed records of a result, whichever shape it has (a list before the ledger, a count since). */
+export function failedCount(ingest: { failedRecords: number | unknown[] } | undefined): number | undefined {
+  if (!ingest) return undefined;
+  return typeof ingest.failedRecords === 'number' ? ingest.failedRecords : ingest.failedRecords.length;
 }
 
 export interface ValidationCheck {
@@ -104,6 +118,20 @@ export interface DryRunPlan {
   goldExisting: string[];
   wouldSkip: string[];
   wouldOverwrite: string[];
+  /** Per day, what the real run would do: the same ledger rules decide both. */
+  days?: DryRunDay[];
+  /** Days with gold written without a ledger: not sent (listed so `--republish` can be considered). */
+  foreign?: string[];
+}
+
+export interface DryRunDay {
+  dt: string;
+  /** compute: Spark writes new gold; keep: the current gold stays. */
+  gold: 'compute' | 'keep';
+  /** Why: no_gold, overwrite, this_run (committed by the run being resumed), existing, foreign. */
+  reason: string;
+  /** What ingestion would do after: send, resume, published, foreign, empty. */
+  publish: string;
 }
 
 export type BackfillStatus = 'succeeded' | 'partially_failed' | 'failed' | 'cancelled' | 'dry_run';
@@ -127,6 +155,10 @@ export interface ChunkSummary {
   duplicatesRemoved?: number;
   recordsWritten?: number;
   failedRecords?: number;
+  /** Records that may have been written twice (an attempt died mid-batch); see docs/guide.md. */
+  possibleDuplicates?: number;
+  /** Days with gold from outside the ledger, treated as published and not sent. */
+  foreignDates?: string[];
   deadLetterLocation?: string;
   validationOk?: boolean;
   validationProblems?: string[];
@@ -149,8 +181,10 @@ export function summarizeChunk(result: ChunkResult, base: Pick<ChunkSummary, 'st
     quarantinedRows: m?.quarantined_rows,
     duplicatesRemoved: m?.duplicates_removed,
     recordsWritten: result.ingest?.recordsWritten,
-    failedRecords: result.ingest?.failedRecords.length,
-    deadLetterLocation: result.ingest?.deadLetterLocation,
+    failedRecords: failedCount(result.ingest),
+    deadLetterLocation: result.ingest?.deadLetterLocations?.join(', '),
+    possibleDuplicates: result.ingest?.possibleDuplicates,
+    foreignDates: result.ingest?.foreignDates,
     validationOk: result.validation?.ok,
     validationProblems: result.validation?.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
     jobRunId: result.spark?.jobRunId,
@@ -166,6 +200,7 @@ export interface BackfillTotals {
   rowsWritten: number;
   recordsIngested: number;
   failedRecords: number;
+  possibleDuplicates: number;
 }
 
 export function totalsOf(chunks: ChunkSummary[]): BackfillTotals {
@@ -178,11 +213,14 @@ export function totalsOf(chunks: ChunkSummary[]): BackfillTotals {
     rowsWritten: sum((c) => c.rows),
     recordsIngested: sum((c) => c.recordsWritten),
     failedRecords: sum((c) => c.failedRecords),
+    possibleDuplicates: sum((c) => c.possibleDuplicates),
   };
 }
 
 export interface BackfillReport {
   workflowId: string;
+  /** Id of this backfill's run in the ledger (gold locations, commits); retry-failed resumes it. */
+  runId?: string;
   status: BackfillStatus;
   featureGroup: string;
   featureVersion: string;

@@ -114,6 +114,9 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   });
 
   const request = carry?.request ?? (await acceptRequest(input));
+  // The ledger's id of this backfill (gold locations and commits): the same across continue-as-new,
+  // and the ended run's own when retry-failed resumes it, so its committed gold is kept, not rebuilt.
+  const ledgerRunId = request.resumeRunId ?? workflowInfo().firstExecutionRunId;
   if (!carry) {
     chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays)
       .filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id))
@@ -137,7 +140,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     Object.assign(summary, { status: 'running', startedAt: Date.now(), finishedAt: undefined, attempts: summary.attempts + 1 });
     try {
       const result = await executeChild(chunkWorkflow, {
-        args: [{ request, chunk: summary.chunk }],
+        args: [{ request, chunk: summary.chunk, runId: ledgerRunId }],
         workflowId: `${workflowInfo().workflowId}/chunk-${summary.chunk.id}`,
       });
       Object.assign(summary, summarizeChunk(result, summary));
@@ -185,6 +188,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     publish();
     return {
       workflowId: workflowInfo().workflowId,
+      runId: ledgerRunId,
       status,
       featureGroup: request.featureGroup,
       featureVersion: request.featureVersion,

@@ -34,7 +34,7 @@ const ingest = proxyActivities<BackfillActivities>({
   heartbeatTimeout: '30 seconds',
   // On cancel, let the attempt stop between batches and record where it got to.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  // Each retry resumes after the last acknowledged batch, so retrying is cheap and safe.
+  // Each retry resumes after the last batch the ledger has as acknowledged, so retrying is cheap and safe.
   retry: { maximumAttempts: 10, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes' },
 });
 
@@ -56,9 +56,11 @@ export const PATCHES = {
 export interface ChunkWorkflowInput {
   request: BackfillRequest;
   chunk: ChunkSpec;
+  /** The backfill run (ledger id) whose gold this chunk writes; see RunSparkJobInput.runId. */
+  runId?: string;
 }
 
-export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Promise<ChunkResult> {
+export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInput): Promise<ChunkResult> {
   const result: ChunkResult = { chunk, status: 'running' };
   const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     try {
@@ -76,10 +78,10 @@ export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Pro
     }
   };
 
-  result.spark = await step('spark', () => spark.runSparkJob(request, chunk, workflowInfo().workflowId));
-  const manifest = result.spark.manifest;
-  const refresh = () => step('catalog', () => catalog.refreshCatalog(request, chunk)).then((r) => (result.catalog = r));
-  const publish = () => step('ingest', () => ingest.ingestFeatures(request, chunk, manifest)).then((r) => (result.ingest = r));
+  result.spark = await step('spark', () => spark.runSparkJob({ request, chunk, runName: workflowInfo().workflowId, runId }));
+  const sparkResult = result.spark;
+  const refresh = () => step('catalog', () => catalog.refreshCatalog({ request, chunk })).then((r) => (result.catalog = r));
+  const publish = () => step('ingest', () => ingest.ingestFeatures({ request, chunk, runId })).then((r) => (result.ingest = r));
   let settled: PromiseSettledResult<unknown>[];
   if (patched(PATCHES.parallelCatalogAndIngest)) {
     // Both only need the job's output: refresh the catalog (minutes, for a crawler) while
@@ -91,7 +93,7 @@ export async function chunkWorkflow({ request, chunk }: ChunkWorkflowInput): Pro
     if (settled[0].status === 'fulfilled') settled = await Promise.allSettled([publish()]);
   }
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
-  result.validation = await step('validate', () => checks.validateChunk(request, chunk, manifest, result.ingest!));
+  result.validation = await step('validate', () => checks.validateChunk({ request, chunk, spark: sparkResult }));
   if (!result.validation.ok) {
     const failed = result.validation.checks.filter((c) => !c.ok && c.severity === 'error');
     result.status = 'failed';

@@ -61,7 +61,8 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
   it('reads options from BACKFILL_* variables and refuses bad ones', () => {
     assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'partitions' }).glueTable, { database: 'gold', table: 'card_features' });
     assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'partitions', BACKFILL_GLUE_DATABASE: 'features' }).glueTable, { database: 'features', table: 'card_features' });
-    assert.deepEqual(awsBackendOptionsFromEnv({}).glueTable, {});
+    assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'crawler' }).glueTable, {});
+    assert.equal(awsBackendOptionsFromEnv({}).catalogMode, 'partitions', 'partition registration by default (atomic switch per day)');
     assert.equal(awsBackendOptionsFromEnv({ BACKFILL_EMR_LOG_URI: 's3://logs/emr' }).emr?.logUri, 's3://logs/emr');
     assert.throws(() => awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'crawl' }), /BACKFILL_CATALOG_MODE must be "crawler" or "partitions"/);
     assert.throws(() => awsBackendOptionsFromEnv({ BACKFILL_POLL_INTERVAL_MS: 'soon' }), /BACKFILL_POLL_INTERVAL_MS must be a whole number/);
@@ -69,7 +70,7 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
   });
 
   it('builds working clients from AWS_ENDPOINT_URL (S3 path-style) and picks the catalog mode', async () => {
-    const crawler = (await createAwsBackendsFromEnv(env)) as AwsBackends;
+    const crawler = (await createAwsBackendsFromEnv({ ...env, BACKFILL_CATALOG_MODE: 'crawler' })) as AwsBackends;
     assert.equal(crawler.name, 'aws');
     assert.ok(crawler.catalog instanceof GlueCrawlerCatalog);
     await crawler.lake.writeText('s3://lake/_probe/x.txt', 'hello');
@@ -79,7 +80,7 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
   });
 
   it('preflight names the missing or wrong field, and checks the application and crawler exist', async () => {
-    const backends = await fromEnv();
+    const backends = await fromEnv({ BACKFILL_CATALOG_MODE: 'crawler' });
     const ok = awsRequest({ bucket: 'lake', emr: { appId, jobRole: JOB_ROLE } });
     await backends.preflight!(ok);
     await rejectsFinal(backends.preflight!(awsRequest({ emr: undefined })), 'InvalidInput', /^emr\.appId: required/);
@@ -108,7 +109,10 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
       const activities = createActivities(backends);
       const request = awsRequest({ bucket: 'lake' });
       const chunk = firstChunk(request);
-      await backends.lake.writeText(manifestUri(request, chunk.id), JSON.stringify({ written_partitions: ['2025-10-01'], output_rows: 3 }));
+      const runId = 'run-1';
+      const input = (runName: string) => ({ request, chunk, runName, runId });
+      // The job's manifest, as the Spark job leaves it at the run's own path.
+      await backends.lake.writeText(manifestUri(request, chunk.id, runId), JSON.stringify({ coverage_gaps: ['2025-10-01'], output_rows: 3 }));
 
       // Attempt 1 submitted a run and heartbeated its handle; the worker died. Attempt 2 follows it.
       double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'RUNNING', 'SUCCESS'] });
@@ -116,9 +120,9 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
       const heartbeats: unknown[] = [];
       const env2 = new MockActivityEnvironment({ heartbeatDetails: first, attempt: 2 }, quiet);
       env2.on('heartbeat', (d: unknown) => heartbeats.push(d));
-      const result = (await env2.run(activities.runSparkJob, request, chunk, 'wf-1/chunk')) as SparkJobResult;
+      const result = (await env2.run(activities.runSparkJob, input('wf-1/chunk'))) as SparkJobResult;
       assert.equal(result.jobRunId, first.id);
-      assert.equal(result.manifest.output_rows, 3);
+      assert.deepEqual(result.manifest.coverage_gaps, ['2025-10-01'], 'read from the manifest of this run');
       assert.equal(double.runs.length, 1, 'no second run');
       assert.equal((heartbeats[0] as JobHandle).id, first.id);
 
@@ -126,10 +130,10 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
       double.scripts.push({ states: ['SUBMITTED', 'FAILED'], stateDetails: 'Executor lost' });
       double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'SUCCESS'] });
       const env3 = new MockActivityEnvironment({ attempt: 1 }, quiet);
-      await assert.rejects(env3.run(activities.runSparkJob, request, chunk, 'wf-2/chunk'), /FAILED: Executor lost \(logs: s3:\/\/logs\/emr\/applications\/app-1\/jobs\//);
+      await assert.rejects(env3.run(activities.runSparkJob, input('wf-2/chunk')), /FAILED: Executor lost \(logs: s3:\/\/logs\/emr\/applications\/app-1\/jobs\//);
       const failedRun = double.runs.at(-1)!;
       const env4 = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { backend: 'emr-serverless', id: failedRun.jobRunId, applicationId: 'app-1' } }, quiet);
-      const retried = (await env4.run(activities.runSparkJob, request, chunk, 'wf-2/chunk')) as SparkJobResult;
+      const retried = (await env4.run(activities.runSparkJob, input('wf-2/chunk'))) as SparkJobResult;
       assert.notEqual(retried.jobRunId, failedRun.jobRunId);
       assert.equal(double.runs.length, 3);
     } finally {

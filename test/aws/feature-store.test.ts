@@ -6,12 +6,12 @@
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import * as assert from 'node:assert/strict';
 import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
-import { ThrottledError, type RecordEntry } from '../../src/activities/backends';
-import { AimdLimiter, DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestCheckpoint, type IngestOptions } from '../../src/activities/ingest';
-import { deadLetterUri, ingestMarker } from '../../src/activities/lake-paths';
+import { ThrottledError, type FeatureStore, type RecordEntry } from '../../src/activities/backends';
+import { AimdLimiter, DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from '../../src/activities/ingest';
+import { deadLetterUri, publicationUri, type Publication } from '../../src/activities/ledger';
 import { FeatureStoreDouble, type FeatureStoreDoubleOptions } from './feature-store-double';
 import { awsError } from './http-double';
-import { addGoldDay, manifestFor, MemoryLake } from './memory-lake';
+import { addGoldDay, MemoryLake } from './memory-lake';
 import { FAKE_CREDENTIALS, REGION } from './moto';
 import { awsRequest, firstChunk, rejectsFinal } from './support';
 
@@ -165,15 +165,16 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
     return lake;
   }
 
+  const ingest = (lake: MemoryLake, store: FeatureStore, heartbeat: (p: IngestProgress) => void = () => undefined, runId = 'run-1') =>
+    ingestChunk({ lake, featureStore: store }, { request, chunk, runId, ctx: { heartbeat, sleep }, options });
+  const publication = (lake: MemoryLake, dt: string): Publication => JSON.parse(lake.texts.get(publicationUri(request, dt))!);
+
   it('writes every record exactly once through throttling and unprocessed entries, and reports permanent failures', async () => {
     const lake = lakeWith(1500, (_dt, i) => (i % 400 === 7 ? '-bad' : undefined));
     // A quota well below what 8 calls in flight ask for, so throttling happens even on a busy machine.
     await withDouble({ requestsPerSecond: 50, burst: 5, latencyMs: 5, unprocessedRate: 0.01, permanentError: badRecord }, async (double, store) => {
-      const heartbeats: IngestCheckpoint[] = [];
-      const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), {
-        heartbeat: (c) => heartbeats.push(structuredClone(c)),
-        sleep,
-      }, options);
+      const heartbeats: IngestProgress[] = [];
+      const result = await ingest(lake, store, (p) => heartbeats.push({ ...p }));
 
       const all = [...lake.parquet.values()].flat().map((r) => String(r.event_id));
       const bad = all.filter((id) => id.endsWith('-bad'));
@@ -184,57 +185,88 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
       assert.equal(double.written.length, all.length - bad.length);
       assert.equal(result.recordsRead, 3000);
       assert.equal(result.recordsWritten, 3000 - 10);
-      assert.deepEqual(result.failedRecords.map((f) => f.eventId).sort(), [...bad].sort());
-      assert.ok(result.failedRecords.every((f) => f.code === 'ValidationError' && f.recordId.startsWith('card_')));
-      assert.ok(double.stats.throttled > 0 && result.throttled > 0 && result.retries > 0, JSON.stringify({ result: { ...result, failedRecords: undefined }, stats: double.stats }));
+      assert.equal(result.failedRecords, 10);
+      assert.ok(result.failedSample!.length <= 5 && result.failedSample!.every((f) => f.code === 'ValidationError' && bad.includes(f.eventId)));
+      assert.ok(double.stats.throttled > 0 && result.throttled > 0 && result.retries > 0, JSON.stringify({ result, stats: double.stats }));
       assert.ok(result.inFlightLimit && result.inFlightLimit.high <= options.maxInFlight, JSON.stringify(result.inFlightLimit));
-      // The dead letter file lists the failed records; markers say both days are done.
-      assert.equal(lake.texts.get(deadLetterUri(request, chunk.id))!.trim().split('\n').length, 10);
-      for (const dt of days) assert.equal(JSON.parse(lake.texts.get(ingestMarker(request, dt))!).status, 'done');
-      assert.equal(heartbeats.at(-1)!.ackedPrefix, 120);
+      // The dead-letter files list every failed record; the ledger says both days are done.
+      const deadLetters = days.flatMap((dt) => (lake.texts.get(deadLetterUri(request, dt)) ?? '').trim().split('\n').filter(Boolean));
+      assert.deepEqual(deadLetters.map((l) => JSON.parse(l).eventId).sort(), [...bad].sort());
+      for (const dt of days) assert.deepEqual([publication(lake, dt).status, publication(lake, dt).sending, publication(lake, dt).records_written], ['done', false, 1495]);
+      assert.equal(heartbeats.at(-1)!.batches, 120);
     });
   });
 
   for (const failAt of [30, 60]) {
-  it(`resumes from the last checkpoint after a failed attempt without writing any record twice (failure at call ${failAt})`, async () => {
+  it(`resumes from the ledger after a failed attempt without writing any record twice (failure at call ${failAt})`, async () => {
     const lake = lakeWith(1000);
     // One BatchWriteRecord call is refused for good: the attempt fails part-way (at 60, after the first day is done).
     await withDouble({ inject: (api, n) => (api === 'BatchWriteRecord' && n === failAt ? awsError(400, 'ValidationError', 'injected failure') : undefined), latencyMs: 2 }, async (double, store) => {
-      let checkpoint: IngestCheckpoint | undefined;
-      const ctx = { heartbeat: (c: IngestCheckpoint) => (checkpoint = structuredClone(c)), sleep };
-      await assert.rejects(ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), ctx, options), /injected failure/);
+      await assert.rejects(ingest(lake, store), /injected failure/);
       const firstAttempt = double.written.length;
       assert.ok(firstAttempt > 0 && firstAttempt < 2000, `part written: ${firstAttempt}`);
-      assert.equal(checkpoint!.recordsWritten, firstAttempt, 'the checkpoint covers every record written');
-      assert.equal(lake.texts.has(ingestMarker(request, days[0])), failAt > 40, 'first day finished before the failure');
+      const recorded = days.reduce((s, dt) => s + (lake.texts.has(publicationUri(request, dt)) ? publication(lake, dt).records_written : 0), 0);
+      assert.equal(recorded, firstAttempt, 'the ledger covers every record written');
+      assert.equal(publication(lake, days[0]).status === 'done', failAt > 40, 'first day finished before the failure');
 
-      const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { ...ctx, checkpoint }, options);
+      const result = await ingest(lake, store);
       assert.equal(result.resumed, true);
       assert.equal(result.recordsWritten, 2000);
+      assert.equal(result.possibleDuplicates, 0, 'the failed attempt ended cleanly: nothing in doubt');
       const counts = double.writeCounts();
       assert.equal(counts.size, 2000);
       assert.deepEqual([...counts.values()].filter((n) => n !== 1), [], 'no record written twice');
       assert.equal(double.written.length, 2000);
 
-      // A third run finds the markers: nothing sent again.
-      const again = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { heartbeat: () => undefined, sleep }, options);
-      assert.deepEqual(again.alreadyIngestedDates, days);
+      // The same run again credits the days to itself; another run finds them published: nothing sent again.
+      assert.deepEqual((await ingest(lake, store)).ingestedDates, days);
+      const again = await ingest(lake, store, undefined, 'run-2');
+      assert.deepEqual([again.alreadyIngestedDates, again.ingestedDates, again.recordsWritten], [days, [], 0]);
       assert.equal(double.written.length, 2000);
     });
   });
   }
 
+  it('after a crash mid-ingest, re-sends at most the batches in flight, and says how many records may be doubled', async () => {
+    const lake = lakeWith(2000);
+    await withDouble({ latencyMs: 3 }, async (double, store) => {
+      // The "worker" dies at its 50th call: from then on no call returns, and the lake keeps what it had.
+      let crashed: MemoryLake | undefined;
+      let calls = 0;
+      const dying: FeatureStore = {
+        batchWrite: async (entries) => {
+          calls += 1;
+          if (calls === 50) crashed = lake.snapshot();
+          if (calls >= 50) return new Promise<never>(() => undefined);
+          return store.batchWrite(entries);
+        },
+      };
+      void ingest(lake, dying);
+      while (!crashed) await sleep(5);
+      const beforeRestart = double.written.length;
+
+      const result = await ingest(crashed, store);
+      const counts = double.writeCounts();
+      const twice = [...counts.values()].filter((n) => n > 1).length;
+      assert.equal(counts.size, 4000, 'every record reached the store');
+      assert.ok(beforeRestart >= 49 * 25 - options.maxInFlight * 25, `written before the crash: ${beforeRestart}`);
+      assert.ok(twice <= options.maxInFlight * 25, `sent twice: ${twice}`);
+      assert.ok(result.possibleDuplicates! >= twice && result.possibleDuplicates! <= options.maxInFlight * 25, `reported ${result.possibleDuplicates}, actual ${twice}`);
+      for (const dt of days) assert.equal(publication(crashed, dt).status, 'done');
+    });
+  });
+
   it('retries calls that fail with a server error, and ingests through PutRecord where the batch API is refused', async () => {
     const lake = lakeWith(200);
     await withDouble({ inject: (api, n) => (api === 'BatchWriteRecord' && n % 3 === 0 ? awsError(500, 'InternalFailure', 'try again') : undefined) }, async (double, store) => {
-      const result = await ingestChunk({ lake, featureStore: store }, request, chunk, manifestFor(days), { heartbeat: () => undefined, sleep }, options);
+      const result = await ingest(lake, store);
       assert.equal(result.recordsWritten, 400);
       assert.ok(result.retries > 0);
       assert.equal(double.writeCounts().size, 400);
       assert.equal(double.written.length, 400);
     });
     await withDouble({ refuseBatch: { status: 400, code: 'UnknownOperationException' }, requestsPerSecond: 2000, burst: 50 }, async (double, store) => {
-      const result = await ingestChunk({ lake: lakeWith(200), featureStore: store }, request, chunk, manifestFor(days), { heartbeat: () => undefined, sleep }, options);
+      const result = await ingest(lakeWith(200), store);
       assert.equal(result.recordsWritten, 400);
       assert.equal(store.mode, 'put');
       assert.ok(double.written.every((w) => w.api === 'PutRecord'));

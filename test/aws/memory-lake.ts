@@ -3,7 +3,7 @@
  * measure the path to the feature store, not parquet decoding (the S3 lake test covers that).
  */
 import type { Lake, LakeObject } from '../../src/activities/backends';
-import type { ChunkManifest } from '../../src/common/results';
+import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger';
 import { goldPartition } from '../../src/activities/lake-paths';
 import type { BackfillRequest } from '../../src/common/input';
 
@@ -35,6 +35,18 @@ export class MemoryLake implements Lake {
       .map((uri) => ({ uri, size: this.parquet.get(uri)!.length }));
   }
 
+  async delete(uris: string[]): Promise<void> {
+    for (const uri of uris) this.parquet.delete(uri);
+  }
+
+  /** A copy of everything in the lake now: what a crashed worker leaves behind. */
+  snapshot(): MemoryLake {
+    const copy = new MemoryLake();
+    for (const [k, v] of this.texts) copy.texts.set(k, v);
+    for (const [k, v] of this.parquet) copy.parquet.set(k, v);
+    return copy;
+  }
+
   async readParquet(uri: string): Promise<Record<string, unknown>[]> {
     const rows = this.parquet.get(uri);
     if (!rows) throw new Error(`no such file ${uri}`);
@@ -44,8 +56,13 @@ export class MemoryLake implements Lake {
 
 const DAY = 86_400;
 
-/** Gold rows of one day, `perDay` of them, split into files of at most `perFile` rows. */
-export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: string, perDay: number, perFile = 50_000): void {
+/**
+ * Gold rows of one day, `perDay` of them, split into files of at most `perFile` rows, in a run's own
+ * location and committed in the ledger, as the Spark job leaves them.
+ */
+export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: string, perDay: number, perFile = 50_000, runId = 'run-1'): void {
+  const location = `${goldPartition(request, dt)}/run=${runId}`;
+  const files: string[] = [];
   const base = Date.parse(`${dt}T00:00:00Z`) / 1000;
   for (let file = 0; file * perFile < perDay; file++) {
     const rows: Record<string, unknown>[] = [];
@@ -61,11 +78,14 @@ export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: strin
         feature_version: request.featureVersion,
       });
     }
-    lake.parquet.set(`${goldPartition(request, dt)}/part-${String(file).padStart(5, '0')}.parquet`, rows);
+    const uri = `${location}/part-${String(file).padStart(5, '0')}.parquet`;
+    lake.parquet.set(uri, rows);
+    files.push(uri);
   }
+  const commit: GoldCommit = {
+    dt, feature_version: request.featureVersion, run_id: runId, location, files, rows: perDay,
+    code_revision: 'test', fingerprint: 'test', committed_at: new Date(0).toISOString(),
+  };
+  lake.texts.set(goldCommitUri(request, dt), JSON.stringify(commit));
 }
 
-/** The manifest fields ingestion reads: which partitions this run wrote. */
-export function manifestFor(dates: string[]): ChunkManifest {
-  return { written_partitions: dates, skipped_partitions: [] } as unknown as ChunkManifest;
-}

@@ -86,7 +86,7 @@ export function fakeActivities(options: FakeOptions = {}) {
       calls.push({ step: 'inspectLake', chunkId: '-' });
       return { chunks: [], bronzePresent: {}, bronzeMissing: [request.startDate], goldExisting: [], wouldSkip: [], wouldOverwrite: [] };
     },
-    async runSparkJob(request, chunk) {
+    async runSparkJob({ request, chunk }) {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
@@ -96,26 +96,27 @@ export function fakeActivities(options: FakeOptions = {}) {
       }
       return { manifest: manifest(request, chunk), jobRunId: `fake-${chunk.id}` };
     },
-    async refreshCatalog(_request, chunk) {
+    async refreshCatalog({ chunk }) {
       await step('catalog', chunk);
       return { backend: 'fake', partitions: dateRange(chunk.startDate, chunk.endDate), status: 'SUCCEEDED' };
     },
-    async ingestFeatures(request, chunk, m): Promise<IngestResult> {
+    async ingestFeatures({ request, chunk }): Promise<IngestResult> {
       await step('ingest', chunk);
+      const m = manifest(request, chunk);
       return {
         featureGroup: request.featureGroup,
         ingestedDates: m.written_partitions,
         alreadyIngestedDates: [],
         recordsRead: m.output_rows,
         recordsWritten: m.output_rows,
-        failedRecords: [],
+        failedRecords: 0,
         batches: 1,
         retries: 0,
         throttled: 0,
         resumed: false,
       };
     },
-    async validateChunk(_request, chunk) {
+    async validateChunk({ chunk }) {
       await step('validate', chunk);
       return { ok: true, checks: [], goldRowsPerDt: {} };
     },

@@ -8,6 +8,8 @@
  */
 import {
   BatchCreatePartitionCommand,
+  BatchDeletePartitionCommand,
+  BatchUpdatePartitionCommand,
   CreateDatabaseCommand,
   CreateTableCommand,
   GetCrawlerCommand,
@@ -26,6 +28,7 @@ import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
+import { currentLocation, readDayState } from '../ledger';
 import { AWS_FAILURE, awsErrorName, classifyAwsError, errorMessage } from './errors';
 
 export type CatalogMode = 'crawler' | 'partitions';
@@ -224,37 +227,75 @@ export class GluePartitionCatalog implements Catalog {
   }
 
   async refresh(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult> {
-    const { database, table } = this.table;
     await this.ensureDatabase();
     await this.ensureTable(goldTableUri);
-    // The chunk's days that have gold files, written now or before (skipped days are registered too).
-    const inputs: PartitionInput[] = [];
+    // Each day's partition points at its current gold, as the ledger has it: a new location is
+    // switched in one UpdatePartition, so Athena readers see the old gold or the new, never none.
+    const put: PartitionInput[] = [];
+    const drop: string[] = [];
     for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
-      const location = `${goldTableUri}/feature_version=${request.featureVersion}/dt=${dt}/`;
-      const files = await this.lake.list(location.slice(0, -1));
-      if (!files.some((f) => f.uri.endsWith('.parquet'))) continue;
-      inputs.push({ Values: [request.featureVersion, dt], StorageDescriptor: parquetStorage(location) });
+      const location = currentLocation(await readDayState(this.lake, request, dt), request);
+      if (location) put.push({ Values: [request.featureVersion, dt], StorageDescriptor: parquetStorage(`${location}/`) });
+      else drop.push(dt);
     }
+    await this.createOrUpdate(put);
+    await this.deletePartitions(request.featureVersion, drop);
+    const partitions = (await chunkPartitions(this.client, this.table, request.featureVersion, chunk)) ?? [];
+    return { backend: 'glue-partitions', partitions, status: 'SUCCEEDED' };
+  }
+
+  private async createOrUpdate(inputs: PartitionInput[]): Promise<void> {
+    const { database, table } = this.table;
     for (let i = 0; i < inputs.length; i += PARTITIONS_PER_CALL) {
       const slice = inputs.slice(i, i + PARTITIONS_PER_CALL);
       let errors;
       try {
-        const out = await this.client.send(
-          new BatchCreatePartitionCommand({ DatabaseName: database, TableName: table, PartitionInputList: slice }),
-        );
+        const out = await this.client.send(new BatchCreatePartitionCommand({ DatabaseName: database, TableName: table, PartitionInputList: slice }));
         errors = out.Errors ?? [];
       } catch (err) {
         throw classifyAwsError(err, `Glue BatchCreatePartition on ${database}.${table}`);
       }
-      // Registered by an earlier run or another chunk: same location by construction, nothing to do.
+      const existing = errors.filter((e) => e.ErrorDetail?.ErrorCode === 'AlreadyExistsException').map((e) => (e.PartitionValues ?? []).join('/'));
       const real = errors.filter((e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException');
       if (real.length > 0) {
         const detail = real.map((e) => `${(e.PartitionValues ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode} ${e.ErrorDetail?.ErrorMessage ?? ''}`);
         throw new Error(`Glue BatchCreatePartition on ${database}.${table} refused ${real.length} partitions: ${detail.join('; ')}`);
       }
+      // Registered before: switch them to the current location.
+      const updates = slice.filter((p) => existing.includes((p.Values ?? []).join('/')));
+      if (updates.length === 0) continue;
+      let out;
+      try {
+        out = await this.client.send(
+          new BatchUpdatePartitionCommand({
+            DatabaseName: database,
+            TableName: table,
+            Entries: updates.map((p) => ({ PartitionValueList: p.Values, PartitionInput: p })),
+          }),
+        );
+      } catch (err) {
+        throw classifyAwsError(err, `Glue BatchUpdatePartition on ${database}.${table}`);
+      }
+      if (out.Errors?.length) {
+        throw new Error(`Glue BatchUpdatePartition on ${database}.${table} refused ${out.Errors.length} partitions: ${out.Errors.map((e) => `${(e.PartitionValueList ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode}`).join('; ')}`);
+      }
     }
-    const partitions = (await chunkPartitions(this.client, this.table, request.featureVersion, chunk)) ?? [];
-    return { backend: 'glue-partitions', partitions, status: 'SUCCEEDED' };
+  }
+
+  /** Days whose current gold has no rows: their partitions go (missing ones are fine). */
+  private async deletePartitions(version: string, days: string[]): Promise<void> {
+    const { database, table } = this.table;
+    for (let i = 0; i < days.length; i += PARTITIONS_PER_CALL) {
+      const slice = days.slice(i, i + PARTITIONS_PER_CALL).map((dt) => ({ Values: [version, dt] }));
+      let out;
+      try {
+        out = await this.client.send(new BatchDeletePartitionCommand({ DatabaseName: database, TableName: table, PartitionsToDelete: slice }));
+      } catch (err) {
+        throw classifyAwsError(err, `Glue BatchDeletePartition on ${database}.${table}`);
+      }
+      const real = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'EntityNotFoundException');
+      if (real.length > 0) throw new Error(`Glue BatchDeletePartition on ${database}.${table} refused ${real.length} partitions`);
+    }
   }
 
   private async ensureDatabase(): Promise<void> {

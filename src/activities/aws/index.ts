@@ -58,19 +58,21 @@ export type AwsBackends = Backends & {
 const DEFAULT_EMR_POLL_MS = 15_000;
 
 export function createAwsBackends(clients: AwsClients, options: AwsBackendOptions = {}): AwsBackends {
-  const catalogMode = options.catalogMode ?? 'crawler';
+  const catalogMode = options.catalogMode ?? 'partitions';
   const lake = new S3Lake(clients.s3);
   const catalog =
     catalogMode === 'crawler'
       ? new GlueCrawlerCatalog(clients.glue, { ...options.crawler, table: defined(options.glueTable ?? {}) })
       : new GluePartitionCatalog(clients.glue, lake, { table: defined(options.glueTable ?? {}) });
+  const featureStore = new SageMakerFeatureStore(clients.featureStore, { mode: options.featureStoreMode });
   return {
     name: 'aws',
     catalogMode,
     lake,
     spark: new EmrServerlessRunner(clients.emr, options.emr),
     catalog,
-    featureStore: new SageMakerFeatureStore(clients.featureStore, { mode: options.featureStoreMode }),
+    featureStore,
+    featureStoreFor: () => featureStore,
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
@@ -139,7 +141,9 @@ export function createAwsClientsFromEnv(env: NodeJS.ProcessEnv = process.env): A
 
 /** Backend options from BACKFILL_* variables (documented in docs/aws.md). */
 export function awsBackendOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsBackendOptions {
-  const mode = env.BACKFILL_CATALOG_MODE ?? 'crawler';
+  // Partitions by default: each day's partition is switched to its current gold in one call (atomic
+  // overwrite for readers); a crawler would catalog every run's directory of a day (docs/aws.md).
+  const mode = env.BACKFILL_CATALOG_MODE ?? 'partitions';
   if (mode !== 'crawler' && mode !== 'partitions') {
     throw new Error(`BACKFILL_CATALOG_MODE must be "crawler" or "partitions", got "${mode}"`);
   }

@@ -1,5 +1,5 @@
 /** The lake on S3 (s3://bucket/key URIs), with the same listing rules as the local lake. */
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import type { Lake, LakeObject } from '../backends';
 import { lakeRoot } from '../lake-paths';
 import { readParquetRows } from '../parquet';
@@ -39,28 +39,46 @@ export class S3Lake implements Lake {
     await this.writeText(uri, current + text);
   }
 
+  async delete(uris: string[]): Promise<void> {
+    const byBucket = new Map<string, string[]>();
+    for (const uri of uris) {
+      const { bucket, key } = parseS3Uri(uri);
+      byBucket.set(bucket, [...(byBucket.get(bucket) ?? []), key]);
+    }
+    for (const [bucket, keys] of byBucket) {
+      // DeleteObjects takes at most 1,000 keys a call.
+      for (let i = 0; i < keys.length; i += 1000) {
+        let out;
+        try {
+          out = await this.client.send(
+            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+          );
+        } catch (err) {
+          throw classifyAwsError(err, `S3 DeleteObjects in ${bucket}`);
+        }
+        if (out.Errors?.length) throw new Error(`S3 DeleteObjects in ${bucket} refused ${out.Errors.length} keys, e.g. ${out.Errors[0].Key}: ${out.Errors[0].Code}`);
+      }
+    }
+  }
+
   async list(prefixUri: string): Promise<LakeObject[]> {
     const { bucket, key } = parseS3Uri(prefixUri.replace(/\/+$/, ''));
     // A trailing slash: dt=2025-10-1 must not list dt=2025-10-10.
     const prefix = key === '' ? '' : `${key}/`;
     const out: LakeObject[] = [];
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
-      } catch (err) {
-        throw classifyAwsError(err, `S3 ListObjectsV2 ${prefixUri}`);
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: bucket, Prefix: prefix })) {
+        for (const o of page.Contents ?? []) {
+          if (!o.Key || o.Key.endsWith('/')) continue; // "folder" marker objects
+          const relative = o.Key.slice(prefix.length).split('/');
+          // Hidden like on a file system: _SUCCESS, _temporary/, .crc files, and "x_$folder$" markers.
+          if (relative.some((part) => part.startsWith('_') || part.startsWith('.')) || o.Key.endsWith('_$folder$')) continue;
+          out.push({ uri: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0 });
+        }
       }
-      for (const o of page.Contents ?? []) {
-        if (!o.Key || o.Key.endsWith('/')) continue; // "folder" marker objects
-        const relative = o.Key.slice(prefix.length).split('/');
-        // Hidden like on a file system: _SUCCESS, _temporary/, .crc files, and "x_$folder$" markers.
-        if (relative.some((part) => part.startsWith('_') || part.startsWith('.')) || o.Key.endsWith('_$folder$')) continue;
-        out.push({ uri: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0 });
-      }
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    } catch (err) {
+      throw classifyAwsError(err, `S3 ListObjectsV2 ${prefixUri}`);
+    }
     return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
   }
 

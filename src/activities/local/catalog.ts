@@ -1,12 +1,14 @@
 /**
- * The local stand-in for the Glue Data Catalog: a JSON file listing the gold table's partitions,
- * rebuilt from what is on disk (what a crawler does), written atomically.
+ * The local stand-in for the Glue Data Catalog: a JSON file listing the gold table's partitions
+ * and their locations (each day's current gold, from the ledger), replaced atomically.
  */
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
+import { dateRange } from '../../common/dates';
 import { lakeRoot } from '../lake-paths';
+import { currentLocation, readDayState } from '../ledger';
 
 export interface CatalogPartition {
   feature_version: string;
@@ -39,36 +41,29 @@ export class LocalCatalog implements Catalog {
     return next;
   }
 
+  /**
+   * Points each of the chunk's (version, day) partitions at the day's current gold, as the ledger
+   * has it, in one atomic replace of the catalog file: readers see the old location or the new.
+   */
   private async crawl(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult> {
-    const files = await this.lake.list(goldTableUri);
-    const partitions = new Map<string, CatalogPartition>();
-    for (const f of files) {
-      const m = /\/feature_version=([^/]+)\/dt=(\d{4}-\d{2}-\d{2})\//.exec(f.uri);
-      if (!m || !f.uri.endsWith('.parquet')) continue;
-      const key = `${m[1]}/${m[2]}`;
-      const p = partitions.get(key) ?? {
-        feature_version: m[1],
-        dt: m[2],
-        location: `${goldTableUri}/feature_version=${m[1]}/dt=${m[2]}`,
-        files: 0,
-        bytes: 0,
-      };
-      p.files += 1;
-      p.bytes += f.size;
-      partitions.set(key, p);
-    }
     const uri = catalogUri(request.bucket);
     const current: CatalogFile = JSON.parse((await this.lake.readText(uri)) ?? '{"tables":{}}');
-    current.tables[GOLD_TABLE_NAME] = {
-      location: goldTableUri,
-      partitionKeys: ['feature_version', 'dt'],
-      partitions: [...partitions.values()].sort((a, b) => (a.feature_version + a.dt).localeCompare(b.feature_version + b.dt)),
-    };
+    const table = current.tables[GOLD_TABLE_NAME] ?? { location: goldTableUri, partitionKeys: ['feature_version', 'dt'], partitions: [] };
+    const mine: string[] = [];
+    for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
+      const state = await readDayState(this.lake, request, dt);
+      const location = currentLocation(state, request);
+      table.partitions = table.partitions.filter((p) => !(p.feature_version === request.featureVersion && p.dt === dt));
+      if (!location) continue;
+      const files = state.commit ? state.commit.files : state.foreignFiles;
+      const sizes = new Map((await this.lake.list(location)).map((f) => [f.uri, f.size]));
+      table.partitions.push({ feature_version: request.featureVersion, dt, location, files: files.length, bytes: files.reduce((s, f) => s + (sizes.get(f) ?? 0), 0) });
+      mine.push(dt);
+    }
+    table.partitions.sort((a, b) => (a.feature_version + a.dt).localeCompare(b.feature_version + b.dt));
+    current.tables[GOLD_TABLE_NAME] = table;
     current.updatedAt = new Date().toISOString();
     await this.lake.writeText(uri, JSON.stringify(current, null, 2));
-    const mine = [...partitions.values()]
-      .filter((p) => p.feature_version === request.featureVersion && p.dt >= chunk.startDate && p.dt <= chunk.endDate)
-      .map((p) => p.dt);
     return { backend: 'local', partitions: mine, status: 'SUCCEEDED' };
   }
 }

@@ -6,7 +6,9 @@
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { BackfillRequest } from '../../common/input';
 import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
+import { fileUriToPath, lakeRoot } from '../lake-paths';
 
 export interface FeatureGroupSpec {
   recordIdentifier: string;
@@ -97,4 +99,30 @@ function value(record: FeatureValue[], name: string): string | undefined {
 
 function toMap(record: FeatureValue[]): Record<string, string> {
   return Object.fromEntries(record.map((f) => [f.FeatureName, f.ValueAsString]));
+}
+
+/** The local store of a lake: a file inside it, so every local worker serving the lake writes to the same one. */
+export function localFeatureStoreFile(bucket: string): string {
+  return path.join(fileUriToPath(lakeRoot(bucket)), '_feature_store', 'feature-store.db');
+}
+
+/** One store per lake, opened on the first write (a dry run leaves no store file behind). */
+export class LocalFeatureStores {
+  private readonly stores = new Map<string, LocalFeatureStore>();
+
+  forRequest(request: BackfillRequest): FeatureStore {
+    const file = localFeatureStoreFile(request.bucket);
+    return {
+      batchWrite: (entries) => {
+        let store = this.stores.get(file);
+        if (!store) this.stores.set(file, (store = new LocalFeatureStore(file)));
+        return store.batchWrite(entries);
+      },
+    };
+  }
+
+  close(): void {
+    for (const store of this.stores.values()) store.close();
+    this.stores.clear();
+  }
 }

@@ -6,7 +6,7 @@ import type { BackfillRequest } from '../../common/input';
 import type { Backends } from '../index';
 import { lakeRoot, fileUriToPath } from '../lake-paths';
 import { LocalCatalog } from './catalog';
-import { LocalFeatureStore } from './feature-store';
+import { LocalFeatureStores } from './feature-store';
 import { LocalLake } from './lake';
 import { LocalSparkRunner } from './spark-submit';
 
@@ -14,13 +14,13 @@ export interface LocalBackendOptions {
   venvBin: string;
   jobDir: string;
   stateDir: string;
-  featureStoreFile: string;
   codeRevision?: string;
   pollIntervalMs?: number;
 }
 
-export function createLocalBackends(options: LocalBackendOptions): Backends & { featureStore: LocalFeatureStore } {
+export function createLocalBackends(options: LocalBackendOptions): Backends & { featureStores: LocalFeatureStores } {
   const lake = new LocalLake();
+  const featureStores = new LocalFeatureStores();
   return {
     name: 'local',
     lake,
@@ -31,7 +31,9 @@ export function createLocalBackends(options: LocalBackendOptions): Backends & { 
       logDir: path.join(options.stateDir, 'spark-logs'),
     }),
     catalog: new LocalCatalog(lake),
-    featureStore: new LocalFeatureStore(options.featureStoreFile),
+    // The store belongs to the request's lake, not to this worker: any local worker writes to the same one.
+    featureStores,
+    featureStoreFor: (request) => featureStores.forRequest(request),
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs,
     async preflight(request: BackfillRequest) {

@@ -55,7 +55,29 @@ export class LocalLake implements Lake {
     return out.sort((a, b) => (a.uri < b.uri ? -1 : a.uri > b.uri ? 1 : 0));
   }
 
+  async delete(uris: string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const uri of uris) {
+      const file = fileUriToPath(uri);
+      await fs.rm(file, { force: true });
+      dirs.add(path.dirname(file));
+    }
+    // Deepest first, so a run directory goes after the partition directories inside it.
+    for (const dir of [...dirs].sort((a, b) => b.length - a.length)) await removeEmptyDirs(dir);
+  }
+
   async readParquet(uri: string): Promise<Record<string, unknown>[]> {
     return readParquetRows(await fs.readFile(fileUriToPath(uri)));
+  }
+}
+
+/** Removes `dir` and its empty parents up to the first that is not empty. */
+async function removeEmptyDirs(dir: string): Promise<void> {
+  for (let d = dir; ; d = path.dirname(d)) {
+    try {
+      await fs.rmdir(d);
+    } catch {
+      return; // not empty (or gone): stop here
+    }
   }
 }

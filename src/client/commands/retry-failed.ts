@@ -96,7 +96,8 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     let handle;
     try {
       handle = await t.temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
-        args: [{ ...input, onlyChunks: again }],
+        // Resume the ended run: gold it committed is kept and its publication resumed, not rebuilt.
+        args: [{ ...input, onlyChunks: again, ...(report.runId ? { resumeRunId: report.runId } : {}) }],
         taskQueue,
         workflowId: t.workflowId,
         workflowIdConflictPolicy: 'FAIL',

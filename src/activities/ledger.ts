@@ -1,0 +1,177 @@
+/**
+ * The publication ledger: per (feature version, day) which gold is current, and per (feature group,
+ * feature version, day) how much of that gold reached the feature store. It lives in the lake
+ * (`_ledger/`), each record one small JSON object replaced whole, so it survives any worker or server
+ * and every backend sees the same one. Every decision reads it: what Spark computes, what ingestion
+ * sends or resumes, what validation compares, and what a dry run prints (docs/design.md).
+ *
+ *   _ledger/gold/card_features/feature_version=V/dt=D.json          written by the Spark job
+ *   _ledger/publication/<group>/feature_version=V/dt=D.json         written by ingestion
+ *   _ledger/publication/<group>/feature_version=V/dead_letter/dt=D.jsonl   records the store refused
+ */
+import type { BackfillRequest } from '../common/input';
+import type { Lake } from './backends';
+import { goldPartition, lakeRoot } from './lake-paths';
+
+/** Written by the Spark job once a day's data files are complete (spark_jobs/card_features/ledger.py). */
+export interface GoldCommit {
+  dt: string;
+  feature_version: string;
+  /** The backfill run that wrote it; `foreign` for gold adopted from outside (`--republish`). */
+  run_id: string;
+  /** Directory readers use; null when the day has no rows. */
+  location: string | null;
+  files: string[];
+  rows: number;
+  code_revision: string;
+  fingerprint: string;
+  committed_at: string;
+  previous_location?: string | null;
+}
+
+/** How far a day's current gold got into one feature group. */
+export interface Publication {
+  dt: string;
+  feature_group: string;
+  feature_version: string;
+  /** The backfill run that sent it (its report counts these records as its own). */
+  published_by?: string;
+  /** The gold this record is about: the commit's run id and files. */
+  gold_run_id: string;
+  gold_files: string[];
+  records: number;
+  batch_size: number;
+  /** Every batch below this number is acknowledged by the store. */
+  acked_prefix: number;
+  /** Acknowledged batches above the prefix (batches finish out of order). */
+  acked_ahead: number[];
+  records_written: number;
+  records_failed: number;
+  dead_letter?: string;
+  status: 'in_progress' | 'done';
+  /**
+   * An attempt was sending when this was written. Found true by the next attempt, it means that
+   * attempt died mid-batch: the batches it had in flight may reach the store twice.
+   */
+  sending: boolean;
+  /** Records that may have been written twice (at most the batches in flight at each crash). */
+  possible_duplicates: number;
+  attempts: number;
+  updated_at: string;
+}
+
+/** Everything the ledger and the lake say about one day. */
+export interface DayState {
+  dt: string;
+  commit?: GoldCommit;
+  /** Data files directly in the day's gold directory with no commit: gold written without a ledger. */
+  foreignFiles: string[];
+  publication?: Publication;
+}
+
+export function ledgerRoot(req: BackfillRequest): string {
+  return `${lakeRoot(req.bucket)}/_ledger`;
+}
+
+export function goldCommitUri(req: BackfillRequest, dt: string): string {
+  return `${ledgerRoot(req)}/gold/card_features/feature_version=${req.featureVersion}/dt=${dt}.json`;
+}
+
+export function publicationUri(req: BackfillRequest, dt: string): string {
+  return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dt=${dt}.json`;
+}
+
+export function deadLetterUri(req: BackfillRequest, dt: string): string {
+  return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dead_letter/dt=${dt}.jsonl`;
+}
+
+export async function readDayState(lake: Lake, req: BackfillRequest, dt: string): Promise<DayState> {
+  const commitUri = goldCommitUri(req, dt);
+  const pubUri = publicationUri(req, dt);
+  const commit = parseJson<GoldCommit>(await lake.readText(commitUri), commitUri);
+  const publication = parseJson<Publication>(await lake.readText(pubUri), pubUri);
+  const foreignFiles = commit ? [] : await flatGoldFiles(lake, req, dt);
+  return { dt, commit, foreignFiles, publication };
+}
+
+/** Parquet files directly in the day's gold directory (not in a run's own subdirectory). */
+export async function flatGoldFiles(lake: Lake, req: BackfillRequest, dt: string): Promise<string[]> {
+  const dir = goldPartition(req, dt);
+  return (await lake.list(dir)).map((f) => f.uri).filter((u) => u.endsWith('.parquet') && !u.slice(dir.length + 1).includes('/'));
+}
+
+export async function writePublication(lake: Lake, req: BackfillRequest, pub: Publication): Promise<void> {
+  await lake.writeText(publicationUri(req, pub.dt), JSON.stringify({ ...pub, updated_at: new Date().toISOString() }, null, 2));
+}
+
+/** Does the publication record describe this commit's gold (not an earlier gold of the day)? */
+export function publicationOf(state: DayState): Publication | undefined {
+  const { commit, publication } = state;
+  if (!commit || !publication) return undefined;
+  const same = publication.gold_run_id === commit.run_id && sameList(publication.gold_files, commit.files);
+  return same ? publication : undefined;
+}
+
+/** Why the Spark step computes or keeps a day. */
+export type GoldDecision =
+  | { action: 'compute'; reason: 'no_gold' | 'overwrite' }
+  | { action: 'keep'; reason: 'this_run' | 'existing' | 'foreign' };
+
+/**
+ * The Spark step's rule for a day. Gold this same backfill run committed is kept even under
+ * overwrite (a retried chunk resumes instead of rebuilding); other gold is kept unless overwrite.
+ */
+export function goldDecision(state: DayState, req: BackfillRequest, runId: string): GoldDecision {
+  if (state.commit?.run_id === runId) return { action: 'keep', reason: 'this_run' };
+  if (req.overwrite) return { action: 'compute', reason: 'overwrite' };
+  if (state.commit && state.commit.rows > 0) return { action: 'keep', reason: 'existing' };
+  if (!state.commit && state.foreignFiles.length > 0) return { action: 'keep', reason: 'foreign' };
+  return { action: 'compute', reason: 'no_gold' };
+}
+
+/** What ingestion does with a day's current gold. */
+export type PublishAction = 'send' | 'resume' | 'published' | 'foreign' | 'empty';
+
+export function publishAction(state: DayState, req: BackfillRequest): PublishAction {
+  if (!state.commit) {
+    if (state.foreignFiles.length === 0) return 'empty';
+    // Gold with no ledger record (e.g. the pipeline we replace) was published by whoever wrote it.
+    return req.republish ? 'send' : 'foreign';
+  }
+  if (state.commit.rows === 0) return 'empty';
+  const pub = publicationOf(state);
+  if (!pub) return 'send';
+  return pub.status === 'done' ? 'published' : 'resume';
+}
+
+function parseJson<T>(text: string | undefined, uri: string): T | undefined {
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    // Records are replaced whole, so this is damage from outside: guessing could publish twice.
+    throw new Error(`ledger record ${uri} is not valid JSON (${(err as Error).message}); restore or remove it`);
+  }
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** The directory readers should use for the day (the catalog's partition location), or null for none. */
+export function currentLocation(state: DayState, req: BackfillRequest): string | null {
+  if (state.commit) return state.commit.rows > 0 ? state.commit.location : null;
+  return state.foreignFiles.length > 0 ? goldPartition(req, state.dt) : null;
+}
+
+/**
+ * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's
+ * `run=` directories except the current location and the one before it (kept for rollback, and for
+ * readers that looked the partition up just before the switch).
+ */
+export async function staleRunFiles(lake: Lake, req: BackfillRequest, state: DayState): Promise<string[]> {
+  if (!state.commit) return [];
+  const keep = [state.commit.location, state.commit.previous_location].filter((l): l is string => !!l).map((l) => `${l}/`);
+  const dir = `${goldPartition(req, state.dt)}/run=`;
+  return (await lake.list(goldPartition(req, state.dt))).map((f) => f.uri).filter((u) => u.startsWith(dir) && !keep.some((k) => u.startsWith(k)));
+}
