@@ -18,6 +18,7 @@ import type {
 import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestCheckpoint, type IngestOptions } from './ingest';
 import { bronzeTable, goldPartition, goldTable, manifestUri } from './lake-paths';
+import { namespaceSearchAttributeProblem, type SearchAttributeLister } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -34,6 +35,8 @@ export interface Backends {
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
+  /** Lists the namespace's search attributes (from the worker's connection); preflight refuses a namespace without ours. */
+  searchAttributes?: SearchAttributeLister;
 }
 
 /** Error types the workflow's retry policies treat as final. */
@@ -45,6 +48,12 @@ export function createActivities(backends: Backends) {
 
   return {
     async preflight(request: BackfillRequest): Promise<{ backend: string }> {
+      if (backends.searchAttributes) {
+        // Before the workflow's first upsertSearchAttributes, which would otherwise hang the backfill.
+        const { info, log } = Context.current();
+        const problem = await namespaceSearchAttributeProblem(backends.searchAttributes, info.namespace, (m) => log.warn(m));
+        if (problem) throw ApplicationFailure.nonRetryable(problem, NON_RETRYABLE.invalidInput);
+      }
       await backends.preflight?.(request);
       return { backend: backends.name };
     },
