@@ -57,11 +57,9 @@ export function searchAttributeProblem(namespace: string, registered: Record<str
       `namespace "${namespace}" lacks the backfill's search attributes ${missing.map((k) => `${k.name} (${cliType(k.type)})`).join(', ')}; ` +
         'a backfill would hang on its first upsertSearchAttributes. Create them (same connection settings as the worker):',
     );
-    // --type takes one value per command: one command per type.
-    for (const type of [...new Set(missing.map((k) => k.type))]) {
-      const names = missing.filter((k) => k.type === type).map((k) => `--name ${k.name}`);
-      lines.push(`  temporal operator search-attribute create --namespace ${namespace} ${names.join(' ')} --type ${cliType(type)}`);
-    }
+    // One --type per --name, paired in order (a --type does not carry over to the next names).
+    const pairs = missing.map((k) => `--name ${k.name} --type ${cliType(k.type)}`);
+    lines.push(`  temporal operator search-attribute create --namespace ${namespace} ${pairs.join(' ')}`);
   }
   for (const k of wrong) {
     lines.push(
