@@ -18,7 +18,7 @@ import { createActivities } from '../src/activities';
 import { createLocalBackends } from '../src/activities/local';
 import { namespaceSearchAttributeProblem, searchAttributeLister, searchAttributeProblem } from '../src/activities/search-attributes';
 import type { BackfillReport } from '../src/common/results';
-import { checkNamespaceAtStartup } from '../src/worker';
+import { checkNamespaceAtStartup, runWorker } from '../src/worker';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/api';
 import { backfillWorkflow } from '../src/workflows/backfill';
 import { devServerDynamicConfigArgs, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
@@ -86,6 +86,15 @@ describe('search attributes: a namespace without them is refused at once, with t
   });
 
   it('the worker start-up check refuses the namespace; the printed commands, run with the CLI, fix it', async () => {
+    // runWorker itself, connected through the environment configuration as in production.
+    const saved = { ...process.env };
+    Object.assign(process.env, { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', BACKFILL_TASK_QUEUE: 'sa-startup' });
+    try {
+      await assert.rejects(runWorker(), (e: Error) => e.message.includes(CREATE_COMMAND));
+    } finally {
+      for (const k of ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'BACKFILL_TASK_QUEUE']) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
     const lister = searchAttributeLister(env.nativeConnection);
     const refused = await checkNamespaceAtStartup(lister, 'default').then(
       () => assert.fail('expected the start-up check to refuse the namespace'),

@@ -35,7 +35,10 @@ export interface Backends {
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
-  /** Lists the namespace's search attributes (from the worker's connection); preflight refuses a namespace without ours. */
+  /**
+   * Lists the namespace's search attributes (src/worker.ts passes its connection's); preflight then
+   * refuses a namespace without ours. Unset: not checked (tests that run no workflow).
+   */
   searchAttributes?: SearchAttributeLister;
 }
 

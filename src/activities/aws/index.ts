@@ -42,7 +42,10 @@ export interface AwsBackendOptions {
   codeRevision?: string;
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
-  /** Preflight also asks AWS whether the EMR application, the crawler and the feature group exist and fit (default true). */
+  /**
+   * Preflight also asks AWS whether the EMR application, the crawler and the feature group exist and fit.
+   * @default true
+   */
   checkResources?: boolean;
 }
 
