@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createActivities, type Backends } from './activities';
 import { createAwsBackendsFromEnv } from './activities/aws';
 import { createLocalBackends } from './activities/local';
+import { namespaceSearchAttributeProblem, searchAttributeLister, type SearchAttributeLister } from './activities/search-attributes';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
 
 export function gitRevision(): string {
@@ -23,16 +24,34 @@ export async function createBackends(): Promise<Backends> {
   return createAwsBackendsFromEnv();
 }
 
+/**
+ * Start-up check of the namespace's search attributes. Missing ones stop the worker with the
+ * commands that create them: such a worker could only fail every backfill (at preflight), and a
+ * worker that exits at deploy time is noticed at once, not at the first backfill. An identity
+ * that may not list them only gets a warning (preflight then skips the check too).
+ */
+export async function checkNamespaceAtStartup(list: SearchAttributeLister, namespace: string): Promise<void> {
+  const problem = await namespaceSearchAttributeProblem(list, namespace, (m) => console.warn(`worker: ${m}`));
+  if (problem) throw new Error(problem);
+}
+
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = temporalConnection();
   const connection = await NativeConnection.connect(connectionOptions);
+  const searchAttributes = searchAttributeLister(connection);
+  try {
+    await checkNamespaceAtStartup(searchAttributes, namespace);
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
   const backends = await createBackends();
   const worker = await Worker.create({
     connection,
     namespace,
     taskQueue: taskQueue(),
     workflowsPath: require.resolve('./workflows'),
-    activities: createActivities(backends),
+    activities: createActivities({ ...backends, searchAttributes }),
   });
   console.log(`worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}`);
   await worker.run();

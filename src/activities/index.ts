@@ -13,6 +13,7 @@ import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './back
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from './ingest';
 import { bronzeTable, goldTable, manifestUri } from './lake-paths';
 import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
+import { namespaceSearchAttributeProblem, type SearchAttributeLister } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -30,6 +31,11 @@ export interface Backends {
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
+  /**
+   * Lists the namespace's search attributes (src/worker.ts passes its connection's); preflight then
+   * refuses a namespace without ours. Unset: not checked (tests that run no workflow).
+   */
+  searchAttributes?: SearchAttributeLister;
 }
 
 /** Error types the workflow's retry policies treat as final. */
@@ -61,6 +67,12 @@ export function createActivities(backends: Backends) {
 
   return {
     async preflight(request: BackfillRequest): Promise<{ backend: string }> {
+      if (backends.searchAttributes) {
+        // Before the workflow's first upsertSearchAttributes, which would otherwise hang the backfill.
+        const { info, log } = Context.current();
+        const problem = await namespaceSearchAttributeProblem(backends.searchAttributes, info.namespace, (m) => log.warn(m));
+        if (problem) throw ApplicationFailure.nonRetryable(problem, NON_RETRYABLE.invalidInput);
+      }
       // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
       try {
         checkWorkerAllowances(request, workerAllowances());

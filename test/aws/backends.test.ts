@@ -6,6 +6,7 @@
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { CreateCrawlerCommand, CreateDatabaseCommand } from '@aws-sdk/client-glue';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateFeatureGroupCommand, type CreateFeatureGroupCommandInput } from '@aws-sdk/client-sagemaker';
 import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import * as assert from 'node:assert/strict';
@@ -18,6 +19,7 @@ import type { SparkJobResult } from '../../src/common/results';
 import { EmrDouble } from './emr-double';
 import { FAKE_CREDENTIALS, fixMotoEmrTimestamps, motoClients, REGION, startMoto, type Moto } from './moto';
 import { awsRequest, firstChunk, JOB_ROLE, rejectsFinal } from './support';
+import { renderTemplate } from './templates';
 
 // The activity's info logs would bury the test output; warnings and errors still show.
 const quiet = { logger: new DefaultLogger('ERROR') };
@@ -30,11 +32,14 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
 
   before(async () => {
     moto = await startMoto();
-    const { emr, glue, s3 } = motoClients(moto.endpoint);
+    const { emr, glue, s3, sagemaker } = motoClients(moto.endpoint);
     appId = (await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))).applicationId!;
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'gold' } }));
     await glue.send(new CreateCrawlerCommand({ Name: 'gold-crawler', Role: 'arn:aws:iam::123456789012:role/G', DatabaseName: 'gold', Targets: { S3Targets: [{ Path: 's3://lake/gold/' }] } }));
     await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
+    // The feature group of awsRequest(), as docs/aws.md has it created (preflight describes it).
+    const group = { FeatureGroupName: 'rt_card_features_v1', OfflineStoreS3Uri: 's3://lake/offline', FeatureStoreRoleArn: JOB_ROLE };
+    await sagemaker.send(new CreateFeatureGroupCommand(renderTemplate('feature-group.json', group) as CreateFeatureGroupCommandInput));
     env = {
       AWS_REGION: REGION,
       AWS_ENDPOINT_URL: moto.endpoint,
@@ -79,9 +84,10 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
     assert.ok(partitions.catalog instanceof GluePartitionCatalog);
   });
 
-  it('preflight names the missing or wrong field, and checks the application and crawler exist', async () => {
+  it('preflight names the missing or wrong field, and checks the application, crawler and feature group exist', async () => {
     const backends = await fromEnv({ BACKFILL_CATALOG_MODE: 'crawler' });
     const ok = awsRequest({ bucket: 'lake', emr: { appId, jobRole: JOB_ROLE } });
+    // Every client from AWS_ENDPOINT_URL, the SageMaker one (DescribeFeatureGroup) included.
     await backends.preflight!(ok);
     await rejectsFinal(backends.preflight!(awsRequest({ emr: undefined })), 'InvalidInput', /^emr\.appId: required/);
     await rejectsFinal(backends.preflight!(awsRequest({ codeBucket: undefined, emr: { appId, jobRole: JOB_ROLE } })), 'InvalidInput', /^codeBucket: required/);
@@ -103,7 +109,7 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
       const { glue, s3 } = motoClients(moto.endpoint);
       const emr = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
       const backends = createAwsBackends(
-        { emr, glue, s3, featureStore: {} as never }, // not used by runSparkJob
+        { emr, glue, s3, featureStore: {} as never, sagemaker: {} as never }, // not used by runSparkJob
         { pollIntervalMs: 10, emr: { logUri: 's3://logs/emr' } },
       );
       const activities = createActivities(backends);

@@ -3,17 +3,14 @@
  * createAwsBackends() takes SDK clients (tests hand in emulator-backed ones);
  * createAwsBackendsFromEnv() builds them from the standard AWS environment. See docs/aws.md.
  */
-import { EMRServerlessClient, GetApplicationCommand } from '@aws-sdk/client-emr-serverless';
-import { GetCrawlerCommand, GlueClient } from '@aws-sdk/client-glue';
+import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
+import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
+import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import { ApplicationFailure } from '@temporalio/activity';
-import type { BackfillRequest } from '../../common/input';
 import type { IngestOptions } from '../ingest';
 import type { Backends } from '../index';
-import { lakeRoot } from '../lake-paths';
 import { EmrServerlessRunner, type EmrRunnerOptions } from './emr';
-import { AWS_FAILURE, awsErrorName, classifyAwsError } from './errors';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
 import {
   DEFAULT_GOLD_TABLE,
@@ -23,6 +20,7 @@ import {
   type CrawlerCatalogOptions,
   type GlueTableName,
 } from './glue';
+import { awsPreflight } from './preflight';
 import { S3Lake } from './s3-lake';
 
 export interface AwsClients {
@@ -30,6 +28,8 @@ export interface AwsClients {
   glue: GlueClient;
   s3: S3Client;
   featureStore: SageMakerFeatureStoreRuntimeClient;
+  /** SageMaker control plane: preflight describes the feature group. */
+  sagemaker: SageMakerClient;
 }
 
 export interface AwsBackendOptions {
@@ -42,7 +42,10 @@ export interface AwsBackendOptions {
   codeRevision?: string;
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
-  /** Preflight also asks AWS whether the EMR application and the crawler exist (default true). */
+  /**
+   * Preflight also asks AWS whether the EMR application, the crawler and the feature group exist and fit.
+   * @default true
+   */
   checkResources?: boolean;
 }
 
@@ -76,52 +79,13 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
-    preflight: (request) => preflight(clients, catalogMode, options.checkResources ?? true, request),
+    preflight: (request) => awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request),
   };
-}
-
-/** Rejects a request the AWS backend cannot run, naming the field, before any work starts. */
-async function preflight(clients: AwsClients, catalogMode: CatalogMode, checkResources: boolean, request: BackfillRequest): Promise<void> {
-  const invalid = (message: string) => ApplicationFailure.nonRetryable(message, AWS_FAILURE.invalidInput);
-  if (!lakeRoot(request.bucket).startsWith('s3://')) {
-    throw invalid(`bucket: "${request.bucket}" is not an S3 bucket; the AWS backend needs a bucket name or an s3:// URI`);
-  }
-  // A dry run only reads the lake: it starts no job and needs no crawler.
-  if (request.dryRun) return;
-  if (!request.emr?.appId) throw invalid('emr.appId: required for the AWS backend (with emr.jobRole)');
-  if (!request.emr.jobRole) throw invalid('emr.jobRole: required for the AWS backend');
-  if (!request.codeBucket) throw invalid('codeBucket: required for the AWS backend (holds spark_jobs/backfill_features.py)');
-  if (catalogMode === 'crawler' && !request.glue?.crawlerName) {
-    throw invalid('glue.crawlerName: required for the AWS backend in crawler mode (or set BACKFILL_CATALOG_MODE=partitions)');
-  }
-  if (!checkResources) return;
-
-  try {
-    const app = (await clients.emr.send(new GetApplicationCommand({ applicationId: request.emr.appId }))).application;
-    if (app?.state === 'TERMINATED') throw invalid(`emr.appId: EMR Serverless application ${request.emr.appId} is TERMINATED`);
-    if (app?.type && app.type.toUpperCase() !== 'SPARK') {
-      throw invalid(`emr.appId: EMR Serverless application ${request.emr.appId} is of type ${app.type}, not Spark`);
-    }
-  } catch (err) {
-    if (awsErrorName(err) === 'ResourceNotFoundException') {
-      throw invalid(`emr.appId: EMR Serverless application ${request.emr.appId} does not exist in this account/region`);
-    }
-    throw classifyAwsError(err, `EMR GetApplication ${request.emr.appId}`);
-  }
-  if (catalogMode === 'crawler') {
-    const name = request.glue!.crawlerName;
-    try {
-      await clients.glue.send(new GetCrawlerCommand({ Name: name }));
-    } catch (err) {
-      if (awsErrorName(err) === 'EntityNotFoundException') throw invalid(`glue.crawlerName: crawler "${name}" does not exist`);
-      throw classifyAwsError(err, `Glue GetCrawler ${name}`);
-    }
-  }
 }
 
 /**
  * Clients from the standard AWS environment: AWS_REGION, credentials, and endpoints from
- * AWS_ENDPOINT_URL or the per-service AWS_ENDPOINT_URL_EMR_SERVERLESS, _GLUE, _S3,
+ * AWS_ENDPOINT_URL or the per-service AWS_ENDPOINT_URL_EMR_SERVERLESS, _GLUE, _S3, _SAGEMAKER,
  * _SAGEMAKER_FEATURESTORE_RUNTIME (the SDK reads these itself).
  */
 export function createAwsClientsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsClients {
@@ -136,6 +100,7 @@ export function createAwsClientsFromEnv(env: NodeJS.ProcessEnv = process.env): A
     // One try per call: the ingest loop does its own backoff and concurrency control on throttling,
     // which SDK-level retries would hide from it.
     featureStore: new SageMakerFeatureStoreRuntimeClient({ region, maxAttempts: 1 }),
+    sagemaker: new SageMakerClient({ region }),
   };
 }
 
