@@ -67,7 +67,11 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   let startedThisRun = 0;
 
   const pending = () => chunks.filter((c) => c.status === 'pending');
+  // No upsert before preflight has checked the namespace has our search attributes (a signal may
+  // arrive first): on a namespace without them an upsert fails every workflow task, for ever.
+  let accepted = carry !== undefined;
   const publish = () =>
+    accepted &&
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.status, value: phase },
       { key: SEARCH_ATTRIBUTES.chunksDone, value: chunks.filter((c) => c.status === 'succeeded').length },
@@ -114,6 +118,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   });
 
   const request = carry?.request ?? (await acceptRequest(input));
+  accepted = true;
   // The ledger's id of this backfill (gold locations and commits): the same across continue-as-new,
   // and the ended run's own when retry-failed resumes it, so its committed gold is kept, not rebuilt.
   const ledgerRunId = request.resumeRunId ?? workflowInfo().firstExecutionRunId;
