@@ -11,21 +11,20 @@ import * as path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { LocalFeatureStore } from '../src/activities/local/feature-store';
 import { backfillWorkflow, progressQuery, SEARCH_ATTRIBUTES } from '../src/workflows';
 import { fakeActivities } from './support/fake-activities';
-import { goldRows, makeSampleLake } from './support/lake';
+import { goldRows, makeSampleLake, openLakeStore } from './support/lake';
 import { readBronzeEvents, referenceFeatures } from './support/reference-features';
 import { createDevServerEnv, devServerDynamicConfigArgs, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 300_000): Promise<T> {
+async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 300_000, everyMs = 250): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     const value = await check().catch(() => undefined);
     if (value) return value;
-    await sleep(250);
+    await sleep(everyMs);
   }
   throw new Error(`timed out waiting for ${what}`);
 }
@@ -58,7 +57,6 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
         TEMPORAL_ADDRESS: env.address,
         BACKFILL_TASK_QUEUE: 'kill-test',
         BACKFILL_STATE_DIR: state,
-        BACKFILL_FEATURE_STORE: path.join(state, 'feature-store.db'),
       },
       stdio: ['ignore', fs.openSync(path.join(state, `worker-${workers.length}.log`), 'w'), 'inherit'],
     });
@@ -73,7 +71,7 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
       taskQueue: 'kill-test',
       workflowId: 'kill-test',
     });
-    const manifests = path.join(lake, '_manifests', 'card_features', 'feature_version=v1');
+    const commits = path.join(lake, '_ledger', 'gold', 'card_features', 'feature_version=v1');
     // Wait until one chunk is done and the next one's Spark job is running.
     const done = await until(async () => {
       const p = await handle.query(progressQuery);
@@ -83,7 +81,8 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
       const sparkStarted = runningChunk && sparkLogs.some((f) => f.includes(runningChunk.chunk.id));
       return finished.length >= 1 && sparkStarted ? finished : undefined;
     }, 'a finished chunk and a running Spark job');
-    const mtimes = Object.fromEntries(done.map((id) => [id, fs.statSync(path.join(manifests, `chunk=${id}.json`)).mtimeMs]));
+    const commitFile = (id: string) => path.join(commits, `dt=${id.split('_')[0]}.json`);
+    const mtimes = Object.fromEntries(done.map((id) => [id, fs.statSync(commitFile(id)).mtimeMs]));
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
 
@@ -91,7 +90,7 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
     const report = await handle.result();
     assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => c.error)));
     for (const id of done) {
-      assert.equal(fs.statSync(path.join(manifests, `chunk=${id}.json`)).mtimeMs, mtimes[id], `${id} did not run again`);
+      assert.equal(fs.statSync(commitFile(id)).mtimeMs, mtimes[id], `${id} did not run again`);
       assert.equal(report.chunks.find((c) => c.chunk.id === id)?.attempts, 1);
     }
 
@@ -101,13 +100,66 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
       assert.equal(rows.length, expected.filter((r) => r.dt === dt).length, `gold rows of ${dt}`);
       assert.equal(new Set(rows.map((r) => r.event_id)).size, rows.length, `no duplicate in ${dt}`);
     }
-    const store = new LocalFeatureStore(path.join(state, 'feature-store.db'));
+    const store = openLakeStore(lake);
     try {
       const offline = store.offlineRecords('rt_card_features_v1');
       assert.equal(offline.length, expected.length, 'every record once in the offline store');
       assert.equal(new Set(offline.map((r) => r.event_id)).size, expected.length);
     } finally {
       store.close();
+    }
+  });
+
+  it('killed mid-ingest: the new worker resumes from the ledger, re-sending at most the batches in flight, and the report says how many', async () => {
+    const big = makeSampleLake({ start: days[0], days: 2, eventsPerDay: 12_000, cards: 200, seed: 23 });
+    try {
+      const first = startWorker();
+      const handle = await env.client.workflow.start(backfillWorkflow, {
+        args: [{ bucket: big, startDate: days[0], endDate: days[1], chunkSizeDays: 2, maxConcurrentChunks: 1 }],
+        taskQueue: 'kill-test',
+        workflowId: 'kill-mid-ingest',
+      });
+      const publications = path.join(big, '_ledger', 'publication', 'rt_card_features_v1', 'feature_version=v1');
+      const commitFile = path.join(big, '_ledger', 'gold', 'card_features', 'feature_version=v1', `dt=${days[0]}.json`);
+      // Kill as soon as the ledger shows records acknowledged while the attempt is still sending.
+      const seen = await until(
+        async () => {
+          for (const f of fs.existsSync(publications) ? fs.readdirSync(publications) : []) {
+            if (!f.endsWith('.json')) continue;
+            const pub = JSON.parse(fs.readFileSync(path.join(publications, f), 'utf8'));
+            if (pub.sending && pub.status === 'in_progress' && pub.records_written >= 500) return pub;
+          }
+          return undefined;
+        },
+        'ingestion under way',
+        600_000,
+        5,
+      );
+      first.kill('SIGKILL');
+      await new Promise((r) => first.once('exit', r));
+      const committed = fs.statSync(commitFile).mtimeMs;
+
+      startWorker();
+      const report = await handle.result();
+      assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => [c.error, c.validationProblems])));
+      assert.ok(seen.records_written < seen.records, 'killed mid-day');
+      assert.equal(fs.statSync(commitFile).mtimeMs, committed, 'Spark did not run again');
+
+      const gold = [...(await goldRows(big, 'v1', days[0])), ...(await goldRows(big, 'v1', days[1]))].map((r) => String(r.event_id));
+      const store = openLakeStore(big);
+      try {
+        const offline = store.offlineRecords('rt_card_features_v1').map((r) => r.event_id);
+        const extra = offline.length - gold.length;
+        assert.deepEqual(new Set(offline), new Set(gold), 'every gold row reached the store');
+        const maxInFlight = 32; // DEFAULT_INGEST_OPTIONS.maxInFlight, batches of 25
+        assert.ok(extra <= maxInFlight * 25, `records sent twice: ${extra}`);
+        assert.ok((report.totals.possibleDuplicates ?? 0) >= extra, `report says ${report.totals.possibleDuplicates}, found ${extra}`);
+        assert.ok((report.totals.possibleDuplicates ?? 0) <= maxInFlight * 25);
+      } finally {
+        store.close();
+      }
+    } finally {
+      fs.rmSync(big, { recursive: true, force: true });
     }
   });
 });
