@@ -19,6 +19,7 @@ import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './back
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestCheckpoint, type IngestOptions } from './ingest';
 import { bronzeTable, goldPartition, goldTable, manifestUri } from './lake-paths';
 import { sparkJobArgs } from './spark-args';
+import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
 export interface Backends {
@@ -27,13 +28,22 @@ export interface Backends {
   spark: SparkRunner;
   catalog: Catalog;
   featureStore: FeatureStore;
-  /** Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures. */
-  preflight?(request: BackfillRequest): Promise<void>;
+  /**
+   * Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures.
+   * May fix what the backfill then keeps, e.g. the deployed job code's key.
+   */
+  preflight?(request: BackfillRequest): Promise<PreflightResult | void>;
   /** Label of the deployed job code, recorded in manifests. */
   codeRevision?: string;
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
+}
+
+/** What a backend's preflight fixes for the whole backfill. */
+export interface PreflightResult {
+  /** Key prefix of the job code in the code bucket (AWS), resolved once so chunks keep it. */
+  jobCodeKey?: string;
 }
 
 /** Error types the workflow's retry policies treat as final. */
@@ -44,9 +54,9 @@ export function createActivities(backends: Backends) {
   const pollIntervalMs = backends.pollIntervalMs ?? 2000;
 
   return {
-    async preflight(request: BackfillRequest): Promise<{ backend: string }> {
-      await backends.preflight?.(request);
-      return { backend: backends.name };
+    async preflight(request: BackfillRequest): Promise<{ backend: string } & PreflightResult> {
+      const resolved = await backends.preflight?.(request);
+      return { backend: backends.name, ...resolved };
     },
 
     /** Dry run: what a backfill would read and write, without writing anything. */
@@ -98,7 +108,8 @@ export function createActivities(backends: Backends) {
           await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
         }
       } catch (err) {
-        if (ctx.cancellationSignal.aborted) await spark.cancel(handle);
+        // Only an operator's cancel stops the run (and waits for it); a worker shutdown leaves it to the retry.
+        if (ctx.cancellationSignal.aborted) throw await stopOrDetach(ctx, spark, handle, chunk, err);
         throw err;
       }
       const text = await lake.readText(manifestUri(request, chunk.id));

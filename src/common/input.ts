@@ -25,6 +25,7 @@ export interface BackfillInput {
   sparkConf?: unknown;
   allowedLatenessDays?: unknown;
   onlyChunks?: unknown;
+  jobCodeKey?: unknown;
 }
 
 export interface LakePrefixes {
@@ -53,6 +54,8 @@ export interface BackfillRequest {
   allowedLatenessDays: number;
   /** Run only these chunks of the plan (ids as in a report), e.g. to retry the failed ones. */
   onlyChunks?: string[];
+  /** Key prefix of the deployed job code in codeBucket (`backfill deploy-job` prints it); default: the latest deployed. */
+  jobCodeKey?: string;
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
@@ -75,6 +78,7 @@ export class InputError extends Error {
 const KNOWN_FIELDS = new Set([
   'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
   'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
+  'jobCodeKey',
 ]);
 
 export function validateInput(raw: unknown): BackfillRequest {
@@ -126,6 +130,7 @@ export function validateInput(raw: unknown): BackfillRequest {
     sparkConf: sparkConf(input.sparkConf),
     allowedLatenessDays: nonNegativeInt(input, 'allowedLatenessDays', 1),
     onlyChunks: onlyChunks(input.onlyChunks, planChunks(startDate, endDate, chunkSizeDays).map((c) => c.id)),
+    jobCodeKey: jobCodeKey(input),
   };
 }
 
@@ -203,6 +208,15 @@ function prefixes(v: unknown): LakePrefixes {
     result[key as keyof LakePrefixes] = requiredString(o, key, `prefixes.${key}`).replace(/^\/+|\/+$/g, '');
   }
   return result;
+}
+
+/** Goes into EMR's whitespace-split sparkSubmitParameters: a relative key, no whitespace, no "..". */
+function jobCodeKey(o: Record<string, unknown>): string | undefined {
+  const v = optionalString(o, 'jobCodeKey');
+  if (v !== undefined && !/^(?!\/)(?!.*\.\.)[A-Za-z0-9._\-/]*[A-Za-z0-9._-]$/.test(v)) {
+    throw new InputError('jobCodeKey', `"${v}" is not a job code key such as jobs/card-features/0123456789ab (letters, digits, . _ - /; no "..")`);
+  }
+  return v;
 }
 
 function onlyChunks(v: unknown, planned: string[]): string[] | undefined {

@@ -14,6 +14,7 @@ import type { Backends } from '../index';
 import { lakeRoot } from '../lake-paths';
 import { EmrServerlessRunner, type EmrRunnerOptions } from './emr';
 import { AWS_FAILURE, awsErrorName, classifyAwsError } from './errors';
+import { resolveJobCode } from './job-code';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
 import {
   DEFAULT_GOLD_TABLE,
@@ -68,13 +69,18 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     name: 'aws',
     catalogMode,
     lake,
-    spark: new EmrServerlessRunner(clients.emr, options.emr),
+    spark: new EmrServerlessRunner(clients.emr, options.emr, clients.s3),
     catalog,
     featureStore: new SageMakerFeatureStore(clients.featureStore, { mode: options.featureStoreMode }),
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
-    preflight: (request) => preflight(clients, catalogMode, options.checkResources ?? true, request),
+    preflight: async (request) => {
+      await preflight(clients, catalogMode, options.checkResources ?? true, request);
+      // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
+      if (request.dryRun) return {};
+      return { jobCodeKey: await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, options.emr?.codePrefix) };
+    },
   };
 }
 
