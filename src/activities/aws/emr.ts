@@ -232,7 +232,7 @@ export class EmrServerlessRunner implements SparkRunner {
       if (Date.now() >= deadline) {
         return {
           state: 'running',
-          detail: `EMR job run ${handle.id} had not stopped ${Math.round(waitMs / 1000)} s after CancelJobRun (${last.detail}); it may still write: check it in the EMR console`,
+          detail: `EMR job run ${handle.id} had not stopped ${waitMs / 1000} s after CancelJobRun (${last.detail}); it may still write: check it in the EMR console`,
         };
       }
       // A plain timer: the activity's own sleep rejects once it is cancelled, which it is here.
