@@ -36,7 +36,8 @@ export async function latestJobCodeKey(s3: S3Client, codeBucket: string, prefix 
     const out = await s3.send(new GetObjectCommand({ Bucket: codeBucket, Key: key }));
     text = (await out.Body?.transformToString('utf8')) ?? '';
   } catch (err) {
-    if (awsErrorName(err) === 'NoSuchKey' || (httpStatus(err) === 404 && awsErrorName(err) !== 'NoSuchBucket')) return undefined;
+    if (awsErrorName(err) === 'NoSuchBucket') throw invalid(`codeBucket: bucket "${codeBucket}" does not exist`);
+    if (awsErrorName(err) === 'NoSuchKey' || httpStatus(err) === 404) return undefined;
     throw classifyAwsError(err, `S3 GetObject s3://${codeBucket}/${key}`);
   }
   const latest = text.trim();
