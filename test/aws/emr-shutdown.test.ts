@@ -44,7 +44,8 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     codeBucket: 'code-bucket',
     startDate: '2025-10-01',
     endDate: '2025-10-02',
-    chunkSizeDays: 2,
+    chunkSizeDays: 1,
+    maxConcurrentChunks: 1,
     emr: { appId: 'app-1', jobRole: JOB_ROLE },
   };
 
@@ -59,8 +60,9 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     await uploadJobCode(s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
     // What the Spark job writes at the end (the double runs no Spark): a manifest with no new gold.
     const request = validateInput(input);
-    const chunk = planChunks(request.startDate, request.endDate, request.chunkSizeDays)[0];
-    await new S3Lake(s3).writeText(manifestUri(request, chunk.id), JSON.stringify(emptyManifest(chunk.startDate, chunk.endDate)));
+    for (const chunk of planChunks(request.startDate, request.endDate, request.chunkSizeDays)) {
+      await new S3Lake(s3).writeText(manifestUri(request, chunk.id), JSON.stringify(emptyManifest(chunk.startDate, chunk.endDate)));
+    }
     env = await createDevServerEnv();
   });
   after(async () => {
@@ -110,6 +112,10 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     assert.equal(double.count('CancelJobRun'), 0, 'a worker shutdown does not cancel the job run');
     assert.equal(run.cancelled, false);
 
+    // A new version is deployed meanwhile: this backfill keeps the code its preflight fixed.
+    const pkg = packageJob();
+    await uploadJobCode(motoClients(moto.endpoint).s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: 'bbbbbbbbbbbb' });
+
     const seen = double.calls.length;
     startWorker();
     // The retried attempt (after the activity's 30 s retry interval) polls the same run again.
@@ -118,21 +124,23 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     const report = await handle.result();
 
     assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => c.error)));
-    assert.equal(double.count('StartJobRun'), 1, 'exactly one StartJobRun');
+    const chunkId = report.chunks[0].chunk.id;
+    assert.equal(double.runs.filter((r) => r.tags?.['backfill:chunk'] === chunkId).length, 1, 'one job run for the chunk');
+    assert.equal(double.count('StartJobRun'), 2, 'exactly one StartJobRun per chunk (two chunks)');
     assert.equal(double.count('CancelJobRun'), 0, 'no CancelJobRun');
-    assert.equal(double.runs.length, 1);
     assert.equal(report.chunks[0].jobRunId, run.jobRunId);
     // The attempt on the stopped worker failed as a detach (not a heartbeat timeout), and the job
     // code is the deployed key that preflight fixed for the backfill.
-    const chunkId = report.chunks[0].chunk.id;
     const history = await env.client.workflow.getHandle(`emr-shutdown/chunk-${chunkId}`).fetchHistory();
     // Retried attempts are not events of their own: the Spark activity's started event carries them.
     const started = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes).filter((a) => a?.lastFailure);
     assert.equal(started.length, 1, 'one activity was retried');
     assert.equal(started[0]!.attempt, 2);
     assert.match(started[0]!.lastFailure!.message!, new RegExp(`worker shut down while Spark job ${run.jobRunId} .*the run goes on`));
-    const submit = (run.jobDriver as { sparkSubmit: { entryPoint: string } }).sparkSubmit;
-    assert.equal(submit.entryPoint, `s3://code-bucket/${DEFAULT_CODE_PREFIX}/${packageJob().hash}/backfill_features.py`);
+    for (const r of double.runs) {
+      const submit = (r.jobDriver as { sparkSubmit: { entryPoint: string } }).sparkSubmit;
+      assert.equal(submit.entryPoint, `s3://code-bucket/${DEFAULT_CODE_PREFIX}/${pkg.hash}/backfill_features.py`, 'the key deployed when the backfill started');
+    }
   });
 });
 
