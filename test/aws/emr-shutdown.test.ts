@@ -17,6 +17,7 @@ import { manifestUri } from '../../src/activities/lake-paths';
 import { packageJob } from '../../src/client/commands/deploy-job';
 import { validateInput } from '../../src/common/input';
 import { planChunks } from '../../src/common/plan';
+import { shutdownGraceMs } from '../../src/worker';
 import { backfillWorkflow } from '../../src/workflows';
 import { createDevServerEnv } from '../support/temporal';
 import { EmrDouble } from './emr-double';
@@ -141,6 +142,14 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
       const submit = (r.jobDriver as { sparkSubmit: { entryPoint: string } }).sparkSubmit;
       assert.equal(submit.entryPoint, `s3://code-bucket/${DEFAULT_CODE_PREFIX}/${pkg.hash}/backfill_features.py`, 'the key deployed when the backfill started');
     }
+  });
+});
+
+describe('worker: shutdown grace time', () => {
+  it('is 20 s unless BACKFILL_SHUTDOWN_GRACE_SECONDS says otherwise, and refuses a bad value', () => {
+    assert.equal(shutdownGraceMs({}), 20_000);
+    assert.equal(shutdownGraceMs({ BACKFILL_SHUTDOWN_GRACE_SECONDS: '5' }), 5000);
+    assert.throws(() => shutdownGraceMs({ BACKFILL_SHUTDOWN_GRACE_SECONDS: '5s' }), /BACKFILL_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds, got "5s"/);
   });
 });
 

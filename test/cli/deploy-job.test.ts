@@ -16,12 +16,14 @@ import { createAwsBackends } from '../../src/activities/aws';
 import { manifestUri } from '../../src/activities/lake-paths';
 import { main } from '../../src/client/cli';
 import { packageJob } from '../../src/client/commands/deploy-job';
+import { validateInput } from '../../src/common/input';
 import { EmrDouble } from '../aws/emr-double';
 import { FAKE_CREDENTIALS, motoClients, REGION, ROOT, startMoto, type Moto } from '../aws/moto';
 import { awsRequest, firstChunk, JOB_ROLE, rejectsFinal } from '../aws/support';
 import { fakeIo } from './support';
 
 const quiet = { logger: new DefaultLogger('ERROR') };
+const minimalInput = { bucket: 'lake', startDate: '2025-10-01', endDate: '2025-10-02' };
 
 async function bytesOf(s3: S3Client, bucket: string, key: string): Promise<Buffer> {
   const out = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
@@ -122,6 +124,13 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
     const missing = fakeIo();
     assert.notEqual(await main(['deploy-job', '--code-bucket', 'no-such-bucket'], missing, deps()), 0);
     assert.match(missing.stderr(), /no-such-bucket/);
+  });
+
+  it('a jobCodeKey in the workflow input is a relative key with nothing that could split the Spark command', () => {
+    assert.equal(validateInput({ ...minimalInput, jobCodeKey: 'jobs/card-features/0123456789ab' }).jobCodeKey, 'jobs/card-features/0123456789ab');
+    for (const bad of ['jobs/x --conf spark.jars=s3://evil/x.jar', '../other/0123', '/abs/key', 'jobs/', '']) {
+      assert.throws(() => validateInput({ ...minimalInput, jobCodeKey: bad }), /^InputError: invalid input: jobCodeKey: /);
+    }
   });
 
   it('preflight resolves the latest deployed key, and fails naming the missing object and deploy-job', async () => {
