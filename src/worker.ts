@@ -35,6 +35,20 @@ export async function checkNamespaceAtStartup(list: SearchAttributeLister, names
   if (problem) throw new Error(problem);
 }
 
+/**
+ * How long a stopping worker (SIGTERM on a deploy) lets running activities finish before the SDK
+ * cancels them with WORKER_SHUTDOWN; below Kubernetes' default 30 s before SIGKILL. Short steps end
+ * within it; a Spark attempt then leaves its job run going for the retry on another worker.
+ * BACKFILL_SHUTDOWN_GRACE_SECONDS overrides it.
+ * @default 20 seconds
+ */
+export function shutdownGraceMs(env = process.env): number {
+  const value = env.BACKFILL_SHUTDOWN_GRACE_SECONDS;
+  if (value === undefined || value === '') return 20_000;
+  if (!/^\d+$/.test(value)) throw new Error(`BACKFILL_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds, got "${value}"`);
+  return Number(value) * 1000;
+}
+
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = temporalConnection();
   const connection = await NativeConnection.connect(connectionOptions);
@@ -52,6 +66,7 @@ export async function runWorker(): Promise<void> {
     taskQueue: taskQueue(),
     workflowsPath: require.resolve('./workflows'),
     activities: createActivities({ ...backends, searchAttributes }),
+    shutdownGraceTime: shutdownGraceMs(),
   });
   console.log(`worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}`);
   await worker.run();

@@ -50,7 +50,18 @@ export interface JobStatus {
   detail?: string;
 }
 
+/** How SparkRunner.cancel waits for the run to stop. */
+export interface CancelWait {
+  /** Called on every poll while the run is stopping (the activity heartbeats there). */
+  onPoll?(status: JobStatus): void;
+}
+
 export interface SparkRunner {
+  /**
+   * Whether a run goes on without this worker process, so another worker can follow it (EMR: yes).
+   * When false (local spark-submit), a worker shutting down stops its runs instead of leaving them.
+   */
+  readonly runsOutliveWorker: boolean;
   /** Starts the job run, or finds the one already started for the same spec. */
   submit(spec: SparkJobSpec): Promise<JobHandle>;
   /**
@@ -59,7 +70,12 @@ export interface SparkRunner {
    */
   reattach(previous: JobHandle): Promise<JobHandle | undefined>;
   status(handle: JobHandle): Promise<JobStatus>;
-  cancel(handle: JobHandle): Promise<void>;
+  /**
+   * Stops the run and waits (within a bound of the runner's) until it can no longer write.
+   * Returns the state it ended in: cancelled, or succeeded/failed when it ended first; still
+   * running only when the bound ran out (the detail says so).
+   */
+  cancel(handle: JobHandle, wait?: CancelWait): Promise<JobStatus>;
 }
 
 export interface Catalog {

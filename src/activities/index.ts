@@ -15,6 +15,7 @@ import { bronzeTable, goldTable, manifestUri } from './lake-paths';
 import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
 import { namespaceSearchAttributeProblem, type SearchAttributeLister } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
+import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
 export interface Backends {
@@ -24,8 +25,11 @@ export interface Backends {
   catalog: Catalog;
   /** The feature store a request publishes to (the local one lives in the request's lake). */
   featureStoreFor(request: BackfillRequest): FeatureStore;
-  /** Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures. */
-  preflight?(request: BackfillRequest): Promise<void>;
+  /**
+   * Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures.
+   * May fix what the backfill then keeps, e.g. the deployed job code's key.
+   */
+  preflight?(request: BackfillRequest): Promise<PreflightResult | void>;
   /** Label of the deployed job code, recorded in manifests. */
   codeRevision?: string;
   /** How often a running Spark job is polled. */
@@ -36,6 +40,12 @@ export interface Backends {
    * refuses a namespace without ours. Unset: not checked (tests that run no workflow).
    */
   searchAttributes?: SearchAttributeLister;
+}
+
+/** What a backend's preflight fixes for the whole backfill. */
+export interface PreflightResult {
+  /** Key prefix of the job code in the code bucket (AWS), resolved once so chunks keep it. */
+  jobCodeKey?: string;
 }
 
 /** Error types the workflow's retry policies treat as final. */
@@ -66,7 +76,7 @@ export function createActivities(backends: Backends) {
   const pollIntervalMs = backends.pollIntervalMs ?? 2000;
 
   return {
-    async preflight(request: BackfillRequest): Promise<{ backend: string }> {
+    async preflight(request: BackfillRequest): Promise<{ backend: string } & PreflightResult> {
       if (backends.searchAttributes) {
         // Before the workflow's first upsertSearchAttributes, which would otherwise hang the backfill.
         const { info, log } = Context.current();
@@ -80,8 +90,8 @@ export function createActivities(backends: Backends) {
         if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.invalidInput);
         throw err;
       }
-      await backends.preflight?.(request);
-      return { backend: backends.name };
+      const resolved = await backends.preflight?.(request);
+      return { backend: backends.name, ...resolved };
     },
 
     /** Dry run: what a backfill would read, write and send, from the same ledger rules as a real run. */
@@ -244,7 +254,8 @@ async function followSparkJob(
       await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
     }
   } catch (err) {
-    if (ctx.cancellationSignal.aborted) await spark.cancel(handle);
+    // Only an operator's cancel stops the run (and waits for it); a worker shutdown leaves it to the retry.
+    if (ctx.cancellationSignal.aborted) throw await stopOrDetach(ctx, spark, handle, chunk, err);
     throw err;
   }
   const text = await lake.readText(manifest);

@@ -3,6 +3,7 @@
  * this file dispatches and turns usage errors into exit code 2.
  */
 import { cancelCommand } from './commands/cancel';
+import { deployJobCommand } from './commands/deploy-job';
 import { listCommand } from './commands/list';
 import { pauseCommand, resumeCommand } from './commands/pause-resume';
 import { retryFailedCommand } from './commands/retry-failed';
@@ -28,6 +29,7 @@ Commands:
   cancel           cancel a running backfill; it reports what was done
   retry-failed     run the failed chunks of a backfill again
   set-concurrency  change how many chunks run at once
+  deploy-job       package the Spark job and upload it to the code bucket (AWS)
 
 Run backfill <command> --help for its options. Commands acting on one backfill take its workflow
 id, or the --start-date/--end-date/--feature-version/--feature-group flags it was started with.
@@ -45,6 +47,7 @@ const COMMANDS: Record<string, (argv: string[], io: Io, deps: CliDeps) => Promis
   cancel: cancelCommand,
   'retry-failed': retryFailedCommand,
   'set-concurrency': setConcurrencyCommand,
+  'deploy-job': deployJobCommand,
 };
 
 export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {}): Promise<number> {

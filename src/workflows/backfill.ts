@@ -219,8 +219,9 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', { field: err.field });
     throw err;
   }
+  let checked: Awaited<ReturnType<BackfillActivities['preflight']>>;
   try {
-    await setup.preflight(request);
+    checked = await setup.preflight(request);
   } catch (err) {
     // The backend's verdict on the request becomes the workflow's own failure; anything else
     // (an outage outlasting the retries) fails the workflow as what it is.
@@ -230,7 +231,8 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     }
     throw err;
   }
-  return request;
+  // The job code is fixed once per backfill: chunks keep it while a new version is deployed.
+  return checked.jobCodeKey ? { ...request, jobCodeKey: checked.jobCodeKey } : request;
 }
 
 /** What a failed or cancelled chunk workflow got done, from the details it attached. */

@@ -12,6 +12,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import * as assert from 'node:assert/strict';
 import { awsBackendOptionsFromEnv, createAwsBackends, createAwsBackendsFromEnv, createAwsClientsFromEnv, type AwsBackends } from '../../src/activities/aws';
 import { GlueCrawlerCatalog, GluePartitionCatalog } from '../../src/activities/aws/glue';
+import { DEFAULT_CODE_PREFIX, uploadJobCode } from '../../src/activities/aws/job-code';
+import { packageJob } from '../../src/client/commands/deploy-job';
 import { createActivities } from '../../src/activities';
 import type { JobHandle } from '../../src/activities/backends';
 import { manifestUri } from '../../src/activities/lake-paths';
@@ -40,6 +42,10 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
     // The feature group of awsRequest(), as docs/aws.md has it created (preflight describes it).
     const group = { FeatureGroupName: 'rt_card_features_v1', OfflineStoreS3Uri: 's3://lake/offline', FeatureStoreRoleArn: JOB_ROLE };
     await sagemaker.send(new CreateFeatureGroupCommand(renderTemplate('feature-group.json', group) as CreateFeatureGroupCommandInput));
+    // The job code, deployed as `backfill deploy-job` does: preflight and the EMR runner look for it.
+    await s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }));
+    const pkg = packageJob();
+    await uploadJobCode(s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
     env = {
       AWS_REGION: REGION,
       AWS_ENDPOINT_URL: moto.endpoint,

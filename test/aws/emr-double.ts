@@ -30,7 +30,10 @@ export class EmrDouble {
   readonly scripts: { states: string[]; stateDetails?: string }[] = [];
   /** Errors answered to the next requests, in order, before anything else is done. */
   readonly faults: Reply[] = [];
+  /** Every request, in order: the API name, and for GetJobRun the state answered ("GetJobRun RUNNING"). */
   readonly calls: string[] = [];
+  /** GetJobRun answers a cancelled run gives CANCELLING before CANCELLED (EMR takes a while). */
+  cancellingSteps = 1;
   private server?: HttpDouble;
 
   get endpoint(): string {
@@ -50,6 +53,16 @@ export class EmrDouble {
       { method: 'GET', pattern: new RegExp(`${base}/jobruns/([^/]+)$`), handle: (m) => this.fault('GetJobRun') ?? this.getJobRun(m[1], m[2]) },
       { method: 'DELETE', pattern: new RegExp(`${base}/jobruns/([^/]+)$`), handle: (m) => this.fault('CancelJobRun') ?? this.cancelJobRun(m[1], m[2]) },
     ]);
+  }
+
+  /** Calls of one API (StartJobRun, CancelJobRun, ...), counted as the double saw them. */
+  count(call: string): number {
+    return this.calls.filter((c) => c === call || c.startsWith(`${call} `)).length;
+  }
+
+  /** Ends a run held in its last state (e.g. RUNNING) with `state` after the next GetJobRun. */
+  finish(run: DoubleJobRun, state = 'SUCCESS'): void {
+    run.states.push(state);
   }
 
   async stop(): Promise<void> {
@@ -105,6 +118,7 @@ export class EmrDouble {
     const run = this.find(applicationId, jobRunId);
     if (!run) return awsError(400, 'ResourceNotFoundException', `Job run ${jobRunId} does not exist`);
     const state = this.state(run);
+    this.calls[this.calls.length - 1] = `GetJobRun ${state}`;
     run.step = Math.min(run.step + 1, run.states.length - 1);
     return ok({
       jobRun: {
@@ -135,7 +149,7 @@ export class EmrDouble {
     }
     // EMR goes through CANCELLING before CANCELLED.
     run.cancelled = true;
-    run.states = [...run.states.slice(0, run.step), 'CANCELLING', 'CANCELLED'];
+    run.states = [...run.states.slice(0, run.step), ...Array<string>(this.cancellingSteps).fill('CANCELLING'), 'CANCELLED'];
     run.stateDetails = 'Job run cancelled by user';
     return ok({ applicationId, jobRunId });
   }

@@ -20,8 +20,11 @@ import { FAKE_CREDENTIALS, motoClients, REGION, startMoto, type Moto } from './m
 import { awsRequest, firstChunk, rejectsFinal, rejectsRetryable } from './support';
 import { awsError } from './http-double';
 
+/** A deployed job code key, as `backfill deploy-job` prints it (the workflow's preflight fixes it). */
+const CODE_KEY = 'jobs/card-features/0123456789ab';
+
 function spec(overrides: Parameters<typeof awsRequest>[0] = {}, runName = 'backfill-1/chunk-2025-10-01_2025-10-02'): SparkJobSpec {
-  const request = awsRequest(overrides);
+  const request = awsRequest({ jobCodeKey: CODE_KEY, ...overrides });
   const chunk = firstChunk(request);
   return { request, chunk, args: sparkJobArgs(request, chunk, 'rev-abc'), runName };
 }
@@ -92,11 +95,11 @@ describe('aws: EMR Serverless runner on moto', function () {
     assert.equal(run.name, s.runName);
     assert.equal(run.executionRole, 'arn:aws:iam::123456789012:role/EMRJobRole');
     const submit = run.jobDriver!.sparkSubmit!;
-    assert.equal(submit.entryPoint, 's3://code-bucket/spark_jobs/backfill_features.py');
+    assert.equal(submit.entryPoint, `s3://code-bucket/${CODE_KEY}/backfill_features.py`);
     assert.deepEqual(submit.entryPointArguments, s.args);
     assert.ok(s.args.includes('--start-date') && s.args.includes('2025-10-01'));
     const params = submit.sparkSubmitParameters!;
-    assert.match(params, /^--py-files s3:\/\/code-bucket\/spark_jobs\/card_features\.zip /);
+    assert.ok(params.startsWith(`--py-files s3://code-bucket/${CODE_KEY}/card_features.zip `), params);
     for (const c of ['spark.executor.cores=2', 'spark.executor.memory=10g', 'spark.executor.instances=2', 'spark.sql.shuffle.partitions=50']) {
       assert.ok(params.includes(`--conf ${c}`), `${c} in ${params}`);
     }
@@ -108,10 +111,10 @@ describe('aws: EMR Serverless runner on moto', function () {
     const handle = await runner.submit(spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' } }, 'backfill-2/chunk-a'));
     assert.equal((await runner.status(handle)).state, 'succeeded');
     assert.deepEqual(await runner.reattach(handle), { ...handle });
-    await runner.cancel(handle);
-    const status = await runner.status(handle);
-    assert.equal(status.state, 'cancelled');
-    assert.match(status.detail!, /CANCELLED/);
+    const final = await runner.cancel(handle);
+    assert.equal(final.state, 'cancelled');
+    assert.match(final.detail!, /CANCELLED/);
+    assert.equal((await runner.status(handle)).state, 'cancelled');
     assert.equal(await runner.reattach(handle), undefined, 'a cancelled run is not followed again');
   });
 
@@ -131,7 +134,8 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
     double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
     // One try per call, so that the test sees how each answer is classified.
     const client = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
-    runner = new EmrServerlessRunner(client, { logUri: 's3://log-bucket/emr' });
+    // Short cancel polling and bound, so the tests wait milliseconds for what EMR takes minutes.
+    runner = new EmrServerlessRunner(client, { logUri: 's3://log-bucket/emr', cancelPollMs: 5, cancelWaitMs: 300 });
   });
   after(async () => double.stop());
 
@@ -175,16 +179,46 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
     assert.equal((await runner.reattach(retry))?.id, retry.id, 'a live run is followed');
   });
 
-  it('cancels a running run: CANCELLING keeps it followed until CANCELLED', async () => {
+  it('cancel waits through a slow CANCELLING until EMR says CANCELLED, and returns that state', async () => {
     double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'RUNNING', 'RUNNING', 'SUCCESS'] });
-    const handle = await runner.submit(spec({}, 'backfill-cancel/chunk-1'));
-    assert.equal((await runner.status(handle)).state, 'running');
-    await runner.cancel(handle);
-    const cancelling = await runner.status(handle);
-    assert.equal(cancelling.state, 'running');
-    assert.match(cancelling.detail!, /CANCELLING/);
-    assert.equal((await runner.status(handle)).state, 'cancelled');
-    await runner.cancel(handle); // already ended: not an error
+    double.cancellingSteps = 4;
+    try {
+      const handle = await runner.submit(spec({}, 'backfill-cancel/chunk-1'));
+      assert.equal((await runner.status(handle)).state, 'running');
+      const from = double.calls.length;
+      const polled: string[] = [];
+      const final = await runner.cancel(handle, { onPoll: (s) => polled.push(s.state) });
+      assert.equal(final.state, 'cancelled');
+      assert.match(final.detail!, /CANCELLED: Job run cancelled by user/);
+      // Nothing returned before the double answered CANCELLED, after every CANCELLING.
+      assert.deepEqual(double.calls.slice(from), [
+        'CancelJobRun',
+        'GetJobRun CANCELLING', 'GetJobRun CANCELLING', 'GetJobRun CANCELLING', 'GetJobRun CANCELLING',
+        'GetJobRun CANCELLED',
+      ]);
+      assert.deepEqual(polled, ['running', 'running', 'running', 'running', 'cancelled']);
+      // Already ended: not an error, and the state it ended in.
+      assert.equal((await runner.cancel(handle)).state, 'cancelled');
+    } finally {
+      double.cancellingSteps = 1;
+    }
+  });
+
+  it('cancel of a run that ended first reports SUCCESS; a run stuck in CANCELLING is reported after the bound', async () => {
+    double.scripts.push({ states: ['SUBMITTED', 'SUCCESS'] });
+    const done = await runner.submit(spec({}, 'backfill-cancel/chunk-2'));
+    assert.equal((await runner.status(done)).state, 'succeeded');
+    assert.equal((await runner.cancel(done)).state, 'succeeded');
+
+    double.cancellingSteps = 1000;
+    try {
+      const stuck = await runner.submit(spec({}, 'backfill-cancel/chunk-3'));
+      const final = await runner.cancel(stuck);
+      assert.equal(final.state, 'running');
+      assert.match(final.detail!, new RegExp(`EMR job run ${stuck.id} had not stopped 0.3 s after CancelJobRun .*CANCELLING.*it may still write`));
+    } finally {
+      double.cancellingSteps = 1;
+    }
   });
 
   it('maps every EMR state, and an unknown one to still-running (never success)', () => {

@@ -28,6 +28,7 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
   let emr: EMRServerlessClient;
   let s3: S3Client;
   let appId: string;
+  let codeKey: string;
   const deps = () => ({ awsClients: () => ({ emr, s3 }), pollMs: 20 });
 
   before(async () => {
@@ -35,6 +36,10 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
     ({ emr, s3 } = motoClients(moto.endpoint));
     appId = (await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))).applicationId!;
     await s3.send(new CreateBucketCommand({ Bucket: 'lake-bucket' }));
+    await s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }));
+    const deployed = fakeIo();
+    assert.equal(await main(['deploy-job', '--code-bucket', 'code-bucket'], deployed, deps()), 0, deployed.stderr());
+    codeKey = deployed.stdout();
   });
   after(async () => moto?.stop());
 
@@ -57,7 +62,8 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
     assert.equal(run.executionRole, JOB_ROLE);
     assert.match(run.name!, /^backfill-rt_card_features_v1-v1-2025-10-01-2025-10-02\/direct-emr-/);
     const submit = run.jobDriver!.sparkSubmit!;
-    assert.equal(submit.entryPoint, 's3://code-bucket/spark_jobs/backfill_features.py');
+    // The latest deployed job code (`backfill deploy-job`).
+    assert.equal(submit.entryPoint, `s3://code-bucket/${codeKey}/backfill_features.py`);
     const args = submit.entryPointArguments!;
     const arg = (name: string) => args[args.indexOf(name) + 1];
     assert.deepEqual([arg('--bucket'), arg('--start-date'), arg('--end-date'), arg('--chunk-size-days')], ['s3://lake-bucket', '2025-10-01', '2025-10-02', '1']);

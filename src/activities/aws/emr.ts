@@ -10,11 +10,14 @@ import {
   StartJobRunCommand,
   type JobRun,
 } from '@aws-sdk/client-emr-serverless';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
+import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
-import type { JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
 import { AWS_FAILURE, awsErrorName, classifyAwsError } from './errors';
+import { DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 
 export const EMR_BACKEND = 'emr-serverless';
 
@@ -26,11 +29,28 @@ export interface EmrJobHandle extends JobHandle {
 export interface EmrRunnerOptions {
   /** S3 prefix for driver and executor logs (EMR's S3 monitoring configuration); optional. */
   logUri?: string;
-  /** Where the job code lives under the code bucket. */
+  /**
+   * Where `backfill deploy-job` puts the job code in the code bucket; `<codePrefix>/LATEST` names
+   * the latest deployed version, used for a request without a jobCodeKey.
+   * @default 'jobs/card-features'
+   */
   codePrefix?: string;
   /** Runs cut off by EMR after this long; a backfill chunk that takes longer is stuck. */
   executionTimeoutMinutes?: number;
+  /**
+   * How long cancel() waits, after CancelJobRun, for the run to leave CANCELLING.
+   * @default 600000 (10 minutes: EMR stops a run within a minute or two; longer means something is stuck)
+   */
+  cancelWaitMs?: number;
+  /**
+   * How often cancel() asks for the run's state while it stops.
+   * @default 5000
+   */
+  cancelPollMs?: number;
 }
+
+const DEFAULT_CANCEL_WAIT_MS = 10 * 60_000;
+const DEFAULT_CANCEL_POLL_MS = 5000;
 
 /** Spark settings by chunk length, from the tuning table of the guide this project replaces. */
 export const SPARK_SIZES = {
@@ -82,9 +102,9 @@ export function sparkConfFor(chunk: ChunkSpec, overrides: Record<string, string>
   return conf;
 }
 
-export function sparkSubmitParameters(codeBucket: string, codePrefix: string, conf: Record<string, string>): string {
+export function sparkSubmitParameters(pyFilesUri: string, conf: Record<string, string>): string {
   const confArgs = Object.entries(conf).map(([k, v]) => `--conf ${k}=${v}`);
-  return [`--py-files s3://${codeBucket}/${codePrefix}/card_features.zip`, ...confArgs].join(' ');
+  return [`--py-files ${pyFilesUri}`, ...confArgs].join(' ');
 }
 
 /**
@@ -105,9 +125,14 @@ export function jobRunName(runName: string): string {
 const MAX_GENERATIONS = 20;
 
 export class EmrServerlessRunner implements SparkRunner {
+  /** An EMR run goes on when the worker stops; the next attempt follows it. */
+  readonly runsOutliveWorker = true;
+
+  /** `s3` reads `<codePrefix>/LATEST` for a request without a jobCodeKey. */
   constructor(
     private readonly client: EMRServerlessClient,
     private readonly options: EmrRunnerOptions = {},
+    private readonly s3?: S3Client,
   ) {}
 
   async submit(spec: SparkJobSpec): Promise<EmrJobHandle> {
@@ -115,7 +140,7 @@ export class EmrServerlessRunner implements SparkRunner {
     if (!request.emr) throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', AWS_FAILURE.invalidInput);
     if (!request.codeBucket) throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', AWS_FAILURE.invalidInput);
     const applicationId = request.emr.appId;
-    const codePrefix = this.options.codePrefix ?? 'spark_jobs';
+    const code = jobCodeUris(request.codeBucket, await this.jobCodeKey(request, request.codeBucket));
     const conf = sparkConfFor(chunk, request.sparkConf);
     const scope = tokenScope(spec.runName);
     // Generation 0 is the normal case. A token whose run already failed (or was cancelled) cannot
@@ -132,9 +157,9 @@ export class EmrServerlessRunner implements SparkRunner {
             name: jobRunName(spec.runName),
             jobDriver: {
               sparkSubmit: {
-                entryPoint: `s3://${request.codeBucket}/${codePrefix}/backfill_features.py`,
+                entryPoint: code.entryPoint,
                 entryPointArguments: spec.args,
-                sparkSubmitParameters: sparkSubmitParameters(request.codeBucket, codePrefix, conf),
+                sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, conf),
               },
             },
             configurationOverrides: this.options.logUri
@@ -180,15 +205,53 @@ export class EmrServerlessRunner implements SparkRunner {
     return jobStatus(run, handle.id);
   }
 
-  async cancel(handle: JobHandle): Promise<void> {
+  /** CancelJobRun, then GetJobRun until the run has ended (CANCELLING can still write), within cancelWaitMs. */
+  async cancel(handle: JobHandle, wait: CancelWait = {}): Promise<JobStatus> {
     const applicationId = applicationIdOf(handle);
     try {
       await this.client.send(new CancelJobRunCommand({ applicationId, jobRunId: handle.id }));
     } catch (err) {
-      // Cancelling a run that has already ended is not an error: it can no longer write.
-      if (awsErrorName(err) === 'ValidationException' || awsErrorName(err) === 'ResourceNotFoundException') return;
-      throw classifyAwsError(err, `EMR CancelJobRun ${handle.id} on application ${applicationId}`);
+      if (awsErrorName(err) === 'ResourceNotFoundException') {
+        return { state: 'cancelled', detail: `EMR job run ${handle.id} does not exist on application ${applicationId}: nothing of it runs` };
+      }
+      // ValidationException: the run has already ended; the polling below says how.
+      if (awsErrorName(err) !== 'ValidationException') throw classifyAwsError(err, `EMR CancelJobRun ${handle.id} on application ${applicationId}`);
     }
+    const waitMs = this.options.cancelWaitMs ?? DEFAULT_CANCEL_WAIT_MS;
+    const deadline = Date.now() + waitMs;
+    let last: JobStatus = { state: 'running', detail: 'CANCELLING: no state read yet' };
+    for (;;) {
+      try {
+        last = await this.status(handle);
+        wait.onPoll?.(last);
+        if (last.state === 'cancelled' || last.state === 'succeeded' || last.state === 'failed') return last;
+      } catch (err) {
+        // A throttled or failed GetJobRun does not end the wait; the bound does.
+        last = { state: 'running', detail: `GetJobRun failed while cancelling: ${(err as Error).message}` };
+      }
+      if (Date.now() >= deadline) {
+        return {
+          state: 'running',
+          detail: `EMR job run ${handle.id} had not stopped ${waitMs / 1000} s after CancelJobRun (${last.detail}); it may still write: check it in the EMR console`,
+        };
+      }
+      // A plain timer: the activity's own sleep rejects once it is cancelled, which it is here.
+      await new Promise((r) => setTimeout(r, this.options.cancelPollMs ?? DEFAULT_CANCEL_POLL_MS));
+    }
+  }
+
+  /** The request's job code key, else the latest deployed one (the workflow's preflight normally fixed it). */
+  private async jobCodeKey(request: BackfillRequest, codeBucket: string): Promise<string> {
+    if (request.jobCodeKey) return request.jobCodeKey;
+    const prefix = this.options.codePrefix ?? DEFAULT_CODE_PREFIX;
+    const latest = this.s3 ? await latestJobCodeKey(this.s3, codeBucket, prefix) : undefined;
+    if (!latest) {
+      throw ApplicationFailure.nonRetryable(
+        `codeBucket: no job code key given and none deployed at s3://${codeBucket}/${prefix}/LATEST; run \`npx backfill deploy-job --code-bucket ${codeBucket}\``,
+        AWS_FAILURE.invalidInput,
+      );
+    }
+    return latest;
   }
 
   private async getJobRun(applicationId: string, jobRunId: string): Promise<JobRun> {

@@ -11,6 +11,7 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import type { IngestOptions } from '../ingest';
 import type { Backends } from '../index';
 import { EmrServerlessRunner, type EmrRunnerOptions } from './emr';
+import { resolveJobCode } from './job-code';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
 import {
   DEFAULT_GOLD_TABLE,
@@ -72,14 +73,19 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     name: 'aws',
     catalogMode,
     lake,
-    spark: new EmrServerlessRunner(clients.emr, options.emr),
+    spark: new EmrServerlessRunner(clients.emr, options.emr, clients.s3),
     catalog,
     featureStore,
     featureStoreFor: () => featureStore,
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
-    preflight: (request) => awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request),
+    preflight: async (request) => {
+      await awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request);
+      // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
+      if (request.dryRun) return {};
+      return { jobCodeKey: await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, options.emr?.codePrefix) };
+    },
   };
 }
 

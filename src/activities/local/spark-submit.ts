@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
 
 export interface LocalSparkOptions {
   /** The spark-submit executable (the venv's, from pyspark). */
@@ -34,7 +34,12 @@ const LOCAL_DEFAULT_CONF: Record<string, string> = {
   'spark.driver.memory': '2g',
 };
 
+/** How long cancel() waits for a killed spark-submit to exit: SIGKILL takes effect at once. */
+const KILL_WAIT_MS = 30_000;
+
 export class LocalSparkRunner implements SparkRunner {
+  /** spark-submit is a child of the worker: it cannot be followed from another worker. */
+  readonly runsOutliveWorker = false;
   private readonly runs = new Map<string, Run>();
   /** Runs of this worker that ended: their pids may belong to other processes by now. */
   private readonly ended = new Set<string>();
@@ -92,8 +97,21 @@ export class LocalSparkRunner implements SparkRunner {
     return { state: 'failed', detail: `spark-submit exited with code ${run.exit.code}: ${lastError(run.log)} (log: ${run.log})` };
   }
 
-  async cancel(handle: JobHandle): Promise<void> {
-    killTree(Number(handle.id));
+  /** Kills the process tree and waits for spark-submit to exit, so nothing of it writes any more. */
+  async cancel(handle: JobHandle, wait: CancelWait = {}): Promise<JobStatus> {
+    const pid = Number(handle.id);
+    killTree(pid);
+    const run = this.runs.get(handle.id);
+    const deadline = Date.now() + KILL_WAIT_MS;
+    // A run of this worker: its exit event says when it is gone; one of a dead worker: /proc does.
+    const gone = () => (run ? run.exit !== undefined : !isSparkSubmit(pid));
+    while (!gone()) {
+      if (Date.now() >= deadline) return { state: 'running', detail: `spark-submit ${pid} still running ${KILL_WAIT_MS / 1000} s after SIGKILL` };
+      wait.onPoll?.({ state: 'running', detail: 'killed, waiting for exit' });
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    if (run) return this.status(handle);
+    return { state: 'cancelled', detail: `spark-submit ${pid} killed` };
   }
 }
 

@@ -38,7 +38,7 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
   } catch (err) {
     throw new UsageError(`AWS settings: ${(err as Error).message}`);
   }
-  const runner = new EmrServerlessRunner(clients.emr, emrOptions);
+  const runner = new EmrServerlessRunner(clients.emr, emrOptions, clients.s3);
   const range: ChunkSpec = {
     index: 0,
     id: `${request.startDate}_${request.endDate}`,
