@@ -23,6 +23,8 @@ export interface Lake {
   /** Files under a prefix, recursively, sorted by URI; hidden files (_ or .) are left out. */
   list(prefixUri: string): Promise<LakeObject[]>;
   readParquet(uri: string): Promise<Record<string, unknown>[]>;
+  /** The first `bytes` bytes of a file (fewer when it is shorter), for cheap format checks; undefined when it does not exist. */
+  readHead(uri: string, bytes: number): Promise<Buffer | undefined>;
 }
 
 export interface SparkJobSpec {
