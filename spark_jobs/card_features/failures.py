@@ -10,21 +10,24 @@ orchestrator, and printed on stderr as one `card_features error:` line:
 """
 import argparse
 import errno
+import fcntl
 import json
 import os
 import re
+import struct
 import sys
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-# Java read errors that mean the file's bytes are bad (not a flaky connection), with what to tell a person.
-_READ_ERRORS: List[Tuple[str, str]] = [
+# Java read errors that mean the file's bytes are bad (not a flaky connection), with what to tell a
+# person and whether to quote the Java words after it (when they say more than our sentence).
+_READ_ERRORS: List[Tuple[str, str, bool]] = [
     (r"java\.io\.EOFException: Unexpected end of input stream",
-     "the gzip data ends early: the file is truncated (an upload cut short?)"),
+     "the gzip data ends early: the file is truncated (an upload cut short?)", False),
     (r"not a gzip file|Not in GZIP format",
-     "the file is not gzip data, although its name ends in .gz"),
+     "the file is not gzip data, although its name ends in .gz", False),
     (r"incorrect header check|invalid block type|invalid distance|invalid stored block lengths|"
      r"invalid code lengths|Corrupt GZIP trailer|java\.util\.zip\.ZipException[^\n]*",
-     "the gzip data is corrupt"),
+     "the gzip data is corrupt", True),
 ]
 
 # (pattern, plain cause, retryable). Permission and read-only need an operator: not retried.
@@ -69,11 +72,10 @@ def exception_text(exc: BaseException) -> str:
 
 def read_error_reason(text: str) -> Optional[str]:
     """Plain words for a Java error that means a file's content cannot be decoded, else None."""
-    for pattern, reason in _READ_ERRORS:
+    for pattern, reason, quote in _READ_ERRORS:
         m = re.search(pattern, text)
         if m:
-            detail = m.group(0)
-            return reason if "corrupt" not in reason else f"{reason} ({detail.strip()})"
+            return f"{reason} ({m.group(0).strip()})" if quote else reason
     return None
 
 
@@ -112,13 +114,18 @@ def _path_near(text: str, at: int) -> Optional[str]:
     on_line = [m for m in uris if line_start <= m.start() < line_end]
     before = [m for m in uris if m.start() < at]
     pick = (on_line or before[-1:] or [None])[0]
-    return pick.group(0) if pick else None
+    if pick:
+        return pick.group(0)
+    # java.io names a local file as "/x/y (Read-only file system)".
+    local = re.search(r"(/[^\s:]+) \(", text[line_start:line_end])
+    return "file:" + local.group(1) if local else None
 
 
 def diagnose_local_dir(path: str) -> Tuple[str, bool]:
     """Why a directory could not be created under a local path: (plain cause, retryable)."""
-    local = re.sub(r"^file:/*", "/", path)
-    probe = local
+    if not path.startswith(("file:", "/")):
+        return "the directory could not be created", False
+    probe = re.sub(r"^file:/*", "/", path)
     while probe and not os.path.exists(probe):
         parent = os.path.dirname(probe)
         if parent == probe:
@@ -144,8 +151,6 @@ def diagnose_local_dir(path: str) -> Tuple[str, bool]:
 
 def _is_immutable(path: str) -> bool:
     """Linux's immutable flag (chattr +i), which refuses writes even to root."""
-    import fcntl
-    import struct
     fs_ioc_getflags, fs_immutable_fl = 0x80086601, 0x10
     fd = os.open(path, os.O_RDONLY)
     try:

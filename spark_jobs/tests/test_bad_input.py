@@ -154,7 +154,7 @@ def test_a_read_only_gold_directory_is_a_named_storage_error(spark, lake, tmp_pa
      "Caused by: java.io.IOException: No space left on device",
      "file:///data/lake/gold/card_features/part-1.parquet", "no space left on the device", True),
     ("java.io.FileNotFoundException: /mnt/lake/silver/x.parquet (Read-only file system)",
-     "", "the file system is read-only", False),
+     "file:///mnt/lake/silver/x.parquet", "the file system is read-only", False),
 ])
 def test_storage_errors_are_told_in_plain_words(text, path, reason, retryable):
     record = failures.storage_error(RuntimeError(text))
