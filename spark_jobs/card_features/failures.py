@@ -20,11 +20,11 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 # Java read errors that mean the file's bytes are bad (not a flaky connection), with what to tell a
 # person and whether to quote the Java words after it (when they say more than our sentence).
+TRUNCATED = "the gzip data ends early: the file is truncated (an upload cut short?)"
+NOT_GZIP = "the file is not gzip data, although its name ends in .gz"
 _READ_ERRORS: List[Tuple[str, str, bool]] = [
-    (r"java\.io\.EOFException: Unexpected end of input stream",
-     "the gzip data ends early: the file is truncated (an upload cut short?)", False),
-    (r"not a gzip file|Not in GZIP format",
-     "the file is not gzip data, although its name ends in .gz", False),
+    (r"java\.io\.EOFException: Unexpected end of input stream", TRUNCATED, False),
+    (r"not a gzip file|Not in GZIP format", NOT_GZIP, False),
     (r"incorrect header check|invalid block type|invalid distance|invalid stored block lengths|"
      r"invalid code lengths|Corrupt GZIP trailer|java\.util\.zip\.ZipException[^\n]*",
      "the gzip data is corrupt", True),
@@ -229,6 +229,10 @@ def describe(spark, cfg, exc: BaseException) -> Optional[Dict]:
         except Exception as err:  # noqa: BLE001 - the original failure is the one to report
             print(f"{ERROR_LINE_PREFIX}could not trace the read failure to a file: {err}", file=sys.stderr)
             return None
+        for f in bad:
+            # A file shorter than a gzip header ends early too: its first bytes tell which it is.
+            if f["reason"] == TRUNCATED and not _head(spark, f["uri"], 2).startswith(b"\x1f\x8b"):
+                f["reason"] = NOT_GZIP
         return bad_input_record(bad) if bad else None
     return storage_error(exc)
 
@@ -244,6 +248,19 @@ def list_data_files(spark, path: str) -> List[str]:
         s.getPath().toString() for s in fs.listStatus(p)
         if s.isFile() and not s.getPath().getName().startswith(("_", "."))
     )
+
+
+def _head(spark, uri: str, n: int) -> bytes:
+    """The first `n` bytes of a file (fewer when it is shorter), through Hadoop's FileSystem."""
+    jvm = spark.sparkContext._jvm
+    p = jvm.org.apache.hadoop.fs.Path(uri)
+    fs = p.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    size = min(n, fs.getFileStatus(p).getLen())
+    stream = fs.open(p)
+    try:
+        return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream, size))
+    finally:
+        stream.close()
 
 
 def _read_error(spark, files: List[str]) -> Optional[str]:

@@ -32,6 +32,9 @@ def test_unreadable_bronze_files_are_named_with_their_dt_and_reason_then_a_fixed
     # Enough lines that half a gzip file holds whole deflate blocks and a valid header.
     many = [ev(f"t{i}", f"C{i % 7}", "2025-10-02T10:00:00", 1.0 + i) for i in range(3000)]
     write_bronze(lake, "2025-10-01", [ev("a", "C", "2025-10-01T10:00:00")])
+    tiny = os.path.join(bronze_dir(lake, "2025-10-01"), "part-tiny.json.gz")  # shorter than a gzip header
+    with open(tiny, "w") as f:
+        f.write('{"a":1}\n')
     for i in range(5):  # the truncated file hides among good ones: found by bisection
         write_bronze(lake, "2025-10-02", [ev(f"g{i}", "C", "2025-10-02T11:00:00")], name=f"part-0000{i}.json.gz")
     truncated = write_bronze(lake, "2025-10-02", many, name="part-00003-big.json.gz")
@@ -47,17 +50,20 @@ def test_unreadable_bronze_files_are_named_with_their_dt_and_reason_then_a_fixed
 
     record = _record(error_path)
     assert record == {"type": "BadInput", "files": [
+        {"uri": "file://" + tiny, "dt": "2025-10-01", "reason": "the file is not gzip data, although its name ends in .gz"},
         {"uri": "file://" + truncated, "dt": "2025-10-02",
          "reason": "the gzip data ends early: the file is truncated (an upload cut short?)"},
         {"uri": "file://" + not_gzip, "dt": "2025-10-03",
          "reason": "the file is not gzip data, although its name ends in .gz"},
     ]}
     err = capsys.readouterr().err
-    assert f"card_features error: bronze file file://{truncated} (dt=2025-10-02) cannot be read: the gzip data ends early" in err
+    (line,) = [x for x in err.splitlines() if x.startswith("card_features error: ")]
+    assert f"bronze file file://{truncated} (dt=2025-10-02) cannot be read: the gzip data ends early" in line
     assert gold_partitions(lake) == []  # nothing half-written
 
     # The files are replaced: the rerun succeeds and the stale record is gone.
     write_bronze(lake, "2025-10-02", many, name="part-00003-big.json.gz")
+    os.remove(tiny)
     with gzip.open(not_gzip, "wt") as f:
         f.write(json.dumps(ev("late", "C", "2025-10-02T23:00:00")) + "\n")
     assert job.main(_args(lake, "2025-10-02", "2025-10-02", error_path), spark=spark) == 0
