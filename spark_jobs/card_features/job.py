@@ -18,7 +18,7 @@ from typing import Dict, List, Optional
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import definitions, ledger, transform
+from . import definitions, failures, ledger, transform
 from .definitions import FeatureDefinition, get_definition
 
 
@@ -131,7 +131,7 @@ def parse_args(argv: List[str]) -> JobConfig:
 def code_revision(label: str) -> str:
     """A hash of this job's own source, so a manifest names exactly the code that produced it."""
     digest = hashlib.sha256()
-    for module in (definitions, transform, sys.modules[__name__]):
+    for module in (definitions, ledger, transform, sys.modules[__name__]):
         digest.update(inspect.getsource(module).encode())
     sha = digest.hexdigest()[:12]
     return f"{label}+{sha}" if label else sha
@@ -525,12 +525,24 @@ def run(spark: SparkSession, cfg: JobConfig) -> List[Dict]:
 
 def main(argv: List[str], spark: Optional[SparkSession] = None) -> int:
     """Command-line entry. Given a session, uses it and leaves it running; otherwise builds and stops its own."""
+    # --error-path: where a failure the job can name (bad bronze file, storage refusal) is recorded.
+    error_path, argv = failures.split_error_path(argv)
     cfg = parse_args(argv)
     own_session = spark is None
     if own_session:
         spark = build_spark()
     try:
-        run(spark, cfg)
+        fs = LakeFs(spark)
+        if error_path and fs.exists(error_path):
+            fs.delete(error_path)  # an earlier attempt's record says nothing about this run
+        try:
+            run(spark, cfg)
+        except Exception as exc:
+            record = failures.describe(spark, cfg, exc)
+            if record is None:
+                raise
+            failures.report(fs.write_text, error_path, record)
+            return 2
     finally:
         if own_session:
             spark.stop()

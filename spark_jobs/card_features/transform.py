@@ -35,6 +35,10 @@ CORRUPT_RECORD = "_corrupt_record"
 _PARSE_SCHEMA = T.StructType(BRONZE_SCHEMA.fields + [T.StructField(CORRUPT_RECORD, T.StringType())])
 
 REQUIRED_FIELDS = ("event_id", "card_id", "merchant_id", "amount", "currency", "status", "event_time")
+# Identifiers that must hold more than blank space: a record keyed "" (or " ") is not an entity.
+ID_FIELDS = ("event_id", "card_id", "merchant_id")
+# Blank: only ASCII white space (Java's \s). The references use the same class, so all three agree.
+BLANK_PATTERN = r"^[ \t\n\x0B\f\r]*$"
 
 SILVER_COLUMNS = [
     "event_id",
@@ -85,9 +89,10 @@ def parse_bronze(raw: DataFrame, lateness_days: int) -> DataFrame:
     """Type raw lines (columns `value`, arrival `dt`) and tag each with a quarantine `reason` or null.
 
     Blank lines are ignored. A line is quarantined when it is not a JSON object, is not valid JSON,
-    misses or mistypes a required field, has an unknown status, a malformed currency or a
-    non-finite amount, or arrived outside [event date, event date + lateness]: the last rule keeps the
-    result independent of how a range is chunked.
+    misses or mistypes a required field, has a blank event_id, card_id or merchant_id, an unknown
+    status, a malformed currency, a non-finite amount or one not above zero (in cents), or arrived
+    outside [event date, event date + lateness]: the last rule keeps the result independent of how a
+    range is chunked. The first rule that applies, in that order, is the line's reason.
 
     Output columns: the contract fields, `arrival_dt`, `event_dt` (UTC date of event_time), `reason`
     and `raw`. `raw` (the original line) is kept only for quarantined lines, the only place it is
@@ -106,14 +111,18 @@ def parse_bronze(raw: DataFrame, lateness_days: int) -> DataFrame:
     )
     for field in REQUIRED_FIELDS:
         reason = reason.when(F.col(field).isNull(), F.lit(f"missing_or_invalid:{field}"))
+    reason = reason.when(corrupt, F.lit("malformed_json"))
+    for field in ID_FIELDS:
+        reason = reason.when(F.col(field).rlike(BLANK_PATTERN), F.lit(f"empty:{field}"))
     # Day numbers (days since 1970-01-01, UTC) of the event and of its arrival.
     event_day = F.floor(F.col("event_time") / F.lit(86400)).cast("int")
     arrival_lag_days = F.col("_arrival_day") - event_day
     reason = (
-        reason.when(corrupt, F.lit("malformed_json"))
-        .when(~F.col("status").isin(*VALID_STATUSES), F.lit("invalid_status"))
+        reason.when(~F.col("status").isin(*VALID_STATUSES), F.lit("invalid_status"))
         .when(~F.col("currency").rlike(r"^[A-Z]{3}$"), F.lit("invalid_currency"))
         .when(F.isnan(F.col("amount")) | (F.abs(F.col("amount")) > 1e12), F.lit("invalid_amount"))
+        # Judged in cents, as silver stores it: 0.004 would become 0.00.
+        .when(F.col("amount").cast(T.DecimalType(18, 2)) <= 0, F.lit("non_positive_amount"))
         .when(arrival_lag_days < 0, F.lit("arrived_before_event_date"))
         .when(arrival_lag_days > lateness_days, F.lit("arrived_after_allowed_lateness"))
         .otherwise(F.lit(None).cast("string"))

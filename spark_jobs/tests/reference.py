@@ -39,12 +39,18 @@ def _valid(obj, arrival: dt.date, lateness: int):
         return None
     if isinstance(t, bool) or not isinstance(t, int):
         return None
+    # Identifiers of nothing but ASCII blank space name no entity.
+    if any(re.fullmatch(r"[ \t\n\x0b\f\r]*", obj[k]) for k in ("event_id", "card_id", "merchant_id")):
+        return None
     if obj["status"] not in VALID_STATUSES or not re.fullmatch(r"[A-Z]{3}", obj["currency"]):
+        return None
+    cents = Decimal(repr(float(amount))).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    if cents <= 0:  # an authorization moves money: zero or less (in cents) is not one
         return None
     event_day = dt.datetime.fromtimestamp(t, dt.timezone.utc).date()
     if not 0 <= (arrival - event_day).days <= lateness:
         return None
-    return {**obj, "amount": Decimal(repr(float(amount))).quantize(Decimal("0.01"), ROUND_HALF_UP), "dt": event_day.isoformat()}
+    return {**obj, "amount": cents, "dt": event_day.isoformat()}
 
 
 def silver(bronze: Dict[str, List[str]], lateness: int = 1) -> Dict[Tuple[str, str], dict]:

@@ -25,6 +25,8 @@ export interface Lake {
   readParquet(uri: string): Promise<Record<string, unknown>[]>;
   /** Deletes these files (missing ones are fine), and on a local disk the directories they leave empty. */
   delete(uris: string[]): Promise<void>;
+  /** The first `bytes` bytes of a file (fewer when it is shorter), for cheap format checks; undefined when it does not exist. */
+  readHead(uri: string, bytes: number): Promise<Buffer | undefined>;
 }
 
 export interface SparkJobSpec {

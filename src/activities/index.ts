@@ -11,10 +11,12 @@ import { planChunks } from '../common/plan';
 import type { CatalogResult, ChunkManifest, DryRunDay, DryRunPlan, IngestResult, SparkJobResult, ValidationResult } from '../common/results';
 import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from './ingest';
-import { bronzeTable, goldTable, manifestUri } from './lake-paths';
+import { checkBronzeFiles } from './bronze-check';
+import { bronzeTable, errorRecordUri, goldTable, manifestUri } from './lake-paths';
 import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
 import { namespaceSearchAttributeProblem, type SearchAttributeLister } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
+import { sparkJobFailure } from './spark-errors';
 import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -98,11 +100,15 @@ export function createActivities(backends: Backends) {
     async inspectLake(request: BackfillRequest): Promise<DryRunPlan> {
       const bronzePresent: Record<string, number> = {};
       const bronzeMissing: string[] = [];
+      const badBronzeFiles = [];
       // The chunk days plus the lookback day before and the lateness days after, as the job reads.
       for (const dt of dateRange(addDays(request.startDate, -1), addDays(request.endDate, request.allowedLatenessDays))) {
         const files = await lake.list(`${bronzeTable(request)}/dt=${dt}`);
         if (files.length > 0) bronzePresent[dt] = files.reduce((s, f) => s + f.size, 0);
         else bronzeMissing.push(dt);
+        // Empty files and files whose first bytes do not match their name (a cheap check: a gzip
+        // file cut short in the middle is found only by the job).
+        badBronzeFiles.push(...(await checkBronzeFiles(lake, files)));
       }
       const states = await readStates(lake, request, dateRange(request.startDate, request.endDate));
       const days = states.map((s) => dryRunDay(s, request, bronzePresent[s.dt] !== undefined));
@@ -116,6 +122,7 @@ export function createActivities(backends: Backends) {
         wouldOverwrite: days.filter((d) => d.gold === 'compute' && existing.includes(d.dt)).map((d) => d.dt),
         days,
         foreign: days.filter((d) => d.publish === 'foreign').map((d) => d.dt),
+        badBronzeFiles,
       };
     },
 
@@ -133,7 +140,10 @@ export function createActivities(backends: Backends) {
       let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = { jobRunId: 'none (every day already in gold)' };
       if (computeDates.length > 0) {
         const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
-        job = await followSparkJob({ spark, lake, pollIntervalMs }, { request, chunk, args, runName, manifest: manifestUri(request, chunk.id, runId) });
+        job = await followSparkJob(
+          { spark, lake, pollIntervalMs },
+          { request, chunk, args, runName, manifest: manifestUri(request, chunk.id, runId), errorRecord: errorRecordUri(request, chunk.id, runId) },
+        );
       }
       const after = await readStates(lake, request, days);
       return { manifest: creditedManifest({ request, chunk, runId, job: job.manifest, states: after }), jobRunId: job.jobRunId, logLocation: job.logLocation };
@@ -224,12 +234,14 @@ interface FollowInput {
   runName: string;
   /** Where the job writes its manifest. */
   manifest: string;
+  /** Where the job records a failure it can name (spark_jobs/card_features/failures.py). */
+  errorRecord: string;
 }
 
 /** Runs the Spark job to the end, following the same run across worker restarts; returns its manifest. */
 async function followSparkJob(
   { spark, lake, pollIntervalMs }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number },
-  { request, chunk, args, runName, manifest }: FollowInput,
+  { request, chunk, args, runName, manifest, errorRecord }: FollowInput,
 ): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
   const ctx = Context.current();
   const previous = ctx.info.heartbeatDetails as JobHandle | undefined;
@@ -244,6 +256,11 @@ async function followSparkJob(
       const status = await spark.status(handle);
       if (status.state === 'succeeded') break;
       if (status.state === 'failed' || status.state === 'cancelled') {
+        // A bad bronze file or a refusing lake, named by the job: retrying would fail the same way.
+        if (status.state === 'failed') {
+          const named = await sparkJobFailure(lake, errorRecord);
+          if (named) throw named;
+        }
         throw ApplicationFailure.retryable(
           `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
           'SparkJobFailed',

@@ -27,6 +27,11 @@ export function manifestUri(req: BackfillRequest, chunkId: string, runId?: strin
   return runId ? `${dir}/chunk=${chunkId}/run=${runId}.json` : `${dir}/chunk=${chunkId}.json`;
 }
 
+/** Where the job records a failure it can name (a bad bronze file, a refusing lake), beside its manifest. */
+export function errorRecordUri(req: BackfillRequest, chunkId: string, runId?: string): string {
+  return manifestUri(req, chunkId, runId).replace(/\.json$/, '.error.json');
+}
+
 export function fileUriToPath(uri: string): string {
   if (!uri.startsWith('file://')) throw new Error(`not a local lake URI: ${uri}`);
   return uri.slice('file://'.length);

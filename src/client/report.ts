@@ -1,5 +1,6 @@
 /** A backfill report (and a dry run's plan with its cost estimate) as text for the terminal. Pure. */
 import { addDays, dateRange } from '../common/dates';
+import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
 import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
@@ -68,6 +69,14 @@ function formatRun(report: BackfillReport): string[] {
   if (skipped.length) lines.push(`Skipped (gold already present; --overwrite replaces it): ${skipped.join(', ')}`);
   if (gaps.length) lines.push(`Coverage gaps (no bronze for the day, so no gold written): ${gaps.join(', ')}`);
   lines.push(`Input: ${formatCount(quarantined)} malformed line(s) quarantined, ${formatCount(duplicates)} duplicate event(s) removed`);
+  const foreign = report.chunks.flatMap((c) => c.foreignDates ?? []);
+  if (foreign.length) lines.push(`Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${foreign.join(', ')} (--republish sends it once)`);
+  const doubled = report.totals.possibleDuplicates ?? 0;
+  if (doubled > 0) {
+    lines.push(`A worker died mid-ingest: up to ${formatCount(doubled)} record(s) may be in the offline store twice (see "Guarantees" in docs/guide.md to remove them)`);
+  }
+  const badFiles = badFilesOfChunks(report.chunks);
+  if (badFiles.length) lines.push('Unreadable bronze files (fix or remove them, then retry-failed):', ...badFiles.map((f) => `  ${describeBadFile(f)}`));
   lines.push(...formatFailures(report));
   lines.push(...formatValidation(report.chunks));
   return lines;
@@ -140,6 +149,17 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
     `  would skip (without --overwrite existing partitions are kept): ${list(plan.wouldSkip)}`,
     `  would overwrite (--overwrite): ${list(plan.wouldOverwrite)}`,
   );
+  if (plan.days) {
+    const by = (publish: string) => plan.days!.filter((d) => d.publish === publish).map((d) => d.dt);
+    lines.push(
+      `Feature store (${report.featureGroup}), from the publication ledger:`,
+      `  would send: ${list(by('send'))}`,
+      `  would resume (an earlier run's publication did not finish): ${list(by('resume'))}`,
+      `  already published: ${list(by('published'))}`,
+      `  gold without a ledger record, not sent (--republish sends it once): ${list(by('foreign'))}`,
+    );
+  }
+  if (plan.badBronzeFiles?.length) lines.push('Bronze files that look unreadable:', ...plan.badBronzeFiles.map((f) => `  ${describeBadFile(f)}`));
   if (estimate) lines.push(...formatEstimate(estimate));
   return lines;
 }

@@ -1,4 +1,5 @@
 /** What activities return and the workflow reports. Plain JSON: it travels through Temporal. */
+import type { BadBronzeFile } from './bad-input';
 import type { ChunkSpec } from './plan';
 
 /** The manifest the Spark job writes per chunk (field names as the job writes them). */
@@ -122,6 +123,8 @@ export interface DryRunPlan {
   days?: DryRunDay[];
   /** Days with gold written without a ledger: not sent (listed so `--republish` can be considered). */
   foreign?: string[];
+  /** Bronze files that are empty or whose first bytes do not match their name. */
+  badBronzeFiles?: BadBronzeFile[];
 }
 
 export interface DryRunDay {

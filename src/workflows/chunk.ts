@@ -16,7 +16,13 @@ const spark = proxyActivities<BackfillActivities>({
   // On cancel, wait until the activity has cancelled the job run, so nothing keeps writing.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   // A failed job is usually capacity or a transient fault; after 3 tries it needs a human.
-  retry: { maximumAttempts: 3, initialInterval: '30 seconds', backoffCoefficient: 2, nonRetryableErrorTypes: ['InvalidInput', 'MissingManifest'] },
+  retry: {
+    maximumAttempts: 3,
+    initialInterval: '30 seconds',
+    backoffCoefficient: 2,
+    // BadBronzeInput: a bronze file the job cannot read stays unreadable; each retry would waste a job run.
+    nonRetryableErrorTypes: ['InvalidInput', 'MissingManifest', 'BadBronzeInput'],
+  },
 });
 
 const catalog = proxyActivities<BackfillActivities>({

@@ -47,6 +47,11 @@ export class MemoryLake implements Lake {
     return copy;
   }
 
+  async readHead(uri: string, bytes: number): Promise<Buffer | undefined> {
+    const text = this.texts.get(uri);
+    return text === undefined ? undefined : Buffer.from(text).subarray(0, bytes);
+  }
+
   async readParquet(uri: string): Promise<Record<string, unknown>[]> {
     const rows = this.parquet.get(uri);
     if (!rows) throw new Error(`no such file ${uri}`);

@@ -50,6 +50,9 @@ export function readBronzeEvents(lake: string, latenessDays = 1): Event[] {
           typeof e.amount === 'number' && typeof e.event_time === 'number' && ['APPROVED', 'DECLINED'].includes(e.status) &&
           /^[A-Z]{3}$/.test(e.currency ?? '');
         if (!ok) continue;
+        // Blank identifiers (ASCII white space only) and amounts not above zero in cents are quarantined.
+        if ([e.event_id, e.card_id, e.merchant_id].some((id) => /^[ \t\n\x0B\f\r]*$/.test(id))) continue;
+        if (Math.round(e.amount * 100) <= 0) continue;
         const lag = (Date.parse(arrival) - Date.parse(dateOf(e.event_time))) / 86_400_000;
         if (lag < 0 || lag > latenessDays) continue;
         // One event per event_id and event date (copies that disagree on the date are kept per date).

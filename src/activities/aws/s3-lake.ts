@@ -88,6 +88,22 @@ export class S3Lake implements Lake {
     return readParquetRows(bytes);
   }
 
+  /** A ranged GetObject: only the head crosses the network, whatever the object's size. */
+  async readHead(uri: string, bytes: number): Promise<Buffer | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}` }));
+      // A server that ignores Range sends the whole object: keep the head only.
+      return out.Body ? Buffer.from(await out.Body.transformToByteArray()).subarray(0, bytes) : Buffer.alloc(0);
+    } catch (err) {
+      const name = awsErrorName(err);
+      // S3 answers a range on an empty object with 416 InvalidRange: the head of nothing is empty.
+      if (name === 'InvalidRange' || httpStatus(err) === 416) return Buffer.alloc(0);
+      if (name === 'NoSuchKey' || (httpStatus(err) === 404 && name !== 'NoSuchBucket')) return undefined;
+      throw classifyAwsError(err, `S3 GetObject ${uri} (range)`);
+    }
+  }
+
   private async readBytes(uri: string): Promise<Uint8Array | undefined> {
     const { bucket, key } = parseS3Uri(uri);
     try {

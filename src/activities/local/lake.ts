@@ -66,6 +66,23 @@ export class LocalLake implements Lake {
     for (const dir of [...dirs].sort((a, b) => b.length - a.length)) await removeEmptyDirs(dir);
   }
 
+  async readHead(uri: string, bytes: number): Promise<Buffer | undefined> {
+    let handle;
+    try {
+      handle = await fs.open(fileUriToPath(uri), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const buffer = Buffer.alloc(bytes);
+      const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+      return buffer.subarray(0, bytesRead);
+    } finally {
+      await handle.close();
+    }
+  }
+
   async readParquet(uri: string): Promise<Record<string, unknown>[]> {
     return readParquetRows(await fs.readFile(fileUriToPath(uri)));
   }

@@ -147,6 +147,9 @@ function childPids(pid: number): number[] {
   }
 }
 
+/** The job's own one-line account of a failure it could name (spark_jobs/card_features/failures.py). */
+const JOB_ERROR_PREFIX = 'card_features error: ';
+
 /** The most telling line of a failed run's log, for the error message. */
 function lastError(log: string): string {
   let text = '';
@@ -155,6 +158,9 @@ function lastError(log: string): string {
   } catch {
     return 'no log';
   }
+  // The job's own words beat any Java line: the JVM logs its shutdown after them.
+  const named = text.split('\n').filter((l) => l.startsWith(JOB_ERROR_PREFIX)).at(-1);
+  if (named) return named.slice(JOB_ERROR_PREFIX.length).trim().slice(0, 2000);
   const lines = text.split('\n').filter((l) => /Error|Exception|error:/.test(l) && !/^\s+at /.test(l));
   return (lines.at(-1) ?? text.trim().split('\n').at(-1) ?? '').trim().slice(0, 500);
 }
