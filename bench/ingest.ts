@@ -115,7 +115,9 @@ async function adaptiveIngest(): Promise<number> {
   await double.stop();
 
   const duplicates = [...counts.values()].filter((n) => n > 1).length;
-  const deadLetters = days.flatMap((dt) => (lake.texts.get(deadLetterUri(request, dt)) ?? '').split('\n').filter(Boolean));
+  const deadLetters = [...lake.texts]
+    .filter(([uri]) => days.some((dt) => uri.startsWith(`${deadLetterUri(request, dt)}/`)))
+    .flatMap(([, text]) => text.split('\n').filter(Boolean));
   const failed = new Set(deadLetters.map((l) => String(JSON.parse(l).eventId)));
   const all = [...lake.parquet.values()].flat().map((r) => String(r.event_id));
   const lost = all.filter((id) => !counts.has(id) && !failed.has(id)).length;

@@ -2,7 +2,9 @@
 import os
 import shutil
 
-from lakeutil import (current_gold_files, ev, features, gold_partitions, gold_rows, read_gold, read_table, run_backfill,
+import pytest
+from card_features import job
+from lakeutil import (commit, current_gold_files, ev, features, gold_partitions, gold_rows, read_gold, read_table, run_backfill,
                       write_bronze)
 
 DAYS = ("2025-10-01", "2025-10-02", "2025-10-03")
@@ -118,3 +120,27 @@ def test_overwrite_is_safe_even_if_the_session_says_static(spark, lake):
     after = snapshot(lake)
     assert {k for k in before if before[k] != after[k]} == {("v1", DAYS[1])}
     assert len(read_table(spark, os.path.join(lake, "silver", "card_authorization"))) == 9
+
+
+def test_a_run_that_dies_before_its_commit_leaves_the_old_gold_current(spark, lake, monkeypatch):
+    """New gold goes to its own location; until the ledger commits it, readers keep the old day."""
+    base_bronze(lake)
+    run_backfill(spark, lake, DAYS[0], DAYS[-1], "--chunk-size-days", "3")
+    rows, old = read_gold(spark, lake), commit(lake, "v1", DAYS[1])
+    write_bronze(lake, DAYS[1], [ev("new", "C", f"{DAYS[1]}T10:15:00", 50.00)], name="part-00001.json.gz")
+
+    def die(*_args, **_kwargs):
+        raise RuntimeError("driver lost after writing the data files")
+
+    monkeypatch.setattr(job, "_commit_days", die)
+    with pytest.raises(RuntimeError, match="driver lost"):
+        run_backfill(spark, lake, DAYS[1], DAYS[1], "--overwrite", "--run-id", "r2")
+    new_files = os.path.join(lake, "gold", "card_features", "feature_version=v1", f"dt={DAYS[1]}", "run=r2")
+    assert os.listdir(new_files), "the new gold was written"
+    assert commit(lake, "v1", DAYS[1]) == old and read_gold(spark, lake) == rows
+
+    monkeypatch.undo()
+    (m,) = run_backfill(spark, lake, DAYS[1], DAYS[1], "--overwrite", "--run-id", "r2")
+    assert commit(lake, "v1", DAYS[1])["location"].endswith("/run=r2")
+    assert commit(lake, "v1", DAYS[1])["previous_location"] == old["location"]
+    assert "new" in gold_rows(spark, lake, "v1") and m["overwritten_partitions"] == [DAYS[1]]

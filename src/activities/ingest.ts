@@ -349,7 +349,7 @@ async function sendDays(
         const job = await take();
         if (!job) return;
         const failed = await writeBatch({ store: deps.featureStore, limiter, batch: job.batch, dt: job.day.commit.dt, stats, ctx, options });
-        if (failed.length > 0) await recordFailures(deps.lake, request, job.day.commit.dt, failed, out.failedSample);
+        if (failed.length > 0) await recordFailures(deps.lake, { request, dt: job.day.commit.dt, batch: job.n, failed, sample: out.failedSample });
         job.day.ack(job.n, job.batch.length - failed.length, failed.length);
         out.batches += 1;
         await job.day.flush();
@@ -384,9 +384,15 @@ async function readGoldRows(lake: Lake, request: BackfillRequest, commit: GoldCo
   return rows;
 }
 
-/** Refused records go to the day's dead-letter file as they happen; payloads carry only a sample. */
-async function recordFailures(lake: Lake, request: BackfillRequest, dt: string, failed: FailedRecord[], sample: FailedRecord[]): Promise<void> {
-  await lake.appendText(deadLetterUri(request, dt), failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
+/**
+ * Refused records go to the day's dead-letter folder as they happen, one file per batch (written
+ * whole: a batch sent again after a crash replaces its file); payloads carry only a sample.
+ */
+async function recordFailures(
+  lake: Lake,
+  { request, dt, batch, failed, sample }: { request: BackfillRequest; dt: string; batch: number; failed: FailedRecord[]; sample: FailedRecord[] },
+): Promise<void> {
+  await lake.writeText(`${deadLetterUri(request, dt)}/batch=${batch}.jsonl`, failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
   sample.push(...failed.slice(0, Math.max(0, FAILED_SAMPLE - sample.length)));
 }
 

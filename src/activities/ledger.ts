@@ -7,7 +7,7 @@
  *
  *   _ledger/gold/card_features/feature_version=V/dt=D.json          written by the Spark job
  *   _ledger/publication/<group>/feature_version=V/dt=D.json         written by ingestion
- *   _ledger/publication/<group>/feature_version=V/dead_letter/dt=D.jsonl   records the store refused
+ *   _ledger/publication/<group>/feature_version=V/dead_letter/dt=D/batch=N.jsonl   records the store refused
  */
 import type { BackfillRequest } from '../common/input';
 import type { Lake } from './backends';
@@ -81,8 +81,9 @@ export function publicationUri(req: BackfillRequest, dt: string): string {
   return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dt=${dt}.json`;
 }
 
+/** The day's dead-letter folder: one JSON-lines file per batch with refused records (`batch=N.jsonl`). */
 export function deadLetterUri(req: BackfillRequest, dt: string): string {
-  return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dead_letter/dt=${dt}.jsonl`;
+  return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dead_letter/dt=${dt}`;
 }
 
 export async function readDayState(lake: Lake, req: BackfillRequest, dt: string): Promise<DayState> {

@@ -167,6 +167,8 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
 
   const ingest = (lake: MemoryLake, store: FeatureStore, heartbeat: (p: IngestProgress) => void = () => undefined, runId = 'run-1') =>
     ingestChunk({ lake, featureStore: store }, { request, chunk, runId, ctx: { heartbeat, sleep }, options });
+  const deadLetterLines = (lake: MemoryLake, dt: string) =>
+    [...lake.texts].filter(([uri]) => uri.startsWith(`${deadLetterUri(request, dt)}/`)).flatMap(([, text]) => text.trim().split('\n'));
   const publication = (lake: MemoryLake, dt: string): Publication => JSON.parse(lake.texts.get(publicationUri(request, dt))!);
 
   it('writes every record exactly once through throttling and unprocessed entries, and reports permanent failures', async () => {
@@ -190,7 +192,7 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
       assert.ok(double.stats.throttled > 0 && result.throttled > 0 && result.retries > 0, JSON.stringify({ result, stats: double.stats }));
       assert.ok(result.inFlightLimit && result.inFlightLimit.high <= options.maxInFlight, JSON.stringify(result.inFlightLimit));
       // The dead-letter files list every failed record; the ledger says both days are done.
-      const deadLetters = days.flatMap((dt) => (lake.texts.get(deadLetterUri(request, dt)) ?? '').trim().split('\n').filter(Boolean));
+      const deadLetters = days.flatMap((dt) => deadLetterLines(lake, dt));
       assert.deepEqual(deadLetters.map((l) => JSON.parse(l).eventId).sort(), [...bad].sort());
       for (const dt of days) assert.deepEqual([publication(lake, dt).status, publication(lake, dt).sending, publication(lake, dt).records_written], ['done', false, 1495]);
       assert.equal(heartbeats.at(-1)!.batches, 120);
@@ -253,6 +255,30 @@ describe('aws: chunk ingestion into the Feature Store double', function () {
       assert.ok(twice <= options.maxInFlight * 25, `sent twice: ${twice}`);
       assert.ok(result.possibleDuplicates! >= twice && result.possibleDuplicates! <= options.maxInFlight * 25, `reported ${result.possibleDuplicates}, actual ${twice}`);
       for (const dt of days) assert.equal(publication(crashed, dt).status, 'done');
+    });
+  });
+
+  it('keeps every payload small with 50,000 refused records: counts and file paths travel, the records go to dead-letter files', async () => {
+    const lake = lakeWith(25_000, () => '-bad');
+    const limit = 256 * 1024;
+    await withDouble({ permanentError: badRecord, requestsPerSecond: 5000, burst: 200 }, async (_double, store) => {
+      const heartbeats: IngestProgress[] = [];
+      const many = { ...options, maxFailedRecords: 100_000 };
+      const result = await ingestChunk({ lake, featureStore: store }, { request, chunk, runId: 'run-1', ctx: { heartbeat: (p) => heartbeats.push({ ...p }), sleep }, options: many });
+      assert.equal(result.failedRecords, 50_000);
+      const lines = days.flatMap((dt) => deadLetterLines(lake, dt));
+      assert.equal(new Set(lines.map((l) => JSON.parse(l).eventId)).size, 50_000, 'every refused record in a dead-letter file');
+      assert.ok(JSON.stringify(result).length < limit, `result: ${JSON.stringify(result).length} bytes`);
+      assert.ok(Math.max(...heartbeats.map((h) => JSON.stringify(h).length)) < limit);
+      for (const dt of days) assert.ok(lake.texts.get(publicationUri(request, dt))!.length < limit);
+
+      // With the default bound the attempt fails; its failure is as small.
+      const failing = await ingestChunk({ lake: lakeWith(25_000, () => '-bad'), featureStore: store }, { request, chunk, ctx: { heartbeat: () => undefined, sleep }, options }).then(
+        () => assert.fail('expected the attempt to fail'),
+        (err: Error) => err,
+      );
+      assert.match(failing.message, /more than 10000 records failed permanently; see .*dead_letter/);
+      assert.ok(JSON.stringify({ message: failing.message, stack: failing.stack }).length < limit);
     });
   });
 
