@@ -150,6 +150,30 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
       assert.equal(submit.entryPoint, `s3://code-bucket/${DEFAULT_CODE_PREFIX}/${pkg.hash}/backfill_features.py`, 'the key deployed when the backfill started');
     }
   });
+
+  it('an operator cancel of a second backfill cancels its job run and ends only once EMR says CANCELLED', async () => {
+    // The worker started by the test above is still serving the task queue.
+    double.cancellingSteps = 2;
+    double.scripts.push({ states: ['SUBMITTED', 'RUNNING'] }); // RUNNING until cancelled
+    const runsBefore = double.runs.length;
+    const second = { ...input, startDate: '2025-10-05', endDate: '2025-10-05' };
+    const callsBefore = double.calls.length;
+    const handle = await env.client.workflow.start(backfillWorkflow, { args: [second], taskQueue: 'emr-shutdown', workflowId: 'emr-cancel-second' });
+    await until(() => double.runs.length > runsBefore && double.calls.slice(callsBefore).includes('GetJobRun RUNNING'), 'the second job RUNNING');
+    const seen = double.calls.length;
+    await handle.cancel();
+    const report = await handle.result();
+    const after = double.calls.slice(seen);
+
+    assert.equal(report.status, 'cancelled');
+    assert.equal(report.chunks[0].status, 'cancelled');
+    const run = double.runs[runsBefore];
+    assert.equal(run.cancelled, true, 'CancelJobRun reached the job run');
+    assert.equal(after.filter((c) => c === 'CancelJobRun').length, 1);
+    // The backfill reported "cancelled" only after EMR had said so.
+    assert.ok(after.indexOf('GetJobRun CANCELLED') > after.indexOf('CancelJobRun'), after.join(', '));
+    assert.ok(after.includes('GetJobRun CANCELLING'), after.join(', '));
+  });
 });
 
 describe('worker: shutdown grace time', () => {

@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { main } from '../../src/client/cli';
 import type { CostEstimate } from '../../src/client/cost';
-import { LocalFeatureStore } from '../../src/activities/local/feature-store';
 import type { BackfillReport } from '../../src/common/results';
-import { goldRows, makeSampleLake, snapshot } from '../support/lake';
+import { goldRows, makeSampleLake, openLakeStore, snapshot } from '../support/lake';
+import { localFeatureStoreFile } from '../../src/activities/local/feature-store';
 import { createDevServerEnv } from '../support/temporal';
 import { fakeIo } from './support';
 
@@ -20,7 +20,7 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
   let env: TestWorkflowEnvironment;
   let lake: string;
   let state: string;
-  let storeFile: string;
+  const storeFile = () => localFeatureStoreFile(lake);
   const saved: Record<string, string | undefined> = {};
   const setEnv = (name: string, value: string) => {
     saved[name] = process.env[name];
@@ -31,11 +31,9 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     // Two days of events; the generator also writes a few late arrivals on the day after.
     lake = makeSampleLake({ start: '2025-10-01', days: 2, eventsPerDay: 200, cards: 30 });
     state = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-cli-state-'));
-    storeFile = path.join(state, 'store', 'feature-store.db');
     env = await createDevServerEnv();
     setEnv('TEMPORAL_ADDRESS', env.address);
     setEnv('BACKFILL_STATE_DIR', state);
-    setEnv('BACKFILL_FEATURE_STORE', storeFile);
     setEnv('BACKFILL_TASK_QUEUE', 'cli-local');
   });
 
@@ -69,7 +67,7 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     assert.match(out, /prices: \$0\.052624 per vCPU-hour, \$0\.0057785 per GB-hour \(change with --price-vcpu-hour, --price-gb-hour\)/);
     assert.doesNotMatch(io.stderr(), /chunks .* done/, 'no progress lines for a dry run');
     assert.deepEqual(snapshot(lake), before, 'the lake is unchanged');
-    assert.ok(!fs.existsSync(storeFile), 'the feature store was not even opened');
+    assert.ok(!fs.existsSync(storeFile()), 'the feature store was not even opened');
   });
 
   it('a dry run with --json gives the report and the estimate at the prices given', async () => {
@@ -84,7 +82,7 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     const bronze = report.dryRun!.bronzePresent;
     // Chunk 10-01 reads 09-30 (missing), 10-01 and the lateness day 10-02.
     assert.equal(estimate.chunks[0].inputBytes, bronze['2025-10-01'] + bronze['2025-10-02']);
-    assert.ok(!fs.existsSync(storeFile));
+    assert.ok(!fs.existsSync(storeFile()));
   });
 
   let report: BackfillReport;
@@ -122,7 +120,7 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     assert.match(out, /Input: \d+ malformed line\(s\) quarantined, \d+ duplicate event\(s\) removed/);
     assert.match(out, /Validation: 2\/2 chunk\(s\) passed, 0 failed, 0 not validated/);
     assert.doesNotMatch(out, /Failures:/);
-    const store = new LocalFeatureStore(storeFile);
+    const store = openLakeStore(lake);
     try {
       assert.equal(store.offlineRecords('rt_card_features_v1').length, report.totals.rowsWritten);
     } finally {
