@@ -155,6 +155,9 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
         assert.ok(extra <= maxInFlight * 25, `records sent twice: ${extra}`);
         assert.ok((report.totals.possibleDuplicates ?? 0) >= extra, `report says ${report.totals.possibleDuplicates}, found ${extra}`);
         assert.ok((report.totals.possibleDuplicates ?? 0) <= maxInFlight * 25);
+        // The kill found the attempt sending: the report must say something may be doubled.
+        assert.ok((report.totals.possibleDuplicates ?? 0) > 0, 'the crash is reported');
+        console.log(`    killed at ${seen.records_written}/${seen.records} records of ${seen.dt}; sent twice ${extra}, reported ${report.totals.possibleDuplicates}`);
       } finally {
         store.close();
       }

@@ -13,6 +13,7 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -34,7 +35,7 @@ import {
   type BackfillPhase,
 } from './api';
 import { rootMessage } from '../common/errors';
-import { chunkWorkflow } from './chunk';
+import { chunkWorkflow, PATCHES } from './chunk';
 
 const setup = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '5 minutes',
@@ -69,7 +70,8 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   const pending = () => chunks.filter((c) => c.status === 'pending');
   // No upsert before preflight has checked the namespace has our search attributes (a signal may
   // arrive first): on a namespace without them an upsert fails every workflow task, for ever.
-  let accepted = carry !== undefined;
+  // (Histories from before the patch upserted at once.)
+  let accepted = carry !== undefined || !patched(PATCHES.noUpsertBeforePreflight);
   const publish = () =>
     accepted &&
     upsertSearchAttributes([

@@ -57,6 +57,8 @@ const checks = proxyActivities<BackfillActivities>({
 export const PATCHES = {
   /** 2026-11: catalog refresh and ingestion run side by side instead of one after the other. */
   parallelCatalogAndIngest: 'parallel-catalog-and-ingest',
+  /** 2026-11: the backfill upserts no search attribute before preflight has checked the namespace has them. */
+  noUpsertBeforePreflight: 'no-upsert-before-preflight',
 } as const;
 
 export interface ChunkWorkflowInput {
