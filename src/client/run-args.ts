@@ -47,7 +47,7 @@ Options of run_backfill.py (same names and meaning):
                                 it, without the workflow (no catalog refresh, ingestion or validation);
                                 needs --code-bucket, --emr-app-id, --emr-job-role and an S3 --bucket
   --bucket BUCKET|DIR           data lake: S3 bucket (or s3:// URI), or a local directory with --local (required)
-  --code-bucket BUCKET          S3 bucket holding spark_jobs/ (AWS)
+  --code-bucket BUCKET          S3 bucket holding the deployed job code (AWS; see deploy-job)
   --emr-app-id ID               EMR Serverless application id (AWS)
   --emr-job-role ARN            EMR Serverless job execution role (AWS)
   --glue-crawler NAME           Glue crawler of the gold table (AWS, crawler catalog mode)
@@ -126,7 +126,7 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   if (directEmr) {
     const missing = ['code-bucket', 'emr-app-id', 'emr-job-role'].filter((f) => values[f as keyof typeof values] === undefined);
     if (missing.length) {
-      throw new UsageError(`--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding spark_jobs/)`);
+      throw new UsageError(`--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding the job code deployed with deploy-job)`);
     }
   }
   const backend = values.aws || directEmr ? 'aws' : 'local';

@@ -73,7 +73,7 @@ function checkFields(catalogMode: CatalogMode, request: BackfillRequest): void {
   if (request.dryRun) return;
   if (!request.emr?.appId) throw invalid('emr.appId: required for the AWS backend (with emr.jobRole)');
   if (!request.emr.jobRole) throw invalid('emr.jobRole: required for the AWS backend');
-  if (!request.codeBucket) throw invalid('codeBucket: required for the AWS backend (holds spark_jobs/backfill_features.py)');
+  if (!request.codeBucket) throw invalid('codeBucket: required for the AWS backend (holds the job code: run `npx backfill deploy-job --code-bucket B`)');
   if (catalogMode === 'crawler' && !request.glue?.crawlerName) {
     throw invalid('glue.crawlerName: required for the AWS backend in crawler mode (or set BACKFILL_CATALOG_MODE=partitions)');
   }
