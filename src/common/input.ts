@@ -25,6 +25,7 @@ export interface BackfillInput {
   sparkConf?: unknown;
   allowedLatenessDays?: unknown;
   onlyChunks?: unknown;
+  waitForOverlap?: unknown;
 }
 
 export interface LakePrefixes {
@@ -53,6 +54,8 @@ export interface BackfillRequest {
   allowedLatenessDays: number;
   /** Run only these chunks of the plan (ids as in a report), e.g. to retry the failed ones. */
   onlyChunks?: string[];
+  /** Wait for a running backfill of the same group and version sharing days, instead of failing. */
+  waitForOverlap: boolean;
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
@@ -75,6 +78,7 @@ export class InputError extends Error {
 const KNOWN_FIELDS = new Set([
   'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
   'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
+  'waitForOverlap',
 ]);
 
 export function validateInput(raw: unknown): BackfillRequest {
@@ -126,6 +130,7 @@ export function validateInput(raw: unknown): BackfillRequest {
     sparkConf: sparkConf(input.sparkConf),
     allowedLatenessDays: nonNegativeInt(input, 'allowedLatenessDays', 1),
     onlyChunks: onlyChunks(input.onlyChunks, planChunks(startDate, endDate, chunkSizeDays).map((c) => c.id)),
+    waitForOverlap: bool(input, 'waitForOverlap'),
   };
 }
 

@@ -1,10 +1,12 @@
 /** Activities that do no I/O, record every call, and can be told to fail: for workflow-logic tests. */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BackfillActivities } from '../../src/activities';
+import type { AcquireLeaseInput, LeaseActivities, ReleaseLeaseInput } from '../../src/activities/lease';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
 import type { ChunkSpec } from '../../src/common/plan';
 import type { ChunkManifest, IngestResult } from '../../src/common/results';
+import type { LeaseConflict } from '../../src/workflows/lease';
 
 export interface FakeOptions {
   /**
@@ -15,6 +17,8 @@ export interface FakeOptions {
   /** Milliseconds each step takes (real time). */
   stepMs?: number;
   rowsPerDay?: number;
+  /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
+  leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
 
 export function fakeActivities(options: FakeOptions = {}) {
@@ -77,7 +81,28 @@ export function fakeActivities(options: FakeOptions = {}) {
     };
   };
 
-  const activities: BackfillActivities = {
+  const leaseCalls: ((AcquireLeaseInput & { step: 'acquireLease' }) | (ReleaseLeaseInput & { step: 'releaseLease' }))[] = [];
+  let refusals = 0;
+  const lease: LeaseActivities = {
+    async acquireLease(input) {
+      calls.push({ step: 'acquireLease', chunkId: '-' });
+      leaseCalls.push({ ...input, step: 'acquireLease' });
+      const busy = options.leaseBusy;
+      if (busy && refusals < busy.times) {
+        refusals += 1;
+        return { granted: false, conflicts: busy.conflicts };
+      }
+      return { granted: true, conflicts: [] };
+    },
+    async releaseLease(input) {
+      calls.push({ step: 'releaseLease', chunkId: '-' });
+      leaseCalls.push({ ...input, step: 'releaseLease' });
+      return true;
+    },
+  };
+
+  const activities: BackfillActivities & LeaseActivities = {
+    ...lease,
     async preflight() {
       calls.push({ step: 'preflight', chunkId: '-' });
       return { backend: 'fake' };
@@ -120,5 +145,5 @@ export function fakeActivities(options: FakeOptions = {}) {
       return { ok: true, checks: [], goldRowsPerDt: {} };
     },
   };
-  return { activities, calls, maxInFlight: () => maxInFlight };
+  return { activities, calls, leaseCalls, maxInFlight: () => maxInFlight };
 }
