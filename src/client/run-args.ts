@@ -50,6 +50,8 @@ Options of this tool:
   --local                       local backend: a worker runs in this process for as long as the command
                                 follows the backfill (spark-submit, lake directory, local feature store) (default)
   --aws                         AWS backend: a worker started with BACKFILL_BACKEND=aws must serve the task queue
+  --wait-for-overlap            when a running backfill of the same feature group and version has some of
+                                these days, wait for it to end instead of failing at once
   --max-concurrent-chunks N     chunks in flight at once (default 2; change it later with backfill set-concurrency)
   --spark-conf KEY=VALUE        Spark setting on top of the sizing by chunk length, e.g.
                                 spark.executor.memory=16g (repeatable)
@@ -91,6 +93,7 @@ export const RUN_FLAGS = {
   local: { type: 'boolean' },
   aws: { type: 'boolean' },
   'max-concurrent-chunks': { type: 'string' },
+  'wait-for-overlap': { type: 'boolean' },
   'spark-conf': { type: 'string', multiple: true },
   'task-queue': { type: 'string' },
   follow: { type: 'boolean' },
@@ -141,6 +144,7 @@ export function parseRunArgs(argv: string[]): RunOptions {
     glue: values['glue-crawler'] !== undefined ? { crawlerName: values['glue-crawler'] } : undefined,
     maxConcurrentChunks: integerFlag(values['max-concurrent-chunks'], '--max-concurrent-chunks'),
     sparkConf: sparkConf(values['spark-conf']),
+    waitForOverlap: values['wait-for-overlap'],
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return {
