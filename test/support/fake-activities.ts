@@ -17,6 +17,11 @@ export interface FakeOptions {
   /** Milliseconds each step takes (real time). */
   stepMs?: number;
   rowsPerDay?: number;
+  /**
+   * While this returns true for a step of a chunk, the step waits (heartbeating): a test holds a
+   * backfill running until it has seen what it needs. Read at each look, so a test can flip it.
+   */
+  holdWhile?: (step: string, chunk: ChunkSpec, request?: BackfillRequest) => boolean;
   /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
   leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
@@ -28,7 +33,7 @@ export function fakeActivities(options: FakeOptions = {}) {
   const rows = options.rowsPerDay ?? 10;
 
   let failures = 0;
-  const step = async (name: string, chunk: ChunkSpec | undefined) => {
+  const step = async (name: string, chunk: ChunkSpec | undefined, request?: BackfillRequest) => {
     calls.push({ step: name, chunkId: chunk?.id ?? '-' });
     if (options.stepMs) {
       // Heartbeat while "working", as the real activities do, so cancellation reaches us.
@@ -42,6 +47,10 @@ export function fakeActivities(options: FakeOptions = {}) {
         calls.push({ step: `${name}-cancelled`, chunkId: chunk?.id ?? '-' });
         throw err;
       }
+    }
+    while (chunk && options.holdWhile?.(name, chunk, request)) {
+      Context.current().heartbeat();
+      await Context.current().sleep(50);
     }
     const f = options.failStep;
     if (f && chunk && f.step === name && f.chunkId === chunk.id && (f.times === undefined || failures < f.times)) {
@@ -115,7 +124,7 @@ export function fakeActivities(options: FakeOptions = {}) {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
-        await step('spark', chunk);
+        await step('spark', chunk, request);
       } finally {
         inFlight -= 1;
       }
