@@ -99,6 +99,8 @@ export function fakeActivities(options: FakeOptions = {}) {
       const busy = options.leaseBusy;
       if (busy && refusals < busy.times) {
         refusals += 1;
+        // As the real one waits a slice before answering again (no busy loop in the workflow).
+        if (input.wait) await Context.current().sleep(100);
         return { granted: false, conflicts: busy.conflicts };
       }
       return { granted: true, conflicts: [] };
