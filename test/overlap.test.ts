@@ -11,7 +11,7 @@ import { main } from '../src/client/cli';
 import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflowId } from '../src/common/workflow-id';
 import { backfillWorkflow, progressQuery, type BackfillProgress } from '../src/workflows';
-import { leaseHoldersQuery, leaseWorkflowId, type LeaseHolder } from '../src/workflows/lease';
+import { acquireLeaseUpdate, backfillLeaseWorkflow, leaseHoldersQuery, leaseWorkflowId, releaseLeaseUpdate, type LeaseHolder } from '../src/workflows/lease';
 import { fakeIo } from './cli/support';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createDevServerEnv, WORKFLOWS_PATH } from './support/temporal';
@@ -165,6 +165,35 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     assert.match(io.stderr(), /is already running \(since .*\) with the same input: following it/);
     first.let();
     assert.equal(((await first.handle.result()) as BackfillReport).status, 'succeeded');
+  });
+
+  it('the lease workflow keeps its holders across continue-as-new, ends when idle, and the next backfill starts it again', async () => {
+    const lease = await env.client.workflow.start(backfillLeaseWorkflow, {
+      args: [{ featureGroup: 'fg_lease', featureVersion: 'v1', eventsPerRun: 40, idleMs: 1000 }],
+      taskQueue: TASK_QUEUE,
+      workflowId: leaseWorkflowId('fg_lease', 'v1'),
+    });
+    const ask = (holder: string, startDate: string, endDate: string) =>
+      lease.executeUpdate(acquireLeaseUpdate, { args: [{ holder, runId: `${holder}-run`, startDate, endDate }] });
+    assert.deepEqual(await ask('keep', '2025-10-01', '2025-10-02'), { granted: true, conflicts: [] });
+    for (let i = 0; i < 12; i++) {
+      assert.equal((await ask(`x${i}`, '2025-11-01', '2025-11-01')).granted, true);
+      assert.equal(await lease.executeUpdate(releaseLeaseUpdate, { args: [{ holder: `x${i}` }] }), true);
+    }
+    const latest = env.client.workflow.getHandle(lease.workflowId);
+    assert.notEqual((await latest.describe()).runId, lease.firstExecutionRunId, 'it continued as new');
+    assert.deepEqual(await ask('other', '2025-10-02', '2025-10-03'), {
+      granted: false,
+      conflicts: [{ holder: 'keep', runId: 'keep-run', shared: { startDate: '2025-10-02', endDate: '2025-10-02' } }],
+    });
+    // A stale release (another run id) leaves the hold alone.
+    assert.equal(await latest.executeUpdate(releaseLeaseUpdate, { args: [{ holder: 'keep', runId: 'older-run' }] }), false);
+    assert.equal(await latest.executeUpdate(releaseLeaseUpdate, { args: [{ holder: 'keep', runId: 'keep-run' }] }), true);
+    await until(async () => ((await latest.describe()).status.name === 'COMPLETED' ? true : undefined), 'the idle lease to end');
+
+    const backfill = await start(input('fg_lease', '2025-10-01', '2025-10-02'));
+    assert.equal(((await backfill.result()) as BackfillReport).status, 'succeeded');
+    assert.equal((await latest.describe()).status.name, 'RUNNING', 'the backfill started the lease again');
   });
 
   it('two identical backfill runs started at once give one workflow, both following it to its report', async () => {

@@ -53,6 +53,16 @@ export interface LeaseWorkflowInput {
   featureVersion: string;
   /** Holders carried over from the previous run (continue-as-new). */
   holders?: LeaseHolder[];
+  /**
+   * With no holder for this long (ms) the lease workflow ends.
+   * @default LEASE_IDLE_MS (10 minutes)
+   */
+  idleMs?: number;
+  /**
+   * Past this many history events a run hands its holders to a fresh one.
+   * @default LEASE_EVENTS_PER_RUN (2000)
+   */
+  eventsPerRun?: number;
 }
 
 /** Grants the days when no other holder has any of them; the same holder asking again is granted again. */
@@ -126,11 +136,12 @@ export async function backfillLeaseWorkflow(input: LeaseWorkflowInput): Promise<
   });
   setHandler(leaseHoldersQuery, () => holders);
 
-  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > LEASE_EVENTS_PER_RUN;
+  const eventsPerRun = input.eventsPerRun ?? LEASE_EVENTS_PER_RUN;
+  const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > eventsPerRun;
   for (;;) {
     // Ends only when idle, so no hold is ever lost; an idle lease costs nothing but would
     // otherwise stay open forever for every (group, version) ever backfilled.
-    const busy = await condition(() => holders.length > 0 || historyFull(), LEASE_IDLE_MS);
+    const busy = await condition(() => holders.length > 0 || historyFull(), input.idleMs ?? LEASE_IDLE_MS);
     if (!busy) {
       await condition(allHandlersFinished);
       if (holders.length === 0) return;
