@@ -23,8 +23,10 @@ export interface RunOptions {
 export const RUN_HELP = `Usage: backfill run --start-date YYYY-MM-DD --end-date YYYY-MM-DD --bucket BUCKET|DIR [options]
 
 Start a feature backfill (a Temporal workflow) and follow it to its report. Starting the same
-backfill again while it runs follows the running one; after it ended, starts it again (days
-already in gold are skipped unless --overwrite).
+backfill again while it runs follows the running one (with any different input, e.g. --overwrite,
+it exits 2: the running one must finish or be cancelled first); after it ended, starts it again
+(days already in gold are skipped unless --overwrite). A backfill sharing days with a running one
+of the same feature group and version is refused (exit 2), or waits with --wait-for-overlap.
 
 Options of run_backfill.py (same names and meaning):
   --start-date YYYY-MM-DD       first day to backfill (required)
