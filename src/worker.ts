@@ -2,10 +2,12 @@
  * The worker: registers the workflows and the activities of the configured backend
  * (BACKFILL_BACKEND=local, the default, or aws) on the task queue.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
 import { createActivities, type Backends } from './activities';
 import { createAwsBackendsFromEnv } from './activities/aws';
+import { createLeaseActivities } from './activities/lease';
 import { createLocalBackends } from './activities/local';
 import { namespaceSearchAttributeProblem, searchAttributeLister, type SearchAttributeLister } from './activities/search-attributes';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
@@ -65,7 +67,8 @@ export async function runWorker(): Promise<void> {
     namespace,
     taskQueue: taskQueue(),
     workflowsPath: require.resolve('./workflows'),
-    activities: createActivities({ ...backends, searchAttributes }),
+    // The overlap lease activities talk to Temporal through the worker's own connection.
+    activities: { ...createActivities({ ...backends, searchAttributes }), ...createLeaseActivities({ client: new Client({ connection, namespace }) }) },
     shutdownGraceTime: shutdownGraceMs(),
   });
   console.log(`worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}`);

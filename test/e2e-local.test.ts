@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
+import { createLeaseActivities } from '../src/activities/lease';
 import { catalogUri, type CatalogFile } from '../src/activities/local/catalog';
 import { createLocalBackends } from '../src/activities/local';
 import type { LocalFeatureStore } from '../src/activities/local/feature-store';
@@ -50,7 +51,7 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
       connection: env.nativeConnection,
       taskQueue: 'e2e-local',
       workflowsPath: WORKFLOWS_PATH,
-      activities: createActivities(backends),
+      activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
     });
     running = worker.run();
   });

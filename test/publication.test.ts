@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
+import { createLeaseActivities } from '../src/activities/lease';
 import type { FeatureStore } from '../src/activities/backends';
 import { createLocalBackends } from '../src/activities/local';
 import { catalogUri, type CatalogFile } from '../src/activities/local/catalog';
@@ -58,7 +59,12 @@ describe('publication ledger on real local runs', function () {
         },
       };
     };
-    worker = await Worker.create({ connection: env.nativeConnection, taskQueue: 'ledger', workflowsPath: WORKFLOWS_PATH, activities: createActivities(backends) });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'ledger',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
+    });
     running = worker.run();
   });
 

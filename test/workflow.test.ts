@@ -110,6 +110,45 @@ describe('backfill workflow (time-skipping server)', function () {
     });
   }
 
+  it('takes the overlap lease after preflight and before any chunk, and gives it back when it ends', async () => {
+    for (const options of [{}, { failStep: { step: 'spark', chunkId: '2025-10-04_2025-10-06', message: 'EMR capacity' } }]) {
+      const { report, calls, leaseCalls } = await run(input, options);
+      const steps = calls.map((c) => c.step);
+      assert.deepEqual(steps.slice(0, 3), ['preflight', 'acquireLease', 'spark'], steps.join(', '));
+      assert.equal(steps.at(-1), 'releaseLease', `${report?.status}: ${steps.join(', ')}`);
+      assert.deepEqual(
+        leaseCalls.map((c) => [c.step, c.holder, c.featureGroup, c.featureVersion]),
+        [
+          ['acquireLease', `backfill-test-${n}`, 'rt_card_features_v1', 'v1'],
+          ['releaseLease', `backfill-test-${n}`, 'rt_card_features_v1', 'v1'],
+        ],
+      );
+      const acquire = leaseCalls[0] as { startDate: string; endDate: string; wait: boolean };
+      assert.deepEqual([acquire.startDate, acquire.endDate, acquire.wait], ['2025-10-01', '2025-10-07', false]);
+      assert.equal(leaseCalls[0].runId, leaseCalls[1].runId);
+    }
+  });
+
+  it('an overlapping backfill is refused before any chunk, naming the running one and the shared days', async () => {
+    const conflicts = [{ holder: 'backfill-other', runId: 'r1', shared: { startDate: '2025-10-05', endDate: '2025-10-07' } }];
+    const { error, calls } = await run(input, { leaseBusy: { conflicts, times: 1 } });
+    assert.ok(error instanceof WorkflowFailedError, String(error));
+    const cause = error.cause as { type?: string; message: string };
+    assert.equal(cause.type, 'BackfillOverlap');
+    assert.match(cause.message, /^days 2025-10-05\.\.2025-10-07 of rt_card_features_v1 v1 are being backfilled by backfill-other \(days 2025-10-05\.\.2025-10-07\)/);
+    assert.deepEqual(calls.map((c) => c.step), ['preflight', 'acquireLease'], 'no chunk ran, and nothing to release');
+  });
+
+  it('with waitForOverlap it waits (asking again, progress says so) and then runs', async () => {
+    const conflicts = [{ holder: 'backfill-other', runId: 'r1', shared: { startDate: '2025-10-07', endDate: '2025-10-07' } }];
+    const { report, leaseCalls } = await run({ ...input, waitForOverlap: true }, { leaseBusy: { conflicts, times: 3 } });
+    assert.equal(report?.status, 'succeeded');
+    assert.deepEqual(
+      leaseCalls.map((c) => `${c.step}${'wait' in c ? ` wait=${c.wait}` : ''}`),
+      ['acquireLease wait=false', 'acquireLease wait=true', 'acquireLease wait=true', 'acquireLease wait=true', 'releaseLease'],
+    );
+  });
+
   it('dry run inspects and plans without running chunks', async () => {
     const { report, calls } = await run({ ...input, dryRun: true });
     assert.equal(report?.status, 'dry_run');
@@ -215,6 +254,19 @@ describe('operating a running backfill (time-skipping server)', function () {
     }
   });
 
+  it('a backfill waiting for an overlap says so in its progress, and cancelling it takes no lease', async () => {
+    const conflicts = [{ holder: 'backfill-other', runId: 'r1', shared: { startDate: '2025-10-02', endDate: '2025-10-03' } }];
+    const { report, calls } = await operate({ ...week, waitForOverlap: true }, { leaseBusy: { conflicts, times: 1_000_000 } }, async (handle) => {
+      await until(async () => (await handle.query(progressQuery)).status === 'waiting', 'the backfill to wait');
+      const p = await handle.query(progressQuery);
+      assert.equal(p.waitingFor, 'backfill-other (days 2025-10-02..2025-10-03)');
+      assert.equal(p.totals.pending, 7);
+      await handle.cancel();
+    });
+    assert.equal(report.status, 'cancelled');
+    assert.ok(!calls.some((c) => c.step === 'spark' || c.step === 'releaseLease'), calls.map((c) => c.step).join(', '));
+  });
+
   it('cancel stops running chunks through their activities and reports what was done', async () => {
     const { report, calls } = await operate({ ...week, maxConcurrentChunks: 2 }, { stepMs: 400 }, async (handle) => {
       await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 1, 'a chunk to finish');
@@ -231,6 +283,7 @@ describe('operating a running backfill (time-skipping server)', function () {
     for (const c of report.chunks.filter((c) => c.status === 'cancelled')) {
       assert.ok(!calls.some((k) => k.chunkId === c.chunk.id && k.step === 'validate'));
     }
+    assert.equal(calls.at(-1)?.step, 'releaseLease', 'a cancelled backfill gives its lease back');
   });
 
   it('a 3-year backfill in 1-day chunks completes with every run history under 10,000 events', async function () {
@@ -250,6 +303,9 @@ describe('operating a running backfill (time-skipping server)', function () {
     assert.equal(report.chunks.length, 1096);
     assert.equal(report.totals.succeeded, 1096);
     assert.equal(calls.filter((c) => c.step === 'spark').length, 1096, 'each chunk ran once');
+    // The lease is taken once and carries over continue-as-new; the last run gives it back.
+    assert.deepEqual(calls.filter((c) => c.step.endsWith('Lease')).map((c) => c.step), ['acquireLease', 'releaseLease']);
+    assert.equal(calls.at(-1)?.step, 'releaseLease');
     assert.ok(midRun && midRun.totals.succeeded >= CHUNKS_PER_RUN - 16, 'progress carried across continue-as-new');
     // Walk the chain of runs from the first one and measure each history.
     const sizes: number[] = [];

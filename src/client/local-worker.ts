@@ -3,10 +3,12 @@
  * local backends (spark-submit, lake directory, local catalog and feature store), logging to
  * {state dir}/worker.log so the terminal stays for progress and the report.
  */
+import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActivities } from '../activities';
+import { createLeaseActivities } from '../activities/lease';
 import { createLocalBackends } from '../activities/local';
 import { localPaths, temporalConnection } from '../config';
 import { gitRevision } from '../worker';
@@ -30,7 +32,11 @@ export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<
     namespace,
     taskQueue,
     workflowBundle,
-    activities: createActivities(backends),
+    activities: {
+      ...createActivities(backends),
+      // The overlap lease activities talk to Temporal through the worker's own connection.
+      ...createLeaseActivities({ client: new Client({ connection, namespace }) }),
+    },
   });
   try {
     return await worker.runUntil(work);

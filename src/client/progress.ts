@@ -44,7 +44,7 @@ export function progressBar(p: BackfillProgress, now: number, width = 16): strin
   const done = t.chunks === 0 ? 0 : Math.round((finishedChunks(p) / t.chunks) * width);
   const bar = `[${'#'.repeat(done)}${'.'.repeat(width - done)}]`;
   return (
-    `${p.status} ${bar} ${finishedChunks(p)}/${t.chunks} chunks (${t.succeeded} ok, ${t.failed} failed, ${t.running} running) | ` +
+    `${phaseOf(p)} ${bar} ${finishedChunks(p)}/${t.chunks} chunks (${t.succeeded} ok, ${t.failed} failed, ${t.running} running) | ` +
     `${timing(p, now)} | ${formatCount(t.rowsWritten)} rows, ${formatCount(t.recordsIngested)} records`
   );
 }
@@ -53,9 +53,14 @@ export function progressBar(p: BackfillProgress, now: number, width = 16): strin
 export function progressKey(p: BackfillProgress): string {
   const t = p.totals;
   return (
-    `${p.status}: chunks ${t.succeeded}/${t.chunks} done, ${t.failed} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.pending} pending; ` +
+    `${phaseOf(p)}: chunks ${t.succeeded}/${t.chunks} done, ${t.failed} failed, ${t.cancelled} cancelled, ${t.running} running, ${t.pending} pending; ` +
     `${t.rowsWritten} rows, ${t.recordsIngested} records ingested`
   );
+}
+
+/** The phase, and while waiting what for: `waiting for backfill-... (days 2025-10-02..2025-10-04)`. */
+function phaseOf(p: BackfillProgress): string {
+  return p.waitingFor ? `${p.status} for ${p.waitingFor}` : p.status;
 }
 
 /** A log line when stderr is not a terminal. */

@@ -25,8 +25,10 @@ export interface RunOptions {
 export const RUN_HELP = `Usage: backfill run --start-date YYYY-MM-DD --end-date YYYY-MM-DD --bucket BUCKET|DIR [options]
 
 Start a feature backfill (a Temporal workflow) and follow it to its report. Starting the same
-backfill again while it runs follows the running one; after it ended, starts it again (days
-already in gold are skipped unless --overwrite).
+backfill again while it runs follows the running one (with any different input, e.g. --overwrite,
+it exits 2: the running one must finish or be cancelled first); after it ended, starts it again
+(days already in gold are skipped unless --overwrite). A backfill sharing days with a running one
+of the same feature group and version is refused (exit 2), or waits with --wait-for-overlap.
 
 Options of run_backfill.py (same names and meaning):
   --start-date YYYY-MM-DD       first day to backfill (required)
@@ -57,6 +59,8 @@ Options of this tool:
   --local                       local backend: a worker runs in this process for as long as the command
                                 follows the backfill (spark-submit, lake directory, local feature store) (default)
   --aws                         AWS backend: a worker started with BACKFILL_BACKEND=aws must serve the task queue
+  --wait-for-overlap            when a running backfill of the same feature group and version has some of
+                                these days, wait for it to end instead of failing at once
   --max-concurrent-chunks N     chunks in flight at once (default 2; change it later with backfill set-concurrency)
   --spark-conf KEY=VALUE        Spark setting on top of the sizing by chunk length, e.g.
                                 spark.executor.memory=16g (repeatable)
@@ -101,6 +105,7 @@ export const RUN_FLAGS = {
   local: { type: 'boolean' },
   aws: { type: 'boolean' },
   'max-concurrent-chunks': { type: 'string' },
+  'wait-for-overlap': { type: 'boolean' },
   'spark-conf': { type: 'string', multiple: true },
   'task-queue': { type: 'string' },
   follow: { type: 'boolean' },
@@ -153,6 +158,7 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
     sparkConf: sparkConf(values['spark-conf']),
     allowIncompleteDays: values['allow-incomplete-days'],
     republish: values.republish,
+    waitForOverlap: values['wait-for-overlap'],
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return {

@@ -29,6 +29,7 @@ export interface BackfillInput {
   resumeRunId?: unknown;
   jobCodeKey?: unknown;
   allowIncompleteDays?: unknown;
+  waitForOverlap?: unknown;
 }
 
 export interface LakePrefixes {
@@ -65,6 +66,8 @@ export interface BackfillRequest {
   jobCodeKey?: string;
   /** Accept an endDate whose late events may still be arriving (see validateInput). */
   allowIncompleteDays: boolean;
+  /** Wait for a running backfill of the same group and version sharing days, instead of failing. */
+  waitForOverlap: boolean;
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
@@ -90,6 +93,7 @@ const KNOWN_FIELDS = new Set([
   'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
   'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
   'republish', 'resumeRunId', 'jobCodeKey', 'allowIncompleteDays',
+  'waitForOverlap',
 ]);
 
 /** How validateInput() decides what depends on the caller's clock and on the worker's settings. */
@@ -160,6 +164,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     resumeRunId: matching(input, 'resumeRunId', /^[A-Za-z0-9-]{1,64}$/, 'a run id: 1 to 64 letters, digits and -'),
     jobCodeKey: jobCodeKey(input),
     allowIncompleteDays,
+    waitForOverlap: bool(input, 'waitForOverlap'),
   };
 }
 

@@ -6,7 +6,8 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BackfillStatus, BackfillTotals, ChunkSummary } from '../common/results';
 
-export type BackfillPhase = 'running' | 'paused' | 'cancelling' | BackfillStatus;
+/** 'waiting': for an overlapping backfill of the same group and version to end (waitForOverlap). */
+export type BackfillPhase = 'running' | 'paused' | 'waiting' | 'cancelling' | BackfillStatus;
 
 export interface BackfillProgress {
   workflowId: string;
@@ -18,6 +19,8 @@ export interface BackfillProgress {
   /** Workflow time (ms) the backfill started, and how many runs (continue-as-new) it has had. */
   startedAt: number;
   runs: number;
+  /** While waiting: the backfills in the way and the days they share with this one. */
+  waitingFor?: string;
 }
 
 export const progressQuery = defineQuery<BackfillProgress>('progress');

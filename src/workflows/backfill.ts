@@ -13,6 +13,7 @@ import {
   continueAsNew,
   executeChild,
   isCancellation,
+  log,
   patched,
   proxyActivities,
   setHandler,
@@ -21,6 +22,7 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
+import type { LeaseActivities } from '../activities/lease';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
 import { summarizeChunk, totalsOf, type BackfillReport, type BackfillStatus, type ChunkResult, type ChunkSummary } from '../common/results';
@@ -36,12 +38,28 @@ import {
 } from './api';
 import { rootMessage } from '../common/errors';
 import { chunkWorkflow, PATCHES } from './chunk';
+import { describeConflicts, formatDays, type LeaseConflict } from './lease';
 
 const setup = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '5 minutes',
   // Preflight and dry-run inspection only read; retry briefly, and never retry a bad request.
   retry: { maximumAttempts: 3, initialInterval: '2 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
 });
+
+const lease = proxyActivities<LeaseActivities>({
+  // One waiting acquire waits at most a slice (10 minutes by default), then the workflow asks again.
+  startToCloseTimeout: '20 minutes',
+  // A waiting acquire heartbeats at every look: a lost worker shows within a minute.
+  heartbeatTimeout: '1 minute',
+  // Acquire and release are idempotent per holder: retry through server and worker hiccups.
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
+});
+
+/** Changes of this workflow's code that older histories must not see (as PATCHES in chunk.ts). */
+export const BACKFILL_PATCHES = {
+  /** 2026-11: a backfill holds an overlap lease on its days while it runs (issue 10). */
+  overlapLease: 'overlap-lease',
+} as const;
 
 /** Chunks started per run before continuing as new: ~10 history events each keeps a run far below 10k. */
 export const CHUNKS_PER_RUN = 300;
@@ -54,6 +72,8 @@ export interface BackfillCarry {
   maxConcurrentChunks: number;
   startedAt: number;
   runs: number;
+  /** The overlap lease is held: it carries over, and the last run releases it. */
+  leased?: boolean;
 }
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
@@ -66,6 +86,9 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   let phase: BackfillPhase = paused ? 'paused' : 'running';
   let running = 0;
   let startedThisRun = 0;
+  let leased = carry?.leased ?? false;
+  let continuing = false;
+  let waitingFor: string | undefined;
 
   const pending = () => chunks.filter((c) => c.status === 'pending');
   // No upsert before preflight has checked the namespace has our search attributes (a signal may
@@ -88,6 +111,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     chunks,
     startedAt,
     runs,
+    waitingFor,
   }));
   setHandler(pauseSignal, () => {
     paused = true;
@@ -162,6 +186,19 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
 
   const timeToContinueAsNew = () => startedThisRun >= CHUNKS_PER_RUN || workflowInfo().continueAsNewSuggested;
   try {
+    // After the request is accepted, before any chunk: a first run takes the overlap lease
+    // (histories from before the patch never did); later runs carry it over.
+    if (!carry && patched(BACKFILL_PATCHES.overlapLease)) {
+      await takeLease(request, (conflicts) => {
+        waitingFor = describeConflicts(conflicts);
+        phase = 'waiting';
+        publish();
+      });
+      leased = true;
+      waitingFor = undefined;
+      phase = paused ? 'paused' : 'running';
+      publish();
+    }
     for (;;) {
       await condition(
         () =>
@@ -172,7 +209,8 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
       if (running === 0 && timeToContinueAsNew()) {
         // Drained: hand the state to a fresh run (handlers first, so no update is lost).
         await condition(allHandlersFinished);
-        await continueAsNew<typeof backfillWorkflow>(input, { request, chunks, paused, maxConcurrentChunks, startedAt, runs });
+        continuing = true; // the lease carries over to the next run
+        await continueAsNew<typeof backfillWorkflow>(input, { request, chunks, paused, maxConcurrentChunks, startedAt, runs, leased });
       }
       running += 1;
       startedThisRun += 1;
@@ -186,6 +224,9 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     publish();
     await CancellationScope.nonCancellable(() => condition(() => running === 0));
     return finish('cancelled');
+  } finally {
+    // Every end but continue-as-new gives the days back: success, failure, cancel.
+    if (leased && !continuing) await releaseLease(request);
   }
   const failed = chunks.filter((c) => c.status !== 'succeeded').length;
   return finish(failed === 0 ? 'succeeded' : failed === chunks.length ? 'failed' : 'partially_failed');
@@ -207,6 +248,50 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
       finishedAt: Date.now(),
       dryRun,
     };
+  }
+}
+
+/**
+ * Takes the overlap lease on the request's days. Refused (non-retryable, naming the backfills in
+ * the way and the shared days) unless the request asks to wait; then waits, calling onWait.
+ */
+async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  const ask = (wait: boolean) =>
+    lease.acquireLease({
+      holder: workflowId,
+      runId: firstExecutionRunId,
+      featureGroup: request.featureGroup,
+      featureVersion: request.featureVersion,
+      startDate: request.startDate,
+      endDate: request.endDate,
+      wait,
+    });
+  let answer = await ask(false);
+  while (!answer.granted) {
+    if (!request.waitForOverlap) {
+      const days = answer.conflicts.map((c) => formatDays(c.shared)).join(', ');
+      throw ApplicationFailure.nonRetryable(
+        `days ${days} of ${request.featureGroup} ${request.featureVersion} are being backfilled by ${describeConflicts(answer.conflicts)}: ` +
+          `wait for it to finish or cancel it, or start this backfill with --wait-for-overlap (waitForOverlap: true) to queue behind it`,
+        'BackfillOverlap',
+        { conflicts: answer.conflicts },
+      );
+    }
+    onWait(answer.conflicts);
+    answer = await ask(true);
+  }
+}
+
+/** Gives the lease back, even when cancelled; a failure only leaves a stale hold, which the next acquire clears. */
+async function releaseLease(request: BackfillRequest): Promise<void> {
+  const { workflowId, firstExecutionRunId } = workflowInfo();
+  try {
+    await CancellationScope.nonCancellable(() =>
+      lease.releaseLease({ holder: workflowId, runId: firstExecutionRunId, featureGroup: request.featureGroup, featureVersion: request.featureVersion }),
+    );
+  } catch (err) {
+    log.warn('could not release the overlap lease; the next backfill that needs these days frees it', { error: rootMessage(err) });
   }
 }
 

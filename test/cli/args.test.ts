@@ -9,6 +9,7 @@ import { SET_CONCURRENCY_HELP } from '../../src/client/commands/set-concurrency'
 import { STATUS_HELP } from '../../src/client/commands/status';
 import { DEFAULT_PRICES } from '../../src/client/cost';
 import { parseRunArgs, RUN_FLAGS, RUN_HELP } from '../../src/client/run-args';
+import { validateInput } from '../../src/common/input';
 import { targetWorkflowId } from '../../src/client/target';
 import { taskQueue } from '../../src/config';
 import { fakeIo } from './support';
@@ -76,6 +77,10 @@ describe('cli: backfill run flags', () => {
     assert.deepEqual(opts.prices, { vcpuHour: 0.04, gbHour: 0.005 });
     assert.equal(opts.assumptions.mibPerCoreSecond, 3.5);
     assert.equal(parseRunArgs([...base, '--follow', '--local']).follow, true);
+    assert.equal(parseRunArgs([...base, '--wait-for-overlap']).input.waitForOverlap, true);
+    assert.equal(validateInput(parseRunArgs([...base, '--wait-for-overlap']).input).waitForOverlap, true);
+    assert.ok(!('waitForOverlap' in parseRunArgs(base).input), 'unset unless asked');
+    assert.equal(validateInput(parseRunArgs(base).input).waitForOverlap, false);
   });
 
   it('parses --allow-incomplete-days and --republish into the input (absent unless given)', () => {
@@ -216,7 +221,7 @@ describe('cli: commands, help and targets', () => {
     [['set-concurrency', 'id', '--max-concurrent-chunks', '65'], /--max-concurrent-chunks must be at most 64, got 65/],
     [['retry-failed', 'id', '--local', '--no-follow'], /--no-follow needs --aws/],
     [['list', '--limit', '0'], /--limit must be a whole number of at least 1, got "0"/],
-    [['list', '--status', 'done'], /--status must be one of running, paused, cancelling, succeeded, partially_failed, failed, cancelled, dry_run; got "done"/],
+    [['list', '--status', 'done'], /--status must be one of running, paused, waiting, cancelling, succeeded, partially_failed, failed, cancelled, dry_run; got "done"/],
     [['set-concurrency', 'id', '--max-concurrent-chunks', 'many'], /--max-concurrent-chunks must be a whole number/],
   ];
   for (const [argv, message] of badTargets) {

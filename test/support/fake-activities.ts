@@ -1,10 +1,12 @@
 /** Activities that do no I/O, record every call, and can be told to fail: for workflow-logic tests. */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BackfillActivities } from '../../src/activities';
+import type { AcquireLeaseInput, LeaseActivities, ReleaseLeaseInput } from '../../src/activities/lease';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
 import type { ChunkSpec } from '../../src/common/plan';
 import type { ChunkManifest, IngestResult } from '../../src/common/results';
+import type { LeaseConflict } from '../../src/workflows/lease';
 
 export interface FakeOptions {
   /**
@@ -15,6 +17,13 @@ export interface FakeOptions {
   /** Milliseconds each step takes (real time). */
   stepMs?: number;
   rowsPerDay?: number;
+  /**
+   * While this returns true for a step of a chunk, the step waits (heartbeating): a test holds a
+   * backfill running until it has seen what it needs. Read at each look, so a test can flip it.
+   */
+  holdWhile?: (step: string, chunk: ChunkSpec, request?: BackfillRequest) => boolean;
+  /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
+  leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
 
 export function fakeActivities(options: FakeOptions = {}) {
@@ -24,7 +33,7 @@ export function fakeActivities(options: FakeOptions = {}) {
   const rows = options.rowsPerDay ?? 10;
 
   let failures = 0;
-  const step = async (name: string, chunk: ChunkSpec | undefined) => {
+  const step = async (name: string, chunk: ChunkSpec | undefined, request?: BackfillRequest) => {
     calls.push({ step: name, chunkId: chunk?.id ?? '-' });
     if (options.stepMs) {
       // Heartbeat while "working", as the real activities do, so cancellation reaches us.
@@ -38,6 +47,10 @@ export function fakeActivities(options: FakeOptions = {}) {
         calls.push({ step: `${name}-cancelled`, chunkId: chunk?.id ?? '-' });
         throw err;
       }
+    }
+    while (chunk && options.holdWhile?.(name, chunk, request)) {
+      Context.current().heartbeat();
+      await Context.current().sleep(50);
     }
     const f = options.failStep;
     if (f && chunk && f.step === name && f.chunkId === chunk.id && (f.times === undefined || failures < f.times)) {
@@ -77,7 +90,30 @@ export function fakeActivities(options: FakeOptions = {}) {
     };
   };
 
-  const activities: BackfillActivities = {
+  const leaseCalls: ((AcquireLeaseInput & { step: 'acquireLease' }) | (ReleaseLeaseInput & { step: 'releaseLease' }))[] = [];
+  let refusals = 0;
+  const lease: LeaseActivities = {
+    async acquireLease(input) {
+      calls.push({ step: 'acquireLease', chunkId: '-' });
+      leaseCalls.push({ ...input, step: 'acquireLease' });
+      const busy = options.leaseBusy;
+      if (busy && refusals < busy.times) {
+        refusals += 1;
+        // As the real one waits a slice before answering again (no busy loop in the workflow).
+        if (input.wait) await Context.current().sleep(100);
+        return { granted: false, conflicts: busy.conflicts };
+      }
+      return { granted: true, conflicts: [] };
+    },
+    async releaseLease(input) {
+      calls.push({ step: 'releaseLease', chunkId: '-' });
+      leaseCalls.push({ ...input, step: 'releaseLease' });
+      return true;
+    },
+  };
+
+  const activities: BackfillActivities & LeaseActivities = {
+    ...lease,
     async preflight() {
       calls.push({ step: 'preflight', chunkId: '-' });
       return { backend: 'fake' };
@@ -90,7 +126,7 @@ export function fakeActivities(options: FakeOptions = {}) {
       inFlight += 1;
       maxInFlight = Math.max(maxInFlight, inFlight);
       try {
-        await step('spark', chunk);
+        await step('spark', chunk, request);
       } finally {
         inFlight -= 1;
       }
@@ -121,5 +157,5 @@ export function fakeActivities(options: FakeOptions = {}) {
       return { ok: true, checks: [], goldRowsPerDt: {} };
     },
   };
-  return { activities, calls, maxInFlight: () => maxInFlight };
+  return { activities, calls, leaseCalls, maxInFlight: () => maxInFlight };
 }

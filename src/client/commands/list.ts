@@ -6,7 +6,7 @@ import { EXIT, type Io } from '../io';
 import { table } from '../report';
 import { integerFlag, parseFlags, UsageError, wantsHelp } from '../usage';
 
-const STATUSES = ['running', 'paused', 'cancelling', 'succeeded', 'partially_failed', 'failed', 'cancelled', 'dry_run'];
+const STATUSES = ['running', 'paused', 'waiting', 'cancelling', 'succeeded', 'partially_failed', 'failed', 'cancelled', 'dry_run'];
 
 export const LIST_HELP = `Usage: backfill list [--feature-group NAME] [--feature-version VER] [--status STATUS] [--limit N] [--json]
 

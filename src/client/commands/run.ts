@@ -2,7 +2,8 @@
  * `backfill run`: validates the flags into a workflow input, starts the backfill workflow (or,
  * with --direct-emr, one EMR Serverless job) and follows it to its report.
  */
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import * as path from 'node:path';
 import { workerAllowances } from '../../config';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest, type ValidateOptions } from '../../common/input';
@@ -64,8 +65,19 @@ async function startAndFollow(temporal: Temporal, opts: RunOptions, request: Bac
     workflowIdConflictPolicy: 'USE_EXISTING',
   });
   const ui = uiUrl(temporal.address, temporal.namespace, workflowId);
+  // USE_EXISTING hands back a running backfill of this id whatever input it was started with
+  // (also one started by someone else since the describe above): following it would not do what was asked.
+  const differences = inputDifferences(await runningInput(temporal, handle), request);
+  if (differences.length > 0) {
+    io.err(
+      `backfill: ${workflowId} is already running with a different input (${differences.join('; ')}); ` +
+        `it must finish or be cancelled first (backfill cancel ${workflowId}), then run this command again`,
+    );
+    io.err(`Web UI: ${ui}`);
+    return EXIT.usage;
+  }
   if (existing?.status.name === 'RUNNING') {
-    io.err(`backfill ${workflowId} is already running (since ${existing.startTime.toISOString()}): following it; it keeps the input it was started with`);
+    io.err(`backfill ${workflowId} is already running (since ${existing.startTime.toISOString()}) with the same input: following it`);
   } else {
     io.err(`backfill started: ${workflowId} (task queue ${taskQueue}, ${opts.backend} backend)`);
   }
@@ -84,6 +96,34 @@ async function startAndFollow(temporal: Temporal, opts: RunOptions, request: Bac
     estimate: (report) => (report.dryRun ? estimateBackfill(costInputsOf(report.dryRun, request.allowedLatenessDays), request.sparkConf, opts.prices, opts.assumptions) : undefined),
     allowedLatenessDays: request.allowedLatenessDays,
   });
+}
+
+/** The input the backfill run that `handle` points at was started with (continue-as-new keeps it). */
+async function runningInput(temporal: Temporal, handle: WorkflowHandleWithFirstExecutionRunId): Promise<unknown> {
+  const { history } = await temporal.client.workflowService.getWorkflowExecutionHistory({
+    namespace: temporal.namespace,
+    execution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
+    maximumPageSize: 1,
+  });
+  const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  return decodeFromPayloadsAtIndex(temporal.client.options.loadedDataConverter, 0, payloads);
+}
+
+/** Fields of the request that differ from the running one's, e.g. `overwrite: running false, asked true`. */
+export function inputDifferences(running: unknown, asked: BackfillRequest): string[] {
+  let theirs: BackfillRequest;
+  try {
+    theirs = validateInput(running);
+  } catch {
+    return ['the running one was started with an input this version does not accept'];
+  }
+  // Waiting for an overlap only matters at the start, which is behind the running one.
+  const ignored = new Set<string>(['waitForOverlap']);
+  const fields = new Set([...Object.keys(theirs), ...Object.keys(asked)].filter((k) => !ignored.has(k)));
+  const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
+  return [...fields]
+    .filter((k) => show(theirs[k as keyof BackfillRequest]) !== show(asked[k as keyof BackfillRequest]))
+    .map((k) => `${FLAG_OF_FIELD[k] ?? k}: running ${show(theirs[k as keyof BackfillRequest])}, asked ${show(asked[k as keyof BackfillRequest])}`);
 }
 
 export interface FollowOptions {
@@ -136,6 +176,11 @@ export function exitCodeOf(report: BackfillReport): number {
 /** The workflow itself failed (no report): a rejected input is bad usage, anything else a failure. */
 export function failedWithoutReport(workflowId: string, err: WorkflowFailedError, io: Io): number {
   const cause = err.cause as { type?: string } | undefined;
+  if (cause?.type === 'BackfillOverlap') {
+    // Refused at start: another backfill of the same group and version has some of these days.
+    io.err(`backfill ${workflowId} refused: ${rootMessage(err)}`);
+    return EXIT.usage;
+  }
   if (cause?.type === 'InvalidInput') {
     // The message names the input field ("emr.appId: ..."); name the flag as well.
     const message = rootMessage(err).replace(/^invalid input: /, '');
