@@ -112,6 +112,11 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
 
   it('killed mid-ingest: the new worker resumes from the ledger, re-sending at most the batches in flight, and the report says how many', async () => {
     const big = makeSampleLake({ start: days[0], days: 2, eventsPerDay: 12_000, cards: 200, seed: 23 });
+    // Only the worker killed below may serve the task queue: the test above left one running.
+    for (const w of workers.filter((x) => x.exitCode === null && x.signalCode === null)) {
+      w.kill('SIGKILL');
+      await new Promise((r) => w.once('exit', r));
+    }
     try {
       const first = startWorker();
       const handle = await env.client.workflow.start(backfillWorkflow, {
@@ -150,6 +155,7 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
       try {
         const offline = store.offlineRecords('rt_card_features_v1').map((r) => r.event_id);
         const extra = offline.length - gold.length;
+        console.log(`    killed at ${seen.records_written}/${seen.records} records of ${seen.dt}; sent twice ${extra}, reported ${report.totals.possibleDuplicates}`);
         assert.deepEqual(new Set(offline), new Set(gold), 'every gold row reached the store');
         const maxInFlight = 32; // DEFAULT_INGEST_OPTIONS.maxInFlight, batches of 25
         assert.ok(extra <= maxInFlight * 25, `records sent twice: ${extra}`);
@@ -157,7 +163,6 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
         assert.ok((report.totals.possibleDuplicates ?? 0) <= maxInFlight * 25);
         // The kill found the attempt sending: the report must say something may be doubled.
         assert.ok((report.totals.possibleDuplicates ?? 0) > 0, 'the crash is reported');
-        console.log(`    killed at ${seen.records_written}/${seen.records} records of ${seen.dt}; sent twice ${extra}, reported ${report.totals.possibleDuplicates}`);
       } finally {
         store.close();
       }
