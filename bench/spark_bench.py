@@ -56,7 +56,8 @@ def main() -> None:
     from card_features.definitions import get_definition
 
     spark = job.build_spark("spark_bench", master=a.master, extra_conf={
-        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": a.driver_memory, **dict(kv.split("=", 1) for kv in a.conf)})
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false", "spark.driver.memory": a.driver_memory,
+        **dict(kv.split("=", 1) for kv in a.conf)})
     spark.sparkContext.setLogLevel("ERROR")
     try:
         cfg = job.parse_args(["--bucket", lake, "--start-date", DAY.isoformat(), "--end-date", DAY.isoformat(),

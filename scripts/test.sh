@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# README command 2: set up, then run every test (mocha, then pytest) and end with one
-# "N passed, N failed" line over both.
+# README command 2: set up, lint (ESLint, ruff), then run every test (mocha, then pytest) and end
+# with one "N passed, N failed" line over all of them; each linter counts as one check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh || exit 2
 
 mkdir -p .state
+lint_passed=0 lint_failed=0 lint_report=""
+lint() {
+  echo "lint: $1"
+  if "${@:2}"; then lint_passed=$((lint_passed + 1)); lint_report+="${lint_report:+, }$1 ok"
+  else lint_failed=$((lint_failed + 1)); lint_report+="${lint_report:+, }$1 FAILED"; fi
+}
+lint eslint npm run --silent lint   # eslint.config.mjs, over src, test and bench
+lint ruff npm run --silent lint:py  # ruff.toml, over spark_jobs, scripts and bench
+
 scripts/mocha-each.sh
 mocha_rc=$?
 mocha_summary=$(grep -E '^mocha: [0-9]+ passed, [0-9]+ failed$' .state/mocha.log | tail -1)
@@ -21,11 +30,11 @@ py_passed=$(count passed)
 py_failed=$(( $(count failed) + $(count 'errors?') ))
 # pytest exits 5 when it collects nothing: the rc check below fails the run then.
 
-passed=$((mocha_passed + py_passed))
-failed=$((mocha_failed + py_failed))
+passed=$((lint_passed + mocha_passed + py_passed))
+failed=$((lint_failed + mocha_failed + py_failed))
 echo
-echo "mocha: ${mocha_passed} passed, ${mocha_failed} failed; pytest: ${py_passed} passed, ${py_failed} failed"
+echo "lint: ${lint_report}; mocha: ${mocha_passed} passed, ${mocha_failed} failed; pytest: ${py_passed} passed, ${py_failed} failed"
 echo "${passed} passed, ${failed} failed"
-if [ "$mocha_rc" -ne 0 ] || [ "$pytest_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+if [ "$lint_failed" -ne 0 ] || [ "$mocha_rc" -ne 0 ] || [ "$pytest_rc" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
   exit 1
 fi

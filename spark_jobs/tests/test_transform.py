@@ -160,7 +160,9 @@ def test_parse_bronze_tags_every_kind_of_bad_line(spark):
 
 def test_deduplicate_keeps_earliest_arrival_then_content_order(spark):
     t = utc("2025-10-01T10:00:00")
-    line = lambda eid, amount: GOOD.replace('"g1"', f'"{eid}"').replace("1.5", str(amount)) % t
+
+    def line(eid, amount):
+        return GOOD.replace('"g1"', f'"{eid}"').replace("1.5", str(amount)) % t
     raw = raw_df(spark, {
         "2025-10-01": [line("dup", 3.0), line("dup", 3.0), line("same_day", 9.0), line("same_day", 2.0),
                        line("single", 1.0)],

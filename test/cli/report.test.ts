@@ -118,11 +118,11 @@ describe('cli: progress and report text', () => {
     assert.match(text, /2025-10-04_2025-10-04 +pending +- +- +- +0 +-/);
     assert.match(text, /total +2\/4 succeeded +1,484 +1,454/);
     assert.match(text, /Skipped \(gold already present; --overwrite replaces it\): 2025-10-03/);
-    assert.match(text, /Failures:\n  2025-10-02_2025-10-02: failed at ingest: ThrottlingException after 10 attempts \(Spark job run jr-2\)/);
+    assert.match(text, /Failures:\n {2}2025-10-02_2025-10-02: failed at ingest: ThrottlingException after 10 attempts \(Spark job run jr-2\)/);
     assert.match(text, /2025-10-04_2025-10-04: not started \(the backfill ended first\)/);
     assert.match(text, /2025-10-02_2025-10-02: 30 record\(s\) not written to the feature store, listed in file:\/\/\/lake\/_ingest\/dead.jsonl/);
     assert.match(text, /Run the failed chunks again: backfill retry-failed backfill-x/);
-    assert.match(text, /Validation: 1\/4 chunk\(s\) passed, 1 failed, 2 not validated\n  2025-10-03_2025-10-03: row_count: gold 10 != manifest 11/);
+    assert.match(text, /Validation: 1\/4 chunk\(s\) passed, 1 failed, 2 not validated\n {2}2025-10-03_2025-10-03: row_count: gold 10 != manifest 11/);
     assert.equal(lines.at(-1), 'Web UI: http://ui/x');
   });
 });

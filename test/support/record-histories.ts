@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import type { WorkflowHandle } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { backfillWorkflow, pauseSignal, progressQuery, resumeSignal, retryFailedUpdate } from '../../src/workflows';
 import { fakeActivities, type FakeOptions } from './fake-activities';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   const env = await createTimeSkippingEnv();
   const label = process.argv[2] ?? new Date().toISOString().slice(0, 10);
   const base = { bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-05', chunkSizeDays: 2, maxConcurrentChunks: 2 };
-  const scenarios: [string, Record<string, unknown>, FakeOptions, ((h: any) => Promise<void>)?][] = [
+  const scenarios: [string, Record<string, unknown>, FakeOptions, ((h: WorkflowHandle<typeof backfillWorkflow>) => Promise<void>)?][] = [
     ['succeeded', base, {}],
     ['chunk-failed', base, { failStep: { step: 'ingest', chunkId: '2025-10-03_2025-10-04', message: 'throttled for good' } }],
     ['dry-run', { ...base, dryRun: true }, {}],
