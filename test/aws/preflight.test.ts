@@ -10,6 +10,9 @@ import {
   StopApplicationCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { CreateCrawlerCommand, CreateDatabaseCommand } from '@aws-sdk/client-glue';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { DEFAULT_CODE_PREFIX, uploadJobCode } from '../../src/activities/aws/job-code';
+import { packageJob } from '../../src/client/commands/deploy-job';
 import { CreateFeatureGroupCommand, SageMakerClient, type CreateFeatureGroupCommandInput } from '@aws-sdk/client-sagemaker';
 import * as assert from 'node:assert/strict';
 import { createAwsBackends, type AwsBackends, type AwsClients } from '../../src/activities/aws';
@@ -48,6 +51,10 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     await m.glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'gold' } }));
     await m.glue.send(new CreateCrawlerCommand({ Name: 'gold-crawler', Role: `arn:aws:iam::${ACCOUNT}:role/G`, DatabaseName: 'gold', Targets: { S3Targets: [{ Path: 's3://lake/gold/' }] } }));
     await m.sagemaker.send(new CreateFeatureGroupCommand(featureGroupInput(GROUP)));
+    // The job code, deployed as `backfill deploy-job` does (preflight resolves and checks its key).
+    await m.s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }));
+    const pkg = packageJob();
+    await uploadJobCode(m.s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
   });
   after(async () => {
     await moto?.stop();
