@@ -48,7 +48,10 @@ export class LocalLake implements Lake {
         if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
         const full = path.join(dir, e.name);
         if (e.isDirectory()) await walk(full);
-        else out.push({ uri: 'file://' + full, size: (await fs.stat(full)).size });
+        else {
+          const st = await fs.stat(full);
+          out.push({ uri: 'file://' + full, size: st.size, mtime: Math.floor(st.mtimeMs) });
+        }
       }
     };
     await walk(root);
