@@ -49,8 +49,9 @@ export class LocalLake implements Lake {
         const full = path.join(dir, e.name);
         if (e.isDirectory()) await walk(full);
         else {
-          const st = await fs.stat(full);
-          out.push({ uri: 'file://' + full, size: st.size, mtime: Math.floor(st.mtimeMs) });
+          // Whole milliseconds from the nanoseconds, exactly as Hadoop's FileStatus (java.io.File) gives them.
+          const st = await fs.stat(full, { bigint: true });
+          out.push({ uri: 'file://' + full, size: Number(st.size), mtime: Number(st.mtimeNs / 1_000_000n) });
         }
       }
     };
