@@ -22,7 +22,8 @@ import { parseRunArgs } from '../src/client/run-args';
 import { defaultFeatureGroup, FEATURE_VERSION_PATTERN } from '../src/common/feature-versions';
 import { validateInput } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
-import type { SparkJobResult } from '../src/common/results';
+import { summarizeChunk, totalsOf, type ChunkManifest, type SparkJobResult } from '../src/common/results';
+import { formatReport } from '../src/client/report';
 import { fakeIo } from './cli/support';
 import { makeSampleLake, requestFor } from './support/lake';
 import { ROOT, VENV_BIN } from './support/temporal';
@@ -142,6 +143,13 @@ describe('lineage, stale days and the definition-change guard', function () {
     assert.match(err.message, /fingerprint aaaaaaaaaaaa \(2 days: 2025-10-01\.\.2025-10-02\)/);
     assert.ok(err.message.includes(`builds with fingerprint ${current}`), err.message);
 
+    // backfill check names them too.
+    const io = fakeIo();
+    await main(['check', '--bucket', lake, '--start-date', DAYS[0], '--end-date', DAYS[0], '--json'], io);
+    const [day] = JSON.parse(io.stdout()).days as { reasons: string[]; details: string[] }[];
+    assert.deepEqual(day.reasons, ['fingerprint_changed']);
+    assert.deepEqual(day.details, [`built with fingerprint aaaaaaaaaaaa, current ${current}`]);
+
     assert.deepEqual(await env.run(activities.preflight, request({ acceptDefinitionChange: true })), { backend: 'local' });
     // A run that adds nothing (every day kept) mixes nothing: not refused.
     assert.deepEqual(await env.run(activities.preflight, validateInput({ bucket: lake, startDate: DAYS[2], endDate: DAYS[2] })), { backend: 'local' });
@@ -161,5 +169,16 @@ describe('lineage, stale days and the definition-change guard', function () {
     assert.throws(() => validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-01', featureVersion: 'v1_corrected' }), /"v1_corrected" is not defined; defined versions: v1, v2/);
     assert.equal(parseRunArgs(['--bucket', '/l', '--start-date', '2025-10-01', '--end-date', '2025-10-01', '--accept-definition-change']).input.acceptDefinitionChange, true);
     assert.throws(() => validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-01', acceptDefinitionChange: 'yes' }), /acceptDefinitionChange: must be true or false/);
+  });
+
+  it('the report of a run that accepted a definition change says so, naming the days rebuilt over the old one', () => {
+    const [chunk] = planChunks(DAYS[0], DAYS[1], 2);
+    const manifest = { output_rows_per_dt: {}, accepted_definition_change: { fingerprint: 'bbbbbbbbbbbb', replaced: { [DAYS[1]]: 'aaaaaaaaaaaa', [DAYS[0]]: 'aaaaaaaaaaaa' } } } as unknown as ChunkManifest;
+    const summary = summarizeChunk({ chunk, status: 'succeeded', spark: { manifest, jobRunId: 'j' } }, { attempts: 1 });
+    const chunks = [summary];
+    const text = formatReport({ workflowId: 'w', status: 'succeeded', featureGroup: 'g', featureVersion: 'v1', startDate: DAYS[0], endDate: DAYS[1], chunks, totals: totalsOf(chunks), startedAt: 0, finishedAt: 1 });
+    assert.match(text, /Definition change accepted \(--accept-definition-change\): gold built with fingerprint bbbbbbbbbbbb; rebuilt over gold of another definition: 2025-10-01 \(was aaaaaaaaaaaa\), 2025-10-02 \(was aaaaaaaaaaaa\)/);
+    const plain = formatReport({ workflowId: 'w', status: 'succeeded', featureGroup: 'g', featureVersion: 'v1', startDate: DAYS[0], endDate: DAYS[1], chunks: [{ ...summary, definitionChange: undefined }], totals: totalsOf(chunks), startedAt: 0, finishedAt: 1 });
+    assert.doesNotMatch(plain, /Definition change/);
   });
 });
