@@ -9,7 +9,13 @@ import re
 from dataclasses import dataclass
 from typing import Dict, FrozenSet
 
-VERSION_PATTERN = re.compile(r"^v\d+(\.\d+)?$")
+# v1, v1.1, v1_corrected, v2.1_fix: "v<major>", then up to three ".x" or "_x" parts.
+VERSION_PATTERN = re.compile(r"^v\d+([._][A-Za-z0-9]+){0,3}$")
+VERSION_FORM = "v<major> followed by up to three .<part> or _<part> (v1, v1.1, v1_corrected)"
+
+# The transform code every version runs: its bytes are part of the build fingerprint (src/activities/fingerprint.ts
+# hashes the same files of spark_jobs/card_features/ on the worker).
+CODE_FILES = ("definitions.py", "transform.py")
 
 
 class UnknownFeatureVersion(ValueError):
@@ -23,8 +29,11 @@ class FeatureDefinition:
     counted_statuses: FrozenSet[str]
     window_1h_seconds: int
     window_24h_seconds: int
-    # Short hash of this version's definition, recorded in manifests so a change is visible.
+    # Short hash of this version's definition entry (and the windows), as in manifests' feature_definition.
     fingerprint: str
+    # Short hash of the definition plus the transform code (CODE_FILES): what each gold commit records and
+    # the definition-change guard compares (docs/design.md, "Lineage and staleness").
+    build_fingerprint: str = ""
 
     @property
     def lookback_seconds(self) -> int:
@@ -45,7 +54,7 @@ def known_versions() -> Dict[str, dict]:
 def get_definition(version: str) -> FeatureDefinition:
     if not VERSION_PATTERN.match(version or ""):
         raise UnknownFeatureVersion(
-            f"feature version {version!r} is not of the form v<major> or v<major>.<minor>"
+            f"feature version {version!r} is not of the form {VERSION_FORM}"
         )
     raw = _raw()
     versions = raw["versions"]
@@ -57,6 +66,7 @@ def get_definition(version: str) -> FeatureDefinition:
     windows = raw["windows_seconds"]
     canonical = json.dumps({"windows": windows, "version": entry}, sort_keys=True).encode()
     return FeatureDefinition(
+        build_fingerprint=build_fingerprint(canonical),
         version=version,
         description=entry["description"],
         counted_statuses=frozenset(entry["counted_statuses"]),
@@ -64,3 +74,21 @@ def get_definition(version: str) -> FeatureDefinition:
         window_24h_seconds=int(windows["24h"]),
         fingerprint=hashlib.sha256(canonical).hexdigest()[:12],
     )
+
+
+def code_digests() -> Dict[str, str]:
+    """sha256 of each transform code file's bytes, read from the package (also inside the job's zip)."""
+    package = __name__.rsplit(".", 1)[0]
+    out = {}
+    for name in CODE_FILES:
+        data = pkgutil.get_data(package, name)
+        if data is None:
+            raise RuntimeError(f"card_features/{name} is missing from the package")
+        out[name] = hashlib.sha256(data).hexdigest()
+    return out
+
+
+def build_fingerprint(canonical_definition: bytes) -> str:
+    """sha256 of the canonical definition JSON, a newline, then "<file>:<sha256>" lines of CODE_FILES; 12 hex digits."""
+    lines = [canonical_definition.decode("ascii")] + [f"{n}:{d}" for n, d in code_digests().items()]
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]

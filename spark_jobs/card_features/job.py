@@ -137,6 +137,15 @@ def code_revision(label: str) -> str:
     return f"{label}+{sha}" if label else sha
 
 
+def _etag(status) -> Optional[str]:
+    """The object's ETag from an S3A FileStatus (Hadoop's EtagSource); None on file systems without one."""
+    try:
+        etag = status.getEtag()
+    except Exception:  # py4j: no such method on this FileStatus class (local disk, EMRFS)
+        return None
+    return str(etag).strip('"') if etag else None
+
+
 class LakeFs:
     """The few Hadoop FileSystem calls the job needs, on whatever scheme the path has."""
 
@@ -179,6 +188,20 @@ class LakeFs:
             f"{path}/{s.getPath().getName()}" for s in fs.listStatus(p)
             if s.isFile() and not s.getPath().getName().startswith(("_", "."))
         )
+
+    def file_statuses(self, path: str) -> List[Dict]:
+        """The directory's data files (not hidden) with size, modification time (ms) and ETag when known."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return []
+        out = []
+        for s in fs.listStatus(p):
+            name = s.getPath().getName()
+            if not s.isFile() or name.startswith(("_", ".")):
+                continue
+            out.append({"path": f"{path}/{name}", "size": int(s.getLen()),
+                        "mtime": int(s.getModificationTime()), "etag": _etag(s)})
+        return sorted(out, key=lambda f: f["path"])
 
     def read_text(self, path: str) -> Optional[str]:
         fs, p = self._path(path)
@@ -296,6 +319,8 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         "feature_group": cfg.feature_group,
         "feature_version": cfg.feature_version,
         "feature_definition": {"fingerprint": definition.fingerprint, "description": definition.description},
+        # Definition plus transform code: what the gold commits record and the definition-change guard compares.
+        "fingerprint": definition.build_fingerprint,
         "code_revision": revision,
         "start_date": start.isoformat(),
         "end_date": end.isoformat(),
@@ -327,7 +352,7 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         manifest.update(_compute_and_write(spark, fs, cfg, definition, start, end, present, process, existing,
                                            sum(bronze_bytes[d] for d in present)))
         manifest["commits"] = _commit_days(fs, cfg, definition, process, manifest["output_rows_per_dt"],
-                                           current, revision)
+                                           current, revision, _job_lineage(spark))
     manifest["run_id"] = cfg.run_id
 
     manifest["duration_seconds"] = round(time.time() - started, 3)
@@ -467,7 +492,8 @@ def current_gold(fs: LakeFs, cfg: JobConfig, day: str) -> Optional[str]:
 
 
 def _commit_days(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, process: List[str],
-                 rows: Dict[str, int], current: Dict[str, Optional[str]], revision: str) -> Dict[str, Dict]:
+                 rows: Dict[str, int], current: Dict[str, Optional[str]], revision: str,
+                 job_lineage: Dict) -> Dict[str, Dict]:
     """After the data files are written, make them current: one ledger commit record per processed day."""
     commits = {}
     for d in process:
@@ -475,14 +501,49 @@ def _commit_days(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, proc
         files = fs.data_files(location) if location else []
         commit = ledger.GoldCommit(
             dt=d, feature_version=cfg.feature_version, run_id=cfg.run_id, location=location, files=files,
-            rows=rows[d], code_revision=revision, fingerprint=definition.fingerprint,
-            committed_at=ledger.now_iso(),
+            rows=rows[d], code_revision=revision, fingerprint=definition.build_fingerprint,
+            definition_fingerprint=definition.fingerprint, committed_at=ledger.now_iso(),
+            lineage={**job_lineage, "code_revision": revision, "fingerprint": definition.build_fingerprint,
+                     "bronze": day_bronze_inputs(fs, cfg, definition, d)},
             previous_location=current[d] if current[d] != location else None,
             job={"feature_group": cfg.feature_group, "start_date": cfg.start.isoformat(), "end_date": cfg.end.isoformat()},
         ).to_json()
         fs.write_text(ledger.commit_path(cfg.ledger_root, cfg.feature_version, d), json.dumps(commit, indent=2, sort_keys=True))
         commits[d] = commit
     return commits
+
+
+# Spark settings recorded in each gold commit's lineage: the ones that size or shape the computation.
+LINEAGE_SPARK_KEYS = ("spark.master", "spark.app.id", "spark.executor.memory", "spark.executor.cores",
+                      "spark.executor.instances", "spark.driver.memory", "spark.driver.cores",
+                      "spark.dynamicAllocation.enabled", "spark.dynamicAllocation.maxExecutors",
+                      "spark.sql.shuffle.partitions", "spark.default.parallelism", "spark.sql.adaptive.enabled",
+                      *SPARK_CONF)
+
+
+def _job_lineage(spark: SparkSession) -> Dict:
+    """The job run and its Spark settings, the same for every day the run commits."""
+    conf = dict(spark.sparkContext.getConf().getAll())
+    # EMR Serverless names its job run in the environment; elsewhere (local spark-submit) there is none.
+    job_run_id = os.environ.get("EMR_SERVERLESS_JOB_RUN_ID") or conf.get("spark.emr-serverless.jobRunId")
+    settings = {k: conf[k] for k in LINEAGE_SPARK_KEYS if k in conf}
+    settings["spark.app.id"] = spark.sparkContext.applicationId
+    return {"job_run_id": job_run_id, "spark_version": spark.version, "spark_conf": settings}
+
+
+def day_bronze_inputs(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, day: str) -> Dict:
+    """The bronze a day's gold depends on: its arrival partitions, lookback and lateness ones included.
+
+    Every partition the day's windows can read is named (`partitions`, present or not, so one added
+    later is noticed), with its data files' sizes, modification times and, where the file system gives
+    them (S3A), ETags: `backfill check` compares these with the lake to find days built from stale input.
+    """
+    d = dt.date.fromisoformat(day)
+    dates = [x.isoformat() for x in transform.bronze_dates_to_read(d, d, definition.lookback_seconds, cfg.lateness_days)]
+    files = []
+    for p in dates:
+        files.extend(fs.file_statuses(_partition(cfg.bronze_table, p)))
+    return {"partitions": dates, "files": files}
 
 
 def _stats_exprs(days: List[str]) -> List:

@@ -29,6 +29,10 @@ class GoldCommit:
     previous_location: Optional[str] = None
     ledger_version: int = LEDGER_VERSION
     job: dict = field(default_factory=dict)
+    # The definition-only hash (FeatureDefinition.fingerprint); `fingerprint` also covers the transform code.
+    definition_fingerprint: str = ""
+    # What the day's gold was built from: bronze files read, job run, Spark settings (job.day_lineage).
+    lineage: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return asdict(self)

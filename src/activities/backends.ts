@@ -11,6 +11,10 @@ import type { CatalogResult } from '../common/results';
 export interface LakeObject {
   uri: string;
   size: number;
+  /** Last modification, ms since the epoch (as Hadoop's FileStatus gives it), when the lake knows it. */
+  mtime?: number;
+  /** S3 ETag without quotes; undefined on a local disk. */
+  etag?: string;
 }
 
 export interface Lake {

@@ -12,6 +12,8 @@ import type { CatalogResult, ChunkManifest, DryRunDay, DryRunPlan, IngestResult,
 import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from './ingest';
 import { checkBronzeFiles } from './bronze-check';
+import { commitFingerprint, guardDefinitionChange } from './definition-guard';
+import { currentFingerprints } from './fingerprint';
 import { bronzeTable, errorRecordUri, goldTable, manifestUri } from './lake-paths';
 import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
 import { namespaceSearchAttributeProblem, type SearchAttributeLister } from './search-attributes';
@@ -88,6 +90,9 @@ export function createActivities(backends: Backends) {
       // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
       try {
         checkWorkerAllowances(request, workerAllowances());
+        // One definition and transform code per version's gold (docs/design.md, "Lineage and staleness").
+        const change = await guardDefinitionChange(lake, request, currentFingerprints(request.featureVersion));
+        if (change) Context.current().log.warn('definition change accepted', { ...change });
       } catch (err) {
         if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.invalidInput);
         throw err;
@@ -137,6 +142,7 @@ export function createActivities(backends: Backends) {
       const days = dateRange(chunk.startDate, chunk.endDate);
       const before = await readStates(lake, request, days);
       const computeDates = before.filter((s) => goldDecision(s, request, runId).action === 'compute').map((s) => s.dt);
+      const accepted = request.acceptDefinitionChange ? replacedDefinitions(before, computeDates, request.featureVersion) : undefined;
       let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = { jobRunId: 'none (every day already in gold)' };
       if (computeDates.length > 0) {
         const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
@@ -146,7 +152,8 @@ export function createActivities(backends: Backends) {
         );
       }
       const after = await readStates(lake, request, days);
-      return { manifest: creditedManifest({ request, chunk, runId, job: job.manifest, states: after }), jobRunId: job.jobRunId, logLocation: job.logLocation };
+      const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
+      return { manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest, jobRunId: job.jobRunId, logLocation: job.logLocation };
     },
 
     async refreshCatalog(input: ChunkStepInput, ...legacy: unknown[]): Promise<CatalogResult> {
@@ -211,6 +218,17 @@ async function readStates(lake: Lake, request: BackfillRequest, days: string[]):
   const out: DayState[] = [];
   for (const dt of days) out.push(await readDayState(lake, request, dt));
   return out;
+}
+
+/** Days about to be rebuilt whose gold came from another definition (the report names them). */
+function replacedDefinitions(before: DayState[], computeDates: string[], version: string): ChunkManifest['accepted_definition_change'] {
+  const current = currentFingerprints(version);
+  const replaced: Record<string, string> = {};
+  for (const s of before) {
+    const old = s.commit && commitFingerprint(s.commit, current);
+    if (old && old !== current.build && computeDates.includes(s.dt)) replaced[s.dt] = old;
+  }
+  return { fingerprint: current.build, replaced };
 }
 
 function hasGold(s: DayState): boolean {

@@ -27,6 +27,29 @@ export interface GoldCommit {
   fingerprint: string;
   committed_at: string;
   previous_location?: string | null;
+  /** Definition-only hash; `fingerprint` also covers the transform code. Absent in commits from before that. */
+  definition_fingerprint?: string;
+  /** What the day was built from (spark_jobs/card_features/job.py day_bronze_inputs); absent in older commits. */
+  lineage?: GoldLineage;
+}
+
+/** A bronze file as the job listed it (Hadoop FileStatus): size, modification time (ms), ETag on S3A. */
+export interface LineageFile {
+  path: string;
+  size: number;
+  mtime?: number | null;
+  etag?: string | null;
+}
+
+export interface GoldLineage {
+  code_revision: string;
+  fingerprint: string;
+  /** EMR Serverless job run id; null elsewhere. */
+  job_run_id?: string | null;
+  spark_version?: string;
+  spark_conf?: Record<string, string>;
+  /** Every arrival partition the day's windows read (present or not), and the data files found. */
+  bronze: { partitions: string[]; files: LineageFile[] };
 }
 
 /** How far a day's current gold got into one feature group. */

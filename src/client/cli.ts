@@ -3,7 +3,9 @@
  * this file dispatches and turns usage errors into exit code 2.
  */
 import { cancelCommand } from './commands/cancel';
+import { checkCommand } from './commands/check';
 import { deployJobCommand } from './commands/deploy-job';
+import { lineageCommand } from './commands/lineage';
 import { listCommand } from './commands/list';
 import { pauseCommand, resumeCommand } from './commands/pause-resume';
 import { retryFailedCommand } from './commands/retry-failed';
@@ -30,6 +32,8 @@ Commands:
   retry-failed     run the failed chunks of a backfill again
   set-concurrency  change how many chunks run at once
   deploy-job       package the Spark job and upload it to the code bucket (AWS)
+  check            days of a version that need building again (never built, bronze changed, definition changed)
+  lineage          what one gold day was built from (bronze files, code, fingerprint, job run, Spark settings)
 
 Run backfill <command> --help for its options. Commands acting on one backfill take its workflow
 id, or the --start-date/--end-date/--feature-version/--feature-group flags it was started with.
@@ -48,6 +52,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io, deps: CliDeps) => Promis
   'retry-failed': retryFailedCommand,
   'set-concurrency': setConcurrencyCommand,
   'deploy-job': deployJobCommand,
+  check: checkCommand,
+  lineage: lineageCommand,
 };
 
 export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {}): Promise<number> {

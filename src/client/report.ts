@@ -71,6 +71,15 @@ function formatRun(report: BackfillReport): string[] {
   lines.push(`Input: ${formatCount(quarantined)} malformed line(s) quarantined, ${formatCount(duplicates)} duplicate event(s) removed`);
   const foreign = report.chunks.flatMap((c) => c.foreignDates ?? []);
   if (foreign.length) lines.push(`Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${foreign.join(', ')} (--republish sends it once)`);
+  const changes = report.chunks.flatMap((c) => (c.definitionChange ? [c.definitionChange] : []));
+  if (changes.length) {
+    const replaced = changes.flatMap((c) => Object.entries(c.replaced)).sort(([a], [b]) => (a < b ? -1 : 1));
+    lines.push(
+      `Definition change accepted (--accept-definition-change): gold built with fingerprint ${changes[0].fingerprint}; ` +
+        (replaced.length ? `rebuilt over gold of another definition: ${replaced.map(([d, f]) => `${d} (was ${f})`).join(', ')}` : 'no day of another definition rebuilt') +
+        ` (backfill check lists the days still built with another)`,
+    );
+  }
   const doubled = report.totals.possibleDuplicates ?? 0;
   if (doubled > 0) {
     lines.push(`A worker died mid-ingest: up to ${formatCount(doubled)} record(s) may be in the offline store twice (see "Guarantees" in docs/guide.md to remove them)`);

@@ -15,6 +15,8 @@ export interface RunOptions {
   follow: boolean;
   json: boolean;
   directEmr: boolean;
+  /** --only-stale: the CLI narrows the run to the stale days (backfill check) before starting it. */
+  onlyStale: boolean;
   /** --task-queue, else BACKFILL_TASK_QUEUE, else the backend's default queue. */
   taskQueue: string;
   prices: UnitPrices;
@@ -40,6 +42,13 @@ Options of run_backfill.py (same names and meaning):
   --allow-incomplete-days       accept an end date whose late events may still be arriving (later than
                                 yesterday minus the 1-day lateness window, UTC); later runs skip those
                                 days once they are in gold, so their late events would never be counted
+  --accept-definition-change    add days of a version built with another definition fingerprint (its
+                                definitions.json entry or transform code changed) than its days already
+                                built; without it such a run is refused (exit 2); the report lists the
+                                days rebuilt over the old definition
+  --only-stale                  build only the days backfill check finds stale in the range: never built,
+                                bronze changed since built, or another definition fingerprint (those are
+                                overwritten; one-day chunks); --dry-run shows the same list
   --republish                   also send gold that has no publication record (e.g. written by the old
                                 pipeline) to the feature store, once
   --dry-run                     write nothing: print the chunk plan, bronze partitions found and missing
@@ -94,6 +103,8 @@ export const RUN_FLAGS = {
   overwrite: { type: 'boolean' },
   'allow-incomplete-days': { type: 'boolean' },
   republish: { type: 'boolean' },
+  'accept-definition-change': { type: 'boolean' },
+  'only-stale': { type: 'boolean' },
   'dry-run': { type: 'boolean' },
   'direct-emr': { type: 'boolean' },
   bucket: { type: 'string' },
@@ -124,6 +135,7 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   exclusive(values, 'follow', 'no-follow', 'pick one');
   exclusive(values, 'direct-emr', 'dry-run', 'a direct EMR run always writes; use --dry-run alone to see the plan');
   exclusive(values, 'direct-emr', 'local', '--direct-emr runs on EMR Serverless');
+  exclusive(values, 'direct-emr', 'only-stale', 'a direct EMR run has no ledger checks');
   for (const flag of ['start-date', 'end-date', 'bucket'] as const) {
     if (values[flag] === undefined) throw new UsageError(`--${flag} is required; see backfill run --help`);
   }
@@ -159,6 +171,7 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
     allowIncompleteDays: values['allow-incomplete-days'],
     republish: values.republish,
     waitForOverlap: values['wait-for-overlap'],
+    acceptDefinitionChange: values['accept-definition-change'],
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return {
@@ -167,6 +180,7 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
     follow: !values['no-follow'],
     json: values.json ?? false,
     directEmr,
+    onlyStale: values['only-stale'] ?? false,
     taskQueue: values['task-queue'] ?? defaultTaskQueue(env, backend),
     prices: {
       vcpuHour: positiveNumberFlag(values['price-vcpu-hour'], '--price-vcpu-hour') ?? DEFAULT_PRICES.vcpuHour,

@@ -2,7 +2,7 @@
  * Which backfill a subcommand acts on: a workflow id, or the flags that make up the id
  * (src/common/workflow-id.ts), so an operator can repeat the flags of the `run` they started.
  */
-import { defaultFeatureGroup, FEATURE_VERSION_PATTERN } from '../common/feature-versions';
+import { defaultFeatureGroup, FEATURE_VERSION_FORM, FEATURE_VERSION_PATTERN } from '../common/feature-versions';
 import { backfillWorkflowId } from '../common/workflow-id';
 import { dateFlag, UsageError, type FlagSpec } from './usage';
 
@@ -38,7 +38,7 @@ export function targetWorkflowId(command: string, positionals: string[], values:
   const endDate = dateFlag(values['end-date'] as string, '--end-date')!;
   const featureVersion = (values['feature-version'] as string | undefined) ?? 'v1';
   if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
-    throw new UsageError(`--feature-version must look like v1 or v1.2, got "${featureVersion}"`);
+    throw new UsageError(`--feature-version must be ${FEATURE_VERSION_FORM}, got "${featureVersion}"`);
   }
   const featureGroup = (values['feature-group'] as string | undefined) ?? defaultFeatureGroup(featureVersion);
   return backfillWorkflowId({ featureGroup, featureVersion, startDate, endDate, dryRun: Boolean(values['dry-run']) });

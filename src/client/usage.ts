@@ -72,6 +72,7 @@ export const FLAG_OF_FIELD: Record<string, string> = {
   sparkConf: '--spark-conf',
   allowIncompleteDays: '--allow-incomplete-days',
   republish: '--republish',
+  acceptDefinitionChange: '--accept-definition-change',
 };
 
 /** An InputError of validateInput() as a usage error about the flag that set the field. */

@@ -5,7 +5,7 @@
  */
 import { addDays, daysBetweenInclusive, fromEpochDay, toEpochDay } from './dates';
 import { planChunks } from './plan';
-import { defaultFeatureGroup, definedFeatureVersions, FEATURE_VERSION_PATTERN } from './feature-versions';
+import { defaultFeatureGroup, definedFeatureVersions, FEATURE_VERSION_FORM, FEATURE_VERSION_PATTERN } from './feature-versions';
 
 /** What callers send (`temporal workflow start --input`, the CLI, the Step Functions JSON). */
 export interface BackfillInput {
@@ -30,6 +30,7 @@ export interface BackfillInput {
   jobCodeKey?: unknown;
   allowIncompleteDays?: unknown;
   waitForOverlap?: unknown;
+  acceptDefinitionChange?: unknown;
 }
 
 export interface LakePrefixes {
@@ -68,6 +69,8 @@ export interface BackfillRequest {
   allowIncompleteDays: boolean;
   /** Wait for a running backfill of the same group and version sharing days, instead of failing. */
   waitForOverlap: boolean;
+  /** Add days of a version whose definition fingerprint differs from its days already built (refused otherwise). */
+  acceptDefinitionChange: boolean;
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
@@ -93,7 +96,7 @@ const KNOWN_FIELDS = new Set([
   'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
   'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
   'republish', 'resumeRunId', 'jobCodeKey', 'allowIncompleteDays',
-  'waitForOverlap',
+  'waitForOverlap', 'acceptDefinitionChange',
 ]);
 
 /** How validateInput() decides what depends on the caller's clock and on the worker's settings. */
@@ -130,7 +133,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
   const { startDate, endDate, allowedLatenessDays, allowIncompleteDays } = dateRangeOf(input, options.now ?? Date.now());
   const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
   if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
-    throw new InputError('featureVersion', `"${featureVersion}" is not of the form v<major> or v<major>.<minor>`);
+    throw new InputError('featureVersion', `"${featureVersion}" is not of the form ${FEATURE_VERSION_FORM}`);
   }
   if (!definedFeatureVersions().includes(featureVersion)) {
     throw new InputError(
@@ -165,6 +168,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     jobCodeKey: jobCodeKey(input),
     allowIncompleteDays,
     waitForOverlap: bool(input, 'waitForOverlap'),
+    acceptDefinitionChange: bool(input, 'acceptDefinitionChange'),
   };
 }
 

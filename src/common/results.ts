@@ -29,6 +29,8 @@ export interface ChunkManifest {
   gold_table: string;
   duration_seconds: number;
   spark_version: string;
+  /** Set with acceptDefinitionChange: the fingerprint built, and rebuilt days with the one they had. */
+  accepted_definition_change?: { fingerprint: string; replaced: Record<string, string> };
 }
 
 export interface SparkJobResult {
@@ -167,6 +169,8 @@ export interface ChunkSummary {
   validationProblems?: string[];
   jobRunId?: string;
   error?: { step: string; message: string };
+  /** acceptDefinitionChange: fingerprint built, and days rebuilt over gold of another one (with that one). */
+  definitionChange?: { fingerprint: string; replaced: Record<string, string> };
 }
 
 export function summarizeChunk(result: ChunkResult, base: Pick<ChunkSummary, 'startedAt' | 'finishedAt' | 'attempts'>): ChunkSummary {
@@ -192,6 +196,7 @@ export function summarizeChunk(result: ChunkResult, base: Pick<ChunkSummary, 'st
     validationProblems: result.validation?.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail}`),
     jobRunId: result.spark?.jobRunId,
     error: result.error,
+    definitionChange: m?.accepted_definition_change,
   };
 }
 

@@ -214,7 +214,7 @@ describe('cli: commands, help and targets', () => {
     [['resume', 'a', 'b'], /backfill resume takes one workflow id, got 2: a b/],
     [['cancel', 'id', '--start-date', '2025-10-01'], /give either a workflow id or --start-date/],
     [['retry-failed', '--start-date', '2025-13-01', '--end-date', '2025-10-02'], /--start-date must be a date in YYYY-MM-DD form, got "2025-13-01"/],
-    [['status', '--start-date', '2025-10-01', '--end-date', '2025-10-02', '--feature-version', 'two'], /--feature-version must look like v1 or v1\.2, got "two"/],
+    [['status', '--start-date', '2025-10-01', '--end-date', '2025-10-02', '--feature-version', 'two'], /--feature-version must be v<major> followed by up to three \.<part> or _<part> \(v1, v1\.1, v1_corrected\), got "two"/],
     [['status', 'id', '--verbose'], /Unknown option '--verbose'; see backfill status --help/],
     [['retry-failed', 'id', '--local', '--aws'], /--local and --aws exclude each other/],
     [['set-concurrency', 'id'], /--max-concurrent-chunks N is required/],

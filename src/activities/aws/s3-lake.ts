@@ -73,7 +73,7 @@ export class S3Lake implements Lake {
           const relative = o.Key.slice(prefix.length).split('/');
           // Hidden like on a file system: _SUCCESS, _temporary/, .crc files, and "x_$folder$" markers.
           if (relative.some((part) => part.startsWith('_') || part.startsWith('.')) || o.Key.endsWith('_$folder$')) continue;
-          out.push({ uri: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0 });
+          out.push({ uri: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0, mtime: o.LastModified?.getTime(), etag: o.ETag?.replace(/"/g, '') });
         }
       }
     } catch (err) {

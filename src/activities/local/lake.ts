@@ -48,7 +48,11 @@ export class LocalLake implements Lake {
         if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
         const full = path.join(dir, e.name);
         if (e.isDirectory()) await walk(full);
-        else out.push({ uri: 'file://' + full, size: (await fs.stat(full)).size });
+        else {
+          // Whole milliseconds from the nanoseconds, exactly as Hadoop's FileStatus (java.io.File) gives them.
+          const st = await fs.stat(full, { bigint: true });
+          out.push({ uri: 'file://' + full, size: Number(st.size), mtime: Number(st.mtimeNs / 1_000_000n) });
+        }
       }
     };
     await walk(root);

@@ -20,6 +20,7 @@ import { formatReport } from '../report';
 import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
 import { FLAG_OF_FIELD, usageOfInputError, UsageError, wantsHelp } from '../usage';
 import { directEmr } from './direct-emr';
+import { onlyStaleInput } from './only-stale';
 
 export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise<number> {
   if (wantsHelp(argv)) {
@@ -33,7 +34,12 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
     opts.input.bucket = path.resolve(opts.input.bucket);
   }
   // A direct EMR run has no worker: this process applies the worker's sparkConf allowance itself.
-  const request = validateRequest(opts.input, opts.directEmr ? workerAllowances().sparkConf : WORKER_DECIDES);
+  let request = validateRequest(opts.input, opts.directEmr ? workerAllowances().sparkConf : WORKER_DECIDES);
+  if (opts.onlyStale) {
+    const narrowed = await onlyStaleInput(request, opts.input, io, deps);
+    if (!narrowed) return EXIT.ok;
+    request = validateRequest((opts.input = narrowed));
+  }
   if (opts.directEmr) return directEmr(request, opts, io, deps);
 
   const temporal = await connectTemporal();
