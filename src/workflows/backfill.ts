@@ -16,6 +16,7 @@ import {
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -39,6 +40,7 @@ import {
 import { rootMessage } from '../common/errors';
 import { chunkWorkflow, PATCHES } from './chunk';
 import { describeConflicts, formatDays, type LeaseConflict } from './lease';
+import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummary } from './ui';
 
 const setup = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '5 minutes',
@@ -95,12 +97,20 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   // arrive first): on a namespace without them an upsert fails every workflow task, for ever.
   // (Histories from before the patch upserted at once.)
   let accepted = carry !== undefined || !patched(PATCHES.noUpsertBeforePreflight);
-  const publish = () =>
-    accepted &&
+  let known: BackfillRequest | undefined = carry?.request; // for the details, once accepted
+  // The Web UI's current details, kept up to date wherever the search attributes are.
+  const showDetails = () =>
+    setCurrentDetails(
+      backfillDetails({ workflowId: workflowInfo().workflowId, request: known, phase, chunks, maxConcurrentChunks, waitingFor }),
+    );
+  const publish = () => {
+    showDetails();
+    if (!accepted) return;
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.status, value: phase },
       { key: SEARCH_ATTRIBUTES.chunksDone, value: chunks.filter((c) => c.status === 'succeeded').length },
     ]);
+  };
 
   setHandler(progressQuery, () => ({
     workflowId: workflowInfo().workflowId,
@@ -140,10 +150,12 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   setHandler(retryFailedUpdate, () => {
     const again = chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled');
     for (const c of again) Object.assign(c, { status: 'pending', error: undefined });
+    showDetails();
     return again.map((c) => c.chunk.id);
   });
 
   const request = carry?.request ?? (await acceptRequest(input));
+  known = request;
   accepted = true;
   // The ledger's id of this backfill (gold locations and commits): the same across continue-as-new,
   // and the ended run's own when retry-failed resumes it, so its committed gold is kept, not rebuilt.
@@ -163,16 +175,19 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   publish();
 
   if (request.dryRun) {
-    const dryRun = await setup.inspectLake(request);
+    const dryRun = await setup.inspectLake.executeWithOptions({ summary: activitySummary.inspectLake(request) }, [request]);
     return finish('dry_run', dryRun);
   }
 
   const runChunk = async (summary: ChunkSummary): Promise<void> => {
     Object.assign(summary, { status: 'running', startedAt: Date.now(), finishedAt: undefined, attempts: summary.attempts + 1 });
+    showDetails();
     try {
       const result = await executeChild(chunkWorkflow, {
         args: [{ request, chunk: summary.chunk, runId: ledgerRunId }],
         workflowId: `${workflowInfo().workflowId}/chunk-${summary.chunk.id}`,
+        staticSummary: chunkStaticSummary(summary.chunk),
+        staticDetails: chunkStaticDetails(request, summary.chunk),
       });
       Object.assign(summary, summarizeChunk(result, summary));
     } catch (err) {
@@ -258,7 +273,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
 async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   const ask = (wait: boolean) =>
-    lease.acquireLease({
+    lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [{
       holder: workflowId,
       runId: firstExecutionRunId,
       featureGroup: request.featureGroup,
@@ -266,7 +281,7 @@ async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConf
       startDate: request.startDate,
       endDate: request.endDate,
       wait,
-    });
+    }]);
   let answer = await ask(false);
   while (!answer.granted) {
     if (!request.waitForOverlap) {
@@ -288,7 +303,9 @@ async function releaseLease(request: BackfillRequest): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   try {
     await CancellationScope.nonCancellable(() =>
-      lease.releaseLease({ holder: workflowId, runId: firstExecutionRunId, featureGroup: request.featureGroup, featureVersion: request.featureVersion }),
+      lease.releaseLease.executeWithOptions({ summary: activitySummary.lease('release', request) }, [
+        { holder: workflowId, runId: firstExecutionRunId, featureGroup: request.featureGroup, featureVersion: request.featureVersion },
+      ]),
     );
   } catch (err) {
     log.warn('could not release the overlap lease; the next backfill that needs these days frees it', { error: rootMessage(err) });
@@ -308,7 +325,7 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
   }
   let checked: Awaited<ReturnType<BackfillActivities['preflight']>>;
   try {
-    checked = await setup.preflight(request);
+    checked = await setup.preflight.executeWithOptions({ summary: activitySummary.preflight(request) }, [request]);
   } catch (err) {
     // The backend's verdict on the request becomes the workflow's own failure; anything else
     // (an outage outlasting the retries) fails the workflow as what it is.
