@@ -40,6 +40,7 @@ import {
 import { rootMessage } from '../common/errors';
 import { chunkWorkflow, PATCHES } from './chunk';
 import { describeConflicts, formatDays, type LeaseConflict } from './lease';
+import { recordBackfillFinished, recordChunkFinished } from './metrics';
 import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummary } from './ui';
 
 const setup = proxyActivities<BackfillActivities>({
@@ -195,6 +196,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     } finally {
       summary.finishedAt = Date.now();
       running -= 1;
+      recordChunkFinished(request, summary.status);
       publish();
     }
   };
@@ -249,6 +251,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   function finish(status: BackfillStatus, dryRun?: BackfillReport['dryRun']): BackfillReport {
     phase = status;
     publish();
+    recordBackfillFinished(request, status);
     return {
       workflowId: workflowInfo().workflowId,
       runId: ledgerRunId,

@@ -8,6 +8,7 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { ChunkResult } from '../common/results';
 import { rootMessage } from '../common/errors';
+import { recordIngest, recordSpark, recordStep } from './metrics';
 import { activitySummary, chunkDetails } from './ui';
 
 const spark = proxyActivities<BackfillActivities>({
@@ -72,17 +73,21 @@ export interface ChunkWorkflowInput {
 export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInput): Promise<ChunkResult> {
   const result: ChunkResult = { chunk, status: 'running' };
   // The Web UI's current details: which step the chunk is in (catalog and ingest run side by side).
-  const steps = { done: [] as string[], running: [] as string[], failed: undefined as { step: string; message: string } | undefined };
+  const steps = { done: [] as string[], running: [] as string[] };
   const show = () => setCurrentDetails(chunkDetails(chunk, { ...steps, failed: result.error }));
   const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     steps.running.push(name);
     show();
+    const started = Date.now();
+    let outcome: 'ok' | 'failed' | 'cancelled' = 'failed';
     try {
       const value = await run();
       steps.done.push(name);
+      outcome = 'ok';
       return value;
     } catch (err) {
       if (isCancellation(err)) {
+        outcome = 'cancelled';
         result.status = 'cancelled';
         throw err; // the chunk ends Cancelled, as asked
       }
@@ -94,13 +99,28 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
     } finally {
       steps.running.splice(steps.running.indexOf(name), 1);
       show();
+      recordStep(request, name, outcome, (Date.now() - started) / 1000);
     }
   };
 
-  result.spark = await step('spark', () => spark.runSparkJob.executeWithOptions({ summary: activitySummary.spark(request, chunk) }, [{ request, chunk, runName: workflowInfo().workflowId, runId }]));
+  result.spark = await step('spark', () =>
+    spark.runSparkJob.executeWithOptions({ summary: activitySummary.spark(request, chunk) }, [
+      { request, chunk, runName: workflowInfo().workflowId, runId },
+    ]),
+  );
   const sparkResult = result.spark;
-  const refresh = () => step('catalog', () => catalog.refreshCatalog.executeWithOptions({ summary: activitySummary.catalog(request, chunk) }, [{ request, chunk }])).then((r) => (result.catalog = r));
-  const publish = () => step('ingest', () => ingest.ingestFeatures.executeWithOptions({ summary: activitySummary.ingest(request, chunk) }, [{ request, chunk, runId }])).then((r) => (result.ingest = r));
+  recordSpark(request, sparkResult);
+  const refresh = () =>
+    step('catalog', () => catalog.refreshCatalog.executeWithOptions({ summary: activitySummary.catalog(request, chunk) }, [{ request, chunk }])).then(
+      (r) => (result.catalog = r),
+    );
+  const publish = () =>
+    step('ingest', () => ingest.ingestFeatures.executeWithOptions({ summary: activitySummary.ingest(request, chunk) }, [{ request, chunk, runId }])).then(
+      (r) => {
+        result.ingest = r;
+        recordIngest(request, r);
+      },
+    );
   let settled: PromiseSettledResult<unknown>[];
   if (patched(PATCHES.parallelCatalogAndIngest)) {
     // Both only need the job's output: refresh the catalog (minutes, for a crawler) while
@@ -112,7 +132,9 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
     if (settled[0].status === 'fulfilled') settled = await Promise.allSettled([publish()]);
   }
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
-  result.validation = await step('validate', () => checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk) }, [{ request, chunk, spark: sparkResult }]));
+  result.validation = await step('validate', () =>
+    checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk) }, [{ request, chunk, spark: sparkResult }]),
+  );
   if (!result.validation.ok) {
     const failed = result.validation.checks.filter((c) => !c.ok && c.severity === 'error');
     result.status = 'failed';

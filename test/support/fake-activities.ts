@@ -22,6 +22,8 @@ export interface FakeOptions {
    * backfill running until it has seen what it needs. Read at each look, so a test can flip it.
    */
   holdWhile?: (step: string, chunk: ChunkSpec, request?: BackfillRequest) => boolean;
+  /** Per chunk ingestion: this many of the records are refused for good, and the store's pushback. */
+  ingest?: { failedRecords?: number; throttled?: number; retries?: number };
   /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
   leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
@@ -144,11 +146,11 @@ export function fakeActivities(options: FakeOptions = {}) {
         ingestedDates: m.written_partitions,
         alreadyIngestedDates: [],
         recordsRead: m.output_rows,
-        recordsWritten: m.output_rows,
-        failedRecords: 0,
+        recordsWritten: m.output_rows - (options.ingest?.failedRecords ?? 0),
+        failedRecords: options.ingest?.failedRecords ?? 0,
         batches: 1,
-        retries: 0,
-        throttled: 0,
+        retries: options.ingest?.retries ?? 0,
+        throttled: options.ingest?.throttled ?? 0,
         resumed: false,
       };
     },
