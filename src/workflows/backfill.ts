@@ -10,6 +10,7 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   condition,
+  ContinueAsNew,
   continueAsNew,
   executeChild,
   isCancellation,
@@ -23,6 +24,7 @@ import {
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
+import type { BackfillOutcome } from '../activities/backends';
 import type { LeaseActivities } from '../activities/lease';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
@@ -58,10 +60,19 @@ const lease = proxyActivities<LeaseActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 });
 
+const outcomes = proxyActivities<BackfillActivities>({
+  // One metric data point: quick, or the service is down.
+  startToCloseTimeout: '1 minute',
+  // Retry a short outage; after that the backfill ends without its data point (alarm on missing data).
+  retry: { maximumAttempts: 5, initialInterval: '5 seconds', backoffCoefficient: 2 },
+});
+
 /** Changes of this workflow's code that older histories must not see (as PATCHES in chunk.ts). */
 export const BACKFILL_PATCHES = {
   /** 2026-11: a backfill holds an overlap lease on its days while it runs (issue 10). */
   overlapLease: 'overlap-lease',
+  /** 2026-11: a backfill's end is recorded for alarms (BackfillPipelineSuccess on AWS, issue 12). */
+  outcomeMetric: 'outcome-metric',
 } as const;
 
 /** Chunks started per run before continuing as new: ~10 history events each keeps a run far below 10k. */
@@ -80,6 +91,38 @@ export interface BackfillCarry {
 }
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
+  const { workflowId } = workflowInfo();
+  let report: BackfillReport;
+  try {
+    report = await runBackfill(input, carry);
+  } catch (err) {
+    // Continuing as new is no end; any other failure (bad input, refused overlap) is one that did not succeed.
+    if (!(err instanceof ContinueAsNew)) {
+      const group = { featureGroup: carry?.request.featureGroup, featureVersion: carry?.request.featureVersion };
+      await recordOutcome({ workflowId, ...group, status: isCancellation(err) ? 'cancelled' : 'failed', success: 0 });
+    }
+    throw err;
+  }
+  if (report.status !== 'dry_run') {
+    const { featureGroup, featureVersion, status } = report;
+    await recordOutcome({ workflowId, featureGroup, featureVersion, status, success: status === 'succeeded' ? 1 : 0 });
+  }
+  return report;
+}
+
+/** Records how the backfill ended (even when cancelled); a failure to record only logs: the backfill's own outcome stands. */
+async function recordOutcome(outcome: BackfillOutcome): Promise<void> {
+  if (!patched(BACKFILL_PATCHES.outcomeMetric)) return; // histories from before the patch ended without it
+  try {
+    await CancellationScope.nonCancellable(() =>
+      outcomes.recordBackfillOutcome.executeWithOptions({ summary: `record the outcome: ${outcome.status} (success ${outcome.success})` }, [outcome]),
+    );
+  } catch (err) {
+    log.warn('could not record the backfill outcome for alarms', { error: rootMessage(err) });
+  }
+}
+
+async function runBackfill(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
   // Handlers first, so a query or signal that arrives during validation is answered, not lost.
   let chunks: ChunkSummary[] = carry?.chunks ?? [];
   let paused = carry?.paused ?? false;

@@ -1,6 +1,7 @@
 /** Activities that do no I/O, record every call, and can be told to fail: for workflow-logic tests. */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BackfillActivities } from '../../src/activities';
+import type { BackfillOutcome } from '../../src/activities/backends';
 import type { AcquireLeaseInput, LeaseActivities, ReleaseLeaseInput } from '../../src/activities/lease';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
@@ -24,6 +25,8 @@ export interface FakeOptions {
   holdWhile?: (step: string, chunk: ChunkSpec, request?: BackfillRequest) => boolean;
   /** Per chunk ingestion: this many of the records are refused for good, and the store's pushback. */
   ingest?: { failedRecords?: number; throttled?: number; retries?: number };
+  /** Recording a backfill's outcome fails (retryably) every time. */
+  outcomeFails?: boolean;
   /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
   leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
@@ -114,8 +117,14 @@ export function fakeActivities(options: FakeOptions = {}) {
     },
   };
 
+  const outcomes: BackfillOutcome[] = [];
   const activities: BackfillActivities & LeaseActivities = {
     ...lease,
+    async recordBackfillOutcome(outcome) {
+      if (options.outcomeFails) throw new Error('metric service unavailable');
+      outcomes.push(outcome);
+      return true;
+    },
     async preflight() {
       calls.push({ step: 'preflight', chunkId: '-' });
       return { backend: 'fake' };
@@ -159,5 +168,5 @@ export function fakeActivities(options: FakeOptions = {}) {
       return { ok: true, checks: [], goldRowsPerDt: {} };
     },
   };
-  return { activities, calls, leaseCalls, maxInFlight: () => maxInFlight };
+  return { activities, calls, leaseCalls, outcomes, maxInFlight: () => maxInFlight };
 }
