@@ -51,11 +51,19 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
     assert.deepEqual(outcomes.map((o) => [o.status, o.success]), [['partially_failed', 0]]);
   });
 
-  it('records success 0 for a backfill refused at its input, and the failure stays the input error', async () => {
-    const { error, workflowId, outcomes } = await run({ ...input, chunkSizeDays: 0 });
+  it('records nothing for a request refused at its input: it never ran', async () => {
+    const { error, outcomes } = await run({ ...input, chunkSizeDays: 0 });
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
     assert.equal(error.cause.type, 'InvalidInput');
-    assert.deepEqual(outcomes, [{ workflowId, status: 'failed', success: 0 }]);
+    assert.deepEqual(outcomes, []);
+  });
+
+  it('records success 0 for an accepted backfill that fails without a report (overlap refused)', async () => {
+    const conflicts = [{ holder: 'other-backfill', runId: 'r1', shared: { startDate: '2025-10-02', endDate: '2025-10-02' } }];
+    const { error, workflowId, outcomes } = await run(input, { leaseBusy: { conflicts, times: 1 } });
+    assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
+    assert.equal(error.cause.type, 'BackfillOverlap');
+    assert.deepEqual(outcomes, [{ workflowId, featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'failed', success: 0 }]);
   });
 
   it('records nothing for a dry run', async () => {

@@ -119,10 +119,9 @@ export interface FeatureStore {
 /** How one backfill ended, for alarms that watch a success metric (the old pipeline's BackfillPipelineSuccess). */
 export interface BackfillOutcome {
   workflowId: string;
-  /** Unknown when the input itself was refused. */
-  featureGroup?: string;
-  featureVersion?: string;
-  /** The report's status, or `failed` for a backfill that failed without a report (bad input, refused overlap). */
+  featureGroup: string;
+  featureVersion: string;
+  /** The report's status, or `failed` for a backfill that failed without a report (a refused overlap, an outage). */
   status: string;
   /** 1 when every chunk succeeded, else 0. */
   success: 0 | 1;

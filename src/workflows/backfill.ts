@@ -92,14 +92,16 @@ export interface BackfillCarry {
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
   const { workflowId } = workflowInfo();
+  const seen: { request?: BackfillRequest } = { request: carry?.request };
   let report: BackfillReport;
   try {
-    report = await runBackfill(input, carry);
+    report = await runBackfill(input, carry, seen);
   } catch (err) {
-    // Continuing as new is no end; any other failure (bad input, refused overlap) is one that did not succeed.
-    if (!(err instanceof ContinueAsNew)) {
-      const group = { featureGroup: carry?.request.featureGroup, featureVersion: carry?.request.featureVersion };
-      await recordOutcome({ workflowId, ...group, status: isCancellation(err) ? 'cancelled' : 'failed', success: 0 });
+    // Continuing as new is no end, and a request refused at validation or preflight never ran;
+    // any other failure (a refused overlap, an outage) is a backfill that did not succeed.
+    if (!(err instanceof ContinueAsNew) && seen.request) {
+      const { featureGroup, featureVersion } = seen.request;
+      await recordOutcome({ workflowId, featureGroup, featureVersion, status: isCancellation(err) ? 'cancelled' : 'failed', success: 0 });
     }
     throw err;
   }
@@ -122,7 +124,8 @@ async function recordOutcome(outcome: BackfillOutcome): Promise<void> {
   }
 }
 
-async function runBackfill(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
+/** The backfill itself; `seen.request` is set once the request is accepted. */
+async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefined, seen: { request?: BackfillRequest }): Promise<BackfillReport> {
   // Handlers first, so a query or signal that arrives during validation is answered, not lost.
   let chunks: ChunkSummary[] = carry?.chunks ?? [];
   let paused = carry?.paused ?? false;
@@ -200,6 +203,7 @@ async function runBackfill(input: BackfillInput, carry?: BackfillCarry): Promise
 
   const request = carry?.request ?? (await acceptRequest(input));
   known = request;
+  seen.request = request;
   accepted = true;
   // The ledger's id of this backfill (gold locations and commits): the same across continue-as-new,
   // and the ended run's own when retry-failed resumes it, so its committed gold is kept, not rebuilt.
