@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { BackfillReport } from '../src/common/results';
-import { backfillWorkflow } from '../src/workflows';
+import { backfillWorkflow, progressQuery } from '../src/workflows';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
 
@@ -70,6 +70,25 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
     const { report, outcomes } = await run({ ...input, dryRun: true });
     assert.equal(report?.status, 'dry_run');
     assert.deepEqual(outcomes, []);
+  });
+
+  it('records success 0 for a cancelled backfill, after its chunks wound down', async () => {
+    // Spark holds until cancelled, so the backfill is mid-chunk when the cancel arrives.
+    const fake = fakeActivities({ holdWhile: (step) => step === 'spark' });
+    const taskQueue = 'outcome-cancel';
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const report = await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start(backfillWorkflow, { args: [input], taskQueue, workflowId: 'outcome-cancel' });
+      for (;;) {
+        const p = await handle.query(progressQuery);
+        if (p.totals.running > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      await handle.cancel();
+      return handle.result();
+    });
+    assert.equal(report.status, 'cancelled');
+    assert.deepEqual(fake.outcomes, [{ workflowId: 'outcome-cancel', featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'cancelled', success: 0 }]);
   });
 
   it('a recorder that keeps failing leaves the backfill succeeded', async () => {
