@@ -10,7 +10,7 @@ import { createAwsBackendsFromEnv } from './activities/aws';
 import { createLeaseActivities } from './activities/lease';
 import { createLocalBackends } from './activities/local';
 import { namespaceSearchAttributeProblem, searchAttributeLister, type SearchAttributeLister } from './activities/search-attributes';
-import { installMetricsRuntime } from './metrics';
+import { installWorkerRuntime } from './runtime';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
 
 export function gitRevision(): string {
@@ -54,8 +54,8 @@ export function shutdownGraceMs(env = process.env): number {
 
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = temporalConnection();
-  // Before the first connection, which would otherwise fix a runtime without the exporter.
-  const metrics = installMetricsRuntime();
+  // Before the first connection, which would otherwise fix the SDK's default runtime.
+  const metrics = installWorkerRuntime();
   const connection = await NativeConnection.connect(connectionOptions);
   const searchAttributes = searchAttributeLister(connection);
   try {

@@ -1,6 +1,7 @@
 /**
  * The worker's Prometheus endpoint (BACKFILL_METRICS_PORT), scraped after real backfills on a dev
- * server: the SDK's own metrics and ours, with the report's numbers, our labels and no chunk ids.
+ * server: the SDK's own metrics and ours, with the report's numbers, our labels and no chunk ids;
+ * and its log, one JSON line per chunk step start and end.
  * Workers run as their own processes: the metrics runtime is per process.
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { BackfillReport } from '../src/common/results';
-import { metricsPort } from '../src/metrics';
+import { metricsPort } from '../src/runtime';
 import { backfillWorkflow } from '../src/workflows';
 import type { FakeOptions } from './support/fake-activities';
 import { createDevServerEnv, ROOT } from './support/temporal';
@@ -136,6 +137,22 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     const ours = text.split('\n').filter((l) => l.startsWith('backfill_'));
     assert.ok(ours.length > 0);
     assert.deepEqual(ours.filter((l) => /2025-10|chunk-|chunk_id/.test(l)), []);
+
+    // One JSON line per chunk step start and end, with the workflow id, chunk, step, outcome and duration.
+    const lines = fs
+      .readFileSync(path.join(dir, 'fake-worker.log'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failedSpark = lines.filter((l) => l.message === 'chunk step ended' && l.chunk === '2025-10-03_2025-10-04' && l.step === 'spark');
+    assert.equal(failedSpark.length, 1, JSON.stringify(lines.slice(0, 5)));
+    assert.equal(failedSpark[0].outcome, 'failed');
+    assert.equal(failedSpark[0].workflowId, 'metrics-fake/chunk-2025-10-03_2025-10-04');
+    assert.equal(typeof failedSpark[0].durationSeconds, 'number');
+    assert.equal(failedSpark[0].level, 'INFO');
+    const ended = lines.filter((l) => l.message === 'chunk step ended');
+    assert.equal(ended.length, 1 + 2 * 4, 'spark failed once; two chunks ran four steps each');
+    assert.equal(lines.filter((l) => l.message === 'chunk step started').length, ended.length);
   });
 
   it('the real worker entry point serves them: a dry run on the local backend', async () => {
@@ -157,5 +174,11 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     const labels = { feature_group: 'rt_card_features_v2', feature_version: 'v2', status: 'dry_run' };
     const text = await scrapeUntil(port, (t) => sampleValue(t, 'backfill_backfills_finished_total', labels) === 1, 'the dry run');
     assert.ok(text.split('\n').some((l) => l.startsWith('temporal_')), 'the SDK runtime metrics');
+    // Its log: the start-up line, then the SDK's entries as one JSON line each.
+    const log = fs.readFileSync(path.join(dir, 'real-worker.log'), 'utf8').split('\n').filter(Boolean);
+    assert.ok(log.some((l) => l.startsWith('worker: backend local') && l.includes(`metrics on http://0.0.0.0:${port}/metrics`)), log.join('\n'));
+    const entries = log.filter((l) => !l.startsWith('worker: '));
+    assert.ok(entries.length > 0);
+    for (const l of entries) assert.ok(typeof (JSON.parse(l) as { level?: unknown }).level === 'string', l);
   });
 });

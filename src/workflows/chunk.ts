@@ -2,7 +2,7 @@
  * One chunk of a backfill, its own unit of retry and visibility: Spark job, catalog refresh,
  * feature store ingestion, validation. A failed step fails the chunk with the step named.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, log, patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
@@ -78,6 +78,8 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
   const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
     steps.running.push(name);
     show();
+    // One searchable line per step start and end (the SDK's logger adds the workflow id; none on replay).
+    log.info('chunk step started', { chunk: chunk.id, step: name });
     const started = Date.now();
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed';
     try {
@@ -99,7 +101,9 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
     } finally {
       steps.running.splice(steps.running.indexOf(name), 1);
       show();
-      recordStep(request, name, outcome, (Date.now() - started) / 1000);
+      const durationSeconds = (Date.now() - started) / 1000;
+      recordStep(request, name, outcome, durationSeconds);
+      log.info('chunk step ended', { chunk: chunk.id, step: name, outcome, durationSeconds });
     }
   };
 

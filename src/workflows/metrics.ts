@@ -1,10 +1,10 @@
 /**
  * The backfill's own metrics, recorded from workflow code through the SDK's workflow metric meter:
- * it emits on the worker's runtime (Prometheus on BACKFILL_METRICS_PORT, src/metrics.ts) and skips
+ * it emits on the worker's runtime (Prometheus on BACKFILL_METRICS_PORT, src/runtime.ts) and skips
  * replay, so a value counts once however often a history is replayed. Recording where the workflow
  * learns a result makes the counters add up to the report. Every metric carries feature_group and
  * feature_version (the SDK adds namespace, task_queue, workflow_type); no chunk ids: labels stay bounded.
- * Counters are named without `_total`: the exporter appends it (src/metrics.ts).
+ * Counters are named without `_total`: the exporter appends it (src/runtime.ts).
  */
 import { metricMeter } from '@temporalio/workflow';
 import type { BackfillRequest } from '../common/input';
