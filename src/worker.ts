@@ -10,6 +10,7 @@ import { createAwsBackendsFromEnv } from './activities/aws';
 import { createLeaseActivities } from './activities/lease';
 import { createLocalBackends } from './activities/local';
 import { namespaceSearchAttributeProblem, searchAttributeLister, type SearchAttributeLister } from './activities/search-attributes';
+import { installWorkerRuntime } from './runtime';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
 
 export function gitRevision(): string {
@@ -53,6 +54,8 @@ export function shutdownGraceMs(env = process.env): number {
 
 export async function runWorker(): Promise<void> {
   const { connectionOptions, namespace } = temporalConnection();
+  // Before the first connection, which would otherwise fix the SDK's default runtime.
+  const metrics = installWorkerRuntime();
   const connection = await NativeConnection.connect(connectionOptions);
   const searchAttributes = searchAttributeLister(connection);
   try {
@@ -71,7 +74,7 @@ export async function runWorker(): Promise<void> {
     activities: { ...createActivities({ ...backends, searchAttributes }), ...createLeaseActivities({ client: new Client({ connection, namespace }) }) },
     shutdownGraceTime: shutdownGraceMs(),
   });
-  console.log(`worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}`);
+  console.log(`worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`);
   await worker.run();
   await connection.close();
 }

@@ -119,3 +119,19 @@ export interface FeatureStore {
   /** Writes 1 to 25 entries, with BatchWriteRecord semantics. */
   batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome>;
 }
+
+/** How one backfill ended, for alarms that watch a success metric (the old pipeline's BackfillPipelineSuccess). */
+export interface BackfillOutcome {
+  workflowId: string;
+  featureGroup: string;
+  featureVersion: string;
+  /** The report's status, or `failed` for a backfill that failed without a report (a refused overlap, an outage). */
+  status: string;
+  /** 1 when every chunk succeeded, else 0. */
+  success: 0 | 1;
+}
+
+export interface OutcomeRecorder {
+  /** Records one backfill's end where alarms read it (on AWS: a CloudWatch metric). */
+  record(outcome: BackfillOutcome): Promise<void>;
+}

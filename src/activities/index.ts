@@ -9,7 +9,7 @@ import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
 import type { CatalogResult, ChunkManifest, DryRunDay, DryRunPlan, IngestResult, SparkJobResult, ValidationResult } from '../common/results';
-import type { Catalog, FeatureStore, JobHandle, Lake, SparkRunner } from './backends';
+import type { BackfillOutcome, Catalog, FeatureStore, JobHandle, Lake, OutcomeRecorder, SparkRunner } from './backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from './ingest';
 import { checkBronzeFiles } from './bronze-check';
 import { commitFingerprint, guardDefinitionChange } from './definition-guard';
@@ -34,6 +34,8 @@ export interface Backends {
    * May fix what the backfill then keeps, e.g. the deployed job code's key.
    */
   preflight?(request: BackfillRequest): Promise<PreflightResult | void>;
+  /** Where a backfill's end is recorded for alarms; unset (local): nowhere. */
+  outcome?: OutcomeRecorder;
   /** Label of the deployed job code, recorded in manifests. */
   codeRevision?: string;
   /** How often a running Spark job is polled. */
@@ -194,6 +196,13 @@ export function createActivities(backends: Backends) {
           },
         ),
       );
+    },
+
+    /** Records how a backfill ended where the backend's alarms read it; false when the backend has no such place. */
+    async recordBackfillOutcome(outcome: BackfillOutcome): Promise<boolean> {
+      if (!backends.outcome) return false;
+      await backends.outcome.record(outcome);
+      return true;
     },
 
     async validateChunk(input: ValidateInput, ...legacy: unknown[]): Promise<ValidationResult> {

@@ -10,18 +10,21 @@ import {
   CancellationScope,
   ChildWorkflowFailure,
   condition,
+  ContinueAsNew,
   continueAsNew,
   executeChild,
   isCancellation,
   log,
   patched,
   proxyActivities,
+  setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
+import type { BackfillOutcome } from '../activities/backends';
 import type { LeaseActivities } from '../activities/lease';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
@@ -39,6 +42,8 @@ import {
 import { rootMessage } from '../common/errors';
 import { chunkWorkflow, PATCHES } from './chunk';
 import { describeConflicts, formatDays, type LeaseConflict } from './lease';
+import { recordBackfillFinished, recordChunkFinished } from './metrics';
+import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummary } from './ui';
 
 const setup = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '5 minutes',
@@ -55,10 +60,19 @@ const lease = proxyActivities<LeaseActivities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20 },
 });
 
+const outcomes = proxyActivities<BackfillActivities>({
+  // One metric data point: quick, or the service is down.
+  startToCloseTimeout: '1 minute',
+  // Retry a short outage; after that the backfill ends without its data point (alarm on missing data).
+  retry: { maximumAttempts: 5, initialInterval: '5 seconds', backoffCoefficient: 2 },
+});
+
 /** Changes of this workflow's code that older histories must not see (as PATCHES in chunk.ts). */
 export const BACKFILL_PATCHES = {
   /** 2026-11: a backfill holds an overlap lease on its days while it runs (issue 10). */
   overlapLease: 'overlap-lease',
+  /** 2026-11: a backfill's end is recorded for alarms (BackfillPipelineSuccess on AWS, issue 12). */
+  outcomeMetric: 'outcome-metric',
 } as const;
 
 /** Chunks started per run before continuing as new: ~10 history events each keeps a run far below 10k. */
@@ -77,6 +91,41 @@ export interface BackfillCarry {
 }
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
+  const { workflowId } = workflowInfo();
+  const seen: { request?: BackfillRequest } = { request: carry?.request };
+  let report: BackfillReport;
+  try {
+    report = await runBackfill(input, carry, seen);
+  } catch (err) {
+    // Continuing as new is no end, and a request refused at validation or preflight never ran;
+    // any other failure (a refused overlap, an outage) is a backfill that did not succeed.
+    if (!(err instanceof ContinueAsNew) && seen.request) {
+      const { featureGroup, featureVersion } = seen.request;
+      await recordOutcome({ workflowId, featureGroup, featureVersion, status: isCancellation(err) ? 'cancelled' : 'failed', success: 0 });
+    }
+    throw err;
+  }
+  if (report.status !== 'dry_run') {
+    const { featureGroup, featureVersion, status } = report;
+    await recordOutcome({ workflowId, featureGroup, featureVersion, status, success: status === 'succeeded' ? 1 : 0 });
+  }
+  return report;
+}
+
+/** Records how the backfill ended (even when cancelled); a failure to record only logs: the backfill's own outcome stands. */
+async function recordOutcome(outcome: BackfillOutcome): Promise<void> {
+  if (!patched(BACKFILL_PATCHES.outcomeMetric)) return; // histories from before the patch ended without it
+  try {
+    await CancellationScope.nonCancellable(() =>
+      outcomes.recordBackfillOutcome.executeWithOptions({ summary: `record the outcome: ${outcome.status} (success ${outcome.success})` }, [outcome]),
+    );
+  } catch (err) {
+    log.warn('could not record the backfill outcome for alarms', { error: rootMessage(err) });
+  }
+}
+
+/** The backfill itself; `seen.request` is set once the request is accepted. */
+async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefined, seen: { request?: BackfillRequest }): Promise<BackfillReport> {
   // Handlers first, so a query or signal that arrives during validation is answered, not lost.
   let chunks: ChunkSummary[] = carry?.chunks ?? [];
   let paused = carry?.paused ?? false;
@@ -95,12 +144,20 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   // arrive first): on a namespace without them an upsert fails every workflow task, for ever.
   // (Histories from before the patch upserted at once.)
   let accepted = carry !== undefined || !patched(PATCHES.noUpsertBeforePreflight);
-  const publish = () =>
-    accepted &&
+  let known: BackfillRequest | undefined = carry?.request; // for the details, once accepted
+  // The Web UI's current details, kept up to date wherever the search attributes are.
+  const showDetails = () =>
+    setCurrentDetails(
+      backfillDetails({ workflowId: workflowInfo().workflowId, request: known, phase, chunks, maxConcurrentChunks, waitingFor }),
+    );
+  const publish = () => {
+    showDetails();
+    if (!accepted) return;
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.status, value: phase },
       { key: SEARCH_ATTRIBUTES.chunksDone, value: chunks.filter((c) => c.status === 'succeeded').length },
     ]);
+  };
 
   setHandler(progressQuery, () => ({
     workflowId: workflowInfo().workflowId,
@@ -140,10 +197,13 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   setHandler(retryFailedUpdate, () => {
     const again = chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled');
     for (const c of again) Object.assign(c, { status: 'pending', error: undefined });
+    showDetails();
     return again.map((c) => c.chunk.id);
   });
 
   const request = carry?.request ?? (await acceptRequest(input));
+  known = request;
+  seen.request = request;
   accepted = true;
   // The ledger's id of this backfill (gold locations and commits): the same across continue-as-new,
   // and the ended run's own when retry-failed resumes it, so its committed gold is kept, not rebuilt.
@@ -163,16 +223,19 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   publish();
 
   if (request.dryRun) {
-    const dryRun = await setup.inspectLake(request);
+    const dryRun = await setup.inspectLake.executeWithOptions({ summary: activitySummary.inspectLake(request) }, [request]);
     return finish('dry_run', dryRun);
   }
 
   const runChunk = async (summary: ChunkSummary): Promise<void> => {
     Object.assign(summary, { status: 'running', startedAt: Date.now(), finishedAt: undefined, attempts: summary.attempts + 1 });
+    showDetails();
     try {
       const result = await executeChild(chunkWorkflow, {
         args: [{ request, chunk: summary.chunk, runId: ledgerRunId }],
         workflowId: `${workflowInfo().workflowId}/chunk-${summary.chunk.id}`,
+        staticSummary: chunkStaticSummary(summary.chunk),
+        staticDetails: chunkStaticDetails(request, summary.chunk),
       });
       Object.assign(summary, summarizeChunk(result, summary));
     } catch (err) {
@@ -180,6 +243,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     } finally {
       summary.finishedAt = Date.now();
       running -= 1;
+      recordChunkFinished(request, summary.status);
       publish();
     }
   };
@@ -234,6 +298,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
   function finish(status: BackfillStatus, dryRun?: BackfillReport['dryRun']): BackfillReport {
     phase = status;
     publish();
+    recordBackfillFinished(request, status);
     return {
       workflowId: workflowInfo().workflowId,
       runId: ledgerRunId,
@@ -258,7 +323,7 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
 async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   const ask = (wait: boolean) =>
-    lease.acquireLease({
+    lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [{
       holder: workflowId,
       runId: firstExecutionRunId,
       featureGroup: request.featureGroup,
@@ -266,7 +331,7 @@ async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConf
       startDate: request.startDate,
       endDate: request.endDate,
       wait,
-    });
+    }]);
   let answer = await ask(false);
   while (!answer.granted) {
     if (!request.waitForOverlap) {
@@ -288,7 +353,9 @@ async function releaseLease(request: BackfillRequest): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   try {
     await CancellationScope.nonCancellable(() =>
-      lease.releaseLease({ holder: workflowId, runId: firstExecutionRunId, featureGroup: request.featureGroup, featureVersion: request.featureVersion }),
+      lease.releaseLease.executeWithOptions({ summary: activitySummary.lease('release', request) }, [
+        { holder: workflowId, runId: firstExecutionRunId, featureGroup: request.featureGroup, featureVersion: request.featureVersion },
+      ]),
     );
   } catch (err) {
     log.warn('could not release the overlap lease; the next backfill that needs these days frees it', { error: rootMessage(err) });
@@ -308,7 +375,7 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
   }
   let checked: Awaited<ReturnType<BackfillActivities['preflight']>>;
   try {
-    checked = await setup.preflight(request);
+    checked = await setup.preflight.executeWithOptions({ summary: activitySummary.preflight(request) }, [request]);
   } catch (err) {
     // The backend's verdict on the request becomes the workflow's own failure; anything else
     // (an outage outlasting the retries) fails the workflow as what it is.

@@ -2,12 +2,14 @@
  * One chunk of a backfill, its own unit of retry and visibility: Spark job, catalog refresh,
  * feature store ingestion, validation. A failed step fails the chunk with the step named.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, patched, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { ActivityCancellationType, ApplicationFailure, isCancellation, log, patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { ChunkResult } from '../common/results';
 import { rootMessage } from '../common/errors';
+import { recordIngest, recordSpark, recordStep } from './metrics';
+import { activitySummary, chunkDetails } from './ui';
 
 const spark = proxyActivities<BackfillActivities>({
   // Backfill Spark jobs can run for hours; the heartbeat (every poll) is what detects a lost worker.
@@ -70,11 +72,24 @@ export interface ChunkWorkflowInput {
 
 export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInput): Promise<ChunkResult> {
   const result: ChunkResult = { chunk, status: 'running' };
+  // The Web UI's current details: which step the chunk is in (catalog and ingest run side by side).
+  const steps = { done: [] as string[], running: [] as string[] };
+  const show = () => setCurrentDetails(chunkDetails(chunk, { ...steps, failed: result.error }));
   const step = async <T>(name: string, run: () => Promise<T>): Promise<T> => {
+    steps.running.push(name);
+    show();
+    // One searchable line per step start and end (the SDK's logger adds the workflow id; none on replay).
+    log.info('chunk step started', { chunk: chunk.id, step: name });
+    const started = Date.now();
+    let outcome: 'ok' | 'failed' | 'cancelled' = 'failed';
     try {
-      return await run();
+      const value = await run();
+      steps.done.push(name);
+      outcome = 'ok';
+      return value;
     } catch (err) {
       if (isCancellation(err)) {
+        outcome = 'cancelled';
         result.status = 'cancelled';
         throw err; // the chunk ends Cancelled, as asked
       }
@@ -83,13 +98,33 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
       result.error ??= { step: name, message: rootMessage(err) };
       // The result travels as details so the parent can report what this chunk did get done.
       throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed at ${name}: ${result.error.message}`, 'ChunkFailed', result);
+    } finally {
+      steps.running.splice(steps.running.indexOf(name), 1);
+      show();
+      const durationSeconds = (Date.now() - started) / 1000;
+      recordStep(request, name, outcome, durationSeconds);
+      log.info('chunk step ended', { chunk: chunk.id, step: name, outcome, durationSeconds });
     }
   };
 
-  result.spark = await step('spark', () => spark.runSparkJob({ request, chunk, runName: workflowInfo().workflowId, runId }));
+  result.spark = await step('spark', () =>
+    spark.runSparkJob.executeWithOptions({ summary: activitySummary.spark(request, chunk) }, [
+      { request, chunk, runName: workflowInfo().workflowId, runId },
+    ]),
+  );
   const sparkResult = result.spark;
-  const refresh = () => step('catalog', () => catalog.refreshCatalog({ request, chunk })).then((r) => (result.catalog = r));
-  const publish = () => step('ingest', () => ingest.ingestFeatures({ request, chunk, runId })).then((r) => (result.ingest = r));
+  recordSpark(request, sparkResult);
+  const refresh = () =>
+    step('catalog', () => catalog.refreshCatalog.executeWithOptions({ summary: activitySummary.catalog(request, chunk) }, [{ request, chunk }])).then(
+      (r) => (result.catalog = r),
+    );
+  const publish = () =>
+    step('ingest', () => ingest.ingestFeatures.executeWithOptions({ summary: activitySummary.ingest(request, chunk) }, [{ request, chunk, runId }])).then(
+      (r) => {
+        result.ingest = r;
+        recordIngest(request, r);
+      },
+    );
   let settled: PromiseSettledResult<unknown>[];
   if (patched(PATCHES.parallelCatalogAndIngest)) {
     // Both only need the job's output: refresh the catalog (minutes, for a crawler) while
@@ -101,11 +136,14 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
     if (settled[0].status === 'fulfilled') settled = await Promise.allSettled([publish()]);
   }
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
-  result.validation = await step('validate', () => checks.validateChunk({ request, chunk, spark: sparkResult }));
+  result.validation = await step('validate', () =>
+    checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk) }, [{ request, chunk, spark: sparkResult }]),
+  );
   if (!result.validation.ok) {
     const failed = result.validation.checks.filter((c) => !c.ok && c.severity === 'error');
     result.status = 'failed';
     result.error = { step: 'validate', message: failed.map((c) => `${c.name}: ${c.detail}`).join('; ') };
+    show();
     throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed validation: ${result.error.message}`, 'ChunkFailed', result);
   }
   result.status = 'succeeded';

@@ -1,6 +1,7 @@
 /** Activities that do no I/O, record every call, and can be told to fail: for workflow-logic tests. */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BackfillActivities } from '../../src/activities';
+import type { BackfillOutcome } from '../../src/activities/backends';
 import type { AcquireLeaseInput, LeaseActivities, ReleaseLeaseInput } from '../../src/activities/lease';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
@@ -22,6 +23,10 @@ export interface FakeOptions {
    * backfill running until it has seen what it needs. Read at each look, so a test can flip it.
    */
   holdWhile?: (step: string, chunk: ChunkSpec, request?: BackfillRequest) => boolean;
+  /** Per chunk ingestion: this many of the records are refused for good, and the store's pushback. */
+  ingest?: { failedRecords?: number; throttled?: number; retries?: number };
+  /** Recording a backfill's outcome fails (retryably) every time. */
+  outcomeFails?: boolean;
   /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
   leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
@@ -112,8 +117,14 @@ export function fakeActivities(options: FakeOptions = {}) {
     },
   };
 
+  const outcomes: BackfillOutcome[] = [];
   const activities: BackfillActivities & LeaseActivities = {
     ...lease,
+    async recordBackfillOutcome(outcome) {
+      if (options.outcomeFails) throw new Error('metric service unavailable');
+      outcomes.push(outcome);
+      return true;
+    },
     async preflight() {
       calls.push({ step: 'preflight', chunkId: '-' });
       return { backend: 'fake' };
@@ -144,11 +155,11 @@ export function fakeActivities(options: FakeOptions = {}) {
         ingestedDates: m.written_partitions,
         alreadyIngestedDates: [],
         recordsRead: m.output_rows,
-        recordsWritten: m.output_rows,
-        failedRecords: 0,
+        recordsWritten: m.output_rows - (options.ingest?.failedRecords ?? 0),
+        failedRecords: options.ingest?.failedRecords ?? 0,
         batches: 1,
-        retries: 0,
-        throttled: 0,
+        retries: options.ingest?.retries ?? 0,
+        throttled: options.ingest?.throttled ?? 0,
         resumed: false,
       };
     },
@@ -157,5 +168,5 @@ export function fakeActivities(options: FakeOptions = {}) {
       return { ok: true, checks: [], goldRowsPerDt: {} };
     },
   };
-  return { activities, calls, leaseCalls, maxInFlight: () => maxInFlight };
+  return { activities, calls, leaseCalls, outcomes, maxInFlight: () => maxInFlight };
 }

@@ -1,0 +1,67 @@
+/**
+ * The worker process's SDK runtime: logs as one JSON line per entry, and, when BACKFILL_METRICS_PORT
+ * is set, a Prometheus endpoint with the SDK's own metrics (temporal_*) and the backfill's
+ * (backfill_*, recorded by the workflows through the SDK's metric meter: src/workflows/metrics.ts)
+ * at http://HOST:BACKFILL_METRICS_PORT/metrics.
+ */
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { METRICS } from './common/metric-names';
+
+
+/** Upper bounds (seconds) of the chunk step duration histogram: 1 s to 8 h. */
+export const STEP_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
+
+/**
+ * The port of the metrics endpoint, from BACKFILL_METRICS_PORT; undefined (no endpoint) when unset.
+ * @default unset: no metrics endpoint
+ */
+export function metricsPort(env: NodeJS.ProcessEnv = process.env): number | undefined {
+  const value = env.BACKFILL_METRICS_PORT;
+  if (value === undefined || value === '') return undefined;
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) {
+    throw new Error(`BACKFILL_METRICS_PORT must be a port number from 1 to 65535, got "${value}"`);
+  }
+  return port;
+}
+
+/**
+ * Installs the worker's SDK runtime: the JSON-line logger, and the Prometheus exporter when
+ * BACKFILL_METRICS_PORT is set (on all interfaces: the scraper runs elsewhere). Must run before any
+ * connection or worker is created: the first of those fixes the runtime for the process.
+ * Returns the metrics bind address, or undefined when metrics are off.
+ */
+export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, write: (line: string) => void = (l) => process.stdout.write(l)): string | undefined {
+  const port = metricsPort(env);
+  const bindAddress = port === undefined ? undefined : `0.0.0.0:${port}`;
+  Runtime.install({
+    logger: new DefaultLogger('INFO', (entry) => write(`${logLine(entry)}\n`)),
+    telemetryOptions: bindAddress
+      ? {
+          metrics: {
+            // Prometheus conventions: counters end in _total, durations are in seconds.
+            prometheus: {
+              bindAddress,
+              countersTotalSuffix: true,
+              useSecondsForDurations: true,
+              // The SDK's default buckets end at 10 s; chunk steps (a Spark job, an ingest) take minutes to hours.
+              histogramBucketOverrides: { [METRICS.stepDuration]: STEP_DURATION_BUCKETS },
+            },
+          },
+        }
+      : undefined,
+  });
+  return bindAddress;
+}
+
+/**
+ * One log entry as one JSON line (time, level, message, then the SDK's and our fields: workflowId,
+ * chunk, step, outcome, ...), so log search can filter on fields. Errors keep name, message, stack.
+ */
+export function logLine(entry: LogEntry): string {
+  const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
+  return JSON.stringify({ time, level: entry.level, message: entry.message, ...entry.meta }, (_key, value: unknown) => {
+    if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };
+    return typeof value === 'bigint' ? value.toString() : value;
+  });
+}
