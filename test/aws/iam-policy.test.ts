@@ -86,6 +86,8 @@ export function iamActions(call: SdkCall): string[] {
     }
     case 'client-sagemaker':
       return [`sagemaker:${call.command}`];
+    case 'client-cloudwatch':
+      return [`cloudwatch:${call.command}`];
     case 'client-sagemaker-featurestore-runtime':
       // The runtime's actions carry the sagemaker prefix; BatchWriteRecord needs PutRecord as well.
       if (call.command === 'BatchWriteRecord') return ['sagemaker:BatchWriteRecord', 'sagemaker:PutRecord'];
@@ -137,6 +139,11 @@ describe('IAM: deploy/iam policies against the code', () => {
       for (const s of policy(file).statements) {
         assert.equal(s.Effect, 'Allow', `${file} ${s.Sid}`);
         for (const action of list(s.Action)) assert.ok(!action.includes('*'), `${file} ${s.Sid}: wildcard action ${action}`);
+        // PutMetricData has no resource-level permissions: "*" there, narrowed to our namespace by a condition.
+        if (list(s.Action).join() === 'cloudwatch:PutMetricData') {
+          assert.deepEqual([s.Resource, s.Condition], ['*', { StringEquals: { 'cloudwatch:namespace': '${CloudWatchNamespace}' } }]);
+          continue;
+        }
         for (const r of list(s.Resource)) assert.match(r, /\$\{[A-Za-z]+\}/, `${file} ${s.Sid}: resource ${r} is not scoped by a placeholder`);
       }
     }
@@ -163,6 +170,7 @@ describe('IAM: deploy/iam policies against the code', () => {
       GlueDatabase: 'gold',
       GlueTable: 'card_features',
       FeatureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/rt_card_features_v1',
+      CloudWatchNamespace: 'P1Unified',
     };
     for (const file of ['iam/worker-policy.json', 'iam/emr-job-role-policy.json']) {
       const text = fs.readFileSync(path.join(ROOT, 'deploy', file), 'utf8');

@@ -5,6 +5,7 @@
 import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
@@ -87,6 +88,7 @@ export function motoClients(endpoint: string) {
     glue: new GlueClient(common(endpoint)),
     s3: new S3Client({ ...common(endpoint), forcePathStyle: true }),
     sagemaker: new SageMakerClient(common(endpoint)),
+    cloudwatch: new CloudWatchClient(common(endpoint)),
   };
 }
 

@@ -7,6 +7,7 @@ import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { GlueClient } from '@aws-sdk/client-glue';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
+import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import type { IngestOptions } from '../ingest';
 import type { Backends } from '../index';
@@ -21,6 +22,7 @@ import {
   type CrawlerCatalogOptions,
   type GlueTableName,
 } from './glue';
+import { CloudWatchOutcomeRecorder } from './cloudwatch';
 import { awsPreflight } from './preflight';
 import { S3Lake } from './s3-lake';
 
@@ -31,6 +33,8 @@ export interface AwsClients {
   featureStore: SageMakerFeatureStoreRuntimeClient;
   /** SageMaker control plane: preflight describes the feature group. */
   sagemaker: SageMakerClient;
+  /** Where each backfill's end is recorded for alarms; unset: not recorded. */
+  cloudwatch?: CloudWatchClient;
 }
 
 export interface AwsBackendOptions {
@@ -48,6 +52,11 @@ export interface AwsBackendOptions {
    * @default true
    */
   checkResources?: boolean;
+  /**
+   * CloudWatch namespace of the `BackfillPipelineSuccess` metric recorded at each backfill's end.
+   * @default 'P1Unified' (the Step Functions pipeline's alarm)
+   */
+  outcomeNamespace?: string;
 }
 
 export type AwsBackends = Backends & {
@@ -77,6 +86,7 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     catalog,
     featureStore,
     featureStoreFor: () => featureStore,
+    outcome: clients.cloudwatch ? new CloudWatchOutcomeRecorder(clients.cloudwatch, options.outcomeNamespace) : undefined,
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
@@ -107,6 +117,7 @@ export function createAwsClientsFromEnv(env: NodeJS.ProcessEnv = process.env): A
     // which SDK-level retries would hide from it.
     featureStore: new SageMakerFeatureStoreRuntimeClient({ region, maxAttempts: 1 }),
     sagemaker: new SageMakerClient({ region }),
+    cloudwatch: new CloudWatchClient({ region }),
   };
 }
 
@@ -140,6 +151,7 @@ export function awsBackendOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
     pollIntervalMs: int(env, 'BACKFILL_POLL_INTERVAL_MS'),
     ingestOptions: defined({ maxInFlight: int(env, 'BACKFILL_INGEST_MAX_IN_FLIGHT') }),
     checkResources: flag(env.BACKFILL_PREFLIGHT_CHECK_RESOURCES),
+    outcomeNamespace: env.BACKFILL_CLOUDWATCH_NAMESPACE || undefined,
   };
 }
 
