@@ -116,6 +116,7 @@ describe('chunk book (compact chunk state)', () => {
     // Every page stays small, whatever the plan's length.
     assert.ok(bytes(book.page({ chunks: 'all', limit: MAX_PAGE_LIMIT })) < 64 * 1024);
     assert.deepEqual(book.page().page, { chunks: 'all', offset: 0, limit: 50, total: 7305 });
+    assert.throws(() => book.page({ chunks: 'done' as never }), /chunks must be one of failed, running, all, recent, got "done"/);
   });
 
   it('reads a carry from before the compact state (every summary in full)', () => {

@@ -5,7 +5,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { BackfillReport, ChunkSummary } from '../common/results';
 import { progressQuery, type BackfillProgress } from '../workflows/api';
-import { MAX_PAGE_LIMIT } from '../common/chunk-book';
+import { decodeStates, MAX_PAGE_LIMIT } from '../common/chunk-book';
 import type { Io } from './io';
 import { chunkEvent, progressBar, progressKey, progressLine } from './progress';
 
@@ -84,7 +84,8 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
 }
 
 function finalProgress(report: BackfillReport): BackfillProgress {
-  const pending = report.chunks.filter((c) => c.status === 'pending').length;
+  // A large backfill's report lists only failed chunks; its states count the others.
+  const pending = (report.states ? decodeStates(report.states) : report.chunks.map((c) => c.status)).filter((s) => s === 'pending').length;
   return {
     workflowId: report.workflowId,
     status: report.status,

@@ -53,6 +53,7 @@ export interface CompactChunks {
 }
 
 export type ChunkFilter = 'failed' | 'running' | 'all' | 'recent';
+const FILTERS: readonly ChunkFilter[] = ['failed', 'running', 'all', 'recent'];
 
 /** The progress query's argument: which chunks, and which page of them. */
 export interface ChunkPageRequest {
@@ -306,6 +307,7 @@ export class ChunkBook {
   /** One page of chunks, plan order (recent: newest last). */
   page(request: ChunkPageRequest = {}): { chunks: ChunkSummary[]; page: ChunkPage } {
     const filter = request.chunks ?? 'all';
+    if (!FILTERS.includes(filter)) throw new Error(`chunks must be one of ${FILTERS.join(', ')}, got ${JSON.stringify(filter)}`);
     const offset = Math.max(0, Math.floor(request.offset ?? 0));
     const limit = Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(request.limit ?? DEFAULT_PAGE_LIMIT)));
     let indexes: number[];
