@@ -333,7 +333,7 @@ describe('operating a running backfill (time-skipping server)', function () {
     const input = { bucket: '/tmp/lake', startDate: '2022-01-01', endDate: '2024-12-31', chunkSizeDays: 1, maxConcurrentChunks: 16 };
     let midRun: BackfillProgress | undefined;
     const { report, calls, firstRunId, workflowId } = await operate(input, {}, async (handle) => {
-      await until(async () => (await handle.query(progressQuery)).runs >= 2, 'the first continue-as-new');
+      await until(async () => (await handle.query(progressQuery)).runs >= 2, 'the first continue-as-new', 2400);
       midRun = await handle.query(progressQuery);
     });
     assert.equal(report.status, 'succeeded');
