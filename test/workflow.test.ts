@@ -17,6 +17,8 @@ import type { BackfillReport } from '../src/common/results';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
 import { largestPayloadOf, runHistories } from './support/payloads';
+import { validateInput, WORKER_DECIDES } from '../src/common/input';
+import { planChunks } from '../src/common/plan';
 
 describe('backfill workflow (time-skipping server)', function () {
   let env: TestWorkflowEnvironment;
@@ -92,6 +94,40 @@ describe('backfill workflow (time-skipping server)', function () {
     assert.ok(!calls.some((c) => c.chunkId === failed.chunk.id && c.step === 'validate'));
     assert.deepEqual([report.chunks[0].status, report.chunks[2].status], ['succeeded', 'succeeded']);
     assert.equal(report.totals.failed, 1);
+  });
+
+  it('accepts a continue-as-new carry from before compact state (every chunk summary) and finishes it', async () => {
+    const fake = fakeActivities();
+    const taskQueue = `wf-test-${++n}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const week = { ...input, chunkSizeDays: 1 };
+    const request = validateInput(week, { allowSparkConf: WORKER_DECIDES });
+    const plan = planChunks(request.startDate, request.endDate, 1);
+    // What a run of the previous code handed the next: two chunks done, one failed, four to go.
+    const legacy = {
+      request,
+      chunks: plan.map((chunk, i) =>
+        i < 2
+          ? { chunk, status: 'succeeded', attempts: 1, rows: 500, recordsWritten: 500, validationOk: true }
+          : i === 2
+            ? { chunk, status: 'failed', attempts: 1, error: { step: 'spark', message: 'old failure' } }
+            : { chunk, status: 'pending', attempts: 0 },
+      ),
+      paused: false,
+      maxConcurrentChunks: 2,
+      startedAt: Date.now(),
+      runs: 1,
+      leased: true,
+    };
+    const report: BackfillReport = await worker.runUntil(
+      env.client.workflow.execute('backfillWorkflow', { args: [week, legacy], taskQueue, workflowId: `backfill-test-${n}` }),
+    );
+    assert.equal(report.status, 'partially_failed');
+    assert.deepEqual(report.chunks.map((c) => c.status), ['succeeded', 'succeeded', 'failed', 'succeeded', 'succeeded', 'succeeded', 'succeeded']);
+    assert.equal(report.chunks[2].error?.message, 'old failure');
+    assert.equal(report.states, 's*2,f*1,s*4');
+    assert.equal(report.totals.rowsWritten, 2 * 500 + 4 * 10, 'the carried sums and the new chunks');
+    assert.deepEqual(fake.calls.filter((c) => c.step === 'spark').map((c) => c.chunkId), plan.slice(3).map((c) => c.id), 'only the pending chunks ran');
   });
 
   for (const [name, bad, field] of [
