@@ -5,6 +5,7 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import type { BackfillReport, ChunkSummary } from '../common/results';
 import { progressQuery, type BackfillProgress } from '../workflows/api';
+import { decodeStates, MAX_PAGE_LIMIT } from '../common/chunk-book';
 import type { Io } from './io';
 import { chunkEvent, progressBar, progressKey, progressLine } from './progress';
 
@@ -53,7 +54,8 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
     if (inFlight) return; // a slow query must not pile up behind the next tick
     inFlight = (async () => {
       try {
-        show(await handle.query(progressQuery));
+        // Running chunks and the last finished ones: what changed since the last poll, bounded.
+        show(await handle.query(progressQuery, { chunks: 'recent', limit: MAX_PAGE_LIMIT }));
       } catch {
         // The query races the workflow's first task and its end; the next tick tries again.
       }
@@ -82,7 +84,8 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
 }
 
 function finalProgress(report: BackfillReport): BackfillProgress {
-  const pending = report.chunks.filter((c) => c.status === 'pending').length;
+  // A large backfill's report lists only failed chunks; its states count the others.
+  const pending = (report.states ? decodeStates(report.states) : report.chunks.map((c) => c.status)).filter((s) => s === 'pending').length;
   return {
     workflowId: report.workflowId,
     status: report.status,

@@ -2,6 +2,7 @@
 import { addDays, dateRange } from '../common/dates';
 import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
 import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
+import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../common/chunk-book';
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
 
@@ -25,6 +26,19 @@ export function table(rows: string[][], rightAligned: boolean[], indent = '  '):
 }
 
 const list = (items: string[] | undefined) => (items && items.length ? items.join(', ') : 'none');
+const dayList = (l: DayList) => `${l.days.join(', ')}${l.more ? ` and ${formatCount(l.more)} more day(s)` : ''}`;
+/** Runs of states listed at most: a report of alternating failures stays readable. */
+const STATE_RUNS_SHOWN = 20;
+
+/** Sums over every chunk: the report's own, or (reports from before it) from its chunk list. */
+export function rollupOfReport(report: BackfillReport): ChunkRollup {
+  return report.rollup ?? rollupOf(report.chunks);
+}
+
+/** Whether the report lists every chunk (a backfill of at most 200 chunks, and reports from before compact state). */
+export function listsEveryChunk(report: BackfillReport): boolean {
+  return report.chunks.length >= report.totals.chunks;
+}
 
 export interface ReportOptions {
   uiUrl?: string;
@@ -60,17 +74,19 @@ function formatRun(report: BackfillReport): string[] {
     ]);
   }
   rows.push(['total', `${t.succeeded}/${t.chunks} succeeded`, formatCount(t.rowsWritten), formatCount(t.recordsIngested), '', '', '']);
+  if (!listsEveryChunk(report) && report.states) {
+    // A large backfill lists only its failed and cancelled chunks; the states say where the others are.
+    const runs = report.states.split(',');
+    const shown = describeStates(runs.slice(0, STATE_RUNS_SHOWN).join(','));
+    lines.push(`Chunks by position: ${shown}${runs.length > STATE_RUNS_SHOWN ? `, ... (${runs.length - STATE_RUNS_SHOWN} more runs)` : ''}`, '');
+  }
   lines.push(...table(rows, [false, false, true, true, true, true, false]), '');
 
-  const skipped = report.chunks.flatMap((c) => c.skippedPartitions ?? []);
-  const gaps = report.chunks.flatMap((c) => c.coverageGaps ?? []);
-  const quarantined = report.chunks.reduce((s, c) => s + (c.quarantinedRows ?? 0), 0);
-  const duplicates = report.chunks.reduce((s, c) => s + (c.duplicatesRemoved ?? 0), 0);
-  if (skipped.length) lines.push(`Skipped (gold already present; --overwrite replaces it): ${skipped.join(', ')}`);
-  if (gaps.length) lines.push(`Coverage gaps (no bronze for the day, so no gold written): ${gaps.join(', ')}`);
-  lines.push(`Input: ${formatCount(quarantined)} malformed line(s) quarantined, ${formatCount(duplicates)} duplicate event(s) removed`);
-  const foreign = report.chunks.flatMap((c) => c.foreignDates ?? []);
-  if (foreign.length) lines.push(`Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${foreign.join(', ')} (--republish sends it once)`);
+  const r = rollupOfReport(report);
+  if (r.skippedPartitions.days.length) lines.push(`Skipped (gold already present; --overwrite replaces it): ${dayList(r.skippedPartitions)}`);
+  if (r.coverageGaps.days.length) lines.push(`Coverage gaps (no bronze for the day, so no gold written): ${dayList(r.coverageGaps)}`);
+  lines.push(`Input: ${formatCount(r.quarantinedRows)} malformed line(s) quarantined, ${formatCount(r.duplicatesRemoved)} duplicate event(s) removed`);
+  if (r.foreignDates.days.length) lines.push(`Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${dayList(r.foreignDates)} (--republish sends it once)`);
   const changes = report.chunks.flatMap((c) => (c.definitionChange ? [c.definitionChange] : []));
   if (changes.length) {
     const replaced = changes.flatMap((c) => Object.entries(c.replaced)).sort(([a], [b]) => (a < b ? -1 : 1));
@@ -87,7 +103,7 @@ function formatRun(report: BackfillReport): string[] {
   const badFiles = badFilesOfChunks(report.chunks);
   if (badFiles.length) lines.push('Unreadable bronze files (fix or remove them, then retry-failed):', ...badFiles.map((f) => `  ${describeBadFile(f)}`));
   lines.push(...formatFailures(report));
-  lines.push(...formatValidation(report.chunks));
+  lines.push(...formatValidation(report, r));
   return lines;
 }
 
@@ -103,15 +119,16 @@ function formatFailures(report: BackfillReport): string[] {
   for (const c of recordFailures) {
     lines.push(`  ${c.chunk.id}: ${formatCount(c.failedRecords!)} record(s) not written to the feature store${c.deadLetterLocation ? `, listed in ${c.deadLetterLocation}` : ''}`);
   }
+  if (report.chunksNotListed) lines.push(`  and ${formatCount(report.chunksNotListed)} more failed or cancelled chunk(s) not listed`);
   if (bad.length) lines.push(`  Run the failed chunks again: backfill retry-failed ${report.workflowId}`);
   return lines;
 }
 
-function formatValidation(chunks: ChunkSummary[]): string[] {
-  const checked = chunks.filter((c) => c.validationOk !== undefined);
-  const failed = checked.filter((c) => !c.validationOk);
+function formatValidation(report: BackfillReport, r: ChunkRollup): string[] {
+  const total = report.totals.chunks;
+  const failed = report.chunks.filter((c: ChunkSummary) => c.validationOk === false);
   const lines = [
-    `Validation: ${checked.length - failed.length}/${chunks.length} chunk(s) passed, ${failed.length} failed, ${chunks.length - checked.length} not validated`,
+    `Validation: ${r.validationPassed}/${total} chunk(s) passed, ${r.validationFailed} failed, ${total - r.validationPassed - r.validationFailed} not validated`,
   ];
   for (const c of failed) lines.push(`  ${c.chunk.id}: ${list(c.validationProblems)}`);
   return lines;

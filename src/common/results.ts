@@ -1,5 +1,6 @@
 /** What activities return and the workflow reports. Plain JSON: it travels through Temporal. */
 import type { BadBronzeFile } from './bad-input';
+import type { ChunkRollup } from './chunk-book';
 import type { ChunkSpec } from './plan';
 
 /** The manifest the Spark job writes per chunk (field names as the job writes them). */
@@ -234,7 +235,18 @@ export interface BackfillReport {
   featureVersion: string;
   startDate: string;
   endDate: string;
+  /**
+   * Chunk summaries: every chunk of a backfill of at most 200 chunks; of a larger one only the
+   * failed and cancelled chunks (at most 100, `chunksNotListed` counts the rest). Each chunk's full
+   * result is its chunk workflow's result.
+   */
   chunks: ChunkSummary[];
+  /** Failed and cancelled chunks not in `chunks` (a large backfill lists at most 100). */
+  chunksNotListed?: number;
+  /** Every chunk's state, plan order, run-length encoded (`s*7300,f*5`; chunk-book.ts). Absent in reports before it. */
+  states?: string;
+  /** Sums over every chunk (rows, records, quarantined lines, skipped days...). Absent in reports before it. */
+  rollup?: ChunkRollup;
   totals: BackfillTotals;
   /** Workflow time (ms) the backfill started and ended, across continue-as-new. */
   startedAt: number;

@@ -5,6 +5,7 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BackfillStatus, BackfillTotals, ChunkSummary } from '../common/results';
+import type { ChunkPage, ChunkPageRequest } from '../common/chunk-book';
 
 /** 'waiting': for an overlapping backfill of the same group and version to end (waitForOverlap). */
 export type BackfillPhase = 'running' | 'paused' | 'waiting' | 'cancelling' | BackfillStatus;
@@ -15,7 +16,12 @@ export interface BackfillProgress {
   paused: boolean;
   maxConcurrentChunks: number;
   totals: BackfillTotals & { running: number; pending: number };
+  /** One page of chunks, as asked (`page`); succeeded chunks of a large backfill carry only their state and attempts. */
   chunks: ChunkSummary[];
+  /** Which page `chunks` is. Absent in answers of workers from before paging. */
+  page?: ChunkPage;
+  /** Every chunk's state, plan order, run-length encoded (`s*300,r*8,p*6997`). */
+  states?: string;
   /** Workflow time (ms) the backfill started, and how many runs (continue-as-new) it has had. */
   startedAt: number;
   runs: number;
@@ -23,7 +29,8 @@ export interface BackfillProgress {
   waitingFor?: string;
 }
 
-export const progressQuery = defineQuery<BackfillProgress>('progress');
+/** Progress, with one page of chunks (default: the first 50 of all); bounded whatever the range. */
+export const progressQuery = defineQuery<BackfillProgress, [ChunkPageRequest?]>('progress');
 /** No new chunk starts while paused; chunks already running finish. */
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');

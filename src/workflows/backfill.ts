@@ -2,7 +2,8 @@
  * The backfill: validate the request, plan chunks, run them as child workflows oldest first with
  * at most maxConcurrentChunks in flight, and report. A failed chunk does not stop the others.
  * Operators pause, resume, change concurrency, retry failed chunks and cancel while it runs.
- * Long ranges continue-as-new, carrying the chunk summaries, so each run's history stays small.
+ * Long ranges continue-as-new, carrying compact chunk state (chunk-book.ts), so each run's history
+ * and every payload stay small at any range.
  */
 import {
   ActivityFailure,
@@ -28,7 +29,8 @@ import type { BackfillOutcome } from '../activities/backends';
 import type { LeaseActivities } from '../activities/lease';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
-import { summarizeChunk, totalsOf, type BackfillReport, type BackfillStatus, type ChunkResult, type ChunkSummary } from '../common/results';
+import { summarizeChunk, type BackfillReport, type BackfillStatus, type ChunkResult, type ChunkSummary } from '../common/results';
+import { ChunkBook, encodeStates, type CompactChunks } from '../common/chunk-book';
 import {
   MAX_CONCURRENT_CHUNKS_LIMIT,
   pauseSignal,
@@ -81,7 +83,10 @@ export const CHUNKS_PER_RUN = 300;
 /** What one run hands the next when it continues as new. */
 export interface BackfillCarry {
   request: BackfillRequest;
-  chunks: ChunkSummary[];
+  /** Compact chunk state; the plan is recomputed from the request. */
+  book?: CompactChunks;
+  /** Carries from before the compact state: every chunk's summary. Read, never written. */
+  chunks?: ChunkSummary[];
   paused: boolean;
   maxConcurrentChunks: number;
   startedAt: number;
@@ -127,7 +132,7 @@ async function recordOutcome(outcome: BackfillOutcome): Promise<void> {
 /** The backfill itself; `seen.request` is set once the request is accepted. */
 async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefined, seen: { request?: BackfillRequest }): Promise<BackfillReport> {
   // Handlers first, so a query or signal that arrives during validation is answered, not lost.
-  let chunks: ChunkSummary[] = carry?.chunks ?? [];
+  let chunks = new ChunkBook([]);
   let paused = carry?.paused ?? false;
   let maxConcurrentChunks = carry?.maxConcurrentChunks ?? 0;
   const startedAt = carry?.startedAt ?? Date.now();
@@ -139,33 +144,47 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
   let continuing = false;
   let waitingFor: string | undefined;
 
-  const pending = () => chunks.filter((c) => c.status === 'pending');
+  const pending = () => chunks.count('pending');
   // No upsert before preflight has checked the namespace has our search attributes (a signal may
   // arrive first): on a namespace without them an upsert fails every workflow task, for ever.
   // (Histories from before the patch upserted at once.)
   let accepted = carry !== undefined || !patched(PATCHES.noUpsertBeforePreflight);
   let known: BackfillRequest | undefined = carry?.request; // for the details, once accepted
   // The Web UI's current details, kept up to date wherever the search attributes are.
-  const showDetails = () =>
+  const finishedTimes = { ms: 0, n: 0 }; // chunks finished in this run, for the ETA
+  const showDetails = () => {
+    const t = chunks.totals();
     setCurrentDetails(
-      backfillDetails({ workflowId: workflowInfo().workflowId, request: known, phase, chunks, maxConcurrentChunks, waitingFor }),
+      backfillDetails({
+        workflowId: workflowInfo().workflowId,
+        request: known,
+        phase,
+        maxConcurrentChunks,
+        waitingFor,
+        counts: { total: chunks.size, succeeded: t.succeeded, failed: t.failed + t.cancelled, running, pending: pending() },
+        totals: { rows: t.rowsWritten, records: t.recordsIngested, deadLettered: t.failedRecords },
+        failedChunks: chunks.listed().chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled'),
+        meanChunkMs: finishedTimes.n ? finishedTimes.ms / finishedTimes.n : undefined,
+      }),
     );
+  };
   const publish = () => {
     showDetails();
     if (!accepted) return;
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.status, value: phase },
-      { key: SEARCH_ATTRIBUTES.chunksDone, value: chunks.filter((c) => c.status === 'succeeded').length },
+      { key: SEARCH_ATTRIBUTES.chunksDone, value: chunks.count('succeeded') },
     ]);
   };
 
-  setHandler(progressQuery, () => ({
+  setHandler(progressQuery, (pageRequest) => ({
     workflowId: workflowInfo().workflowId,
     status: phase,
     paused,
     maxConcurrentChunks,
-    totals: { ...totalsOf(chunks), running, pending: pending().length },
-    chunks,
+    totals: { ...chunks.totals(), running, pending: pending() },
+    ...chunks.page(pageRequest),
+    states: chunks.size ? encodeStates(chunks.states) : undefined,
     startedAt,
     runs,
     waitingFor,
@@ -195,10 +214,9 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
     },
   );
   setHandler(retryFailedUpdate, () => {
-    const again = chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled');
-    for (const c of again) Object.assign(c, { status: 'pending', error: undefined });
+    const again = chunks.requeueFailed();
     showDetails();
-    return again.map((c) => c.chunk.id);
+    return again;
   });
 
   const request = carry?.request ?? (await acceptRequest(input));
@@ -208,17 +226,13 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
   // The ledger's id of this backfill (gold locations and commits): the same across continue-as-new,
   // and the ended run's own when retry-failed resumes it, so its committed gold is kept, not rebuilt.
   const ledgerRunId = request.resumeRunId ?? workflowInfo().firstExecutionRunId;
-  if (!carry) {
-    chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays)
-      .filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id))
-      .map((chunk) => ({ chunk, status: 'pending', attempts: 0 }));
-    maxConcurrentChunks ||= request.maxConcurrentChunks;
-  }
+  chunks = bookOf(request, carry);
+  if (!carry) maxConcurrentChunks ||= request.maxConcurrentChunks;
 
   upsertSearchAttributes([
     { key: SEARCH_ATTRIBUTES.featureGroup, value: request.featureGroup },
     { key: SEARCH_ATTRIBUTES.featureVersion, value: request.featureVersion },
-    { key: SEARCH_ATTRIBUTES.chunksTotal, value: chunks.length },
+    { key: SEARCH_ATTRIBUTES.chunksTotal, value: chunks.size },
   ]);
   publish();
 
@@ -227,25 +241,31 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
     return finish('dry_run', dryRun);
   }
 
-  const runChunk = async (summary: ChunkSummary): Promise<void> => {
-    Object.assign(summary, { status: 'running', startedAt: Date.now(), finishedAt: undefined, attempts: summary.attempts + 1 });
+  const runChunk = async (index: number): Promise<void> => {
+    const summary = chunks.start(index, Date.now());
     showDetails();
+    let result: ChunkResult;
     try {
-      const result = await executeChild(chunkWorkflow, {
+      result = await executeChild(chunkWorkflow, {
         args: [{ request, chunk: summary.chunk, runId: ledgerRunId }],
         workflowId: `${workflowInfo().workflowId}/chunk-${summary.chunk.id}`,
         staticSummary: chunkStaticSummary(summary.chunk),
         staticDetails: chunkStaticDetails(request, summary.chunk),
       });
-      Object.assign(summary, summarizeChunk(result, summary));
     } catch (err) {
-      Object.assign(summary, summarizeChunk(chunkResultOf(summary, err), summary));
+      result = chunkResultOf(summary, err);
     } finally {
       summary.finishedAt = Date.now();
       running -= 1;
-      recordChunkFinished(request, summary.status);
-      publish();
     }
+    // Only the summary is kept (folded into sums in a large backfill); the full result stays the child's.
+    chunks.finish(index, summarizeChunk(result, summary));
+    if (summary.startedAt !== undefined && summary.finishedAt !== undefined) {
+      finishedTimes.ms += summary.finishedAt - summary.startedAt;
+      finishedTimes.n += 1;
+    }
+    recordChunkFinished(request, result.status);
+    publish();
   };
 
   const timeToContinueAsNew = () => startedThisRun >= CHUNKS_PER_RUN || workflowInfo().continueAsNewSuggested;
@@ -266,19 +286,19 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
     for (;;) {
       await condition(
         () =>
-          (running === 0 && (pending().length === 0 || timeToContinueAsNew())) ||
-          (!paused && running < maxConcurrentChunks && pending().length > 0 && !timeToContinueAsNew()),
+          (running === 0 && (pending() === 0 || timeToContinueAsNew())) ||
+          (!paused && running < maxConcurrentChunks && pending() > 0 && !timeToContinueAsNew()),
       );
-      if (running === 0 && pending().length === 0) break;
+      if (running === 0 && pending() === 0) break;
       if (running === 0 && timeToContinueAsNew()) {
         // Drained: hand the state to a fresh run (handlers first, so no update is lost).
         await condition(allHandlersFinished);
         continuing = true; // the lease carries over to the next run
-        await continueAsNew<typeof backfillWorkflow>(input, { request, chunks, paused, maxConcurrentChunks, startedAt, runs, leased });
+        await continueAsNew<typeof backfillWorkflow>(input, { request, book: chunks.toCompact(), paused, maxConcurrentChunks, startedAt, runs, leased });
       }
       running += 1;
       startedThisRun += 1;
-      void runChunk(pending()[0]);
+      void runChunk(chunks.nextPending()!);
     }
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -292,8 +312,8 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
     // Every end but continue-as-new gives the days back: success, failure, cancel.
     if (leased && !continuing) await releaseLease(request);
   }
-  const failed = chunks.filter((c) => c.status !== 'succeeded').length;
-  return finish(failed === 0 ? 'succeeded' : failed === chunks.length ? 'failed' : 'partially_failed');
+  const failed = chunks.size - chunks.count('succeeded');
+  return finish(failed === 0 ? 'succeeded' : failed === chunks.size ? 'failed' : 'partially_failed');
 
   function finish(status: BackfillStatus, dryRun?: BackfillReport['dryRun']): BackfillReport {
     phase = status;
@@ -307,8 +327,8 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
       featureVersion: request.featureVersion,
       startDate: request.startDate,
       endDate: request.endDate,
-      chunks,
-      totals: totalsOf(chunks),
+      ...reportChunks(chunks),
+      totals: chunks.totals(),
       startedAt,
       finishedAt: Date.now(),
       dryRun,
@@ -387,6 +407,19 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
   }
   // The job code is fixed once per backfill: chunks keep it while a new version is deployed.
   return checked.jobCodeKey ? { ...request, jobCodeKey: checked.jobCodeKey } : request;
+}
+
+/** The plan's chunks: fresh, from a compact carry, or from a carry from before it (every summary). */
+function bookOf(request: BackfillRequest, carry: BackfillCarry | undefined): ChunkBook {
+  if (carry?.chunks) return ChunkBook.fromLegacy({ chunks: carry.chunks });
+  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id));
+  return new ChunkBook(plan, carry?.book);
+}
+
+/** The report's chunk part: bounded whatever the plan's length. */
+function reportChunks(chunks: ChunkBook): Pick<BackfillReport, 'chunks' | 'chunksNotListed' | 'states' | 'rollup'> {
+  const listed = chunks.listed();
+  return { chunks: listed.chunks, chunksNotListed: listed.notListed || undefined, states: encodeStates(chunks.states), rollup: chunks.rollupNow() };
 }
 
 /** What a failed or cancelled chunk workflow got done, from the details it attached. */

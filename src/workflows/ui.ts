@@ -62,24 +62,26 @@ export const activitySummary = {
   },
 };
 
-/** What the backfill's current details are drawn from. */
+/** What the backfill's current details are drawn from (counts and sums: the chunk list may be folded). */
 export interface BackfillView {
   workflowId: string;
   request?: BackfillRequest;
   phase: BackfillPhase;
-  chunks: ChunkSummary[];
   maxConcurrentChunks: number;
   waitingFor?: string;
+  counts: { total: number; succeeded: number; failed: number; running: number; pending: number };
+  totals: { rows: number; records: number; deadLettered: number };
+  /** Failed and cancelled chunks kept in full (a large backfill keeps the first ones). */
+  failedChunks: ChunkSummary[];
+  /** Mean duration of the chunks finished so far (ms), for the ETA. */
+  meanChunkMs?: number;
 }
 
 const MAX_FAILED_LISTED = 20;
 
 /** The backfill's current details (markdown): status, chunk counts, rows and records, ETA, failures. */
 export function backfillDetails(view: BackfillView): string {
-  const { chunks, request } = view;
-  const count = (s: ChunkSummary['status']) => chunks.filter((c) => c.status === s).length;
-  const sum = (f: (c: ChunkSummary) => number | undefined) => chunks.reduce((s, c) => s + (f(c) ?? 0), 0);
-  const failed = chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled');
+  const { counts, request, failedChunks } = view;
   const lines: string[] = [];
   const what = request ? `${request.featureGroup} (${request.featureVersion}) ${formatRange(request.startDate, request.endDate)}` : 'backfill';
   lines.push(`**Status: ${view.phase}**, ${what}`);
@@ -87,20 +89,21 @@ export function backfillDetails(view: BackfillView): string {
   lines.push(
     '| chunks | done | failed | running | pending |',
     '| --- | --- | --- | --- | --- |',
-    `| ${chunks.length} | ${count('succeeded')} | ${failed.length} | ${count('running')} | ${count('pending')} |`,
+    `| ${counts.total} | ${counts.succeeded} | ${counts.failed} | ${counts.running} | ${counts.pending} |`,
   );
   lines.push(
-    `Rows written: ${formatCount(sum((c) => c.rows))}; records ingested: ${formatCount(sum((c) => c.recordsWritten))}; ` +
-      `dead-lettered: ${formatCount(sum((c) => c.failedRecords))}`,
+    `Rows written: ${formatCount(view.totals.rows)}; records ingested: ${formatCount(view.totals.records)}; ` +
+      `dead-lettered: ${formatCount(view.totals.deadLettered)}`,
   );
   const eta = etaText(view);
   if (eta) lines.push(`ETA: ${eta}`);
-  if (failed.length) {
-    lines.push('', `**Failed chunks (${failed.length})**`);
-    for (const c of failed.slice(0, MAX_FAILED_LISTED)) {
+  if (counts.failed) {
+    lines.push('', `**Failed chunks (${counts.failed})**`);
+    for (const c of failedChunks.slice(0, MAX_FAILED_LISTED)) {
       lines.push(`- ${formatRange(c.chunk.startDate, c.chunk.endDate)}: ${c.error ? `at **${c.error.step}**: ${oneLine(c.error.message)}` : c.status}`);
     }
-    if (failed.length > MAX_FAILED_LISTED) lines.push(`- and ${failed.length - MAX_FAILED_LISTED} more (backfill status ${view.workflowId})`);
+    const more = counts.failed - Math.min(failedChunks.length, MAX_FAILED_LISTED);
+    if (more > 0) lines.push(`- and ${more} more (backfill status ${view.workflowId})`);
     lines.push('', `Run them again: \`backfill retry-failed ${view.workflowId}\``);
   }
   return lines.join('\n');
@@ -109,11 +112,9 @@ export function backfillDetails(view: BackfillView): string {
 /** Remaining chunks x mean chunk time / concurrency; none until a chunk has finished. */
 function etaText(view: BackfillView): string | undefined {
   if (view.phase !== 'running') return undefined;
-  const finished = view.chunks.filter((c) => c.startedAt !== undefined && c.finishedAt !== undefined && c.status === 'succeeded');
-  const left = view.chunks.filter((c) => c.status === 'pending' || c.status === 'running').length;
-  if (!finished.length || !left) return undefined;
-  const mean = finished.reduce((s, c) => s + (c.finishedAt! - c.startedAt!), 0) / finished.length;
-  const ms = (left * mean) / Math.max(1, view.maxConcurrentChunks);
+  const left = view.counts.pending + view.counts.running;
+  if (view.meanChunkMs === undefined || !left) return undefined;
+  const ms = (left * view.meanChunkMs) / Math.max(1, view.maxConcurrentChunks);
   return `about ${formatDuration(ms)} (${left} chunk${left === 1 ? '' : 's'} left)`;
 }
 

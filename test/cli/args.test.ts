@@ -171,7 +171,7 @@ describe('cli: commands, help and targets', () => {
   });
 
   const helps: [string, string, string[]][] = [
-    ['status', STATUS_HELP, ['--follow', '--json']],
+    ['status', STATUS_HELP, ['--follow', '--json', '--chunks', '--offset', '--limit']],
     ['list', LIST_HELP, ['--feature-group', '--feature-version', '--status', '--limit', '--json']],
     ['pause', PAUSE_HELP, []],
     ['resume', RESUME_HELP, []],
@@ -223,6 +223,9 @@ describe('cli: commands, help and targets', () => {
     [['list', '--limit', '0'], /--limit must be a whole number of at least 1, got "0"/],
     [['list', '--status', 'done'], /--status must be one of running, paused, waiting, cancelling, succeeded, partially_failed, failed, cancelled, dry_run; got "done"/],
     [['set-concurrency', 'id', '--max-concurrent-chunks', 'many'], /--max-concurrent-chunks must be a whole number/],
+    [['status', 'id', '--chunks', 'done'], /--chunks must be failed, running or all, got "done"/],
+    [['status', 'id', '--limit', '500'], /--limit must be at most 200, got 500/],
+    [['status', 'id', '--offset', 'x'], /--offset must be a whole number/],
   ];
   for (const [argv, message] of badTargets) {
     it(`exits 2 for: backfill ${argv.join(' ')}`, async () => {

@@ -3,6 +3,9 @@ import assert from 'node:assert/strict';
 import { chunkEvent, etaMs, formatDuration, progressBar, progressLine } from '../../src/client/progress';
 import { formatReport } from '../../src/client/report';
 import { planChunks } from '../../src/common/plan';
+import { ChunkBook, encodeStates } from '../../src/common/chunk-book';
+import { unfinishedChunks } from '../../src/client/commands/retry-failed';
+import { formatProgress, pageOf } from '../../src/client/commands/status';
 import { totalsOf, type BackfillReport, type ChunkSummary } from '../../src/common/results';
 import type { BackfillProgress } from '../../src/workflows/api';
 
@@ -124,5 +127,81 @@ describe('cli: progress and report text', () => {
     assert.match(text, /Run the failed chunks again: backfill retry-failed backfill-x/);
     assert.match(text, /Validation: 1\/4 chunk\(s\) passed, 1 failed, 2 not validated\n {2}2025-10-03_2025-10-03: row_count: gold 10 != manifest 11/);
     assert.equal(lines.at(-1), 'Web UI: http://ui/x');
+  });
+
+  /** A 20-year daily backfill's report, built by the workflow's own bookkeeping: chunks 100 and 5000-5199 failed. */
+  function largeReport(): BackfillReport {
+    const book = new ChunkBook(planChunks('2000-01-01', '2019-12-31', 1));
+    for (let i = 0; i < book.size; i++) {
+      const s = book.start(i, T0);
+      const failed = i === 100 || (i >= 5000 && i < 5200);
+      book.finish(i, {
+        ...ok(s.chunk, 10),
+        status: failed ? 'failed' : 'succeeded',
+        validationOk: failed ? undefined : true,
+        error: failed ? { step: 'spark', message: `boom ${i}` } : undefined,
+        skippedPartitions: i < 150 ? [s.chunk.startDate] : [],
+      });
+    }
+    const listed = book.listed();
+    return {
+      workflowId: 'backfill-big',
+      status: 'partially_failed',
+      featureGroup: 'rt_card_features_v1',
+      featureVersion: 'v1',
+      startDate: '2000-01-01',
+      endDate: '2019-12-31',
+      chunks: listed.chunks,
+      chunksNotListed: listed.notListed,
+      states: encodeStates(book.states),
+      rollup: book.rollupNow(),
+      totals: book.totals(),
+      startedAt: T0,
+      finishedAt: T0 + 600_000,
+    };
+  }
+
+  it('a large backfill\'s report lists its failed chunks, where the others are, and sums over every chunk', () => {
+    const report = largeReport();
+    assert.ok(Buffer.byteLength(JSON.stringify(report)) < 128 * 1024);
+    const text = formatReport(report);
+    assert.match(text, /7,305 chunk\(s\)|7305 chunk\(s\)/);
+    assert.match(text, /Chunks by position: 1-100 succeeded, 101 failed, 102-5000 succeeded, 5001-5200 failed, 5201-7305 succeeded/);
+    assert.match(text, /2000-04-10_2000-04-10 +failed +10 +10/);
+    assert.doesNotMatch(text, /2000-01-01_2000-01-01 +succeeded/, 'succeeded chunks of a large backfill are not listed one by one');
+    assert.match(text, /total +7104\/7305 succeeded +73,050 +73,050/);
+    assert.match(text, /and 101 more failed or cancelled chunk\(s\) not listed/);
+    assert.match(text, /Skipped \(gold already present; --overwrite replaces it\): 2000-01-01, .*, 2000-04-09 and 50 more day\(s\)/);
+    assert.match(text, /Input: 14,610 malformed line\(s\) quarantined, 21,915 duplicate event\(s\) removed/);
+    assert.match(text, /Validation: 7104\/7305 chunk\(s\) passed, 0 failed, 201 not validated/);
+  });
+
+  it('retry-failed takes every unfinished chunk of a large report from its states, over the input\'s plan', () => {
+    const report = largeReport();
+    const input = { bucket: '/tmp/lake', startDate: '2000-01-01', endDate: '2019-12-31', chunkSizeDays: 1 };
+    const again = unfinishedChunks(report, input);
+    assert.equal(again.length, 201);
+    assert.equal(again[0], '2000-04-10_2000-04-10');
+    assert.equal(again[1], planChunks('2000-01-01', '2019-12-31', 1)[5000].id);
+    // A small report lists every chunk, as before.
+    assert.deepEqual(unfinishedChunks({ ...report, chunks: [ok(c1), { chunk: c2, status: 'cancelled', attempts: 1 }], totals: { ...report.totals, chunks: 2 }, states: 's*1,c*1' }, input), [c2.id]);
+    assert.throws(() => unfinishedChunks(report, { ...input, endDate: '2019-12-30' }), /has 7305 chunk states but its input plans 7304 chunks/);
+  });
+
+  it('status pages through a running backfill\'s chunks and says how to see the next page', () => {
+    const book = new ChunkBook(planChunks('2000-01-01', '2019-12-31', 1));
+    for (let i = 0; i < 40; i++) book.finish(i, { ...book.start(i, T0), status: i === 7 ? 'failed' : 'succeeded', error: i === 7 ? { step: 'ingest', message: 'store refused' } : undefined });
+    book.start(40, T0);
+    const p = (request: Parameters<typeof pageOf>[0]) => progress([], { ...book.page(pageOf(request)), totals: { ...book.totals(), running: 1, pending: book.count('pending') } });
+    const first = formatProgress(p({ chunks: 'all', limit: '10' }), 'http://ui/x');
+    assert.match(first, /2000-01-08_2000-01-08 +failed at ingest/);
+    assert.match(first, /chunks 1-10 of 7,305 \(all\)\n  next: backfill status backfill-x --chunks all --offset 10 --limit 10/);
+    const failed = formatProgress(p({ chunks: 'failed' }), 'http://ui/x');
+    assert.match(failed, /2000-01-08_2000-01-08: store refused/);
+    assert.doesNotMatch(failed, /2000-01-01_2000-01-01/);
+    assert.match(formatProgress(p({ chunks: 'running' }), 'http://ui/x'), /2000-02-10_2000-02-10 +running/);
+    assert.throws(() => pageOf({ chunks: 'done' }), /--chunks must be failed, running or all, got "done"/);
+    assert.throws(() => pageOf({ limit: '500' }), /--limit must be at most 200, got 500/);
+    assert.throws(() => pageOf({ offset: '-1' }), /--offset/);
   });
 });

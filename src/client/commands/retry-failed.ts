@@ -6,13 +6,18 @@
 import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import { lakeRoot } from '../../activities/lake-paths';
 import { retryFailedUpdate } from '../../workflows/api';
+import { decodeStates } from '../../common/chunk-book';
+import type { BackfillInput } from '../../common/input';
+import { planChunks } from '../../common/plan';
+import type { BackfillReport } from '../../common/results';
+import { listsEveryChunk } from '../report';
 import { rootMessage } from '../../common/errors';
 import type { backfillWorkflow } from '../../workflows/backfill';
 import { withWorker } from '../connect';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { TARGET_HELP } from '../target';
 import { exclusive, UsageError, wantsHelp } from '../usage';
-import { followToReport } from './run';
+import { followToReport, validateRequest } from './run';
 import { openTarget, reportOf, startInput } from './target-command';
 
 export const RETRY_FAILED_HELP = `Usage: backfill retry-failed <workflow-id> [--local | --aws] [--no-follow] [--json]
@@ -85,12 +90,12 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     }
     const report = await reportOf(t.handle);
     if (report.dryRun) throw new UsageError(`${t.workflowId} is a dry run: it has no chunks to retry; run the backfill without --dry-run`);
-    const again = report.chunks.filter((c) => c.status !== 'succeeded').map((c) => c.chunk.id);
+    const input = await startInput(t.handle);
+    const again = unfinishedChunks(report, input);
     if (again.length === 0) {
       io.out(`nothing to retry: every chunk of ${t.workflowId} succeeded`);
       return EXIT.ok;
     }
-    const input = await startInput(t.handle);
     const local = t.values.local || (!t.values.aws && typeof input.bucket === 'string' && lakeRoot(input.bucket).startsWith('file://'));
     if (local && !follow) throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
     let handle;
@@ -118,4 +123,19 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
   } finally {
     await t.temporal.close();
   }
+}
+
+/**
+ * The ids of the chunks that did not succeed. A large backfill's report lists only some of them;
+ * its run-length encoded states, over the plan of the input it ran with, name them all.
+ */
+export function unfinishedChunks(report: BackfillReport, input: BackfillInput): string[] {
+  if (listsEveryChunk(report) || !report.states) return report.chunks.filter((c) => c.status !== 'succeeded').map((c) => c.chunk.id);
+  const request = validateRequest({ ...input, allowIncompleteDays: true });
+  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id));
+  const states = decodeStates(report.states);
+  if (states.length !== plan.length) {
+    throw new UsageError(`the report of ${report.workflowId} has ${states.length} chunk states but its input plans ${plan.length} chunks; start it again with backfill run`);
+  }
+  return plan.filter((_, i) => states[i] !== 'succeeded').map((c) => c.id);
 }

@@ -9,11 +9,12 @@ import { EXIT, type CliDeps, type Io } from '../io';
 import { formatCount, formatDuration, progressBar } from '../progress';
 import { formatReport, table } from '../report';
 import { TARGET_HELP } from '../target';
-import { wantsHelp } from '../usage';
+import { integerFlag, UsageError, wantsHelp } from '../usage';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type ChunkFilter, type ChunkPageRequest } from '../../common/chunk-book';
 import { exitCodeOf, followToReport, validateRequest } from './run';
 import { openTarget, queryProgress, reportOf, startInput } from './target-command';
 
-export const STATUS_HELP = `Usage: backfill status <workflow-id> [--follow] [--json]
+export const STATUS_HELP = `Usage: backfill status <workflow-id> [--follow] [--json] [--chunks failed|running|all] [--offset N] [--limit N]
        backfill status --start-date YYYY-MM-DD --end-date YYYY-MM-DD [--feature-version VER] [--feature-group NAME] [--dry-run]
 
 Show a backfill: while it runs, its progress (chunks done, failed, running and pending, rows,
@@ -25,6 +26,9 @@ Options:
   --follow                      follow a running backfill to its end (progress on stderr) and print the report;
                                 a worker must serve it (the backfill run command that started it, or npm run worker)
   --json                        print the progress or the report as JSON
+  --chunks failed|running|all   which chunks of a running backfill to list (default all; failed includes cancelled)
+  --offset N                    skip the first N of them (default 0)
+  --limit N                     list at most N (default ${DEFAULT_PAGE_LIMIT}, at most ${MAX_PAGE_LIMIT})
   -h, --help                    this help
 
 Exit codes: 0 running, paused or succeeded; 1 failed, partly failed, cancelled or terminated; 2 bad usage
@@ -35,7 +39,12 @@ export async function statusCommand(argv: string[], io: Io, deps: CliDeps): Prom
     io.out(STATUS_HELP);
     return EXIT.ok;
   }
-  const t = await openTarget('status', argv, { follow: { type: 'boolean' }, json: { type: 'boolean' } });
+  const t = await openTarget(
+    'status',
+    argv,
+    { follow: { type: 'boolean' }, json: { type: 'boolean' }, chunks: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' } },
+    (values) => void pageOf(values),
+  );
   try {
     const state = t.description.status.name;
     if (state === 'RUNNING') {
@@ -44,7 +53,7 @@ export async function statusCommand(argv: string[], io: Io, deps: CliDeps): Prom
       }
       let progress: BackfillProgress;
       try {
-        progress = await queryProgress(t);
+        progress = await queryProgress(t, undefined, pageOf(t.values));
       } catch (err) {
         if (!(err instanceof WorkerUnavailableError)) throw err;
         // Without a worker the search attributes still tell how far it got.
@@ -81,6 +90,18 @@ export async function statusCommand(argv: string[], io: Io, deps: CliDeps): Prom
   }
 }
 
+/** The page of chunks the flags ask for; bad values are usage errors. */
+export function pageOf(values: Record<string, unknown>): ChunkPageRequest {
+  const chunks = values.chunks as string | undefined;
+  if (chunks !== undefined && !['failed', 'running', 'all'].includes(chunks)) {
+    throw new UsageError(`--chunks must be failed, running or all, got ${JSON.stringify(chunks)}`);
+  }
+  const offset = integerFlag(values.offset as string | undefined, '--offset', 0);
+  const limit = integerFlag(values.limit as string | undefined, '--limit');
+  if (limit !== undefined && limit > MAX_PAGE_LIMIT) throw new UsageError(`--limit must be at most ${MAX_PAGE_LIMIT}, got ${limit}`);
+  return { chunks: (chunks as ChunkFilter | undefined) ?? 'all', offset: offset ?? 0, limit: limit ?? DEFAULT_PAGE_LIMIT };
+}
+
 /** A finished dry run's estimate at the default prices, from the input it was started with. */
 function dryRunEstimate(report: BackfillReport, input: BackfillInput) {
   try {
@@ -110,7 +131,18 @@ export function formatProgress(p: BackfillProgress, ui: string): string {
     `  at most ${p.maxConcurrentChunks} chunk(s) at once${p.runs > 1 ? `; run ${p.runs} (continued as new)` : ''}`,
     '',
     ...table(rows, [false, false, true, true, true, true]),
+    ...pageLine(p),
     ...p.chunks.filter((c) => c.status === 'failed' && c.error).map((c) => `  ${c.chunk.id}: ${c.error!.message}`),
     `Web UI: ${ui}`,
   ].join('\n');
+}
+
+/** Which chunks the table shows, and how to see the next ones, when they are not all shown. */
+function pageLine(p: BackfillProgress): string[] {
+  const page = p.page;
+  if (!page || (page.offset === 0 && p.chunks.length >= page.total)) return [];
+  const end = page.offset + p.chunks.length;
+  const lines = [`  chunks ${page.total ? page.offset + 1 : 0}-${end} of ${formatCount(page.total)} (${page.chunks})`];
+  if (end < page.total) lines.push(`  next: backfill status ${p.workflowId} --chunks ${page.chunks} --offset ${end} --limit ${page.limit}`);
+  return lines;
 }

@@ -4,6 +4,7 @@ import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import type { BackfillInput } from '../../common/input';
 import type { BackfillReport } from '../../common/results';
 import { progressQuery, type BackfillProgress } from '../../workflows/api';
+import type { ChunkPageRequest } from '../../common/chunk-book';
 import { connectTemporal, describeBackfill, uiUrl, withWorker, type Temporal } from '../connect';
 import { TARGET_FLAGS, targetWorkflowId } from '../target';
 import { parseFlags, UsageError, type FlagSpec } from '../usage';
@@ -40,8 +41,8 @@ export async function openTarget<F extends FlagSpec>(command: string, argv: stri
 }
 
 /** A running backfill's progress; the query needs a worker, so it has a deadline. */
-export function queryProgress(t: Pick<Target<unknown>, 'temporal' | 'handle' | 'description'>, ms = 10_000): Promise<BackfillProgress> {
-  return withWorker(t.temporal, ms, 'progress query', t.description.taskQueue, () => t.handle.query(progressQuery));
+export function queryProgress(t: Pick<Target<unknown>, 'temporal' | 'handle' | 'description'>, ms = 10_000, page?: ChunkPageRequest): Promise<BackfillProgress> {
+  return withWorker(t.temporal, ms, 'progress query', t.description.taskQueue, () => t.handle.query(progressQuery, page));
 }
 
 export function requireRunning(t: Pick<Target<unknown>, 'workflowId' | 'description'>, what: string): void {
