@@ -195,7 +195,7 @@ describe('cli: progress and report text', () => {
     const p = (request: Parameters<typeof pageOf>[0]) => progress([], { ...book.page(pageOf(request)), totals: { ...book.totals(), running: 1, pending: book.count('pending') } });
     const first = formatProgress(p({ chunks: 'all', limit: '10' }), 'http://ui/x');
     assert.match(first, /2000-01-08_2000-01-08 +failed at ingest/);
-    assert.match(first, /chunks 1-10 of 7,305 \(all\)\n  next: backfill status backfill-x --chunks all --offset 10 --limit 10/);
+    assert.match(first, /chunks 1-10 of 7,305 \(all\)\n {2}next: backfill status backfill-x --chunks all --offset 10 --limit 10/);
     const failed = formatProgress(p({ chunks: 'failed' }), 'http://ui/x');
     assert.match(failed, /2000-01-08_2000-01-08: store refused/);
     assert.doesNotMatch(failed, /2000-01-01_2000-01-01/);
