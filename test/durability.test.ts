@@ -16,18 +16,8 @@ import { fakeActivities } from './support/fake-activities';
 import { goldRows, makeSampleLake, openLakeStore } from './support/lake';
 import { readBronzeEvents, referenceFeatures } from './support/reference-features';
 import { createDevServerEnv, devServerDynamicConfigArgs, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+import { sleep, until } from './support/until';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(check: () => Promise<T | undefined | false>, what: string, timeoutMs = 300_000, everyMs = 250): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check().catch(() => undefined);
-    if (value) return value;
-    await sleep(everyMs);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)', function () {
   let env: TestWorkflowEnvironment;
@@ -80,7 +70,7 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
       const sparkLogs = fs.existsSync(path.join(state, 'spark-logs')) ? fs.readdirSync(path.join(state, 'spark-logs')) : [];
       const sparkStarted = runningChunk && sparkLogs.some((f) => f.includes(runningChunk.chunk.id));
       return finished.length >= 1 && sparkStarted ? finished : undefined;
-    }, 'a finished chunk and a running Spark job');
+    }, 'a finished chunk and a running Spark job', { everyMs: 250 });
     const commitFile = (id: string) => path.join(commits, `dt=${id.split('_')[0]}.json`);
     const mtimes = Object.fromEntries(done.map((id) => [id, fs.statSync(commitFile(id)).mtimeMs]));
     first.kill('SIGKILL');
@@ -137,8 +127,7 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
           return undefined;
         },
         'ingestion under way',
-        600_000,
-        5,
+        { timeoutMs: 600_000, everyMs: 5 },
       );
       first.kill('SIGKILL');
       await new Promise((r) => first.once('exit', r));
@@ -201,7 +190,7 @@ describe('the Temporal dev server restarted during a backfill (file-backed)', fu
       await c.workflowService.getSystemInfo({});
       await c.close();
       return true;
-    }, 'the dev server', 60_000);
+    }, 'the dev server', { timeoutMs: 60_000, everyMs: 250 });
   }
 
   async function stopServer(): Promise<void> {
@@ -239,13 +228,13 @@ describe('the Temporal dev server restarted during a backfill (file-backed)', fu
       taskQueue: 'restart-test',
       workflowId: 'restart-test',
     });
-    await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 2 || undefined, 'two chunks done', 60_000);
+    await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 2 || undefined, 'two chunks done', { timeoutMs: 60_000, everyMs: 250 });
 
     await stopServer();
     await sleep(2000);
     await startServer();
 
-    const report = await until(() => handle.result(), 'the result after the restart', 180_000);
+    const report = await until(() => handle.result(), 'the result after the restart', { timeoutMs: 180_000, everyMs: 250 });
     assert.equal(report.status, 'succeeded');
     assert.equal(report.totals.succeeded, 8);
     const sparkRuns = fake.calls.filter((c) => c.step === 'spark').map((c) => c.chunkId);

@@ -21,18 +21,11 @@ import { EmrDouble } from './emr-double';
 import { MemoryLake } from './memory-lake';
 import { FAKE_CREDENTIALS, REGION } from './moto';
 import { awsRequest, firstChunk } from './support';
+import { until as untilShown } from '../support/until';
 
 const quiet = { logger: new DefaultLogger('ERROR') };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Waits on something the double or a process shows, not on time. */
-async function until(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(5);
-  }
-}
+const until = (check: () => boolean, what: string) => untilShown(check, what, { timeoutMs: 10_000, everyMs: 5 });
 
 function activitiesFor(spark: SparkRunner, lake = new MemoryLake()) {
   return createActivities({ name: 'test', lake, spark, catalog: {} as never, featureStoreFor: () => ({}) as never, pollIntervalMs: 10 });

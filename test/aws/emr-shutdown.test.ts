@@ -25,16 +25,9 @@ import { EmrDouble } from './emr-double';
 import { FAKE_CREDENTIALS, motoClients, REGION, ROOT, startMoto, type Moto } from './moto';
 import { JOB_ROLE } from './support';
 import { renderTemplate } from './templates';
+import { until as untilShown } from '../support/until';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean, what: string, timeoutMs = 180_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
+const until = (check: () => boolean, what: string) => untilShown(check, what, { timeoutMs: 180_000 });
 
 describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto, EMR double, dev server)', function () {
   let env: TestWorkflowEnvironment;
