@@ -256,6 +256,8 @@ function jobCodeKey(o: Record<string, unknown>): string | undefined {
   if (v === undefined) return undefined;
   relativePath(v, 'jobCodeKey');
   if (!/^[A-Za-z0-9._/-]+$/.test(v)) throw new InputError('jobCodeKey', `${JSON.stringify(v)} may hold only letters, digits and . _ / -`);
+  // A key prefix such as jobs/card-features/0123456789ab: "jobs/" would name a folder, not a version.
+  if (v.endsWith('/')) throw new InputError('jobCodeKey', `${JSON.stringify(v)} ends with "/"; give the key deploy-job printed`);
   return v;
 }
 
