@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
-import type { Backends } from '../index';
+import type { Backends } from '../backends';
 import { lakeRoot, fileUriToPath } from '../lake-paths';
 import { LocalCatalog } from './catalog';
 import { LocalFeatureStores } from './feature-store';
