@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { addDays, dateRange } from '../common/dates';
+import { FAILURE } from '../common/failures';
 import { checkWorkerAllowances, InputError, type BackfillRequest } from '../common/input';
 import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
@@ -21,9 +22,6 @@ import { sparkJobArgs } from './spark-args';
 import { sparkJobFailure } from './spark-errors';
 import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
-
-/** Error types the workflow's retry policies treat as final. */
-export const NON_RETRYABLE = { invalidInput: 'InvalidInput', missingManifest: 'MissingManifest' } as const;
 
 export interface RunSparkJobInput {
   request: BackfillRequest;
@@ -55,7 +53,7 @@ export function createActivities(backends: Backends) {
         // Before the workflow's first upsertSearchAttributes, which would otherwise hang the backfill.
         const { info, log } = Context.current();
         const problem = await namespaceSearchAttributeProblem(backends.searchAttributes, info.namespace, (m) => log.warn(m));
-        if (problem) throw ApplicationFailure.nonRetryable(problem, NON_RETRYABLE.invalidInput);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE.invalidInput);
       }
       // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
       try {
@@ -64,7 +62,7 @@ export function createActivities(backends: Backends) {
         const change = await guardDefinitionChange(lake, request, currentFingerprints(request.featureVersion));
         if (change) Context.current().log.warn('definition change accepted', { ...change });
       } catch (err) {
-        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.invalidInput);
+        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE.invalidInput);
         throw err;
       }
       const resolved = await backends.preflight?.(request);
@@ -258,7 +256,7 @@ async function followSparkJob(
         }
         throw ApplicationFailure.retryable(
           `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
-          'SparkJobFailed',
+          FAILURE.sparkJobFailed,
           { jobRunId: handle.id, logLocation: handle.logLocation },
         );
       }
@@ -272,7 +270,7 @@ async function followSparkJob(
   }
   const text = await lake.readText(manifest);
   if (!text) {
-    throw ApplicationFailure.nonRetryable(`Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`, NON_RETRYABLE.missingManifest);
+    throw ApplicationFailure.nonRetryable(`Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`, FAILURE.missingManifest);
   }
   return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
 }

@@ -14,7 +14,8 @@ import {
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { ApplicationFailure } from '@temporalio/activity';
 import { type BatchWriteOutcome, type FeatureStore, type RecordEntry, ThrottledError, TransientStoreError } from '../backends';
-import { AWS_FAILURE, awsErrorName, classifyAwsError, errorMessage, httpStatus, isAccessDenied, isThrottling, isTransient } from './errors';
+import { awsErrorName, classifyAwsError, errorMessage, httpStatus, isAccessDenied, isThrottling, isTransient } from './errors';
+import { FAILURE } from '../../common/failures';
 
 export type WriteMode = 'batch' | 'put';
 
@@ -98,7 +99,7 @@ export class SageMakerFeatureStore implements FeatureStore {
     if (denied) {
       throw ApplicationFailure.nonRetryable(
         `feature store refused both BatchWriteRecord and PutRecord on ${entries[0].FeatureGroupName}: ${awsErrorName(denied)}: ${errorMessage(denied)}`,
-        AWS_FAILURE.accessDenied,
+        FAILURE.awsAccessDenied,
       );
     }
     const outcome: BatchWriteOutcome = { errors: [], unprocessed: [] };
@@ -125,7 +126,7 @@ function classifyFeatureStoreError(err: unknown, api: string, featureGroup: stri
   if (awsErrorName(err) === 'ResourceNotFound') {
     return ApplicationFailure.nonRetryable(
       `featureGroup: feature group "${featureGroup}" not found by ${api}: ${errorMessage(err)}`,
-      AWS_FAILURE.invalidInput,
+      FAILURE.invalidInput,
     );
   }
   return classifyAwsError(err, `SageMaker Feature Store ${api} on ${featureGroup}`);

@@ -29,7 +29,8 @@ import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
 import { currentLocation, readDayState } from '../ledger';
-import { AWS_FAILURE, awsErrorName, classifyAwsError, errorMessage } from './errors';
+import { awsErrorName, classifyAwsError, errorMessage } from './errors';
+import { FAILURE } from '../../common/failures';
 
 export type CatalogMode = 'crawler' | 'partitions';
 
@@ -72,7 +73,7 @@ export class GlueCrawlerCatalog implements Catalog {
   async refresh(request: BackfillRequest, chunk: ChunkSpec, _goldTableUri: string): Promise<CatalogResult> {
     const crawlerName = request.glue?.crawlerName;
     if (!crawlerName) {
-      throw ApplicationFailure.nonRetryable('glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler', AWS_FAILURE.invalidInput);
+      throw ApplicationFailure.nonRetryable('glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler', FAILURE.invalidInput);
     }
     let queue = this.queues.get(crawlerName);
     if (!queue) {
@@ -140,7 +141,7 @@ export class GlueCrawlerCatalog implements Catalog {
       return out.Crawler;
     } catch (err) {
       if (awsErrorName(err) === 'EntityNotFoundException') {
-        throw ApplicationFailure.nonRetryable(`glue.crawlerName: crawler "${name}" does not exist`, AWS_FAILURE.invalidInput);
+        throw ApplicationFailure.nonRetryable(`glue.crawlerName: crawler "${name}" does not exist`, FAILURE.invalidInput);
       }
       throw classifyAwsError(err, `Glue GetCrawler ${name}`);
     }
