@@ -19,12 +19,9 @@ export interface LakeObject {
 }
 
 export interface Lake {
-  /** Root URI of the lake for a request's `bucket`. */
-  root(bucket: string): string;
   readText(uri: string): Promise<string | undefined>;
   /** Written whole or not at all. */
   writeText(uri: string, text: string): Promise<void>;
-  appendText(uri: string, text: string): Promise<void>;
   /** Files under a prefix, recursively, sorted by URI; hidden files (_ or .) are left out. */
   list(prefixUri: string): Promise<LakeObject[]>;
   readParquet(uri: string): Promise<Record<string, unknown>[]>;

@@ -19,7 +19,7 @@ import { EXIT, type CliDeps, type Io } from '../io';
 import { withLocalWorker } from '../local-worker';
 import { formatReport } from '../report';
 import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
-import { FLAG_OF_FIELD, usageOfInputError, UsageError, wantsHelp } from '../usage';
+import { FLAG_OF_FIELD, usageOfInputError, wantsHelp } from '../usage';
 import { directEmr } from './direct-emr';
 import { onlyStaleInput } from './only-stale';
 
@@ -200,5 +200,3 @@ export function failedWithoutReport(workflowId: string, err: WorkflowFailedError
   io.err(`see the workflow's history in the Web UI; fix the cause and start the same backfill again (days already written are skipped)`);
   return EXIT.failed;
 }
-
-export { UsageError };
