@@ -50,6 +50,8 @@ export interface EmrRunnerOptions {
   cancelPollMs?: number;
 }
 
+/** How often a running job is polled: a Spark chunk runs for minutes to hours; a GetJobRun every 15 s is cheap and adds little delay. */
+export const DEFAULT_EMR_POLL_MS = 15_000;
 const DEFAULT_CANCEL_WAIT_MS = 10 * 60_000;
 const DEFAULT_CANCEL_POLL_MS = 5000;
 

@@ -29,6 +29,7 @@ import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
 import { currentLocation, readDayState } from '../ledger';
+import { GOLD_COLUMNS } from '../feature-records';
 import { awsErrorName, classifyAwsError, errorMessage } from './errors';
 import { FAILURE } from '../../common/failures';
 
@@ -188,15 +189,7 @@ export interface PartitionCatalogOptions {
 }
 
 /** Gold columns as the Spark job writes them (partition columns are in the path, not the files). */
-export const GOLD_COLUMNS = [
-  { Name: 'card_id', Type: 'string' },
-  { Name: 'event_id', Type: 'string' },
-  { Name: 'event_time', Type: 'bigint' },
-  { Name: 'txn_count_1h', Type: 'int' },
-  { Name: 'txn_count_24h', Type: 'int' },
-  { Name: 'amount_sum_24h', Type: 'double' },
-  { Name: 'merchant_count_24h', Type: 'int' },
-];
+const GOLD_TABLE_COLUMNS = GOLD_COLUMNS.map((c) => ({ Name: c.name, Type: c.hiveType }));
 
 const PARTITION_KEYS = [
   { Name: 'feature_version', Type: 'string' },
@@ -205,7 +198,7 @@ const PARTITION_KEYS = [
 
 function parquetStorage(location: string): StorageDescriptor {
   return {
-    Columns: GOLD_COLUMNS,
+    Columns: GOLD_TABLE_COLUMNS,
     Location: location,
     InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
     OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',

@@ -5,7 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { awsBackendOptionsFromEnv, createAwsClientsFromEnv } from '../../activities/aws';
-import { EmrServerlessRunner, type EmrJobHandle } from '../../activities/aws/emr';
+import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrJobHandle } from '../../activities/aws/emr';
 import { S3Lake } from '../../activities/aws/s3-lake';
 import type { JobStatus } from '../../activities/backends';
 import { lakeRoot, manifestUri } from '../../activities/lake-paths';
@@ -21,9 +21,6 @@ import { table } from '../report';
 import type { RunOptions } from '../run-args';
 import { UsageError } from '../usage';
 import { FAILURE } from '../../common/failures';
-
-/** A Spark job runs for minutes; GetJobRun every 15 s is cheap and adds little delay. */
-const DEFAULT_EMR_POLL_MS = 15_000;
 
 export async function directEmr(request: BackfillRequest, opts: RunOptions, io: Io, deps: CliDeps): Promise<number> {
   if (!lakeRoot(request.bucket).startsWith('s3://')) {
