@@ -5,7 +5,8 @@
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
-import { createActivities, type Backends } from './activities';
+import { createActivities } from './activities';
+import type { Backends } from './activities/backends';
 import { createAwsBackendsFromEnv } from './activities/aws';
 import { createLeaseActivities } from './activities/lease';
 import { createLocalBackends } from './activities/local';

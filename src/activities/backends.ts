@@ -6,6 +6,7 @@
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
+import type { SearchAttributeLister } from './search-attributes';
 
 /** A file in the lake, addressed by URI (file:///... or s3://...). */
 export interface LakeObject {
@@ -18,12 +19,9 @@ export interface LakeObject {
 }
 
 export interface Lake {
-  /** Root URI of the lake for a request's `bucket`. */
-  root(bucket: string): string;
   readText(uri: string): Promise<string | undefined>;
   /** Written whole or not at all. */
   writeText(uri: string, text: string): Promise<void>;
-  appendText(uri: string, text: string): Promise<void>;
   /** Files under a prefix, recursively, sorted by URI; hidden files (_ or .) are left out. */
   list(prefixUri: string): Promise<LakeObject[]>;
   readParquet(uri: string): Promise<Record<string, unknown>[]>;
@@ -115,6 +113,17 @@ export class ThrottledError extends Error {
   }
 }
 
+/**
+ * Thrown by a FeatureStore when a call failed in a way the same call may well survive later (a
+ * server fault, a dropped connection). `cause` is the store's own error.
+ */
+export class TransientStoreError extends Error {
+  constructor(message: string, options: { cause: unknown }) {
+    super(message, options);
+    this.name = 'TransientStoreError';
+  }
+}
+
 export interface FeatureStore {
   /** Writes 1 to 25 entries, with BatchWriteRecord semantics. */
   batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome>;
@@ -134,4 +143,56 @@ export interface BackfillOutcome {
 export interface OutcomeRecorder {
   /** Records one backfill's end where alarms read it (on AWS: a CloudWatch metric). */
   record(outcome: BackfillOutcome): Promise<void>;
+}
+
+/** How ingestion paces and retries its calls to the feature store (defaults: DEFAULT_INGEST_OPTIONS in ingest.ts). */
+export interface IngestOptions {
+  batchSize: number;
+  /** Ceiling of the adaptive number of calls in flight. */
+  maxInFlight: number;
+  /** Tries of one batch for failed calls (server errors, network) before the attempt gives up. */
+  maxBatchTries: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+  /** Beyond this many permanently failed records the data is wrong, not the store: stop. */
+  maxFailedRecords: number;
+  /** Calls in flight at the start, before the store has said anything. */
+  initialInFlight?: number;
+  /**
+   * Throttled tries of one batch before the attempt gives up. Throttling is the store pacing us,
+   * not a fault, so it gets a far larger budget than errors.
+   */
+  maxThrottledTries?: number;
+}
+
+export interface Backends {
+  name: string;
+  lake: Lake;
+  spark: SparkRunner;
+  catalog: Catalog;
+  /** The feature store a request publishes to (the local one lives in the request's lake). */
+  featureStoreFor(request: BackfillRequest): FeatureStore;
+  /**
+   * Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures.
+   * May fix what the backfill then keeps, e.g. the deployed job code's key.
+   */
+  preflight?(request: BackfillRequest): Promise<PreflightResult | void>;
+  /** Where a backfill's end is recorded for alarms; unset (local): nowhere. */
+  outcome?: OutcomeRecorder;
+  /** Label of the deployed job code, recorded in manifests. */
+  codeRevision?: string;
+  /** How often a running Spark job is polled. */
+  pollIntervalMs?: number;
+  ingestOptions?: Partial<IngestOptions>;
+  /**
+   * Lists the namespace's search attributes (src/worker.ts passes its connection's); preflight then
+   * refuses a namespace without ours. Unset: not checked (tests that run no workflow).
+   */
+  searchAttributes?: SearchAttributeLister;
+}
+
+/** What a backend's preflight fixes for the whole backfill. */
+export interface PreflightResult {
+  /** Key prefix of the job code in the code bucket (AWS), resolved once so chunks keep it. */
+  jobCodeKey?: string;
 }

@@ -1,16 +1,22 @@
 /** Gold rows -> Feature Store records (record identifier card_id, event time as ISO-8601 UTC). */
 import type { FeatureValue } from './backends';
 
-export const FEATURE_NAMES = [
-  'card_id',
-  'event_id',
-  'event_time',
-  'txn_count_1h',
-  'txn_count_24h',
-  'amount_sum_24h',
-  'merchant_count_24h',
-  'feature_version',
+/**
+ * Gold columns as the Spark job writes them, in order, with their Hive types (the partition
+ * columns feature_version and dt are in the path, not the files). The one list of them here.
+ */
+export const GOLD_COLUMNS = [
+  { name: 'card_id', hiveType: 'string' },
+  { name: 'event_id', hiveType: 'string' },
+  { name: 'event_time', hiveType: 'bigint' },
+  { name: 'txn_count_1h', hiveType: 'int' },
+  { name: 'txn_count_24h', hiveType: 'int' },
+  { name: 'amount_sum_24h', hiveType: 'double' },
+  { name: 'merchant_count_24h', hiveType: 'int' },
 ] as const;
+
+/** The features of a Feature Store record: the gold columns, then feature_version. */
+export const FEATURE_NAMES = [...GOLD_COLUMNS.map((c) => c.name), 'feature_version' as const];
 
 export function isoEventTime(epochSeconds: unknown): string {
   const seconds = Number(epochSeconds);

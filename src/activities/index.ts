@@ -4,58 +4,24 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { addDays, dateRange } from '../common/dates';
+import { FAILURE } from '../common/failures';
 import { checkWorkerAllowances, InputError, type BackfillRequest } from '../common/input';
 import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
 import type { CatalogResult, ChunkManifest, DryRunDay, DryRunPlan, IngestResult, SparkJobResult, ValidationResult } from '../common/results';
-import type { BackfillOutcome, Catalog, FeatureStore, JobHandle, Lake, OutcomeRecorder, SparkRunner } from './backends';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from './ingest';
+import type { BackfillOutcome, Backends, JobHandle, Lake, PreflightResult, SparkRunner } from './backends';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './ingest';
 import { checkBronzeFiles } from './bronze-check';
 import { commitFingerprint, guardDefinitionChange } from './definition-guard';
 import { currentFingerprints } from './fingerprint';
 import { bronzeTable, errorRecordUri, goldTable, manifestUri } from './lake-paths';
 import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
-import { namespaceSearchAttributeProblem, type SearchAttributeLister } from './search-attributes';
+import { namespaceSearchAttributeProblem } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { sparkJobFailure } from './spark-errors';
 import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
-
-export interface Backends {
-  name: string;
-  lake: Lake;
-  spark: SparkRunner;
-  catalog: Catalog;
-  /** The feature store a request publishes to (the local one lives in the request's lake). */
-  featureStoreFor(request: BackfillRequest): FeatureStore;
-  /**
-   * Backend-specific checks of a request (e.g. EMR settings on AWS); throw InvalidInput failures.
-   * May fix what the backfill then keeps, e.g. the deployed job code's key.
-   */
-  preflight?(request: BackfillRequest): Promise<PreflightResult | void>;
-  /** Where a backfill's end is recorded for alarms; unset (local): nowhere. */
-  outcome?: OutcomeRecorder;
-  /** Label of the deployed job code, recorded in manifests. */
-  codeRevision?: string;
-  /** How often a running Spark job is polled. */
-  pollIntervalMs?: number;
-  ingestOptions?: Partial<IngestOptions>;
-  /**
-   * Lists the namespace's search attributes (src/worker.ts passes its connection's); preflight then
-   * refuses a namespace without ours. Unset: not checked (tests that run no workflow).
-   */
-  searchAttributes?: SearchAttributeLister;
-}
-
-/** What a backend's preflight fixes for the whole backfill. */
-export interface PreflightResult {
-  /** Key prefix of the job code in the code bucket (AWS), resolved once so chunks keep it. */
-  jobCodeKey?: string;
-}
-
-/** Error types the workflow's retry policies treat as final. */
-export const NON_RETRYABLE = { invalidInput: 'InvalidInput', missingManifest: 'MissingManifest' } as const;
 
 export interface RunSparkJobInput {
   request: BackfillRequest;
@@ -87,7 +53,7 @@ export function createActivities(backends: Backends) {
         // Before the workflow's first upsertSearchAttributes, which would otherwise hang the backfill.
         const { info, log } = Context.current();
         const problem = await namespaceSearchAttributeProblem(backends.searchAttributes, info.namespace, (m) => log.warn(m));
-        if (problem) throw ApplicationFailure.nonRetryable(problem, NON_RETRYABLE.invalidInput);
+        if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE.invalidInput);
       }
       // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
       try {
@@ -96,7 +62,7 @@ export function createActivities(backends: Backends) {
         const change = await guardDefinitionChange(lake, request, currentFingerprints(request.featureVersion));
         if (change) Context.current().log.warn('definition change accepted', { ...change });
       } catch (err) {
-        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, NON_RETRYABLE.invalidInput);
+        if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE.invalidInput);
         throw err;
       }
       const resolved = await backends.preflight?.(request);
@@ -290,7 +256,7 @@ async function followSparkJob(
         }
         throw ApplicationFailure.retryable(
           `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
-          'SparkJobFailed',
+          FAILURE.sparkJobFailed,
           { jobRunId: handle.id, logLocation: handle.logLocation },
         );
       }
@@ -304,7 +270,7 @@ async function followSparkJob(
   }
   const text = await lake.readText(manifest);
   if (!text) {
-    throw ApplicationFailure.nonRetryable(`Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`, NON_RETRYABLE.missingManifest);
+    throw ApplicationFailure.nonRetryable(`Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`, FAILURE.missingManifest);
   }
   return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
 }

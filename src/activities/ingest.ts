@@ -11,8 +11,7 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { dateRange } from '../common/dates';
 import type { FailedRecord, IngestResult } from '../common/results';
-import { isThrottling, isTransient } from './aws/errors';
-import { type FeatureStore, type Lake, type RecordEntry, ThrottledError } from './backends';
+import { type FeatureStore, type IngestOptions, type Lake, type RecordEntry, ThrottledError, TransientStoreError } from './backends';
 import { goldRowToRecord } from './feature-records';
 import { goldPartition } from './lake-paths';
 import {
@@ -26,25 +25,6 @@ import {
   type Publication,
   type PublishAction,
 } from './ledger';
-
-export interface IngestOptions {
-  batchSize: number;
-  /** Ceiling of the adaptive number of calls in flight. */
-  maxInFlight: number;
-  /** Tries of one batch for failed calls (server errors, network) before the attempt gives up. */
-  maxBatchTries: number;
-  baseDelayMs: number;
-  maxDelayMs: number;
-  /** Beyond this many permanently failed records the data is wrong, not the store: stop. */
-  maxFailedRecords: number;
-  /** Calls in flight at the start, before the store has said anything. */
-  initialInFlight?: number;
-  /**
-   * Throttled tries of one batch before the attempt gives up. Throttling is the store pacing us,
-   * not a fault, so it gets a far larger budget than errors.
-   */
-  maxThrottledTries?: number;
-}
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   batchSize: 25,
@@ -435,7 +415,7 @@ async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: Wr
     try {
       outcome = await store.batchWrite(pending.map((i) => batch[i].record));
     } catch (err) {
-      if (err instanceof ThrottledError || isThrottling(err)) {
+      if (err instanceof ThrottledError) {
         limiter.release(ticket, 'throttled');
         stats.throttled += 1;
         throttledTries += 1;
@@ -443,7 +423,7 @@ async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: Wr
       }
       limiter.release(ticket, 'neutral');
       // A server fault or a dropped connection: the same call may well succeed later.
-      if (isTransient(err)) {
+      if (err instanceof TransientStoreError) {
         errorTries += 1;
         lastError = err;
         continue;
@@ -472,7 +452,8 @@ async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: Wr
 }
 
 function describe(err: unknown): string {
-  const e = err as { name?: string; message?: string } | undefined;
+  // A transient store error is described by the fault it wraps (the store's own error).
+  const e = (err instanceof TransientStoreError ? err.cause : err) as { name?: string; message?: string } | undefined;
   return e ? `${e.name ?? 'Error'}: ${e.message ?? String(err)}` : 'no error';
 }
 

@@ -4,10 +4,8 @@
  */
 import { ApplicationFailure } from '@temporalio/activity';
 import { describeBadFiles, type BadBronzeFile } from '../common/bad-input';
+import { FAILURE } from '../common/failures';
 import type { Lake } from './backends';
-
-/** Failure types of a job's error record; the chunk workflow lists BadBronzeInput as non-retryable. */
-export const SPARK_ERROR_TYPES = { badBronzeInput: 'BadBronzeInput', storage: 'StorageError' } as const;
 
 /** What spark_jobs/card_features/failures.py writes (field names as the job writes them). */
 export type SparkErrorRecord =
@@ -30,7 +28,7 @@ export async function sparkJobFailure(lake: Lake, errorUri: string): Promise<App
   if (record.type === 'BadInput' && Array.isArray(record.files) && record.files.length > 0) {
     // A corrupt file stays corrupt: retrying would spend a whole job run to fail the same way.
     return ApplicationFailure.create({
-      type: SPARK_ERROR_TYPES.badBronzeInput,
+      type: FAILURE.badBronzeInput,
       message: describeBadFiles(record.files),
       nonRetryable: true,
       details: [{ files: record.files, errorRecord: errorUri }],
@@ -39,7 +37,7 @@ export async function sparkJobFailure(lake: Lake, errorUri: string): Promise<App
   if (record.type === 'StorageError') {
     // The job decides: permission and read-only need an operator; no space may clear on new workers.
     return ApplicationFailure.create({
-      type: SPARK_ERROR_TYPES.storage,
+      type: FAILURE.storageError,
       message: `storage error at ${record.path || 'an unknown path'}: ${record.reason}`,
       nonRetryable: record.retryable !== true,
       details: [{ path: record.path, reason: record.reason, errorRecord: errorUri }],

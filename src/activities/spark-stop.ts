@@ -5,6 +5,7 @@
  * the retry on another worker follows the same run (heartbeat details, then the client token).
  */
 import { ApplicationFailure, CancelledFailure, type Context } from '@temporalio/activity';
+import { FAILURE } from '../common/failures';
 import type { ChunkSpec } from '../common/plan';
 import type { JobHandle, SparkRunner } from './backends';
 
@@ -42,7 +43,7 @@ export async function stopOrDetach(ctx: Context, spark: SparkRunner, handle: Job
     // Retryable, so the next attempt (on another worker) reattaches to the same run.
     return ApplicationFailure.retryable(
       `worker shut down while Spark job ${handle.id} of chunk ${chunk.id} ran; the run goes on and the next attempt follows it`,
-      'WorkerShutdown',
+      FAILURE.workerShutdown,
       { jobRunId: handle.id, logLocation: handle.logLocation },
     );
   }

@@ -4,7 +4,7 @@
  * {state dir}/worker.log so the terminal stays for progress and the report.
  */
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, IllegalStateError, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActivities } from '../activities';
@@ -48,14 +48,21 @@ export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<
 
 /**
  * Worker logs go to a file. The SDK's Runtime can be installed once per process: when something
- * installed it already (a test harness, an embedding program), its logger is kept.
+ * installed it already (a test harness, an embedding program), install() refuses and its logger is kept.
  */
 function installFileLogger(file: string): void {
-  if (Runtime._instance) return;
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let dirReady = false;
   const logger = new DefaultLogger('INFO', (entry) => {
+    if (!dirReady) {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      dirReady = true;
+    }
     const meta = entry.meta ? ` ${JSON.stringify(entry.meta)}` : '';
     fs.appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
   });
-  Runtime.install({ logger });
+  try {
+    Runtime.install({ logger });
+  } catch (err) {
+    if (!(err instanceof IllegalStateError)) throw err;
+  }
 }

@@ -7,8 +7,6 @@ import { DEFAULT_TASK_QUEUES, taskQueue as defaultTaskQueue } from '../config';
 import { DEFAULT_ASSUMPTIONS, DEFAULT_PRICES, type CostAssumptions, type UnitPrices } from './cost';
 import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError, type FlagSpec } from './usage';
 
-export { UsageError } from './usage';
-
 export interface RunOptions {
   input: BackfillInput;
   backend: 'local' | 'aws';

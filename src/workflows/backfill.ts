@@ -42,6 +42,7 @@ import {
   type BackfillPhase,
 } from './api';
 import { rootMessage } from '../common/errors';
+import { FAILURE } from '../common/failures';
 import { chunkWorkflow, PATCHES } from './chunk';
 import { describeConflicts, formatDays, type LeaseConflict } from './lease';
 import { recordBackfillFinished, recordChunkFinished } from './metrics';
@@ -50,7 +51,7 @@ import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummar
 const setup = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '5 minutes',
   // Preflight and dry-run inspection only read; retry briefly, and never retry a bad request.
-  retry: { maximumAttempts: 3, initialInterval: '2 seconds', nonRetryableErrorTypes: ['InvalidInput'] },
+  retry: { maximumAttempts: 3, initialInterval: '2 seconds', nonRetryableErrorTypes: [FAILURE.invalidInput] },
 });
 
 const lease = proxyActivities<LeaseActivities>({
@@ -359,7 +360,7 @@ async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConf
       throw ApplicationFailure.nonRetryable(
         `days ${days} of ${request.featureGroup} ${request.featureVersion} are being backfilled by ${describeConflicts(answer.conflicts)}: ` +
           `wait for it to finish or cancel it, or start this backfill with --wait-for-overlap (waitForOverlap: true) to queue behind it`,
-        'BackfillOverlap',
+        FAILURE.backfillOverlap,
         { conflicts: answer.conflicts },
       );
     }
@@ -390,7 +391,7 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     request = validateInput(input, { now: Date.now(), allowSparkConf: WORKER_DECIDES });
   } catch (err) {
     // Bad input is final: no retry can fix it.
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, 'InvalidInput', { field: err.field });
+    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE.invalidInput, { field: err.field });
     throw err;
   }
   let checked: Awaited<ReturnType<BackfillActivities['preflight']>>;
@@ -400,8 +401,8 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     // The backend's verdict on the request becomes the workflow's own failure; anything else
     // (an outage outlasting the retries) fails the workflow as what it is.
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && (cause.type === 'InvalidInput' || cause.type === 'AwsAccessDenied')) {
-      throw ApplicationFailure.nonRetryable(rootMessage(err), 'InvalidInput');
+    if (cause instanceof ApplicationFailure && (cause.type === FAILURE.invalidInput || cause.type === FAILURE.awsAccessDenied)) {
+      throw ApplicationFailure.nonRetryable(rootMessage(err), FAILURE.invalidInput);
     }
     throw err;
   }

@@ -8,6 +8,7 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { ChunkResult } from '../common/results';
 import { rootMessage } from '../common/errors';
+import { FAILURE } from '../common/failures';
 import { recordIngest, recordSpark, recordStep } from './metrics';
 import { activitySummary, chunkDetails } from './ui';
 
@@ -23,7 +24,7 @@ const spark = proxyActivities<BackfillActivities>({
     initialInterval: '30 seconds',
     backoffCoefficient: 2,
     // BadBronzeInput: a bronze file the job cannot read stays unreadable; each retry would waste a job run.
-    nonRetryableErrorTypes: ['InvalidInput', 'MissingManifest', 'BadBronzeInput'],
+    nonRetryableErrorTypes: [FAILURE.invalidInput, FAILURE.missingManifest, FAILURE.badBronzeInput],
   },
 });
 
@@ -97,7 +98,7 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
       // With catalog and ingest side by side, the first failure is the one reported.
       result.error ??= { step: name, message: rootMessage(err) };
       // The result travels as details so the parent can report what this chunk did get done.
-      throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed at ${name}: ${result.error.message}`, 'ChunkFailed', result);
+      throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed at ${name}: ${result.error.message}`, FAILURE.chunkFailed, result);
     } finally {
       steps.running.splice(steps.running.indexOf(name), 1);
       show();
@@ -144,7 +145,7 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
     result.status = 'failed';
     result.error = { step: 'validate', message: failed.map((c) => `${c.name}: ${c.detail}`).join('; ') };
     show();
-    throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed validation: ${result.error.message}`, 'ChunkFailed', result);
+    throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed validation: ${result.error.message}`, FAILURE.chunkFailed, result);
   }
   result.status = 'succeeded';
   return result;

@@ -6,8 +6,8 @@
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import * as assert from 'node:assert/strict';
 import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
-import { ThrottledError, type FeatureStore, type RecordEntry } from '../../src/activities/backends';
-import { AimdLimiter, DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestOptions, type IngestProgress } from '../../src/activities/ingest';
+import { ThrottledError, type FeatureStore, type IngestOptions, type RecordEntry } from '../../src/activities/backends';
+import { AimdLimiter, DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from '../../src/activities/ingest';
 import { deadLetterUri, publicationUri, type Publication } from '../../src/activities/ledger';
 import { FeatureStoreDouble, type FeatureStoreDoubleOptions } from './feature-store-double';
 import { awsError } from './http-double';

@@ -11,20 +11,12 @@ export class MemoryLake implements Lake {
   readonly texts = new Map<string, string>();
   readonly parquet = new Map<string, Record<string, unknown>[]>();
 
-  root(bucket: string): string {
-    return `s3://${bucket}`;
-  }
-
   async readText(uri: string): Promise<string | undefined> {
     return this.texts.get(uri);
   }
 
   async writeText(uri: string, text: string): Promise<void> {
     this.texts.set(uri, text);
-  }
-
-  async appendText(uri: string, text: string): Promise<void> {
-    this.texts.set(uri, (this.texts.get(uri) ?? '') + text);
   }
 
   async list(prefixUri: string): Promise<LakeObject[]> {

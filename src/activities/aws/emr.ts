@@ -16,8 +16,9 @@ import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
-import { AWS_FAILURE, awsErrorName, classifyAwsError } from './errors';
+import { awsErrorName, classifyAwsError } from './errors';
 import { DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
+import { FAILURE } from '../../common/failures';
 
 export const EMR_BACKEND = 'emr-serverless';
 
@@ -49,6 +50,8 @@ export interface EmrRunnerOptions {
   cancelPollMs?: number;
 }
 
+/** How often a running job is polled: a Spark chunk runs for minutes to hours; a GetJobRun every 15 s is cheap and adds little delay. */
+export const DEFAULT_EMR_POLL_MS = 15_000;
 const DEFAULT_CANCEL_WAIT_MS = 10 * 60_000;
 const DEFAULT_CANCEL_POLL_MS = 5000;
 
@@ -95,7 +98,7 @@ export function sparkConfFor(chunk: ChunkSpec, overrides: Record<string, string>
     if (/\s/.test(value) || value === '') {
       throw ApplicationFailure.nonRetryable(
         `sparkConf.${key}: "${value}" cannot be passed to EMR Serverless (empty or contains whitespace)`,
-        AWS_FAILURE.invalidInput,
+        FAILURE.invalidInput,
       );
     }
   }
@@ -137,8 +140,8 @@ export class EmrServerlessRunner implements SparkRunner {
 
   async submit(spec: SparkJobSpec): Promise<EmrJobHandle> {
     const { request, chunk } = spec;
-    if (!request.emr) throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', AWS_FAILURE.invalidInput);
-    if (!request.codeBucket) throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', AWS_FAILURE.invalidInput);
+    if (!request.emr) throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', FAILURE.invalidInput);
+    if (!request.codeBucket) throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', FAILURE.invalidInput);
     const applicationId = request.emr.appId;
     const code = jobCodeUris(request.codeBucket, await this.jobCodeKey(request, request.codeBucket));
     const conf = sparkConfFor(chunk, request.sparkConf);
@@ -180,7 +183,7 @@ export class EmrServerlessRunner implements SparkRunner {
     }
     throw ApplicationFailure.nonRetryable(
       `chunk ${chunk.id}: ${MAX_GENERATIONS} EMR runs named ${spec.runName} already failed; start a new backfill after fixing the cause`,
-      'SparkJobFailed',
+      FAILURE.sparkJobFailed,
     );
   }
 
@@ -192,7 +195,7 @@ export class EmrServerlessRunner implements SparkRunner {
       run = await this.getJobRun(handle.applicationId, previous.id);
     } catch (err) {
       // Gone from EMR (or another application): nothing of it can still write.
-      if (err instanceof ApplicationFailure && err.type === AWS_FAILURE.invalidInput) return undefined;
+      if (err instanceof ApplicationFailure && err.type === FAILURE.invalidInput) return undefined;
       throw err;
     }
     // A failed or cancelled run can no longer write; the caller submits the next one.
@@ -248,7 +251,7 @@ export class EmrServerlessRunner implements SparkRunner {
     if (!latest) {
       throw ApplicationFailure.nonRetryable(
         `codeBucket: no job code key given and none deployed at s3://${codeBucket}/${prefix}/LATEST; run \`npx backfill deploy-job --code-bucket ${codeBucket}\``,
-        AWS_FAILURE.invalidInput,
+        FAILURE.invalidInput,
       );
     }
     return latest;

@@ -4,9 +4,7 @@
  * (throttling, 5xx, network).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-
-/** Failure types the workflow (and an operator) can tell apart. */
-export const AWS_FAILURE = { invalidInput: 'InvalidInput', accessDenied: 'AwsAccessDenied' } as const;
+import { FAILURE } from '../../common/failures';
 
 interface SdkErrorLike {
   name?: string;
@@ -97,8 +95,8 @@ export function classifyAwsError(err: unknown, what: string): unknown {
   if (err instanceof ApplicationFailure) return err;
   const name = awsErrorName(err);
   const message = `${what} failed: ${name}: ${errorMessage(err)}`;
-  if (ACCESS_DENIED.has(name)) return ApplicationFailure.nonRetryable(message, AWS_FAILURE.accessDenied);
-  if (INVALID.has(name)) return ApplicationFailure.nonRetryable(message, AWS_FAILURE.invalidInput);
+  if (ACCESS_DENIED.has(name)) return ApplicationFailure.nonRetryable(message, FAILURE.awsAccessDenied);
+  if (INVALID.has(name)) return ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);
   if (err instanceof Error) {
     err.message = message;
     return err;

@@ -1,7 +1,8 @@
 /**
  * SageMaker Feature Store writes. BatchWriteRecord answers with the failed and unprocessed
  * *entries* (not positions); they are matched back to the request's indices by content. A call
- * throttled as a whole becomes a ThrottledError, which the ingest loop backs off on. Where the
+ * throttled as a whole becomes a ThrottledError, which the ingest loop backs off on, and a server
+ * fault or a network error a TransientStoreError, which it retries. Where the
  * batch API is refused (an endpoint or policy without it), records go one by one with PutRecord,
  * and the store remembers that for the rest of the worker's life.
  */
@@ -12,8 +13,9 @@ import {
   type BatchWriteRecordEntry,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { ApplicationFailure } from '@temporalio/activity';
-import { type BatchWriteOutcome, type FeatureStore, type RecordEntry, ThrottledError } from '../backends';
-import { AWS_FAILURE, awsErrorName, classifyAwsError, errorMessage, httpStatus, isAccessDenied, isThrottling, isTransient } from './errors';
+import { type BatchWriteOutcome, type FeatureStore, type RecordEntry, ThrottledError, TransientStoreError } from '../backends';
+import { awsErrorName, classifyAwsError, errorMessage, httpStatus, isAccessDenied, isThrottling, isTransient } from './errors';
+import { FAILURE } from '../../common/failures';
 
 export type WriteMode = 'batch' | 'put';
 
@@ -64,7 +66,8 @@ export class SageMakerFeatureStore implements FeatureStore {
       out = await this.client.send(new BatchWriteRecordCommand({ Entries: entries }));
     } catch (err) {
       if (isThrottling(err)) throw new ThrottledError(`BatchWriteRecord throttled: ${errorMessage(err)}`);
-      if (batchRefused(err) || isTransient(err)) throw err;
+      if (batchRefused(err)) throw err;
+      if (isTransient(err)) throw new TransientStoreError(`BatchWriteRecord failed: ${errorMessage(err)}`, { cause: err });
       throw classifyFeatureStoreError(err, 'BatchWriteRecord', entries[0].FeatureGroupName);
     }
     const match = entryMatcher(entries);
@@ -96,7 +99,7 @@ export class SageMakerFeatureStore implements FeatureStore {
     if (denied) {
       throw ApplicationFailure.nonRetryable(
         `feature store refused both BatchWriteRecord and PutRecord on ${entries[0].FeatureGroupName}: ${awsErrorName(denied)}: ${errorMessage(denied)}`,
-        AWS_FAILURE.accessDenied,
+        FAILURE.awsAccessDenied,
       );
     }
     const outcome: BatchWriteOutcome = { errors: [], unprocessed: [] };
@@ -113,7 +116,7 @@ export class SageMakerFeatureStore implements FeatureStore {
 
 /** BatchWriteRecord is not available (unknown operation, or forbidden while PutRecord may not be). */
 function batchRefused(err: unknown): boolean {
-  if (err instanceof ApplicationFailure || err instanceof ThrottledError) return false;
+  if (err instanceof ApplicationFailure || err instanceof ThrottledError || err instanceof TransientStoreError) return false;
   const name = awsErrorName(err);
   // A 404 that is not "feature group not found" means the route itself is unknown.
   return REFUSED_OPERATION.has(name) || isAccessDenied(err) || (httpStatus(err) === 404 && name !== 'ResourceNotFound');
@@ -123,7 +126,7 @@ function classifyFeatureStoreError(err: unknown, api: string, featureGroup: stri
   if (awsErrorName(err) === 'ResourceNotFound') {
     return ApplicationFailure.nonRetryable(
       `featureGroup: feature group "${featureGroup}" not found by ${api}: ${errorMessage(err)}`,
-      AWS_FAILURE.invalidInput,
+      FAILURE.invalidInput,
     );
   }
   return classifyAwsError(err, `SageMaker Feature Store ${api} on ${featureGroup}`);

@@ -29,7 +29,9 @@ import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
 import { currentLocation, readDayState } from '../ledger';
-import { AWS_FAILURE, awsErrorName, classifyAwsError, errorMessage } from './errors';
+import { GOLD_COLUMNS } from '../feature-records';
+import { awsErrorName, classifyAwsError, errorMessage } from './errors';
+import { FAILURE } from '../../common/failures';
 
 export type CatalogMode = 'crawler' | 'partitions';
 
@@ -72,7 +74,7 @@ export class GlueCrawlerCatalog implements Catalog {
   async refresh(request: BackfillRequest, chunk: ChunkSpec, _goldTableUri: string): Promise<CatalogResult> {
     const crawlerName = request.glue?.crawlerName;
     if (!crawlerName) {
-      throw ApplicationFailure.nonRetryable('glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler', AWS_FAILURE.invalidInput);
+      throw ApplicationFailure.nonRetryable('glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler', FAILURE.invalidInput);
     }
     let queue = this.queues.get(crawlerName);
     if (!queue) {
@@ -140,7 +142,7 @@ export class GlueCrawlerCatalog implements Catalog {
       return out.Crawler;
     } catch (err) {
       if (awsErrorName(err) === 'EntityNotFoundException') {
-        throw ApplicationFailure.nonRetryable(`glue.crawlerName: crawler "${name}" does not exist`, AWS_FAILURE.invalidInput);
+        throw ApplicationFailure.nonRetryable(`glue.crawlerName: crawler "${name}" does not exist`, FAILURE.invalidInput);
       }
       throw classifyAwsError(err, `Glue GetCrawler ${name}`);
     }
@@ -187,15 +189,7 @@ export interface PartitionCatalogOptions {
 }
 
 /** Gold columns as the Spark job writes them (partition columns are in the path, not the files). */
-export const GOLD_COLUMNS = [
-  { Name: 'card_id', Type: 'string' },
-  { Name: 'event_id', Type: 'string' },
-  { Name: 'event_time', Type: 'bigint' },
-  { Name: 'txn_count_1h', Type: 'int' },
-  { Name: 'txn_count_24h', Type: 'int' },
-  { Name: 'amount_sum_24h', Type: 'double' },
-  { Name: 'merchant_count_24h', Type: 'int' },
-];
+const GOLD_TABLE_COLUMNS = GOLD_COLUMNS.map((c) => ({ Name: c.name, Type: c.hiveType }));
 
 const PARTITION_KEYS = [
   { Name: 'feature_version', Type: 'string' },
@@ -204,7 +198,7 @@ const PARTITION_KEYS = [
 
 function parquetStorage(location: string): StorageDescriptor {
   return {
-    Columns: GOLD_COLUMNS,
+    Columns: GOLD_TABLE_COLUMNS,
     Location: location,
     InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
     OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',

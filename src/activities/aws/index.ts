@@ -9,9 +9,8 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
-import type { IngestOptions } from '../ingest';
-import type { Backends } from '../index';
-import { EmrServerlessRunner, type EmrRunnerOptions } from './emr';
+import type { Backends, IngestOptions } from '../backends';
+import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrRunnerOptions } from './emr';
 import { resolveJobCode } from './job-code';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
 import {
@@ -66,9 +65,6 @@ export type AwsBackends = Backends & {
   featureStore: SageMakerFeatureStore;
   catalogMode: CatalogMode;
 };
-
-// A Spark chunk runs for minutes to hours; a GetJobRun every 15 s is cheap and adds little delay.
-const DEFAULT_EMR_POLL_MS = 15_000;
 
 export function createAwsBackends(clients: AwsClients, options: AwsBackendOptions = {}): AwsBackends {
   const catalogMode = options.catalogMode ?? 'partitions';

@@ -6,7 +6,8 @@
  */
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure } from '@temporalio/activity';
-import { AWS_FAILURE, awsErrorName, classifyAwsError, httpStatus } from './errors';
+import { awsErrorName, classifyAwsError, httpStatus } from './errors';
+import { FAILURE } from '../../common/failures';
 
 /** Where deploy-job puts the code, and where the worker looks for LATEST (BACKFILL_CODE_PREFIX). */
 export const DEFAULT_CODE_PREFIX = 'jobs/card-features';
@@ -24,7 +25,7 @@ export function jobCodeUris(codeBucket: string, jobCodeKey: string): { entryPoin
   };
 }
 
-const invalid = (message: string) => ApplicationFailure.nonRetryable(message, AWS_FAILURE.invalidInput);
+const invalid = (message: string) => ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);
 const deployHint = (codeBucket: string, prefix: string) =>
   `run \`npx backfill deploy-job --code-bucket ${codeBucket}${prefix === DEFAULT_CODE_PREFIX ? '' : ` --prefix ${prefix}`}\``;
 

@@ -12,8 +12,9 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
 import { FEATURE_NAMES } from '../feature-records';
 import { lakeRoot } from '../lake-paths';
-import { AWS_FAILURE, awsErrorName, classifyAwsError, isAccessDenied } from './errors';
+import { awsErrorName, classifyAwsError, isAccessDenied } from './errors';
 import type { CatalogMode } from './glue';
+import { FAILURE } from '../../common/failures';
 
 export interface PreflightClients {
   emr: EMRServerlessClient;
@@ -54,7 +55,7 @@ export const FEATURE_GROUP_SCHEMA: {
   },
 };
 
-const invalid = (message: string) => ApplicationFailure.nonRetryable(message, AWS_FAILURE.invalidInput);
+const invalid = (message: string) => ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);
 
 /** Rejects a request the AWS backend cannot run, naming the field or resource, before any work starts. */
 export async function awsPreflight(clients: PreflightClients, options: AwsPreflightOptions, request: BackfillRequest): Promise<void> {
@@ -176,7 +177,7 @@ export function featureGroupMismatches(group: DescribeFeatureGroupCommandOutput)
 function classify(err: unknown, what: string, action: string): unknown {
   const failure = classifyAwsError(err, what);
   if (isAccessDenied(err) && failure instanceof ApplicationFailure) {
-    return ApplicationFailure.nonRetryable(`${failure.message}; the worker's role needs ${action} (deploy/iam/worker-policy.json)`, AWS_FAILURE.accessDenied);
+    return ApplicationFailure.nonRetryable(`${failure.message}; the worker's role needs ${action} (deploy/iam/worker-policy.json)`, FAILURE.awsAccessDenied);
   }
   return failure;
 }

@@ -1,7 +1,6 @@
 /** The lake on S3 (s3://bucket/key URIs), with the same listing rules as the local lake. */
 import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import type { Lake, LakeObject } from '../backends';
-import { lakeRoot } from '../lake-paths';
 import { readParquetRows } from '../parquet';
 import { awsErrorName, classifyAwsError, httpStatus } from './errors';
 
@@ -13,10 +12,6 @@ export function parseS3Uri(uri: string): { bucket: string; key: string } {
 
 export class S3Lake implements Lake {
   constructor(private readonly client: S3Client) {}
-
-  root(bucket: string): string {
-    return lakeRoot(bucket);
-  }
 
   async readText(uri: string): Promise<string | undefined> {
     const bytes = await this.readBytes(uri);
@@ -31,12 +26,6 @@ export class S3Lake implements Lake {
     } catch (err) {
       throw classifyAwsError(err, `S3 PutObject ${uri}`);
     }
-  }
-
-  /** S3 has no append: read, then write the whole object. Not safe for concurrent writers of one object. */
-  async appendText(uri: string, text: string): Promise<void> {
-    const current = (await this.readText(uri)) ?? '';
-    await this.writeText(uri, current + text);
   }
 
   async delete(uris: string[]): Promise<void> {

@@ -3,7 +3,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
-import type { Backends } from '../index';
+import { FAILURE } from '../../common/failures';
+import type { Backends } from '../backends';
 import { lakeRoot, fileUriToPath } from '../lake-paths';
 import { LocalCatalog } from './catalog';
 import { LocalFeatureStores } from './feature-store';
@@ -41,11 +42,11 @@ export function createLocalBackends(options: LocalBackendOptions): Backends & { 
       if (!root.startsWith('file://')) {
         throw ApplicationFailure.nonRetryable(
           `bucket: "${request.bucket}" is not a local directory; the local backend needs a lake directory (or run the worker with BACKFILL_BACKEND=aws)`,
-          'InvalidInput',
+          FAILURE.invalidInput,
         );
       }
       if (!fs.existsSync(fileUriToPath(root))) {
-        throw ApplicationFailure.nonRetryable(`bucket: local lake directory ${fileUriToPath(root)} does not exist`, 'InvalidInput');
+        throw ApplicationFailure.nonRetryable(`bucket: local lake directory ${fileUriToPath(root)} does not exist`, FAILURE.invalidInput);
       }
     },
   };

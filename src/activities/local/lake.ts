@@ -2,14 +2,10 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Lake, LakeObject } from '../backends';
-import { fileUriToPath, lakeRoot } from '../lake-paths';
+import { fileUriToPath } from '../lake-paths';
 import { readParquetRows } from '../parquet';
 
 export class LocalLake implements Lake {
-  root(bucket: string): string {
-    return lakeRoot(bucket);
-  }
-
   async readText(uri: string): Promise<string | undefined> {
     try {
       return await fs.readFile(fileUriToPath(uri), 'utf8');
@@ -25,12 +21,6 @@ export class LocalLake implements Lake {
     const tmp = `${file}.${process.pid}.tmp`;
     await fs.writeFile(tmp, text);
     await fs.rename(tmp, file);
-  }
-
-  async appendText(uri: string, text: string): Promise<void> {
-    const file = fileUriToPath(uri);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.appendFile(file, text);
   }
 
   async list(prefixUri: string): Promise<LakeObject[]> {

@@ -11,11 +11,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createAwsClientsFromEnv } from '../../activities/aws';
-import { AWS_FAILURE } from '../../activities/aws/errors';
 import { DEFAULT_CODE_PREFIX, ENTRY_POINT_FILE, JOB_CODE_KEY_PATTERN, LATEST_FILE, PACKAGE_FILE, uploadJobCode } from '../../activities/aws/job-code';
 import { localPaths, projectRoot } from '../../config';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { parseFlags, UsageError, wantsHelp } from '../usage';
+import { FAILURE } from '../../common/failures';
 
 export const DEPLOY_JOB_HELP = `Usage: backfill deploy-job --code-bucket BUCKET [--prefix PREFIX]
 
@@ -90,7 +90,7 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
   try {
     key = await uploadJobCode(s3, { codeBucket, prefix, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
   } catch (err) {
-    if (err instanceof ApplicationFailure && err.type === AWS_FAILURE.invalidInput) throw new UsageError(`--code-bucket ${codeBucket}: ${err.message}`);
+    if (err instanceof ApplicationFailure && err.type === FAILURE.invalidInput) throw new UsageError(`--code-bucket ${codeBucket}: ${err.message}`);
     io.err(`backfill: deploy-job: ${(err as Error).message}`);
     return EXIT.failed;
   }

@@ -5,8 +5,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import { awsBackendOptionsFromEnv, createAwsClientsFromEnv } from '../../activities/aws';
-import { AWS_FAILURE } from '../../activities/aws/errors';
-import { EmrServerlessRunner, type EmrJobHandle } from '../../activities/aws/emr';
+import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrJobHandle } from '../../activities/aws/emr';
 import { S3Lake } from '../../activities/aws/s3-lake';
 import type { JobStatus } from '../../activities/backends';
 import { lakeRoot, manifestUri } from '../../activities/lake-paths';
@@ -21,9 +20,7 @@ import { formatCount, formatDuration } from '../progress';
 import { table } from '../report';
 import type { RunOptions } from '../run-args';
 import { UsageError } from '../usage';
-
-/** A Spark job runs for minutes; GetJobRun every 15 s is cheap and adds little delay. */
-const DEFAULT_EMR_POLL_MS = 15_000;
+import { FAILURE } from '../../common/failures';
 
 export async function directEmr(request: BackfillRequest, opts: RunOptions, io: Io, deps: CliDeps): Promise<number> {
   if (!lakeRoot(request.bucket).startsWith('s3://')) {
@@ -151,10 +148,10 @@ function formatDirectReport(handle: EmrJobHandle, request: BackfillRequest, chun
 /** EMR errors that no retry fixes: name the flag or setting to change. */
 function awsUsage(err: unknown, request: BackfillRequest): unknown {
   if (!(err instanceof ApplicationFailure)) return err;
-  if (err.type === AWS_FAILURE.invalidInput) {
+  if (err.type === FAILURE.invalidInput) {
     return new UsageError(`${err.message}; check --emr-app-id (${request.emr?.appId}), --emr-job-role and --code-bucket`);
   }
-  if (err.type === AWS_FAILURE.accessDenied) {
+  if (err.type === FAILURE.awsAccessDenied) {
     return new UsageError(`${err.message}; check the AWS credentials of this shell and --emr-job-role (${request.emr?.jobRole})`);
   }
   return new Error(err.message);

@@ -11,6 +11,7 @@ import type { BackfillReport } from '../../common/results';
 import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
 import { rootMessage } from '../../common/errors';
+import { FAILURE } from '../../common/failures';
 import { connectTemporal, describeBackfill, uiUrl, type Temporal } from '../connect';
 import { costInputsOf, estimateBackfill, type CostEstimate } from '../cost';
 import { followBackfill } from '../follow';
@@ -18,7 +19,7 @@ import { EXIT, type CliDeps, type Io } from '../io';
 import { withLocalWorker } from '../local-worker';
 import { formatReport } from '../report';
 import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
-import { FLAG_OF_FIELD, usageOfInputError, UsageError, wantsHelp } from '../usage';
+import { FLAG_OF_FIELD, usageOfInputError, wantsHelp } from '../usage';
 import { directEmr } from './direct-emr';
 import { onlyStaleInput } from './only-stale';
 
@@ -182,12 +183,12 @@ export function exitCodeOf(report: BackfillReport): number {
 /** The workflow itself failed (no report): a rejected input is bad usage, anything else a failure. */
 export function failedWithoutReport(workflowId: string, err: WorkflowFailedError, io: Io): number {
   const cause = err.cause as { type?: string } | undefined;
-  if (cause?.type === 'BackfillOverlap') {
+  if (cause?.type === FAILURE.backfillOverlap) {
     // Refused at start: another backfill of the same group and version has some of these days.
     io.err(`backfill ${workflowId} refused: ${rootMessage(err)}`);
     return EXIT.usage;
   }
-  if (cause?.type === 'InvalidInput') {
+  if (cause?.type === FAILURE.invalidInput) {
     // The message names the input field ("emr.appId: ..."); name the flag as well.
     const message = rootMessage(err).replace(/^invalid input: /, '');
     const field = /^([\w.]+):/.exec(message)?.[1];
@@ -199,5 +200,3 @@ export function failedWithoutReport(workflowId: string, err: WorkflowFailedError
   io.err(`see the workflow's history in the Web UI; fix the cause and start the same backfill again (days already written are skipped)`);
   return EXIT.failed;
 }
-
-export { UsageError };
