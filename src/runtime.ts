@@ -4,7 +4,7 @@
  * (backfill_*, recorded by the workflows through the SDK's metric meter: src/workflows/metrics.ts)
  * at http://HOST:BACKFILL_METRICS_PORT/metrics.
  */
-import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
+import { DefaultLogger, IllegalStateError, Runtime, type LogEntry } from '@temporalio/worker';
 import { METRICS } from './common/metric-names';
 
 
@@ -34,23 +34,31 @@ export function metricsPort(env: NodeJS.ProcessEnv = process.env): number | unde
 export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, write: (line: string) => void = (l) => process.stdout.write(l)): string | undefined {
   const port = metricsPort(env);
   const bindAddress = port === undefined ? undefined : `0.0.0.0:${port}`;
-  Runtime.install({
-    logger: new DefaultLogger('INFO', (entry) => write(`${logLine(entry)}\n`)),
-    telemetryOptions: bindAddress
-      ? {
-          metrics: {
-            // Prometheus conventions: counters end in _total, durations are in seconds.
-            prometheus: {
-              bindAddress,
-              countersTotalSuffix: true,
-              useSecondsForDurations: true,
-              // The SDK's default buckets end at 10 s; chunk steps (a Spark job, an ingest) take minutes to hours.
-              histogramBucketOverrides: { [METRICS.stepDuration]: STEP_DURATION_BUCKETS },
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('INFO', (entry) => write(`${logLine(entry)}\n`)),
+      telemetryOptions: bindAddress
+        ? {
+            metrics: {
+              // Prometheus conventions: counters end in _total, durations are in seconds.
+              prometheus: {
+                bindAddress,
+                countersTotalSuffix: true,
+                useSecondsForDurations: true,
+                // The SDK's default buckets end at 10 s; chunk steps (a Spark job, an ingest) take minutes to hours.
+                histogramBucketOverrides: { [METRICS.stepDuration]: STEP_DURATION_BUCKETS },
+              },
             },
-          },
-        }
-      : undefined,
-  });
+          }
+        : undefined,
+    });
+  } catch (err) {
+    // Something in this process (an embedding program, a test harness) installed the runtime
+    // first: it is kept, with its logger and without our metrics endpoint.
+    if (!(err instanceof IllegalStateError)) throw err;
+    console.warn('worker: the SDK runtime was installed before the worker: its logger is kept, no metrics endpoint');
+    return undefined;
+  }
   return bindAddress;
 }
 
