@@ -1,4 +1,4 @@
-"""A plain-Python, brute-force reading of DESIGN.md's feature definitions: the oracle the Spark job is checked against.
+"""A plain-Python, brute-force reading of docs/design.md's feature definitions: the oracle the Spark job is checked against.
 
 Deliberately naive (no windows, no sorting tricks): for each event, scan the card's events.
 """

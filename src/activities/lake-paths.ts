@@ -1,4 +1,4 @@
-/** Lake URIs, laid out as shared/DESIGN.md says; the same rules as spark_jobs/card_features/job.py. */
+/** Lake URIs, laid out as docs/design.md says; the same rules as spark_jobs/card_features/job.py. */
 import * as path from 'node:path';
 import type { BackfillRequest } from '../common/input';
 
