@@ -15,7 +15,7 @@ import {
 import { CHUNKS_PER_RUN } from '../src/workflows/backfill';
 import type { BackfillReport } from '../src/common/results';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
-import { createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
+import { createDevServerEnv, createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
 import { largestPayloadOf, runHistories } from './support/payloads';
 import { validateInput, WORKER_DECIDES } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
@@ -361,12 +361,22 @@ describe('operating a running backfill (time-skipping server)', function () {
   });
 
   it('a 3-year backfill in 1-day chunks completes with every run history under 10,000 events', async function () {
-    // It takes 40-100 s. On CI it has hung a few times after the workflow had completed (the test
-    // server once logged "excess pings"; see issue #4's notes), so a stuck attempt is retried on a fresh server.
+    // On the dev server, not the time-skipping one: this backfill needs no timer, and the Java test
+    // server's continue-as-new is not atomic (temporalio/sdk-java#1538; time skipping across a parent
+    // that continues as new with children: #1539). Waiting on the result of a chain of 4 runs with
+    // 1,096 children there hung after the workflow had completed (CI, stop 8), whatever the retries.
     this.timeout(6 * 60_000);
-    this.retries(2);
-    await Promise.race([env.teardown(), new Promise((r) => setTimeout(r, 10_000))]);
-    env = await createTimeSkippingEnv();
+    const timeSkipping = env;
+    env = await createDevServerEnv();
+    try {
+      await threeYears();
+    } finally {
+      await env.teardown();
+      env = timeSkipping;
+    }
+  });
+
+  async function threeYears(): Promise<void> {
     const input = { bucket: '/tmp/lake', startDate: '2022-01-01', endDate: '2024-12-31', chunkSizeDays: 1, maxConcurrentChunks: 16 };
     let midRun: BackfillProgress | undefined;
     const { report, calls, firstRunId, workflowId } = await operate(input, {}, async (handle) => {
@@ -393,5 +403,5 @@ describe('operating a running backfill (time-skipping server)', function () {
     }
     assert.ok(sizes.length >= 4, `expected several runs, got ${sizes.length}`);
     assert.ok(Math.max(...sizes) < 10_000, `history sizes ${sizes.join(', ')}`);
-  });
+  }
 });
