@@ -1,9 +1,11 @@
 // ESLint flat config (`npm run lint`): typescript-eslint's recommended rules over src, test and bench,
-// and the Temporal samples' ban on Node built-ins in workflow code.
+// and the Temporal samples' ban on Node built-ins in workflow code. Layout is Prettier's job
+// (`npm run format`), so eslint-config-prettier turns off the rules that would fight it.
 import { builtinModules } from 'node:module';
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
+import prettierConfig from 'eslint-config-prettier';
 
 // Workflow code runs in Temporal's deterministic sandbox: no I/O, so no Node built-in modules
 // (the rule of temporalio/samples-typescript's .eslintrc.js). `assert` is allowed there too.
@@ -44,4 +46,5 @@ export default tseslint.config(
       ],
     },
   },
+  prettierConfig,
 );

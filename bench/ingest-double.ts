@@ -5,7 +5,10 @@
  */
 import { FeatureStoreDouble, type FeatureStoreDoubleOptions } from '../test/aws/feature-store-double';
 
-export type DoubleProcessOptions = Omit<FeatureStoreDoubleOptions, 'permanentError' | 'unprocessedFirstTime' | 'inject'> & {
+export type DoubleProcessOptions = Omit<
+  FeatureStoreDoubleOptions,
+  'permanentError' | 'unprocessedFirstTime' | 'inject'
+> & {
   /** Records whose event number n has n % badEvery === badEvery - 1 fail for good (0: none). */
   badEvery?: number;
 };
@@ -22,7 +25,9 @@ async function main(): Promise<void> {
   const double = new FeatureStoreDouble({
     ...options,
     permanentError: (r) =>
-      badEvery > 0 && Number(r.event_id.split('-evt-')[1]) % badEvery === badEvery - 1 ? { code: 'ValidationError', message: 'malformed record' } : undefined,
+      badEvery > 0 && Number(r.event_id.split('-evt-')[1]) % badEvery === badEvery - 1
+        ? { code: 'ValidationError', message: 'malformed record' }
+        : undefined,
   });
   await double.start();
   process.on('message', (m) => {

@@ -91,13 +91,26 @@ class DoubleProcess {
 async function adaptiveIngest(): Promise<number> {
   const startDate = '2025-10-01';
   const endDate = dateRange(startDate, '2025-12-31')[DAYS - 1];
-  const request = validateInput({ bucket: 'bench-lake', startDate, endDate, chunkSizeDays: DAYS, featureVersion: 'v1' });
+  const request = validateInput({
+    bucket: 'bench-lake',
+    startDate,
+    endDate,
+    chunkSizeDays: DAYS,
+    featureVersion: 'v1',
+  });
   const chunk = planChunks(startDate, endDate, DAYS)[0];
   const lake = new MemoryLake();
   const days = dateRange(startDate, endDate);
   days.forEach((dt, i) => addGoldDay(lake, request, dt, Math.floor(RECORDS / DAYS) + (i < RECORDS % DAYS ? 1 : 0)));
 
-  const double = await DoubleProcess.start({ requestsPerSecond: QUOTA_RPS, burst: BURST, latencyMs: LATENCY_MS, unprocessedRate: 0.001, badEvery: BAD_EVERY, seed: 7 });
+  const double = await DoubleProcess.start({
+    requestsPerSecond: QUOTA_RPS,
+    burst: BURST,
+    latencyMs: LATENCY_MS,
+    unprocessedRate: 0.001,
+    badEvery: BAD_EVERY,
+    seed: 7,
+  });
   const store = new SageMakerFeatureStore(client(double.endpoint));
   let heartbeats = 0;
   const t0 = performance.now();
@@ -125,27 +138,47 @@ async function adaptiveIngest(): Promise<number> {
   const quota = QUOTA_RPS * 25;
   console.log(`\nadaptive ingest (BatchWriteRecord, AIMD, backoff with jitter; production defaults)`);
   console.log(`  records            ${all.length} in ${DAYS} daily partitions`);
-  console.log(`  quota              ${QUOTA_RPS} requests/s x 25 = ${quota} records/s (bucket ${BURST}, latency ${LATENCY_MS} ms)`);
+  console.log(
+    `  quota              ${QUOTA_RPS} requests/s x 25 = ${quota} records/s (bucket ${BURST}, latency ${LATENCY_MS} ms)`,
+  );
   console.log(`  time               ${seconds.toFixed(1)} s`);
   console.log(`  goodput            ${goodput.toFixed(0)} records/s = ${(goodput / quota).toFixed(3)} of quota`);
-  console.log(`  calls              ${stats.batchCalls} BatchWriteRecord (${result.batches} batches), ${stats.throttled} throttled`);
-  console.log(`  retries            ${result.retries} (throttled calls or unprocessed entries: ${result.throttled}; unprocessed entries: ${stats.unprocessedEntries})`);
-  console.log(`  in flight (AIMD)   final ${result.inFlightLimit?.final}, range ${result.inFlightLimit?.low}..${result.inFlightLimit?.high}`);
+  console.log(
+    `  calls              ${stats.batchCalls} BatchWriteRecord (${result.batches} batches), ${stats.throttled} throttled`,
+  );
+  console.log(
+    `  retries            ${result.retries} (throttled calls or unprocessed entries: ${result.throttled}; unprocessed entries: ${stats.unprocessedEntries})`,
+  );
+  console.log(
+    `  in flight (AIMD)   final ${result.inFlightLimit?.final}, range ${result.inFlightLimit?.low}..${result.inFlightLimit?.high}`,
+  );
   console.log(`  failed (reported)  ${result.failedRecords}`);
   console.log(`  duplicates         ${duplicates}`);
   console.log(`  lost               ${lost}`);
   console.log(`  checkpoints        ${heartbeats} (each in the ledger before the worker takes its next batch)`);
-  (adaptiveIngest as { summary?: string }).summary = `ingest goodput/quota: ${(goodput / quota).toFixed(3)} lost: ${lost}`;
+  (adaptiveIngest as { summary?: string }).summary =
+    `ingest goodput/quota: ${(goodput / quota).toFixed(3)} lost: ${lost}`;
   return lost;
 }
 
 /** What a first attempt often looks like: N workers, PutRecord per record, a few immediate tries. */
 async function naivePutLoop(): Promise<void> {
-  const request = validateInput({ bucket: 'bench-lake', startDate: '2025-10-01', endDate: '2025-10-01', featureVersion: 'v1' });
+  const request = validateInput({
+    bucket: 'bench-lake',
+    startDate: '2025-10-01',
+    endDate: '2025-10-01',
+    featureVersion: 'v1',
+  });
   const lake = new MemoryLake();
   addGoldDay(lake, request, '2025-10-01', Math.min(RECORDS, QUOTA_RPS * PUT_LOOP_SECONDS * 4));
   const rows = [...lake.parquet.values()].flat();
-  const double = await DoubleProcess.start({ requestsPerSecond: QUOTA_RPS, burst: BURST, latencyMs: LATENCY_MS, badEvery: BAD_EVERY, seed: 7 });
+  const double = await DoubleProcess.start({
+    requestsPerSecond: QUOTA_RPS,
+    burst: BURST,
+    latencyMs: LATENCY_MS,
+    badEvery: BAD_EVERY,
+    seed: 7,
+  });
   const sdk = client(double.endpoint);
   let next = 0;
   let attempted = 0;
@@ -160,7 +193,9 @@ async function naivePutLoop(): Promise<void> {
         attempted += 1;
         for (let tries = 1; ; tries++) {
           try {
-            await sdk.send(new PutRecordCommand({ FeatureGroupName: request.featureGroup, Record: goldRowToRecord(row, 'v1') }));
+            await sdk.send(
+              new PutRecordCommand({ FeatureGroupName: request.featureGroup, Record: goldRowToRecord(row, 'v1') }),
+            );
             break;
           } catch (err) {
             const name = (err as { name?: string }).name;
@@ -177,13 +212,19 @@ async function naivePutLoop(): Promise<void> {
   const { stats, written: counts } = await double.report();
   await double.stop();
   const written = counts.size;
-  console.log(`\nnaive PutRecord loop (${PUT_LOOP_CONCURRENCY} workers, up to ${PUT_LOOP_TRIES} immediate tries, no backoff), ${PUT_LOOP_SECONDS} s`);
+  console.log(
+    `\nnaive PutRecord loop (${PUT_LOOP_CONCURRENCY} workers, up to ${PUT_LOOP_TRIES} immediate tries, no backoff), ${PUT_LOOP_SECONDS} s`,
+  );
   console.log(`  quota              ${QUOTA_RPS} requests/s x 1 = ${QUOTA_RPS} records/s (same bucket and latency)`);
   console.log(`  records attempted  ${attempted}`);
-  console.log(`  goodput            ${(written / seconds).toFixed(0)} records/s = ${(written / seconds / QUOTA_RPS).toFixed(3)} of its quota, ${(written / seconds / (QUOTA_RPS * 25)).toFixed(3)} of the batch quota`);
+  console.log(
+    `  goodput            ${(written / seconds).toFixed(0)} records/s = ${(written / seconds / QUOTA_RPS).toFixed(3)} of its quota, ${(written / seconds / (QUOTA_RPS * 25)).toFixed(3)} of the batch quota`,
+  );
   console.log(`  calls              ${stats.putCalls} PutRecord, ${stats.throttled} throttled`);
   console.log(`  failed (reported)  ${failed}`);
-  console.log(`  lost               ${lost} (${((100 * lost) / Math.max(1, attempted)).toFixed(1)}% of attempted: given up while throttled)`);
+  console.log(
+    `  lost               ${lost} (${((100 * lost) / Math.max(1, attempted)).toFixed(1)}% of attempted: given up while throttled)`,
+  );
 }
 
 async function main(): Promise<void> {

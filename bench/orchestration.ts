@@ -41,7 +41,11 @@ async function main(): Promise<void> {
   let wall: number;
   try {
     report = await worker.runUntil(
-      env.client.workflow.execute(backfillWorkflow, { args: [input], taskQueue: 'bench-orchestration', workflowId: `bench-${started}` }),
+      env.client.workflow.execute(backfillWorkflow, {
+        args: [input],
+        taskQueue: 'bench-orchestration',
+        workflowId: `bench-${started}`,
+      }),
     );
     wall = (Date.now() - started) / 1000;
   } finally {

@@ -15,7 +15,12 @@ import { fakeActivities } from '../test/support/fake-activities';
 import { largestPayloadOf, runHistories, type LargestPayload } from '../test/support/payloads';
 import { createDevServerEnv, WORKFLOWS_PATH } from '../test/support/temporal';
 
-const QUERIES: ChunkPageRequest[] = [{}, { chunks: 'all', offset: 3000, limit: 200 }, { chunks: 'recent', limit: 200 }, { chunks: 'failed', limit: 200 }];
+const QUERIES: ChunkPageRequest[] = [
+  {},
+  { chunks: 'all', offset: 3000, limit: 200 },
+  { chunks: 'recent', limit: 200 },
+  { chunks: 'failed', limit: 200 },
+];
 
 async function main(): Promise<void> {
   const startDate = process.env.BENCH_START ?? '2000-01-01';
@@ -26,13 +31,22 @@ async function main(): Promise<void> {
   const env = await createDevServerEnv();
   try {
     const fake = fakeActivities();
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue: 'bench-scale', workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: 'bench-scale',
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
     const input = { bucket: '/tmp/bench-lake', startDate, endDate, chunkSizeDays: 1, maxConcurrentChunks: concurrency };
     const workflowId = `bench-scale-${Date.now()}`;
     const started = Date.now();
     let query: LargestPayload = { bytes: 0, where: '-' };
     const { report, firstRunId } = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(backfillWorkflow, { args: [input], taskQueue: 'bench-scale', workflowId });
+      const handle = await env.client.workflow.start(backfillWorkflow, {
+        args: [input],
+        taskQueue: 'bench-scale',
+        workflowId,
+      });
       const done = handle.result();
       let finished = false;
       void done.finally(() => (finished = true)).catch(() => undefined);
@@ -40,7 +54,7 @@ async function main(): Promise<void> {
       while (!finished) {
         for (const page of QUERIES) {
           const answer = await handle.query(progressQuery, page).catch(() => undefined);
-          const bytes = answer ? defaultPayloadConverter.toPayload(answer).data?.length ?? 0 : 0;
+          const bytes = answer ? (defaultPayloadConverter.toPayload(answer).data?.length ?? 0) : 0;
           if (bytes > query.bytes) query = { bytes, where: `progress query ${JSON.stringify(page)}` };
         }
         await Promise.race([done.catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
@@ -52,7 +66,9 @@ async function main(): Promise<void> {
     const history = runs.map((events) => largestPayloadOf(events)).reduce((a, b) => (b.bytes > a.bytes ? b : a));
     const largest = history.bytes > query.bytes ? history : query;
     const kb = largest.bytes / 1024;
-    console.log(`range: ${startDate} .. ${endDate}, ${chunks} one-day chunks, concurrency: ${concurrency}, status: ${report.status}`);
+    console.log(
+      `range: ${startDate} .. ${endDate}, ${chunks} one-day chunks, concurrency: ${concurrency}, status: ${report.status}`,
+    );
     console.log(`wall: ${wall.toFixed(1)} s, ${(chunks / wall).toFixed(1)} chunks/s, runs: ${runs.length}`);
     console.log(`history events of the largest run: ${Math.max(...runs.map((r) => r.length))}`);
     console.log(`largest payload in the histories: ${(history.bytes / 1024).toFixed(1)} KB (${history.where})`);

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# README command 2: set up, lint (ESLint, ruff), then run every test (mocha, then pytest) and end
+# README command 2: set up, lint (ESLint, Prettier, ruff), then run every test (mocha, then pytest) and end
 # with one "N passed, N failed" line over all of them; each linter counts as one check.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +13,7 @@ lint() {
   else lint_failed=$((lint_failed + 1)); lint_report+="${lint_report:+, }$1 FAILED"; fi
 }
 lint eslint npm run --silent lint   # eslint.config.mjs, over src, test and bench
+lint prettier npm run --silent format:check  # .prettierrc.json, TypeScript layout
 lint ruff npm run --silent lint:py  # ruff.toml, over spark_jobs, scripts and bench
 
 scripts/mocha-each.sh

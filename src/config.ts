@@ -28,7 +28,8 @@ export type BackendName = 'local' | 'aws';
 
 export function backendName(env = process.env): BackendName {
   const value = env.BACKFILL_BACKEND ?? 'local';
-  if (value !== 'local' && value !== 'aws') throw new Error(`BACKFILL_BACKEND must be "local" or "aws", got "${value}"`);
+  if (value !== 'local' && value !== 'aws')
+    throw new Error(`BACKFILL_BACKEND must be "local" or "aws", got "${value}"`);
   return value;
 }
 
@@ -44,7 +45,11 @@ export function taskQueue(env = process.env, backend: BackendName = backendName(
  * `arn:aws:iam::123456789012:role/backfill-*`; unset or blank: any role).
  */
 export function workerAllowances(env = process.env): WorkerAllowances {
-  const list = (value: string | undefined) => (value ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (value: string | undefined) =>
+    (value ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const jobRoles = list(env.BACKFILL_ALLOWED_JOB_ROLES);
   return { sparkConf: list(env.BACKFILL_ALLOW_SPARK_CONF), jobRoles: jobRoles.length ? jobRoles : undefined };
 }

@@ -7,7 +7,6 @@
 import { DefaultLogger, IllegalStateError, Runtime, type LogEntry } from '@temporalio/worker';
 import { METRICS } from './common/metric-names';
 
-
 /** Upper bounds (seconds) of the chunk step duration histogram: 1 s to 8 h. */
 export const STEP_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
 
@@ -31,7 +30,10 @@ export function metricsPort(env: NodeJS.ProcessEnv = process.env): number | unde
  * connection or worker is created: the first of those fixes the runtime for the process.
  * Returns the metrics bind address, or undefined when metrics are off.
  */
-export function installWorkerRuntime(env: NodeJS.ProcessEnv = process.env, write: (line: string) => void = (l) => process.stdout.write(l)): string | undefined {
+export function installWorkerRuntime(
+  env: NodeJS.ProcessEnv = process.env,
+  write: (line: string) => void = (l) => process.stdout.write(l),
+): string | undefined {
   const port = metricsPort(env);
   const bindAddress = port === undefined ? undefined : `0.0.0.0:${port}`;
   try {

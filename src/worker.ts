@@ -10,13 +10,21 @@ import type { Backends } from './activities/backends';
 import { createAwsBackendsFromEnv } from './activities/aws';
 import { createLeaseActivities } from './activities/lease';
 import { createLocalBackends } from './activities/local';
-import { namespaceSearchAttributeProblem, searchAttributeLister, type SearchAttributeLister } from './activities/search-attributes';
+import {
+  namespaceSearchAttributeProblem,
+  searchAttributeLister,
+  type SearchAttributeLister,
+} from './activities/search-attributes';
 import { installWorkerRuntime } from './runtime';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
 
 export function gitRevision(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: projectRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: projectRoot(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     return '';
   }
@@ -49,7 +57,8 @@ export async function checkNamespaceAtStartup(list: SearchAttributeLister, names
 export function shutdownGraceMs(env = process.env): number {
   const value = env.BACKFILL_SHUTDOWN_GRACE_SECONDS;
   if (value === undefined || value === '') return 20_000;
-  if (!/^\d+$/.test(value)) throw new Error(`BACKFILL_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds, got "${value}"`);
+  if (!/^\d+$/.test(value))
+    throw new Error(`BACKFILL_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds, got "${value}"`);
   return Number(value) * 1000;
 }
 
@@ -72,10 +81,15 @@ export async function runWorker(): Promise<void> {
     taskQueue: taskQueue(),
     workflowsPath: require.resolve('./workflows'),
     // The overlap lease activities talk to Temporal through the worker's own connection.
-    activities: { ...createActivities({ ...backends, searchAttributes }), ...createLeaseActivities({ client: new Client({ connection, namespace }) }) },
+    activities: {
+      ...createActivities({ ...backends, searchAttributes }),
+      ...createLeaseActivities({ client: new Client({ connection, namespace }) }),
+    },
     shutdownGraceTime: shutdownGraceMs(),
   });
-  console.log(`worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`);
+  console.log(
+    `worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`,
+  );
   await worker.run();
   await connection.close();
 }

@@ -29,14 +29,33 @@ const FILES: Record<string, Buffer> = {
 };
 
 const EXPECTED = (root: string) => [
-  { uri: `${root}/${TABLE}/dt=2025-10-02/cut.json.gz`, dt: '2025-10-02', reason: 'the file is too short to be gzip data (12 bytes): it was cut off' },
+  {
+    uri: `${root}/${TABLE}/dt=2025-10-02/cut.json.gz`,
+    dt: '2025-10-02',
+    reason: 'the file is too short to be gzip data (12 bytes): it was cut off',
+  },
   { uri: `${root}/${TABLE}/dt=2025-10-02/empty.json.gz`, dt: '2025-10-02', reason: 'the file is empty' },
-  { uri: `${root}/${TABLE}/dt=2025-10-02/plain.json.gz`, dt: '2025-10-02', reason: 'the file is not gzip data although its name ends in .gz (it starts with 0x7b 0x22 0x65 0x76)' },
-  { uri: `${root}/${TABLE}/dt=2025-10-03/array.json`, dt: '2025-10-03', reason: 'the file does not start with a JSON object (it starts with 0x5b 0x7b 0x22 0x65)' },
-  { uri: `${root}/${TABLE}/dt=2025-10-03/zipped.json`, dt: '2025-10-03', reason: 'the file is gzip data but its name does not end in .gz: Spark would read it as text' },
+  {
+    uri: `${root}/${TABLE}/dt=2025-10-02/plain.json.gz`,
+    dt: '2025-10-02',
+    reason: 'the file is not gzip data although its name ends in .gz (it starts with 0x7b 0x22 0x65 0x76)',
+  },
+  {
+    uri: `${root}/${TABLE}/dt=2025-10-03/array.json`,
+    dt: '2025-10-03',
+    reason: 'the file does not start with a JSON object (it starts with 0x5b 0x7b 0x22 0x65)',
+  },
+  {
+    uri: `${root}/${TABLE}/dt=2025-10-03/zipped.json`,
+    dt: '2025-10-03',
+    reason: 'the file is gzip data but its name does not end in .gz: Spark would read it as text',
+  },
 ];
 
-function lakeCases(name: string, setup: () => Promise<{ lake: Lake; root: string; put: (key: string, body: Buffer) => Promise<void> }>) {
+function lakeCases(
+  name: string,
+  setup: () => Promise<{ lake: Lake; root: string; put: (key: string, body: Buffer) => Promise<void> }>,
+) {
   describe(`bronze check on the ${name} lake`, () => {
     let lake: Lake;
     let root: string;
@@ -105,7 +124,10 @@ describe('bronze check against moto', () => {
   describe('S3 requests', () => {
     it('reads only ranges of the objects', () => {
       assert.ok(ranges.length >= Object.keys(FILES).length, JSON.stringify(ranges));
-      assert.ok(ranges.every((r) => r !== undefined && /^bytes=0-\d+$/.test(r)), JSON.stringify(ranges));
+      assert.ok(
+        ranges.every((r) => r !== undefined && /^bytes=0-\d+$/.test(r)),
+        JSON.stringify(ranges),
+      );
     });
   });
 });

@@ -20,7 +20,15 @@ const TWENTY_YEARS = planChunks('2000-01-01', '2019-12-31', 1);
 /** What a chunk of the fake activities would report: 10 rows and records per day, validated. */
 function done(book: ChunkBook, i: number, status: 'succeeded' | 'failed' | 'cancelled' = 'succeeded'): void {
   const s = book.start(i, 1000 + i);
-  const summary: ChunkSummary = { ...s, status, finishedAt: 2000 + i, rows: 10, recordsWritten: 10, validationOk: status === 'succeeded', quarantinedRows: 1 };
+  const summary: ChunkSummary = {
+    ...s,
+    status,
+    finishedAt: 2000 + i,
+    rows: 10,
+    recordsWritten: 10,
+    validationOk: status === 'succeeded',
+    quarantinedRows: 1,
+  };
   if (status !== 'succeeded') summary.error = { step: 'spark', message: `boom ${s.chunk.id}` };
   book.finish(i, summary);
 }
@@ -47,7 +55,10 @@ describe('chunk book (compact chunk state)', () => {
     assert.equal(book.count('failed'), 140);
     assert.equal(book.count('pending'), 305);
     const totals = book.totals();
-    assert.deepEqual([totals.chunks, totals.succeeded, totals.failed, totals.rowsWritten, totals.recordsIngested], [7305, 6860, 140, 70000, 70000]);
+    assert.deepEqual(
+      [totals.chunks, totals.succeeded, totals.failed, totals.rowsWritten, totals.recordsIngested],
+      [7305, 6860, 140, 70000, 70000],
+    );
     assert.equal(book.rollupNow().quarantinedRows, 7000);
     assert.equal(book.rollupNow().validationPassed, 6860);
 
@@ -75,7 +86,14 @@ describe('chunk book (compact chunk state)', () => {
     done(book, 1, 'failed');
     const listed = book.listed();
     assert.equal(listed.chunks.length, KEEP_ALL_LIMIT);
-    assert.deepEqual(listed.chunks.slice(0, 3).map((c) => [c.status, c.rows]), [['succeeded', 10], ['failed', 10], ['pending', undefined]]);
+    assert.deepEqual(
+      listed.chunks.slice(0, 3).map((c) => [c.status, c.rows]),
+      [
+        ['succeeded', 10],
+        ['failed', 10],
+        ['pending', undefined],
+      ],
+    );
   });
 
   it('requeues failed and cancelled chunks, oldest first again', () => {
@@ -98,16 +116,25 @@ describe('chunk book (compact chunk state)', () => {
 
     const all = book.page({ chunks: 'all', offset: 998, limit: 4 });
     assert.deepEqual(all.page, { chunks: 'all', offset: 998, limit: 4, total: 7305 });
-    assert.deepEqual(all.chunks.map((c) => [c.chunk.id, c.status]), [
-      [TWENTY_YEARS[998].id, 'succeeded'],
-      [TWENTY_YEARS[999].id, 'succeeded'],
-      [TWENTY_YEARS[1000].id, 'running'],
-      [TWENTY_YEARS[1001].id, 'running'],
-    ]);
+    assert.deepEqual(
+      all.chunks.map((c) => [c.chunk.id, c.status]),
+      [
+        [TWENTY_YEARS[998].id, 'succeeded'],
+        [TWENTY_YEARS[999].id, 'succeeded'],
+        [TWENTY_YEARS[1000].id, 'running'],
+        [TWENTY_YEARS[1001].id, 'running'],
+      ],
+    );
     const failed = book.page({ chunks: 'failed', offset: 8, limit: 5 });
     assert.equal(failed.page.total, 10);
-    assert.deepEqual(failed.chunks.map((c) => c.chunk.index), [801, 901]);
-    assert.deepEqual(book.page({ chunks: 'running' }).chunks.map((c) => c.chunk.index), [1000, 1001]);
+    assert.deepEqual(
+      failed.chunks.map((c) => c.chunk.index),
+      [801, 901],
+    );
+    assert.deepEqual(
+      book.page({ chunks: 'running' }).chunks.map((c) => c.chunk.index),
+      [1000, 1001],
+    );
     const recent = book.page({ chunks: 'recent', limit: 500 });
     assert.equal(recent.page.limit, MAX_PAGE_LIMIT, 'the limit is capped');
     assert.equal(recent.page.total, 2 + RECENT_LIMIT);
@@ -116,14 +143,24 @@ describe('chunk book (compact chunk state)', () => {
     // Every page stays small, whatever the plan's length.
     assert.ok(bytes(book.page({ chunks: 'all', limit: MAX_PAGE_LIMIT })) < 64 * 1024);
     assert.deepEqual(book.page().page, { chunks: 'all', offset: 0, limit: 50, total: 7305 });
-    assert.throws(() => book.page({ chunks: 'done' as never }), /chunks must be one of failed, running, all, recent, got "done"/);
+    assert.throws(
+      () => book.page({ chunks: 'done' as never }),
+      /chunks must be one of failed, running, all, recent, got "done"/,
+    );
   });
 
   it('reads a carry from before the compact state (every summary in full)', () => {
     const plan = planChunks('2020-01-01', '2021-12-31', 1).filter((c) => c.index % 2 === 0); // an onlyChunks plan
     const chunks: ChunkSummary[] = plan.map((chunk, i) =>
       i < 300
-        ? { chunk, status: i === 10 ? 'failed' : 'succeeded', attempts: 1, rows: 5, recordsWritten: 5, error: i === 10 ? { step: 'ingest', message: 'x' } : undefined }
+        ? {
+            chunk,
+            status: i === 10 ? 'failed' : 'succeeded',
+            attempts: 1,
+            rows: 5,
+            recordsWritten: 5,
+            error: i === 10 ? { step: 'ingest', message: 'x' } : undefined,
+          }
         : { chunk, status: 'pending', attempts: i === 300 ? 1 : 0 },
     );
     const book = ChunkBook.fromLegacy({ chunks });
@@ -133,11 +170,23 @@ describe('chunk book (compact chunk state)', () => {
     assert.equal(book.totals().rowsWritten, 1500);
     assert.equal(book.nextPending(), 300);
     assert.equal(book.attempts[300], 1);
-    assert.deepEqual(book.listed().chunks.map((c) => c.chunk.id), [plan[10].id]);
+    assert.deepEqual(
+      book.listed().chunks.map((c) => c.chunk.id),
+      [plan[10].id],
+    );
     assert.equal(book.page({ chunks: 'failed' }).chunks[0].error?.step, 'ingest');
   });
 
   it('refuses a carry whose states do not match the plan', () => {
-    assert.throws(() => new ChunkBook(TWENTY_YEARS.slice(0, 3), { states: 's*2', attempts: '1*2', details: [], rollup: new ChunkBook([]).rollupNow() }), /chunk states \(2\).*plan's 3 chunks/);
+    assert.throws(
+      () =>
+        new ChunkBook(TWENTY_YEARS.slice(0, 3), {
+          states: 's*2',
+          attempts: '1*2',
+          details: [],
+          rollup: new ChunkBook([]).rollupNow(),
+        }),
+      /chunk states \(2\).*plan's 3 chunks/,
+    );
   });
 });

@@ -18,7 +18,6 @@ import { readBronzeEvents, referenceFeatures } from './support/reference-feature
 import { createDevServerEnv, devServerDynamicConfigArgs, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
 import { sleep, until } from './support/until';
 
-
 describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)', function () {
   let env: TestWorkflowEnvironment;
   let lake: string;
@@ -40,16 +39,20 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
 
   /** The real worker entry point, as its own process. */
   function startWorker(): ChildProcess {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'worker.ts')], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        TEMPORAL_ADDRESS: env.address,
-        BACKFILL_TASK_QUEUE: 'kill-test',
-        BACKFILL_STATE_DIR: state,
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'worker.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          ...process.env,
+          TEMPORAL_ADDRESS: env.address,
+          BACKFILL_TASK_QUEUE: 'kill-test',
+          BACKFILL_STATE_DIR: state,
+        },
+        stdio: ['ignore', fs.openSync(path.join(state, `worker-${workers.length}.log`), 'w'), 'inherit'],
       },
-      stdio: ['ignore', fs.openSync(path.join(state, `worker-${workers.length}.log`), 'w'), 'inherit'],
-    });
+    );
     workers.push(child);
     return child;
   }
@@ -63,14 +66,20 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
     });
     const commits = path.join(lake, '_ledger', 'gold', 'card_features', 'feature_version=v1');
     // Wait until one chunk is done and the next one's Spark job is running.
-    const done = await until(async () => {
-      const p = await handle.query(progressQuery);
-      const finished = p.chunks.filter((c) => c.status === 'succeeded').map((c) => c.chunk.id);
-      const runningChunk = p.chunks.find((c) => c.status === 'running');
-      const sparkLogs = fs.existsSync(path.join(state, 'spark-logs')) ? fs.readdirSync(path.join(state, 'spark-logs')) : [];
-      const sparkStarted = runningChunk && sparkLogs.some((f) => f.includes(runningChunk.chunk.id));
-      return finished.length >= 1 && sparkStarted ? finished : undefined;
-    }, 'a finished chunk and a running Spark job', { everyMs: 250 });
+    const done = await until(
+      async () => {
+        const p = await handle.query(progressQuery);
+        const finished = p.chunks.filter((c) => c.status === 'succeeded').map((c) => c.chunk.id);
+        const runningChunk = p.chunks.find((c) => c.status === 'running');
+        const sparkLogs = fs.existsSync(path.join(state, 'spark-logs'))
+          ? fs.readdirSync(path.join(state, 'spark-logs'))
+          : [];
+        const sparkStarted = runningChunk && sparkLogs.some((f) => f.includes(runningChunk.chunk.id));
+        return finished.length >= 1 && sparkStarted ? finished : undefined;
+      },
+      'a finished chunk and a running Spark job',
+      { everyMs: 250 },
+    );
     const commitFile = (id: string) => path.join(commits, `dt=${id.split('_')[0]}.json`);
     const mtimes = Object.fromEntries(done.map((id) => [id, fs.statSync(commitFile(id)).mtimeMs]));
     first.kill('SIGKILL');
@@ -84,7 +93,9 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
       assert.equal(report.chunks.find((c) => c.chunk.id === id)?.attempts, 1);
     }
 
-    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) => days.includes(r.dt));
+    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) =>
+      days.includes(r.dt),
+    );
     for (const dt of days) {
       const rows = await goldRows(lake, 'v1', dt);
       assert.equal(rows.length, expected.filter((r) => r.dt === dt).length, `gold rows of ${dt}`);
@@ -135,20 +146,31 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
 
       startWorker();
       const report = await handle.result();
-      assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => [c.error, c.validationProblems])));
+      assert.equal(
+        report.status,
+        'succeeded',
+        JSON.stringify(report.chunks.map((c) => [c.error, c.validationProblems])),
+      );
       assert.ok(seen.records_written < seen.records, 'killed mid-day');
       assert.equal(fs.statSync(commitFile).mtimeMs, committed, 'Spark did not run again');
 
-      const gold = [...(await goldRows(big, 'v1', days[0])), ...(await goldRows(big, 'v1', days[1]))].map((r) => String(r.event_id));
+      const gold = [...(await goldRows(big, 'v1', days[0])), ...(await goldRows(big, 'v1', days[1]))].map((r) =>
+        String(r.event_id),
+      );
       const store = openLakeStore(big);
       try {
         const offline = store.offlineRecords('rt_card_features_v1').map((r) => r.event_id);
         const extra = offline.length - gold.length;
-        console.log(`    killed at ${seen.records_written}/${seen.records} records of ${seen.dt}; sent twice ${extra}, reported ${report.totals.possibleDuplicates}`);
+        console.log(
+          `    killed at ${seen.records_written}/${seen.records} records of ${seen.dt}; sent twice ${extra}, reported ${report.totals.possibleDuplicates}`,
+        );
         assert.deepEqual(new Set(offline), new Set(gold), 'every gold row reached the store');
         const maxInFlight = 32; // DEFAULT_INGEST_OPTIONS.maxInFlight, batches of 25
         assert.ok(extra <= maxInFlight * 25, `records sent twice: ${extra}`);
-        assert.ok((report.totals.possibleDuplicates ?? 0) >= extra, `report says ${report.totals.possibleDuplicates}, found ${extra}`);
+        assert.ok(
+          (report.totals.possibleDuplicates ?? 0) >= extra,
+          `report says ${report.totals.possibleDuplicates}, found ${extra}`,
+        );
         assert.ok((report.totals.possibleDuplicates ?? 0) <= maxInFlight * 25);
         // The kill found the attempt sending: the report must say something may be doubled.
         assert.ok((report.totals.possibleDuplicates ?? 0) > 0, 'the crash is reported');
@@ -178,19 +200,35 @@ describe('the Temporal dev server restarted during a backfill (file-backed)', fu
     server = spawn(
       path.join(VENV_BIN, 'temporal'),
       [
-        'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port),
-        '--db-filename', path.join(dir, 'temporal.db'), '--log-level', 'error',
+        'server',
+        'start-dev',
+        '--headless',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(port),
+        '--db-filename',
+        path.join(dir, 'temporal.db'),
+        '--log-level',
+        'error',
         ...devServerDynamicConfigArgs(),
-        ...Object.values(SEARCH_ATTRIBUTES).flatMap((k) => ['--search-attribute', `${k.name}=${k.type === 'INT' ? 'Int' : 'Keyword'}`]),
+        ...Object.values(SEARCH_ATTRIBUTES).flatMap((k) => [
+          '--search-attribute',
+          `${k.name}=${k.type === 'INT' ? 'Int' : 'Keyword'}`,
+        ]),
       ],
       { stdio: 'ignore' },
     );
-    await until(async () => {
-      const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
-      await c.workflowService.getSystemInfo({});
-      await c.close();
-      return true;
-    }, 'the dev server', { timeoutMs: 60_000, everyMs: 250 });
+    await until(
+      async () => {
+        const c = await Connection.connect({ address: `127.0.0.1:${port}`, connectTimeout: 1000 });
+        await c.workflowService.getSystemInfo({});
+        await c.close();
+        return true;
+      },
+      'the dev server',
+      { timeoutMs: 60_000, everyMs: 250 },
+    );
   }
 
   async function stopServer(): Promise<void> {
@@ -224,17 +262,31 @@ describe('the Temporal dev server restarted during a backfill (file-backed)', fu
     const connection = await Connection.connect({ address });
     const client = new Client({ connection });
     const handle = await client.workflow.start(backfillWorkflow, {
-      args: [{ bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-08', chunkSizeDays: 1, maxConcurrentChunks: 2 }],
+      args: [
+        {
+          bucket: '/tmp/lake',
+          startDate: '2025-10-01',
+          endDate: '2025-10-08',
+          chunkSizeDays: 1,
+          maxConcurrentChunks: 2,
+        },
+      ],
       taskQueue: 'restart-test',
       workflowId: 'restart-test',
     });
-    await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 2 || undefined, 'two chunks done', { timeoutMs: 60_000, everyMs: 250 });
+    await until(async () => (await handle.query(progressQuery)).totals.succeeded >= 2 || undefined, 'two chunks done', {
+      timeoutMs: 60_000,
+      everyMs: 250,
+    });
 
     await stopServer();
     await sleep(2000);
     await startServer();
 
-    const report = await until(() => handle.result(), 'the result after the restart', { timeoutMs: 180_000, everyMs: 250 });
+    const report = await until(() => handle.result(), 'the result after the restart', {
+      timeoutMs: 180_000,
+      everyMs: 250,
+    });
     assert.equal(report.status, 'succeeded');
     assert.equal(report.totals.succeeded, 8);
     const sparkRuns = fake.calls.filter((c) => c.step === 'spark').map((c) => c.chunkId);

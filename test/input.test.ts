@@ -59,10 +59,14 @@ describe('validateInput', () => {
   });
 
   it('defaults the feature group from the version', () => {
-    assert.equal(validateInput({ ...base, featureVersion: 'v2', featureGroup: undefined }).featureGroup, 'rt_card_features_v2');
+    assert.equal(
+      validateInput({ ...base, featureVersion: 'v2', featureGroup: undefined }).featureGroup,
+      'rt_card_features_v2',
+    );
   });
 
-  it('rejects an end date before the start date', () => rejects({ ...base, endDate: '2025-09-30' }, 'endDate', /before startDate/));
+  it('rejects an end date before the start date', () =>
+    rejects({ ...base, endDate: '2025-09-30' }, 'endDate', /before startDate/));
   it('rejects malformed dates', () => {
     rejects({ ...base, startDate: '2025/10/01' }, 'startDate', /YYYY-MM-DD/);
     rejects({ ...base, endDate: '2025-02-30' }, 'endDate', /YYYY-MM-DD/);
@@ -100,7 +104,11 @@ describe('validateInput: hardened input', () => {
 
   it('rejects buckets with whitespace, control characters, a leading "-", "," or another scheme', () => {
     for (const field of ['bucket', 'codeBucket']) {
-      rejects({ ...base, [field]: 'x --conf spark.jars=s3://evil/x.jar' }, field, /contains whitespace or control characters/);
+      rejects(
+        { ...base, [field]: 'x --conf spark.jars=s3://evil/x.jar' },
+        field,
+        /contains whitespace or control characters/,
+      );
       rejects({ ...base, [field]: 'lake\tbucket' }, field, /whitespace or control/);
       rejects({ ...base, [field]: 'lake\u0000bucket' }, field, /whitespace or control/);
       rejects({ ...base, [field]: 'lake\u001bbucket' }, field, /whitespace or control/);
@@ -124,43 +132,103 @@ describe('validateInput: hardened input', () => {
   });
 
   it('checks sparkConf keys and values: spark.[A-Za-z0-9._-]+, no whitespace, not empty', () => {
-    const req = validateInput({ ...base, sparkConf: { 'spark.executor.memory': '16g', 'spark.dynamicAllocation.enabled': true, 'spark.sql.shuffle.partitions': 64 } });
-    assert.deepEqual(req.sparkConf, { 'spark.executor.memory': '16g', 'spark.dynamicAllocation.enabled': 'true', 'spark.sql.shuffle.partitions': '64' });
-    rejects({ ...base, sparkConf: { 'spark.executor memory': '8g' } }, 'sparkConf.spark.executor memory', /only letters, digits and \. _ -/);
+    const req = validateInput({
+      ...base,
+      sparkConf: {
+        'spark.executor.memory': '16g',
+        'spark.dynamicAllocation.enabled': true,
+        'spark.sql.shuffle.partitions': 64,
+      },
+    });
+    assert.deepEqual(req.sparkConf, {
+      'spark.executor.memory': '16g',
+      'spark.dynamicAllocation.enabled': 'true',
+      'spark.sql.shuffle.partitions': '64',
+    });
+    rejects(
+      { ...base, sparkConf: { 'spark.executor memory': '8g' } },
+      'sparkConf.spark.executor memory',
+      /only letters, digits and \. _ -/,
+    );
     rejects({ ...base, sparkConf: { 'spark.a=b': '1' } }, 'sparkConf.spark.a=b', /only letters, digits/);
     rejects({ ...base, sparkConf: { 'spark.': '1' } }, 'sparkConf.spark.', /only letters, digits/);
-    rejects({ ...base, sparkConf: { 'spark.executor.memory': '8g --conf spark.jars=s3://evil/x.jar' } }, 'sparkConf.spark.executor.memory', /whitespace/);
-    rejects({ ...base, sparkConf: { 'spark.executor.memory': '8g\u0000' } }, 'sparkConf.spark.executor.memory', /control characters/);
+    rejects(
+      { ...base, sparkConf: { 'spark.executor.memory': '8g --conf spark.jars=s3://evil/x.jar' } },
+      'sparkConf.spark.executor.memory',
+      /whitespace/,
+    );
+    rejects(
+      { ...base, sparkConf: { 'spark.executor.memory': '8g\u0000' } },
+      'sparkConf.spark.executor.memory',
+      /control characters/,
+    );
     rejects({ ...base, sparkConf: { 'spark.executor.memory': '' } }, 'sparkConf.spark.executor.memory', /empty/);
-    rejects({ ...base, sparkConf: { 'spark.executor.memory': { a: 1 } } }, 'sparkConf.spark.executor.memory', /string, number or boolean/);
+    rejects(
+      { ...base, sparkConf: { 'spark.executor.memory': { a: 1 } } },
+      'sparkConf.spark.executor.memory',
+      /string, number or boolean/,
+    );
   });
 
   const restricted = [
-    'spark.jars', 'spark.jars.packages', 'spark.jars.repositories', 'spark.submit.pyFiles', 'spark.files', 'spark.archives',
-    'spark.pyspark.python', 'spark.driver.extraJavaOptions', 'spark.executor.extraJavaOptions', 'spark.driver.defaultJavaOptions',
-    'spark.executor.extraClassPath', 'spark.driver.extraLibraryPath', 'spark.executorEnv.PYTHONPATH', 'spark.yarn.appMasterEnv.LD_PRELOAD',
-    'spark.emr-serverless.driverEnv.AWS_ACCESS_KEY_ID', 'spark.plugins', 'spark.extraListeners', 'spark.sql.extensions',
-    'spark.sql.catalog.evil', 'spark.hadoop.fs.s3a.impl', 'spark.kubernetes.authenticate.driver.serviceAccountName',
-    'spark.emr-serverless.executionRoleArn', 'spark.hadoop.fs.s3a.aws.credentials.provider', 'spark.hadoop.fs.s3.customAWSCredentialsProvider',
-    'spark.hadoop.fs.s3a.assumed.role.arn', 'spark.hadoop.fs.s3a.access.key', 'spark.hadoop.fs.s3a.secret.key',
-    'spark.hadoop.fs.s3a.session.token', 'spark.redaction.regex', 'spark.JARS',
+    'spark.jars',
+    'spark.jars.packages',
+    'spark.jars.repositories',
+    'spark.submit.pyFiles',
+    'spark.files',
+    'spark.archives',
+    'spark.pyspark.python',
+    'spark.driver.extraJavaOptions',
+    'spark.executor.extraJavaOptions',
+    'spark.driver.defaultJavaOptions',
+    'spark.executor.extraClassPath',
+    'spark.driver.extraLibraryPath',
+    'spark.executorEnv.PYTHONPATH',
+    'spark.yarn.appMasterEnv.LD_PRELOAD',
+    'spark.emr-serverless.driverEnv.AWS_ACCESS_KEY_ID',
+    'spark.plugins',
+    'spark.extraListeners',
+    'spark.sql.extensions',
+    'spark.sql.catalog.evil',
+    'spark.hadoop.fs.s3a.impl',
+    'spark.kubernetes.authenticate.driver.serviceAccountName',
+    'spark.emr-serverless.executionRoleArn',
+    'spark.hadoop.fs.s3a.aws.credentials.provider',
+    'spark.hadoop.fs.s3.customAWSCredentialsProvider',
+    'spark.hadoop.fs.s3a.assumed.role.arn',
+    'spark.hadoop.fs.s3a.access.key',
+    'spark.hadoop.fs.s3a.secret.key',
+    'spark.hadoop.fs.s3a.session.token',
+    'spark.redaction.regex',
+    'spark.JARS',
   ];
 
   it('refuses every key that loads code or changes identity unless allowed, naming BACKFILL_ALLOW_SPARK_CONF', () => {
     for (const key of restricted) {
-      rejects({ ...base, sparkConf: { [key]: 'x' } }, `sparkConf.${key}`, /loads code or changes the job's identity.*BACKFILL_ALLOW_SPARK_CONF/);
+      rejects(
+        { ...base, sparkConf: { [key]: 'x' } },
+        `sparkConf.${key}`,
+        /loads code or changes the job's identity.*BACKFILL_ALLOW_SPARK_CONF/,
+      );
     }
   });
 
   it('lets restricted keys through when allowed by key or glob, or when the worker decides', () => {
     const conf = { 'spark.jars.packages': 'org.x:y:1', 'spark.executor.memory': '8g' };
-    assert.deepEqual(validateInput({ ...base, sparkConf: conf }, { allowSparkConf: ['spark.jars.packages'] }).sparkConf, conf);
-    rejects({ ...base, sparkConf: { 'spark.jars': 'x.jar' } }, 'sparkConf.spark.jars', /BACKFILL_ALLOW_SPARK_CONF/, { allowSparkConf: ['spark.jars.packages'] });
+    assert.deepEqual(
+      validateInput({ ...base, sparkConf: conf }, { allowSparkConf: ['spark.jars.packages'] }).sparkConf,
+      conf,
+    );
+    rejects({ ...base, sparkConf: { 'spark.jars': 'x.jar' } }, 'sparkConf.spark.jars', /BACKFILL_ALLOW_SPARK_CONF/, {
+      allowSparkConf: ['spark.jars.packages'],
+    });
     const all = Object.fromEntries(restricted.map((k) => [k, 'x']));
     assert.deepEqual(validateInput({ ...base, sparkConf: all }, { allowSparkConf: ['spark.*'] }).sparkConf, all);
     assert.deepEqual(validateInput({ ...base, sparkConf: all }, { allowSparkConf: WORKER_DECIDES }).sparkConf, all);
     // Malformed keys and values are refused whoever decides.
-    rejects({ ...base, sparkConf: { 'spark.jars': 'a b' } }, 'sparkConf.spark.jars', /whitespace/, { allowSparkConf: WORKER_DECIDES });
+    rejects({ ...base, sparkConf: { 'spark.jars': 'a b' } }, 'sparkConf.spark.jars', /whitespace/, {
+      allowSparkConf: WORKER_DECIDES,
+    });
   });
 
   it('bounds allowedLatenessDays to whole numbers 0..30', () => {
@@ -175,18 +243,37 @@ describe('validateInput: hardened input', () => {
   });
 
   it('rejects an end date whose late events may still arrive, unless allowIncompleteDays', () => {
-    const at = (endDate: string, extra: Record<string, unknown> = {}) => ({ ...base, startDate: '2026-11-01', endDate, ...extra });
+    const at = (endDate: string, extra: Record<string, unknown> = {}) => ({
+      ...base,
+      startDate: '2026-11-01',
+      endDate,
+      ...extra,
+    });
     // Today 2026-11-26, lateness 1: 11-24's late events land in dt=11-25, complete; 11-25's land today.
     assert.equal(validateInput(at('2026-11-24'), { now: NOW }).endDate, '2026-11-24');
-    rejects(at('2026-11-25'), 'endDate', /2026-11-25 is after 2026-11-24, .*allowedLatenessDays 1.*today, 2026-11-26 \(UTC\).*allowIncompleteDays: true \(backfill run --allow-incomplete-days\)/, { now: NOW });
+    rejects(
+      at('2026-11-25'),
+      'endDate',
+      /2026-11-25 is after 2026-11-24, .*allowedLatenessDays 1.*today, 2026-11-26 \(UTC\).*allowIncompleteDays: true \(backfill run --allow-incomplete-days\)/,
+      { now: NOW },
+    );
     rejects(at('2026-11-26'), 'endDate', /is after 2026-11-24/, { now: NOW });
     rejects(at('2099-12-31', { startDate: '2099-12-01' }), 'endDate', /is after 2026-11-24/, { now: NOW });
     // The window follows allowedLatenessDays, and "today" is the UTC day of `now` from its first millisecond.
     assert.equal(validateInput(at('2026-11-25', { allowedLatenessDays: 0 }), { now: NOW }).endDate, '2026-11-25');
-    rejects(at('2026-11-26', { allowedLatenessDays: 0 }), 'endDate', /is after 2026-11-25/, { now: Date.UTC(2026, 10, 26) });
-    rejects(at('2026-11-25', { allowedLatenessDays: 0 }), 'endDate', /is after 2026-11-24/, { now: Date.UTC(2026, 10, 26) - 1 });
-    assert.equal(validateInput(at('2026-10-26', { allowedLatenessDays: 30, startDate: '2026-10-01' }), { now: NOW }).endDate, '2026-10-26');
-    rejects(at('2026-10-27', { allowedLatenessDays: 30, startDate: '2026-10-01' }), 'endDate', /is after 2026-10-26/, { now: NOW });
+    rejects(at('2026-11-26', { allowedLatenessDays: 0 }), 'endDate', /is after 2026-11-25/, {
+      now: Date.UTC(2026, 10, 26),
+    });
+    rejects(at('2026-11-25', { allowedLatenessDays: 0 }), 'endDate', /is after 2026-11-24/, {
+      now: Date.UTC(2026, 10, 26) - 1,
+    });
+    assert.equal(
+      validateInput(at('2026-10-26', { allowedLatenessDays: 30, startDate: '2026-10-01' }), { now: NOW }).endDate,
+      '2026-10-26',
+    );
+    rejects(at('2026-10-27', { allowedLatenessDays: 30, startDate: '2026-10-01' }), 'endDate', /is after 2026-10-26/, {
+      now: NOW,
+    });
     const incomplete = validateInput(at('2026-11-26', { allowIncompleteDays: true }), { now: NOW });
     assert.equal(incomplete.allowIncompleteDays, true);
     assert.equal(validateInput(at('2026-11-24'), { now: NOW }).allowIncompleteDays, false);
@@ -197,7 +284,11 @@ describe('validateInput: hardened input', () => {
     assert.equal(MAX_RANGE_DAYS, 7305);
     const req = validateInput({ ...base, startDate: '2000-01-01', endDate: '2019-12-31', chunkSizeDays: 30 });
     assert.equal(planChunks(req.startDate, req.endDate, 1).length, 7305);
-    rejects({ ...base, startDate: '2000-01-01', endDate: '2020-01-01' }, 'endDate', /range of 7306 days exceeds 7305 \(20 years\)/);
+    rejects(
+      { ...base, startDate: '2000-01-01', endDate: '2020-01-01' },
+      'endDate',
+      /range of 7306 days exceeds 7305 \(20 years\)/,
+    );
   });
 
   it('takes republish, resumeRunId, jobCodeKey and allowIncompleteDays, with defaults', () => {
@@ -206,12 +297,18 @@ describe('validateInput: hardened input', () => {
     assert.equal(plain.allowIncompleteDays, false);
     assert.equal(plain.resumeRunId, undefined);
     assert.equal(plain.jobCodeKey, undefined);
-    const req = validateInput({ ...base, republish: true, resumeRunId: '3f2a9c1e-7b4d-4e0f-9a1b-2c3d4e5f6a7b', jobCodeKey: 'spark_jobs/3f2a9c/backfill_features.py' });
+    const req = validateInput({
+      ...base,
+      republish: true,
+      resumeRunId: '3f2a9c1e-7b4d-4e0f-9a1b-2c3d4e5f6a7b',
+      jobCodeKey: 'spark_jobs/3f2a9c/backfill_features.py',
+    });
     assert.equal(req.republish, true);
     assert.equal(req.resumeRunId, '3f2a9c1e-7b4d-4e0f-9a1b-2c3d4e5f6a7b');
     assert.equal(req.jobCodeKey, 'spark_jobs/3f2a9c/backfill_features.py');
     rejects({ ...base, republish: 1 }, 'republish', /true or false/);
-    for (const bad of ['run 1', 'run/1', 'a'.repeat(65), 'run_1']) rejects({ ...base, resumeRunId: bad }, 'resumeRunId', /is not a run id/);
+    for (const bad of ['run 1', 'run/1', 'a'.repeat(65), 'run_1'])
+      rejects({ ...base, resumeRunId: bad }, 'resumeRunId', /is not a run id/);
     rejects({ ...base, resumeRunId: 7 }, 'resumeRunId', /non-empty string/);
     rejects({ ...base, jobCodeKey: '/spark_jobs/x.py' }, 'jobCodeKey', /no leading "\/"/);
     rejects({ ...base, jobCodeKey: 'spark_jobs/../../x.py' }, 'jobCodeKey', /"\.\." segment/);
@@ -223,21 +320,33 @@ describe('validateInput: hardened input', () => {
 
 describe('worker allowances (checked by the preflight activity)', () => {
   const role = 'arn:aws:iam::123456789012:role/backfill-emr';
-  const request = (extra: Record<string, unknown>) => validateInput({ ...base, ...extra }, { allowSparkConf: WORKER_DECIDES });
+  const request = (extra: Record<string, unknown>) =>
+    validateInput({ ...base, ...extra }, { allowSparkConf: WORKER_DECIDES });
 
   it('reads BACKFILL_ALLOW_SPARK_CONF and BACKFILL_ALLOWED_JOB_ROLES as comma-separated lists', () => {
     assert.deepEqual(workerAllowances({}), { sparkConf: [], jobRoles: undefined });
     assert.deepEqual(workerAllowances({ BACKFILL_ALLOWED_JOB_ROLES: ' ' }), { sparkConf: [], jobRoles: undefined });
     assert.deepEqual(
-      workerAllowances({ BACKFILL_ALLOW_SPARK_CONF: 'spark.jars.packages, spark.executorEnv.*', BACKFILL_ALLOWED_JOB_ROLES: `${role},arn:aws:iam::*:role/bf-*` }),
+      workerAllowances({
+        BACKFILL_ALLOW_SPARK_CONF: 'spark.jars.packages, spark.executorEnv.*',
+        BACKFILL_ALLOWED_JOB_ROLES: `${role},arn:aws:iam::*:role/bf-*`,
+      }),
       { sparkConf: ['spark.jars.packages', 'spark.executorEnv.*'], jobRoles: [role, 'arn:aws:iam::*:role/bf-*'] },
     );
   });
 
   it('refuses restricted sparkConf keys the worker does not allow, and job roles outside its glob patterns', () => {
-    const conf = request({ sparkConf: { 'spark.jars.packages': 'org.x:y:1', 'spark.executorEnv.TZ': 'UTC', 'spark.executor.memory': '8g' } });
-    assert.throws(() => checkWorkerAllowances(conf, { sparkConf: [] }), /invalid input: sparkConf\.spark\.jars\.packages: .*BACKFILL_ALLOW_SPARK_CONF/);
-    assert.throws(() => checkWorkerAllowances(conf, { sparkConf: ['spark.jars.packages'] }), /sparkConf\.spark\.executorEnv\.TZ/);
+    const conf = request({
+      sparkConf: { 'spark.jars.packages': 'org.x:y:1', 'spark.executorEnv.TZ': 'UTC', 'spark.executor.memory': '8g' },
+    });
+    assert.throws(
+      () => checkWorkerAllowances(conf, { sparkConf: [] }),
+      /invalid input: sparkConf\.spark\.jars\.packages: .*BACKFILL_ALLOW_SPARK_CONF/,
+    );
+    assert.throws(
+      () => checkWorkerAllowances(conf, { sparkConf: ['spark.jars.packages'] }),
+      /sparkConf\.spark\.executorEnv\.TZ/,
+    );
     checkWorkerAllowances(conf, { sparkConf: ['spark.jars.packages', 'spark.executorEnv.*'] });
     const emr = request({ emr: { appId: 'app', jobRole: role } });
     checkWorkerAllowances(emr, { sparkConf: [] });
@@ -245,10 +354,18 @@ describe('worker allowances (checked by the preflight activity)', () => {
     checkWorkerAllowances(emr, { sparkConf: [], jobRoles: ['arn:aws:iam::*:role/backfill-??r'] });
     assert.throws(
       () => checkWorkerAllowances(emr, { sparkConf: [], jobRoles: ['arn:aws:iam::123456789012:role/etl-*'] }),
-      (err: unknown) => err instanceof InputError && err.field === 'emr.jobRole' && /"arn:aws:iam::123456789012:role\/backfill-emr" is not allowed by this worker: BACKFILL_ALLOWED_JOB_ROLES allows arn:aws:iam::123456789012:role\/etl-\*/.test(err.message),
+      (err: unknown) =>
+        err instanceof InputError &&
+        err.field === 'emr.jobRole' &&
+        /"arn:aws:iam::123456789012:role\/backfill-emr" is not allowed by this worker: BACKFILL_ALLOWED_JOB_ROLES allows arn:aws:iam::123456789012:role\/etl-\*/.test(
+          err.message,
+        ),
     );
     // A pattern matches the whole role: a prefix of it is not enough.
-    assert.throws(() => checkWorkerAllowances(emr, { sparkConf: [], jobRoles: ['arn:aws:iam::123456789012:role/backfill'] }), /emr\.jobRole/);
+    assert.throws(
+      () => checkWorkerAllowances(emr, { sparkConf: [], jobRoles: ['arn:aws:iam::123456789012:role/backfill'] }),
+      /emr\.jobRole/,
+    );
   });
 
   describe('the generic preflight activity', () => {
@@ -262,7 +379,10 @@ describe('worker allowances (checked by the preflight activity)', () => {
       activities = createActivities(backends);
     });
     afterEach(() => {
-      for (const [name, value] of [['BACKFILL_ALLOW_SPARK_CONF', saved.spark], ['BACKFILL_ALLOWED_JOB_ROLES', saved.roles]] as const) {
+      for (const [name, value] of [
+        ['BACKFILL_ALLOW_SPARK_CONF', saved.spark],
+        ['BACKFILL_ALLOWED_JOB_ROLES', saved.roles],
+      ] as const) {
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }
@@ -270,7 +390,10 @@ describe('worker allowances (checked by the preflight activity)', () => {
     after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
     async function failure(req: ReturnType<typeof request>): Promise<ApplicationFailure> {
-      const err = await activities.preflight(req).then(() => undefined, (e: unknown) => e);
+      const err = await activities.preflight(req).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
       assert.equal(err.type, 'InvalidInput');
       assert.equal(err.nonRetryable, true);
@@ -280,7 +403,10 @@ describe('worker allowances (checked by the preflight activity)', () => {
     it('rejects a restricted key unless BACKFILL_ALLOW_SPARK_CONF allows it', async () => {
       delete process.env.BACKFILL_ALLOW_SPARK_CONF;
       const req = request({ bucket: path.join(dir, 'lake'), sparkConf: { 'spark.jars': 's3://evil/x.jar' } });
-      assert.match((await failure(req)).message, /^invalid input: sparkConf\.spark\.jars: .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/);
+      assert.match(
+        (await failure(req)).message,
+        /^invalid input: sparkConf\.spark\.jars: .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/,
+      );
       process.env.BACKFILL_ALLOW_SPARK_CONF = 'spark.files,spark.jars*';
       assert.deepEqual(await activities.preflight(req), { backend: 'local' });
     });
@@ -290,7 +416,8 @@ describe('worker allowances (checked by the preflight activity)', () => {
       assert.deepEqual(await activities.preflight(req), { backend: 'local' }, 'no allow-list: any role');
       process.env.BACKFILL_ALLOWED_JOB_ROLES = 'arn:aws:iam::123456789012:role/etl-*';
       assert.match((await failure(req)).message, /^invalid input: emr\.jobRole: .*BACKFILL_ALLOWED_JOB_ROLES/);
-      process.env.BACKFILL_ALLOWED_JOB_ROLES = 'arn:aws:iam::123456789012:role/etl-*, arn:aws:iam::123456789012:role/backfill-*';
+      process.env.BACKFILL_ALLOWED_JOB_ROLES =
+        'arn:aws:iam::123456789012:role/etl-*, arn:aws:iam::123456789012:role/backfill-*';
       assert.deepEqual(await activities.preflight(req), { backend: 'local' });
     });
   });
@@ -307,12 +434,18 @@ describe('planChunks', () => {
         ['2025-10-07', '2025-10-07', 1],
       ],
     );
-    assert.deepEqual(chunks.map((c) => c.index), [0, 1, 2]);
+    assert.deepEqual(
+      chunks.map((c) => c.index),
+      [0, 1, 2],
+    );
     assert.equal(chunks[0].id, '2025-10-01_2025-10-03');
   });
   it('crosses month and leap-year boundaries', () => {
     const chunks = planChunks('2024-02-27', '2024-03-02', 2);
-    assert.deepEqual(chunks.map((c) => c.id), ['2024-02-27_2024-02-28', '2024-02-29_2024-03-01', '2024-03-02_2024-03-02']);
+    assert.deepEqual(
+      chunks.map((c) => c.id),
+      ['2024-02-27_2024-02-28', '2024-02-29_2024-03-01', '2024-03-02_2024-03-02'],
+    );
   });
   it('plans one chunk per day over three years', () => {
     assert.equal(planChunks('2022-01-01', '2024-12-31', 1).length, 1096);

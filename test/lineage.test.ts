@@ -37,16 +37,30 @@ describe('lineage, stale days and the definition-change guard', function () {
   let state: string;
   let activities: ReturnType<typeof createActivities>;
   const local = new LocalLake();
-  const request = (extra: Record<string, unknown> = {}) => validateInput({ bucket: lake, startDate: NEXT, endDate: NEXT, allowIncompleteDays: true, ...extra });
-  const commitOf = async (dt: string) => JSON.parse((await local.readText(goldCommitUri(requestFor(lake), dt)))!) as GoldCommit;
+  const request = (extra: Record<string, unknown> = {}) =>
+    validateInput({ bucket: lake, startDate: NEXT, endDate: NEXT, allowIncompleteDays: true, ...extra });
+  const commitOf = async (dt: string) =>
+    JSON.parse((await local.readText(goldCommitUri(requestFor(lake), dt)))!) as GoldCommit;
 
   before(async () => {
     lake = makeSampleLake({ start: DAYS[0], days: DAYS.length, eventsPerDay: 60, cards: 8, seed: 3 });
     state = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-lineage-'));
-    activities = createActivities(createLocalBackends({ venvBin: VENV_BIN, jobDir: path.join(ROOT, 'spark_jobs'), stateDir: state, pollIntervalMs: 300 }));
+    activities = createActivities(
+      createLocalBackends({
+        venvBin: VENV_BIN,
+        jobDir: path.join(ROOT, 'spark_jobs'),
+        stateDir: state,
+        pollIntervalMs: 300,
+      }),
+    );
     const built = validateInput({ bucket: lake, startDate: DAYS[0], endDate: DAYS[2], chunkSizeDays: 3 });
     const [chunk] = planChunks(DAYS[0], DAYS[2], 3);
-    const result = (await new MockActivityEnvironment().run(activities.runSparkJob, { request: built, chunk, runName: 'lineage/chunk', runId: 'lineage-run' })) as SparkJobResult;
+    const result = (await new MockActivityEnvironment().run(activities.runSparkJob, {
+      request: built,
+      chunk,
+      runName: 'lineage/chunk',
+      runId: 'lineage-run',
+    })) as SparkJobResult;
     assert.deepEqual(result.manifest.written_partitions, DAYS);
   });
 
@@ -56,10 +70,17 @@ describe('lineage, stale days and the definition-change guard', function () {
   });
 
   it('computes the same build fingerprint as the Spark job, which every gold commit records', async () => {
-    const python = execFileSync(path.join(VENV_BIN, 'python'), ['-c', 'from card_features.definitions import get_definition as g; print(g("v1").build_fingerprint, g("v2").build_fingerprint)'], {
-      cwd: path.join(ROOT, 'spark_jobs'),
-      encoding: 'utf8',
-    }).trim();
+    const python = execFileSync(
+      path.join(VENV_BIN, 'python'),
+      [
+        '-c',
+        'from card_features.definitions import get_definition as g; print(g("v1").build_fingerprint, g("v2").build_fingerprint)',
+      ],
+      {
+        cwd: path.join(ROOT, 'spark_jobs'),
+        encoding: 'utf8',
+      },
+    ).trim();
     assert.equal(python, `${buildFingerprint('v1')} ${buildFingerprint('v2')}`);
     for (const dt of DAYS) assert.equal((await commitOf(dt)).fingerprint, buildFingerprint('v1'));
   });
@@ -72,7 +93,10 @@ describe('lineage, stale days and the definition-change guard', function () {
     for (const dt of ['2025-10-01', '2025-10-02', '2025-10-03']) {
       for (const name of fs.readdirSync(path.join(bronze, `dt=${dt}`)).filter((n) => !n.startsWith('.'))) {
         const size = fs.statSync(path.join(bronze, `dt=${dt}`, name)).size;
-        assert.ok(text.includes(`file://${path.join(bronze, `dt=${dt}`, name)}  ${size} bytes`), `${dt}/${name} in\n${text}`);
+        assert.ok(
+          text.includes(`file://${path.join(bronze, `dt=${dt}`, name)}  ${size} bytes`),
+          `${dt}/${name} in\n${text}`,
+        );
       }
     }
     assert.match(text, new RegExp(`fingerprint +${buildFingerprint('v1')} \\(current\\)`));
@@ -101,17 +125,41 @@ describe('lineage, stale days and the definition-change guard', function () {
     fs.writeFileSync(file, Buffer.concat([fs.readFileSync(file), fs.readFileSync(file)]));
     io = fakeIo();
     assert.equal(await main(args, io), 1);
-    const out = JSON.parse(io.stdout()) as { stale: string[]; days: { dt: string; reasons: string[]; details: string[] }[] };
+    const out = JSON.parse(io.stdout()) as {
+      stale: string[];
+      days: { dt: string; reasons: string[]; details: string[] }[];
+    };
     assert.deepEqual(out.stale, [DAYS[1], DAYS[2], NEXT]);
-    assert.deepEqual(out.days.map((d) => [d.dt, d.reasons]), [[DAYS[0], []], [DAYS[1], ['bronze_changed']], [DAYS[2], ['bronze_changed']], [NEXT, ['never_built']]]);
-    assert.match(out.days[1].details[0], new RegExp(`changed dt=2025-10-03/${path.basename(file)} \\(size \\d+ -> \\d+\\)`));
+    assert.deepEqual(
+      out.days.map((d) => [d.dt, d.reasons]),
+      [
+        [DAYS[0], []],
+        [DAYS[1], ['bronze_changed']],
+        [DAYS[2], ['bronze_changed']],
+        [NEXT, ['never_built']],
+      ],
+    );
+    assert.match(
+      out.days[1].details[0],
+      new RegExp(`changed dt=2025-10-03/${path.basename(file)} \\(size \\d+ -> \\d+\\)`),
+    );
 
     const text = fakeIo();
     await main(args.slice(0, -1), text);
     assert.match(text.stdout(), /3 of 4 day\(s\) stale/);
     assert.match(text.stdout(), /2025-10-02 {2}bronze_changed/);
 
-    const opts = parseRunArgs(['--bucket', lake, '--start-date', DAYS[0], '--end-date', NEXT, '--only-stale', '--dry-run', '--allow-incomplete-days']);
+    const opts = parseRunArgs([
+      '--bucket',
+      lake,
+      '--start-date',
+      DAYS[0],
+      '--end-date',
+      NEXT,
+      '--only-stale',
+      '--dry-run',
+      '--allow-incomplete-days',
+    ]);
     assert.equal(opts.onlyStale, true);
     const log = fakeIo();
     const narrowed = await onlyStaleInput(validateInput(opts.input), opts.input, log, {});
@@ -125,11 +173,18 @@ describe('lineage, stale days and the definition-change guard', function () {
 
   it('preflight refuses adding days of a version built with another fingerprint, naming them, unless accepted', async () => {
     const env = new MockActivityEnvironment();
-    assert.deepEqual(await env.run(activities.preflight, request()), { backend: 'local' }, 'same fingerprint everywhere: passes');
+    assert.deepEqual(
+      await env.run(activities.preflight, request()),
+      { backend: 'local' },
+      'same fingerprint everywhere: passes',
+    );
 
     // 10-01 and 10-02 as if built by an earlier transform: another fingerprint in their commits.
     for (const dt of DAYS.slice(0, 2)) {
-      await local.writeText(goldCommitUri(requestFor(lake), dt), JSON.stringify({ ...(await commitOf(dt)), fingerprint: 'aaaaaaaaaaaa' }));
+      await local.writeText(
+        goldCommitUri(requestFor(lake), dt),
+        JSON.stringify({ ...(await commitOf(dt)), fingerprint: 'aaaaaaaaaaaa' }),
+      );
     }
     const err = await env.run(activities.preflight, request()).then(
       () => assert.fail('expected a refusal'),
@@ -150,13 +205,21 @@ describe('lineage, stale days and the definition-change guard', function () {
     assert.deepEqual(day.reasons, ['fingerprint_changed']);
     assert.deepEqual(day.details, [`built with fingerprint aaaaaaaaaaaa, current ${current}`]);
 
-    assert.deepEqual(await env.run(activities.preflight, request({ acceptDefinitionChange: true })), { backend: 'local' });
+    assert.deepEqual(await env.run(activities.preflight, request({ acceptDefinitionChange: true })), {
+      backend: 'local',
+    });
     // A run that adds nothing (every day kept) mixes nothing: not refused.
-    assert.deepEqual(await env.run(activities.preflight, validateInput({ bucket: lake, startDate: DAYS[2], endDate: DAYS[2] })), { backend: 'local' });
+    assert.deepEqual(
+      await env.run(activities.preflight, validateInput({ bucket: lake, startDate: DAYS[2], endDate: DAYS[2] })),
+      { backend: 'local' },
+    );
     // A commit from before the build fingerprint (definition hash only) of the current definition is no change.
     for (const dt of DAYS.slice(0, 2)) {
       const { definition_fingerprint: _, ...legacy } = await commitOf(dt);
-      await local.writeText(goldCommitUri(requestFor(lake), dt), JSON.stringify({ ...legacy, fingerprint: currentFingerprints('v1').definition }));
+      await local.writeText(
+        goldCommitUri(requestFor(lake), dt),
+        JSON.stringify({ ...legacy, fingerprint: currentFingerprints('v1').definition }),
+      );
     }
     assert.deepEqual(await env.run(activities.preflight, request()), { backend: 'local' });
   });
@@ -166,19 +229,69 @@ describe('lineage, stale days and the definition-change guard', function () {
     for (const v of ['v1.', 'v1__x', 'V1', 'v1-x']) assert.ok(!FEATURE_VERSION_PATTERN.test(v), v);
     assert.equal(defaultFeatureGroup('v1_corrected'), 'rt_card_features_v1_corrected');
     assert.equal(defaultFeatureGroup('v2.1.3'), 'rt_card_features_v2_1_3');
-    assert.throws(() => validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-01', featureVersion: 'v1_corrected' }), /"v1_corrected" is not defined; defined versions: v1, v2/);
-    assert.equal(parseRunArgs(['--bucket', '/l', '--start-date', '2025-10-01', '--end-date', '2025-10-01', '--accept-definition-change']).input.acceptDefinitionChange, true);
-    assert.throws(() => validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-01', acceptDefinitionChange: 'yes' }), /acceptDefinitionChange: must be true or false/);
+    assert.throws(
+      () =>
+        validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-01', featureVersion: 'v1_corrected' }),
+      /"v1_corrected" is not defined; defined versions: v1, v2/,
+    );
+    assert.equal(
+      parseRunArgs([
+        '--bucket',
+        '/l',
+        '--start-date',
+        '2025-10-01',
+        '--end-date',
+        '2025-10-01',
+        '--accept-definition-change',
+      ]).input.acceptDefinitionChange,
+      true,
+    );
+    assert.throws(
+      () =>
+        validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-01', acceptDefinitionChange: 'yes' }),
+      /acceptDefinitionChange: must be true or false/,
+    );
   });
 
   it('the report of a run that accepted a definition change says so, naming the days rebuilt over the old one', () => {
     const [chunk] = planChunks(DAYS[0], DAYS[1], 2);
-    const manifest = { output_rows_per_dt: {}, accepted_definition_change: { fingerprint: 'bbbbbbbbbbbb', replaced: { [DAYS[1]]: 'aaaaaaaaaaaa', [DAYS[0]]: 'aaaaaaaaaaaa' } } } as unknown as ChunkManifest;
+    const manifest = {
+      output_rows_per_dt: {},
+      accepted_definition_change: {
+        fingerprint: 'bbbbbbbbbbbb',
+        replaced: { [DAYS[1]]: 'aaaaaaaaaaaa', [DAYS[0]]: 'aaaaaaaaaaaa' },
+      },
+    } as unknown as ChunkManifest;
     const summary = summarizeChunk({ chunk, status: 'succeeded', spark: { manifest, jobRunId: 'j' } }, { attempts: 1 });
     const chunks = [summary];
-    const text = formatReport({ workflowId: 'w', status: 'succeeded', featureGroup: 'g', featureVersion: 'v1', startDate: DAYS[0], endDate: DAYS[1], chunks, totals: totalsOf(chunks), startedAt: 0, finishedAt: 1 });
-    assert.match(text, /Definition change accepted \(--accept-definition-change\): gold built with fingerprint bbbbbbbbbbbb; rebuilt over gold of another definition: 2025-10-01 \(was aaaaaaaaaaaa\), 2025-10-02 \(was aaaaaaaaaaaa\)/);
-    const plain = formatReport({ workflowId: 'w', status: 'succeeded', featureGroup: 'g', featureVersion: 'v1', startDate: DAYS[0], endDate: DAYS[1], chunks: [{ ...summary, definitionChange: undefined }], totals: totalsOf(chunks), startedAt: 0, finishedAt: 1 });
+    const text = formatReport({
+      workflowId: 'w',
+      status: 'succeeded',
+      featureGroup: 'g',
+      featureVersion: 'v1',
+      startDate: DAYS[0],
+      endDate: DAYS[1],
+      chunks,
+      totals: totalsOf(chunks),
+      startedAt: 0,
+      finishedAt: 1,
+    });
+    assert.match(
+      text,
+      /Definition change accepted \(--accept-definition-change\): gold built with fingerprint bbbbbbbbbbbb; rebuilt over gold of another definition: 2025-10-01 \(was aaaaaaaaaaaa\), 2025-10-02 \(was aaaaaaaaaaaa\)/,
+    );
+    const plain = formatReport({
+      workflowId: 'w',
+      status: 'succeeded',
+      featureGroup: 'g',
+      featureVersion: 'v1',
+      startDate: DAYS[0],
+      endDate: DAYS[1],
+      chunks: [{ ...summary, definitionChange: undefined }],
+      totals: totalsOf(chunks),
+      startedAt: 0,
+      finishedAt: 1,
+    });
     assert.doesNotMatch(plain, /Definition change/);
   });
 });

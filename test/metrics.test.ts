@@ -52,7 +52,12 @@ async function scrapeUntil(port: number, ok: (text: string) => boolean, what: st
     if (ok(text)) return text;
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`metrics never showed ${what}:\n${text.split('\n').filter((l) => l.startsWith('backfill_')).join('\n')}`);
+  throw new Error(
+    `metrics never showed ${what}:\n${text
+      .split('\n')
+      .filter((l) => l.startsWith('backfill_'))
+      .join('\n')}`,
+  );
 }
 
 /** Starts a worker process, its output in `log`. */
@@ -91,7 +96,10 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
   it('rejects a BACKFILL_METRICS_PORT that is not a port', () => {
     assert.equal(metricsPort({}), undefined);
     assert.equal(metricsPort({ BACKFILL_METRICS_PORT: '9464' }), 9464);
-    assert.throws(() => metricsPort({ BACKFILL_METRICS_PORT: '94x' }), /BACKFILL_METRICS_PORT must be a port number from 1 to 65535, got "94x"/);
+    assert.throws(
+      () => metricsPort({ BACKFILL_METRICS_PORT: '94x' }),
+      /BACKFILL_METRICS_PORT must be a port number from 1 to 65535, got "94x"/,
+    );
     assert.throws(() => metricsPort({ BACKFILL_METRICS_PORT: '70000' }), /got "70000"/);
   });
 
@@ -105,19 +113,40 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     };
     const child = startProcess(
       path.join(ROOT, 'test', 'support', 'metrics-worker.ts'),
-      { TEMPORAL_ADDRESS: env.address, TASK_QUEUE: taskQueue, BACKFILL_METRICS_PORT: String(port), FAKE_OPTIONS: JSON.stringify(options) },
+      {
+        TEMPORAL_ADDRESS: env.address,
+        TASK_QUEUE: taskQueue,
+        BACKFILL_METRICS_PORT: String(port),
+        FAKE_OPTIONS: JSON.stringify(options),
+      },
       path.join(dir, 'fake-worker.log'),
     );
     children.push(child);
     const report: BackfillReport = await env.client.workflow.execute(backfillWorkflow, {
-      args: [{ bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-06', chunkSizeDays: 2, featureVersion: 'v1', maxConcurrentChunks: 1 }],
+      args: [
+        {
+          bucket: '/tmp/lake',
+          startDate: '2025-10-01',
+          endDate: '2025-10-06',
+          chunkSizeDays: 2,
+          featureVersion: 'v1',
+          maxConcurrentChunks: 1,
+        },
+      ],
       taskQueue,
       workflowId: 'metrics-fake',
     });
     assert.equal(report.status, 'partially_failed');
-    assert.deepEqual([report.totals.rowsWritten, report.totals.recordsIngested, report.totals.failedRecords], [400, 390, 10]);
+    assert.deepEqual(
+      [report.totals.rowsWritten, report.totals.recordsIngested, report.totals.failedRecords],
+      [400, 390, 10],
+    );
 
-    const text = await scrapeUntil(port, (t) => sampleValue(t, 'backfill_backfills_finished_total', FG) === 1, 'the finished backfill');
+    const text = await scrapeUntil(
+      port,
+      (t) => sampleValue(t, 'backfill_backfills_finished_total', FG) === 1,
+      'the finished backfill',
+    );
     const v = (name: string, labels: Record<string, string> = {}) => sampleValue(text, name, { ...FG, ...labels });
     assert.equal(v('backfill_backfills_finished_total', { status: 'partially_failed' }), 1);
     assert.equal(v('backfill_chunks_finished_total', { status: 'succeeded' }), 2);
@@ -133,10 +162,18 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     // Buckets sized for Spark jobs and ingests (minutes to hours), not the SDK's default (up to 10 s).
     assert.equal(v('backfill_chunk_step_duration_seconds_bucket', { step: 'spark', outcome: 'ok', le: '3600' }), 2);
     // The SDK's own metrics are there too; no chunk id (nor any date) is a label value.
-    assert.ok((sampleValue(text, 'temporal_workflow_completed_total') ?? sampleValue(text, 'temporal_workflow_completed') ?? 0) >= 3, 'SDK metrics');
+    assert.ok(
+      (sampleValue(text, 'temporal_workflow_completed_total') ??
+        sampleValue(text, 'temporal_workflow_completed') ??
+        0) >= 3,
+      'SDK metrics',
+    );
     const ours = text.split('\n').filter((l) => l.startsWith('backfill_'));
     assert.ok(ours.length > 0);
-    assert.deepEqual(ours.filter((l) => /2025-10|chunk-|chunk_id/.test(l)), []);
+    assert.deepEqual(
+      ours.filter((l) => /2025-10|chunk-|chunk_id/.test(l)),
+      [],
+    );
 
     // One JSON line per chunk step start and end, with the workflow id, chunk, step, outcome and duration.
     const lines = fs
@@ -144,7 +181,9 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
       .split('\n')
       .filter((l) => l.startsWith('{'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
-    const failedSpark = lines.filter((l) => l.message === 'chunk step ended' && l.chunk === '2025-10-03_2025-10-04' && l.step === 'spark');
+    const failedSpark = lines.filter(
+      (l) => l.message === 'chunk step ended' && l.chunk === '2025-10-03_2025-10-04' && l.step === 'spark',
+    );
     assert.equal(failedSpark.length, 1, JSON.stringify(lines.slice(0, 5)));
     assert.equal(failedSpark[0].outcome, 'failed');
     assert.equal(failedSpark[0].workflowId, 'metrics-fake/chunk-2025-10-03_2025-10-04');
@@ -161,7 +200,12 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     fs.mkdirSync(lake);
     const child = startProcess(
       path.join(ROOT, 'src', 'worker.ts'),
-      { TEMPORAL_ADDRESS: env.address, BACKFILL_TASK_QUEUE: 'metrics-real', BACKFILL_STATE_DIR: path.join(dir, 'state'), BACKFILL_METRICS_PORT: String(port) },
+      {
+        TEMPORAL_ADDRESS: env.address,
+        BACKFILL_TASK_QUEUE: 'metrics-real',
+        BACKFILL_STATE_DIR: path.join(dir, 'state'),
+        BACKFILL_METRICS_PORT: String(port),
+      },
       path.join(dir, 'real-worker.log'),
     );
     children.push(child);
@@ -172,11 +216,21 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     });
     assert.equal(report.status, 'dry_run');
     const labels = { feature_group: 'rt_card_features_v2', feature_version: 'v2', status: 'dry_run' };
-    const text = await scrapeUntil(port, (t) => sampleValue(t, 'backfill_backfills_finished_total', labels) === 1, 'the dry run');
-    assert.ok(text.split('\n').some((l) => l.startsWith('temporal_')), 'the SDK runtime metrics');
+    const text = await scrapeUntil(
+      port,
+      (t) => sampleValue(t, 'backfill_backfills_finished_total', labels) === 1,
+      'the dry run',
+    );
+    assert.ok(
+      text.split('\n').some((l) => l.startsWith('temporal_')),
+      'the SDK runtime metrics',
+    );
     // Its log: the start-up line, then the SDK's entries as one JSON line each.
     const log = fs.readFileSync(path.join(dir, 'real-worker.log'), 'utf8').split('\n').filter(Boolean);
-    assert.ok(log.some((l) => l.startsWith('worker: backend local') && l.includes(`metrics on http://0.0.0.0:${port}/metrics`)), log.join('\n'));
+    assert.ok(
+      log.some((l) => l.startsWith('worker: backend local') && l.includes(`metrics on http://0.0.0.0:${port}/metrics`)),
+      log.join('\n'),
+    );
     const entries = log.filter((l) => !l.startsWith('worker: '));
     assert.ok(entries.length > 0);
     for (const l of entries) assert.ok(typeof (JSON.parse(l) as { level?: unknown }).level === 'string', l);

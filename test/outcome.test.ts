@@ -27,7 +27,12 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
     const fake = fakeActivities(options);
     const taskQueue = `outcome-${++n}`;
     const workflowId = `outcome-${n}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
     const outcome = await worker.runUntil(
       env.client.workflow
         .execute(backfillWorkflow, { args: [input], taskQueue, workflowId })
@@ -37,18 +42,31 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
     return { ...outcome, workflowId, outcomes: fake.outcomes };
   }
 
-  const input = { bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-04', chunkSizeDays: 2, featureVersion: 'v1' };
+  const input = {
+    bucket: '/tmp/lake',
+    startDate: '2025-10-01',
+    endDate: '2025-10-04',
+    chunkSizeDays: 2,
+    featureVersion: 'v1',
+  };
 
   it('records success 1 for a backfill whose chunks all succeeded', async () => {
     const { report, workflowId, outcomes } = await run(input);
     assert.equal(report?.status, 'succeeded');
-    assert.deepEqual(outcomes, [{ workflowId, featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'succeeded', success: 1 }]);
+    assert.deepEqual(outcomes, [
+      { workflowId, featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'succeeded', success: 1 },
+    ]);
   });
 
   it('records success 0 for a partially failed backfill', async () => {
-    const { report, outcomes } = await run(input, { failStep: { step: 'ingest', chunkId: '2025-10-03_2025-10-04', message: 'store down' } });
+    const { report, outcomes } = await run(input, {
+      failStep: { step: 'ingest', chunkId: '2025-10-03_2025-10-04', message: 'store down' },
+    });
     assert.equal(report?.status, 'partially_failed');
-    assert.deepEqual(outcomes.map((o) => [o.status, o.success]), [['partially_failed', 0]]);
+    assert.deepEqual(
+      outcomes.map((o) => [o.status, o.success]),
+      [['partially_failed', 0]],
+    );
   });
 
   it('records nothing for a request refused at its input: it never ran', async () => {
@@ -59,11 +77,15 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
   });
 
   it('records success 0 for an accepted backfill that fails without a report (overlap refused)', async () => {
-    const conflicts = [{ holder: 'other-backfill', runId: 'r1', shared: { startDate: '2025-10-02', endDate: '2025-10-02' } }];
+    const conflicts = [
+      { holder: 'other-backfill', runId: 'r1', shared: { startDate: '2025-10-02', endDate: '2025-10-02' } },
+    ];
     const { error, workflowId, outcomes } = await run(input, { leaseBusy: { conflicts, times: 1 } });
     assert.ok(error instanceof WorkflowFailedError && error.cause instanceof ApplicationFailure, String(error));
     assert.equal(error.cause.type, 'BackfillOverlap');
-    assert.deepEqual(outcomes, [{ workflowId, featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'failed', success: 0 }]);
+    assert.deepEqual(outcomes, [
+      { workflowId, featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'failed', success: 0 },
+    ]);
   });
 
   it('records nothing for a dry run', async () => {
@@ -76,9 +98,18 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
     // Spark holds until cancelled, so the backfill is mid-chunk when the cancel arrives.
     const fake = fakeActivities({ holdWhile: (step) => step === 'spark' });
     const taskQueue = 'outcome-cancel';
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
     const report = await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(backfillWorkflow, { args: [input], taskQueue, workflowId: 'outcome-cancel' });
+      const handle = await env.client.workflow.start(backfillWorkflow, {
+        args: [input],
+        taskQueue,
+        workflowId: 'outcome-cancel',
+      });
       for (;;) {
         const p = await handle.query(progressQuery);
         if (p.totals.running > 0) break;
@@ -88,7 +119,15 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
       return handle.result();
     });
     assert.equal(report.status, 'cancelled');
-    assert.deepEqual(fake.outcomes, [{ workflowId: 'outcome-cancel', featureGroup: 'rt_card_features_v1', featureVersion: 'v1', status: 'cancelled', success: 0 }]);
+    assert.deepEqual(fake.outcomes, [
+      {
+        workflowId: 'outcome-cancel',
+        featureGroup: 'rt_card_features_v1',
+        featureVersion: 'v1',
+        status: 'cancelled',
+        success: 0,
+      },
+    ]);
   });
 
   it('a recorder that keeps failing leaves the backfill succeeded', async () => {

@@ -11,7 +11,14 @@ import { main } from '../src/client/cli';
 import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflowId } from '../src/common/workflow-id';
 import { backfillWorkflow, progressQuery, type BackfillProgress } from '../src/workflows';
-import { acquireLeaseUpdate, backfillLeaseWorkflow, leaseHoldersQuery, leaseWorkflowId, releaseLeaseUpdate, type LeaseHolder } from '../src/workflows/lease';
+import {
+  acquireLeaseUpdate,
+  backfillLeaseWorkflow,
+  leaseHoldersQuery,
+  leaseWorkflowId,
+  releaseLeaseUpdate,
+  type LeaseHolder,
+} from '../src/workflows/lease';
 import { fakeIo } from './cli/support';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createDevServerEnv, WORKFLOWS_PATH } from './support/temporal';
@@ -26,8 +33,11 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
   let savedAddress: string | undefined;
   // Chunks of the backfills in `held` (group, version, start) wait at spark until the test lets them go.
   const held = new Set<string>();
-  const key = (r: { featureGroup?: string; featureVersion?: string; startDate?: string }) => `${r.featureGroup} ${r.featureVersion} ${r.startDate}`;
-  const options: FakeOptions = { holdWhile: (step, _chunk, request) => step === 'spark' && held.has(key(request ?? {})) };
+  const key = (r: { featureGroup?: string; featureVersion?: string; startDate?: string }) =>
+    `${r.featureGroup} ${r.featureVersion} ${r.startDate}`;
+  const options: FakeOptions = {
+    holdWhile: (step, _chunk, request) => step === 'spark' && held.has(key(request ?? {})),
+  };
   const fake = fakeActivities(options);
 
   before(async () => {
@@ -38,7 +48,10 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
       connection: env.nativeConnection,
       taskQueue: TASK_QUEUE,
       workflowsPath: WORKFLOWS_PATH,
-      activities: { ...fake.activities, ...createLeaseActivities({ client: env.client, pollIntervalMs: 100, waitSliceMs: 2000 }) },
+      activities: {
+        ...fake.activities,
+        ...createLeaseActivities({ client: env.client, pollIntervalMs: 100, waitSliceMs: 2000 }),
+      },
     });
     running = worker.run();
   });
@@ -93,7 +106,8 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     return { handle, let: () => held.delete(key({ featureGroup, featureVersion: 'v1', startDate })) };
   }
 
-  const holders = (group: string) => env.client.workflow.getHandle(leaseWorkflowId(group, 'v1')).query(leaseHoldersQuery);
+  const holders = (group: string) =>
+    env.client.workflow.getHandle(leaseWorkflowId(group, 'v1')).query(leaseHoldersQuery);
 
   it('refuses an overlapping backfill (naming the running one and the shared days); others run side by side', async () => {
     const first = await holding('fg_refuse', '2025-10-01', '2025-10-04');
@@ -102,12 +116,34 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     // Overlapping, same group and version: refused at start, through the CLI (exit 2).
     const io = fakeIo();
     const code = await main(
-      ['run', '--aws', '--task-queue', TASK_QUEUE, '--bucket', 's3://fake-lake', '--feature-group', 'fg_refuse', '--start-date', '2025-10-02', '--end-date', '2025-10-05', '--max-concurrent-chunks', '1', '--chunk-size-days', '1'],
+      [
+        'run',
+        '--aws',
+        '--task-queue',
+        TASK_QUEUE,
+        '--bucket',
+        's3://fake-lake',
+        '--feature-group',
+        'fg_refuse',
+        '--start-date',
+        '2025-10-02',
+        '--end-date',
+        '2025-10-05',
+        '--max-concurrent-chunks',
+        '1',
+        '--chunk-size-days',
+        '1',
+      ],
       io,
       deps,
     );
     assert.equal(code, 2, io.stderr());
-    assert.match(io.stderr(), new RegExp(`refused: days 2025-10-02\\.\\.2025-10-04 of fg_refuse v1 are being backfilled by ${first.handle.workflowId} \\(days 2025-10-02\\.\\.2025-10-04\\)`));
+    assert.match(
+      io.stderr(),
+      new RegExp(
+        `refused: days 2025-10-02\\.\\.2025-10-04 of fg_refuse v1 are being backfilled by ${first.handle.workflowId} \\(days 2025-10-02\\.\\.2025-10-04\\)`,
+      ),
+    );
     assert.match(io.stderr(), /--wait-for-overlap/);
     assert.equal(fake.calls.filter((c) => c.step === 'spark').length, sparkBefore, 'the refused backfill ran no chunk');
 
@@ -115,8 +151,13 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     const beside = await start(input('fg_refuse', '2025-10-05', '2025-10-06'));
     const otherGroup = await start(input('fg_refuse_other', '2025-10-01', '2025-10-04'));
     const otherVersion = await start(input('fg_refuse', '2025-10-01', '2025-10-04', { featureVersion: 'v2' }));
-    for (const h of [beside, otherGroup, otherVersion]) assert.equal(((await h.result()) as BackfillReport).status, 'succeeded', h.workflowId);
-    assert.deepEqual((await holders('fg_refuse')).map((h) => h.holder), [first.handle.workflowId], 'only the held one still holds days');
+    for (const h of [beside, otherGroup, otherVersion])
+      assert.equal(((await h.result()) as BackfillReport).status, 'succeeded', h.workflowId);
+    assert.deepEqual(
+      (await holders('fg_refuse')).map((h) => h.holder),
+      [first.handle.workflowId],
+      'only the held one still holds days',
+    );
 
     first.let();
     assert.equal(((await first.handle.result()) as BackfillReport).status, 'succeeded');
@@ -142,7 +183,10 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
 
   it('takes over the lease of a backfill that was terminated', async () => {
     const first = await holding('fg_dead', '2025-10-01', '2025-10-03');
-    assert.deepEqual((await holders('fg_dead')).map((h: LeaseHolder) => h.holder), [first.handle.workflowId]);
+    assert.deepEqual(
+      (await holders('fg_dead')).map((h: LeaseHolder) => h.holder),
+      [first.handle.workflowId],
+    );
     await first.handle.terminate('operator killed it');
     first.let();
     const second = await start(input('fg_dead', '2025-10-02', '2025-10-02'));
@@ -152,11 +196,33 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
 
   it('backfill run against a running backfill of the same id: a different input exits 2, the same input follows', async () => {
     const first = await holding('fg_same', '2025-10-01', '2025-10-02');
-    const flags = ['run', '--aws', '--task-queue', TASK_QUEUE, '--bucket', 's3://fake-lake', '--feature-group', 'fg_same', '--start-date', '2025-10-01', '--end-date', '2025-10-02', '--chunk-size-days', '1', '--max-concurrent-chunks', '1'];
+    const flags = [
+      'run',
+      '--aws',
+      '--task-queue',
+      TASK_QUEUE,
+      '--bucket',
+      's3://fake-lake',
+      '--feature-group',
+      'fg_same',
+      '--start-date',
+      '2025-10-01',
+      '--end-date',
+      '2025-10-02',
+      '--chunk-size-days',
+      '1',
+      '--max-concurrent-chunks',
+      '1',
+    ];
 
     let io = fakeIo();
     assert.equal(await main([...flags, '--overwrite', '--no-follow'], io, deps), 2, io.stderr());
-    assert.match(io.stderr(), new RegExp(`${first.handle.workflowId} is already running with a different input \\(overwrite: running false, asked true\\); it must finish or be cancelled first`));
+    assert.match(
+      io.stderr(),
+      new RegExp(
+        `${first.handle.workflowId} is already running with a different input \\(overwrite: running false, asked true\\); it must finish or be cancelled first`,
+      ),
+    );
     assert.equal((await first.handle.query(progressQuery)).status, 'running', 'the running one goes on untouched');
 
     io = fakeIo();
@@ -187,9 +253,18 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
       conflicts: [{ holder: 'keep', runId: 'keep-run', shared: { startDate: '2025-10-02', endDate: '2025-10-02' } }],
     });
     // A stale release (another run id) leaves the hold alone.
-    assert.equal(await latest.executeUpdate(releaseLeaseUpdate, { args: [{ holder: 'keep', runId: 'older-run' }] }), false);
-    assert.equal(await latest.executeUpdate(releaseLeaseUpdate, { args: [{ holder: 'keep', runId: 'keep-run' }] }), true);
-    await until(async () => ((await latest.describe()).status.name === 'COMPLETED' ? true : undefined), 'the idle lease to end');
+    assert.equal(
+      await latest.executeUpdate(releaseLeaseUpdate, { args: [{ holder: 'keep', runId: 'older-run' }] }),
+      false,
+    );
+    assert.equal(
+      await latest.executeUpdate(releaseLeaseUpdate, { args: [{ holder: 'keep', runId: 'keep-run' }] }),
+      true,
+    );
+    await until(
+      async () => ((await latest.describe()).status.name === 'COMPLETED' ? true : undefined),
+      'the idle lease to end',
+    );
 
     const backfill = await start(input('fg_lease', '2025-10-01', '2025-10-02'));
     assert.equal(((await backfill.result()) as BackfillReport).status, 'succeeded');
@@ -197,7 +272,23 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
   });
 
   it('two identical backfill runs started at once give one workflow, both following it to its report', async () => {
-    const flags = ['run', '--aws', '--json', '--task-queue', TASK_QUEUE, '--bucket', 's3://fake-lake', '--feature-group', 'fg_twice', '--start-date', '2025-12-01', '--end-date', '2025-12-03', '--chunk-size-days', '1'];
+    const flags = [
+      'run',
+      '--aws',
+      '--json',
+      '--task-queue',
+      TASK_QUEUE,
+      '--bucket',
+      's3://fake-lake',
+      '--feature-group',
+      'fg_twice',
+      '--start-date',
+      '2025-12-01',
+      '--end-date',
+      '2025-12-03',
+      '--chunk-size-days',
+      '1',
+    ];
     const ios = [fakeIo(), fakeIo()];
     const codes = await Promise.all(ios.map((io) => main(flags, io, deps)));
     assert.deepEqual(codes, [0, 0], ios.map((io) => io.stderr()).join('\n'));
@@ -206,10 +297,15 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     assert.equal(reports[0].startedAt, reports[1].startedAt, 'the same run');
     const runs = await until(async () => {
       const found = [];
-      for await (const w of env.client.workflow.list({ query: `WorkflowId = '${reports[0].workflowId}'` })) found.push(w);
+      for await (const w of env.client.workflow.list({ query: `WorkflowId = '${reports[0].workflowId}'` }))
+        found.push(w);
       return found.length > 0 && found.every((w) => w.status.name === 'COMPLETED') ? found : undefined;
     }, 'visibility to show the run');
     assert.equal(runs.length, 1, 'one execution');
-    assert.equal(fake.calls.filter((c) => c.step === 'spark' && c.chunkId === '2025-12-03_2025-12-03').length, 1, 'each chunk ran once');
+    assert.equal(
+      fake.calls.filter((c) => c.step === 'spark' && c.chunkId === '2025-12-03_2025-12-03').length,
+      1,
+      'each chunk ran once',
+    );
   });
 });

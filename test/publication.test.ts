@@ -42,7 +42,12 @@ describe('publication ledger on real local runs', function () {
     lake = makeSampleLake({ start: DAYS[0], days: DAYS.length, eventsPerDay: 1200, cards: 40, seed: 5 });
     state = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-ledger-'));
     env = await createDevServerEnv();
-    backends = createLocalBackends({ venvBin: VENV_BIN, jobDir: path.join(ROOT, 'spark_jobs'), stateDir: state, pollIntervalMs: 300 });
+    backends = createLocalBackends({
+      venvBin: VENV_BIN,
+      jobDir: path.join(ROOT, 'spark_jobs'),
+      stateDir: state,
+      pollIntervalMs: 300,
+    });
     const submit = backends.spark.submit.bind(backends.spark);
     backends.spark.submit = (spec) => {
       submits.push(spec.chunk.id);
@@ -90,7 +95,8 @@ describe('publication ledger on real local runs', function () {
     const store = openLakeStore(lake);
     try {
       const out: Record<string, number> = {};
-      for (const r of store.offlineRecords(GROUP)) out[r.event_time.slice(0, 10)] = (out[r.event_time.slice(0, 10)] ?? 0) + 1;
+      for (const r of store.offlineRecords(GROUP))
+        out[r.event_time.slice(0, 10)] = (out[r.event_time.slice(0, 10)] ?? 0) + 1;
       return out;
     } finally {
       store.close();
@@ -109,9 +115,16 @@ describe('publication ledger on real local runs', function () {
     assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => [c.error, c.validationProblems])));
     assert.equal(faults.failAt.size, 0, 'the fault was injected');
     assert.deepEqual(submits, ['2025-10-01_2025-10-02'], 'one Spark job');
-    const gold = { [DAYS[0]]: (await goldRows(lake, 'v1', DAYS[0])).length, [DAYS[1]]: (await goldRows(lake, 'v1', DAYS[1])).length };
+    const gold = {
+      [DAYS[0]]: (await goldRows(lake, 'v1', DAYS[0])).length,
+      [DAYS[1]]: (await goldRows(lake, 'v1', DAYS[1])).length,
+    };
     assert.deepEqual(offlinePerDay(), gold, 'each gold row once in the offline store');
-    assert.equal(report.totals.recordsIngested, gold[DAYS[0]] + gold[DAYS[1]], 'records of every attempt credited to the run');
+    assert.equal(
+      report.totals.recordsIngested,
+      gold[DAYS[0]] + gold[DAYS[1]],
+      'records of every attempt credited to the run',
+    );
     assert.equal(report.totals.possibleDuplicates, 0);
     assert.equal(report.chunks[0].validationOk, true);
   });
@@ -123,7 +136,10 @@ describe('publication ledger on real local runs', function () {
     const input = { request, chunk, runName: 'lost-result/chunk', runId: 'lost-result-run' };
     const first = (await new MockActivityEnvironment().run(activities.runSparkJob, input)) as SparkJobResult;
     // The same step again, as after a server restart that lost the first result: the gold is this run's.
-    const again = (await new MockActivityEnvironment({ attempt: 2 }).run(activities.runSparkJob, input)) as SparkJobResult;
+    const again = (await new MockActivityEnvironment({ attempt: 2 }).run(
+      activities.runSparkJob,
+      input,
+    )) as SparkJobResult;
     assert.equal(submits.filter((c) => c === chunk.id).length, 1, 'no second job');
     assert.deepEqual(again.manifest.written_partitions, [DAYS[2]]);
     assert.deepEqual(again.manifest.skipped_partitions, []);
@@ -138,9 +154,16 @@ describe('publication ledger on real local runs', function () {
     try {
       const before = { day0: await commit(DAYS[0]), day1: await commit(DAYS[1]), offline: offlinePerDay() };
       const report = await run('ledger-gap', { startDate: DAYS[0], endDate: DAYS[1], overwrite: true });
-      assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => [c.error, c.validationProblems])));
+      assert.equal(
+        report.status,
+        'succeeded',
+        JSON.stringify(report.chunks.map((c) => [c.error, c.validationProblems])),
+      );
       assert.deepEqual(report.chunks[0].coverageGaps, [DAYS[1]]);
-      assert.ok(report.chunks[0].validationProblems?.some((p) => p.startsWith('coverage:')), JSON.stringify(report.chunks[0].validationProblems));
+      assert.ok(
+        report.chunks[0].validationProblems?.some((p) => p.startsWith('coverage:')),
+        JSON.stringify(report.chunks[0].validationProblems),
+      );
       assert.deepEqual(await commit(DAYS[1]), before.day1, 'the gap day keeps its gold');
       assert.notEqual((await commit(DAYS[0]))!.run_id, before.day0!.run_id, 'the other day was rebuilt');
       const offline = offlinePerDay();
@@ -162,9 +185,13 @@ describe('publication ledger on real local runs', function () {
     const reader = (async () => {
       while (!stop) {
         const catalog = JSON.parse(fs.readFileSync(uri, 'utf8')) as CatalogFile;
-        const part = catalog.tables['gold.card_features'].partitions.find((p) => p.feature_version === 'v1' && p.dt === DAYS[0]);
+        const part = catalog.tables['gold.card_features'].partitions.find(
+          (p) => p.feature_version === 'v1' && p.dt === DAYS[0],
+        );
         let rows = 0;
-        if (part) for (const f of await local.list(part.location)) if (f.uri.endsWith('.parquet')) rows += (await local.readParquet(f.uri)).length;
+        if (part)
+          for (const f of await local.list(part.location))
+            if (f.uri.endsWith('.parquet')) rows += (await local.readParquet(f.uri)).length;
         seen.reads += 1;
         const key = part?.location ?? 'no partition';
         seen.counts.set(key, (seen.counts.get(key) ?? new Set()).add(rows));
@@ -196,14 +223,21 @@ describe('publication ledger on real local runs', function () {
 
     const dry = await run('ledger-foreign-dry', { startDate: day, endDate: day, dryRun: true });
     assert.deepEqual(dry.dryRun?.foreign, [day]);
-    assert.deepEqual(dry.dryRun?.days?.map((d) => [d.gold, d.publish]), [['keep', 'foreign']]);
+    assert.deepEqual(
+      dry.dryRun?.days?.map((d) => [d.gold, d.publish]),
+      [['keep', 'foreign']],
+    );
     const plain = await run('ledger-foreign', { startDate: day, endDate: day });
     assert.equal(plain.status, 'succeeded');
     assert.deepEqual(plain.chunks[0].foreignDates, [day]);
     assert.equal(offlinePerDay()[day] ?? 0, before, 'nothing sent');
 
     const republished = await run('ledger-republish', { startDate: day, endDate: day, republish: true });
-    assert.equal(republished.status, 'succeeded', JSON.stringify(republished.chunks.map((x) => [x.error, x.validationProblems])));
+    assert.equal(
+      republished.status,
+      'succeeded',
+      JSON.stringify(republished.chunks.map((x) => [x.error, x.validationProblems])),
+    );
     assert.equal(republished.totals.recordsIngested, rows);
     assert.equal((offlinePerDay()[day] ?? 0) - before, rows, 'sent once');
     const again = await run('ledger-republish-again', { startDate: day, endDate: day, republish: true });

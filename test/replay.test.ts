@@ -17,7 +17,10 @@ describe('replay of recorded histories', function () {
   const files = Object.keys(index).sort();
 
   it('has recorded histories of backfills and chunks to replay', () => {
-    assert.ok(files.some((f) => f.includes('-backfill-')) && files.some((f) => f.includes('-chunk-')), files.join(', '));
+    assert.ok(
+      files.some((f) => f.includes('-backfill-')) && files.some((f) => f.includes('-chunk-')),
+      files.join(', '),
+    );
   });
 
   it('replays every one of them without nondeterminism', async () => {

@@ -16,7 +16,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createActivities } from '../src/activities';
 import { createLocalBackends } from '../src/activities/local';
-import { namespaceSearchAttributeProblem, searchAttributeLister, searchAttributeProblem } from '../src/activities/search-attributes';
+import {
+  namespaceSearchAttributeProblem,
+  searchAttributeLister,
+  searchAttributeProblem,
+} from '../src/activities/search-attributes';
 import type { BackfillReport } from '../src/common/results';
 import { checkNamespaceAtStartup, runWorker } from '../src/worker';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/api';
@@ -47,7 +51,12 @@ describe('search attributes: a namespace without them is refused at once, with t
     const backends = createLocalBackends({ venvBin: VENV_BIN, jobDir: path.join(ROOT, 'spark_jobs'), stateDir: dir });
     // As src/worker.ts does: the lister over the worker's own connection.
     const activities = createActivities({ ...backends, searchAttributes: searchAttributeLister(env.nativeConnection) });
-    worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities });
+    worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities,
+    });
     running = worker.run();
   });
 
@@ -60,7 +69,15 @@ describe('search attributes: a namespace without them is refused at once, with t
 
   const dryRun = (workflowId: string) =>
     env.client.workflow.execute(backfillWorkflow, {
-      args: [{ bucket: path.join(dir, 'lake'), startDate: '2025-10-01', endDate: '2025-10-02', featureVersion: 'v1', dryRun: true }],
+      args: [
+        {
+          bucket: path.join(dir, 'lake'),
+          startDate: '2025-10-01',
+          endDate: '2025-10-02',
+          featureVersion: 'v1',
+          dryRun: true,
+        },
+      ],
       taskQueue,
       workflowId,
       // Without the check the workflow task fails for ever: bound it so the old code fails, not hangs.
@@ -75,24 +92,38 @@ describe('search attributes: a namespace without them is refused at once, with t
     assert.ok(err instanceof WorkflowFailedError, String(err));
     assert.ok(err.cause instanceof ApplicationFailure, String(err.cause));
     assert.equal(err.cause.type, 'InvalidInput');
-    assert.match(err.cause.message, /namespace "default" lacks the backfill's search attributes BackfillFeatureGroup \(Keyword\)/);
+    assert.match(
+      err.cause.message,
+      /namespace "default" lacks the backfill's search attributes BackfillFeatureGroup \(Keyword\)/,
+    );
     assert.ok(err.cause.message.includes(CREATE_COMMAND), err.cause.message);
     // No workflow task failed on an upsert: the history is the plain validate-preflight-fail path.
     const history = await env.client.workflow.getHandle('sa-missing').fetchHistory();
     const types = (history.events ?? []).map((e) => e.eventType);
-    const { EVENT_TYPE_WORKFLOW_TASK_FAILED, EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES } = temporal.api.enums.v1.EventType;
+    const { EVENT_TYPE_WORKFLOW_TASK_FAILED, EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES } =
+      temporal.api.enums.v1.EventType;
     assert.ok(!types.includes(EVENT_TYPE_WORKFLOW_TASK_FAILED), 'a workflow task failed');
     // patched() upserts the system attribute TemporalChangeVersion (always present): none of ours.
     const upserted = (history.events ?? [])
       .filter((e) => e.eventType === EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES)
-      .flatMap((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}));
-    assert.deepEqual(upserted.filter((k) => k !== 'TemporalChangeVersion'), [], 'search attributes of ours were upserted');
+      .flatMap((e) =>
+        Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}),
+      );
+    assert.deepEqual(
+      upserted.filter((k) => k !== 'TemporalChangeVersion'),
+      [],
+      'search attributes of ours were upserted',
+    );
   });
 
   it('the worker start-up check refuses the namespace; the printed commands, run with the CLI, fix it', async () => {
     // runWorker itself, connected through the environment configuration as in production.
     const saved = { ...process.env };
-    Object.assign(process.env, { TEMPORAL_ADDRESS: env.address, TEMPORAL_NAMESPACE: 'default', BACKFILL_TASK_QUEUE: 'sa-startup' });
+    Object.assign(process.env, {
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: 'default',
+      BACKFILL_TASK_QUEUE: 'sa-startup',
+    });
     try {
       await assert.rejects(runWorker(), (e: Error) => e.message.includes(CREATE_COMMAND));
     } finally {
@@ -104,11 +135,17 @@ describe('search attributes: a namespace without them is refused at once, with t
       () => assert.fail('expected the start-up check to refuse the namespace'),
       (e: Error) => e,
     );
-    const commands = refused.message.split('\n').filter((l) => l.trim().startsWith('temporal ')).map((l) => l.trim());
+    const commands = refused.message
+      .split('\n')
+      .filter((l) => l.trim().startsWith('temporal '))
+      .map((l) => l.trim());
     assert.deepEqual(commands, [CREATE_COMMAND]);
     for (const command of commands) {
       // The operator's shell has the worker's connection settings; here TEMPORAL_ADDRESS.
-      execFileSync(path.join(VENV_BIN, 'temporal'), command.split(' ').slice(1), { env: { ...process.env, TEMPORAL_ADDRESS: env.address }, stdio: 'pipe' });
+      execFileSync(path.join(VENV_BIN, 'temporal'), command.split(' ').slice(1), {
+        env: { ...process.env, TEMPORAL_ADDRESS: env.address },
+        stdio: 'pipe',
+      });
     }
     await checkNamespaceAtStartup(lister, 'default');
 
@@ -120,7 +157,13 @@ describe('search attributes: a namespace without them is refused at once, with t
   });
 
   it('names a search attribute registered with another type, with the fix', () => {
-    const registered = { BackfillFeatureGroup: 'KEYWORD', BackfillFeatureVersion: 'KEYWORD', BackfillStatus: 'INT', BackfillChunksDone: 'INT', BackfillChunksTotal: 'INT' };
+    const registered = {
+      BackfillFeatureGroup: 'KEYWORD',
+      BackfillFeatureVersion: 'KEYWORD',
+      BackfillStatus: 'INT',
+      BackfillChunksDone: 'INT',
+      BackfillChunksTotal: 'INT',
+    };
     assert.equal(
       searchAttributeProblem('prod', registered),
       'namespace "prod" has search attribute BackfillStatus as Int, the backfill needs Keyword: remove it ' +
@@ -138,8 +181,14 @@ describe('search attributes: a namespace without them is refused at once, with t
       });
     const warnings: string[] = [];
     assert.equal(await namespaceSearchAttributeProblem(refusing(7), 'prod', (m) => warnings.push(m)), undefined);
-    assert.match(warnings[0], /cannot list the search attributes of namespace "prod" \(7 request refused\); not checking them/);
-    await assert.rejects(namespaceSearchAttributeProblem(refusing(14), 'prod', (m) => warnings.push(m)), /14 request refused/);
+    assert.match(
+      warnings[0],
+      /cannot list the search attributes of namespace "prod" \(7 request refused\); not checking them/,
+    );
+    await assert.rejects(
+      namespaceSearchAttributeProblem(refusing(14), 'prod', (m) => warnings.push(m)),
+      /14 request refused/,
+    );
     assert.equal(warnings.length, 1);
   });
 });

@@ -6,10 +6,24 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalLake } from '../src/activities/local/lake';
 import { sparkJobFailure } from '../src/activities/spark-errors';
-import { badFilesOfChunks, describeBadFiles, parseBadFiles, uniqueBadFiles, type BadBronzeFile } from '../src/common/bad-input';
+import {
+  badFilesOfChunks,
+  describeBadFiles,
+  parseBadFiles,
+  uniqueBadFiles,
+  type BadBronzeFile,
+} from '../src/common/bad-input';
 
-const F1: BadBronzeFile = { uri: 'file:///lake/bronze/dt=2025-10-02/part-0.json.gz', dt: '2025-10-02', reason: 'the gzip data ends early: the file is truncated' };
-const F2: BadBronzeFile = { uri: 's3://lake/bronze/dt=2025-10-01/a b.json.gz', dt: '2025-10-01', reason: 'the gzip data is corrupt (java.util.zip.ZipException: invalid block type; x)' };
+const F1: BadBronzeFile = {
+  uri: 'file:///lake/bronze/dt=2025-10-02/part-0.json.gz',
+  dt: '2025-10-02',
+  reason: 'the gzip data ends early: the file is truncated',
+};
+const F2: BadBronzeFile = {
+  uri: 's3://lake/bronze/dt=2025-10-01/a b.json.gz',
+  dt: '2025-10-01',
+  reason: 'the gzip data is corrupt (java.util.zip.ZipException: invalid block type; x)',
+};
 
 describe('spark error records', () => {
   const lake = new LocalLake();
@@ -35,11 +49,22 @@ describe('spark error records', () => {
   });
 
   it('a StorageError record is retryable only when the job says so', async () => {
-    const denied = await sparkJobFailure(lake, put('denied.json', { type: 'StorageError', path: 'file:///lake/gold/card_features', reason: 'the file system is read-only', retryable: false }));
+    const denied = await sparkJobFailure(
+      lake,
+      put('denied.json', {
+        type: 'StorageError',
+        path: 'file:///lake/gold/card_features',
+        reason: 'the file system is read-only',
+        retryable: false,
+      }),
+    );
     assert.equal(denied?.type, 'StorageError');
     assert.equal(denied?.nonRetryable, true);
     assert.equal(denied?.message, 'storage error at file:///lake/gold/card_features: the file system is read-only');
-    const full = await sparkJobFailure(lake, put('full.json', { type: 'StorageError', path: '', reason: 'no space left on the device', retryable: true }));
+    const full = await sparkJobFailure(
+      lake,
+      put('full.json', { type: 'StorageError', path: '', reason: 'no space left on the device', retryable: true }),
+    );
     assert.equal(full?.nonRetryable, false);
     assert.equal(full?.message, 'storage error at an unknown path: no space left on the device');
   });

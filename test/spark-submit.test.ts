@@ -25,14 +25,18 @@ async function finalStatus(runner: LocalSparkRunner, id: string): Promise<JobSta
 describe('local spark-submit failure detail', () => {
   it("reports the job's named error even when Java lines follow it", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-submit-'));
-    const named = 'bronze file file:///lake/dt=2025-10-02/part-0.json.gz (dt=2025-10-02) cannot be read: the gzip data ends early';
+    const named =
+      'bronze file file:///lake/dt=2025-10-02/part-0.json.gz (dt=2025-10-02) cannot be read: the gzip data ends early';
     const runner = new LocalSparkRunner({
-      sparkSubmit: fakeSparkSubmit(dir, [
-        'ERROR Executor: Exception in task 0.0 in stage 0.0 (TID 0)',
-        'java.io.EOFException: Unexpected end of input stream',
-        `card_features error: ${named}`,
-        'WARN ShutdownHookManager: ShutdownHook failed: java.lang.IllegalStateException: Shutdown in progress',
-      ].join('\n')),
+      sparkSubmit: fakeSparkSubmit(
+        dir,
+        [
+          'ERROR Executor: Exception in task 0.0 in stage 0.0 (TID 0)',
+          'java.io.EOFException: Unexpected end of input stream',
+          `card_features error: ${named}`,
+          'WARN ShutdownHookManager: ShutdownHook failed: java.lang.IllegalStateException: Shutdown in progress',
+        ].join('\n'),
+      ),
       python: process.execPath,
       jobDir: dir,
       logDir: path.join(dir, 'logs'),
@@ -45,6 +49,9 @@ describe('local spark-submit failure detail', () => {
     });
     const status = await finalStatus(runner, handle.id);
     assert.equal(status.state, 'failed');
-    assert.match(status.detail ?? '', new RegExp(`^spark-submit exited with code 2: ${named.replace(/[.()]/g, '\\$&')} \\(log: `));
+    assert.match(
+      status.detail ?? '',
+      new RegExp(`^spark-submit exited with code 2: ${named.replace(/[.()]/g, '\\$&')} \\(log: `),
+    );
   });
 });

@@ -17,7 +17,8 @@ import { createDevServerEnv, WORKFLOWS_PATH } from './support/temporal';
 
 type Metadata = temporal.api.sdk.v1.IWorkflowMetadata;
 
-const decode = (p: Payload | null | undefined): string | undefined => (p ? defaultPayloadConverter.fromPayload<string>(p) : undefined);
+const decode = (p: Payload | null | undefined): string | undefined =>
+  p ? defaultPayloadConverter.fromPayload<string>(p) : undefined;
 
 /** Polls an observable (a query) until it holds; fails with the last value seen. */
 async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 60_000): Promise<T> {
@@ -31,7 +32,8 @@ async function waitFor<T>(read: () => Promise<T>, ok: (v: T) => boolean, what: s
   throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
 }
 
-const currentDetails = async (handle: WorkflowHandle) => (await handle.query<Metadata>('__temporal_workflow_metadata')).currentDetails ?? '';
+const currentDetails = async (handle: WorkflowHandle) =>
+  (await handle.query<Metadata>('__temporal_workflow_metadata')).currentDetails ?? '';
 
 /** Activity type -> summaries, from the ActivityTaskScheduled events' user metadata. */
 async function activitySummaries(handle: WorkflowHandle): Promise<Record<string, string[]>> {
@@ -63,19 +65,41 @@ describe('Web UI user metadata (dev server)', function () {
       // The first chunk waits in ingestion until the test has seen the running state.
       holdWhile: (step, chunk) => hold && step === 'ingest' && chunk.id === '2025-10-01_2025-10-02',
     });
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(backfillWorkflow, {
-        args: [{ bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-04', chunkSizeDays: 2, featureVersion: 'v1', maxConcurrentChunks: 1 }],
+        args: [
+          {
+            bucket: '/tmp/lake',
+            startDate: '2025-10-01',
+            endDate: '2025-10-04',
+            chunkSizeDays: 2,
+            featureVersion: 'v1',
+            maxConcurrentChunks: 1,
+          },
+        ],
         taskQueue,
         workflowId,
       });
       const chunk1 = env.client.workflow.getHandle(`${workflowId}/chunk-2025-10-01_2025-10-02`);
 
       // While chunk 1 ingests: its details name the step, the backfill's count it as running.
-      const running = await waitFor(() => currentDetails(handle), (d) => d.includes('| 2 | 0 | 0 | 1 | 1 |'), 'a running chunk');
+      const running = await waitFor(
+        () => currentDetails(handle),
+        (d) => d.includes('| 2 | 0 | 0 | 1 | 1 |'),
+        'a running chunk',
+      );
       assert.match(running, /\*\*Status: running\*\*, rt_card_features_v1 \(v1\) 2025-10-01\.\.2025-10-04/);
-      const chunkRunning = await waitFor(() => currentDetails(chunk1), (d) => /Step: .*ingest.* running/.test(d), 'chunk 1 in ingest');
+      const chunkRunning = await waitFor(
+        () => currentDetails(chunk1),
+        (d) => /Step: .*ingest.* running/.test(d),
+        'chunk 1 in ingest',
+      );
       assert.match(chunkRunning, /^\*\*chunk 2025-10-01\.\.2025-10-02 \(2 days\)\*\*/);
       assert.match(chunkRunning, /Done: spark/);
       hold = false;
@@ -86,8 +110,14 @@ describe('Web UI user metadata (dev server)', function () {
       // Chunk children: static summary and details, as DescribeWorkflowExecution returns them.
       const described = await chunk1.describe();
       assert.equal(await described.staticSummary(), 'chunk 2025-10-01..2025-10-02 (2 days)');
-      assert.equal(decode(described.raw.executionConfig?.userMetadata?.summary), 'chunk 2025-10-01..2025-10-02 (2 days)');
-      assert.match((await described.staticDetails()) ?? '', /\*\*rt_card_features_v1\*\* \(feature version v1\), days 2025-10-01\.\.2025-10-02 \(2 days\)/);
+      assert.equal(
+        decode(described.raw.executionConfig?.userMetadata?.summary),
+        'chunk 2025-10-01..2025-10-02 (2 days)',
+      );
+      assert.match(
+        (await described.staticDetails()) ?? '',
+        /\*\*rt_card_features_v1\*\* \(feature version v1\), days 2025-10-01\.\.2025-10-02 \(2 days\)/,
+      );
       const chunk2 = env.client.workflow.getHandle(`${workflowId}/chunk-2025-10-03_2025-10-04`);
       assert.equal(await (await chunk2.describe()).staticSummary(), 'chunk 2025-10-03..2025-10-04 (2 days)');
 
@@ -100,8 +130,12 @@ describe('Web UI user metadata (dev server)', function () {
       });
       const parent = await activitySummaries(handle);
       assert.deepEqual(parent.preflight, ['preflight checks for rt_card_features_v1 2025-10-01..2025-10-04']);
-      assert.deepEqual(parent.acquireLease, ['take the overlap lease on rt_card_features_v1 v1 2025-10-01..2025-10-04']);
-      assert.deepEqual(parent.releaseLease, ['release the overlap lease on rt_card_features_v1 v1 2025-10-01..2025-10-04']);
+      assert.deepEqual(parent.acquireLease, [
+        'take the overlap lease on rt_card_features_v1 v1 2025-10-01..2025-10-04',
+      ]);
+      assert.deepEqual(parent.releaseLease, [
+        'release the overlap lease on rt_card_features_v1 v1 2025-10-01..2025-10-04',
+      ]);
 
       // Final details: counts, rows and records, the failed chunk with its step and reason, the retry command.
       const final = await currentDetails(handle);
@@ -110,7 +144,10 @@ describe('Web UI user metadata (dev server)', function () {
       assert.ok(final.includes('Rows written: 2,000; records ingested: 2,000; dead-lettered: 0'), final);
       assert.ok(final.includes('- 2025-10-03..2025-10-04: at **spark**: executor lost on node 7'), final);
       assert.ok(final.includes(`\`backfill retry-failed ${workflowId}\``), final);
-      assert.match(await currentDetails(chunk1), /Done: spark, (catalog, ingest|ingest, catalog), validate\n\nSucceeded$/);
+      assert.match(
+        await currentDetails(chunk1),
+        /Done: spark, (catalog, ingest|ingest, catalog), validate\n\nSucceeded$/,
+      );
       assert.match(await currentDetails(chunk2), /Failed at \*\*spark\*\*: executor lost on node 7/);
     });
   });
@@ -118,7 +155,12 @@ describe('Web UI user metadata (dev server)', function () {
   it('names the EMR application in the Spark summary on AWS requests', async () => {
     const taskQueue = 'web-ui-emr';
     const fake = fakeActivities();
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
     await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(backfillWorkflow, {
         args: [
@@ -136,7 +178,9 @@ describe('Web UI user metadata (dev server)', function () {
         workflowId: 'web-ui-emr',
       });
       await handle.result();
-      const summaries = await activitySummaries(env.client.workflow.getHandle('web-ui-emr/chunk-2025-10-01_2025-10-01'));
+      const summaries = await activitySummaries(
+        env.client.workflow.getHandle('web-ui-emr/chunk-2025-10-01_2025-10-01'),
+      );
       assert.deepEqual(summaries.runSparkJob, ['EMR job for 2025-10-01 on app 00fabc123']);
       assert.deepEqual(summaries.refreshCatalog, ['catalog refresh for 2025-10-01 (crawler gold-crawler)']);
     });

@@ -28,7 +28,8 @@ export function headProblem(uri: string, size: number, head: Buffer): string | u
     if (isGzip(head)) return 'the file is gzip data but its name does not end in .gz: Spark would read it as text';
     const first = head.toString('latin1').trimStart();
     // All white space in the head: leave it to the job, which skips blank lines.
-    if (first !== '' && first[0] !== '{') return `the file does not start with a JSON object (it starts with ${hex(head)})`;
+    if (first !== '' && first[0] !== '{')
+      return `the file does not start with a JSON object (it starts with ${hex(head)})`;
   }
   return undefined;
 }

@@ -29,11 +29,17 @@ export interface DefinitionChange {
  * Refuses (InputError on acceptDefinitionChange) a request that would compute days of a version
  * whose built days have another fingerprint. Returns the change when there is one and it is accepted.
  */
-export async function guardDefinitionChange(lake: Lake, request: BackfillRequest, current: Fingerprints): Promise<DefinitionChange | undefined> {
+export async function guardDefinitionChange(
+  lake: Lake,
+  request: BackfillRequest,
+  current: Fingerprints,
+): Promise<DefinitionChange | undefined> {
   const change = await definitionChange(lake, request, current);
   if (!change || !(await wouldComputeAny(lake, request))) return undefined;
   if (request.acceptDefinitionChange) return change;
-  const previous = change.previous.map((p) => `${p.fingerprint} (${p.days.length} days: ${formatDayList(p.days)})`).join('; ');
+  const previous = change.previous
+    .map((p) => `${p.fingerprint} (${p.days.length} days: ${formatDayList(p.days)})`)
+    .join('; ');
   throw new InputError(
     'acceptDefinitionChange',
     `feature version ${change.featureVersion} would mix definitions: its days built so far have fingerprint ${previous}, ` +
@@ -44,7 +50,11 @@ export async function guardDefinitionChange(lake: Lake, request: BackfillRequest
 }
 
 /** The version's committed days whose fingerprint differs from the current one, if any. */
-export async function definitionChange(lake: Lake, request: BackfillRequest, current: Fingerprints): Promise<DefinitionChange | undefined> {
+export async function definitionChange(
+  lake: Lake,
+  request: BackfillRequest,
+  current: Fingerprints,
+): Promise<DefinitionChange | undefined> {
   const byFingerprint = new Map<string, string[]>();
   for (const commit of await versionCommits(lake, request)) {
     const recorded = commitFingerprint(commit, current);
@@ -82,7 +92,9 @@ export async function versionCommits(lake: Lake, request: BackfillRequest): Prom
 
 /** Whether the run would compute (add or replace) at least one day, by the Spark step's own rule. */
 async function wouldComputeAny(lake: Lake, request: BackfillRequest): Promise<boolean> {
-  const chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id));
+  const chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter(
+    (c) => !request.onlyChunks || request.onlyChunks.includes(c.id),
+  );
   for (const chunk of chunks) {
     for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
       const state = await readDayState(lake, request, dt);

@@ -29,7 +29,8 @@ export function goldRowToRecord(row: Record<string, unknown>, featureVersion: st
     let value: unknown = row[name];
     if (name === 'event_time') value = isoEventTime(value);
     if (name === 'feature_version') value = value ?? featureVersion;
-    if (value === undefined || value === null) throw new Error(`gold row of event ${String(row.event_id)} lacks ${name}`);
+    if (value === undefined || value === null)
+      throw new Error(`gold row of event ${String(row.event_id)} lacks ${name}`);
     return { FeatureName: name, ValueAsString: String(value) };
   });
 }

@@ -31,7 +31,12 @@ export function buildFingerprint(version: string, dir = packageDir()): string {
   const entry = raw.versions[version];
   if (entry === undefined) throw new Error(`feature version ${version} is not defined in ${dir}/definitions.json`);
   const lines = [pythonJson({ windows: raw.windows_seconds, version: entry })];
-  for (const name of CODE_FILES) lines.push(`${name}:${createHash('sha256').update(fs.readFileSync(path.join(dir, name))).digest('hex')}`);
+  for (const name of CODE_FILES)
+    lines.push(
+      `${name}:${createHash('sha256')
+        .update(fs.readFileSync(path.join(dir, name)))
+        .digest('hex')}`,
+    );
   return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 12);
 }
 
@@ -42,8 +47,14 @@ export function currentFingerprints(version: string, dir = packageDir()): { buil
 
 /** The definition-only hash (definitions.py FeatureDefinition.fingerprint), for commits written before the build fingerprint. */
 export function definitionFingerprint(version: string, dir = packageDir()): string {
-  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'definitions.json'), 'utf8')) as { windows_seconds: unknown; versions: Record<string, unknown> };
-  return createHash('sha256').update(pythonJson({ windows: raw.windows_seconds, version: raw.versions[version] })).digest('hex').slice(0, 12);
+  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'definitions.json'), 'utf8')) as {
+    windows_seconds: unknown;
+    versions: Record<string, unknown>;
+  };
+  return createHash('sha256')
+    .update(pythonJson({ windows: raw.windows_seconds, version: raw.versions[version] }))
+    .digest('hex')
+    .slice(0, 12);
 }
 
 /**
@@ -55,13 +66,17 @@ export function pythonJson(value: unknown): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number') {
     // Python would write 1.5 or 3600.0 differently from JavaScript; refuse rather than disagree.
-    if (!Number.isInteger(value)) throw new Error(`definitions.json: ${value} is not a whole number; fingerprints hash whole numbers only`);
+    if (!Number.isInteger(value))
+      throw new Error(`definitions.json: ${value} is not a whole number; fingerprints hash whole numbers only`);
     return String(value);
   }
   if (typeof value === 'string') return asciiJsonString(value);
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
   const o = value as Record<string, unknown>;
-  return `{${Object.keys(o).sort().map((k) => `${asciiJsonString(k)}: ${pythonJson(o[k])}`).join(', ')}}`;
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${asciiJsonString(k)}: ${pythonJson(o[k])}`)
+    .join(', ')}}`;
 }
 
 function asciiJsonString(s: string): string {

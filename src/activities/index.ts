@@ -9,7 +9,15 @@ import { checkWorkerAllowances, InputError, type BackfillRequest } from '../comm
 import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
-import type { CatalogResult, ChunkManifest, DryRunDay, DryRunPlan, IngestResult, SparkJobResult, ValidationResult } from '../common/results';
+import type {
+  CatalogResult,
+  ChunkManifest,
+  DryRunDay,
+  DryRunPlan,
+  IngestResult,
+  SparkJobResult,
+  ValidationResult,
+} from '../common/results';
 import type { BackfillOutcome, Backends, JobHandle, Lake, PreflightResult, SparkRunner } from './backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './ingest';
 import { checkBronzeFiles } from './bronze-check';
@@ -52,7 +60,9 @@ export function createActivities(backends: Backends) {
       if (backends.searchAttributes) {
         // Before the workflow's first upsertSearchAttributes, which would otherwise hang the backfill.
         const { info, log } = Context.current();
-        const problem = await namespaceSearchAttributeProblem(backends.searchAttributes, info.namespace, (m) => log.warn(m));
+        const problem = await namespaceSearchAttributeProblem(backends.searchAttributes, info.namespace, (m) =>
+          log.warn(m),
+        );
         if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE.invalidInput);
       }
       // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
@@ -75,7 +85,10 @@ export function createActivities(backends: Backends) {
       const bronzeMissing: string[] = [];
       const badBronzeFiles = [];
       // The chunk days plus the lookback day before and the lateness days after, as the job reads.
-      for (const dt of dateRange(addDays(request.startDate, -1), addDays(request.endDate, request.allowedLatenessDays))) {
+      for (const dt of dateRange(
+        addDays(request.startDate, -1),
+        addDays(request.endDate, request.allowedLatenessDays),
+      )) {
         const files = await lake.list(`${bronzeTable(request)}/dt=${dt}`);
         if (files.length > 0) bronzePresent[dt] = files.reduce((s, f) => s + f.size, 0);
         else bronzeMissing.push(dt);
@@ -110,18 +123,33 @@ export function createActivities(backends: Backends) {
       const days = dateRange(chunk.startDate, chunk.endDate);
       const before = await readStates(lake, request, days);
       const computeDates = before.filter((s) => goldDecision(s, request, runId).action === 'compute').map((s) => s.dt);
-      const accepted = request.acceptDefinitionChange ? replacedDefinitions(before, computeDates, request.featureVersion) : undefined;
-      let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = { jobRunId: 'none (every day already in gold)' };
+      const accepted = request.acceptDefinitionChange
+        ? replacedDefinitions(before, computeDates, request.featureVersion)
+        : undefined;
+      let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = {
+        jobRunId: 'none (every day already in gold)',
+      };
       if (computeDates.length > 0) {
         const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
         job = await followSparkJob(
           { spark, lake, pollIntervalMs },
-          { request, chunk, args, runName, manifest: manifestUri(request, chunk.id, runId), errorRecord: errorRecordUri(request, chunk.id, runId) },
+          {
+            request,
+            chunk,
+            args,
+            runName,
+            manifest: manifestUri(request, chunk.id, runId),
+            errorRecord: errorRecordUri(request, chunk.id, runId),
+          },
         );
       }
       const after = await readStates(lake, request, days);
       const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
-      return { manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest, jobRunId: job.jobRunId, logLocation: job.logLocation };
+      return {
+        manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
+        jobRunId: job.jobRunId,
+        logLocation: job.logLocation,
+      };
     },
 
     async refreshCatalog(input: ChunkStepInput, ...legacy: unknown[]): Promise<CatalogResult> {
@@ -129,7 +157,11 @@ export function createActivities(backends: Backends) {
       // A crawler run takes minutes: heartbeat meanwhile, so a lost worker is noticed and a
       // cancellation is answered (the crawl itself finishes on its own; it only reads).
       const ctx = Context.current();
-      const result = await whileHeartbeating(ctx, () => undefined, () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]));
+      const result = await whileHeartbeating(
+        ctx,
+        () => undefined,
+        () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]),
+      );
       // Readers now use the current gold: earlier runs' files (but the one before, for rollback) can go.
       for (const state of await readStates(lake, request, dateRange(chunk.startDate, chunk.endDate))) {
         await lake.delete(await staleRunFiles(lake, request, state));
@@ -144,23 +176,26 @@ export function createActivities(backends: Backends) {
       let latest: IngestProgress | undefined;
       // Besides the progress after each batch, a steady heartbeat covers long parquet reads and
       // long throttling backoffs, so the server never times out an attempt that is still writing.
-      return whileHeartbeating(ctx, () => latest, () =>
-        ingestChunk(
-          { lake, featureStore: backends.featureStoreFor(request) },
-          {
-            request,
-            chunk,
-            runId,
-            ctx: {
-              heartbeat: (progress) => {
-                latest = progress;
-                ctx.heartbeat(progress);
+      return whileHeartbeating(
+        ctx,
+        () => latest,
+        () =>
+          ingestChunk(
+            { lake, featureStore: backends.featureStoreFor(request) },
+            {
+              request,
+              chunk,
+              runId,
+              ctx: {
+                heartbeat: (progress) => {
+                  latest = progress;
+                  ctx.heartbeat(progress);
+                },
+                sleep: (ms) => ctx.sleep(ms),
               },
-              sleep: (ms) => ctx.sleep(ms),
+              options: { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
             },
-            options: { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
-          },
-        ),
+          ),
       );
     },
 
@@ -175,7 +210,11 @@ export function createActivities(backends: Backends) {
       if ('request' in input) return validateChunkAgainstLake(lake, input);
       // Scheduled before one-object inputs: (request, chunk, manifest, ingest).
       const [chunk, manifest] = legacy as [ChunkSpec, ChunkManifest];
-      return validateChunkAgainstLake(lake, { request: input as BackfillRequest, chunk, spark: { manifest, jobRunId: '' } });
+      return validateChunkAgainstLake(lake, {
+        request: input as BackfillRequest,
+        chunk,
+        spark: { manifest, jobRunId: '' },
+      });
     },
   };
 }
@@ -186,7 +225,9 @@ function stepInput(input: ChunkStepInput, legacy: unknown[]): ChunkStepInput {
 }
 
 function sparkInput(input: RunSparkJobInput, legacy: unknown[]): RunSparkJobInput {
-  return 'request' in input ? input : { request: input as BackfillRequest, chunk: legacy[0] as ChunkSpec, runName: legacy[1] as string };
+  return 'request' in input
+    ? input
+    : { request: input as BackfillRequest, chunk: legacy[0] as ChunkSpec, runName: legacy[1] as string };
 }
 
 async function readStates(lake: Lake, request: BackfillRequest, days: string[]): Promise<DayState[]> {
@@ -196,7 +237,11 @@ async function readStates(lake: Lake, request: BackfillRequest, days: string[]):
 }
 
 /** Days about to be rebuilt whose gold came from another definition (the report names them). */
-function replacedDefinitions(before: DayState[], computeDates: string[], version: string): ChunkManifest['accepted_definition_change'] {
+function replacedDefinitions(
+  before: DayState[],
+  computeDates: string[],
+  version: string,
+): ChunkManifest['accepted_definition_change'] {
   const current = currentFingerprints(version);
   const replaced: Record<string, string> = {};
   for (const s of before) {
@@ -270,7 +315,10 @@ async function followSparkJob(
   }
   const text = await lake.readText(manifest);
   if (!text) {
-    throw ApplicationFailure.nonRetryable(`Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`, FAILURE.missingManifest);
+    throw ApplicationFailure.nonRetryable(
+      `Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`,
+      FAILURE.missingManifest,
+    );
   }
   return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
 }
@@ -280,7 +328,13 @@ async function followSparkJob(
  * credited to it (in this attempt or an earlier one, e.g. before a server restart), other gold
  * is reported as kept.
  */
-function creditedManifest(o: { request: BackfillRequest; chunk: ChunkSpec; runId: string; job?: ChunkManifest; states: DayState[] }): ChunkManifest {
+function creditedManifest(o: {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  runId: string;
+  job?: ChunkManifest;
+  states: DayState[];
+}): ChunkManifest {
   const base = o.job ?? emptyManifest(o.request, o.chunk);
   const mine = o.states.filter((s) => s.commit?.run_id === o.runId);
   const rows = Object.fromEntries(mine.map((s) => [s.dt, s.commit!.rows]));
@@ -289,19 +343,39 @@ function creditedManifest(o: { request: BackfillRequest; chunk: ChunkSpec; runId
     written_partitions: mine.filter((s) => s.commit!.rows > 0).map((s) => s.dt),
     output_rows_per_dt: rows,
     output_rows: Object.values(rows).reduce((a, b) => a + b, 0),
-    skipped_partitions: o.states.filter((s) => s.commit?.run_id !== o.runId && hasGold(s) && !base.coverage_gaps.includes(s.dt)).map((s) => s.dt),
+    skipped_partitions: o.states
+      .filter((s) => s.commit?.run_id !== o.runId && hasGold(s) && !base.coverage_gaps.includes(s.dt))
+      .map((s) => s.dt),
   };
 }
 
 function emptyManifest(request: BackfillRequest, chunk: ChunkSpec): ChunkManifest {
   return {
-    feature_group: request.featureGroup, feature_version: request.featureVersion,
-    feature_definition: { fingerprint: '', description: '' }, code_revision: '', start_date: chunk.startDate,
-    end_date: chunk.endDate, overwrite: request.overwrite, bronze_partitions_read: [], coverage_gaps: [],
-    missing_context_partitions: [], skipped_partitions: [], overwritten_partitions: [], written_partitions: [],
-    input_rows: 0, quarantined_rows: 0, quarantined_rows_per_dt: {}, duplicates_removed: 0, output_rows_per_dt: {},
-    output_rows: 0, duplicate_event_ids_in_output: 0, min_event_time: null, max_event_time: null, gold_table: '',
-    duration_seconds: 0, spark_version: '',
+    feature_group: request.featureGroup,
+    feature_version: request.featureVersion,
+    feature_definition: { fingerprint: '', description: '' },
+    code_revision: '',
+    start_date: chunk.startDate,
+    end_date: chunk.endDate,
+    overwrite: request.overwrite,
+    bronze_partitions_read: [],
+    coverage_gaps: [],
+    missing_context_partitions: [],
+    skipped_partitions: [],
+    overwritten_partitions: [],
+    written_partitions: [],
+    input_rows: 0,
+    quarantined_rows: 0,
+    quarantined_rows_per_dt: {},
+    duplicates_removed: 0,
+    output_rows_per_dt: {},
+    output_rows: 0,
+    duplicate_event_ids_in_output: 0,
+    min_event_time: null,
+    max_event_time: null,
+    gold_table: '',
+    duration_seconds: 0,
+    spark_version: '',
   };
 }
 

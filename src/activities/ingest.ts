@@ -11,7 +11,14 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { dateRange } from '../common/dates';
 import type { FailedRecord, IngestResult } from '../common/results';
-import { type FeatureStore, type IngestOptions, type Lake, type RecordEntry, ThrottledError, TransientStoreError } from './backends';
+import {
+  type FeatureStore,
+  type IngestOptions,
+  type Lake,
+  type RecordEntry,
+  ThrottledError,
+  TransientStoreError,
+} from './backends';
 import { goldRowToRecord } from './feature-records';
 import { goldPartition } from './lake-paths';
 import {
@@ -87,7 +94,8 @@ export class AimdLimiter {
     this.low = Math.min(this.low, this.limit);
     this.high = Math.max(this.high, this.limit);
     // Wake as many waiters as there are free slots; each checks again (another caller may be first).
-    for (let free = Math.floor(this.limit) - this.inFlight; free > 0 && this.waiters.length > 0; free--) this.waiters.shift()!();
+    for (let free = Math.floor(this.limit) - this.inFlight; free > 0 && this.waiters.length > 0; free--)
+      this.waiters.shift()!();
   }
 }
 
@@ -150,10 +158,23 @@ class DayPublication {
     this.pub = previous
       ? { ...previous, acked_ahead: [...previous.acked_ahead], attempts: previous.attempts + 1 }
       : {
-          dt: commit.dt, feature_group: request.featureGroup, feature_version: request.featureVersion, published_by: runId,
-          gold_run_id: commit.run_id, gold_files: commit.files, records: commit.rows, batch_size: batchSize,
-          acked_prefix: 0, acked_ahead: [], records_written: 0, records_failed: 0, status: 'in_progress',
-          sending: false, possible_duplicates: 0, attempts: 1, updated_at: '',
+          dt: commit.dt,
+          feature_group: request.featureGroup,
+          feature_version: request.featureVersion,
+          published_by: runId,
+          gold_run_id: commit.run_id,
+          gold_files: commit.files,
+          records: commit.rows,
+          batch_size: batchSize,
+          acked_prefix: 0,
+          acked_ahead: [],
+          records_written: 0,
+          records_failed: 0,
+          status: 'in_progress',
+          sending: false,
+          possible_duplicates: 0,
+          attempts: 1,
+          updated_at: '',
         };
   }
 
@@ -168,7 +189,8 @@ class DayPublication {
   /** Records of batches not yet acknowledged. */
   get unackedRecords(): number {
     let n = 0;
-    for (let b = 0; b < this.batches; b++) if (!this.isAcked(b)) n += Math.min(this.pub.batch_size, this.pub.records - b * this.pub.batch_size);
+    for (let b = 0; b < this.batches; b++)
+      if (!this.isAcked(b)) n += Math.min(this.pub.batch_size, this.pub.records - b * this.pub.batch_size);
     return n;
   }
 
@@ -199,7 +221,10 @@ class DayPublication {
 }
 
 /** One ingest attempt over a chunk's days, reading and replacing their publication records. */
-export async function ingestChunk(deps: { lake: Lake; featureStore: FeatureStore }, input: IngestChunkInput): Promise<IngestResult> {
+export async function ingestChunk(
+  deps: { lake: Lake; featureStore: FeatureStore },
+  input: IngestChunkInput,
+): Promise<IngestResult> {
   const { request, chunk, ctx } = input;
   const options = input.options ?? DEFAULT_INGEST_OPTIONS;
   const plan = await planPublication(deps.lake, request, chunk);
@@ -207,7 +232,16 @@ export async function ingestChunk(deps: { lake: Lake; featureStore: FeatureStore
   for (const { state, action } of plan) {
     if (action !== 'send' && action !== 'resume') continue;
     const commit = state.commit ?? (await adoptForeignGold(deps.lake, request, state));
-    days.push(new DayPublication(deps.lake, request, commit, action === 'resume' ? state.publication : undefined, options.batchSize, input.runId));
+    days.push(
+      new DayPublication(
+        deps.lake,
+        request,
+        commit,
+        action === 'resume' ? state.publication : undefined,
+        options.batchSize,
+        input.runId,
+      ),
+    );
   }
   countPossibleDuplicates(days, options);
   for (const day of days) day.pub.sending = true;
@@ -221,8 +255,12 @@ export async function ingestChunk(deps: { lake: Lake; featureStore: FeatureStore
 
   // Days this run published, in this attempt or an earlier one (a retry after a failure, or a
   // resumed backfill): the report credits their records to it. Others were published before it.
-  const earlier = plan.filter((p) => p.action === 'published' && input.runId && p.state.publication?.published_by === input.runId);
-  const pubs = [...earlier.map((p) => p.state.publication!), ...days.map((d) => d.pub)].sort((a, b) => a.dt.localeCompare(b.dt));
+  const earlier = plan.filter(
+    (p) => p.action === 'published' && input.runId && p.state.publication?.published_by === input.runId,
+  );
+  const pubs = [...earlier.map((p) => p.state.publication!), ...days.map((d) => d.pub)].sort((a, b) =>
+    a.dt.localeCompare(b.dt),
+  );
   const sum = (f: (p: Publication) => number) => pubs.reduce((s, p) => s + f(p), 0);
   const failedDays = pubs.filter((p) => p.records_failed > 0);
   return {
@@ -274,8 +312,15 @@ async function adoptForeignGold(lake: Lake, request: BackfillRequest, state: Day
   let rows = 0;
   for (const f of state.foreignFiles) rows += (await lake.readParquet(f)).length;
   const commit: GoldCommit = {
-    dt: state.dt, feature_version: request.featureVersion, run_id: 'foreign', location: goldPartition(request, state.dt),
-    files: state.foreignFiles, rows, code_revision: 'unknown', fingerprint: 'unknown', committed_at: new Date().toISOString(),
+    dt: state.dt,
+    feature_version: request.featureVersion,
+    run_id: 'foreign',
+    location: goldPartition(request, state.dt),
+    files: state.foreignFiles,
+    rows,
+    code_revision: 'unknown',
+    fingerprint: 'unknown',
+    committed_at: new Date().toISOString(),
   };
   await lake.writeText(goldCommitUri(request, state.dt), JSON.stringify(commit, null, 2));
   return commit;
@@ -298,11 +343,23 @@ interface SendOutcome {
  */
 async function sendDays(
   deps: { lake: Lake; featureStore: FeatureStore },
-  { request, days, ctx, options }: { request: BackfillRequest; days: DayPublication[]; ctx: IngestContext; options: IngestOptions },
+  {
+    request,
+    days,
+    ctx,
+    options,
+  }: { request: BackfillRequest; days: DayPublication[]; ctx: IngestContext; options: IngestOptions },
 ): Promise<SendOutcome> {
   const limiter = limiterFor(deps.featureStore, options);
   const stats = { retries: 0, throttled: 0 };
-  const out: SendOutcome = { recordsRead: 0, batches: 0, retries: 0, throttled: 0, failedSample: [], inFlightLimit: { final: 0, low: 0, high: 0 } };
+  const out: SendOutcome = {
+    recordsRead: 0,
+    batches: 0,
+    retries: 0,
+    throttled: 0,
+    failedSample: [],
+    inFlightLimit: { final: 0, low: 0, high: 0 },
+  };
   const queue: { n: number; batch: Row[]; day: DayPublication }[] = [];
   let next = 0;
   let loading: Promise<void> | undefined;
@@ -311,7 +368,8 @@ async function sendDays(
     out.recordsRead += rows.length;
     // Batch numbers follow the record's batch size, so a resumed attempt skips exactly the acknowledged ones.
     const size = day.pub.batch_size;
-    if (rows.length !== day.pub.records) throw new Error(`gold of ${day.commit.dt} has ${rows.length} rows, its ledger commit says ${day.pub.records}`);
+    if (rows.length !== day.pub.records)
+      throw new Error(`gold of ${day.commit.dt} has ${rows.length} rows, its ledger commit says ${day.pub.records}`);
     for (let n = 0; n * size < rows.length; n++) {
       if (!day.isAcked(n)) queue.push({ n, batch: rows.slice(n * size, (n + 1) * size), day });
     }
@@ -328,15 +386,32 @@ async function sendDays(
       try {
         const job = await take();
         if (!job) return;
-        const failed = await writeBatch({ store: deps.featureStore, limiter, batch: job.batch, dt: job.day.commit.dt, stats, ctx, options });
-        if (failed.length > 0) await recordFailures(deps.lake, { request, dt: job.day.commit.dt, batch: job.n, failed, sample: out.failedSample });
+        const failed = await writeBatch({
+          store: deps.featureStore,
+          limiter,
+          batch: job.batch,
+          dt: job.day.commit.dt,
+          stats,
+          ctx,
+          options,
+        });
+        if (failed.length > 0)
+          await recordFailures(deps.lake, {
+            request,
+            dt: job.day.commit.dt,
+            batch: job.n,
+            failed,
+            sample: out.failedSample,
+          });
         job.day.ack(job.n, job.batch.length - failed.length, failed.length);
         out.batches += 1;
         await job.day.flush();
         ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
         const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
         if (failedTotal > options.maxFailedRecords) {
-          throw new Error(`more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`);
+          throw new Error(
+            `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`,
+          );
         }
       } catch (error) {
         out.failure ??= { error };
@@ -346,7 +421,9 @@ async function sendDays(
   // Every worker ends its current batch before the attempt fails: nothing keeps writing behind
   // the retry's back, and the ledger covers every batch that was acknowledged.
   await Promise.all(workers);
-  Object.assign(out, stats, { inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) } });
+  Object.assign(out, stats, {
+    inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) },
+  });
   return out;
 }
 
@@ -370,9 +447,18 @@ async function readGoldRows(lake: Lake, request: BackfillRequest, commit: GoldCo
  */
 async function recordFailures(
   lake: Lake,
-  { request, dt, batch, failed, sample }: { request: BackfillRequest; dt: string; batch: number; failed: FailedRecord[]; sample: FailedRecord[] },
+  {
+    request,
+    dt,
+    batch,
+    failed,
+    sample,
+  }: { request: BackfillRequest; dt: string; batch: number; failed: FailedRecord[]; sample: FailedRecord[] },
 ): Promise<void> {
-  await lake.writeText(`${deadLetterUri(request, dt)}/batch=${batch}.jsonl`, failed.map((f) => JSON.stringify(f)).join('\n') + '\n');
+  await lake.writeText(
+    `${deadLetterUri(request, dt)}/batch=${batch}.jsonl`,
+    failed.map((f) => JSON.stringify(f)).join('\n') + '\n',
+  );
   sample.push(...failed.slice(0, Math.max(0, FAILED_SAMPLE - sample.length)));
 }
 
@@ -390,7 +476,15 @@ interface WriteBatchInput {
 }
 
 /** Writes one batch until every entry is written or failed for good; returns the failures. */
-async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: WriteBatchInput): Promise<FailedRecord[]> {
+async function writeBatch({
+  store,
+  limiter,
+  batch,
+  dt,
+  stats,
+  ctx,
+  options,
+}: WriteBatchInput): Promise<FailedRecord[]> {
   const random = ctx.random ?? Math.random;
   let pending = batch.map((_, i) => i);
   const failed: FailedRecord[] = [];
@@ -400,10 +494,14 @@ async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: Wr
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) {
       if (errorTries >= options.maxBatchTries) {
-        throw new Error(`batch not accepted after ${errorTries} failed calls (${pending.length} records pending): ${describe(lastError)}`);
+        throw new Error(
+          `batch not accepted after ${errorTries} failed calls (${pending.length} records pending): ${describe(lastError)}`,
+        );
       }
       if (throttledTries >= (options.maxThrottledTries ?? 60)) {
-        throw new Error(`batch throttled ${throttledTries} times in a row (${pending.length} records pending); the store's quota is exhausted`);
+        throw new Error(
+          `batch throttled ${throttledTries} times in a row (${pending.length} records pending); the store's quota is exhausted`,
+        );
       }
       stats.retries += 1;
       // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
@@ -434,7 +532,8 @@ async function writeBatch({ store, limiter, batch, dt, stats, ctx, options }: Wr
     for (const e of outcome.errors) {
       const i = pending[e.index];
       if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
-      else failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
+      else
+        failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
     }
     // Nothing taken at all is the store pushing back; a few entries left over are not.
     const allRefused = retry.size === pending.length;

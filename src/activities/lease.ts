@@ -73,7 +73,10 @@ export function createLeaseActivities(options: LeaseActivityOptions) {
     let released = false;
     for (const c of conflicts) {
       if (await isRunning(client, c.holder)) continue;
-      Context.current().log.warn('releasing the overlap lease of a backfill that no longer runs', { holder: c.holder, runId: c.runId });
+      Context.current().log.warn('releasing the overlap lease of a backfill that no longer runs', {
+        holder: c.holder,
+        runId: c.runId,
+      });
       await release(client, { ...input, holder: c.holder, runId: c.runId });
       released = true;
     }
@@ -84,7 +87,12 @@ export function createLeaseActivities(options: LeaseActivityOptions) {
     /** Asks for the days; on a conflict, frees stale holds, and with `wait` waits up to one slice. */
     async acquireLease(input: AcquireLeaseInput): Promise<LeaseAnswer> {
       const ctx = Context.current();
-      const request: AcquireRequest = { holder: input.holder, runId: input.runId, startDate: input.startDate, endDate: input.endDate };
+      const request: AcquireRequest = {
+        holder: input.holder,
+        runId: input.runId,
+        startDate: input.startDate,
+        endDate: input.endDate,
+      };
       const lease = client.workflow.getHandle(leaseWorkflowId(input.featureGroup, input.featureVersion));
       const deadline = Date.now() + waitSliceMs;
       let answer = await ask(input, request);
@@ -119,7 +127,8 @@ async function release(client: Client, input: ReleaseLeaseInput): Promise<boolea
     return await lease.executeUpdate(releaseLeaseUpdate, { args: [{ holder: input.holder, runId: input.runId }] });
   } catch (err) {
     // It ends only with no holder, so a missing lease workflow holds nothing of ours.
-    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') return false;
+    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError')
+      return false;
     throw err;
   }
 }
@@ -128,7 +137,8 @@ async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   try {
     return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') return false;
+    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError')
+      return false;
     throw err;
   }
 }

@@ -121,11 +121,16 @@ export async function readDayState(lake: Lake, req: BackfillRequest, dt: string)
 /** Parquet files directly in the day's gold directory (not in a run's own subdirectory). */
 export async function flatGoldFiles(lake: Lake, req: BackfillRequest, dt: string): Promise<string[]> {
   const dir = goldPartition(req, dt);
-  return (await lake.list(dir)).map((f) => f.uri).filter((u) => u.endsWith('.parquet') && !u.slice(dir.length + 1).includes('/'));
+  return (await lake.list(dir))
+    .map((f) => f.uri)
+    .filter((u) => u.endsWith('.parquet') && !u.slice(dir.length + 1).includes('/'));
 }
 
 export async function writePublication(lake: Lake, req: BackfillRequest, pub: Publication): Promise<void> {
-  await lake.writeText(publicationUri(req, pub.dt), JSON.stringify({ ...pub, updated_at: new Date().toISOString() }, null, 2));
+  await lake.writeText(
+    publicationUri(req, pub.dt),
+    JSON.stringify({ ...pub, updated_at: new Date().toISOString() }, null, 2),
+  );
 }
 
 /** Does the publication record describe this commit's gold (not an earlier gold of the day)? */
@@ -195,7 +200,11 @@ export function currentLocation(state: DayState, req: BackfillRequest): string |
  */
 export async function staleRunFiles(lake: Lake, req: BackfillRequest, state: DayState): Promise<string[]> {
   if (!state.commit) return [];
-  const keep = [state.commit.location, state.commit.previous_location].filter((l): l is string => !!l).map((l) => `${l}/`);
+  const keep = [state.commit.location, state.commit.previous_location]
+    .filter((l): l is string => !!l)
+    .map((l) => `${l}/`);
   const dir = `${goldPartition(req, state.dt)}/run=`;
-  return (await lake.list(goldPartition(req, state.dt))).map((f) => f.uri).filter((u) => u.startsWith(dir) && !keep.some((k) => u.startsWith(k)));
+  return (await lake.list(goldPartition(req, state.dt)))
+    .map((f) => f.uri)
+    .filter((u) => u.startsWith(dir) && !keep.some((k) => u.startsWith(k)));
 }

@@ -92,7 +92,9 @@ export async function namespaceSearchAttributeProblem(
     registered = await list(namespace);
   } catch (err) {
     if (!listingNotPermitted(err)) throw err;
-    warn(`cannot list the search attributes of namespace "${namespace}" (${(err as Error).message}); not checking them`);
+    warn(
+      `cannot list the search attributes of namespace "${namespace}" (${(err as Error).message}); not checking them`,
+    );
     return undefined;
   }
   return searchAttributeProblem(namespace, registered);

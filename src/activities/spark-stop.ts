@@ -21,7 +21,13 @@ export function cancelCause(ctx: Context): 'operator' | 'worker-shutdown' | 'oth
 }
 
 /** The error the cancelled attempt ends with, after stopping the run or leaving it to the next attempt. */
-export async function stopOrDetach(ctx: Context, spark: SparkRunner, handle: JobHandle, chunk: ChunkSpec, err: unknown): Promise<unknown> {
+export async function stopOrDetach(
+  ctx: Context,
+  spark: SparkRunner,
+  handle: JobHandle,
+  chunk: ChunkSpec,
+  err: unknown,
+): Promise<unknown> {
   const cause = cancelCause(ctx);
   if (cause === 'operator') {
     // Heartbeat while waiting: the server still times the attempt out on its heartbeat timeout.
@@ -29,9 +35,10 @@ export async function stopOrDetach(ctx: Context, spark: SparkRunner, handle: Job
     const detail = final.detail ? `: ${final.detail}` : '';
     ctx.log.info('spark job cancelled', { chunk: chunk.id, jobRunId: handle.id, state: final.state });
     // A CancelledFailure, so the attempt is reported cancelled; its message says how the run ended.
-    return new CancelledFailure(`Spark job ${handle.id} of chunk ${chunk.id} cancelled; the run ended ${final.state}${detail}`, [
-      { jobRunId: handle.id, state: final.state, detail: final.detail, logLocation: handle.logLocation },
-    ]);
+    return new CancelledFailure(
+      `Spark job ${handle.id} of chunk ${chunk.id} cancelled; the run ended ${final.state}${detail}`,
+      [{ jobRunId: handle.id, state: final.state, detail: final.detail, logLocation: handle.logLocation }],
+    );
   }
   if (!spark.runsOutliveWorker) {
     // A local run dies with its worker anyway: stop it now rather than leave an orphan writing.

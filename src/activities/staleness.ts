@@ -24,7 +24,12 @@ export interface DayCheck {
 }
 
 /** Checks each day of the request's range against the ledger and the bronze now in the lake. */
-export async function checkDays(lake: Lake, request: BackfillRequest, days: string[], current: Fingerprints): Promise<DayCheck[]> {
+export async function checkDays(
+  lake: Lake,
+  request: BackfillRequest,
+  days: string[],
+  current: Fingerprints,
+): Promise<DayCheck[]> {
   const listings = new Map<string, LakeObject[]>();
   const listing = async (partition: string) => {
     if (!listings.has(partition)) listings.set(partition, await lake.list(`${bronzeTable(request)}/dt=${partition}`));
@@ -35,7 +40,12 @@ export async function checkDays(lake: Lake, request: BackfillRequest, days: stri
     const state = await readDayState(lake, request, dt);
     if (!state.commit) {
       const foreign = state.foreignFiles.length > 0;
-      out.push({ dt, stale: !foreign, reasons: [foreign ? 'no_lineage' : 'never_built'], details: foreign ? ['gold written outside the ledger'] : [] });
+      out.push({
+        dt,
+        stale: !foreign,
+        reasons: [foreign ? 'no_lineage' : 'never_built'],
+        details: foreign ? ['gold written outside the ledger'] : [],
+      });
       continue;
     }
     out.push(await checkCommit(state.commit, current, listing));
@@ -43,7 +53,11 @@ export async function checkDays(lake: Lake, request: BackfillRequest, days: stri
   return out;
 }
 
-async function checkCommit(commit: GoldCommit, current: Fingerprints, listing: (partition: string) => Promise<LakeObject[]>): Promise<DayCheck> {
+async function checkCommit(
+  commit: GoldCommit,
+  current: Fingerprints,
+  listing: (partition: string) => Promise<LakeObject[]>,
+): Promise<DayCheck> {
   const check: DayCheck = { dt: commit.dt, stale: false, reasons: [], details: [], fingerprint: commit.fingerprint };
   const built = commitFingerprint(commit, current);
   if (built !== undefined && built !== current.build) {
@@ -52,7 +66,9 @@ async function checkCommit(commit: GoldCommit, current: Fingerprints, listing: (
   }
   if (!commit.lineage) {
     check.reasons.push('no_lineage');
-    check.details.push('committed without lineage (before it was recorded, or adopted foreign gold): bronze not compared');
+    check.details.push(
+      'committed without lineage (before it was recorded, or adopted foreign gold): bronze not compared',
+    );
   } else {
     const found: LakeObject[] = [];
     for (const p of commit.lineage.bronze.partitions) found.push(...(await listing(p)));

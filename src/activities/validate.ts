@@ -22,9 +22,13 @@ interface DayCheck {
   duplicates: string[];
 }
 
-export async function validateChunk(lake: Lake, { request, chunk, spark }: ValidateChunkInput): Promise<ValidationResult> {
+export async function validateChunk(
+  lake: Lake,
+  { request, chunk, spark }: ValidateChunkInput,
+): Promise<ValidationResult> {
   const days: DayCheck[] = [];
-  for (const dt of dateRange(chunk.startDate, chunk.endDate)) days.push(await readBack(lake, await readDayState(lake, request, dt)));
+  for (const dt of dateRange(chunk.startDate, chunk.endDate))
+    days.push(await readBack(lake, await readDayState(lake, request, dt)));
   const goldRowsPerDt = Object.fromEntries(days.map((d) => [d.state.dt, d.rows]));
   const checks: ValidationCheck[] = [rowCounts(days), duplicates(days), coverage(spark), ...publication(request, days)];
   return { ok: checks.every((c) => c.ok || c.severity === 'warning'), checks, goldRowsPerDt };
@@ -66,7 +70,10 @@ function duplicates(days: DayCheck[]): ValidationCheck {
     name: 'duplicates',
     ok: all.length === 0,
     severity: 'error',
-    detail: all.length === 0 ? 'no event_id appears twice' : `${all.length} duplicate event ids, e.g. ${all.slice(0, 5).join(', ')}`,
+    detail:
+      all.length === 0
+        ? 'no event_id appears twice'
+        : `${all.length} duplicate event ids, e.g. ${all.slice(0, 5).join(', ')}`,
   };
 }
 
@@ -76,7 +83,10 @@ function coverage(spark: SparkJobResult): ValidationCheck {
     name: 'coverage',
     ok: gaps.length === 0,
     severity: 'warning',
-    detail: gaps.length === 0 ? 'bronze present for every day' : `no bronze for ${gaps.join(', ')}: those days have no new features`,
+    detail:
+      gaps.length === 0
+        ? 'bronze present for every day'
+        : `no bronze for ${gaps.join(', ')}: those days have no new features`,
   };
 }
 
@@ -96,8 +106,10 @@ function publication(request: BackfillRequest, days: DayCheck[]): ValidationChec
       continue;
     }
     written += pub.records_written;
-    if (pub.status !== 'done' || pub.records_written + pub.records_failed !== rows) short.push(`${state.dt} (${pub.records_written} of ${rows})`);
-    if (pub.records_failed > 0) failed.push(`${state.dt}: ${pub.records_failed} (see ${deadLetterUri(request, state.dt)})`);
+    if (pub.status !== 'done' || pub.records_written + pub.records_failed !== rows)
+      short.push(`${state.dt} (${pub.records_written} of ${rows})`);
+    if (pub.records_failed > 0)
+      failed.push(`${state.dt}: ${pub.records_failed} (see ${deadLetterUri(request, state.dt)})`);
   }
   const foreign = days.filter((d) => !d.state.commit && d.rows > 0).map((d) => d.state.dt);
   return [
@@ -114,7 +126,10 @@ function publication(request: BackfillRequest, days: DayCheck[]): ValidationChec
       name: 'published',
       ok: unpublished.length === 0,
       severity: 'error',
-      detail: unpublished.length === 0 ? 'every day with gold rows is in the feature store' : `gold never sent to ${request.featureGroup}: ${unpublished.join(', ')}`,
+      detail:
+        unpublished.length === 0
+          ? 'every day with gold rows is in the feature store'
+          : `gold never sent to ${request.featureGroup}: ${unpublished.join(', ')}`,
     },
     {
       name: 'foreign_gold',

@@ -68,7 +68,10 @@ export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {
       return EXIT.ok;
     }
     const run = COMMANDS[command];
-    if (!run) throw new UsageError(`unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (backfill --help)`);
+    if (!run)
+      throw new UsageError(
+        `unknown command "${command}"; commands: ${Object.keys(COMMANDS).join(', ')} (backfill --help)`,
+      );
     return await run(rest, io, deps);
   } catch (err) {
     if (err instanceof UsageError) {

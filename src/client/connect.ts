@@ -3,7 +3,13 @@
  * TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE) and lookups of a backfill
  * that turn server errors into messages saying what to change.
  */
-import { Client, Connection, WorkflowNotFoundError, type WorkflowExecutionDescription, type WorkflowHandle } from '@temporalio/client';
+import {
+  Client,
+  Connection,
+  WorkflowNotFoundError,
+  type WorkflowExecutionDescription,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { temporalConnection } from '../config';
 import { UsageError } from './usage';
 
@@ -20,7 +26,9 @@ export async function connectTemporal(): Promise<Temporal> {
   try {
     config = temporalConnection();
   } catch (err) {
-    throw new UsageError(`Temporal connection settings: ${(err as Error).message}; check TEMPORAL_* variables and TEMPORAL_PROFILE`);
+    throw new UsageError(
+      `Temporal connection settings: ${(err as Error).message}; check TEMPORAL_* variables and TEMPORAL_PROFILE`,
+    );
   }
   const { connectionOptions, namespace } = config;
   const address = connectionOptions.address ?? 'localhost:7233';
@@ -46,19 +54,30 @@ export function uiUrl(address: string, namespace: string, workflowId: string): s
 }
 
 /** Describes a backfill, or says it does not exist and how to find the right id. */
-export async function describeBackfill(handle: WorkflowHandle, namespace: string): Promise<WorkflowExecutionDescription> {
+export async function describeBackfill(
+  handle: WorkflowHandle,
+  namespace: string,
+): Promise<WorkflowExecutionDescription> {
   try {
     return await handle.describe();
   } catch (err) {
     if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError') {
-      throw new UsageError(`no backfill with id "${handle.workflowId}" in namespace ${namespace}; find it with backfill list, or check the flags that make up the id`);
+      throw new UsageError(
+        `no backfill with id "${handle.workflowId}" in namespace ${namespace}; find it with backfill list, or check the flags that make up the id`,
+      );
     }
     throw err;
   }
 }
 
 /** Runs a call that needs a worker (query, update) with a deadline, so a missing worker is reported, not waited on. */
-export async function withWorker<T>(temporal: Temporal, ms: number, what: string, taskQueue: string, fn: () => Promise<T>): Promise<T> {
+export async function withWorker<T>(
+  temporal: Temporal,
+  ms: number,
+  what: string,
+  taskQueue: string,
+  fn: () => Promise<T>,
+): Promise<T> {
   try {
     return await temporal.connection.withDeadline(Date.now() + ms, fn);
   } catch (err) {

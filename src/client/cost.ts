@@ -93,7 +93,8 @@ export function memoryGb(value: string): number {
 /** The memory a worker is billed for: heap plus overhead, rounded up to a whole GB. */
 export function billedMemoryGb(memory: string, overhead: string | undefined): number {
   const heap = memoryGb(memory);
-  const extra = overhead !== undefined ? memoryGb(/^\d+$/.test(overhead) ? `${overhead}m` : overhead) : Math.max(0.375, heap * 0.1);
+  const extra =
+    overhead !== undefined ? memoryGb(/^\d+$/.test(overhead) ? `${overhead}m` : overhead) : Math.max(0.375, heap * 0.1);
   // Round off float noise first, so 8 + 0.8 = 8.8 does not become 9.000000001.
   return Math.ceil(Math.round((heap + extra) * 1000) / 1000);
 }
@@ -151,7 +152,11 @@ export function estimateChunk(
  * The bronze a chunk's job reads, from per-day sizes (a dry run's bronzePresent): its days, the
  * lookback day before and allowedLatenessDays after, as the job and the dry run count them.
  */
-export function chunkInputBytes(chunk: ChunkSpec, bronzeBytesByDay: Record<string, number>, allowedLatenessDays: number): number {
+export function chunkInputBytes(
+  chunk: ChunkSpec,
+  bronzeBytesByDay: Record<string, number>,
+  allowedLatenessDays: number,
+): number {
   return dateRange(addDays(chunk.startDate, -1), addDays(chunk.endDate, allowedLatenessDays)).reduce(
     (sum, dt) => sum + (bronzeBytesByDay[dt] ?? 0),
     0,
@@ -164,7 +169,9 @@ export function costInputsOf(plan: DryRunPlan, allowedLatenessDays: number): Chu
     chunk,
     inputBytes: chunkInputBytes(chunk, plan.bronzePresent, allowedLatenessDays),
     // The job processes a day that has its own bronze and is not skipped as already present.
-    processes: dateRange(chunk.startDate, chunk.endDate).some((dt) => plan.bronzePresent[dt] !== undefined && !plan.wouldSkip.includes(dt)),
+    processes: dateRange(chunk.startDate, chunk.endDate).some(
+      (dt) => plan.bronzePresent[dt] !== undefined && !plan.wouldSkip.includes(dt),
+    ),
   }));
 }
 

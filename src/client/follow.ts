@@ -13,7 +13,12 @@ export const DEFAULT_POLL_MS = 1000;
 /** Without changes, a log line still says the backfill is alive this often. */
 const QUIET_LOG_MS = 60_000;
 
-export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DEFAULT_POLL_MS, quiet = false): Promise<BackfillReport> {
+export async function followBackfill(
+  handle: WorkflowHandle,
+  io: Io,
+  pollMs = DEFAULT_POLL_MS,
+  quiet = false,
+): Promise<BackfillReport> {
   // A dry run plans and ends within seconds: its report is all there is to show.
   if (quiet) return (await handle.result()) as BackfillReport;
   const seen = new Map<string, ChunkSummary>();
@@ -70,10 +75,11 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
     const report = (await handle.result()) as BackfillReport;
     // The last chunks may have ended after the last poll: show the final state too.
     if (!io.isTTY || !io.status) show(finalProgress(report));
-    else for (const c of report.chunks) {
-      const event = chunkEvent(seen.get(c.chunk.id), c);
-      if (event) line(event);
-    }
+    else
+      for (const c of report.chunks) {
+        const event = chunkEvent(seen.get(c.chunk.id), c);
+        if (event) line(event);
+      }
     return report;
   } finally {
     clearInterval(timer);
@@ -85,7 +91,9 @@ export async function followBackfill(handle: WorkflowHandle, io: Io, pollMs = DE
 
 function finalProgress(report: BackfillReport): BackfillProgress {
   // A large backfill's report lists only failed chunks; its states count the others.
-  const pending = (report.states ? decodeStates(report.states) : report.chunks.map((c) => c.status)).filter((s) => s === 'pending').length;
+  const pending = (report.states ? decodeStates(report.states) : report.chunks.map((c) => c.status)).filter(
+    (s) => s === 'pending',
+  ).length;
   return {
     workflowId: report.workflowId,
     status: report.status,

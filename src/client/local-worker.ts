@@ -4,7 +4,15 @@
  * {state dir}/worker.log so the terminal stays for progress and the report.
  */
 import { Client } from '@temporalio/client';
-import { bundleWorkflowCode, DefaultLogger, IllegalStateError, NativeConnection, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  IllegalStateError,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActivities } from '../activities';
@@ -58,7 +66,10 @@ function installFileLogger(file: string): void {
       dirReady = true;
     }
     const meta = entry.meta ? ` ${JSON.stringify(entry.meta)}` : '';
-    fs.appendFileSync(file, `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`);
+    fs.appendFileSync(
+      file,
+      `${new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString()} ${entry.level} ${entry.message}${meta}\n`,
+    );
   });
   try {
     Runtime.install({ logger });

@@ -21,7 +21,9 @@ export function formatUsd(n: number): string {
 export function table(rows: string[][], rightAligned: boolean[], indent = '  '): string[] {
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
   return rows.map((r) =>
-    (indent + r.map((cell, i) => (rightAligned[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ')).trimEnd(),
+    (
+      indent + r.map((cell, i) => (rightAligned[i] ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ')
+    ).trimEnd(),
   );
 }
 
@@ -73,35 +75,61 @@ function formatRun(report: BackfillReport): string[] {
       c.validationOk === undefined ? '-' : c.validationOk ? 'passed' : 'FAILED',
     ]);
   }
-  rows.push(['total', `${t.succeeded}/${t.chunks} succeeded`, formatCount(t.rowsWritten), formatCount(t.recordsIngested), '', '', '']);
+  rows.push([
+    'total',
+    `${t.succeeded}/${t.chunks} succeeded`,
+    formatCount(t.rowsWritten),
+    formatCount(t.recordsIngested),
+    '',
+    '',
+    '',
+  ]);
   if (!listsEveryChunk(report) && report.states) {
     // A large backfill lists only its failed and cancelled chunks; the states say where the others are.
     const runs = report.states.split(',');
     const shown = describeStates(runs.slice(0, STATE_RUNS_SHOWN).join(','));
-    lines.push(`Chunks by position: ${shown}${runs.length > STATE_RUNS_SHOWN ? `, ... (${runs.length - STATE_RUNS_SHOWN} more runs)` : ''}`, '');
+    lines.push(
+      `Chunks by position: ${shown}${runs.length > STATE_RUNS_SHOWN ? `, ... (${runs.length - STATE_RUNS_SHOWN} more runs)` : ''}`,
+      '',
+    );
   }
   lines.push(...table(rows, [false, false, true, true, true, true, false]), '');
 
   const r = rollupOfReport(report);
-  if (r.skippedPartitions.days.length) lines.push(`Skipped (gold already present; --overwrite replaces it): ${dayList(r.skippedPartitions)}`);
-  if (r.coverageGaps.days.length) lines.push(`Coverage gaps (no bronze for the day, so no gold written): ${dayList(r.coverageGaps)}`);
-  lines.push(`Input: ${formatCount(r.quarantinedRows)} malformed line(s) quarantined, ${formatCount(r.duplicatesRemoved)} duplicate event(s) removed`);
-  if (r.foreignDates.days.length) lines.push(`Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${dayList(r.foreignDates)} (--republish sends it once)`);
+  if (r.skippedPartitions.days.length)
+    lines.push(`Skipped (gold already present; --overwrite replaces it): ${dayList(r.skippedPartitions)}`);
+  if (r.coverageGaps.days.length)
+    lines.push(`Coverage gaps (no bronze for the day, so no gold written): ${dayList(r.coverageGaps)}`);
+  lines.push(
+    `Input: ${formatCount(r.quarantinedRows)} malformed line(s) quarantined, ${formatCount(r.duplicatesRemoved)} duplicate event(s) removed`,
+  );
+  if (r.foreignDates.days.length)
+    lines.push(
+      `Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${dayList(r.foreignDates)} (--republish sends it once)`,
+    );
   const changes = report.chunks.flatMap((c) => (c.definitionChange ? [c.definitionChange] : []));
   if (changes.length) {
     const replaced = changes.flatMap((c) => Object.entries(c.replaced)).sort(([a], [b]) => (a < b ? -1 : 1));
     lines.push(
       `Definition change accepted (--accept-definition-change): gold built with fingerprint ${changes[0].fingerprint}; ` +
-        (replaced.length ? `rebuilt over gold of another definition: ${replaced.map(([d, f]) => `${d} (was ${f})`).join(', ')}` : 'no day of another definition rebuilt') +
+        (replaced.length
+          ? `rebuilt over gold of another definition: ${replaced.map(([d, f]) => `${d} (was ${f})`).join(', ')}`
+          : 'no day of another definition rebuilt') +
         ` (backfill check lists the days still built with another)`,
     );
   }
   const doubled = report.totals.possibleDuplicates ?? 0;
   if (doubled > 0) {
-    lines.push(`A worker died mid-ingest: up to ${formatCount(doubled)} record(s) may be in the offline store twice (see "Guarantees" in docs/guide.md to remove them)`);
+    lines.push(
+      `A worker died mid-ingest: up to ${formatCount(doubled)} record(s) may be in the offline store twice (see "Guarantees" in docs/guide.md to remove them)`,
+    );
   }
   const badFiles = badFilesOfChunks(report.chunks);
-  if (badFiles.length) lines.push('Unreadable bronze files (fix or remove them, then retry-failed):', ...badFiles.map((f) => `  ${describeBadFile(f)}`));
+  if (badFiles.length)
+    lines.push(
+      'Unreadable bronze files (fix or remove them, then retry-failed):',
+      ...badFiles.map((f) => `  ${describeBadFile(f)}`),
+    );
   lines.push(...formatFailures(report));
   lines.push(...formatValidation(report, r));
   return lines;
@@ -113,13 +141,20 @@ function formatFailures(report: BackfillReport): string[] {
   if (!bad.length && !recordFailures.length) return [];
   const lines = ['Failures:'];
   for (const c of bad) {
-    const where = c.error ? `${c.status} at ${c.error.step}: ${c.error.message}` : c.status === 'pending' ? 'not started (the backfill ended first)' : c.status;
+    const where = c.error
+      ? `${c.status} at ${c.error.step}: ${c.error.message}`
+      : c.status === 'pending'
+        ? 'not started (the backfill ended first)'
+        : c.status;
     lines.push(`  ${c.chunk.id}: ${where}${c.jobRunId ? ` (Spark job run ${c.jobRunId})` : ''}`);
   }
   for (const c of recordFailures) {
-    lines.push(`  ${c.chunk.id}: ${formatCount(c.failedRecords!)} record(s) not written to the feature store${c.deadLetterLocation ? `, listed in ${c.deadLetterLocation}` : ''}`);
+    lines.push(
+      `  ${c.chunk.id}: ${formatCount(c.failedRecords!)} record(s) not written to the feature store${c.deadLetterLocation ? `, listed in ${c.deadLetterLocation}` : ''}`,
+    );
   }
-  if (report.chunksNotListed) lines.push(`  and ${formatCount(report.chunksNotListed)} more failed or cancelled chunk(s) not listed`);
+  if (report.chunksNotListed)
+    lines.push(`  and ${formatCount(report.chunksNotListed)} more failed or cancelled chunk(s) not listed`);
   if (bad.length) lines.push(`  Run the failed chunks again: backfill retry-failed ${report.workflowId}`);
   return lines;
 }
@@ -185,7 +220,8 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
       `  gold without a ledger record, not sent (--republish sends it once): ${list(by('foreign'))}`,
     );
   }
-  if (plan.badBronzeFiles?.length) lines.push('Bronze files that look unreadable:', ...plan.badBronzeFiles.map((f) => `  ${describeBadFile(f)}`));
+  if (plan.badBronzeFiles?.length)
+    lines.push('Bronze files that look unreadable:', ...plan.badBronzeFiles.map((f) => `  ${describeBadFile(f)}`));
   if (estimate) lines.push(...formatEstimate(estimate));
   return lines;
 }

@@ -128,7 +128,8 @@ export const RUN_FLAGS = {
 export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   const { values } = parseFlags('run', argv, RUN_FLAGS);
   const notices: string[] = [];
-  if (values['state-machine-arn'] !== undefined) notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
+  if (values['state-machine-arn'] !== undefined)
+    notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
   exclusive(values, 'local', 'aws', 'pick one backend');
   exclusive(values, 'follow', 'no-follow', 'pick one');
   exclusive(values, 'direct-emr', 'dry-run', 'a direct EMR run always writes; use --dry-run alone to see the plan');
@@ -139,14 +140,20 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   }
   const directEmr = values['direct-emr'] ?? false;
   if (directEmr) {
-    const missing = ['code-bucket', 'emr-app-id', 'emr-job-role'].filter((f) => values[f as keyof typeof values] === undefined);
+    const missing = ['code-bucket', 'emr-app-id', 'emr-job-role'].filter(
+      (f) => values[f as keyof typeof values] === undefined,
+    );
     if (missing.length) {
-      throw new UsageError(`--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding the job code deployed with deploy-job)`);
+      throw new UsageError(
+        `--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding the job code deployed with deploy-job)`,
+      );
     }
   }
   const backend = values.aws || directEmr ? 'aws' : 'local';
   if (values['no-follow'] && backend === 'local') {
-    throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
+    throw new UsageError(
+      '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
+    );
   }
   const emr =
     values['emr-app-id'] !== undefined || values['emr-job-role'] !== undefined
@@ -186,7 +193,9 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
     },
     assumptions: {
       ...DEFAULT_ASSUMPTIONS,
-      mibPerCoreSecond: positiveNumberFlag(values['assumed-throughput'], '--assumed-throughput') ?? DEFAULT_ASSUMPTIONS.mibPerCoreSecond,
+      mibPerCoreSecond:
+        positiveNumberFlag(values['assumed-throughput'], '--assumed-throughput') ??
+        DEFAULT_ASSUMPTIONS.mibPerCoreSecond,
     },
     notices,
   };
@@ -197,7 +206,10 @@ function sparkConf(pairs: string[] | undefined): Record<string, string> | undefi
   const conf: Record<string, string> = {};
   for (const pair of pairs) {
     const m = /^(spark\.[^=\s]+)=(\S+)$/.exec(pair);
-    if (!m) throw new UsageError(`--spark-conf takes KEY=VALUE with a spark.* key and no spaces, e.g. spark.executor.memory=16g; got "${pair}"`);
+    if (!m)
+      throw new UsageError(
+        `--spark-conf takes KEY=VALUE with a spark.* key and no spaces, e.g. spark.executor.memory=16g; got "${pair}"`,
+      );
     conf[m[1]] = m[2];
   }
   return conf;

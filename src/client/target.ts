@@ -25,14 +25,19 @@ the flags of the backfill run command that started it, which make up the same id
 export function targetWorkflowId(command: string, positionals: string[], values: Record<string, unknown>): string {
   const flagged = ['feature-group', 'feature-version', 'start-date', 'end-date'].filter((f) => values[f] !== undefined);
   if (positionals.length > 1) {
-    throw new UsageError(`backfill ${command} takes one workflow id, got ${positionals.length}: ${positionals.join(' ')}`);
+    throw new UsageError(
+      `backfill ${command} takes one workflow id, got ${positionals.length}: ${positionals.join(' ')}`,
+    );
   }
   if (positionals.length === 1) {
-    if (flagged.length > 0) throw new UsageError(`give either a workflow id or --${flagged[0]} and the other id flags, not both`);
+    if (flagged.length > 0)
+      throw new UsageError(`give either a workflow id or --${flagged[0]} and the other id flags, not both`);
     return positionals[0];
   }
   if (values['start-date'] === undefined || values['end-date'] === undefined) {
-    throw new UsageError(`backfill ${command} needs a workflow id, or --start-date and --end-date (with --feature-version/--feature-group if not the defaults); see backfill ${command} --help`);
+    throw new UsageError(
+      `backfill ${command} needs a workflow id, or --start-date and --end-date (with --feature-version/--feature-group if not the defaults); see backfill ${command} --help`,
+    );
   }
   const startDate = dateFlag(values['start-date'] as string, '--start-date')!;
   const endDate = dateFlag(values['end-date'] as string, '--end-date')!;

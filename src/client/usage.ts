@@ -21,7 +21,10 @@ export function parseFlags<O extends FlagSpec>(command: string, argv: string[], 
     return parseArgs({ args: argv, options, strict: true as const, allowPositionals });
   } catch (err) {
     // Node's own message names the flag; its advice about `--` does not apply here.
-    const message = (err as Error).message.replace(/[.\s]+To specify.*$/s, '').replace(/\n/g, ' ').replace(/\.$/, '');
+    const message = (err as Error).message
+      .replace(/[.\s]+To specify.*$/s, '')
+      .replace(/\n/g, ' ')
+      .replace(/\.$/, '');
     throw new UsageError(`${message}; see backfill ${command} --help`);
   }
 }
@@ -42,13 +45,15 @@ export function integerFlag(value: string | undefined, flag: string, min = 1): n
 export function positiveNumberFlag(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got "${value}"`);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${flag} must be a positive number, got "${value}"`);
   return n;
 }
 
 export function dateFlag(value: string | undefined, flag: string): string | undefined {
   if (value === undefined) return undefined;
-  if (toEpochDay(value) === undefined) throw new UsageError(`${flag} must be a date in YYYY-MM-DD form, got "${value}"`);
+  if (toEpochDay(value) === undefined)
+    throw new UsageError(`${flag} must be a date in YYYY-MM-DD form, got "${value}"`);
   return value;
 }
 
@@ -78,6 +83,8 @@ export const FLAG_OF_FIELD: Record<string, string> = {
 /** An InputError of validateInput() as a usage error about the flag that set the field. */
 export function usageOfInputError(err: InputError): UsageError {
   const detail = err.message.replace(/^invalid input: [^:]+: /, '');
-  const flag = FLAG_OF_FIELD[err.field] ?? (err.field.startsWith('sparkConf.') ? `--spark-conf ${err.field.slice('sparkConf.'.length)}` : err.field);
+  const flag =
+    FLAG_OF_FIELD[err.field] ??
+    (err.field.startsWith('sparkConf.') ? `--spark-conf ${err.field.slice('sparkConf.'.length)}` : err.field);
   return new UsageError(`${flag}: ${detail}`);
 }

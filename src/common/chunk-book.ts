@@ -73,13 +73,21 @@ export interface ChunkPage {
   total: number;
 }
 
-const STATE_CODES: Record<ChunkStatus, string> = { pending: 'p', running: 'r', succeeded: 's', failed: 'f', cancelled: 'c' };
-const STATE_OF: Record<string, ChunkStatus> = Object.fromEntries(Object.entries(STATE_CODES).map(([k, v]) => [v, k as ChunkStatus]));
+const STATE_CODES: Record<ChunkStatus, string> = {
+  pending: 'p',
+  running: 'r',
+  succeeded: 's',
+  failed: 'f',
+  cancelled: 'c',
+};
+const STATE_OF: Record<string, ChunkStatus> = Object.fromEntries(
+  Object.entries(STATE_CODES).map(([k, v]) => [v, k as ChunkStatus]),
+);
 
 /** `['s','s','f']` -> `s*2,f*1`. */
 export function encodeRuns(tokens: readonly string[]): string {
   const runs: string[] = [];
-  for (let i = 0; i < tokens.length; ) {
+  for (let i = 0; i < tokens.length;) {
     let j = i;
     while (j < tokens.length && tokens[j] === tokens[i]) j++;
     runs.push(`${tokens[i]}*${j - i}`);
@@ -190,17 +198,28 @@ export class ChunkBook {
   /** The last finished chunks whose summaries were folded, newest last. */
   private readonly recent = new Map<number, ChunkSummary>();
   private rollup: ChunkRollup;
-  private readonly counts: Record<ChunkStatus, number> = { pending: 0, running: 0, succeeded: 0, failed: 0, cancelled: 0 };
+  private readonly counts: Record<ChunkStatus, number> = {
+    pending: 0,
+    running: 0,
+    succeeded: 0,
+    failed: 0,
+    cancelled: 0,
+  };
   /** No pending chunk before this index (a requeue moves it back). */
   private pendingFrom = 0;
   readonly keepAll: boolean;
 
-  constructor(readonly specs: readonly ChunkSpec[], compact?: CompactChunks) {
+  constructor(
+    readonly specs: readonly ChunkSpec[],
+    compact?: CompactChunks,
+  ) {
     this.keepAll = specs.length <= KEEP_ALL_LIMIT;
     this.states = compact ? decodeStates(compact.states) : specs.map(() => 'pending');
     this.attempts = compact ? decodeRuns(compact.attempts).map(Number) : specs.map(() => 0);
     if (this.states.length !== specs.length || this.attempts.length !== specs.length) {
-      throw new Error(`carried chunk states (${this.states.length}) and attempts (${this.attempts.length}) do not match the plan's ${specs.length} chunks`);
+      throw new Error(
+        `carried chunk states (${this.states.length}) and attempts (${this.attempts.length}) do not match the plan's ${specs.length} chunks`,
+      );
     }
     this.rollup = compact ? rollupOf([], compact.rollup) : emptyRollup();
     const position = new Map(specs.map((c, i) => [c.id, i]));
@@ -266,7 +285,10 @@ export class ChunkBook {
 
   /** A chunk's summary: the kept one, else what the book knows (state and attempts). */
   summary(index: number): ChunkSummary {
-    return this.details.get(index) ?? this.recent.get(index) ?? { chunk: this.specs[index], status: this.states[index], attempts: this.attempts[index] };
+    return (
+      this.details.get(index) ??
+      this.recent.get(index) ?? { chunk: this.specs[index], status: this.states[index], attempts: this.attempts[index] }
+    );
   }
 
   totals(): BackfillTotals {
@@ -291,7 +313,10 @@ export class ChunkBook {
   /** The summaries a report or carry lists: every chunk of a small plan, else failed and cancelled ones (capped). */
   listed(): { chunks: ChunkSummary[]; notListed: number } {
     if (this.keepAll) return { chunks: this.specs.map((_, i) => this.summary(i)), notListed: 0 };
-    const bad = [...this.details.keys()].sort((a, b) => a - b).map((i) => this.details.get(i)!).filter((c) => c.status === 'failed' || c.status === 'cancelled');
+    const bad = [...this.details.keys()]
+      .sort((a, b) => a - b)
+      .map((i) => this.details.get(i)!)
+      .filter((c) => c.status === 'failed' || c.status === 'cancelled');
     return { chunks: bad.slice(0, LISTED_FAILURES_LIMIT), notListed: Math.max(0, bad.length - LISTED_FAILURES_LIMIT) };
   }
 
@@ -300,14 +325,23 @@ export class ChunkBook {
     const listed = this.listed().chunks;
     const kept = new Set(listed);
     // Summaries not carried are folded, so the sums stay whole.
-    const rollup = rollupOf([...this.details.values()].filter((c) => !kept.has(c)), this.rollup);
-    return { states: encodeStates(this.states), attempts: encodeRuns(this.attempts.map(String)), details: listed, rollup };
+    const rollup = rollupOf(
+      [...this.details.values()].filter((c) => !kept.has(c)),
+      this.rollup,
+    );
+    return {
+      states: encodeStates(this.states),
+      attempts: encodeRuns(this.attempts.map(String)),
+      details: listed,
+      rollup,
+    };
   }
 
   /** One page of chunks, plan order (recent: newest last). */
   page(request: ChunkPageRequest = {}): { chunks: ChunkSummary[]; page: ChunkPage } {
     const filter = request.chunks ?? 'all';
-    if (!FILTERS.includes(filter)) throw new Error(`chunks must be one of ${FILTERS.join(', ')}, got ${JSON.stringify(filter)}`);
+    if (!FILTERS.includes(filter))
+      throw new Error(`chunks must be one of ${FILTERS.join(', ')}, got ${JSON.stringify(filter)}`);
     const offset = Math.max(0, Math.floor(request.offset ?? 0));
     const limit = Math.min(MAX_PAGE_LIMIT, Math.max(1, Math.floor(request.limit ?? DEFAULT_PAGE_LIMIT)));
     let indexes: number[];
@@ -319,7 +353,10 @@ export class ChunkBook {
     indexes = [];
     this.states.forEach((s, i) => wanted(s) && indexes.push(i));
     if (filter === 'recent') indexes.push(...[...this.recent.keys()].filter((i) => this.states[i] !== 'running'));
-    return { chunks: indexes.slice(offset, offset + limit).map((i) => this.summary(i)), page: { chunks: filter, offset, limit, total: indexes.length } };
+    return {
+      chunks: indexes.slice(offset, offset + limit).map((i) => this.summary(i)),
+      page: { chunks: filter, offset, limit, total: indexes.length },
+    };
   }
 
   private put(index: number, summary: ChunkSummary): void {

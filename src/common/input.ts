@@ -5,7 +5,12 @@
  */
 import { addDays, daysBetweenInclusive, fromEpochDay, toEpochDay } from './dates';
 import { planChunks } from './plan';
-import { defaultFeatureGroup, definedFeatureVersions, FEATURE_VERSION_FORM, FEATURE_VERSION_PATTERN } from './feature-versions';
+import {
+  defaultFeatureGroup,
+  definedFeatureVersions,
+  FEATURE_VERSION_FORM,
+  FEATURE_VERSION_PATTERN,
+} from './feature-versions';
 
 /** What callers send (`temporal workflow start --input`, the CLI, the Step Functions JSON). */
 export interface BackfillInput {
@@ -93,10 +98,28 @@ export class InputError extends Error {
 }
 
 const KNOWN_FIELDS = new Set([
-  'bucket', 'codeBucket', 'startDate', 'endDate', 'featureVersion', 'chunkSizeDays', 'overwrite', 'dryRun',
-  'featureGroup', 'emr', 'glue', 'maxConcurrentChunks', 'prefixes', 'sparkConf', 'allowedLatenessDays', 'onlyChunks',
-  'republish', 'resumeRunId', 'jobCodeKey', 'allowIncompleteDays',
-  'waitForOverlap', 'acceptDefinitionChange',
+  'bucket',
+  'codeBucket',
+  'startDate',
+  'endDate',
+  'featureVersion',
+  'chunkSizeDays',
+  'overwrite',
+  'dryRun',
+  'featureGroup',
+  'emr',
+  'glue',
+  'maxConcurrentChunks',
+  'prefixes',
+  'sparkConf',
+  'allowedLatenessDays',
+  'onlyChunks',
+  'republish',
+  'resumeRunId',
+  'jobCodeKey',
+  'allowIncompleteDays',
+  'waitForOverlap',
+  'acceptDefinitionChange',
 ]);
 
 /** How validateInput() decides what depends on the caller's clock and on the worker's settings. */
@@ -126,11 +149,15 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
   const input = raw as Record<string, unknown>;
   for (const key of Object.keys(input)) {
     // A misspelt field (say "chunkSize") would otherwise be ignored and a default used silently.
-    if (!KNOWN_FIELDS.has(key)) throw new InputError(key, `unknown field; known fields: ${[...KNOWN_FIELDS].join(', ')}`);
+    if (!KNOWN_FIELDS.has(key))
+      throw new InputError(key, `unknown field; known fields: ${[...KNOWN_FIELDS].join(', ')}`);
   }
   const bucket = location(requiredString(input, 'bucket'), 'bucket');
   const codeBucketValue = optionalString(input, 'codeBucket');
-  const { startDate, endDate, allowedLatenessDays, allowIncompleteDays } = dateRangeOf(input, options.now ?? Date.now());
+  const { startDate, endDate, allowedLatenessDays, allowIncompleteDays } = dateRangeOf(
+    input,
+    options.now ?? Date.now(),
+  );
   const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
   if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
     throw new InputError('featureVersion', `"${featureVersion}" is not of the form ${FEATURE_VERSION_FORM}`);
@@ -143,7 +170,10 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
   }
   const featureGroup = optionalString(input, 'featureGroup') ?? defaultFeatureGroup(featureVersion);
   if (!/^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/.test(featureGroup)) {
-    throw new InputError('featureGroup', `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`);
+    throw new InputError(
+      'featureGroup',
+      `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`,
+    );
   }
   const chunkSizeDays = positiveInt(input, 'chunkSizeDays', 1);
   return {
@@ -162,7 +192,10 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     prefixes: prefixes(input.prefixes),
     sparkConf: sparkConf(input.sparkConf, options.allowSparkConf ?? []),
     allowedLatenessDays,
-    onlyChunks: onlyChunks(input.onlyChunks, planChunks(startDate, endDate, chunkSizeDays).map((c) => c.id)),
+    onlyChunks: onlyChunks(
+      input.onlyChunks,
+      planChunks(startDate, endDate, chunkSizeDays).map((c) => c.id),
+    ),
     republish: bool(input, 'republish'),
     resumeRunId: matching(input, 'resumeRunId', /^[A-Za-z0-9-]{1,64}$/, 'a run id: 1 to 64 letters, digits and -'),
     jobCodeKey: jobCodeKey(input),
@@ -183,11 +216,17 @@ function dateRangeOf(input: Record<string, unknown>, now: number) {
   if (endDate < startDate) throw new InputError('endDate', `${endDate} is before startDate ${startDate}`);
   const rangeDays = daysBetweenInclusive(startDate, endDate);
   if (rangeDays > MAX_RANGE_DAYS) {
-    throw new InputError('endDate', `range of ${rangeDays} days exceeds ${MAX_RANGE_DAYS} (20 years); split it into several backfills`);
+    throw new InputError(
+      'endDate',
+      `range of ${rangeDays} days exceeds ${MAX_RANGE_DAYS} (20 years); split it into several backfills`,
+    );
   }
   const allowedLatenessDays = nonNegativeInt(input, 'allowedLatenessDays', 1);
   if (allowedLatenessDays > MAX_ALLOWED_LATENESS_DAYS) {
-    throw new InputError('allowedLatenessDays', `must be at most ${MAX_ALLOWED_LATENESS_DAYS}, got ${allowedLatenessDays}`);
+    throw new InputError(
+      'allowedLatenessDays',
+      `must be at most ${MAX_ALLOWED_LATENESS_DAYS}, got ${allowedLatenessDays}`,
+    );
   }
   const allowIncompleteDays = bool(input, 'allowIncompleteDays');
   const today = fromEpochDay(Math.floor(now / 86_400_000));
@@ -233,7 +272,8 @@ const UNSAFE_CHARACTERS = /[\s\u0000-\u001f\u007f]/;
  * reads --py-files and spark.jars as comma-separated lists).
  */
 function location(v: string, field: string): string {
-  if (UNSAFE_CHARACTERS.test(v)) throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
+  if (UNSAFE_CHARACTERS.test(v))
+    throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
   if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
   if (v.includes(',')) throw new InputError(field, `${JSON.stringify(v)} contains ","`);
   if (v.includes('://') && !/^(s3:\/\/[^/]|file:\/\/\/)/.test(v)) {
@@ -244,7 +284,8 @@ function location(v: string, field: string): string {
 
 /** A relative path under the lake or code bucket: never escapes it, never reads as an option. */
 function relativePath(v: string, field: string): string {
-  if (UNSAFE_CHARACTERS.test(v)) throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
+  if (UNSAFE_CHARACTERS.test(v))
+    throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
   if (v.startsWith('/')) throw new InputError(field, `${JSON.stringify(v)} must be relative (no leading "/")`);
   if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
   if (v.split('/').includes('..')) throw new InputError(field, `${JSON.stringify(v)} contains a ".." segment`);
@@ -255,9 +296,11 @@ function jobCodeKey(o: Record<string, unknown>): string | undefined {
   const v = optionalString(o, 'jobCodeKey');
   if (v === undefined) return undefined;
   relativePath(v, 'jobCodeKey');
-  if (!/^[A-Za-z0-9._/-]+$/.test(v)) throw new InputError('jobCodeKey', `${JSON.stringify(v)} may hold only letters, digits and . _ / -`);
+  if (!/^[A-Za-z0-9._/-]+$/.test(v))
+    throw new InputError('jobCodeKey', `${JSON.stringify(v)} may hold only letters, digits and . _ / -`);
   // A key prefix such as jobs/card-features/0123456789ab: "jobs/" would name a folder, not a version.
-  if (v.endsWith('/')) throw new InputError('jobCodeKey', `${JSON.stringify(v)} ends with "/"; give the key deploy-job printed`);
+  if (v.endsWith('/'))
+    throw new InputError('jobCodeKey', `${JSON.stringify(v)} ends with "/"; give the key deploy-job printed`);
   return v;
 }
 
@@ -278,7 +321,8 @@ function positiveInt(o: Record<string, unknown>, field: string, fallback: number
 
 function concurrency(o: Record<string, unknown>): number {
   const v = positiveInt(o, 'maxConcurrentChunks', DEFAULT_MAX_CONCURRENT_CHUNKS);
-  if (v > MAX_CONCURRENT_CHUNKS_LIMIT) throw new InputError('maxConcurrentChunks', `must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${v}`);
+  if (v > MAX_CONCURRENT_CHUNKS_LIMIT)
+    throw new InputError('maxConcurrentChunks', `must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${v}`);
   return v;
 }
 
@@ -344,7 +388,8 @@ function sparkConf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDE
   for (const [key, value] of Object.entries(o)) {
     const field = `sparkConf.${key}`;
     if (!key.startsWith('spark.')) throw new InputError(field, 'Spark settings start with "spark."');
-    if (!SPARK_CONF_KEY.test(key)) throw new InputError(field, 'a key may hold only letters, digits and . _ - after "spark."');
+    if (!SPARK_CONF_KEY.test(key))
+      throw new InputError(field, 'a key may hold only letters, digits and . _ - after "spark."');
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new InputError(field, 'must be a string, number or boolean');
     }
@@ -366,26 +411,51 @@ function sparkConf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDE
  */
 export const RESTRICTED_SPARK_CONF: readonly string[] = [
   // Code shipped to the driver and executors: jars, packages and their repositories, Python files.
-  'spark.jars', 'spark.jars.*', 'spark.submit.pyFiles', 'spark.files', 'spark.archives', 'spark.pyspark.*',
+  'spark.jars',
+  'spark.jars.*',
+  'spark.submit.pyFiles',
+  'spark.files',
+  'spark.archives',
+  'spark.pyspark.*',
   // JVM and native options and paths: -javaagent, an extra class or library path run arbitrary code.
-  'spark.*.extraJavaOptions', 'spark.*.defaultJavaOptions', 'spark.*.extraClassPath', 'spark.*.extraLibraryPath',
+  'spark.*.extraJavaOptions',
+  'spark.*.defaultJavaOptions',
+  'spark.*.extraClassPath',
+  'spark.*.extraLibraryPath',
   // The processes' environment (PYTHONPATH, LD_PRELOAD, AWS_* credentials).
-  'spark.executorEnv.*', 'spark.*Env.*', 'spark.emr-serverless.driverEnv.*',
+  'spark.executorEnv.*',
+  'spark.*Env.*',
+  'spark.emr-serverless.driverEnv.*',
   // Classes loaded by name: plugins, listeners, SQL extensions and catalogs, file system implementations.
-  'spark.plugins', 'spark.plugins.*', 'spark.extraListeners', 'spark.sql.extensions', 'spark.sql.catalog.*',
-  'spark.sql.queryExecutionListeners', 'spark.sql.streaming.streamingQueryListeners', 'spark.hadoop.*.impl',
+  'spark.plugins',
+  'spark.plugins.*',
+  'spark.extraListeners',
+  'spark.sql.extensions',
+  'spark.sql.catalog.*',
+  'spark.sql.queryExecutionListeners',
+  'spark.sql.streaming.streamingQueryListeners',
+  'spark.hadoop.*.impl',
   // Identity and credentials: Kubernetes service accounts and pod templates, EMR Serverless roles,
   // S3 credential providers, keys and assumed roles.
-  'spark.kubernetes.*', 'spark.emr-serverless.*role*', 'spark.hadoop.*credential*', 'spark.hadoop.*assumed.role*',
-  'spark.hadoop.*.access.key', 'spark.hadoop.*.secret.key', 'spark.hadoop.*.session.token',
+  'spark.kubernetes.*',
+  'spark.emr-serverless.*role*',
+  'spark.hadoop.*credential*',
+  'spark.hadoop.*assumed.role*',
+  'spark.hadoop.*.access.key',
+  'spark.hadoop.*.secret.key',
+  'spark.hadoop.*.session.token',
   // Secrets shown in logs and the UI once redaction is changed.
-  'spark.redaction.*', 'spark.sql.redaction.*',
+  'spark.redaction.*',
+  'spark.sql.redaction.*',
 ];
 
 /** Whether a glob pattern (`*` any run of characters, `?` one character) matches all of value. */
 export function globMatches(pattern: string, value: string, ignoreCase = false): boolean {
   const escape = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  const source = pattern.split('*').map((part) => part.split('?').map(escape).join('.')).join('.*');
+  const source = pattern
+    .split('*')
+    .map((part) => part.split('?').map(escape).join('.'))
+    .join('.*');
   return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
 }
 
@@ -416,7 +486,10 @@ export interface WorkerAllowances {
  * keys against BACKFILL_ALLOW_SPARK_CONF and emr.jobRole against BACKFILL_ALLOWED_JOB_ROLES.
  * Throws an InputError naming the field and the setting.
  */
-export function checkWorkerAllowances(request: Pick<BackfillRequest, 'sparkConf' | 'emr'>, allowances: WorkerAllowances): void {
+export function checkWorkerAllowances(
+  request: Pick<BackfillRequest, 'sparkConf' | 'emr'>,
+  allowances: WorkerAllowances,
+): void {
   for (const key of Object.keys(request.sparkConf)) checkSparkConfAllowed(key, allowances.sparkConf);
   const role = request.emr?.jobRole;
   if (role !== undefined && allowances.jobRoles && !allowances.jobRoles.some((pattern) => globMatches(pattern, role))) {

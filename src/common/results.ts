@@ -174,7 +174,10 @@ export interface ChunkSummary {
   definitionChange?: { fingerprint: string; replaced: Record<string, string> };
 }
 
-export function summarizeChunk(result: ChunkResult, base: Pick<ChunkSummary, 'startedAt' | 'finishedAt' | 'attempts'>): ChunkSummary {
+export function summarizeChunk(
+  result: ChunkResult,
+  base: Pick<ChunkSummary, 'startedAt' | 'finishedAt' | 'attempts'>,
+): ChunkSummary {
   const m = result.spark?.manifest;
   return {
     chunk: result.chunk,

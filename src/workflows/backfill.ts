@@ -29,7 +29,13 @@ import type { BackfillOutcome } from '../activities/backends';
 import type { LeaseActivities } from '../activities/lease';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
-import { summarizeChunk, type BackfillReport, type BackfillStatus, type ChunkResult, type ChunkSummary } from '../common/results';
+import {
+  summarizeChunk,
+  type BackfillReport,
+  type BackfillStatus,
+  type ChunkResult,
+  type ChunkSummary,
+} from '../common/results';
 import { ChunkBook, encodeStates, type CompactChunks } from '../common/chunk-book';
 import {
   MAX_CONCURRENT_CHUNKS_LIMIT,
@@ -107,7 +113,13 @@ export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCar
     // any other failure (a refused overlap, an outage) is a backfill that did not succeed.
     if (!(err instanceof ContinueAsNew) && seen.request) {
       const { featureGroup, featureVersion } = seen.request;
-      await recordOutcome({ workflowId, featureGroup, featureVersion, status: isCancellation(err) ? 'cancelled' : 'failed', success: 0 });
+      await recordOutcome({
+        workflowId,
+        featureGroup,
+        featureVersion,
+        status: isCancellation(err) ? 'cancelled' : 'failed',
+        success: 0,
+      });
     }
     throw err;
   }
@@ -123,7 +135,10 @@ async function recordOutcome(outcome: BackfillOutcome): Promise<void> {
   if (!patched(BACKFILL_PATCHES.outcomeMetric)) return; // histories from before the patch ended without it
   try {
     await CancellationScope.nonCancellable(() =>
-      outcomes.recordBackfillOutcome.executeWithOptions({ summary: `record the outcome: ${outcome.status} (success ${outcome.success})` }, [outcome]),
+      outcomes.recordBackfillOutcome.executeWithOptions(
+        { summary: `record the outcome: ${outcome.status} (success ${outcome.success})` },
+        [outcome],
+      ),
     );
   } catch (err) {
     log.warn('could not record the backfill outcome for alarms', { error: rootMessage(err) });
@@ -131,7 +146,11 @@ async function recordOutcome(outcome: BackfillOutcome): Promise<void> {
 }
 
 /** The backfill itself; `seen.request` is set once the request is accepted. */
-async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefined, seen: { request?: BackfillRequest }): Promise<BackfillReport> {
+async function runBackfill(
+  input: BackfillInput,
+  carry: BackfillCarry | undefined,
+  seen: { request?: BackfillRequest },
+): Promise<BackfillReport> {
   // Handlers first, so a query or signal that arrives during validation is answered, not lost.
   let chunks = new ChunkBook([]);
   let paused = carry?.paused ?? false;
@@ -162,7 +181,13 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
         phase,
         maxConcurrentChunks,
         waitingFor,
-        counts: { total: chunks.size, succeeded: t.succeeded, failed: t.failed + t.cancelled, running, pending: pending() },
+        counts: {
+          total: chunks.size,
+          succeeded: t.succeeded,
+          failed: t.failed + t.cancelled,
+          running,
+          pending: pending(),
+        },
         totals: { rows: t.rowsWritten, records: t.recordsIngested, deadLettered: t.failedRecords },
         failedChunks: chunks.listed().chunks.filter((c) => c.status === 'failed' || c.status === 'cancelled'),
         meanChunkMs: finishedTimes.n ? finishedTimes.ms / finishedTimes.n : undefined,
@@ -209,7 +234,9 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
     {
       validator: (value) => {
         if (!Number.isInteger(value) || value < 1 || value > MAX_CONCURRENT_CHUNKS_LIMIT) {
-          throw new Error(`maxConcurrentChunks must be a whole number from 1 to ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${value}`);
+          throw new Error(
+            `maxConcurrentChunks must be a whole number from 1 to ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${value}`,
+          );
         }
       },
     },
@@ -238,7 +265,9 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
   publish();
 
   if (request.dryRun) {
-    const dryRun = await setup.inspectLake.executeWithOptions({ summary: activitySummary.inspectLake(request) }, [request]);
+    const dryRun = await setup.inspectLake.executeWithOptions({ summary: activitySummary.inspectLake(request) }, [
+      request,
+    ]);
     return finish('dry_run', dryRun);
   }
 
@@ -295,7 +324,15 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
         // Drained: hand the state to a fresh run (handlers first, so no update is lost).
         await condition(allHandlersFinished);
         continuing = true; // the lease carries over to the next run
-        await continueAsNew<typeof backfillWorkflow>(input, { request, book: chunks.toCompact(), paused, maxConcurrentChunks, startedAt, runs, leased });
+        await continueAsNew<typeof backfillWorkflow>(input, {
+          request,
+          book: chunks.toCompact(),
+          paused,
+          maxConcurrentChunks,
+          startedAt,
+          runs,
+          leased,
+        });
       }
       running += 1;
       startedThisRun += 1;
@@ -344,15 +381,17 @@ async function runBackfill(input: BackfillInput, carry: BackfillCarry | undefine
 async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   const ask = (wait: boolean) =>
-    lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [{
-      holder: workflowId,
-      runId: firstExecutionRunId,
-      featureGroup: request.featureGroup,
-      featureVersion: request.featureVersion,
-      startDate: request.startDate,
-      endDate: request.endDate,
-      wait,
-    }]);
+    lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [
+      {
+        holder: workflowId,
+        runId: firstExecutionRunId,
+        featureGroup: request.featureGroup,
+        featureVersion: request.featureVersion,
+        startDate: request.startDate,
+        endDate: request.endDate,
+        wait,
+      },
+    ]);
   let answer = await ask(false);
   while (!answer.granted) {
     if (!request.waitForOverlap) {
@@ -375,11 +414,18 @@ async function releaseLease(request: BackfillRequest): Promise<void> {
   try {
     await CancellationScope.nonCancellable(() =>
       lease.releaseLease.executeWithOptions({ summary: activitySummary.lease('release', request) }, [
-        { holder: workflowId, runId: firstExecutionRunId, featureGroup: request.featureGroup, featureVersion: request.featureVersion },
+        {
+          holder: workflowId,
+          runId: firstExecutionRunId,
+          featureGroup: request.featureGroup,
+          featureVersion: request.featureVersion,
+        },
       ]),
     );
   } catch (err) {
-    log.warn('could not release the overlap lease; the next backfill that needs these days frees it', { error: rootMessage(err) });
+    log.warn('could not release the overlap lease; the next backfill that needs these days frees it', {
+      error: rootMessage(err),
+    });
   }
 }
 
@@ -391,7 +437,8 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     request = validateInput(input, { now: Date.now(), allowSparkConf: WORKER_DECIDES });
   } catch (err) {
     // Bad input is final: no retry can fix it.
-    if (err instanceof InputError) throw ApplicationFailure.nonRetryable(err.message, FAILURE.invalidInput, { field: err.field });
+    if (err instanceof InputError)
+      throw ApplicationFailure.nonRetryable(err.message, FAILURE.invalidInput, { field: err.field });
     throw err;
   }
   let checked: Awaited<ReturnType<BackfillActivities['preflight']>>;
@@ -401,7 +448,10 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     // The backend's verdict on the request becomes the workflow's own failure; anything else
     // (an outage outlasting the retries) fails the workflow as what it is.
     const cause = err instanceof ActivityFailure ? err.cause : undefined;
-    if (cause instanceof ApplicationFailure && (cause.type === FAILURE.invalidInput || cause.type === FAILURE.awsAccessDenied)) {
+    if (
+      cause instanceof ApplicationFailure &&
+      (cause.type === FAILURE.invalidInput || cause.type === FAILURE.awsAccessDenied)
+    ) {
       throw ApplicationFailure.nonRetryable(rootMessage(err), FAILURE.invalidInput);
     }
     throw err;
@@ -413,22 +463,34 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
 /** The plan's chunks: fresh, from a compact carry, or from a carry from before it (every summary). */
 function bookOf(request: BackfillRequest, carry: BackfillCarry | undefined): ChunkBook {
   if (carry?.chunks) return ChunkBook.fromLegacy({ chunks: carry.chunks });
-  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id));
+  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter(
+    (c) => !request.onlyChunks || request.onlyChunks.includes(c.id),
+  );
   return new ChunkBook(plan, carry?.book);
 }
 
 /** The report's chunk part: bounded whatever the plan's length. */
 function reportChunks(chunks: ChunkBook): Pick<BackfillReport, 'chunks' | 'chunksNotListed' | 'states' | 'rollup'> {
   const listed = chunks.listed();
-  return { chunks: listed.chunks, chunksNotListed: listed.notListed || undefined, states: encodeStates(chunks.states), rollup: chunks.rollupNow() };
+  return {
+    chunks: listed.chunks,
+    chunksNotListed: listed.notListed || undefined,
+    states: encodeStates(chunks.states),
+    rollup: chunks.rollupNow(),
+  };
 }
 
 /** What a failed or cancelled chunk workflow got done, from the details it attached. */
 function chunkResultOf(summary: ChunkSummary, err: unknown): ChunkResult {
   if (err instanceof ChildWorkflowFailure && isCancellation(err.cause)) {
-    return { chunk: summary.chunk, status: 'cancelled', error: { step: 'cancelled', message: 'cancelled before it finished' } };
+    return {
+      chunk: summary.chunk,
+      status: 'cancelled',
+      error: { step: 'cancelled', message: 'cancelled before it finished' },
+    };
   }
-  const details = err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
+  const details =
+    err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
   if (details && typeof details === 'object') return details as ChunkResult;
   return { chunk: summary.chunk, status: 'failed', error: { step: 'chunk', message: rootMessage(err) } };
 }

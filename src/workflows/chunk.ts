@@ -2,7 +2,16 @@
  * One chunk of a backfill, its own unit of retry and visibility: Spark job, catalog refresh,
  * feature store ingestion, validation. A failed step fails the chunk with the step named.
  */
-import { ActivityCancellationType, ApplicationFailure, isCancellation, log, patched, proxyActivities, setCurrentDetails, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityCancellationType,
+  ApplicationFailure,
+  isCancellation,
+  log,
+  patched,
+  proxyActivities,
+  setCurrentDetails,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
@@ -98,7 +107,11 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
       // With catalog and ingest side by side, the first failure is the one reported.
       result.error ??= { step: name, message: rootMessage(err) };
       // The result travels as details so the parent can report what this chunk did get done.
-      throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed at ${name}: ${result.error.message}`, FAILURE.chunkFailed, result);
+      throw ApplicationFailure.nonRetryable(
+        `chunk ${chunk.id} failed at ${name}: ${result.error.message}`,
+        FAILURE.chunkFailed,
+        result,
+      );
     } finally {
       steps.running.splice(steps.running.indexOf(name), 1);
       show();
@@ -116,16 +129,20 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
   const sparkResult = result.spark;
   recordSpark(request, sparkResult);
   const refresh = () =>
-    step('catalog', () => catalog.refreshCatalog.executeWithOptions({ summary: activitySummary.catalog(request, chunk) }, [{ request, chunk }])).then(
-      (r) => (result.catalog = r),
-    );
+    step('catalog', () =>
+      catalog.refreshCatalog.executeWithOptions({ summary: activitySummary.catalog(request, chunk) }, [
+        { request, chunk },
+      ]),
+    ).then((r) => (result.catalog = r));
   const publish = () =>
-    step('ingest', () => ingest.ingestFeatures.executeWithOptions({ summary: activitySummary.ingest(request, chunk) }, [{ request, chunk, runId }])).then(
-      (r) => {
-        result.ingest = r;
-        recordIngest(request, r);
-      },
-    );
+    step('ingest', () =>
+      ingest.ingestFeatures.executeWithOptions({ summary: activitySummary.ingest(request, chunk) }, [
+        { request, chunk, runId },
+      ]),
+    ).then((r) => {
+      result.ingest = r;
+      recordIngest(request, r);
+    });
   let settled: PromiseSettledResult<unknown>[];
   if (patched(PATCHES.parallelCatalogAndIngest)) {
     // Both only need the job's output: refresh the catalog (minutes, for a crawler) while
@@ -138,14 +155,20 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
   }
   for (const s of settled) if (s.status === 'rejected') throw s.reason;
   result.validation = await step('validate', () =>
-    checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk) }, [{ request, chunk, spark: sparkResult }]),
+    checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk) }, [
+      { request, chunk, spark: sparkResult },
+    ]),
   );
   if (!result.validation.ok) {
     const failed = result.validation.checks.filter((c) => !c.ok && c.severity === 'error');
     result.status = 'failed';
     result.error = { step: 'validate', message: failed.map((c) => `${c.name}: ${c.detail}`).join('; ') };
     show();
-    throw ApplicationFailure.nonRetryable(`chunk ${chunk.id} failed validation: ${result.error.message}`, FAILURE.chunkFailed, result);
+    throw ApplicationFailure.nonRetryable(
+      `chunk ${chunk.id} failed validation: ${result.error.message}`,
+      FAILURE.chunkFailed,
+      result,
+    );
   }
   result.status = 'succeeded';
   return result;

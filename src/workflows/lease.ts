@@ -122,8 +122,15 @@ export async function backfillLeaseWorkflow(input: LeaseWorkflowInput): Promise<
     {
       validator: (request) => {
         const date = /^\d{4}-\d\d-\d\d$/;
-        if (!request.holder || !date.test(request.startDate) || !date.test(request.endDate) || request.endDate < request.startDate) {
-          throw new Error(`lease request needs a holder and startDate <= endDate (YYYY-MM-DD), got ${JSON.stringify(request)}`);
+        if (
+          !request.holder ||
+          !date.test(request.startDate) ||
+          !date.test(request.endDate) ||
+          request.endDate < request.startDate
+        ) {
+          throw new Error(
+            `lease request needs a holder and startDate <= endDate (YYYY-MM-DD), got ${JSON.stringify(request)}`,
+          );
         }
       },
     },

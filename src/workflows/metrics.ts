@@ -34,9 +34,19 @@ export function recordChunkFinished(request: BackfillRequest, status: ChunkStatu
 }
 
 /** One step of a chunk ended: how long it took in workflow time (retries included), and how. */
-export function recordStep(request: BackfillRequest, step: string, outcome: 'ok' | 'failed' | 'cancelled', seconds: number): void {
+export function recordStep(
+  request: BackfillRequest,
+  step: string,
+  outcome: 'ok' | 'failed' | 'cancelled',
+  seconds: number,
+): void {
   metricMeter
-    .createHistogram(METRICS.stepDuration, 'float', undefined, 'Duration of a chunk step (spark, catalog, ingest, validate), retries included')
+    .createHistogram(
+      METRICS.stepDuration,
+      'float',
+      undefined,
+      'Duration of a chunk step (spark, catalog, ingest, validate), retries included',
+    )
     .record(Math.max(0, seconds), { ...labels(request), step, outcome });
 }
 
@@ -49,7 +59,12 @@ export function recordSpark(request: BackfillRequest, result: SparkJobResult): v
 export function recordIngest(request: BackfillRequest, result: IngestResult): void {
   const tags = labels(request);
   count(METRICS.recordsIngested, 'Records the feature store has taken', result.recordsWritten, tags);
-  count(METRICS.recordsDeadLettered, 'Records the feature store refused for good (dead-letter files)', failedCount(result), tags);
+  count(
+    METRICS.recordsDeadLettered,
+    'Records the feature store refused for good (dead-letter files)',
+    failedCount(result),
+    tags,
+  );
   count(METRICS.throttled, 'Feature store calls throttled', result.throttled, tags);
   count(METRICS.retries, 'Feature store calls retried', result.retries, tags);
 }

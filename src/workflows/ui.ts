@@ -83,7 +83,9 @@ const MAX_FAILED_LISTED = 20;
 export function backfillDetails(view: BackfillView): string {
   const { counts, request, failedChunks } = view;
   const lines: string[] = [];
-  const what = request ? `${request.featureGroup} (${request.featureVersion}) ${formatRange(request.startDate, request.endDate)}` : 'backfill';
+  const what = request
+    ? `${request.featureGroup} (${request.featureVersion}) ${formatRange(request.startDate, request.endDate)}`
+    : 'backfill';
   lines.push(`**Status: ${view.phase}**, ${what}`);
   if (view.waitingFor) lines.push(`Waiting for ${view.waitingFor}`);
   lines.push(
@@ -100,7 +102,9 @@ export function backfillDetails(view: BackfillView): string {
   if (counts.failed) {
     lines.push('', `**Failed chunks (${counts.failed})**`);
     for (const c of failedChunks.slice(0, MAX_FAILED_LISTED)) {
-      lines.push(`- ${formatRange(c.chunk.startDate, c.chunk.endDate)}: ${c.error ? `at **${c.error.step}**: ${oneLine(c.error.message)}` : c.status}`);
+      lines.push(
+        `- ${formatRange(c.chunk.startDate, c.chunk.endDate)}: ${c.error ? `at **${c.error.step}**: ${oneLine(c.error.message)}` : c.status}`,
+      );
     }
     const more = counts.failed - Math.min(failedChunks.length, MAX_FAILED_LISTED);
     if (more > 0) lines.push(`- and ${more} more (backfill status ${view.workflowId})`);
@@ -130,7 +134,10 @@ function oneLine(text: string): string {
 }
 
 /** A chunk workflow's current details: the steps done, the ones running, and a failure. */
-export function chunkDetails(chunk: ChunkSpec, steps: { done: string[]; running: string[]; failed?: { step: string; message: string } }): string {
+export function chunkDetails(
+  chunk: ChunkSpec,
+  steps: { done: string[]; running: string[]; failed?: { step: string; message: string } },
+): string {
   const lines = [`**${chunkStaticSummary(chunk)}**`];
   if (steps.running.length) lines.push(`Step: **${steps.running.join(' + ')}** running`);
   if (steps.done.length) lines.push(`Done: ${steps.done.join(', ')}`);

@@ -10,7 +10,13 @@ import { CreateFeatureGroupCommand, type CreateFeatureGroupCommandInput } from '
 import { DefaultLogger } from '@temporalio/worker';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import * as assert from 'node:assert/strict';
-import { awsBackendOptionsFromEnv, createAwsBackends, createAwsBackendsFromEnv, createAwsClientsFromEnv, type AwsBackends } from '../../src/activities/aws';
+import {
+  awsBackendOptionsFromEnv,
+  createAwsBackends,
+  createAwsBackendsFromEnv,
+  createAwsClientsFromEnv,
+  type AwsBackends,
+} from '../../src/activities/aws';
 import { GlueCrawlerCatalog, GluePartitionCatalog } from '../../src/activities/aws/glue';
 import { DEFAULT_CODE_PREFIX, uploadJobCode } from '../../src/activities/aws/job-code';
 import { packageJob } from '../../src/client/commands/deploy-job';
@@ -35,17 +41,38 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
   before(async () => {
     moto = await startMoto();
     const { emr, glue, s3, sagemaker } = motoClients(moto.endpoint);
-    appId = (await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))).applicationId!;
+    appId = (
+      await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))
+    ).applicationId!;
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'gold' } }));
-    await glue.send(new CreateCrawlerCommand({ Name: 'gold-crawler', Role: 'arn:aws:iam::123456789012:role/G', DatabaseName: 'gold', Targets: { S3Targets: [{ Path: 's3://lake/gold/' }] } }));
+    await glue.send(
+      new CreateCrawlerCommand({
+        Name: 'gold-crawler',
+        Role: 'arn:aws:iam::123456789012:role/G',
+        DatabaseName: 'gold',
+        Targets: { S3Targets: [{ Path: 's3://lake/gold/' }] },
+      }),
+    );
     await s3.send(new CreateBucketCommand({ Bucket: 'lake' }));
     // The feature group of awsRequest(), as docs/aws.md has it created (preflight describes it).
-    const group = { FeatureGroupName: 'rt_card_features_v1', OfflineStoreS3Uri: 's3://lake/offline', FeatureStoreRoleArn: JOB_ROLE };
-    await sagemaker.send(new CreateFeatureGroupCommand(renderTemplate('feature-group.json', group) as CreateFeatureGroupCommandInput));
+    const group = {
+      FeatureGroupName: 'rt_card_features_v1',
+      OfflineStoreS3Uri: 's3://lake/offline',
+      FeatureStoreRoleArn: JOB_ROLE,
+    };
+    await sagemaker.send(
+      new CreateFeatureGroupCommand(renderTemplate('feature-group.json', group) as CreateFeatureGroupCommandInput),
+    );
     // The job code, deployed as `backfill deploy-job` does: preflight and the EMR runner look for it.
     await s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }));
     const pkg = packageJob();
-    await uploadJobCode(s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
+    await uploadJobCode(s3, {
+      codeBucket: 'code-bucket',
+      prefix: DEFAULT_CODE_PREFIX,
+      entryPoint: pkg.entryPoint,
+      pyPackage: pkg.pyPackage,
+      hash: pkg.hash,
+    });
     env = {
       AWS_REGION: REGION,
       AWS_ENDPOINT_URL: moto.endpoint,
@@ -70,13 +97,29 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
   }
 
   it('reads options from BACKFILL_* variables and refuses bad ones', () => {
-    assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'partitions' }).glueTable, { database: 'gold', table: 'card_features' });
-    assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'partitions', BACKFILL_GLUE_DATABASE: 'features' }).glueTable, { database: 'features', table: 'card_features' });
+    assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'partitions' }).glueTable, {
+      database: 'gold',
+      table: 'card_features',
+    });
+    assert.deepEqual(
+      awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'partitions', BACKFILL_GLUE_DATABASE: 'features' }).glueTable,
+      { database: 'features', table: 'card_features' },
+    );
     assert.deepEqual(awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'crawler' }).glueTable, {});
-    assert.equal(awsBackendOptionsFromEnv({}).catalogMode, 'partitions', 'partition registration by default (atomic switch per day)');
+    assert.equal(
+      awsBackendOptionsFromEnv({}).catalogMode,
+      'partitions',
+      'partition registration by default (atomic switch per day)',
+    );
     assert.equal(awsBackendOptionsFromEnv({ BACKFILL_EMR_LOG_URI: 's3://logs/emr' }).emr?.logUri, 's3://logs/emr');
-    assert.throws(() => awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'crawl' }), /BACKFILL_CATALOG_MODE must be "crawler" or "partitions"/);
-    assert.throws(() => awsBackendOptionsFromEnv({ BACKFILL_POLL_INTERVAL_MS: 'soon' }), /BACKFILL_POLL_INTERVAL_MS must be a whole number/);
+    assert.throws(
+      () => awsBackendOptionsFromEnv({ BACKFILL_CATALOG_MODE: 'crawl' }),
+      /BACKFILL_CATALOG_MODE must be "crawler" or "partitions"/,
+    );
+    assert.throws(
+      () => awsBackendOptionsFromEnv({ BACKFILL_POLL_INTERVAL_MS: 'soon' }),
+      /BACKFILL_POLL_INTERVAL_MS must be a whole number/,
+    );
     return assert.rejects(createAwsBackendsFromEnv({}), /needs AWS_REGION/);
   });
 
@@ -96,11 +139,31 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
     // Every client from AWS_ENDPOINT_URL, the SageMaker one (DescribeFeatureGroup) included.
     await backends.preflight!(ok);
     await rejectsFinal(backends.preflight!(awsRequest({ emr: undefined })), 'InvalidInput', /^emr\.appId: required/);
-    await rejectsFinal(backends.preflight!(awsRequest({ codeBucket: undefined, emr: { appId, jobRole: JOB_ROLE } })), 'InvalidInput', /^codeBucket: required/);
-    await rejectsFinal(backends.preflight!(awsRequest({ glue: undefined, emr: { appId, jobRole: JOB_ROLE } })), 'InvalidInput', /^glue\.crawlerName: required/);
-    await rejectsFinal(backends.preflight!(awsRequest({ bucket: '/tmp/lake' })), 'InvalidInput', /^bucket: .* is not an S3 bucket/);
-    await rejectsFinal(backends.preflight!(awsRequest({ emr: { appId: 'no-such-app', jobRole: JOB_ROLE } })), 'InvalidInput', /^emr\.appId: .*no-such-app does not exist/);
-    await rejectsFinal(backends.preflight!(awsRequest({ emr: { appId, jobRole: JOB_ROLE }, glue: { crawlerName: 'nope' } })), 'InvalidInput', /^glue\.crawlerName: crawler "nope" does not exist/);
+    await rejectsFinal(
+      backends.preflight!(awsRequest({ codeBucket: undefined, emr: { appId, jobRole: JOB_ROLE } })),
+      'InvalidInput',
+      /^codeBucket: required/,
+    );
+    await rejectsFinal(
+      backends.preflight!(awsRequest({ glue: undefined, emr: { appId, jobRole: JOB_ROLE } })),
+      'InvalidInput',
+      /^glue\.crawlerName: required/,
+    );
+    await rejectsFinal(
+      backends.preflight!(awsRequest({ bucket: '/tmp/lake' })),
+      'InvalidInput',
+      /^bucket: .* is not an S3 bucket/,
+    );
+    await rejectsFinal(
+      backends.preflight!(awsRequest({ emr: { appId: 'no-such-app', jobRole: JOB_ROLE } })),
+      'InvalidInput',
+      /^emr\.appId: .*no-such-app does not exist/,
+    );
+    await rejectsFinal(
+      backends.preflight!(awsRequest({ emr: { appId, jobRole: JOB_ROLE }, glue: { crawlerName: 'nope' } })),
+      'InvalidInput',
+      /^glue\.crawlerName: crawler "nope" does not exist/,
+    );
     // Partitions mode needs no crawler; a dry run needs neither EMR nor a crawler.
     const partitions = await fromEnv({ BACKFILL_CATALOG_MODE: 'partitions' });
     await partitions.preflight!(awsRequest({ glue: undefined, emr: { appId, jobRole: JOB_ROLE } }));
@@ -113,7 +176,12 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
     try {
       double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
       const { glue, s3 } = motoClients(moto.endpoint);
-      const emr = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+      const emr = new EMRServerlessClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+      });
       const backends = createAwsBackends(
         { emr, glue, s3, featureStore: {} as never, sagemaker: {} as never }, // not used by runSparkJob
         { pollIntervalMs: 10, emr: { logUri: 's3://logs/emr' } },
@@ -124,7 +192,10 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
       const runId = 'run-1';
       const input = (runName: string) => ({ request, chunk, runName, runId });
       // The job's manifest, as the Spark job leaves it at the run's own path.
-      await backends.lake.writeText(manifestUri(request, chunk.id, runId), JSON.stringify({ coverage_gaps: ['2025-10-01'], output_rows: 3 }));
+      await backends.lake.writeText(
+        manifestUri(request, chunk.id, runId),
+        JSON.stringify({ coverage_gaps: ['2025-10-01'], output_rows: 3 }),
+      );
 
       // Attempt 1 submitted a run and heartbeated its handle; the worker died. Attempt 2 follows it.
       double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'RUNNING', 'SUCCESS'] });
@@ -142,9 +213,15 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
       double.scripts.push({ states: ['SUBMITTED', 'FAILED'], stateDetails: 'Executor lost' });
       double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'SUCCESS'] });
       const env3 = new MockActivityEnvironment({ attempt: 1 }, quiet);
-      await assert.rejects(env3.run(activities.runSparkJob, input('wf-2/chunk')), /FAILED: Executor lost \(logs: s3:\/\/logs\/emr\/applications\/app-1\/jobs\//);
+      await assert.rejects(
+        env3.run(activities.runSparkJob, input('wf-2/chunk')),
+        /FAILED: Executor lost \(logs: s3:\/\/logs\/emr\/applications\/app-1\/jobs\//,
+      );
       const failedRun = double.runs.at(-1)!;
-      const env4 = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: { backend: 'emr-serverless', id: failedRun.jobRunId, applicationId: 'app-1' } }, quiet);
+      const env4 = new MockActivityEnvironment(
+        { attempt: 2, heartbeatDetails: { backend: 'emr-serverless', id: failedRun.jobRunId, applicationId: 'app-1' } },
+        quiet,
+      );
       const retried = (await env4.run(activities.runSparkJob, input('wf-2/chunk'))) as SparkJobResult;
       assert.notEqual(retried.jobRunId, failedRun.jobRunId);
       assert.equal(double.runs.length, 3);

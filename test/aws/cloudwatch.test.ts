@@ -26,9 +26,13 @@ describe('aws: BackfillPipelineSuccess in CloudWatch (moto)', function () {
     await backends.outcome!.record({ ...outcome, status: 'partially_failed', success: 0 });
 
     const { cloudwatch } = clients;
-    const listed = await cloudwatch.send(new ListMetricsCommand({ Namespace: DEFAULT_OUTCOME_NAMESPACE, MetricName: OUTCOME_METRIC }));
+    const listed = await cloudwatch.send(
+      new ListMetricsCommand({ Namespace: DEFAULT_OUTCOME_NAMESPACE, MetricName: OUTCOME_METRIC }),
+    );
     // (moto lists a metric once per datum; CloudWatch once: compare the distinct ones.)
-    const dims = [...new Set((listed.Metrics ?? []).map((m) => (m.Dimensions ?? []).map((d) => `${d.Name}=${d.Value}`).join(',')))].sort();
+    const dims = [
+      ...new Set((listed.Metrics ?? []).map((m) => (m.Dimensions ?? []).map((d) => `${d.Name}=${d.Value}`).join(','))),
+    ].sort();
     assert.deepEqual(dims, ['', 'FeatureGroup=rt_card_features_v1,FeatureVersion=v1']);
     const now = Date.now();
     const stats = await cloudwatch.send(
@@ -46,15 +50,30 @@ describe('aws: BackfillPipelineSuccess in CloudWatch (moto)', function () {
         Statistics: ['Sum', 'SampleCount', 'Minimum'],
       }),
     );
-    const total = (stats.Datapoints ?? []).reduce((s, d) => ({ sum: s.sum + (d.Sum ?? 0), n: s.n + (d.SampleCount ?? 0), min: Math.min(s.min, d.Minimum ?? 1) }), { sum: 0, n: 0, min: 1 });
+    const total = (stats.Datapoints ?? []).reduce(
+      (s, d) => ({ sum: s.sum + (d.Sum ?? 0), n: s.n + (d.SampleCount ?? 0), min: Math.min(s.min, d.Minimum ?? 1) }),
+      { sum: 0, n: 0, min: 1 },
+    );
     assert.deepEqual(total, { sum: 1, n: 2, min: 0 });
   });
 
   it('takes its namespace from BACKFILL_CLOUDWATCH_NAMESPACE, and an outage stays retryable', async () => {
-    assert.equal(awsBackendOptionsFromEnv({ BACKFILL_CLOUDWATCH_NAMESPACE: 'Team/Backfills' }).outcomeNamespace, 'Team/Backfills');
+    assert.equal(
+      awsBackendOptionsFromEnv({ BACKFILL_CLOUDWATCH_NAMESPACE: 'Team/Backfills' }).outcomeNamespace,
+      'Team/Backfills',
+    );
     assert.equal(awsBackendOptionsFromEnv({}).outcomeNamespace, undefined);
     const clients = motoClients('http://127.0.0.1:9'); // nothing listens there
     const backends = createAwsBackends({ ...clients, featureStore: {} as never });
-    await rejectsRetryable(backends.outcome!.record({ workflowId: 'x', featureGroup: 'g', featureVersion: 'v1', status: 'failed', success: 0 }), /CloudWatch PutMetricData P1Unified\/BackfillPipelineSuccess|ECONNREFUSED|connect/);
+    await rejectsRetryable(
+      backends.outcome!.record({
+        workflowId: 'x',
+        featureGroup: 'g',
+        featureVersion: 'v1',
+        status: 'failed',
+        success: 0,
+      }),
+      /CloudWatch PutMetricData P1Unified\/BackfillPipelineSuccess|ECONNREFUSED|connect/,
+    );
   });
 });

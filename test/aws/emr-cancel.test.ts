@@ -28,7 +28,14 @@ const quiet = { logger: new DefaultLogger('ERROR') };
 const until = (check: () => boolean, what: string) => untilShown(check, what, { timeoutMs: 10_000, everyMs: 5 });
 
 function activitiesFor(spark: SparkRunner, lake = new MemoryLake()) {
-  return createActivities({ name: 'test', lake, spark, catalog: {} as never, featureStoreFor: () => ({}) as never, pollIntervalMs: 10 });
+  return createActivities({
+    name: 'test',
+    lake,
+    spark,
+    catalog: {} as never,
+    featureStoreFor: () => ({}) as never,
+    pollIntervalMs: 10,
+  });
 }
 
 describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
@@ -40,7 +47,12 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
   before(async () => {
     await double.start();
     double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
-    const client = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+    const client = new EMRServerlessClient({
+      region: REGION,
+      endpoint: double.endpoint,
+      credentials: FAKE_CREDENTIALS,
+      maxAttempts: 1,
+    });
     runner = new EmrServerlessRunner(client, { cancelPollMs: 5 });
   });
   after(async () => double.stop());
@@ -52,18 +64,34 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
     let heartbeats = 0;
     env.on('heartbeat', () => (heartbeats += 1));
     let callsAtEnd: string[] = [];
-    const running = env.run(activitiesFor(runner).runSparkJob, { request, chunk, runName: 'wf-cancel/chunk', runId: 'run-1' }).finally(() => (callsAtEnd = [...double.calls]));
+    const running = env
+      .run(activitiesFor(runner).runSparkJob, { request, chunk, runName: 'wf-cancel/chunk', runId: 'run-1' })
+      .finally(() => (callsAtEnd = [...double.calls]));
     await until(() => double.calls.includes('GetJobRun RUNNING'), 'the run RUNNING');
     const beforeCancel = heartbeats;
     env.cancel(); // reason CANCELLED, cancelRequested: what a workflow cancel delivers
-    const err = await running.then(() => assert.fail('expected a cancellation'), (e: unknown) => e);
+    const err = await running.then(
+      () => assert.fail('expected a cancellation'),
+      (e: unknown) => e,
+    );
 
     assert.ok(err instanceof CancelledFailure, String(err));
     const run = double.runs.at(-1)!;
-    assert.match(err.message, new RegExp(`^Spark job ${run.jobRunId} of chunk ${chunk.id} cancelled; the run ended cancelled: EMR job run ${run.jobRunId} CANCELLED`));
+    assert.match(
+      err.message,
+      new RegExp(
+        `^Spark job ${run.jobRunId} of chunk ${chunk.id} cancelled; the run ended cancelled: EMR job run ${run.jobRunId} CANCELLED`,
+      ),
+    );
     assert.deepEqual((err.details[0] as { state: string }).state, 'cancelled');
     const afterCancel = callsAtEnd.slice(callsAtEnd.indexOf('CancelJobRun'));
-    assert.deepEqual(afterCancel, ['CancelJobRun', 'GetJobRun CANCELLING', 'GetJobRun CANCELLING', 'GetJobRun CANCELLING', 'GetJobRun CANCELLED']);
+    assert.deepEqual(afterCancel, [
+      'CancelJobRun',
+      'GetJobRun CANCELLING',
+      'GetJobRun CANCELLING',
+      'GetJobRun CANCELLING',
+      'GetJobRun CANCELLED',
+    ]);
     assert.ok(heartbeats > beforeCancel, 'heartbeats while waiting for the run to stop');
     double.cancellingSteps = 1;
   });
@@ -71,7 +99,10 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
   it('a worker shutdown leaves the run going, fails the attempt retryably, and the next attempt follows the same run', async () => {
     double.scripts.push({ states: ['SUBMITTED', 'RUNNING'] });
     const lake = new MemoryLake();
-    await lake.writeText(manifestUri(request, chunk.id, 'run-1'), JSON.stringify({ written_partitions: [], output_rows: 0 }));
+    await lake.writeText(
+      manifestUri(request, chunk.id, 'run-1'),
+      JSON.stringify({ written_partitions: [], output_rows: 0 }),
+    );
     const activities = activitiesFor(runner, lake);
     const starts = double.count('StartJobRun');
     const cancels = double.count('CancelJobRun');
@@ -83,7 +114,10 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
     await until(() => double.calls.includes('GetJobRun RUNNING') && last !== undefined, 'the run RUNNING');
     const calls = double.calls.length;
     env.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({ workerShutdown: true }));
-    const err = await first.then(() => assert.fail('expected a failure'), (e: unknown) => e);
+    const err = await first.then(
+      () => assert.fail('expected a failure'),
+      (e: unknown) => e,
+    );
     assert.ok(err instanceof ApplicationFailure, String(err));
     assert.equal(err.type, 'WorkerShutdown');
     assert.equal(err.nonRetryable, false, 'retryable: the next attempt follows the run');
@@ -94,8 +128,16 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
 
     // The retry, with the heartbeat details the server kept: the same run, no new StartJobRun.
     const env2 = new MockActivityEnvironment({ attempt: 2, heartbeatDetails: last }, quiet);
-    const second = env2.run(activities.runSparkJob, { request, chunk, runName: 'wf-deploy/chunk', runId: 'run-1' }) as Promise<SparkJobResult>;
-    await until(() => double.calls.slice(calls).filter((c) => c === 'GetJobRun RUNNING').length >= 2, 'the retry polling');
+    const second = env2.run(activities.runSparkJob, {
+      request,
+      chunk,
+      runName: 'wf-deploy/chunk',
+      runId: 'run-1',
+    }) as Promise<SparkJobResult>;
+    await until(
+      () => double.calls.slice(calls).filter((c) => c === 'GetJobRun RUNNING').length >= 2,
+      'the retry polling',
+    );
     double.finish(run);
     assert.equal((await second).jobRunId, run.jobRunId);
     assert.equal(double.count('StartJobRun'), starts + 1, 'one StartJobRun for the chunk');
@@ -104,7 +146,10 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
   it('a retry that lost the heartbeat details still finds the same run by its client token', async () => {
     double.scripts.push({ states: ['SUBMITTED', 'RUNNING'] });
     const lake = new MemoryLake();
-    await lake.writeText(manifestUri(request, chunk.id, 'run-1'), JSON.stringify({ written_partitions: [], output_rows: 0 }));
+    await lake.writeText(
+      manifestUri(request, chunk.id, 'run-1'),
+      JSON.stringify({ written_partitions: [], output_rows: 0 }),
+    );
     const activities = activitiesFor(runner, lake);
     const env = new MockActivityEnvironment({ attempt: 1 }, quiet);
     const first = env.run(activities.runSparkJob, { request, chunk, runName: 'wf-token/chunk', runId: 'run-1' });
@@ -116,7 +161,12 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
     double.finish(run);
     // Same workflow run (MockActivityEnvironment's run id) and run name: the same client token.
     const env2 = new MockActivityEnvironment({ attempt: 2 }, quiet);
-    const result = (await env2.run(activities.runSparkJob, { request, chunk, runName: 'wf-token/chunk', runId: 'run-1' })) as SparkJobResult;
+    const result = (await env2.run(activities.runSparkJob, {
+      request,
+      chunk,
+      runName: 'wf-token/chunk',
+      runId: 'run-1',
+    })) as SparkJobResult;
     assert.equal(result.jobRunId, run.jobRunId);
     assert.equal(double.runs.length, runs, 'no second run');
   });
@@ -133,7 +183,12 @@ describe('local: the Spark activity cancelled (spark-submit stand-in)', function
     // Stands in for spark-submit: runs until killed (the runner only starts it and watches it).
     const fake = path.join(dir, 'spark-submit');
     fs.writeFileSync(fake, '#!/bin/sh\nexec sleep 600\n', { mode: 0o755 });
-    runner = new LocalSparkRunner({ sparkSubmit: fake, python: process.execPath, jobDir: dir, logDir: path.join(dir, 'logs') });
+    runner = new LocalSparkRunner({
+      sparkSubmit: fake,
+      python: process.execPath,
+      jobDir: dir,
+      logDir: path.join(dir, 'logs'),
+    });
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -141,7 +196,12 @@ describe('local: the Spark activity cancelled (spark-submit stand-in)', function
     const env = new MockActivityEnvironment({ attempt: 1 }, quiet);
     let handle: JobHandle | undefined;
     env.on('heartbeat', (d: JobHandle) => (handle = d));
-    const running = env.run(activitiesFor(runner).runSparkJob, { request, chunk, runName: 'wf-local/chunk', runId: 'run-1' });
+    const running = env.run(activitiesFor(runner).runSparkJob, {
+      request,
+      chunk,
+      runName: 'wf-local/chunk',
+      runId: 'run-1',
+    });
     await until(() => handle !== undefined, 'the local run');
     const pid = Number(handle!.id);
     env.cancel('WORKER_SHUTDOWN', new ActivityCancellationDetails({ workerShutdown: true }));

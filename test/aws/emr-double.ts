@@ -48,10 +48,26 @@ export class EmrDouble {
   async start(): Promise<void> {
     const base = '^/applications/([^/]+)';
     this.server = await serve([
-      { method: 'GET', pattern: new RegExp(`${base}$`), handle: (m) => this.fault('GetApplication') ?? this.getApplication(m[1]) },
-      { method: 'POST', pattern: new RegExp(`${base}/jobruns$`), handle: (m, body) => this.fault('StartJobRun') ?? this.startJobRun(m[1], body as Record<string, unknown>) },
-      { method: 'GET', pattern: new RegExp(`${base}/jobruns/([^/]+)$`), handle: (m) => this.fault('GetJobRun') ?? this.getJobRun(m[1], m[2]) },
-      { method: 'DELETE', pattern: new RegExp(`${base}/jobruns/([^/]+)$`), handle: (m) => this.fault('CancelJobRun') ?? this.cancelJobRun(m[1], m[2]) },
+      {
+        method: 'GET',
+        pattern: new RegExp(`${base}$`),
+        handle: (m) => this.fault('GetApplication') ?? this.getApplication(m[1]),
+      },
+      {
+        method: 'POST',
+        pattern: new RegExp(`${base}/jobruns$`),
+        handle: (m, body) => this.fault('StartJobRun') ?? this.startJobRun(m[1], body as Record<string, unknown>),
+      },
+      {
+        method: 'GET',
+        pattern: new RegExp(`${base}/jobruns/([^/]+)$`),
+        handle: (m) => this.fault('GetJobRun') ?? this.getJobRun(m[1], m[2]),
+      },
+      {
+        method: 'DELETE',
+        pattern: new RegExp(`${base}/jobruns/([^/]+)$`),
+        handle: (m) => this.fault('CancelJobRun') ?? this.cancelJobRun(m[1], m[2]),
+      },
     ]);
   }
 
@@ -77,17 +93,32 @@ export class EmrDouble {
   private getApplication(id: string): Reply {
     const app = this.applications.get(id);
     if (!app) return awsError(400, 'ResourceNotFoundException', `Application ${id} does not exist`);
-    return ok({ application: { applicationId: id, name: id, arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${id}`, releaseLabel: 'emr-7.5.0', type: app.type, state: app.state } });
+    return ok({
+      application: {
+        applicationId: id,
+        name: id,
+        arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${id}`,
+        releaseLabel: 'emr-7.5.0',
+        type: app.type,
+        state: app.state,
+      },
+    });
   }
 
   private startJobRun(applicationId: string, body: Record<string, unknown>): Reply {
-    if (!this.applications.has(applicationId)) return awsError(400, 'ResourceNotFoundException', `Application ${applicationId} does not exist`);
+    if (!this.applications.has(applicationId))
+      return awsError(400, 'ResourceNotFoundException', `Application ${applicationId} does not exist`);
     const token = String(body.clientToken ?? '');
-    if (!/^[A-Za-z0-9._-]{1,64}$/.test(token)) return awsError(400, 'ValidationException', `clientToken ${token} is invalid`);
+    if (!/^[A-Za-z0-9._-]{1,64}$/.test(token))
+      return awsError(400, 'ValidationException', `clientToken ${token} is invalid`);
     const existing = this.runs.find((r) => r.applicationId === applicationId && r.clientToken === token);
     // Idempotency as EMR does it: the same token answers with the run it started.
     const run = existing ?? this.newRun(applicationId, token, body);
-    return ok({ applicationId, jobRunId: run.jobRunId, arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${applicationId}/jobruns/${run.jobRunId}` });
+    return ok({
+      applicationId,
+      jobRunId: run.jobRunId,
+      arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${applicationId}/jobruns/${run.jobRunId}`,
+    });
   }
 
   private newRun(applicationId: string, token: string, body: Record<string, unknown>): DoubleJobRun {
@@ -131,7 +162,8 @@ export class EmrDouble {
         updatedAt: 1_760_000_000,
         executionRole: run.executionRoleArn,
         state,
-        stateDetails: state === 'FAILED' || state === 'CANCELLED' || state === 'CANCELLING' ? run.stateDetails ?? '' : '',
+        stateDetails:
+          state === 'FAILED' || state === 'CANCELLED' || state === 'CANCELLING' ? (run.stateDetails ?? '') : '',
         releaseLabel: 'emr-7.5.0',
         jobDriver: run.jobDriver,
         configurationOverrides: run.configurationOverrides,
@@ -149,7 +181,11 @@ export class EmrDouble {
     }
     // EMR goes through CANCELLING before CANCELLED.
     run.cancelled = true;
-    run.states = [...run.states.slice(0, run.step), ...Array<string>(this.cancellingSteps).fill('CANCELLING'), 'CANCELLED'];
+    run.states = [
+      ...run.states.slice(0, run.step),
+      ...Array<string>(this.cancellingSteps).fill('CANCELLING'),
+      'CANCELLED',
+    ];
     run.stateDetails = 'Job run cancelled by user';
     return ok({ applicationId, jobRunId });
   }

@@ -53,10 +53,22 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     const { s3, sagemaker } = motoClients(moto.endpoint);
     for (const Bucket of ['lake', 'code-bucket']) await s3.send(new CreateBucketCommand({ Bucket }));
     // The feature group, as docs/aws.md has it created (preflight describes it).
-    const group = { FeatureGroupName: 'rt_card_features_v1', OfflineStoreS3Uri: 's3://lake/offline', FeatureStoreRoleArn: JOB_ROLE };
-    await sagemaker.send(new CreateFeatureGroupCommand(renderTemplate('feature-group.json', group) as CreateFeatureGroupCommandInput));
+    const group = {
+      FeatureGroupName: 'rt_card_features_v1',
+      OfflineStoreS3Uri: 's3://lake/offline',
+      FeatureStoreRoleArn: JOB_ROLE,
+    };
+    await sagemaker.send(
+      new CreateFeatureGroupCommand(renderTemplate('feature-group.json', group) as CreateFeatureGroupCommandInput),
+    );
     const pkg = packageJob();
-    await uploadJobCode(s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
+    await uploadJobCode(s3, {
+      codeBucket: 'code-bucket',
+      prefix: DEFAULT_CODE_PREFIX,
+      entryPoint: pkg.entryPoint,
+      pyPackage: pkg.pyPackage,
+      hash: pkg.hash,
+    });
     env = await createDevServerEnv();
   });
   after(async () => {
@@ -69,26 +81,36 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
 
   /** The real worker entry point, as its own process, on the AWS backend. */
   function startWorker(): ChildProcess {
-    const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('BACKFILL_')));
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'worker.ts')], {
-      cwd: ROOT,
-      env: {
-        ...clean,
-        TEMPORAL_ADDRESS: env.address,
-        BACKFILL_BACKEND: 'aws',
-        BACKFILL_TASK_QUEUE: 'emr-shutdown',
-        BACKFILL_CATALOG_MODE: 'partitions',
-        BACKFILL_POLL_INTERVAL_MS: '200',
-        // Short, so the test does not wait out the production grace time.
-        BACKFILL_SHUTDOWN_GRACE_SECONDS: '1',
-        AWS_REGION: REGION,
-        AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
-        AWS_ENDPOINT_URL: moto.endpoint,
-        AWS_ENDPOINT_URL_EMR_SERVERLESS: double.endpoint,
+    const clean = Object.fromEntries(
+      Object.entries(process.env).filter(([k]) => !k.startsWith('AWS_') && !k.startsWith('BACKFILL_')),
+    );
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(ROOT, 'src', 'worker.ts')],
+      {
+        cwd: ROOT,
+        env: {
+          ...clean,
+          TEMPORAL_ADDRESS: env.address,
+          BACKFILL_BACKEND: 'aws',
+          BACKFILL_TASK_QUEUE: 'emr-shutdown',
+          BACKFILL_CATALOG_MODE: 'partitions',
+          BACKFILL_POLL_INTERVAL_MS: '200',
+          // Short, so the test does not wait out the production grace time.
+          BACKFILL_SHUTDOWN_GRACE_SECONDS: '1',
+          AWS_REGION: REGION,
+          AWS_ACCESS_KEY_ID: FAKE_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: FAKE_CREDENTIALS.secretAccessKey,
+          AWS_ENDPOINT_URL: moto.endpoint,
+          AWS_ENDPOINT_URL_EMR_SERVERLESS: double.endpoint,
+        },
+        stdio: [
+          'ignore',
+          fs.openSync(path.join(logs, `worker-${workers.length}.log`), 'w'),
+          fs.openSync(path.join(logs, `worker-${workers.length}.err`), 'w'),
+        ],
       },
-      stdio: ['ignore', fs.openSync(path.join(logs, `worker-${workers.length}.log`), 'w'), fs.openSync(path.join(logs, `worker-${workers.length}.err`), 'w')],
-    });
+    );
     workers.push(child);
     return child;
   }
@@ -96,26 +118,46 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
   it('leaves the job run going, and the next worker follows it to the end: one StartJobRun, no CancelJobRun', async () => {
     double.scripts.push({ states: ['SUBMITTED', 'RUNNING'] }); // RUNNING until the test finishes it
     const first = startWorker();
-    const handle = await env.client.workflow.start(backfillWorkflow, { args: [input], taskQueue: 'emr-shutdown', workflowId: 'emr-shutdown' });
+    const handle = await env.client.workflow.start(backfillWorkflow, {
+      args: [input],
+      taskQueue: 'emr-shutdown',
+      workflowId: 'emr-shutdown',
+    });
     // What the Spark job writes at the end (the double runs no Spark): a manifest with no new gold,
     // at the path of this backfill run.
     const request = validateInput(input);
     for (const chunk of planChunks(request.startDate, request.endDate, request.chunkSizeDays)) {
       const uri = manifestUri(request, chunk.id, handle.firstExecutionRunId);
-      await new S3Lake(motoClients(moto.endpoint).s3).writeText(uri, JSON.stringify(emptyManifest(chunk.startDate, chunk.endDate)));
+      await new S3Lake(motoClients(moto.endpoint).s3).writeText(
+        uri,
+        JSON.stringify(emptyManifest(chunk.startDate, chunk.endDate)),
+      );
     }
-    await until(() => double.calls.filter((c) => c === 'GetJobRun RUNNING').length >= 2, 'the job run RUNNING and followed');
+    await until(
+      () => double.calls.filter((c) => c === 'GetJobRun RUNNING').length >= 2,
+      'the job run RUNNING and followed',
+    );
 
     const exited = new Promise<number | null>((r) => first.once('exit', (code) => r(code)));
     first.kill('SIGTERM');
-    assert.equal(await exited, 0, `the worker stopped cleanly: ${fs.readFileSync(path.join(logs, 'worker-0.err'), 'utf8').slice(-2000)}`);
+    assert.equal(
+      await exited,
+      0,
+      `the worker stopped cleanly: ${fs.readFileSync(path.join(logs, 'worker-0.err'), 'utf8').slice(-2000)}`,
+    );
     const run = double.runs[0];
     assert.equal(double.count('CancelJobRun'), 0, 'a worker shutdown does not cancel the job run');
     assert.equal(run.cancelled, false);
 
     // A new version is deployed meanwhile: this backfill keeps the code its preflight fixed.
     const pkg = packageJob();
-    await uploadJobCode(motoClients(moto.endpoint).s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: 'bbbbbbbbbbbb' });
+    await uploadJobCode(motoClients(moto.endpoint).s3, {
+      codeBucket: 'code-bucket',
+      prefix: DEFAULT_CODE_PREFIX,
+      entryPoint: pkg.entryPoint,
+      pyPackage: pkg.pyPackage,
+      hash: 'bbbbbbbbbbbb',
+    });
 
     const seen = double.calls.length;
     startWorker();
@@ -126,7 +168,11 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
 
     assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => c.error)));
     const chunkId = report.chunks[0].chunk.id;
-    assert.equal(double.runs.filter((r) => r.tags?.['backfill:chunk'] === chunkId).length, 1, 'one job run for the chunk');
+    assert.equal(
+      double.runs.filter((r) => r.tags?.['backfill:chunk'] === chunkId).length,
+      1,
+      'one job run for the chunk',
+    );
     assert.equal(double.count('StartJobRun'), 2, 'exactly one StartJobRun per chunk (two chunks)');
     assert.equal(double.count('CancelJobRun'), 0, 'no CancelJobRun');
     assert.equal(report.chunks[0].jobRunId, run.jobRunId);
@@ -134,13 +180,22 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     // code is the deployed key that preflight fixed for the backfill.
     const history = await env.client.workflow.getHandle(`emr-shutdown/chunk-${chunkId}`).fetchHistory();
     // Retried attempts are not events of their own: the Spark activity's started event carries them.
-    const started = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes).filter((a) => a?.lastFailure);
+    const started = (history.events ?? [])
+      .map((e) => e.activityTaskStartedEventAttributes)
+      .filter((a) => a?.lastFailure);
     assert.equal(started.length, 1, 'one activity was retried');
     assert.equal(started[0]!.attempt, 2);
-    assert.match(started[0]!.lastFailure!.message!, new RegExp(`worker shut down while Spark job ${run.jobRunId} .*the run goes on`));
+    assert.match(
+      started[0]!.lastFailure!.message!,
+      new RegExp(`worker shut down while Spark job ${run.jobRunId} .*the run goes on`),
+    );
     for (const r of double.runs) {
       const submit = (r.jobDriver as { sparkSubmit: { entryPoint: string } }).sparkSubmit;
-      assert.equal(submit.entryPoint, `s3://code-bucket/${DEFAULT_CODE_PREFIX}/${pkg.hash}/backfill_features.py`, 'the key deployed when the backfill started');
+      assert.equal(
+        submit.entryPoint,
+        `s3://code-bucket/${DEFAULT_CODE_PREFIX}/${pkg.hash}/backfill_features.py`,
+        'the key deployed when the backfill started',
+      );
     }
   });
 
@@ -151,8 +206,15 @@ describe('aws: SIGTERM to the worker while an EMR job runs (worker process, moto
     const runsBefore = double.runs.length;
     const second = { ...input, startDate: '2025-10-05', endDate: '2025-10-05' };
     const callsBefore = double.calls.length;
-    const handle = await env.client.workflow.start(backfillWorkflow, { args: [second], taskQueue: 'emr-shutdown', workflowId: 'emr-cancel-second' });
-    await until(() => double.runs.length > runsBefore && double.calls.slice(callsBefore).includes('GetJobRun RUNNING'), 'the second job RUNNING');
+    const handle = await env.client.workflow.start(backfillWorkflow, {
+      args: [second],
+      taskQueue: 'emr-shutdown',
+      workflowId: 'emr-cancel-second',
+    });
+    await until(
+      () => double.runs.length > runsBefore && double.calls.slice(callsBefore).includes('GetJobRun RUNNING'),
+      'the second job RUNNING',
+    );
     const seen = double.calls.length;
     await handle.cancel();
     const report = await handle.result();
@@ -173,7 +235,10 @@ describe('worker: shutdown grace time', () => {
   it('is 20 s unless BACKFILL_SHUTDOWN_GRACE_SECONDS says otherwise, and refuses a bad value', () => {
     assert.equal(shutdownGraceMs({}), 20_000);
     assert.equal(shutdownGraceMs({ BACKFILL_SHUTDOWN_GRACE_SECONDS: '5' }), 5000);
-    assert.throws(() => shutdownGraceMs({ BACKFILL_SHUTDOWN_GRACE_SECONDS: '5s' }), /BACKFILL_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds, got "5s"/);
+    assert.throws(
+      () => shutdownGraceMs({ BACKFILL_SHUTDOWN_GRACE_SECONDS: '5s' }),
+      /BACKFILL_SHUTDOWN_GRACE_SECONDS must be a whole number of seconds, got "5s"/,
+    );
   });
 });
 

@@ -23,7 +23,10 @@ import { awsError } from './http-double';
 /** A deployed job code key, as `backfill deploy-job` prints it (the workflow's preflight fixes it). */
 const CODE_KEY = 'jobs/card-features/0123456789ab';
 
-function spec(overrides: Parameters<typeof awsRequest>[0] = {}, runName = 'backfill-1/chunk-2025-10-01_2025-10-02'): SparkJobSpec {
+function spec(
+  overrides: Parameters<typeof awsRequest>[0] = {},
+  runName = 'backfill-1/chunk-2025-10-01_2025-10-02',
+): SparkJobSpec {
   const request = awsRequest({ jobCodeKey: CODE_KEY, ...overrides });
   const chunk = firstChunk(request);
   return { request, chunk, args: sparkJobArgs(request, chunk, 'rev-abc'), runName };
@@ -38,7 +41,10 @@ describe('aws: EMR Serverless spark sizing', () => {
     assert.equal(sparkSize(chunk(28)), 'medium');
     assert.equal(sparkSize(chunk(31)), 'large');
     assert.deepEqual(
-      [sparkConfFor(chunk(3), {})['spark.executor.instances'], sparkConfFor(chunk(3), {})['spark.sql.shuffle.partitions']],
+      [
+        sparkConfFor(chunk(3), {})['spark.executor.instances'],
+        sparkConfFor(chunk(3), {})['spark.sql.shuffle.partitions'],
+      ],
       ['2', '50'],
     );
     assert.equal(sparkConfFor(chunk(14), {})['spark.executor.instances'], '4');
@@ -46,7 +52,10 @@ describe('aws: EMR Serverless spark sizing', () => {
     assert.equal(large['spark.executor.cores'], '4');
     assert.equal(large['spark.executor.memory'], '24g');
     assert.equal(large['spark.sql.shuffle.partitions'], '200');
-    assert.throws(() => sparkConfFor(chunk(1), { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' }), /sparkConf\.spark\.driver\.extraJavaOptions/);
+    assert.throws(
+      () => sparkConfFor(chunk(1), { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' }),
+      /sparkConf\.spark\.driver\.extraJavaOptions/,
+    );
   });
 
   it('derives a client token within EMR limits, stable per run name', () => {
@@ -72,19 +81,25 @@ describe('aws: EMR Serverless runner on moto', function () {
     // Record what was sent: GetJobRun does not return the client token.
     emr.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === 'StartJobRunCommand') tokens.push((args.input as { clientToken: string }).clientToken);
+        if (context.commandName === 'StartJobRunCommand')
+          tokens.push((args.input as { clientToken: string }).clientToken);
         return next(args);
       },
       { step: 'initialize', name: 'recordClientToken' },
     );
-    const app = await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }));
+    const app = await emr.send(
+      new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }),
+    );
     appId = app.applicationId!;
   });
   after(async () => moto?.stop());
 
   it('submits the job with entry point, py-files, arguments, sizing, role, name, log URI and client token', async () => {
     const runner = new EmrServerlessRunner(emr, { logUri: 's3://log-bucket/emr/' });
-    const s = spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' }, sparkConf: { 'spark.executor.memory': '10g' } });
+    const s = spec({
+      emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' },
+      sparkConf: { 'spark.executor.memory': '10g' },
+    });
     const handle = (await runner.submit(s)) as EmrJobHandle;
     assert.equal(handle.backend, 'emr-serverless');
     assert.equal(handle.applicationId, appId);
@@ -100,15 +115,25 @@ describe('aws: EMR Serverless runner on moto', function () {
     assert.ok(s.args.includes('--start-date') && s.args.includes('2025-10-01'));
     const params = submit.sparkSubmitParameters!;
     assert.ok(params.startsWith(`--py-files s3://code-bucket/${CODE_KEY}/card_features.zip `), params);
-    for (const c of ['spark.executor.cores=2', 'spark.executor.memory=10g', 'spark.executor.instances=2', 'spark.sql.shuffle.partitions=50']) {
+    for (const c of [
+      'spark.executor.cores=2',
+      'spark.executor.memory=10g',
+      'spark.executor.instances=2',
+      'spark.sql.shuffle.partitions=50',
+    ]) {
       assert.ok(params.includes(`--conf ${c}`), `${c} in ${params}`);
     }
-    assert.equal(run.configurationOverrides?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri, 's3://log-bucket/emr/');
+    assert.equal(
+      run.configurationOverrides?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri,
+      's3://log-bucket/emr/',
+    );
   });
 
   it('follows the run to SUCCESS, and cancels a run (moto ends runs at once)', async () => {
     const runner = new EmrServerlessRunner(emr);
-    const handle = await runner.submit(spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' } }, 'backfill-2/chunk-a'));
+    const handle = await runner.submit(
+      spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' } }, 'backfill-2/chunk-a'),
+    );
     assert.equal((await runner.status(handle)).state, 'succeeded');
     assert.deepEqual(await runner.reattach(handle), { ...handle });
     const final = await runner.cancel(handle);
@@ -120,8 +145,16 @@ describe('aws: EMR Serverless runner on moto', function () {
 
   it('turns a missing application and a cross-account role into final InvalidInput / AwsAccessDenied failures', async () => {
     const runner = new EmrServerlessRunner(emr);
-    await rejectsFinal(runner.submit(spec({ emr: { appId: 'no-such-app', jobRole: 'arn:aws:iam::123456789012:role/R' } })), 'InvalidInput', /no-such-app/);
-    await rejectsFinal(runner.submit(spec({ emr: { appId, jobRole: 'arn:aws:iam::999999999999:role/R' } })), 'AwsAccessDenied', /AccessDeniedException/);
+    await rejectsFinal(
+      runner.submit(spec({ emr: { appId: 'no-such-app', jobRole: 'arn:aws:iam::123456789012:role/R' } })),
+      'InvalidInput',
+      /no-such-app/,
+    );
+    await rejectsFinal(
+      runner.submit(spec({ emr: { appId, jobRole: 'arn:aws:iam::999999999999:role/R' } })),
+      'AwsAccessDenied',
+      /AccessDeniedException/,
+    );
   });
 });
 
@@ -133,7 +166,12 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
     await double.start();
     double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
     // One try per call, so that the test sees how each answer is classified.
-    const client = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+    const client = new EMRServerlessClient({
+      region: REGION,
+      endpoint: double.endpoint,
+      credentials: FAKE_CREDENTIALS,
+      maxAttempts: 1,
+    });
     // Short cancel polling and bound, so the tests wait milliseconds for what EMR takes minutes.
     runner = new EmrServerlessRunner(client, { logUri: 's3://log-bucket/emr', cancelPollMs: 5, cancelWaitMs: 300 });
   });
@@ -158,7 +196,10 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
   });
 
   it('reports a FAILED run with its state details and S3 log location, then starts a new run on the next submit', async () => {
-    double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'FAILED'], stateDetails: 'Job failed: java.lang.OutOfMemoryError: Java heap space' });
+    double.scripts.push({
+      states: ['SUBMITTED', 'RUNNING', 'FAILED'],
+      stateDetails: 'Job failed: java.lang.OutOfMemoryError: Java heap space',
+    });
     const s = spec({}, 'backfill-fail/chunk-1');
     const handle = await runner.submit(s);
     assert.equal((await runner.status(handle)).state, 'running');
@@ -193,7 +234,10 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
       // Nothing returned before the double answered CANCELLED, after every CANCELLING.
       assert.deepEqual(double.calls.slice(from), [
         'CancelJobRun',
-        'GetJobRun CANCELLING', 'GetJobRun CANCELLING', 'GetJobRun CANCELLING', 'GetJobRun CANCELLING',
+        'GetJobRun CANCELLING',
+        'GetJobRun CANCELLING',
+        'GetJobRun CANCELLING',
+        'GetJobRun CANCELLING',
         'GetJobRun CANCELLED',
       ]);
       assert.deepEqual(polled, ['running', 'running', 'running', 'running', 'cancelled']);
@@ -215,16 +259,43 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
       const stuck = await runner.submit(spec({}, 'backfill-cancel/chunk-3'));
       const final = await runner.cancel(stuck);
       assert.equal(final.state, 'running');
-      assert.match(final.detail!, new RegExp(`EMR job run ${stuck.id} had not stopped 0.3 s after CancelJobRun .*CANCELLING.*it may still write`));
+      assert.match(
+        final.detail!,
+        new RegExp(`EMR job run ${stuck.id} had not stopped 0.3 s after CancelJobRun .*CANCELLING.*it may still write`),
+      );
     } finally {
       double.cancellingSteps = 1;
     }
   });
 
   it('maps every EMR state, and an unknown one to still-running (never success)', () => {
-    const states = ['SUBMITTED', 'PENDING', 'SCHEDULED', 'QUEUED', 'RUNNING', 'CANCELLING', 'SUCCESS', 'FAILED', 'CANCELLED', 'NEW_STATE'];
-    const mapped = states.map((state) => jobStatus({ state: state as never, applicationId: 'a', jobRunId: 'j' } as never, 'j').state);
-    assert.deepEqual(mapped, ['pending', 'pending', 'pending', 'pending', 'running', 'running', 'succeeded', 'failed', 'cancelled', 'running']);
+    const states = [
+      'SUBMITTED',
+      'PENDING',
+      'SCHEDULED',
+      'QUEUED',
+      'RUNNING',
+      'CANCELLING',
+      'SUCCESS',
+      'FAILED',
+      'CANCELLED',
+      'NEW_STATE',
+    ];
+    const mapped = states.map(
+      (state) => jobStatus({ state: state as never, applicationId: 'a', jobRunId: 'j' } as never, 'j').state,
+    );
+    assert.deepEqual(mapped, [
+      'pending',
+      'pending',
+      'pending',
+      'pending',
+      'running',
+      'running',
+      'succeeded',
+      'failed',
+      'cancelled',
+      'running',
+    ]);
   });
 
   it('classifies errors: throttling and 5xx retryable, validation final', async () => {
@@ -233,7 +304,11 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
     double.faults.push(awsError(500, 'InternalServerException', 'oops'));
     await rejectsRetryable(runner.submit(spec({}, 'backfill-err/1')), /InternalServerException/);
     double.faults.push(awsError(400, 'ValidationException', 'entryPoint is invalid'));
-    await rejectsFinal(runner.submit(spec({}, 'backfill-err/1')), 'InvalidInput', /ValidationException: entryPoint is invalid/);
+    await rejectsFinal(
+      runner.submit(spec({}, 'backfill-err/1')),
+      'InvalidInput',
+      /ValidationException: entryPoint is invalid/,
+    );
     const ok = await runner.submit(spec({}, 'backfill-err/1'));
     assert.ok(ok.id);
   });

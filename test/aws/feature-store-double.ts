@@ -87,8 +87,16 @@ export class FeatureStoreDouble {
   async start(): Promise<void> {
     this.server = await serve(
       [
-        { method: 'POST', pattern: /^\/BatchWriteRecord$/, handle: (_m, body) => this.batchWriteRecord(body as { Entries?: Entry[] }) },
-        { method: 'PUT', pattern: /^\/FeatureGroup\/([^/]+)$/, handle: (m, body) => this.putRecord(m[1], body as { Record?: Feature[] }) },
+        {
+          method: 'POST',
+          pattern: /^\/BatchWriteRecord$/,
+          handle: (_m, body) => this.batchWriteRecord(body as { Entries?: Entry[] }),
+        },
+        {
+          method: 'PUT',
+          pattern: /^\/FeatureGroup\/([^/]+)$/,
+          handle: (m, body) => this.putRecord(m[1], body as { Record?: Feature[] }),
+        },
       ],
       { latencyMs: () => this.options.latencyMs ?? 0 },
     );
@@ -126,9 +134,14 @@ export class FeatureStoreDouble {
 
   private validate(group: string, record: Feature[] | undefined): Reply | undefined {
     if (this.options.featureGroups && !this.options.featureGroups.includes(group)) {
-      return awsError(404, 'ResourceNotFound', `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name ${group}`);
+      return awsError(
+        404,
+        'ResourceNotFound',
+        `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name ${group}`,
+      );
     }
-    if (!Array.isArray(record) || record.length === 0) return awsError(400, 'ValidationError', 'Record must not be empty');
+    if (!Array.isArray(record) || record.length === 0)
+      return awsError(400, 'ValidationError', 'Record must not be empty');
     return undefined;
   }
 
@@ -137,11 +150,19 @@ export class FeatureStoreDouble {
     const injected = this.options.inject?.('BatchWriteRecord', this.stats.batchCalls);
     if (injected) return injected;
     if (this.options.refuseBatch) {
-      return awsError(this.options.refuseBatch.status, this.options.refuseBatch.code, 'BatchWriteRecord is not available to this caller');
+      return awsError(
+        this.options.refuseBatch.status,
+        this.options.refuseBatch.code,
+        'BatchWriteRecord is not available to this caller',
+      );
     }
     const entries = body.Entries ?? [];
     if (entries.length < 1 || entries.length > 25) {
-      return awsError(400, 'ValidationError', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 25`);
+      return awsError(
+        400,
+        'ValidationError',
+        `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 25`,
+      );
     }
     for (const e of entries) {
       const bad = this.validate(e.FeatureGroupName, e.Record);
@@ -161,7 +182,10 @@ export class FeatureStoreDouble {
       if (error) {
         this.stats.entryErrors += 1;
         Errors.push({ Entry: entry, ErrorCode: error.code, ErrorMessage: error.message });
-      } else if ((firstTime && this.options.unprocessedFirstTime?.(record)) || this.random() < (this.options.unprocessedRate ?? 0)) {
+      } else if (
+        (firstTime && this.options.unprocessedFirstTime?.(record)) ||
+        this.random() < (this.options.unprocessedRate ?? 0)
+      ) {
         this.stats.unprocessedEntries += 1;
         UnprocessedEntries.push(entry);
       } else {
@@ -193,7 +217,12 @@ export class FeatureStoreDouble {
   private write(entry: Entry, api: WrittenRecord['api']): void {
     const m = toMap(entry.Record);
     this.stats.accepted += 1;
-    this.written.push({ featureGroup: entry.FeatureGroupName, eventId: m.event_id ?? '', recordId: m.card_id ?? '', api });
+    this.written.push({
+      featureGroup: entry.FeatureGroupName,
+      eventId: m.event_id ?? '',
+      recordId: m.card_id ?? '',
+      api,
+    });
   }
 }
 

@@ -39,7 +39,10 @@ describe('aws: Glue catalog on moto', function () {
       { step: 'initialize', name: 'countStarts' },
     );
     // Each crawl stays RUNNING for a second, as seen by GetCrawler.
-    await moto.api('/moto-api/state-manager/set-transition', { model_name: 'glue::crawl', transition: { progression: 'time', seconds: 1 } });
+    await moto.api('/moto-api/state-manager/set-transition', {
+      model_name: 'glue::crawl',
+      transition: { progression: 'time', seconds: 1 },
+    });
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'gold' } }));
     for (const name of ['gold-crawler', 'busy-crawler', 'shared-crawler', 'failing-crawler']) {
       await glue.send(
@@ -98,7 +101,12 @@ describe('aws: Glue catalog on moto', function () {
   });
 
   it('refreshes of one worker share crawls instead of fighting over the crawler', async () => {
-    const request = awsRequest({ startDate: '2025-10-01', endDate: '2025-10-06', chunkSizeDays: 2, glue: { crawlerName: 'shared-crawler' } });
+    const request = awsRequest({
+      startDate: '2025-10-01',
+      endDate: '2025-10-06',
+      chunkSizeDays: 2,
+      glue: { crawlerName: 'shared-crawler' },
+    });
     const shared = catalog();
     const chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
     const before = started.length;
@@ -124,7 +132,11 @@ describe('aws: Glue catalog on moto', function () {
         const result = await next(args);
         const out = result.output as GetCrawlerCommandOutput;
         if (context.commandName === 'GetCrawlerCommand' && out.Crawler?.State === 'READY' && out.Crawler.LastCrawl) {
-          out.Crawler.LastCrawl = { ...out.Crawler.LastCrawl, Status: 'FAILED', ErrorMessage: 'Insufficient Lake Formation permission(s) on gold' };
+          out.Crawler.LastCrawl = {
+            ...out.Crawler.LastCrawl,
+            Status: 'FAILED',
+            ErrorMessage: 'Insufficient Lake Formation permission(s) on gold',
+          };
         }
         return result;
       },
@@ -132,16 +144,28 @@ describe('aws: Glue catalog on moto', function () {
     );
     const request = awsRequest({ glue: { crawlerName: 'failing-crawler' } });
     await assert.rejects(
-      new GlueCrawlerCatalog(failing, { pollIntervalMs: 100 }).refresh(request, firstChunk(request), goldTable(request)),
+      new GlueCrawlerCatalog(failing, { pollIntervalMs: 100 }).refresh(
+        request,
+        firstChunk(request),
+        goldTable(request),
+      ),
       /Glue crawler failing-crawler crawl FAILED: Insufficient Lake Formation permission\(s\) on gold \(logs: \/aws-glue\/crawlers/,
     );
   });
 
   it('a missing crawler or crawler name is a final InvalidInput failure', async () => {
     const request = awsRequest({ glue: { crawlerName: 'no-such-crawler' } });
-    await rejectsFinal(catalog().refresh(request, firstChunk(request), goldTable(request)), 'InvalidInput', /glue\.crawlerName: crawler "no-such-crawler" does not exist/);
+    await rejectsFinal(
+      catalog().refresh(request, firstChunk(request), goldTable(request)),
+      'InvalidInput',
+      /glue\.crawlerName: crawler "no-such-crawler" does not exist/,
+    );
     const noGlue = awsRequest({ glue: undefined });
-    await rejectsFinal(catalog().refresh(noGlue, firstChunk(noGlue), goldTable(noGlue)), 'InvalidInput', /glue\.crawlerName/);
+    await rejectsFinal(
+      catalog().refresh(noGlue, firstChunk(noGlue), goldTable(noGlue)),
+      'InvalidInput',
+      /glue\.crawlerName/,
+    );
   });
 
   it('partitions mode: creates database and table, registers the chunk days that have gold files, idempotently', async () => {
@@ -149,21 +173,54 @@ describe('aws: Glue catalog on moto', function () {
     const chunk = firstChunk(request);
     const parquet = fs.readFileSync(GOLD_FIXTURE);
     for (const dt of ['2025-10-01', '2025-10-02']) {
-      await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: `gold/card_features/feature_version=v1/dt=${dt}/part-0.parquet`, Body: parquet }));
+      await s3.send(
+        new PutObjectCommand({
+          Bucket: 'lake',
+          Key: `gold/card_features/feature_version=v1/dt=${dt}/part-0.parquet`,
+          Body: parquet,
+        }),
+      );
     }
     // Outside the chunk, another version, and a day with only a marker: none of them registered.
-    await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'gold/card_features/feature_version=v1/dt=2025-10-04/part-0.parquet', Body: parquet }));
-    await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'gold/card_features/feature_version=v2/dt=2025-10-03/part-0.parquet', Body: parquet }));
-    await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'gold/card_features/feature_version=v1/dt=2025-10-03/_SUCCESS', Body: Buffer.from('') }));
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'lake',
+        Key: 'gold/card_features/feature_version=v1/dt=2025-10-04/part-0.parquet',
+        Body: parquet,
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'lake',
+        Key: 'gold/card_features/feature_version=v2/dt=2025-10-03/part-0.parquet',
+        Body: parquet,
+      }),
+    );
+    await s3.send(
+      new PutObjectCommand({
+        Bucket: 'lake',
+        Key: 'gold/card_features/feature_version=v1/dt=2025-10-03/_SUCCESS',
+        Body: Buffer.from(''),
+      }),
+    );
 
-    const partitions = new GluePartitionCatalog(glue, new S3Lake(s3), { table: { database: 'features', table: 'card_features' } });
+    const partitions = new GluePartitionCatalog(glue, new S3Lake(s3), {
+      table: { database: 'features', table: 'card_features' },
+    });
     const first = await partitions.refresh(request, chunk, goldTable(request));
-    assert.deepEqual(first, { backend: 'glue-partitions', partitions: ['2025-10-01', '2025-10-02'], status: 'SUCCEEDED' });
+    assert.deepEqual(first, {
+      backend: 'glue-partitions',
+      partitions: ['2025-10-01', '2025-10-02'],
+      status: 'SUCCEEDED',
+    });
     const again = await partitions.refresh(request, chunk, goldTable(request));
     assert.deepEqual(again.partitions, ['2025-10-01', '2025-10-02']);
 
     const table = (await glue.send(new GetTableCommand({ DatabaseName: 'features', Name: 'card_features' }))).Table!;
-    assert.deepEqual(table.PartitionKeys?.map((k) => k.Name), ['feature_version', 'dt']);
+    assert.deepEqual(
+      table.PartitionKeys?.map((k) => k.Name),
+      ['feature_version', 'dt'],
+    );
     assert.equal(table.StorageDescriptor?.Location, 's3://lake/gold/card_features/');
     assert.match(table.StorageDescriptor?.SerdeInfo?.SerializationLibrary ?? '', /ParquetHiveSerDe/);
   });

@@ -24,7 +24,11 @@ export function ok(body: unknown): Reply {
  * body's __type, the text in `message`. The SDK turns it into an exception named by the code.
  */
 export function awsError(status: number, code: string, message: string): Reply {
-  return { status, headers: { 'x-amzn-errortype': `${code}:http://internal.amazon.com/coral/` }, body: { __type: code, message } };
+  return {
+    status,
+    headers: { 'x-amzn-errortype': `${code}:http://internal.amazon.com/coral/` },
+    body: { __type: code, message },
+  };
 }
 
 export interface HttpDouble {
@@ -44,14 +48,21 @@ export async function serve(routes: Route[], options: { latencyMs?: () => number
         const pathname = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
         const route = routes.find((r) => r.method === req.method && r.pattern.test(pathname));
         const match = route ? route.pattern.exec(pathname)! : undefined;
-        reply = route && match ? await route.handle(match, body, req) : awsError(404, 'UnknownOperationException', `no route for ${req.method} ${pathname}`);
+        reply =
+          route && match
+            ? await route.handle(match, body, req)
+            : awsError(404, 'UnknownOperationException', `no route for ${req.method} ${pathname}`);
       } catch (err) {
         reply = awsError(500, 'InternalFailure', `double failed: ${(err as Error).message}`);
       }
       const delay = options.latencyMs?.() ?? 0;
       const send = () => {
         const payload = reply.body === undefined ? '' : JSON.stringify(reply.body);
-        res.writeHead(reply.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...reply.headers });
+        res.writeHead(reply.status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(payload),
+          ...reply.headers,
+        });
         res.end(payload);
       };
       if (delay > 0) setTimeout(send, delay);

@@ -39,7 +39,17 @@ export function sdkCalls(file: string): SdkCall[] {
   const text = fs.readFileSync(file, 'utf8');
   const origin = new Map<string, string>();
   for (const m of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
-    for (const name of m[1].split(',').map((n) => n.replace(/^\s*type\s+/, '').trim().split(/\s+as\s+/)[0]).filter(Boolean)) origin.set(name, m[2]);
+    for (const name of m[1]
+      .split(',')
+      .map(
+        (n) =>
+          n
+            .replace(/^\s*type\s+/, '')
+            .trim()
+            .split(/\s+as\s+/)[0],
+      )
+      .filter(Boolean))
+      origin.set(name, m[2]);
   }
   const calls: SdkCall[] = [];
   const rel = path.relative(ROOT, file);
@@ -75,13 +85,17 @@ export function iamActions(call: SdkCall): string[] {
     case 'client-emr-serverless':
       // The runner tags its runs (emr.ts: tags on StartJobRun; tagging on create needs TagResource)
       // and passes emr.jobRole as the execution role.
-      if (call.command === 'StartJobRun') return ['emr-serverless:StartJobRun', 'emr-serverless:TagResource', 'iam:PassRole'];
+      if (call.command === 'StartJobRun')
+        return ['emr-serverless:StartJobRun', 'emr-serverless:TagResource', 'iam:PassRole'];
       return [`emr-serverless:${call.command}`];
     case 'client-glue':
       return [`glue:${call.command}`];
     case 'client-s3': {
       const actions = S3_ACTIONS[call.command];
-      assert.ok(actions, `${call.file}: S3 ${call.command} is new here: add its IAM action to S3_ACTIONS (and the policy)`);
+      assert.ok(
+        actions,
+        `${call.file}: S3 ${call.command} is new here: add its IAM action to S3_ACTIONS (and the policy)`,
+      );
       return actions;
     }
     case 'client-sagemaker':
@@ -93,7 +107,9 @@ export function iamActions(call: SdkCall): string[] {
       if (call.command === 'BatchWriteRecord') return ['sagemaker:BatchWriteRecord', 'sagemaker:PutRecord'];
       return [`sagemaker:${call.command}`];
     default:
-      assert.fail(`${call.file}: ${call.pkg} is a new AWS client: map its commands to IAM actions here and grant them in deploy/iam/worker-policy.json`);
+      assert.fail(
+        `${call.file}: ${call.pkg} is a new AWS client: map its commands to IAM actions here and grant them in deploy/iam/worker-policy.json`,
+      );
   }
 }
 
@@ -115,12 +131,22 @@ describe('IAM: deploy/iam policies against the code', () => {
   const workerFiles = importClosure(path.join(ROOT, 'src', 'worker.ts'));
   const calls = workerFiles.flatMap(sdkCalls);
   const needed = new Map<string, string[]>();
-  for (const call of calls) for (const action of iamActions(call)) needed.set(action, [...(needed.get(action) ?? []), `${call.command} (${call.file})`]);
+  for (const call of calls)
+    for (const action of iamActions(call))
+      needed.set(action, [...(needed.get(action) ?? []), `${call.command} (${call.file})`]);
 
   it('reads the worker code: the AWS backends and their SDK commands are in it', () => {
     assert.ok(workerFiles.some((f) => f.endsWith(path.join('activities', 'aws', 'emr.ts'))));
     const commands = new Set(calls.map((c) => c.command));
-    for (const c of ['StartJobRun', 'GetJobRun', 'GetApplication', 'ListObjectsV2', 'BatchWriteRecord', 'DescribeFeatureGroup', 'StartCrawler']) {
+    for (const c of [
+      'StartJobRun',
+      'GetJobRun',
+      'GetApplication',
+      'ListObjectsV2',
+      'BatchWriteRecord',
+      'DescribeFeatureGroup',
+      'StartCrawler',
+    ]) {
       assert.ok(commands.has(c), `${c} not found in the worker's source`);
     }
   });
@@ -128,7 +154,9 @@ describe('IAM: deploy/iam policies against the code', () => {
   it('the worker policy grants every action the worker needs, and nothing else', () => {
     const { statements } = policy('worker-policy.json');
     const granted = new Set(statements.filter((s) => s.Effect === 'Allow').flatMap((s) => list(s.Action)));
-    const missing = [...needed.keys()].filter((a) => !granted.has(a)).map((a) => `${a} for ${needed.get(a)!.join(', ')}`);
+    const missing = [...needed.keys()]
+      .filter((a) => !granted.has(a))
+      .map((a) => `${a} for ${needed.get(a)!.join(', ')}`);
     assert.deepEqual(missing, [], 'deploy/iam/worker-policy.json lacks these actions');
     const unused = [...granted].filter((a) => !needed.has(a));
     assert.deepEqual(unused, [], 'deploy/iam/worker-policy.json grants actions no command of the worker needs');
@@ -138,20 +166,27 @@ describe('IAM: deploy/iam policies against the code', () => {
     for (const file of ['worker-policy.json', 'emr-job-role-policy.json']) {
       for (const s of policy(file).statements) {
         assert.equal(s.Effect, 'Allow', `${file} ${s.Sid}`);
-        for (const action of list(s.Action)) assert.ok(!action.includes('*'), `${file} ${s.Sid}: wildcard action ${action}`);
+        for (const action of list(s.Action))
+          assert.ok(!action.includes('*'), `${file} ${s.Sid}: wildcard action ${action}`);
         // PutMetricData has no resource-level permissions: "*" there, narrowed to our namespace by a condition.
         if (list(s.Action).join() === 'cloudwatch:PutMetricData') {
-          assert.deepEqual([s.Resource, s.Condition], ['*', { StringEquals: { 'cloudwatch:namespace': '${CloudWatchNamespace}' } }]);
+          assert.deepEqual(
+            [s.Resource, s.Condition],
+            ['*', { StringEquals: { 'cloudwatch:namespace': '${CloudWatchNamespace}' } }],
+          );
           continue;
         }
-        for (const r of list(s.Resource)) assert.match(r, /\$\{[A-Za-z]+\}/, `${file} ${s.Sid}: resource ${r} is not scoped by a placeholder`);
+        for (const r of list(s.Resource))
+          assert.match(r, /\$\{[A-Za-z]+\}/, `${file} ${s.Sid}: resource ${r} is not scoped by a placeholder`);
       }
     }
     const passRole = policy('worker-policy.json').statements.filter((s) => list(s.Action).includes('iam:PassRole'));
     assert.equal(passRole.length, 1);
     assert.deepEqual(list(passRole[0].Action), ['iam:PassRole'], 'PassRole in a statement of its own');
     assert.deepEqual(list(passRole[0].Resource), ['${JobRoleArn}']);
-    assert.deepEqual(passRole[0].Condition, { StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' } });
+    assert.deepEqual(passRole[0].Condition, {
+      StringEquals: { 'iam:PassedToService': 'emr-serverless.amazonaws.com' },
+    });
   });
 
   it('uses only placeholders docs/aws.md explains, and renders to valid policies', () => {
@@ -174,7 +209,11 @@ describe('IAM: deploy/iam policies against the code', () => {
     };
     for (const file of ['iam/worker-policy.json', 'iam/emr-job-role-policy.json']) {
       const text = fs.readFileSync(path.join(ROOT, 'deploy', file), 'utf8');
-      for (const p of placeholders(text)) assert.ok(docs.includes('${' + p + '}'), `deploy/${file}: placeholder \${${p}} is not explained in docs/aws.md`);
+      for (const p of placeholders(text))
+        assert.ok(
+          docs.includes('${' + p + '}'),
+          `deploy/${file}: placeholder \${${p}} is not explained in docs/aws.md`,
+        );
       const rendered = JSON.stringify(renderTemplate(file, values));
       assert.ok(!rendered.includes('${'), rendered);
     }

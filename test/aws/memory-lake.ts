@@ -57,7 +57,14 @@ const DAY = 86_400;
  * Gold rows of one day, `perDay` of them, split into files of at most `perFile` rows, in a run's own
  * location and committed in the ledger, as the Spark job leaves them.
  */
-export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: string, perDay: number, perFile = 50_000, runId = 'run-1'): void {
+export function addGoldDay(
+  lake: MemoryLake,
+  request: BackfillRequest,
+  dt: string,
+  perDay: number,
+  perFile = 50_000,
+  runId = 'run-1',
+): void {
   const location = `${goldPartition(request, dt)}/run=${runId}`;
   const files: string[] = [];
   const base = Date.parse(`${dt}T00:00:00Z`) / 1000;
@@ -80,9 +87,15 @@ export function addGoldDay(lake: MemoryLake, request: BackfillRequest, dt: strin
     files.push(uri);
   }
   const commit: GoldCommit = {
-    dt, feature_version: request.featureVersion, run_id: runId, location, files, rows: perDay,
-    code_revision: 'test', fingerprint: 'test', committed_at: new Date(0).toISOString(),
+    dt,
+    feature_version: request.featureVersion,
+    run_id: runId,
+    location,
+    files,
+    rows: perDay,
+    code_revision: 'test',
+    fingerprint: 'test',
+    committed_at: new Date(0).toISOString(),
   };
   lake.texts.set(goldCommitUri(request, dt), JSON.stringify(commit));
 }
-

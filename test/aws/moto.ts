@@ -41,9 +41,13 @@ export interface Moto {
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(path.join(ROOT, '.venv', 'bin', 'moto_server'), ['-H', '127.0.0.1', '-p', String(port)], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const child: ChildProcess = spawn(
+    path.join(ROOT, '.venv', 'bin', 'moto_server'),
+    ['-H', '127.0.0.1', '-p', String(port)],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (d) => (stderr = (stderr + String(d)).slice(-4000)));
   // moto takes a second or two to import its backends; 30 s covers a slow CI machine.
@@ -63,7 +67,10 @@ export async function startMoto(): Promise<Moto> {
     await new Promise((r) => setTimeout(r, 200));
   }
   const api = async (pathname: string, body?: unknown) => {
-    const res = await fetch(`${endpoint}${pathname}`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${endpoint}${pathname}`, {
+      method: 'POST',
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     if (!res.ok) throw new Error(`moto ${pathname}: HTTP ${res.status} ${await res.text()}`);
   };
   return {
@@ -108,7 +115,10 @@ export function fixMotoEmrTimestamps(client: EMRServerlessClient): void {
       const fixed = Buffer.from(
         Buffer.concat(chunks)
           .toString('utf8')
-          .replace(/"(\w+At)":\s*"(\d{4}-\d{2}-\d{2}T[^"]+)"/g, (_m, key: string, iso: string) => `"${key}": ${Date.parse(iso) / 1000}`),
+          .replace(
+            /"(\w+At)":\s*"(\d{4}-\d{2}-\d{2}T[^"]+)"/g,
+            (_m, key: string, iso: string) => `"${key}": ${Date.parse(iso) / 1000}`,
+          ),
       );
       response.body = Readable.from([fixed]);
       if (response.headers) response.headers['content-length'] = String(fixed.length);

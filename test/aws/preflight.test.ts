@@ -13,7 +13,11 @@ import { CreateCrawlerCommand, CreateDatabaseCommand } from '@aws-sdk/client-glu
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { DEFAULT_CODE_PREFIX, uploadJobCode } from '../../src/activities/aws/job-code';
 import { packageJob } from '../../src/client/commands/deploy-job';
-import { CreateFeatureGroupCommand, SageMakerClient, type CreateFeatureGroupCommandInput } from '@aws-sdk/client-sagemaker';
+import {
+  CreateFeatureGroupCommand,
+  SageMakerClient,
+  type CreateFeatureGroupCommandInput,
+} from '@aws-sdk/client-sagemaker';
 import * as assert from 'node:assert/strict';
 import { createAwsBackends, type AwsBackends, type AwsClients } from '../../src/activities/aws';
 import type { BackfillInput } from '../../src/common/input';
@@ -39,7 +43,8 @@ describe('aws: preflight checks every resource a backfill needs, before any work
   let moto: Moto;
   let clients: AwsClients;
   let appId: string;
-  const request = (overrides: BackfillInput = {}) => awsRequest({ bucket: 'lake', featureGroup: GROUP, emr: { appId, jobRole: JOB_ROLE }, ...overrides });
+  const request = (overrides: BackfillInput = {}) =>
+    awsRequest({ bucket: 'lake', featureGroup: GROUP, emr: { appId, jobRole: JOB_ROLE }, ...overrides });
   const backends = (extra: Partial<AwsClients> = {}, mode: 'crawler' | 'partitions' = 'crawler'): AwsBackends =>
     createAwsBackends({ ...clients, ...extra }, { catalogMode: mode });
 
@@ -47,14 +52,29 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     moto = await startMoto();
     const m = motoClients(moto.endpoint);
     clients = { ...m, featureStore: {} as never }; // preflight writes no record
-    appId = (await m.emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))).applicationId!;
+    appId = (
+      await m.emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))
+    ).applicationId!;
     await m.glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: 'gold' } }));
-    await m.glue.send(new CreateCrawlerCommand({ Name: 'gold-crawler', Role: `arn:aws:iam::${ACCOUNT}:role/G`, DatabaseName: 'gold', Targets: { S3Targets: [{ Path: 's3://lake/gold/' }] } }));
+    await m.glue.send(
+      new CreateCrawlerCommand({
+        Name: 'gold-crawler',
+        Role: `arn:aws:iam::${ACCOUNT}:role/G`,
+        DatabaseName: 'gold',
+        Targets: { S3Targets: [{ Path: 's3://lake/gold/' }] },
+      }),
+    );
     await m.sagemaker.send(new CreateFeatureGroupCommand(featureGroupInput(GROUP)));
     // The job code, deployed as `backfill deploy-job` does (preflight resolves and checks its key).
     await m.s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }));
     const pkg = packageJob();
-    await uploadJobCode(m.s3, { codeBucket: 'code-bucket', prefix: DEFAULT_CODE_PREFIX, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
+    await uploadJobCode(m.s3, {
+      codeBucket: 'code-bucket',
+      prefix: DEFAULT_CODE_PREFIX,
+      entryPoint: pkg.entryPoint,
+      pyPackage: pkg.pyPackage,
+      hash: pkg.hash,
+    });
   });
   after(async () => {
     await moto?.stop();
@@ -69,11 +89,23 @@ describe('aws: preflight checks every resource a backfill needs, before any work
   it('refuses an EMR application that cannot take jobs, naming it and its state (moto)', async () => {
     const { emr } = clients;
     const create = async (input: Partial<ConstructorParameters<typeof CreateApplicationCommand>[0]> = {}) =>
-      (await emr.send(new CreateApplicationCommand({ name: 'other', releaseLabel: 'emr-7.5.0', type: 'SPARK', ...input }))).applicationId!;
+      (
+        await emr.send(
+          new CreateApplicationCommand({ name: 'other', releaseLabel: 'emr-7.5.0', type: 'SPARK', ...input }),
+        )
+      ).applicationId!;
 
-    await rejectsFinal(backends().preflight!(request({ emr: { appId: 'no-such-app', jobRole: JOB_ROLE } })), 'InvalidInput', /^emr\.appId: EMR Serverless application no-such-app does not exist/);
+    await rejectsFinal(
+      backends().preflight!(request({ emr: { appId: 'no-such-app', jobRole: JOB_ROLE } })),
+      'InvalidInput',
+      /^emr\.appId: EMR Serverless application no-such-app does not exist/,
+    );
     const hive = await create({ type: 'HIVE' });
-    await rejectsFinal(backends().preflight!(request({ emr: { appId: hive, jobRole: JOB_ROLE } })), 'InvalidInput', new RegExp(`^emr\\.appId: .*${hive} is of type Hive, not Spark`));
+    await rejectsFinal(
+      backends().preflight!(request({ emr: { appId: hive, jobRole: JOB_ROLE } })),
+      'InvalidInput',
+      new RegExp(`^emr\\.appId: .*${hive} is of type Hive, not Spark`),
+    );
 
     // STOPPED starts itself on StartJobRun (auto-start, EMR's default) ...
     const stopped = await create();
@@ -85,35 +117,63 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     await rejectsFinal(
       backends().preflight!(request({ emr: { appId: manual, jobRole: JOB_ROLE } })),
       'InvalidInput',
-      new RegExp(`^emr\\.appId: .*${manual} is STOPPED with auto-start disabled.*start-application --application-id ${manual}`),
+      new RegExp(
+        `^emr\\.appId: .*${manual} is STOPPED with auto-start disabled.*start-application --application-id ${manual}`,
+      ),
     );
     await emr.send(new DeleteApplicationCommand({ applicationId: manual }));
-    await rejectsFinal(backends().preflight!(request({ emr: { appId: manual, jobRole: JOB_ROLE } })), 'InvalidInput', new RegExp(`${manual} is TERMINATED and takes no job`));
+    await rejectsFinal(
+      backends().preflight!(request({ emr: { appId: manual, jobRole: JOB_ROLE } })),
+      'InvalidInput',
+      new RegExp(`${manual} is TERMINATED and takes no job`),
+    );
   });
 
   it('refuses an application in a state moto never shows (CREATING, STARTING), and retries an EMR outage (EMR double)', async () => {
     const double = new EmrDouble();
     await double.start();
     try {
-      const emr = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+      const emr = new EMRServerlessClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+      });
       for (const state of ['CREATING', 'STARTING', 'STOPPING']) {
         double.applications.set('app-1', { state, type: 'Spark' });
-        await rejectsFinal(backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } })), 'InvalidInput', new RegExp(`app-1 is ${state}, not ready for jobs`));
+        await rejectsFinal(
+          backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } })),
+          'InvalidInput',
+          new RegExp(`app-1 is ${state}, not ready for jobs`),
+        );
       }
       double.applications.set('app-1', { state: 'CREATED', type: 'Spark' });
       await backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } }));
       // An outage is not bad input: the activity's retry policy gets another go.
       double.faults.push(awsError(503, 'ServiceUnavailableException', 'Service is unavailable'));
-      await rejectsRetryable(backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } })), /EMR GetApplication app-1 failed: ServiceUnavailableException/);
-      double.faults.push(awsError(403, 'AccessDeniedException', 'not authorized to perform: emr-serverless:GetApplication'));
-      await rejectsFinal(backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } })), 'AwsAccessDenied', /needs emr-serverless:GetApplication \(deploy\/iam\/worker-policy\.json\)/);
+      await rejectsRetryable(
+        backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } })),
+        /EMR GetApplication app-1 failed: ServiceUnavailableException/,
+      );
+      double.faults.push(
+        awsError(403, 'AccessDeniedException', 'not authorized to perform: emr-serverless:GetApplication'),
+      );
+      await rejectsFinal(
+        backends({ emr }).preflight!(request({ emr: { appId: 'app-1', jobRole: JOB_ROLE } })),
+        'AwsAccessDenied',
+        /needs emr-serverless:GetApplication \(deploy\/iam\/worker-policy\.json\)/,
+      );
     } finally {
       await double.stop();
     }
   });
 
   it('refuses a missing crawler in crawler mode (moto)', async () => {
-    await rejectsFinal(backends().preflight!(request({ glue: { crawlerName: 'nope' } })), 'InvalidInput', /^glue\.crawlerName: crawler "nope" does not exist.*BACKFILL_CATALOG_MODE=partitions/);
+    await rejectsFinal(
+      backends().preflight!(request({ glue: { crawlerName: 'nope' } })),
+      'InvalidInput',
+      /^glue\.crawlerName: crawler "nope" does not exist.*BACKFILL_CATALOG_MODE=partitions/,
+    );
   });
 
   it('refuses a feature group whose definitions do not fit the records, naming each difference (moto)', async () => {
@@ -123,7 +183,11 @@ describe('aws: preflight checks every resource a backfill needs, before any work
       .FeatureDefinitions!.filter((d) => d.FeatureName !== 'merchant_count_24h')
       .map((d) => (d.FeatureName === 'amount_sum_24h' ? { ...d, FeatureType: 'Integral' } : d));
     await clients.sagemaker.send(new CreateFeatureGroupCommand(input));
-    const err = await rejectsFinal(backends().preflight!(request({ featureGroup: 'wrong_group' })), 'InvalidInput', /^featureGroup: feature group "wrong_group" does not fit the records/);
+    const err = await rejectsFinal(
+      backends().preflight!(request({ featureGroup: 'wrong_group' })),
+      'InvalidInput',
+      /^featureGroup: feature group "wrong_group" does not fit the records/,
+    );
     assert.match(err.message, /record identifier is "event_id", the records use "card_id"/);
     assert.match(err.message, /feature "amount_sum_24h" is Integral, the records send Fractional/);
     assert.match(err.message, /feature "merchant_count_24h" \(Integral\) is not defined/);
@@ -134,9 +198,18 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     const double = new SageMakerDouble(3);
     await double.start();
     try {
-      const sagemaker = new SageMakerClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
+      const sagemaker = new SageMakerClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+      });
       const run = (name: string) => backends({ sagemaker }).preflight!(request({ featureGroup: name }));
-      await rejectsFinal(run('missing'), 'InvalidInput', /^featureGroup: feature group "missing" does not exist in this account\/region/);
+      await rejectsFinal(
+        run('missing'),
+        'InvalidInput',
+        /^featureGroup: feature group "missing" does not exist in this account\/region/,
+      );
 
       const input = featureGroupInput('g');
       const group: DoubleFeatureGroup = {
@@ -148,24 +221,45 @@ describe('aws: preflight checks every resource a backfill needs, before any work
       double.groups.set('g', group);
       const before = double.calls.length;
       await run('g');
-      assert.deepEqual(double.calls.slice(before), ['DescribeFeatureGroup', 'DescribeFeatureGroup', 'DescribeFeatureGroup']);
+      assert.deepEqual(double.calls.slice(before), [
+        'DescribeFeatureGroup',
+        'DescribeFeatureGroup',
+        'DescribeFeatureGroup',
+      ]);
 
       double.groups.set('g', { ...group, FeatureGroupStatus: 'Creating' });
       await rejectsFinal(run('g'), 'InvalidInput', /"g" is Creating, not Created: wait until it is Created/);
-      double.groups.set('g', { ...group, FeatureGroupStatus: 'CreateFailed', FailureReason: 'offline store bucket not found' });
-      await rejectsFinal(run('g'), 'InvalidInput', /"g" is CreateFailed \(offline store bucket not found\), not Created/);
-      double.groups.set('g', { ...group, FeatureDefinitions: group.FeatureDefinitions.map((d) => (d.FeatureName === 'event_id' ? { ...d, CollectionType: 'List' } : d)) });
+      double.groups.set('g', {
+        ...group,
+        FeatureGroupStatus: 'CreateFailed',
+        FailureReason: 'offline store bucket not found',
+      });
+      await rejectsFinal(
+        run('g'),
+        'InvalidInput',
+        /"g" is CreateFailed \(offline store bucket not found\), not Created/,
+      );
+      double.groups.set('g', {
+        ...group,
+        FeatureDefinitions: group.FeatureDefinitions.map((d) =>
+          d.FeatureName === 'event_id' ? { ...d, CollectionType: 'List' } : d,
+        ),
+      });
       await rejectsFinal(run('g'), 'InvalidInput', /feature "event_id" is a List collection/);
 
       double.groups.set('g', group);
       double.faults.push(awsError(500, 'InternalFailure', 'An internal error occurred'));
       await rejectsRetryable(run('g'), /SageMaker DescribeFeatureGroup g failed: InternalFailure/);
-      double.faults.push(awsError(400, 'AccessDeniedException', 'not authorized to perform: sagemaker:DescribeFeatureGroup'));
+      double.faults.push(
+        awsError(400, 'AccessDeniedException', 'not authorized to perform: sagemaker:DescribeFeatureGroup'),
+      );
       await rejectsFinal(run('g'), 'AwsAccessDenied', /needs sagemaker:DescribeFeatureGroup/);
 
       // A dry run asks nothing of AWS.
       const calls = double.calls.length;
-      await backends({ sagemaker }).preflight!(request({ featureGroup: 'missing', dryRun: true, emr: undefined, glue: undefined }));
+      await backends({ sagemaker }).preflight!(
+        request({ featureGroup: 'missing', dryRun: true, emr: undefined, glue: undefined }),
+      );
       assert.equal(double.calls.length, calls);
     } finally {
       await double.stop();

@@ -59,12 +59,19 @@ describe('aws: S3 lake on moto', function () {
       `${base}/dt=2025-10-1/sub/part-2.parquet`,
       `${base}/dt=2025-10-1/`,
     ];
-    for (const Key of keys) await s3.send(new PutObjectCommand({ Bucket: 'lake', Key, Body: Buffer.from(Key.endsWith('/') ? '' : 'x'.repeat(5)) }));
+    for (const Key of keys)
+      await s3.send(
+        new PutObjectCommand({ Bucket: 'lake', Key, Body: Buffer.from(Key.endsWith('/') ? '' : 'x'.repeat(5)) }),
+      );
     listCalls = 0;
     const listed = await lake.list(`s3://lake/${base}/dt=2025-10-1`);
     assert.deepEqual(
       listed.map((o) => o.uri),
-      [`s3://lake/${base}/dt=2025-10-1/part-0.parquet`, `s3://lake/${base}/dt=2025-10-1/part-1.parquet`, `s3://lake/${base}/dt=2025-10-1/sub/part-2.parquet`],
+      [
+        `s3://lake/${base}/dt=2025-10-1/part-0.parquet`,
+        `s3://lake/${base}/dt=2025-10-1/part-1.parquet`,
+        `s3://lake/${base}/dt=2025-10-1/sub/part-2.parquet`,
+      ],
     );
     assert.ok(listed.every((o) => o.size === 5));
     assert.ok(listCalls >= 3, `expected several pages, got ${listCalls}`);
@@ -73,7 +80,9 @@ describe('aws: S3 lake on moto', function () {
   });
 
   it('reads a parquet file written by Spark', async () => {
-    await s3.send(new PutObjectCommand({ Bucket: 'lake', Key: 'p/part-0.parquet', Body: fs.readFileSync(GOLD_FIXTURE) }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: 'lake', Key: 'p/part-0.parquet', Body: fs.readFileSync(GOLD_FIXTURE) }),
+    );
     const rows = await lake.readParquet('s3://lake/p/part-0.parquet');
     assert.equal(rows.length, 120);
     assert.equal(rows[0].card_id, 'card_00');

@@ -40,7 +40,8 @@ export class SageMakerDouble {
           this.calls.push(operation);
           const fault = this.faults.shift();
           if (fault) return fault;
-          if (operation === 'DescribeFeatureGroup') return this.describe(body as { FeatureGroupName?: string; NextToken?: string });
+          if (operation === 'DescribeFeatureGroup')
+            return this.describe(body as { FeatureGroupName?: string; NextToken?: string });
           return awsError(400, 'UnknownOperationException', `the double does not implement ${operation}`);
         },
       },
@@ -54,7 +55,12 @@ export class SageMakerDouble {
   private describe(body: { FeatureGroupName?: string; NextToken?: string }): Reply {
     const name = body.FeatureGroupName ?? '';
     const group = this.groups.get(name);
-    if (!group) return awsError(400, 'ResourceNotFound', `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name ${name}`);
+    if (!group)
+      return awsError(
+        400,
+        'ResourceNotFound',
+        `Resource Not Found: Amazon SageMaker can't find a FeatureGroup with name ${name}`,
+      );
     const start = Number(body.NextToken ?? 0);
     const end = start + this.pageSize;
     return ok({

@@ -30,7 +30,11 @@ export function firstChunk(request: BackfillRequest): ChunkSpec {
 }
 
 /** Asserts that `promise` rejects with a non-retryable ApplicationFailure of `type` whose message matches. */
-export async function rejectsFinal(promise: Promise<unknown>, type: string, message: RegExp): Promise<ApplicationFailure> {
+export async function rejectsFinal(
+  promise: Promise<unknown>,
+  type: string,
+  message: RegExp,
+): Promise<ApplicationFailure> {
   try {
     await promise;
   } catch (err) {
@@ -48,7 +52,10 @@ export async function rejectsRetryable(promise: Promise<unknown>, message: RegEx
   try {
     await promise;
   } catch (err) {
-    assert.ok(!(err instanceof ApplicationFailure && err.nonRetryable), `expected a retryable error, got final ${String(err)}`);
+    assert.ok(
+      !(err instanceof ApplicationFailure && err.nonRetryable),
+      `expected a retryable error, got final ${String(err)}`,
+    );
     assert.match(String((err as Error).message), message);
     return err;
   }

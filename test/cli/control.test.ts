@@ -59,12 +59,30 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
       maxConcurrentChunks: 1,
       ...extra,
     };
-    const workflowId = backfillWorkflowId({ featureGroup, featureVersion: 'v1', startDate: input.startDate, endDate: input.endDate, dryRun: false });
-    const handle = await env.client.workflow.start('backfillWorkflow', { args: [input], taskQueue: TASK_QUEUE, workflowId });
-    return { handle, workflowId, flags: ['--feature-group', featureGroup, '--start-date', input.startDate, '--end-date', input.endDate] };
+    const workflowId = backfillWorkflowId({
+      featureGroup,
+      featureVersion: 'v1',
+      startDate: input.startDate,
+      endDate: input.endDate,
+      dryRun: false,
+    });
+    const handle = await env.client.workflow.start('backfillWorkflow', {
+      args: [input],
+      taskQueue: TASK_QUEUE,
+      workflowId,
+    });
+    return {
+      handle,
+      workflowId,
+      flags: ['--feature-group', featureGroup, '--start-date', input.startDate, '--end-date', input.endDate],
+    };
   }
 
-  async function until(handle: WorkflowHandle, test: (p: BackfillProgress) => boolean, what: string): Promise<BackfillProgress> {
+  async function until(
+    handle: WorkflowHandle,
+    test: (p: BackfillProgress) => boolean,
+    what: string,
+  ): Promise<BackfillProgress> {
     const deadline = Date.now() + 30_000;
     for (;;) {
       const p = await handle.query(progressQuery).catch(() => undefined);
@@ -125,10 +143,20 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     const { handle, workflowId } = await start('fg_follow', 3);
     const io = fakeIo(true);
     assert.equal(await main(['status', '--follow', workflowId], io, deps), 0, io.stderr());
-    assert.ok(io.statusLines.some((l) => /^running \[[#.]+\] \d\/3 chunks \(\d ok, 0 failed, \d running\) \| \S+ elapsed, ETA .* \| \d+ rows, \d+ records$/.test(l)), io.statusLines.join('\n'));
+    assert.ok(
+      io.statusLines.some((l) =>
+        /^running \[[#.]+\] \d\/3 chunks \(\d ok, 0 failed, \d running\) \| \S+ elapsed, ETA .* \| \d+ rows, \d+ records$/.test(
+          l,
+        ),
+      ),
+      io.statusLines.join('\n'),
+    );
     assert.equal(io.statusLines.at(-1), '', 'the bar is cleared before the report');
     // On a terminal chunk events are plain lines above the bar (no timestamp).
-    assert.ok(io.errLines.some((l) => /^chunk 2025-10-03_2025-10-03 succeeded in \d+s: 10 rows, 10 records$/.test(l)), io.stderr());
+    assert.ok(
+      io.errLines.some((l) => /^chunk 2025-10-03_2025-10-03 succeeded in \d+s: 10 rows, 10 records$/.test(l)),
+      io.stderr(),
+    );
     assert.match(io.stdout(), new RegExp(`^Backfill ${workflowId}: SUCCEEDED`));
     assert.equal(((await handle.result()) as BackfillReport).status, 'succeeded');
   });
@@ -141,10 +169,16 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     const lines = io.stdout().split('\n');
     assert.match(lines[0], /^WORKFLOW ID +STATUS +CHUNKS +STARTED +CLOSED$/);
     assert.equal(lines.length, 2);
-    assert.match(lines[1], new RegExp(`^${workflowId} +succeeded +2/2 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ +\\d{4}`));
+    assert.match(
+      lines[1],
+      new RegExp(`^${workflowId} +succeeded +2/2 +\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\dZ +\\d{4}`),
+    );
 
     io = fakeIo();
-    assert.equal(await main(['list', '--json', '--status', 'succeeded', '--feature-version', 'v1', '--limit', '50'], io, deps), 0);
+    assert.equal(
+      await main(['list', '--json', '--status', 'succeeded', '--feature-version', 'v1', '--limit', '50'], io, deps),
+      0,
+    );
     const listed = JSON.parse(io.stdout()) as { workflowId: string; status: string; chunksTotal: number }[];
     assert.ok(listed.some((b) => b.workflowId === workflowId && b.chunksTotal === 2));
     assert.ok(listed.every((b) => b.status === 'succeeded'));
@@ -173,10 +207,17 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
 
     io = fakeIo();
     assert.equal(await main(['retry-failed', ...flags], io, deps), 0, io.stderr());
-    assert.match(io.stderr(), new RegExp(`retrying ${rest.length} chunk\\(s\\) of ${workflowId} \\(cancelled\\): ${rest.join(', ')}`));
+    assert.match(
+      io.stderr(),
+      new RegExp(`retrying ${rest.length} chunk\\(s\\) of ${workflowId} \\(cancelled\\): ${rest.join(', ')}`),
+    );
     assert.match(io.stdout(), new RegExp(`^Backfill ${workflowId}: SUCCEEDED`));
     const retried = (await env.client.workflow.getHandle(workflowId).result()) as BackfillReport;
-    assert.deepEqual(retried.chunks.map((c) => c.chunk.id), rest, 'only the chunks that had not succeeded ran again');
+    assert.deepEqual(
+      retried.chunks.map((c) => c.chunk.id),
+      rest,
+      'only the chunks that had not succeeded ran again',
+    );
 
     io = fakeIo();
     assert.equal(await main(['retry-failed', workflowId], io, deps), 0);
@@ -208,7 +249,10 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     assert.equal(await main(['retry-failed', workflowId, '--json'], io, deps), 0, io.stderr());
     const report = JSON.parse(io.stdout()) as BackfillReport;
     assert.equal(report.status, 'succeeded');
-    assert.deepEqual(report.chunks.map((c) => c.chunk.id), ['2025-10-02_2025-10-02']);
+    assert.deepEqual(
+      report.chunks.map((c) => c.chunk.id),
+      ['2025-10-02_2025-10-02'],
+    );
   });
 
   it('retry-failed on a running backfill queues its failed chunks again (retryFailed update) and follows it', async () => {

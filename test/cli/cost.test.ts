@@ -16,7 +16,8 @@ import type { DryRunPlan } from '../../src/common/results';
 
 const MiB = 1024 * 1024;
 const chunk = (days: number) => planChunks('2025-10-01', `2025-10-${String(days).padStart(2, '0')}`, days)[0];
-const close = (actual: number, expected: number, what: string) => assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} != ${expected}`);
+const close = (actual: number, expected: number, what: string) =>
+  assert.ok(Math.abs(actual - expected) < 1e-9, `${what}: ${actual} != ${expected}`);
 
 describe('cli: cost estimate', () => {
   it('reads Spark memory sizes and bills heap plus overhead, rounded up to a whole GB', () => {
@@ -32,7 +33,7 @@ describe('cli: cost estimate', () => {
     assert.equal(billedMemoryGb('8g', '1024'), 9, 'a plain overhead number is MiB, as in Spark');
   });
 
-  it('sizes Spark by chunk length from the tuning table, with the request\'s sparkConf on top', () => {
+  it("sizes Spark by chunk length from the tuning table, with the request's sparkConf on top", () => {
     assert.equal(sparkConfOf(chunk(1), {})['spark.executor.instances'], '2');
     assert.equal(sparkConfOf(chunk(7), {})['spark.executor.instances'], '4');
     assert.equal(sparkConfOf(chunk(31), {})['spark.executor.cores'], '4');
@@ -55,7 +56,11 @@ describe('cli: cost estimate', () => {
   it('costs a large chunk with 4-core, 16g executors', () => {
     // large: driver 4 vCPU 16g (18 GB), 8 executors x 4 vCPU 16g -> 36 vCPU, 9 x 18 = 162 GB.
     // 64 GiB over 32 cores at 2 MiB/s = 1024 s, + 90 s.
-    const c = estimateChunk({ chunk: chunk(31), inputBytes: 64 * 1024 * MiB, processes: true }, {}, { vcpuHour: 0.05, gbHour: 0.005 });
+    const c = estimateChunk(
+      { chunk: chunk(31), inputBytes: 64 * 1024 * MiB, processes: true },
+      {},
+      { vcpuHour: 0.05, gbHour: 0.005 },
+    );
     close(c.runSeconds, 1114, 'run seconds');
     close(c.vcpuHours, (36 * 1114) / 3600, 'vCPU-hours');
     close(c.gbHours, (162 * 1114) / 3600, 'GB-hours');
@@ -66,7 +71,11 @@ describe('cli: cost estimate', () => {
     const idle = estimateChunk({ chunk: chunk(1), inputBytes: 999 * MiB, processes: false }, {});
     assert.equal(idle.inputBytes, 0, 'a skipped chunk reads no bronze');
     close(idle.runSeconds, DEFAULT_ASSUMPTIONS.overheadSeconds, 'overhead only');
-    const quick = estimateChunk({ chunk: chunk(1), inputBytes: 0, processes: true }, {}, DEFAULT_PRICES, { mibPerCoreSecond: 2, overheadSeconds: 10, minBilledSeconds: 60 });
+    const quick = estimateChunk({ chunk: chunk(1), inputBytes: 0, processes: true }, {}, DEFAULT_PRICES, {
+      mibPerCoreSecond: 2,
+      overheadSeconds: 10,
+      minBilledSeconds: 60,
+    });
     close(quick.billedSeconds, 60, 'minimum billing');
   });
 
@@ -79,7 +88,7 @@ describe('cli: cost estimate', () => {
     assert.equal(chunkInputBytes(first, bytes, 0), 1 + 10 + 100);
   });
 
-  it('estimates a dry run\'s plan, chunk by chunk and in total', () => {
+  it("estimates a dry run's plan, chunk by chunk and in total", () => {
     const plan: DryRunPlan = {
       chunks: planChunks('2025-10-01', '2025-10-04', 2),
       bronzePresent: { '2025-10-01': 100 * MiB, '2025-10-02': 100 * MiB, '2025-10-03': 100 * MiB },
@@ -89,7 +98,14 @@ describe('cli: cost estimate', () => {
       wouldOverwrite: [],
     };
     const inputs = costInputsOf(plan, 1);
-    assert.deepEqual(inputs.map((i) => [i.inputBytes / MiB, i.processes]), [[300, true], [200, false]], '10-03 is skipped and 10-04 has no bronze');
+    assert.deepEqual(
+      inputs.map((i) => [i.inputBytes / MiB, i.processes]),
+      [
+        [300, true],
+        [200, false],
+      ],
+      '10-03 is skipped and 10-04 has no bronze',
+    );
     const e = estimateBackfill(inputs, { 'spark.executor.instances': '4' }, { vcpuHour: 1, gbHour: 0 });
     assert.equal(e.chunks.length, 2);
     assert.equal(e.chunks[0].executors, 4);

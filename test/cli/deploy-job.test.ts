@@ -3,7 +3,13 @@
  * job code, and the EMR runner submitting a job run at the uploaded key (EMR job-run double).
  */
 import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
-import { CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
 import assert from 'node:assert/strict';
@@ -35,8 +41,11 @@ function zipEntries(zip: Buffer): [string, number[]][] {
   const file = path.join(os.tmpdir(), `entries-${process.pid}.zip`);
   fs.writeFileSync(file, zip);
   try {
-    const script = 'import json,sys,zipfile; print(json.dumps([[i.filename, list(i.date_time)] for i in zipfile.ZipFile(sys.argv[1]).infolist()]))';
-    return JSON.parse(execFileSync(path.join(ROOT, '.venv', 'bin', 'python'), ['-c', script, file], { encoding: 'utf8' }));
+    const script =
+      'import json,sys,zipfile; print(json.dumps([[i.filename, list(i.date_time)] for i in zipfile.ZipFile(sys.argv[1]).infolist()]))';
+    return JSON.parse(
+      execFileSync(path.join(ROOT, '.venv', 'bin', 'python'), ['-c', script, file], { encoding: 'utf8' }),
+    );
   } finally {
     fs.rmSync(file, { force: true });
   }
@@ -51,7 +60,8 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
   before(async () => {
     moto = await startMoto();
     ({ s3, emr } = motoClients(moto.endpoint));
-    for (const Bucket of ['code-bucket', 'other-code', 'empty-code', 'lake']) await s3.send(new CreateBucketCommand({ Bucket }));
+    for (const Bucket of ['code-bucket', 'other-code', 'empty-code', 'lake'])
+      await s3.send(new CreateBucketCommand({ Bucket }));
   });
   after(async () => moto?.stop());
 
@@ -60,24 +70,46 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
     assert.equal(await main(['deploy-job', '--code-bucket', 'code-bucket'], io, deps()), 0, io.stderr());
     const key = io.stdout();
     assert.match(key, /^jobs\/card-features\/[0-9a-f]{12}$/);
-    assert.equal((await bytesOf(s3, 'code-bucket', `${key}/backfill_features.py`)).toString(), fs.readFileSync(path.join(ROOT, 'spark_jobs', 'backfill_features.py'), 'utf8'));
+    assert.equal(
+      (await bytesOf(s3, 'code-bucket', `${key}/backfill_features.py`)).toString(),
+      fs.readFileSync(path.join(ROOT, 'spark_jobs', 'backfill_features.py'), 'utf8'),
+    );
     const zip = await bytesOf(s3, 'code-bucket', `${key}/card_features.zip`);
     const entries = zipEntries(zip);
     const names = entries.map(([n]) => n);
     assert.deepEqual(names, [...names].sort(), 'entries sorted');
-    assert.ok(names.includes('card_features/__init__.py') && names.includes('card_features/definitions.json') && names.includes('card_features/job.py'), names.join());
-    assert.ok(names.every((n) => n.startsWith('card_features/') && !n.includes('__pycache__') && /\.(py|json)$/.test(n)), names.join());
-    assert.ok(entries.every(([, t]) => t.join() === '1980,1,1,0,0,0'), 'fixed timestamps');
+    assert.ok(
+      names.includes('card_features/__init__.py') &&
+        names.includes('card_features/definitions.json') &&
+        names.includes('card_features/job.py'),
+      names.join(),
+    );
+    assert.ok(
+      names.every((n) => n.startsWith('card_features/') && !n.includes('__pycache__') && /\.(py|json)$/.test(n)),
+      names.join(),
+    );
+    assert.ok(
+      entries.every(([, t]) => t.join() === '1980,1,1,0,0,0'),
+      'fixed timestamps',
+    );
     assert.equal((await bytesOf(s3, 'code-bucket', 'jobs/card-features/LATEST')).toString().trim(), key);
-    assert.match(io.stderr(), new RegExp(`uploaded s3://code-bucket/${key}/backfill_features.py and card_features.zip`));
+    assert.match(
+      io.stderr(),
+      new RegExp(`uploaded s3://code-bucket/${key}/backfill_features.py and card_features.zip`),
+    );
 
     // The same sources again: the same key and bytes, nothing new in the bucket.
     const again = fakeIo();
     assert.equal(await main(['deploy-job', '--code-bucket', 'code-bucket'], again, deps()), 0, again.stderr());
     assert.equal(again.stdout(), key);
     assert.ok((await bytesOf(s3, 'code-bucket', `${key}/card_features.zip`)).equals(zip));
-    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: 'code-bucket' }))).Contents!.map((o) => o.Key).sort();
-    assert.deepEqual(listed, [`${key}/backfill_features.py`, `${key}/card_features.zip`, 'jobs/card-features/LATEST'].sort());
+    const listed = (await s3.send(new ListObjectsV2Command({ Bucket: 'code-bucket' })))
+      .Contents!.map((o) => o.Key)
+      .sort();
+    assert.deepEqual(
+      listed,
+      [`${key}/backfill_features.py`, `${key}/card_features.zip`, 'jobs/card-features/LATEST'].sort(),
+    );
   });
 
   it('builds the same bytes whatever the file times and caches, and a new key when a source changes', () => {
@@ -108,7 +140,11 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
 
   it('takes --prefix, and refuses a missing or bad --code-bucket and a bad --prefix', async () => {
     const io = fakeIo();
-    assert.equal(await main(['deploy-job', '--code-bucket', 'other-code', '--prefix', 'team/jobs/'], io, deps()), 0, io.stderr());
+    assert.equal(
+      await main(['deploy-job', '--code-bucket', 'other-code', '--prefix', 'team/jobs/'], io, deps()),
+      0,
+      io.stderr(),
+    );
     assert.match(io.stdout(), /^team\/jobs\/[0-9a-f]{12}$/);
     assert.equal((await bytesOf(s3, 'other-code', 'team/jobs/LATEST')).toString().trim(), io.stdout());
 
@@ -127,15 +163,26 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
   });
 
   it('a jobCodeKey in the workflow input is a relative key with nothing that could split the Spark command', () => {
-    assert.equal(validateInput({ ...minimalInput, jobCodeKey: 'jobs/card-features/0123456789ab' }).jobCodeKey, 'jobs/card-features/0123456789ab');
+    assert.equal(
+      validateInput({ ...minimalInput, jobCodeKey: 'jobs/card-features/0123456789ab' }).jobCodeKey,
+      'jobs/card-features/0123456789ab',
+    );
     for (const bad of ['jobs/x --conf spark.jars=s3://evil/x.jar', '../other/0123', '/abs/key', 'jobs/', '']) {
-      assert.throws(() => validateInput({ ...minimalInput, jobCodeKey: bad }), /^InputError: invalid input: jobCodeKey: /);
+      assert.throws(
+        () => validateInput({ ...minimalInput, jobCodeKey: bad }),
+        /^InputError: invalid input: jobCodeKey: /,
+      );
     }
   });
 
   it('preflight resolves the latest deployed key, and fails naming the missing object and deploy-job', async () => {
-    const appId = (await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))).applicationId!;
-    const backends = createAwsBackends({ emr, glue: motoClients(moto.endpoint).glue, s3, featureStore: {} as never, sagemaker: {} as never }, { catalogMode: 'partitions', checkResources: false });
+    const appId = (
+      await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))
+    ).applicationId!;
+    const backends = createAwsBackends(
+      { emr, glue: motoClients(moto.endpoint).glue, s3, featureStore: {} as never, sagemaker: {} as never },
+      { catalogMode: 'partitions', checkResources: false },
+    );
     const request = (codeBucket: string, jobCodeKey?: string) =>
       awsRequest({ bucket: 'lake', codeBucket, emr: { appId, jobRole: JOB_ROLE }, glue: undefined, jobCodeKey });
 
@@ -149,7 +196,11 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
     const key = io.stdout();
     assert.deepEqual(await backends.preflight!(request('empty-code')), { jobCodeKey: key });
     assert.deepEqual(await backends.preflight!(request('empty-code', key)), { jobCodeKey: key });
-    assert.deepEqual(await backends.preflight!({ ...request('empty-code'), dryRun: true }), {}, 'a dry run needs no code');
+    assert.deepEqual(
+      await backends.preflight!({ ...request('empty-code'), dryRun: true }),
+      {},
+      'a dry run needs no code',
+    );
 
     await rejectsFinal(
       backends.preflight!(request('empty-code', 'jobs/card-features/000000000000')),
@@ -160,7 +211,9 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
     await rejectsFinal(
       backends.preflight!(request('empty-code')),
       'InvalidInput',
-      new RegExp(`^codeBucket: job code object s3://empty-code/${key}/card_features\\.zip does not exist; run \`npx backfill deploy-job --code-bucket empty-code\``),
+      new RegExp(
+        `^codeBucket: job code object s3://empty-code/${key}/card_features\\.zip does not exist; run \`npx backfill deploy-job --code-bucket empty-code\``,
+      ),
     );
   });
 
@@ -169,25 +222,56 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
     await double.start();
     try {
       double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
-      const doubleEmr = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS, maxAttempts: 1 });
-      const backends = createAwsBackends({ emr: doubleEmr, glue: motoClients(moto.endpoint).glue, s3, featureStore: {} as never, sagemaker: {} as never }, { catalogMode: 'partitions', pollIntervalMs: 10, checkResources: false });
+      const doubleEmr = new EMRServerlessClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+      });
+      const backends = createAwsBackends(
+        {
+          emr: doubleEmr,
+          glue: motoClients(moto.endpoint).glue,
+          s3,
+          featureStore: {} as never,
+          sagemaker: {} as never,
+        },
+        { catalogMode: 'partitions', pollIntervalMs: 10, checkResources: false },
+      );
       const io = fakeIo();
       assert.equal(await main(['deploy-job', '--code-bucket', 'code-bucket'], io, deps()), 0, io.stderr());
       const key = io.stdout();
       const request = awsRequest({ bucket: 'lake', codeBucket: 'code-bucket', glue: undefined });
       const chunk = firstChunk(request);
-      await backends.lake.writeText(manifestUri(request, chunk.id, 'run-1'), JSON.stringify({ written_partitions: [], output_rows: 0 }));
+      await backends.lake.writeText(
+        manifestUri(request, chunk.id, 'run-1'),
+        JSON.stringify({ written_partitions: [], output_rows: 0 }),
+      );
       const { jobCodeKey } = (await backends.preflight!(request)) as { jobCodeKey: string };
       assert.equal(jobCodeKey, key);
 
       const activities = createActivities(backends);
-      await new MockActivityEnvironment({}, quiet).run(activities.runSparkJob, { request: { ...request, jobCodeKey }, chunk, runName: 'wf-code/chunk', runId: 'run-1' });
-      await new MockActivityEnvironment({}, quiet).run(activities.runSparkJob, { request, chunk, runName: 'wf-latest/chunk', runId: 'run-1' });
+      await new MockActivityEnvironment({}, quiet).run(activities.runSparkJob, {
+        request: { ...request, jobCodeKey },
+        chunk,
+        runName: 'wf-code/chunk',
+        runId: 'run-1',
+      });
+      await new MockActivityEnvironment({}, quiet).run(activities.runSparkJob, {
+        request,
+        chunk,
+        runName: 'wf-latest/chunk',
+        runId: 'run-1',
+      });
       assert.equal(double.runs.length, 2);
       for (const run of double.runs) {
-        const submit = (run.jobDriver as { sparkSubmit: { entryPoint: string; sparkSubmitParameters: string } }).sparkSubmit;
+        const submit = (run.jobDriver as { sparkSubmit: { entryPoint: string; sparkSubmitParameters: string } })
+          .sparkSubmit;
         assert.equal(submit.entryPoint, `s3://code-bucket/${key}/backfill_features.py`);
-        assert.ok(submit.sparkSubmitParameters.startsWith(`--py-files s3://code-bucket/${key}/card_features.zip `), submit.sparkSubmitParameters);
+        assert.ok(
+          submit.sparkSubmitParameters.startsWith(`--py-files s3://code-bucket/${key}/card_features.zip `),
+          submit.sparkSubmitParameters,
+        );
       }
     } finally {
       await double.stop();

@@ -3,7 +3,12 @@
  * EMR Serverless and S3 (its job runs succeed at once), and the wire-level EMR double for a run
  * that goes through its states and FAILS. Nothing here can reach real AWS.
  */
-import { CreateApplicationCommand, EMRServerlessClient, GetJobRunCommand, ListJobRunsCommand } from '@aws-sdk/client-emr-serverless';
+import {
+  CreateApplicationCommand,
+  EMRServerlessClient,
+  GetJobRunCommand,
+  ListJobRunsCommand,
+} from '@aws-sdk/client-emr-serverless';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import assert from 'node:assert/strict';
 import { main } from '../../src/client/cli';
@@ -13,13 +18,20 @@ import { JOB_ROLE } from '../aws/support';
 import { fakeIo } from './support';
 
 const flags = (appId: string, ...extra: string[]) => [
-  'run', '--direct-emr',
-  '--bucket', 'lake-bucket',
-  '--code-bucket', 'code-bucket',
-  '--emr-app-id', appId,
-  '--emr-job-role', JOB_ROLE,
-  '--start-date', '2025-10-01',
-  '--end-date', '2025-10-02',
+  'run',
+  '--direct-emr',
+  '--bucket',
+  'lake-bucket',
+  '--code-bucket',
+  'code-bucket',
+  '--emr-app-id',
+  appId,
+  '--emr-job-role',
+  JOB_ROLE,
+  '--start-date',
+  '2025-10-01',
+  '--end-date',
+  '2025-10-02',
   ...extra,
 ];
 
@@ -34,7 +46,9 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
   before(async () => {
     moto = await startMoto();
     ({ emr, s3 } = motoClients(moto.endpoint));
-    appId = (await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))).applicationId!;
+    appId = (
+      await emr.send(new CreateApplicationCommand({ name: 'backfill', releaseLabel: 'emr-7.5.0', type: 'SPARK' }))
+    ).applicationId!;
     await s3.send(new CreateBucketCommand({ Bucket: 'lake-bucket' }));
     await s3.send(new CreateBucketCommand({ Bucket: 'code-bucket' }));
     const deployed = fakeIo();
@@ -45,7 +59,12 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
 
   it('submits one job run for the range with the sub-chunk size, waits for it and reports its manifests', async () => {
     // What the job would have written for its first sub-chunk (moto runs no Spark).
-    const manifest = { output_rows: 1234, written_partitions: ['2025-10-01'], skipped_partitions: [], coverage_gaps: [] };
+    const manifest = {
+      output_rows: 1234,
+      written_partitions: ['2025-10-01'],
+      skipped_partitions: [],
+      coverage_gaps: [],
+    };
     await s3.send(
       new PutObjectCommand({
         Bucket: 'lake-bucket',
@@ -54,7 +73,11 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
       }),
     );
     const io = fakeIo();
-    assert.equal(await main(flags(appId, '--chunk-size-days', '1', '--overwrite', '--glue-crawler', 'gold-crawler'), io, deps()), 0, io.stderr());
+    assert.equal(
+      await main(flags(appId, '--chunk-size-days', '1', '--overwrite', '--glue-crawler', 'gold-crawler'), io, deps()),
+      0,
+      io.stderr(),
+    );
 
     const runs = (await emr.send(new ListJobRunsCommand({ applicationId: appId }))).jobRuns ?? [];
     assert.equal(runs.length, 1, 'one job run for the whole range');
@@ -66,15 +89,26 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
     assert.equal(submit.entryPoint, `s3://code-bucket/${codeKey}/backfill_features.py`);
     const args = submit.entryPointArguments!;
     const arg = (name: string) => args[args.indexOf(name) + 1];
-    assert.deepEqual([arg('--bucket'), arg('--start-date'), arg('--end-date'), arg('--chunk-size-days')], ['s3://lake-bucket', '2025-10-01', '2025-10-02', '1']);
+    assert.deepEqual(
+      [arg('--bucket'), arg('--start-date'), arg('--end-date'), arg('--chunk-size-days')],
+      ['s3://lake-bucket', '2025-10-01', '2025-10-02', '1'],
+    );
     assert.ok(args.includes('--overwrite'));
     assert.ok(!args.includes('--manifest-path'), 'two sub-chunks: each writes its own manifest');
 
     assert.equal(io.errLines[0], 'notice: --glue-crawler is not used with --direct-emr: the catalog is not refreshed.');
-    assert.match(io.stderr(), new RegExp(`EMR job run ${runs[0].id} submitted on application ${appId} for 2025-10-01 \\.\\. 2025-10-02 \\(2 sub-chunk\\(s\\) of 1 day\\(s\\)\\)`));
+    assert.match(
+      io.stderr(),
+      new RegExp(
+        `EMR job run ${runs[0].id} submitted on application ${appId} for 2025-10-01 \\.\\. 2025-10-02 \\(2 sub-chunk\\(s\\) of 1 day\\(s\\)\\)`,
+      ),
+    );
     assert.match(io.stderr(), /Z EMR job run \S+: SUCCESS$/m);
     const out = io.stdout();
-    assert.match(out, new RegExp(`^Direct EMR run ${runs[0].id}: SUCCEEDED\n  v1 gold for 2025-10-01 \\.\\. 2025-10-02: 1,234 rows`));
+    assert.match(
+      out,
+      new RegExp(`^Direct EMR run ${runs[0].id}: SUCCEEDED\n  v1 gold for 2025-10-01 \\.\\. 2025-10-02: 1,234 rows`),
+    );
     assert.match(out, /2025-10-01_2025-10-01 +1,234 +2025-10-01 +- +-/);
     assert.match(out, /2025-10-02_2025-10-02 +\? +no manifest found/);
     assert.match(out, /Not done by a direct run: Glue catalog refresh, feature store ingestion, validation\./);
@@ -90,26 +124,43 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
   it('exits 2 naming --emr-app-id when the application does not exist', async () => {
     const io = fakeIo();
     assert.equal(await main(flags('00nosuchapp'), io, deps()), 2);
-    assert.match(io.stderr(), /^backfill: EMR StartJobRun on application 00nosuchapp .*; check --emr-app-id \(00nosuchapp\), --emr-job-role and --code-bucket/);
+    assert.match(
+      io.stderr(),
+      /^backfill: EMR StartJobRun on application 00nosuchapp .*; check --emr-app-id \(00nosuchapp\), --emr-job-role and --code-bucket/,
+    );
   });
 
-  it('follows a run through its states and exits 1 with EMR\'s reason when it FAILS', async () => {
+  it("follows a run through its states and exits 1 with EMR's reason when it FAILS", async () => {
     const double = new EmrDouble();
     await double.start();
     try {
       double.applications.set('app-d', { state: 'STARTED', type: 'SPARK' });
-      double.scripts.push({ states: ['SUBMITTED', 'PENDING', 'RUNNING', 'RUNNING', 'FAILED'], stateDetails: 'Job failed: ExecutorLostFailure (OOM)' });
-      const client = new EMRServerlessClient({ region: REGION, endpoint: double.endpoint, credentials: FAKE_CREDENTIALS });
+      double.scripts.push({
+        states: ['SUBMITTED', 'PENDING', 'RUNNING', 'RUNNING', 'FAILED'],
+        stateDetails: 'Job failed: ExecutorLostFailure (OOM)',
+      });
+      const client = new EMRServerlessClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+      });
       const io = fakeIo();
-      const code = await main(flags('app-d', '--chunk-size-days', '2', '--spark-conf', 'spark.executor.memory=16g'), io, { awsClients: () => ({ emr: client, s3 }), pollMs: 10 });
+      const code = await main(
+        flags('app-d', '--chunk-size-days', '2', '--spark-conf', 'spark.executor.memory=16g'),
+        io,
+        { awsClients: () => ({ emr: client, s3 }), pollMs: 10 },
+      );
       assert.equal(code, 1, io.stderr());
       const err = io.stderr();
       // submit() read SUBMITTED already; the follow loop sees the rest.
-      for (const state of ['PENDING', 'RUNNING']) assert.match(err, new RegExp(`Z EMR job run jr000001: ${state}$`, 'm'));
+      for (const state of ['PENDING', 'RUNNING'])
+        assert.match(err, new RegExp(`Z EMR job run jr000001: ${state}$`, 'm'));
       assert.match(err, /\nEMR job run jr000001 FAILED: Job failed: ExecutorLostFailure \(OOM\) \(logs: /);
       assert.match(err, /see the driver log/);
       assert.equal(io.stdout(), '');
-      const submit = (double.runs[0].jobDriver as { sparkSubmit: { entryPointArguments: string[]; sparkSubmitParameters: string } }).sparkSubmit;
+      const submit = (
+        double.runs[0].jobDriver as { sparkSubmit: { entryPointArguments: string[]; sparkSubmitParameters: string } }
+      ).sparkSubmit;
       assert.ok(submit.sparkSubmitParameters.includes('--conf spark.executor.memory=16g'));
       const args = submit.entryPointArguments;
       assert.equal(args[args.indexOf('--chunk-size-days') + 1], '2');

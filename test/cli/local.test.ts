@@ -52,7 +52,11 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
   it('a dry run prints the chunk plan, bronze found and missing, and a cost estimate, and writes nothing', async () => {
     const before = snapshot(lake);
     const io = fakeIo();
-    assert.equal(await main(run('--end-date', '2025-10-04', '--chunk-size-days', '2', '--dry-run'), io, { pollMs: 200 }), 0, io.stderr());
+    assert.equal(
+      await main(run('--end-date', '2025-10-04', '--chunk-size-days', '2', '--dry-run'), io, { pollMs: 200 }),
+      0,
+      io.stderr(),
+    );
     const out = io.stdout();
     assert.match(out, /^Dry run backfill-rt_card_features_v1-v1-2025-10-01-2025-10-04-dry-run: nothing was written/);
     assert.match(out, /2025-10-01 \.\. 2025-10-04: 4 day\(s\) in 2 chunk\(s\)/);
@@ -63,8 +67,14 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     assert.match(out, /missing in the range \(no gold will be written for these days\): 2025-10-04\n/);
     assert.match(out, /missing context \(lookback\/lateness; .*\): 2025-09-30, 2025-10-05\n/);
     assert.match(out, /would skip \(without --overwrite existing partitions are kept\): none/);
-    assert.match(out, /Estimated EMR Serverless cost: \$\d+\.\d\d \([\d.]+ vCPU-hours, [\d.]+ GB-hours\) for [\d.]+ KiB of bronze read/);
-    assert.match(out, /prices: \$0\.052624 per vCPU-hour, \$0\.0057785 per GB-hour \(change with --price-vcpu-hour, --price-gb-hour\)/);
+    assert.match(
+      out,
+      /Estimated EMR Serverless cost: \$\d+\.\d\d \([\d.]+ vCPU-hours, [\d.]+ GB-hours\) for [\d.]+ KiB of bronze read/,
+    );
+    assert.match(
+      out,
+      /prices: \$0\.052624 per vCPU-hour, \$0\.0057785 per GB-hour \(change with --price-vcpu-hour, --price-gb-hour\)/,
+    );
     assert.doesNotMatch(io.stderr(), /chunks .* done/, 'no progress lines for a dry run');
     assert.deepEqual(snapshot(lake), before, 'the lake is unchanged');
     assert.ok(!fs.existsSync(storeFile()), 'the feature store was not even opened');
@@ -72,10 +82,20 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
 
   it('a dry run with --json gives the report and the estimate at the prices given', async () => {
     const io = fakeIo();
-    assert.equal(await main(run('--end-date', '2025-10-02', '--dry-run', '--json', '--price-vcpu-hour', '1', '--price-gb-hour', '0.5'), io), 0, io.stderr());
+    assert.equal(
+      await main(
+        run('--end-date', '2025-10-02', '--dry-run', '--json', '--price-vcpu-hour', '1', '--price-gb-hour', '0.5'),
+        io,
+      ),
+      0,
+      io.stderr(),
+    );
     const { estimate, ...report } = JSON.parse(io.stdout()) as BackfillReport & { estimate: CostEstimate };
     assert.equal(report.status, 'dry_run');
-    assert.deepEqual(report.dryRun?.chunks.map((c) => c.id), ['2025-10-01_2025-10-01', '2025-10-02_2025-10-02']);
+    assert.deepEqual(
+      report.dryRun?.chunks.map((c) => c.id),
+      ['2025-10-01_2025-10-01', '2025-10-02_2025-10-02'],
+    );
     assert.deepEqual(estimate.prices, { vcpuHour: 1, gbHour: 0.5 });
     assert.equal(estimate.chunks.length, 2);
     assert.ok(Math.abs(estimate.usd - (estimate.vcpuHours + 0.5 * estimate.gbHours)) < 1e-9);
@@ -89,7 +109,11 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
 
   it('follows a real backfill with log lines (not a terminal) and ends with the report', async () => {
     const io = fakeIo(false);
-    const code = await main(run('--end-date', '2025-10-02', '--max-concurrent-chunks', '2', '--state-machine-arn', 'arn:aws:states:x'), io, { pollMs: 500 });
+    const code = await main(
+      run('--end-date', '2025-10-02', '--max-concurrent-chunks', '2', '--state-machine-arn', 'arn:aws:states:x'),
+      io,
+      { pollMs: 500 },
+    );
     const err = io.stderr();
     assert.equal(code, 0, `${err}\n${io.stdout()}`);
     const workflowId = 'backfill-rt_card_features_v1-v1-2025-10-01-2025-10-02';
@@ -101,22 +125,42 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
       assert.match(err, new RegExp(`^${stamp} chunk ${id} started$`, 'm'));
       assert.match(err, new RegExp(`^${stamp} chunk ${id} succeeded in \\S+: \\d+ rows, \\d+ records$`, 'm'));
     }
-    assert.match(err, new RegExp(`^${stamp} running: chunks 0/2 done, 0 failed, 0 cancelled, 2 running, 0 pending; 0 rows, 0 records ingested; \\S+ elapsed, ETA --$`, 'm'));
-    assert.match(err, new RegExp(`^${stamp} succeeded: chunks 2/2 done, 0 failed, 0 cancelled, 0 running, 0 pending; \\d+ rows, \\d+ records ingested; \\S+ elapsed, ETA 0s$`, 'm'));
+    assert.match(
+      err,
+      new RegExp(
+        `^${stamp} running: chunks 0/2 done, 0 failed, 0 cancelled, 2 running, 0 pending; 0 rows, 0 records ingested; \\S+ elapsed, ETA --$`,
+        'm',
+      ),
+    );
+    assert.match(
+      err,
+      new RegExp(
+        `^${stamp} succeeded: chunks 2/2 done, 0 failed, 0 cancelled, 0 running, 0 pending; \\d+ rows, \\d+ records ingested; \\S+ elapsed, ETA 0s$`,
+        'm',
+      ),
+    );
     assert.doesNotMatch(err, /\r|\x1b/, 'no terminal control characters in logs');
 
     const handle = env.client.workflow.getHandle(workflowId);
     report = (await handle.result()) as BackfillReport;
     assert.equal(report.status, 'succeeded');
     const out = io.stdout();
-    assert.match(out, new RegExp(`^Backfill ${workflowId}: SUCCEEDED\n  rt_card_features_v1 \\(v1\\), 2025-10-01 \\.\\. 2025-10-02, 2 chunk\\(s\\), took \\S+`));
+    assert.match(
+      out,
+      new RegExp(
+        `^Backfill ${workflowId}: SUCCEEDED\n  rt_card_features_v1 \\(v1\\), 2025-10-01 \\.\\. 2025-10-02, 2 chunk\\(s\\), took \\S+`,
+      ),
+    );
     for (const c of report.chunks) {
       const rows = (await goldRows(lake, 'v1', c.chunk.startDate)).length;
       assert.ok(rows > 150, `gold rows of ${c.chunk.startDate}: ${rows}`);
       assert.equal(c.rows, rows);
       assert.match(out, new RegExp(`${c.chunk.id} +succeeded +${rows} +${rows} +\\S+ +1 +passed`));
     }
-    assert.match(out, new RegExp(`total +2/2 succeeded +${report.totals.rowsWritten} +${report.totals.recordsIngested}`));
+    assert.match(
+      out,
+      new RegExp(`total +2/2 succeeded +${report.totals.rowsWritten} +${report.totals.recordsIngested}`),
+    );
     assert.match(out, /Input: \d+ malformed line\(s\) quarantined, \d+ duplicate event\(s\) removed/);
     assert.match(out, /Validation: 2\/2 chunk\(s\) passed, 0 failed, 0 not validated/);
     assert.doesNotMatch(out, /Failures:/);
@@ -132,7 +176,10 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     let io = fakeIo();
     assert.equal(await main(run('--end-date', '2025-10-02', '--dry-run'), io), 0, io.stderr());
     assert.match(io.stdout(), /Gold partitions already present \(feature_version=v1\): 2025-10-01, 2025-10-02/);
-    assert.match(io.stdout(), /would skip \(without --overwrite existing partitions are kept\): 2025-10-01, 2025-10-02/);
+    assert.match(
+      io.stdout(),
+      /would skip \(without --overwrite existing partitions are kept\): 2025-10-01, 2025-10-02/,
+    );
     assert.match(io.stdout(), /2025-10-01_2025-10-01 +1 +\S+ \S+ +0 +1 +0 /);
     io = fakeIo();
     assert.equal(await main(run('--end-date', '2025-10-02', '--dry-run', '--overwrite'), io), 0, io.stderr());

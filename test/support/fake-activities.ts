@@ -95,7 +95,9 @@ export function fakeActivities(options: FakeOptions = {}) {
     };
   };
 
-  const leaseCalls: ((AcquireLeaseInput & { step: 'acquireLease' }) | (ReleaseLeaseInput & { step: 'releaseLease' }))[] = [];
+  const leaseCalls: (
+    (AcquireLeaseInput & { step: 'acquireLease' }) | (ReleaseLeaseInput & { step: 'releaseLease' })
+  )[] = [];
   let refusals = 0;
   const lease: LeaseActivities = {
     async acquireLease(input) {
@@ -131,7 +133,14 @@ export function fakeActivities(options: FakeOptions = {}) {
     },
     async inspectLake(request) {
       calls.push({ step: 'inspectLake', chunkId: '-' });
-      return { chunks: [], bronzePresent: {}, bronzeMissing: [request.startDate], goldExisting: [], wouldSkip: [], wouldOverwrite: [] };
+      return {
+        chunks: [],
+        bronzePresent: {},
+        bronzeMissing: [request.startDate],
+        goldExisting: [],
+        wouldSkip: [],
+        wouldOverwrite: [],
+      };
     },
     async runSparkJob({ request, chunk }) {
       inFlight += 1;

@@ -9,16 +9,28 @@ import { readDayState } from '../../src/activities/ledger';
 import { DEFAULT_PREFIXES, type BackfillRequest } from '../../src/common/input';
 import { ROOT, VENV_BIN } from './temporal';
 
-export function makeSampleLake(opts: { start: string; days: number; eventsPerDay: number; cards: number; seed?: number }): string {
+export function makeSampleLake(opts: {
+  start: string;
+  days: number;
+  eventsPerDay: number;
+  cards: number;
+  seed?: number;
+}): string {
   const lake = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-lake-'));
   execFileSync(path.join(VENV_BIN, 'python'), [
     path.join(ROOT, 'scripts', 'generate_sample_data.py'),
-    '--lake', lake,
-    '--start-date', opts.start,
-    '--days', String(opts.days),
-    '--events-per-day', String(opts.eventsPerDay),
-    '--cards', String(opts.cards),
-    '--seed', String(opts.seed ?? 7),
+    '--lake',
+    lake,
+    '--start-date',
+    opts.start,
+    '--days',
+    String(opts.days),
+    '--events-per-day',
+    String(opts.eventsPerDay),
+    '--cards',
+    String(opts.cards),
+    '--seed',
+    String(opts.seed ?? 7),
   ]);
   return lake;
 }
@@ -33,7 +45,11 @@ export async function goldRows(lake: string, version: string, dt: string): Promi
 }
 
 /** Just enough of a request to address a lake's ledger (paths depend on bucket, version and group). */
-export function requestFor(lake: string, version = 'v1', featureGroup = `rt_card_features_${version}`): BackfillRequest {
+export function requestFor(
+  lake: string,
+  version = 'v1',
+  featureGroup = `rt_card_features_${version}`,
+): BackfillRequest {
   return { bucket: lake, featureVersion: version, featureGroup, prefixes: DEFAULT_PREFIXES } as BackfillRequest;
 }
 

@@ -13,7 +13,12 @@ async function main(): Promise<void> {
   if (!installWorkerRuntime()) throw new Error('BACKFILL_METRICS_PORT is not set');
   const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS });
   const fake = fakeActivities(JSON.parse(process.env.FAKE_OPTIONS ?? '{}'));
-  const worker = await Worker.create({ connection, taskQueue: process.env.TASK_QUEUE!, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+  const worker = await Worker.create({
+    connection,
+    taskQueue: process.env.TASK_QUEUE!,
+    workflowsPath: WORKFLOWS_PATH,
+    activities: fake.activities,
+  });
   await worker.runUntil(async () => {
     console.log('ready');
     await new Promise<void>((resolve) => process.once('SIGTERM', resolve));

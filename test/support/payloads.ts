@@ -45,8 +45,10 @@ function eventTypeName(e: HistoryEvent): string {
 /** The histories of every run of a workflow, following continue-as-new from its first run. */
 export async function runHistories(client: Client, workflowId: string, firstRunId: string): Promise<HistoryEvent[][]> {
   const runs: HistoryEvent[][] = [];
-  for (let runId: string | undefined = firstRunId; runId; ) {
-    const history: { events?: HistoryEvent[] | null } = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+  for (let runId: string | undefined = firstRunId; runId;) {
+    const history: { events?: HistoryEvent[] | null } = await client.workflow
+      .getHandle(workflowId, runId)
+      .fetchHistory();
     const events: HistoryEvent[] = history.events ?? [];
     runs.push(events);
     runId = events.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;

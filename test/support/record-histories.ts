@@ -18,10 +18,25 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function main(): Promise<void> {
   const env = await createTimeSkippingEnv();
   const label = process.argv[2] ?? new Date().toISOString().slice(0, 10);
-  const base = { bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-05', chunkSizeDays: 2, maxConcurrentChunks: 2 };
-  const scenarios: [string, Record<string, unknown>, FakeOptions, ((h: WorkflowHandle<typeof backfillWorkflow>) => Promise<void>)?][] = [
+  const base = {
+    bucket: '/tmp/lake',
+    startDate: '2025-10-01',
+    endDate: '2025-10-05',
+    chunkSizeDays: 2,
+    maxConcurrentChunks: 2,
+  };
+  const scenarios: [
+    string,
+    Record<string, unknown>,
+    FakeOptions,
+    ((h: WorkflowHandle<typeof backfillWorkflow>) => Promise<void>)?,
+  ][] = [
     ['succeeded', base, {}],
-    ['chunk-failed', base, { failStep: { step: 'ingest', chunkId: '2025-10-03_2025-10-04', message: 'throttled for good' } }],
+    [
+      'chunk-failed',
+      base,
+      { failStep: { step: 'ingest', chunkId: '2025-10-03_2025-10-04', message: 'throttled for good' } },
+    ],
     ['dry-run', { ...base, dryRun: true }, {}],
     [
       'paused-retried',
@@ -40,14 +55,32 @@ async function main(): Promise<void> {
   for (const [name, input, options, drive] of scenarios) {
     const fake = fakeActivities(options);
     const taskQueue = `record-${n++}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowsPath: WORKFLOWS_PATH, activities: fake.activities });
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
     await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start(backfillWorkflow, { args: [input], taskQueue, workflowId: `history-${name}` });
+      const handle = await env.client.workflow.start(backfillWorkflow, {
+        args: [input],
+        taskQueue,
+        workflowId: `history-${name}`,
+      });
       if (drive) await drive(handle);
       await handle.result().catch(() => undefined);
       // The Temporal CLI writes the proto JSON form that replay reads.
       const write = async (id: string, file: string) => {
-        const json = execFileSync(path.join(VENV_BIN, 'temporal'), ['workflow', 'show', '-w', id, '--output', 'json', '--address', env.address]);
+        const json = execFileSync(path.join(VENV_BIN, 'temporal'), [
+          'workflow',
+          'show',
+          '-w',
+          id,
+          '--output',
+          'json',
+          '--address',
+          env.address,
+        ]);
         fs.writeFileSync(path.join(OUT, file), json);
         // Replay needs the workflow id the history ran under (child ids derive from it).
         const indexFile = path.join(OUT, 'index.json');

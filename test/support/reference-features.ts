@@ -46,8 +46,12 @@ export function readBronzeEvents(lake: string, latenessDays = 1): Event[] {
           continue;
         }
         const ok =
-          typeof e.event_id === 'string' && typeof e.card_id === 'string' && typeof e.merchant_id === 'string' &&
-          typeof e.amount === 'number' && typeof e.event_time === 'number' && ['APPROVED', 'DECLINED'].includes(e.status) &&
+          typeof e.event_id === 'string' &&
+          typeof e.card_id === 'string' &&
+          typeof e.merchant_id === 'string' &&
+          typeof e.amount === 'number' &&
+          typeof e.event_time === 'number' &&
+          ['APPROVED', 'DECLINED'].includes(e.status) &&
           /^[A-Z]{3}$/.test(e.currency ?? '');
         if (!ok) continue;
         // Blank identifiers (ASCII white space only) and amounts not above zero in cents are quarantined.
@@ -71,7 +75,10 @@ export function referenceFeatures(events: Event[], countedStatuses: string[]): R
   const rows: ReferenceRow[] = [];
   for (const list of byCard.values()) {
     for (const e of list) {
-      const inWindow = (w: number) => list.filter((o) => o.event_time >= e.event_time - w && o.event_time <= e.event_time && countedStatuses.includes(o.status));
+      const inWindow = (w: number) =>
+        list.filter(
+          (o) => o.event_time >= e.event_time - w && o.event_time <= e.event_time && countedStatuses.includes(o.status),
+        );
       const day = inWindow(86_400);
       rows.push({
         card_id: e.card_id,

@@ -24,7 +24,12 @@ export class CloudWatchOutcomeRecorder implements OutcomeRecorder {
       { Name: 'FeatureVersion', Value: outcome.featureVersion },
     ];
     try {
-      await this.client.send(new PutMetricDataCommand({ Namespace: this.namespace, MetricData: [datum, { ...datum, Dimensions: dimensions }] }));
+      await this.client.send(
+        new PutMetricDataCommand({
+          Namespace: this.namespace,
+          MetricData: [datum, { ...datum, Dimensions: dimensions }],
+        }),
+      );
     } catch (err) {
       throw classifyAwsError(err, `CloudWatch PutMetricData ${this.namespace}/${OUTCOME_METRIC}`);
     }

@@ -140,8 +140,10 @@ export class EmrServerlessRunner implements SparkRunner {
 
   async submit(spec: SparkJobSpec): Promise<EmrJobHandle> {
     const { request, chunk } = spec;
-    if (!request.emr) throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', FAILURE.invalidInput);
-    if (!request.codeBucket) throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', FAILURE.invalidInput);
+    if (!request.emr)
+      throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', FAILURE.invalidInput);
+    if (!request.codeBucket)
+      throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', FAILURE.invalidInput);
     const applicationId = request.emr.appId;
     const code = jobCodeUris(request.codeBucket, await this.jobCodeKey(request, request.codeBucket));
     const conf = sparkConfFor(chunk, request.sparkConf);
@@ -200,7 +202,12 @@ export class EmrServerlessRunner implements SparkRunner {
     }
     // A failed or cancelled run can no longer write; the caller submits the next one.
     if (run.state === 'FAILED' || run.state === 'CANCELLED') return undefined;
-    return { backend: EMR_BACKEND, id: previous.id, applicationId: handle.applicationId, logLocation: logLocation(run) ?? previous.logLocation };
+    return {
+      backend: EMR_BACKEND,
+      id: previous.id,
+      applicationId: handle.applicationId,
+      logLocation: logLocation(run) ?? previous.logLocation,
+    };
   }
 
   async status(handle: JobHandle): Promise<JobStatus> {
@@ -215,10 +222,14 @@ export class EmrServerlessRunner implements SparkRunner {
       await this.client.send(new CancelJobRunCommand({ applicationId, jobRunId: handle.id }));
     } catch (err) {
       if (awsErrorName(err) === 'ResourceNotFoundException') {
-        return { state: 'cancelled', detail: `EMR job run ${handle.id} does not exist on application ${applicationId}: nothing of it runs` };
+        return {
+          state: 'cancelled',
+          detail: `EMR job run ${handle.id} does not exist on application ${applicationId}: nothing of it runs`,
+        };
       }
       // ValidationException: the run has already ended; the polling below says how.
-      if (awsErrorName(err) !== 'ValidationException') throw classifyAwsError(err, `EMR CancelJobRun ${handle.id} on application ${applicationId}`);
+      if (awsErrorName(err) !== 'ValidationException')
+        throw classifyAwsError(err, `EMR CancelJobRun ${handle.id} on application ${applicationId}`);
     }
     const waitMs = this.options.cancelWaitMs ?? DEFAULT_CANCEL_WAIT_MS;
     const deadline = Date.now() + waitMs;
@@ -292,7 +303,10 @@ export function jobStatus(run: JobRun, jobRunId: string): JobStatus {
       };
     }
     case 'CANCELLED':
-      return { state: 'cancelled', detail: `EMR job run ${jobRunId} CANCELLED: ${run.stateDetails || 'no state details'}` };
+      return {
+        state: 'cancelled',
+        detail: `EMR job run ${jobRunId} CANCELLED: ${run.stateDetails || 'no state details'}`,
+      };
     default:
       // A state this code does not know: never take it for success; keep polling and say so.
       return { state: 'running', detail: `unknown EMR job run state ${state}` };
@@ -314,7 +328,8 @@ export function logLocation(run: JobRun): string | undefined {
 
 function applicationIdOf(handle: JobHandle): string {
   const applicationId = (handle as Partial<EmrJobHandle>).applicationId;
-  if (!applicationId) throw new Error(`job handle ${JSON.stringify(handle)} is not an EMR Serverless handle (no applicationId)`);
+  if (!applicationId)
+    throw new Error(`job handle ${JSON.stringify(handle)} is not an EMR Serverless handle (no applicationId)`);
   return applicationId;
 }
 

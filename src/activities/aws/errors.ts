@@ -71,7 +71,13 @@ export function isTransient(err: unknown): boolean {
   return isThrottling(err) || TRANSIENT.has(awsErrorName(err)) || (status !== undefined && status >= 500);
 }
 
-const ACCESS_DENIED = new Set(['AccessDeniedException', 'AccessDenied', 'AccessForbidden', 'UnauthorizedOperation', 'UnrecognizedClientException']);
+const ACCESS_DENIED = new Set([
+  'AccessDeniedException',
+  'AccessDenied',
+  'AccessForbidden',
+  'UnauthorizedOperation',
+  'UnrecognizedClientException',
+]);
 const INVALID = new Set([
   'ValidationException',
   'ValidationError',

@@ -13,8 +13,22 @@ import {
   type BatchWriteRecordEntry,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { ApplicationFailure } from '@temporalio/activity';
-import { type BatchWriteOutcome, type FeatureStore, type RecordEntry, ThrottledError, TransientStoreError } from '../backends';
-import { awsErrorName, classifyAwsError, errorMessage, httpStatus, isAccessDenied, isThrottling, isTransient } from './errors';
+import {
+  type BatchWriteOutcome,
+  type FeatureStore,
+  type RecordEntry,
+  ThrottledError,
+  TransientStoreError,
+} from '../backends';
+import {
+  awsErrorName,
+  classifyAwsError,
+  errorMessage,
+  httpStatus,
+  isAccessDenied,
+  isThrottling,
+  isTransient,
+} from './errors';
 import { FAILURE } from '../../common/failures';
 
 export type WriteMode = 'batch' | 'put';
@@ -26,7 +40,12 @@ export interface FeatureStoreOptions {
 }
 
 /** Error codes meaning "this API is not available to you here", as opposed to "this request is wrong". */
-const REFUSED_OPERATION = new Set(['UnknownOperationException', 'UnknownOperation', 'InvalidAction', 'UnsupportedOperation']);
+const REFUSED_OPERATION = new Set([
+  'UnknownOperationException',
+  'UnknownOperation',
+  'InvalidAction',
+  'UnsupportedOperation',
+]);
 
 export class SageMakerFeatureStore implements FeatureStore {
   private currentMode: WriteMode;
@@ -67,7 +86,8 @@ export class SageMakerFeatureStore implements FeatureStore {
     } catch (err) {
       if (isThrottling(err)) throw new ThrottledError(`BatchWriteRecord throttled: ${errorMessage(err)}`);
       if (batchRefused(err)) throw err;
-      if (isTransient(err)) throw new TransientStoreError(`BatchWriteRecord failed: ${errorMessage(err)}`, { cause: err });
+      if (isTransient(err))
+        throw new TransientStoreError(`BatchWriteRecord failed: ${errorMessage(err)}`, { cause: err });
       throw classifyFeatureStoreError(err, 'BatchWriteRecord', entries[0].FeatureGroupName);
     }
     const match = entryMatcher(entries);
@@ -85,9 +105,10 @@ export class SageMakerFeatureStore implements FeatureStore {
   private async putEach(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
     const results = await Promise.all(
       entries.map((entry) =>
-        this.client
-          .send(new PutRecordCommand({ FeatureGroupName: entry.FeatureGroupName, Record: entry.Record }))
-          .then(() => undefined, (err: unknown) => err),
+        this.client.send(new PutRecordCommand({ FeatureGroupName: entry.FeatureGroupName, Record: entry.Record })).then(
+          () => undefined,
+          (err: unknown) => err,
+        ),
       ),
     );
     const failures = results.filter((r) => r !== undefined);
@@ -107,7 +128,8 @@ export class SageMakerFeatureStore implements FeatureStore {
       if (err === undefined) return;
       // Throttled or a server fault: send it again (the ingest loop backs off on unprocessed entries).
       if (isTransient(err)) outcome.unprocessed.push(index);
-      else if (awsErrorName(err) === 'ResourceNotFound') throw classifyFeatureStoreError(err, 'PutRecord', entries[index].FeatureGroupName);
+      else if (awsErrorName(err) === 'ResourceNotFound')
+        throw classifyFeatureStoreError(err, 'PutRecord', entries[index].FeatureGroupName);
       else outcome.errors.push({ index, code: awsErrorName(err), message: errorMessage(err) });
     });
     return outcome;
@@ -116,7 +138,8 @@ export class SageMakerFeatureStore implements FeatureStore {
 
 /** BatchWriteRecord is not available (unknown operation, or forbidden while PutRecord may not be). */
 function batchRefused(err: unknown): boolean {
-  if (err instanceof ApplicationFailure || err instanceof ThrottledError || err instanceof TransientStoreError) return false;
+  if (err instanceof ApplicationFailure || err instanceof ThrottledError || err instanceof TransientStoreError)
+    return false;
   const name = awsErrorName(err);
   // A 404 that is not "feature group not found" means the route itself is unknown.
   return REFUSED_OPERATION.has(name) || isAccessDenied(err) || (httpStatus(err) === 404 && name !== 'ResourceNotFound');
@@ -143,13 +166,18 @@ function entryMatcher(entries: RecordEntry[]): (entry: BatchWriteRecordEntry | u
     const indices = entry ? byKey.get(entryKey(entry)) : undefined;
     if (!indices || indices.length === 0) {
       // Never guess: a record we cannot place would be lost or written twice.
-      throw new Error(`BatchWriteRecord ${where} names an entry that is not in the request: ${JSON.stringify(entry)?.slice(0, 300)}`);
+      throw new Error(
+        `BatchWriteRecord ${where} names an entry that is not in the request: ${JSON.stringify(entry)?.slice(0, 300)}`,
+      );
     }
     return indices.shift()!;
   };
 }
 
-function entryKey(entry: { FeatureGroupName?: string; Record?: { FeatureName?: string; ValueAsString?: string; ValueAsStringList?: string[] }[] }): string {
+function entryKey(entry: {
+  FeatureGroupName?: string;
+  Record?: { FeatureName?: string; ValueAsString?: string; ValueAsStringList?: string[] }[];
+}): string {
   const features = [...(entry.Record ?? [])]
     .map((f) => [f.FeatureName ?? '', f.ValueAsString ?? null, f.ValueAsStringList ?? null] as const)
     .sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));

@@ -74,7 +74,10 @@ export class GlueCrawlerCatalog implements Catalog {
   async refresh(request: BackfillRequest, chunk: ChunkSpec, _goldTableUri: string): Promise<CatalogResult> {
     const crawlerName = request.glue?.crawlerName;
     if (!crawlerName) {
-      throw ApplicationFailure.nonRetryable('glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler', FAILURE.invalidInput);
+      throw ApplicationFailure.nonRetryable(
+        'glue.crawlerName: required when BACKFILL_CATALOG_MODE=crawler',
+        FAILURE.invalidInput,
+      );
     }
     let queue = this.queues.get(crawlerName);
     if (!queue) {
@@ -142,7 +145,10 @@ export class GlueCrawlerCatalog implements Catalog {
       return out.Crawler;
     } catch (err) {
       if (awsErrorName(err) === 'EntityNotFoundException') {
-        throw ApplicationFailure.nonRetryable(`glue.crawlerName: crawler "${name}" does not exist`, FAILURE.invalidInput);
+        throw ApplicationFailure.nonRetryable(
+          `glue.crawlerName: crawler "${name}" does not exist`,
+          FAILURE.invalidInput,
+        );
       }
       throw classifyAwsError(err, `Glue GetCrawler ${name}`);
     }
@@ -202,7 +208,10 @@ function parquetStorage(location: string): StorageDescriptor {
     Location: location,
     InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
     OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
-    SerdeInfo: { SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe', Parameters: { 'serialization.format': '1' } },
+    SerdeInfo: {
+      SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe',
+      Parameters: { 'serialization.format': '1' },
+    },
   };
 }
 
@@ -229,7 +238,8 @@ export class GluePartitionCatalog implements Catalog {
     const drop: string[] = [];
     for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
       const location = currentLocation(await readDayState(this.lake, request, dt), request);
-      if (location) put.push({ Values: [request.featureVersion, dt], StorageDescriptor: parquetStorage(`${location}/`) });
+      if (location)
+        put.push({ Values: [request.featureVersion, dt], StorageDescriptor: parquetStorage(`${location}/`) });
       else drop.push(dt);
     }
     await this.createOrUpdate(put);
@@ -244,16 +254,25 @@ export class GluePartitionCatalog implements Catalog {
       const slice = inputs.slice(i, i + PARTITIONS_PER_CALL);
       let errors;
       try {
-        const out = await this.client.send(new BatchCreatePartitionCommand({ DatabaseName: database, TableName: table, PartitionInputList: slice }));
+        const out = await this.client.send(
+          new BatchCreatePartitionCommand({ DatabaseName: database, TableName: table, PartitionInputList: slice }),
+        );
         errors = out.Errors ?? [];
       } catch (err) {
         throw classifyAwsError(err, `Glue BatchCreatePartition on ${database}.${table}`);
       }
-      const existing = errors.filter((e) => e.ErrorDetail?.ErrorCode === 'AlreadyExistsException').map((e) => (e.PartitionValues ?? []).join('/'));
+      const existing = errors
+        .filter((e) => e.ErrorDetail?.ErrorCode === 'AlreadyExistsException')
+        .map((e) => (e.PartitionValues ?? []).join('/'));
       const real = errors.filter((e) => e.ErrorDetail?.ErrorCode !== 'AlreadyExistsException');
       if (real.length > 0) {
-        const detail = real.map((e) => `${(e.PartitionValues ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode} ${e.ErrorDetail?.ErrorMessage ?? ''}`);
-        throw new Error(`Glue BatchCreatePartition on ${database}.${table} refused ${real.length} partitions: ${detail.join('; ')}`);
+        const detail = real.map(
+          (e) =>
+            `${(e.PartitionValues ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode} ${e.ErrorDetail?.ErrorMessage ?? ''}`,
+        );
+        throw new Error(
+          `Glue BatchCreatePartition on ${database}.${table} refused ${real.length} partitions: ${detail.join('; ')}`,
+        );
       }
       // Registered before: switch them to the current location.
       const updates = slice.filter((p) => existing.includes((p.Values ?? []).join('/')));
@@ -271,7 +290,9 @@ export class GluePartitionCatalog implements Catalog {
         throw classifyAwsError(err, `Glue BatchUpdatePartition on ${database}.${table}`);
       }
       if (out.Errors?.length) {
-        throw new Error(`Glue BatchUpdatePartition on ${database}.${table} refused ${out.Errors.length} partitions: ${out.Errors.map((e) => `${(e.PartitionValueList ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode}`).join('; ')}`);
+        throw new Error(
+          `Glue BatchUpdatePartition on ${database}.${table} refused ${out.Errors.length} partitions: ${out.Errors.map((e) => `${(e.PartitionValueList ?? []).join('/')}: ${e.ErrorDetail?.ErrorCode}`).join('; ')}`,
+        );
       }
     }
   }
@@ -283,12 +304,15 @@ export class GluePartitionCatalog implements Catalog {
       const slice = days.slice(i, i + PARTITIONS_PER_CALL).map((dt) => ({ Values: [version, dt] }));
       let out;
       try {
-        out = await this.client.send(new BatchDeletePartitionCommand({ DatabaseName: database, TableName: table, PartitionsToDelete: slice }));
+        out = await this.client.send(
+          new BatchDeletePartitionCommand({ DatabaseName: database, TableName: table, PartitionsToDelete: slice }),
+        );
       } catch (err) {
         throw classifyAwsError(err, `Glue BatchDeletePartition on ${database}.${table}`);
       }
       const real = (out.Errors ?? []).filter((e) => e.ErrorDetail?.ErrorCode !== 'EntityNotFoundException');
-      if (real.length > 0) throw new Error(`Glue BatchDeletePartition on ${database}.${table} refused ${real.length} partitions`);
+      if (real.length > 0)
+        throw new Error(`Glue BatchDeletePartition on ${database}.${table} refused ${real.length} partitions`);
     }
   }
 
@@ -301,7 +325,9 @@ export class GluePartitionCatalog implements Catalog {
       if (awsErrorName(err) !== 'EntityNotFoundException') throw classifyAwsError(err, `Glue GetDatabase ${name}`);
     }
     try {
-      await this.client.send(new CreateDatabaseCommand({ DatabaseInput: { Name: name, Description: 'Feature backfill gold tables' } }));
+      await this.client.send(
+        new CreateDatabaseCommand({ DatabaseInput: { Name: name, Description: 'Feature backfill gold tables' } }),
+      );
     } catch (err) {
       // Another chunk created it in between.
       if (awsErrorName(err) !== 'AlreadyExistsException') throw classifyAwsError(err, `Glue CreateDatabase ${name}`);
@@ -314,7 +340,8 @@ export class GluePartitionCatalog implements Catalog {
       await this.client.send(new GetTableCommand({ DatabaseName: database, Name: table }));
       return;
     } catch (err) {
-      if (awsErrorName(err) !== 'EntityNotFoundException') throw classifyAwsError(err, `Glue GetTable ${database}.${table}`);
+      if (awsErrorName(err) !== 'EntityNotFoundException')
+        throw classifyAwsError(err, `Glue GetTable ${database}.${table}`);
     }
     try {
       await this.client.send(
@@ -330,7 +357,8 @@ export class GluePartitionCatalog implements Catalog {
         }),
       );
     } catch (err) {
-      if (awsErrorName(err) !== 'AlreadyExistsException') throw classifyAwsError(err, `Glue CreateTable ${database}.${table}`);
+      if (awsErrorName(err) !== 'AlreadyExistsException')
+        throw classifyAwsError(err, `Glue CreateTable ${database}.${table}`);
     }
   }
 }
@@ -351,7 +379,12 @@ export async function chunkPartitions(
   do {
     try {
       const out = await client.send(
-        new GetPartitionsCommand({ DatabaseName: table.database, TableName: table.table, Expression: expression, NextToken: token }),
+        new GetPartitionsCommand({
+          DatabaseName: table.database,
+          TableName: table.table,
+          Expression: expression,
+          NextToken: token,
+        }),
       );
       for (const p of out.Partitions ?? []) {
         const [version, dt] = p.Values ?? [];

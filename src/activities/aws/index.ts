@@ -82,7 +82,9 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     catalog,
     featureStore,
     featureStoreFor: () => featureStore,
-    outcome: clients.cloudwatch ? new CloudWatchOutcomeRecorder(clients.cloudwatch, options.outcomeNamespace) : undefined,
+    outcome: clients.cloudwatch
+      ? new CloudWatchOutcomeRecorder(clients.cloudwatch, options.outcomeNamespace)
+      : undefined,
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
@@ -90,7 +92,9 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
       await awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request);
       // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
       if (request.dryRun) return {};
-      return { jobCodeKey: await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, options.emr?.codePrefix) };
+      return {
+        jobCodeKey: await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, options.emr?.codePrefix),
+      };
     },
   };
 }
@@ -102,7 +106,10 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
  */
 export function createAwsClientsFromEnv(env: NodeJS.ProcessEnv = process.env): AwsClients {
   const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  if (!region) throw new Error('BACKFILL_BACKEND=aws needs AWS_REGION (the region of the EMR application, crawler and feature group)');
+  if (!region)
+    throw new Error(
+      'BACKFILL_BACKEND=aws needs AWS_REGION (the region of the EMR application, crawler and feature group)',
+    );
   const s3Endpoint = env.AWS_ENDPOINT_URL_S3 ?? env.AWS_ENDPOINT_URL;
   return {
     emr: new EMRServerlessClient({ region }),
@@ -136,7 +143,10 @@ export function awsBackendOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
       database: env.BACKFILL_GLUE_DATABASE ?? (mode === 'partitions' ? DEFAULT_GOLD_TABLE.database : undefined),
       table: env.BACKFILL_GLUE_TABLE ?? (mode === 'partitions' ? DEFAULT_GOLD_TABLE.table : undefined),
     }),
-    crawler: { pollIntervalMs: int(env, 'BACKFILL_CRAWLER_POLL_MS'), maxWaitMs: int(env, 'BACKFILL_CRAWLER_MAX_WAIT_MS') },
+    crawler: {
+      pollIntervalMs: int(env, 'BACKFILL_CRAWLER_POLL_MS'),
+      maxWaitMs: int(env, 'BACKFILL_CRAWLER_MAX_WAIT_MS'),
+    },
     emr: {
       logUri: env.BACKFILL_EMR_LOG_URI,
       codePrefix: env.BACKFILL_CODE_PREFIX,

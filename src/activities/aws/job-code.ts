@@ -30,7 +30,11 @@ const deployHint = (codeBucket: string, prefix: string) =>
   `run \`npx backfill deploy-job --code-bucket ${codeBucket}${prefix === DEFAULT_CODE_PREFIX ? '' : ` --prefix ${prefix}`}\``;
 
 /** The key prefix `<prefix>/LATEST` holds, or undefined when nothing was deployed there. */
-export async function latestJobCodeKey(s3: S3Client, codeBucket: string, prefix = DEFAULT_CODE_PREFIX): Promise<string | undefined> {
+export async function latestJobCodeKey(
+  s3: S3Client,
+  codeBucket: string,
+  prefix = DEFAULT_CODE_PREFIX,
+): Promise<string | undefined> {
   const key = `${prefix}/${LATEST_FILE}`;
   let text: string;
   try {
@@ -43,7 +47,9 @@ export async function latestJobCodeKey(s3: S3Client, codeBucket: string, prefix 
   }
   const latest = text.trim();
   if (!JOB_CODE_KEY_PATTERN.test(latest)) {
-    throw invalid(`codeBucket: s3://${codeBucket}/${key} holds "${latest.slice(0, 80)}", not a job code key; ${deployHint(codeBucket, prefix)}`);
+    throw invalid(
+      `codeBucket: s3://${codeBucket}/${key} holds "${latest.slice(0, 80)}", not a job code key; ${deployHint(codeBucket, prefix)}`,
+    );
   }
   return latest;
 }
@@ -52,10 +58,17 @@ export async function latestJobCodeKey(s3: S3Client, codeBucket: string, prefix 
  * The job code key a backfill runs with: the request's own, or the latest deployed one, after
  * checking with HeadObject that both objects are there. Fails with InvalidInput naming what is missing.
  */
-export async function resolveJobCode(s3: S3Client, codeBucket: string, requested: string | undefined, prefix = DEFAULT_CODE_PREFIX): Promise<string> {
+export async function resolveJobCode(
+  s3: S3Client,
+  codeBucket: string,
+  requested: string | undefined,
+  prefix = DEFAULT_CODE_PREFIX,
+): Promise<string> {
   const jobCodeKey = requested ?? (await latestJobCodeKey(s3, codeBucket, prefix));
   if (!jobCodeKey) {
-    throw invalid(`codeBucket: no job code deployed (s3://${codeBucket}/${prefix}/${LATEST_FILE} does not exist); ${deployHint(codeBucket, prefix)}`);
+    throw invalid(
+      `codeBucket: no job code deployed (s3://${codeBucket}/${prefix}/${LATEST_FILE} does not exist); ${deployHint(codeBucket, prefix)}`,
+    );
   }
   const field = requested ? 'jobCodeKey' : 'codeBucket';
   for (const uri of Object.values(jobCodeUris(codeBucket, jobCodeKey))) {
@@ -92,7 +105,9 @@ export async function uploadJobCode(s3: S3Client, upload: JobCodeUpload): Promis
   const put = async (uri: string, body: Uint8Array | string, contentType: string) => {
     const key = uri.slice(`s3://${upload.codeBucket}/`.length);
     try {
-      await s3.send(new PutObjectCommand({ Bucket: upload.codeBucket, Key: key, Body: body, ContentType: contentType }));
+      await s3.send(
+        new PutObjectCommand({ Bucket: upload.codeBucket, Key: key, Body: body, ContentType: contentType }),
+      );
     } catch (err) {
       throw classifyAwsError(err, `S3 PutObject ${uri}`);
     }
@@ -100,6 +115,10 @@ export async function uploadJobCode(s3: S3Client, upload: JobCodeUpload): Promis
   await put(entryPoint, upload.entryPoint, 'text/x-python');
   await put(pyFiles, upload.pyPackage, 'application/zip');
   // Last, so LATEST never names a key whose objects are not all there.
-  await put(`s3://${upload.codeBucket}/${upload.prefix}/${LATEST_FILE}`, `${jobCodeKey}\n`, 'text/plain; charset=utf-8');
+  await put(
+    `s3://${upload.codeBucket}/${upload.prefix}/${LATEST_FILE}`,
+    `${jobCodeKey}\n`,
+    'text/plain; charset=utf-8',
+  );
   return jobCodeKey;
 }

@@ -7,7 +7,11 @@
  */
 import { GetApplicationCommand, type EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { GetCrawlerCommand, type GlueClient } from '@aws-sdk/client-glue';
-import { DescribeFeatureGroupCommand, type DescribeFeatureGroupCommandOutput, type SageMakerClient } from '@aws-sdk/client-sagemaker';
+import {
+  DescribeFeatureGroupCommand,
+  type DescribeFeatureGroupCommandOutput,
+  type SageMakerClient,
+} from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
 import { FEATURE_NAMES } from '../feature-records';
@@ -58,7 +62,11 @@ export const FEATURE_GROUP_SCHEMA: {
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);
 
 /** Rejects a request the AWS backend cannot run, naming the field or resource, before any work starts. */
-export async function awsPreflight(clients: PreflightClients, options: AwsPreflightOptions, request: BackfillRequest): Promise<void> {
+export async function awsPreflight(
+  clients: PreflightClients,
+  options: AwsPreflightOptions,
+  request: BackfillRequest,
+): Promise<void> {
   checkFields(options.catalogMode, request);
   // A dry run only reads the lake: it starts no job, runs no crawler and writes no record.
   if (request.dryRun || !options.checkResources) return;
@@ -69,14 +77,21 @@ export async function awsPreflight(clients: PreflightClients, options: AwsPrefli
 
 function checkFields(catalogMode: CatalogMode, request: BackfillRequest): void {
   if (!lakeRoot(request.bucket).startsWith('s3://')) {
-    throw invalid(`bucket: "${request.bucket}" is not an S3 bucket; the AWS backend needs a bucket name or an s3:// URI`);
+    throw invalid(
+      `bucket: "${request.bucket}" is not an S3 bucket; the AWS backend needs a bucket name or an s3:// URI`,
+    );
   }
   if (request.dryRun) return;
   if (!request.emr?.appId) throw invalid('emr.appId: required for the AWS backend (with emr.jobRole)');
   if (!request.emr.jobRole) throw invalid('emr.jobRole: required for the AWS backend');
-  if (!request.codeBucket) throw invalid('codeBucket: required for the AWS backend (holds the job code: run `npx backfill deploy-job --code-bucket B`)');
+  if (!request.codeBucket)
+    throw invalid(
+      'codeBucket: required for the AWS backend (holds the job code: run `npx backfill deploy-job --code-bucket B`)',
+    );
   if (catalogMode === 'crawler' && !request.glue?.crawlerName) {
-    throw invalid('glue.crawlerName: required for the AWS backend in crawler mode (or set BACKFILL_CATALOG_MODE=partitions)');
+    throw invalid(
+      'glue.crawlerName: required for the AWS backend in crawler mode (or set BACKFILL_CATALOG_MODE=partitions)',
+    );
   }
 }
 
@@ -89,7 +104,9 @@ export async function checkEmrApplication(emr: EMRServerlessClient, appId: strin
     app = (await emr.send(new GetApplicationCommand({ applicationId: appId }))).application;
   } catch (err) {
     if (awsErrorName(err) === 'ResourceNotFoundException') {
-      throw invalid(`emr.appId: EMR Serverless application ${appId} does not exist in this account/region; create it (docs/aws.md) or fix emr.appId`);
+      throw invalid(
+        `emr.appId: EMR Serverless application ${appId} does not exist in this account/region; create it (docs/aws.md) or fix emr.appId`,
+      );
     }
     throw classify(err, `EMR GetApplication ${appId}`, 'emr-serverless:GetApplication');
   }
@@ -100,10 +117,15 @@ export async function checkEmrApplication(emr: EMRServerlessClient, appId: strin
   // Auto-start is on unless turned off (EMR's default), and answers a StartJobRun by starting.
   if (state === 'STOPPED') {
     if (app?.autoStartConfiguration?.enabled !== false) return;
-    throw invalid(`${what} is STOPPED with auto-start disabled, so it takes no job: start it (aws emr-serverless start-application --application-id ${appId}) or enable auto-start`);
+    throw invalid(
+      `${what} is STOPPED with auto-start disabled, so it takes no job: start it (aws emr-serverless start-application --application-id ${appId}) or enable auto-start`,
+    );
   }
-  if (state === 'TERMINATED') throw invalid(`${what} is TERMINATED and takes no job: create a new application and use its id`);
-  throw invalid(`${what} is ${state}, not ready for jobs: wait until it is CREATED or STARTED (or STOPPED with auto-start) and start the backfill again`);
+  if (state === 'TERMINATED')
+    throw invalid(`${what} is TERMINATED and takes no job: create a new application and use its id`);
+  throw invalid(
+    `${what} is ${state}, not ready for jobs: wait until it is CREATED or STARTED (or STOPPED with auto-start) and start the backfill again`,
+  );
 }
 
 export async function checkCrawler(glue: GlueClient, name: string): Promise<void> {
@@ -111,7 +133,9 @@ export async function checkCrawler(glue: GlueClient, name: string): Promise<void
     await glue.send(new GetCrawlerCommand({ Name: name }));
   } catch (err) {
     if (awsErrorName(err) === 'EntityNotFoundException') {
-      throw invalid(`glue.crawlerName: crawler "${name}" does not exist in this account/region; create it over the gold table (docs/aws.md) or use BACKFILL_CATALOG_MODE=partitions`);
+      throw invalid(
+        `glue.crawlerName: crawler "${name}" does not exist in this account/region; create it over the gold table (docs/aws.md) or use BACKFILL_CATALOG_MODE=partitions`,
+      );
     }
     throw classify(err, `Glue GetCrawler ${name}`, 'glue:GetCrawler');
   }
@@ -123,17 +147,25 @@ export async function checkFeatureGroup(sagemaker: SageMakerClient, name: string
   const status = group.FeatureGroupStatus ?? 'unknown';
   if (status !== 'Created') {
     const reason = group.FailureReason ? ` (${group.FailureReason})` : '';
-    const todo = status === 'Creating' ? 'wait until it is Created and start the backfill again' : 'create it again as docs/aws.md describes';
+    const todo =
+      status === 'Creating'
+        ? 'wait until it is Created and start the backfill again'
+        : 'create it again as docs/aws.md describes';
     throw invalid(`${what} is ${status}${reason}, not Created: ${todo}`);
   }
   const problems = featureGroupMismatches(group);
   if (problems.length > 0) {
-    throw invalid(`${what} does not fit the records the backfill writes: ${problems.join('; ')}. Create a group with the definitions in docs/aws.md ("The feature group"), or name another featureGroup`);
+    throw invalid(
+      `${what} does not fit the records the backfill writes: ${problems.join('; ')}. Create a group with the definitions in docs/aws.md ("The feature group"), or name another featureGroup`,
+    );
   }
 }
 
 /** DescribeFeatureGroup with every page of FeatureDefinitions (2,500 a page). */
-async function describeFeatureGroup(sagemaker: SageMakerClient, name: string): Promise<DescribeFeatureGroupCommandOutput> {
+async function describeFeatureGroup(
+  sagemaker: SageMakerClient,
+  name: string,
+): Promise<DescribeFeatureGroupCommandOutput> {
   let first: DescribeFeatureGroupCommandOutput | undefined;
   let token: string | undefined;
   do {
@@ -142,7 +174,9 @@ async function describeFeatureGroup(sagemaker: SageMakerClient, name: string): P
       page = await sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: name, NextToken: token }));
     } catch (err) {
       if (awsErrorName(err) === 'ResourceNotFound') {
-        throw invalid(`featureGroup: feature group "${name}" does not exist in this account/region; create it as docs/aws.md describes, or fix featureGroup`);
+        throw invalid(
+          `featureGroup: feature group "${name}" does not exist in this account/region; create it as docs/aws.md describes, or fix featureGroup`,
+        );
       }
       throw classify(err, `SageMaker DescribeFeatureGroup ${name}`, 'sagemaker:DescribeFeatureGroup');
     }
@@ -167,8 +201,10 @@ export function featureGroupMismatches(group: DescribeFeatureGroupCommandOutput)
   for (const [feature, type] of Object.entries(types)) {
     const d = defined.get(feature);
     if (!d) problems.push(`feature "${feature}" (${type}) is not defined`);
-    else if (d.FeatureType !== type) problems.push(`feature "${feature}" is ${d.FeatureType}, the records send ${type}`);
-    else if (d.CollectionType) problems.push(`feature "${feature}" is a ${d.CollectionType} collection, the records send one value`);
+    else if (d.FeatureType !== type)
+      problems.push(`feature "${feature}" is ${d.FeatureType}, the records send ${type}`);
+    else if (d.CollectionType)
+      problems.push(`feature "${feature}" is a ${d.CollectionType} collection, the records send one value`);
   }
   return problems;
 }
@@ -177,7 +213,10 @@ export function featureGroupMismatches(group: DescribeFeatureGroupCommandOutput)
 function classify(err: unknown, what: string, action: string): unknown {
   const failure = classifyAwsError(err, what);
   if (isAccessDenied(err) && failure instanceof ApplicationFailure) {
-    return ApplicationFailure.nonRetryable(`${failure.message}; the worker's role needs ${action} (deploy/iam/worker-policy.json)`, FAILURE.awsAccessDenied);
+    return ApplicationFailure.nonRetryable(
+      `${failure.message}; the worker's role needs ${action} (deploy/iam/worker-policy.json)`,
+      FAILURE.awsAccessDenied,
+    );
   }
   return failure;
 }

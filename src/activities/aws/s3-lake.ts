@@ -1,5 +1,11 @@
 /** The lake on S3 (s3://bucket/key URIs), with the same listing rules as the local lake. */
-import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
 import type { Lake, LakeObject } from '../backends';
 import { readParquetRows } from '../parquet';
 import { awsErrorName, classifyAwsError, httpStatus } from './errors';
@@ -22,7 +28,9 @@ export class S3Lake implements Lake {
   async writeText(uri: string, text: string): Promise<void> {
     const { bucket, key } = parseS3Uri(uri);
     try {
-      await this.client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType(key) }));
+      await this.client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: text, ContentType: contentType(key) }),
+      );
     } catch (err) {
       throw classifyAwsError(err, `S3 PutObject ${uri}`);
     }
@@ -40,12 +48,18 @@ export class S3Lake implements Lake {
         let out;
         try {
           out = await this.client.send(
-            new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true } }),
+            new DeleteObjectsCommand({
+              Bucket: bucket,
+              Delete: { Objects: keys.slice(i, i + 1000).map((Key) => ({ Key })), Quiet: true },
+            }),
           );
         } catch (err) {
           throw classifyAwsError(err, `S3 DeleteObjects in ${bucket}`);
         }
-        if (out.Errors?.length) throw new Error(`S3 DeleteObjects in ${bucket} refused ${out.Errors.length} keys, e.g. ${out.Errors[0].Key}: ${out.Errors[0].Code}`);
+        if (out.Errors?.length)
+          throw new Error(
+            `S3 DeleteObjects in ${bucket} refused ${out.Errors.length} keys, e.g. ${out.Errors[0].Key}: ${out.Errors[0].Code}`,
+          );
       }
     }
   }
@@ -61,8 +75,14 @@ export class S3Lake implements Lake {
           if (!o.Key || o.Key.endsWith('/')) continue; // "folder" marker objects
           const relative = o.Key.slice(prefix.length).split('/');
           // Hidden like on a file system: _SUCCESS, _temporary/, .crc files, and "x_$folder$" markers.
-          if (relative.some((part) => part.startsWith('_') || part.startsWith('.')) || o.Key.endsWith('_$folder$')) continue;
-          out.push({ uri: `s3://${bucket}/${o.Key}`, size: o.Size ?? 0, mtime: o.LastModified?.getTime(), etag: o.ETag?.replace(/"/g, '') });
+          if (relative.some((part) => part.startsWith('_') || part.startsWith('.')) || o.Key.endsWith('_$folder$'))
+            continue;
+          out.push({
+            uri: `s3://${bucket}/${o.Key}`,
+            size: o.Size ?? 0,
+            mtime: o.LastModified?.getTime(),
+            etag: o.ETag?.replace(/"/g, ''),
+          });
         }
       }
     } catch (err) {
@@ -81,7 +101,9 @@ export class S3Lake implements Lake {
   async readHead(uri: string, bytes: number): Promise<Buffer | undefined> {
     const { bucket, key } = parseS3Uri(uri);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}` }));
+      const out = await this.client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key, Range: `bytes=0-${bytes - 1}` }),
+      );
       // A server that ignores Range sends the whole object: keep the head only.
       return out.Body ? Buffer.from(await out.Body.transformToByteArray()).subarray(0, bytes) : Buffer.alloc(0);
     } catch (err) {

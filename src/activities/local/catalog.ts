@@ -48,7 +48,11 @@ export class LocalCatalog implements Catalog {
   private async crawl(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult> {
     const uri = catalogUri(request.bucket);
     const current: CatalogFile = JSON.parse((await this.lake.readText(uri)) ?? '{"tables":{}}');
-    const table = current.tables[GOLD_TABLE_NAME] ?? { location: goldTableUri, partitionKeys: ['feature_version', 'dt'], partitions: [] };
+    const table = current.tables[GOLD_TABLE_NAME] ?? {
+      location: goldTableUri,
+      partitionKeys: ['feature_version', 'dt'],
+      partitions: [],
+    };
     const mine: string[] = [];
     for (const dt of dateRange(chunk.startDate, chunk.endDate)) {
       const state = await readDayState(this.lake, request, dt);
@@ -57,7 +61,13 @@ export class LocalCatalog implements Catalog {
       if (!location) continue;
       const files = state.commit ? state.commit.files : state.foreignFiles;
       const sizes = new Map((await this.lake.list(location)).map((f) => [f.uri, f.size]));
-      table.partitions.push({ feature_version: request.featureVersion, dt, location, files: files.length, bytes: files.reduce((s, f) => s + (sizes.get(f) ?? 0), 0) });
+      table.partitions.push({
+        feature_version: request.featureVersion,
+        dt,
+        location,
+        files: files.length,
+        bytes: files.reduce((s, f) => s + (sizes.get(f) ?? 0), 0),
+      });
       mine.push(dt);
     }
     table.partitions.sort((a, b) => (a.feature_version + a.dt).localeCompare(b.feature_version + b.dt));

@@ -20,7 +20,10 @@ const CARD_FEATURES: FeatureGroupSpec = { recordIdentifier: 'card_id', eventTime
 export class LocalFeatureStore implements FeatureStore {
   private readonly db: Database.Database;
 
-  constructor(file: string, private readonly groupSpec: (group: string) => FeatureGroupSpec = () => CARD_FEATURES) {
+  constructor(
+    file: string,
+    private readonly groupSpec: (group: string) => FeatureGroupSpec = () => CARD_FEATURES,
+  ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.db = new Database(file);
     // WAL and a busy timeout let several worker processes share one store.
@@ -57,7 +60,11 @@ export class LocalFeatureStore implements FeatureStore {
         const id = value(entry.Record, spec.recordIdentifier);
         const eventTime = value(entry.Record, spec.eventTime);
         if (id === undefined || eventTime === undefined) {
-          errors.push({ index, code: 'ValidationError', message: `record lacks ${spec.recordIdentifier} or ${spec.eventTime}` });
+          errors.push({
+            index,
+            code: 'ValidationError',
+            message: `record lacks ${spec.recordIdentifier} or ${spec.eventTime}`,
+          });
           return;
         }
         const record = JSON.stringify(entry.Record);
@@ -70,21 +77,27 @@ export class LocalFeatureStore implements FeatureStore {
 
   /** The online record of an identifier, as a name -> value map. */
   getRecord(group: string, recordId: string): Record<string, string> | undefined {
-    const row = this.db.prepare('SELECT record FROM online_store WHERE feature_group = ? AND record_id = ?').get(group, recordId) as
-      | { record: string }
-      | undefined;
+    const row = this.db
+      .prepare('SELECT record FROM online_store WHERE feature_group = ? AND record_id = ?')
+      .get(group, recordId) as { record: string } | undefined;
     return row ? toMap(JSON.parse(row.record)) : undefined;
   }
 
   /** Every offline record of a group, in write order. */
   offlineRecords(group: string): Record<string, string>[] {
-    const rows = this.db.prepare('SELECT record FROM offline_store WHERE feature_group = ? ORDER BY seq').all(group) as { record: string }[];
+    const rows = this.db
+      .prepare('SELECT record FROM offline_store WHERE feature_group = ? ORDER BY seq')
+      .all(group) as { record: string }[];
     return rows.map((r) => toMap(JSON.parse(r.record)));
   }
 
   counts(group: string): { offline: number; online: number } {
-    const offline = this.db.prepare('SELECT COUNT(*) AS n FROM offline_store WHERE feature_group = ?').get(group) as { n: number };
-    const online = this.db.prepare('SELECT COUNT(*) AS n FROM online_store WHERE feature_group = ?').get(group) as { n: number };
+    const offline = this.db.prepare('SELECT COUNT(*) AS n FROM offline_store WHERE feature_group = ?').get(group) as {
+      n: number;
+    };
+    const online = this.db.prepare('SELECT COUNT(*) AS n FROM online_store WHERE feature_group = ?').get(group) as {
+      n: number;
+    };
     return { offline: offline.n, online: online.n };
   }
 

@@ -46,7 +46,10 @@ export function createLocalBackends(options: LocalBackendOptions): Backends & { 
         );
       }
       if (!fs.existsSync(fileUriToPath(root))) {
-        throw ApplicationFailure.nonRetryable(`bucket: local lake directory ${fileUriToPath(root)} does not exist`, FAILURE.invalidInput);
+        throw ApplicationFailure.nonRetryable(
+          `bucket: local lake directory ${fileUriToPath(root)} does not exist`,
+          FAILURE.invalidInput,
+        );
       }
     },
   };

@@ -54,7 +54,13 @@ export class LocalSparkRunner implements SparkRunner {
     const out = fs.openSync(log, 'w');
     const child = spawn(
       this.options.sparkSubmit,
-      ['--master', this.options.master ?? 'local[2]', ...confArgs, path.join(this.options.jobDir, 'backfill_features.py'), ...spec.args],
+      [
+        '--master',
+        this.options.master ?? 'local[2]',
+        ...confArgs,
+        path.join(this.options.jobDir, 'backfill_features.py'),
+        ...spec.args,
+      ],
       {
         cwd: this.options.jobDir,
         stdio: ['ignore', out, out],
@@ -94,7 +100,10 @@ export class LocalSparkRunner implements SparkRunner {
     this.ended.add(handle.id);
     if (run.exit.code === 0) return { state: 'succeeded' };
     if (run.exit.signal) return { state: 'cancelled', detail: `spark-submit ended by ${run.exit.signal}` };
-    return { state: 'failed', detail: `spark-submit exited with code ${run.exit.code}: ${lastError(run.log)} (log: ${run.log})` };
+    return {
+      state: 'failed',
+      detail: `spark-submit exited with code ${run.exit.code}: ${lastError(run.log)} (log: ${run.log})`,
+    };
   }
 
   /** Kills the process tree and waits for spark-submit to exit, so nothing of it writes any more. */
@@ -106,7 +115,8 @@ export class LocalSparkRunner implements SparkRunner {
     // A run of this worker: its exit event says when it is gone; one of a dead worker: /proc does.
     const gone = () => (run ? run.exit !== undefined : !isSparkSubmit(pid));
     while (!gone()) {
-      if (Date.now() >= deadline) return { state: 'running', detail: `spark-submit ${pid} still running ${KILL_WAIT_MS / 1000} s after SIGKILL` };
+      if (Date.now() >= deadline)
+        return { state: 'running', detail: `spark-submit ${pid} still running ${KILL_WAIT_MS / 1000} s after SIGKILL` };
       wait.onPoll?.({ state: 'running', detail: 'killed, waiting for exit' });
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -136,12 +146,7 @@ function killTree(pid: number): void {
 
 function childPids(pid: number): number[] {
   try {
-    return fs
-      .readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8')
-      .trim()
-      .split(/\s+/)
-      .filter(Boolean)
-      .map(Number);
+    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
     return [];
   }
@@ -159,7 +164,10 @@ function lastError(log: string): string {
     return 'no log';
   }
   // The job's own words beat any Java line: the JVM logs its shutdown after them.
-  const named = text.split('\n').filter((l) => l.startsWith(JOB_ERROR_PREFIX)).at(-1);
+  const named = text
+    .split('\n')
+    .filter((l) => l.startsWith(JOB_ERROR_PREFIX))
+    .at(-1);
   if (named) return named.slice(JOB_ERROR_PREFIX.length).trim().slice(0, 2000);
   const lines = text.split('\n').filter((l) => /Error|Exception|error:/.test(l) && !/^\s+at /.test(l));
   return (lines.at(-1) ?? text.trim().split('\n').at(-1) ?? '').trim().slice(0, 500);

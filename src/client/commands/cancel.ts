@@ -37,7 +37,13 @@ export async function cancelCommand(argv: string[], io: Io, deps: CliDeps): Prom
       io.err(`running chunks are being cancelled; see the final report with backfill status ${t.workflowId}`);
       return EXIT.ok;
     }
-    const code = await followToReport(t.handle, io, { local: false, taskQueue: t.description.taskQueue, json: Boolean(t.values.json), ui: t.ui, pollMs: deps.pollMs });
+    const code = await followToReport(t.handle, io, {
+      local: false,
+      taskQueue: t.description.taskQueue,
+      json: Boolean(t.values.json),
+      ui: t.ui,
+      pollMs: deps.pollMs,
+    });
     // Ended as asked: cancelled (or it had just succeeded) is what the operator wanted.
     const report = await t.handle.result().catch(() => undefined);
     return report && report.status === 'cancelled' ? EXIT.ok : code;

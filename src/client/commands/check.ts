@@ -59,7 +59,10 @@ export async function checkCommand(argv: string[], io: Io, deps: CliDeps): Promi
   const request = ledgerRequest({ ...values, date: undefined });
   const checks = await staleDays(lakeOf(request.bucket, deps), request, currentFingerprints(request.featureVersion));
   const stale = checks.filter((c) => c.stale);
-  if (values.json) io.out(JSON.stringify({ featureVersion: request.featureVersion, stale: stale.map((c) => c.dt), days: checks }, null, 2));
+  if (values.json)
+    io.out(
+      JSON.stringify({ featureVersion: request.featureVersion, stale: stale.map((c) => c.dt), days: checks }, null, 2),
+    );
   else io.out(formatChecks(request, checks));
   return stale.length > 0 ? EXIT.failed : EXIT.ok;
 }
@@ -69,9 +72,14 @@ export function staleDays(lake: Lake, request: BackfillRequest, current: Fingerp
   return checkDays(lake, request, dateRange(request.startDate, request.endDate), current);
 }
 
-export function formatChecks(request: Pick<BackfillRequest, 'featureVersion' | 'startDate' | 'endDate'>, checks: DayCheck[]): string {
+export function formatChecks(
+  request: Pick<BackfillRequest, 'featureVersion' | 'startDate' | 'endDate'>,
+  checks: DayCheck[],
+): string {
   const stale = checks.filter((c) => c.stale);
-  const lines = [`${request.featureVersion} ${request.startDate}..${request.endDate}: ${stale.length} of ${checks.length} day(s) stale`];
+  const lines = [
+    `${request.featureVersion} ${request.startDate}..${request.endDate}: ${stale.length} of ${checks.length} day(s) stale`,
+  ];
   for (const c of checks.filter((x) => x.reasons.length > 0)) {
     lines.push(`  ${c.dt}  ${c.reasons.join(', ')}`);
     for (const d of c.details) lines.push(`      ${d}`);
@@ -90,12 +98,19 @@ export function lakeOf(bucket: string, deps: CliDeps): Lake {
 export function ledgerRequest(values: Record<string, unknown> & { date?: string }): BackfillRequest {
   const bucket = (values.bucket as string | undefined) ?? process.env.BACKFILL_BUCKET;
   if (!bucket) throw new UsageError('--bucket is required (or BACKFILL_BUCKET)');
-  const start = dateFlag((values.date ?? values['start-date']) as string | undefined, values.date ? '--date' : '--start-date');
-  const end = dateFlag((values.date ?? values['end-date']) as string | undefined, values.date ? '--date' : '--end-date');
+  const start = dateFlag(
+    (values.date ?? values['start-date']) as string | undefined,
+    values.date ? '--date' : '--start-date',
+  );
+  const end = dateFlag(
+    (values.date ?? values['end-date']) as string | undefined,
+    values.date ? '--date' : '--end-date',
+  );
   try {
     return validateInput({
       // A local directory, also one named without ./ (as backfill run --local takes it); else an S3 bucket.
-      bucket: !bucket.includes('://') && (/^[/.~]/.test(bucket) || fs.existsSync(bucket)) ? path.resolve(bucket) : bucket,
+      bucket:
+        !bucket.includes('://') && (/^[/.~]/.test(bucket) || fs.existsSync(bucket)) ? path.resolve(bucket) : bucket,
       startDate: start,
       endDate: end,
       featureVersion: values['feature-version'],

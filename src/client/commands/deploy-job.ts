@@ -11,7 +11,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { createAwsClientsFromEnv } from '../../activities/aws';
-import { DEFAULT_CODE_PREFIX, ENTRY_POINT_FILE, JOB_CODE_KEY_PATTERN, LATEST_FILE, PACKAGE_FILE, uploadJobCode } from '../../activities/aws/job-code';
+import {
+  DEFAULT_CODE_PREFIX,
+  ENTRY_POINT_FILE,
+  JOB_CODE_KEY_PATTERN,
+  LATEST_FILE,
+  PACKAGE_FILE,
+  uploadJobCode,
+} from '../../activities/aws/job-code';
 import { localPaths, projectRoot } from '../../config';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { parseFlags, UsageError, wantsHelp } from '../usage';
@@ -52,12 +59,17 @@ export function packageJob(jobDir = localPaths().jobDir): JobPackage {
   try {
     const out = path.join(tmp, PACKAGE_FILE);
     const files = Number(
-      execFileSync(python, [path.join(projectRoot(), 'scripts', 'package_job.py'), '--job-dir', jobDir, '--out', out], { encoding: 'utf8' }).trim(),
+      execFileSync(python, [path.join(projectRoot(), 'scripts', 'package_job.py'), '--job-dir', jobDir, '--out', out], {
+        encoding: 'utf8',
+      }).trim(),
     );
     const entryPoint = fs.readFileSync(path.join(jobDir, ENTRY_POINT_FILE));
     const pyPackage = fs.readFileSync(out);
     const digest = createHash('sha256');
-    for (const [name, bytes] of [[ENTRY_POINT_FILE, entryPoint], [PACKAGE_FILE, pyPackage]] as const) {
+    for (const [name, bytes] of [
+      [ENTRY_POINT_FILE, entryPoint],
+      [PACKAGE_FILE, pyPackage],
+    ] as const) {
       digest.update(`${name}\n${bytes.length}\n`).update(bytes);
     }
     return { entryPoint, pyPackage, hash: digest.digest('hex').slice(0, 12), files };
@@ -74,9 +86,11 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
   const { values } = parseFlags('deploy-job', argv, { 'code-bucket': { type: 'string' }, prefix: { type: 'string' } });
   const codeBucket = values['code-bucket'];
   if (!codeBucket) throw new UsageError('--code-bucket BUCKET is required; see backfill deploy-job --help');
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(codeBucket)) throw new UsageError(`--code-bucket: "${codeBucket}" is not an S3 bucket name`);
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(codeBucket))
+    throw new UsageError(`--code-bucket: "${codeBucket}" is not an S3 bucket name`);
   const prefix = (values.prefix ?? process.env.BACKFILL_CODE_PREFIX ?? DEFAULT_CODE_PREFIX).replace(/^\/+|\/+$/g, '');
-  if (!JOB_CODE_KEY_PATTERN.test(prefix)) throw new UsageError(`--prefix: "${prefix}" is not a key prefix (letters, digits, . _ - /; no "..")`);
+  if (!JOB_CODE_KEY_PATTERN.test(prefix))
+    throw new UsageError(`--prefix: "${prefix}" is not a key prefix (letters, digits, . _ - /; no "..")`);
   let s3;
   try {
     s3 = deps.awsClients ? deps.awsClients().s3 : createAwsClientsFromEnv().s3;
@@ -85,16 +99,27 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
   }
 
   const pkg = packageJob();
-  io.err(`packaged ${ENTRY_POINT_FILE} and ${PACKAGE_FILE} (${pkg.files} files, ${pkg.pyPackage.length} bytes), version ${pkg.hash}`);
+  io.err(
+    `packaged ${ENTRY_POINT_FILE} and ${PACKAGE_FILE} (${pkg.files} files, ${pkg.pyPackage.length} bytes), version ${pkg.hash}`,
+  );
   let key: string;
   try {
-    key = await uploadJobCode(s3, { codeBucket, prefix, entryPoint: pkg.entryPoint, pyPackage: pkg.pyPackage, hash: pkg.hash });
+    key = await uploadJobCode(s3, {
+      codeBucket,
+      prefix,
+      entryPoint: pkg.entryPoint,
+      pyPackage: pkg.pyPackage,
+      hash: pkg.hash,
+    });
   } catch (err) {
-    if (err instanceof ApplicationFailure && err.type === FAILURE.invalidInput) throw new UsageError(`--code-bucket ${codeBucket}: ${err.message}`);
+    if (err instanceof ApplicationFailure && err.type === FAILURE.invalidInput)
+      throw new UsageError(`--code-bucket ${codeBucket}: ${err.message}`);
     io.err(`backfill: deploy-job: ${(err as Error).message}`);
     return EXIT.failed;
   }
-  io.err(`uploaded s3://${codeBucket}/${key}/${ENTRY_POINT_FILE} and ${PACKAGE_FILE}; s3://${codeBucket}/${prefix}/${LATEST_FILE} now names it`);
+  io.err(
+    `uploaded s3://${codeBucket}/${key}/${ENTRY_POINT_FILE} and ${PACKAGE_FILE}; s3://${codeBucket}/${prefix}/${LATEST_FILE} now names it`,
+  );
   io.out(key);
   return EXIT.ok;
 }

@@ -24,10 +24,15 @@ import { FAILURE } from '../../common/failures';
 
 export async function directEmr(request: BackfillRequest, opts: RunOptions, io: Io, deps: CliDeps): Promise<number> {
   if (!lakeRoot(request.bucket).startsWith('s3://')) {
-    throw new UsageError(`--bucket: "${request.bucket}" is not an S3 bucket; --direct-emr runs on EMR Serverless and needs a bucket name or s3:// URI`);
+    throw new UsageError(
+      `--bucket: "${request.bucket}" is not an S3 bucket; --direct-emr runs on EMR Serverless and needs a bucket name or s3:// URI`,
+    );
   }
   if (request.glue) io.err('notice: --glue-crawler is not used with --direct-emr: the catalog is not refreshed.');
-  let clients: { emr: ReturnType<typeof createAwsClientsFromEnv>['emr']; s3: ReturnType<typeof createAwsClientsFromEnv>['s3'] };
+  let clients: {
+    emr: ReturnType<typeof createAwsClientsFromEnv>['emr'];
+    s3: ReturnType<typeof createAwsClientsFromEnv>['s3'];
+  };
   let emrOptions;
   try {
     clients = deps.awsClients ? deps.awsClients() : createAwsClientsFromEnv();
@@ -44,7 +49,11 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
     days: daysBetweenInclusive(request.startDate, request.endDate),
   };
   const subChunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
-  const args = directArgs(sparkJobArgs(request, range, process.env.BACKFILL_CODE_REVISION ?? ''), request.chunkSizeDays, subChunks.length);
+  const args = directArgs(
+    sparkJobArgs(request, range, process.env.BACKFILL_CODE_REVISION ?? ''),
+    request.chunkSizeDays,
+    subChunks.length,
+  );
   // A new name (and so a new EMR client token) per invocation: running the command again runs the job again.
   const runName = `${backfillWorkflowId(request)}/direct-emr-${new Date().toISOString().replace(/[:.]/g, '')}`;
 
@@ -54,7 +63,9 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
   } catch (err) {
     throw awsUsage(err, request);
   }
-  io.err(`EMR job run ${handle.id} submitted on application ${handle.applicationId} for ${request.startDate} .. ${request.endDate} (${subChunks.length} sub-chunk(s) of ${request.chunkSizeDays} day(s))`);
+  io.err(
+    `EMR job run ${handle.id} submitted on application ${handle.applicationId} for ${request.startDate} .. ${request.endDate} (${subChunks.length} sub-chunk(s) of ${request.chunkSizeDays} day(s))`,
+  );
   if (handle.logLocation) io.err(`logs: ${handle.logLocation}`);
   if (!opts.follow) {
     io.out(handle.id);
@@ -69,7 +80,13 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
   }
   const manifests = await readManifests(new S3Lake(clients.s3), request, subChunks);
   if (opts.json) {
-    io.out(JSON.stringify({ jobRunId: handle.id, applicationId: handle.applicationId, state: status.state, manifests }, null, 2));
+    io.out(
+      JSON.stringify(
+        { jobRunId: handle.id, applicationId: handle.applicationId, state: status.state, manifests },
+        null,
+        2,
+      ),
+    );
   } else {
     io.out(formatDirectReport(handle, request, subChunks, manifests));
   }
@@ -86,7 +103,12 @@ export function directArgs(args: string[], chunkSizeDays: number, subChunks: num
   return out;
 }
 
-async function waitForRun(runner: EmrServerlessRunner, handle: EmrJobHandle, io: Io, pollMs: number): Promise<JobStatus> {
+async function waitForRun(
+  runner: EmrServerlessRunner,
+  handle: EmrJobHandle,
+  io: Io,
+  pollMs: number,
+): Promise<JobStatus> {
   const started = Date.now();
   // Ctrl-C cancels the run: nobody would be left watching it, and it would keep writing.
   let interrupted = false;
@@ -113,7 +135,11 @@ async function waitForRun(runner: EmrServerlessRunner, handle: EmrJobHandle, io:
   }
 }
 
-async function readManifests(lake: S3Lake, request: BackfillRequest, chunks: ChunkSpec[]): Promise<(ChunkManifest | undefined)[]> {
+async function readManifests(
+  lake: S3Lake,
+  request: BackfillRequest,
+  chunks: ChunkSpec[],
+): Promise<(ChunkManifest | undefined)[]> {
   return Promise.all(
     chunks.map(async (c) => {
       const text = await lake.readText(manifestUri(request, c.id)).catch(() => undefined);
@@ -122,13 +148,24 @@ async function readManifests(lake: S3Lake, request: BackfillRequest, chunks: Chu
   );
 }
 
-function formatDirectReport(handle: EmrJobHandle, request: BackfillRequest, chunks: ChunkSpec[], manifests: (ChunkManifest | undefined)[]): string {
+function formatDirectReport(
+  handle: EmrJobHandle,
+  request: BackfillRequest,
+  chunks: ChunkSpec[],
+  manifests: (ChunkManifest | undefined)[],
+): string {
   const rows = [['SUB-CHUNK', 'ROWS', 'WRITTEN', 'SKIPPED', 'NO BRONZE']];
   chunks.forEach((c, i) => {
     const m = manifests[i];
     rows.push(
       m
-        ? [c.id, formatCount(m.output_rows), m.written_partitions.join(' ') || '-', m.skipped_partitions.join(' ') || '-', m.coverage_gaps.join(' ') || '-']
+        ? [
+            c.id,
+            formatCount(m.output_rows),
+            m.written_partitions.join(' ') || '-',
+            m.skipped_partitions.join(' ') || '-',
+            m.coverage_gaps.join(' ') || '-',
+          ]
         : [c.id, '?', 'no manifest found', '', ''],
     );
   });
@@ -149,10 +186,14 @@ function formatDirectReport(handle: EmrJobHandle, request: BackfillRequest, chun
 function awsUsage(err: unknown, request: BackfillRequest): unknown {
   if (!(err instanceof ApplicationFailure)) return err;
   if (err.type === FAILURE.invalidInput) {
-    return new UsageError(`${err.message}; check --emr-app-id (${request.emr?.appId}), --emr-job-role and --code-bucket`);
+    return new UsageError(
+      `${err.message}; check --emr-app-id (${request.emr?.appId}), --emr-job-role and --code-bucket`,
+    );
   }
   if (err.type === FAILURE.awsAccessDenied) {
-    return new UsageError(`${err.message}; check the AWS credentials of this shell and --emr-job-role (${request.emr?.jobRole})`);
+    return new UsageError(
+      `${err.message}; check the AWS credentials of this shell and --emr-job-role (${request.emr?.jobRole})`,
+    );
   }
   return new Error(err.message);
 }

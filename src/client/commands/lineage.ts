@@ -40,11 +40,17 @@ export async function lineageCommand(argv: string[], io: Io, deps: CliDeps): Pro
   const uri = goldCommitUri(request, values.date);
   const text = await lakeOf(request.bucket, deps).readText(uri);
   if (!text) {
-    io.err(`backfill: no gold commit for ${request.featureVersion} ${values.date} (${uri}): the day was never built by a backfill`);
+    io.err(
+      `backfill: no gold commit for ${request.featureVersion} ${values.date} (${uri}): the day was never built by a backfill`,
+    );
     return EXIT.failed;
   }
   const commit = JSON.parse(text) as GoldCommit;
-  io.out(values.json ? JSON.stringify(commit, null, 2) : formatLineage(commit, currentFingerprints(request.featureVersion).build));
+  io.out(
+    values.json
+      ? JSON.stringify(commit, null, 2)
+      : formatLineage(commit, currentFingerprints(request.featureVersion).build),
+  );
   return EXIT.ok;
 }
 
@@ -56,7 +62,10 @@ export function formatLineage(c: GoldCommit, currentFingerprint: string): string
     `  code revision     ${c.code_revision}`,
     `  fingerprint       ${c.fingerprint}${c.fingerprint === currentFingerprint ? ' (current)' : ` (current: ${currentFingerprint})`}`,
   ];
-  if (!l) return [...lines, '  lineage           not recorded (committed before lineage was, or adopted foreign gold)'].join('\n');
+  if (!l)
+    return [...lines, '  lineage           not recorded (committed before lineage was, or adopted foreign gold)'].join(
+      '\n',
+    );
   lines.push(`  job run           ${l.job_run_id ?? '-'} (Spark ${l.spark_version ?? '?'})`);
   lines.push(`  bronze partitions ${l.bronze.partitions.join(', ')}`);
   for (const f of l.bronze.files) {

@@ -6,7 +6,17 @@ import { EXIT, type Io } from '../io';
 import { table } from '../report';
 import { integerFlag, parseFlags, UsageError, wantsHelp } from '../usage';
 
-const STATUSES = ['running', 'paused', 'waiting', 'cancelling', 'succeeded', 'partially_failed', 'failed', 'cancelled', 'dry_run'];
+const STATUSES = [
+  'running',
+  'paused',
+  'waiting',
+  'cancelling',
+  'succeeded',
+  'partially_failed',
+  'failed',
+  'cancelled',
+  'dry_run',
+];
 
 export const LIST_HELP = `Usage: backfill list [--feature-group NAME] [--feature-version VER] [--status STATUS] [--limit N] [--json]
 
@@ -53,7 +63,11 @@ export async function listCommand(argv: string[], io: Io): Promise<number> {
     throw new UsageError(`--status must be one of ${STATUSES.join(', ')}; got "${values.status}"`);
   }
   const limit = integerFlag(values.limit, '--limit') ?? 20;
-  const query = listQuery({ featureGroup: values['feature-group'], featureVersion: values['feature-version'], status: values.status });
+  const query = listQuery({
+    featureGroup: values['feature-group'],
+    featureVersion: values['feature-version'],
+    status: values.status,
+  });
 
   const temporal = await connectTemporal();
   const found: BackfillListing[] = [];
@@ -75,7 +89,13 @@ export async function listCommand(argv: string[], io: Io): Promise<number> {
   }
   const rows = [['WORKFLOW ID', 'STATUS', 'CHUNKS', 'STARTED', 'CLOSED']];
   for (const b of found) {
-    rows.push([b.workflowId, b.status, `${b.chunksDone ?? '?'}/${b.chunksTotal ?? '?'}`, shortTime(b.startTime), b.closeTime ? shortTime(b.closeTime) : '-']);
+    rows.push([
+      b.workflowId,
+      b.status,
+      `${b.chunksDone ?? '?'}/${b.chunksTotal ?? '?'}`,
+      shortTime(b.startTime),
+      b.closeTime ? shortTime(b.closeTime) : '-',
+    ]);
   }
   io.out(table(rows, [false, false, true, false, false], '').join('\n'));
   return EXIT.ok;
@@ -96,7 +116,10 @@ function listing(info: WorkflowExecutionInfo): BackfillListing {
   const phase = sa.get(SEARCH_ATTRIBUTES.status);
   // BackfillStatus is the workflow's own word while it runs or once it completed; a terminated or
   // timed-out run never got to update it, so the server's status is the truth then.
-  const status = info.status.name === 'RUNNING' || info.status.name === 'COMPLETED' ? (phase ?? info.status.name.toLowerCase()) : info.status.name.toLowerCase();
+  const status =
+    info.status.name === 'RUNNING' || info.status.name === 'COMPLETED'
+      ? (phase ?? info.status.name.toLowerCase())
+      : info.status.name.toLowerCase();
   return {
     workflowId: info.workflowId,
     status,

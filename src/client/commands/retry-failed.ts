@@ -50,17 +50,25 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     io.out(RETRY_FAILED_HELP);
     return EXIT.ok;
   }
-  const t = await openTarget('retry-failed', argv, {
-    local: { type: 'boolean' },
-    aws: { type: 'boolean' },
-    follow: { type: 'boolean' },
-    'no-follow': { type: 'boolean' },
-    json: { type: 'boolean' },
-  }, (values) => {
-    exclusive(values, 'local', 'aws', 'pick one backend');
-    exclusive(values, 'follow', 'no-follow', 'pick one');
-    if (values.local && values['no-follow']) throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
-  });
+  const t = await openTarget(
+    'retry-failed',
+    argv,
+    {
+      local: { type: 'boolean' },
+      aws: { type: 'boolean' },
+      follow: { type: 'boolean' },
+      'no-follow': { type: 'boolean' },
+      json: { type: 'boolean' },
+    },
+    (values) => {
+      exclusive(values, 'local', 'aws', 'pick one backend');
+      exclusive(values, 'follow', 'no-follow', 'pick one');
+      if (values.local && values['no-follow'])
+        throw new UsageError(
+          '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
+        );
+    },
+  );
   try {
     const follow = !t.values['no-follow'];
     const json = Boolean(t.values.json);
@@ -68,7 +76,9 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     const state = t.description.status.name;
 
     if (state === 'RUNNING') {
-      const ids = await withWorker(t.temporal, 30_000, 'retryFailed update', taskQueue, () => t.handle.executeUpdate(retryFailedUpdate));
+      const ids = await withWorker(t.temporal, 30_000, 'retryFailed update', taskQueue, () =>
+        t.handle.executeUpdate(retryFailedUpdate),
+      );
       if (ids.length === 0) {
         io.out(`nothing to retry: no chunk of ${t.workflowId} has failed or been cancelled so far`);
         return EXIT.ok;
@@ -83,21 +93,35 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     }
 
     if (state !== 'COMPLETED') {
-      const reason = state === 'FAILED' ? await t.handle.result().then(() => '', (err: unknown) => `: ${rootMessage(err)}`) : '';
+      const reason =
+        state === 'FAILED'
+          ? await t.handle.result().then(
+              () => '',
+              (err: unknown) => `: ${rootMessage(err)}`,
+            )
+          : '';
       throw new UsageError(
         `backfill ${t.workflowId} ended ${state}${reason}, without a report of its chunks; start it again with backfill run and the same flags (days already in gold are skipped)`,
       );
     }
     const report = await reportOf(t.handle);
-    if (report.dryRun) throw new UsageError(`${t.workflowId} is a dry run: it has no chunks to retry; run the backfill without --dry-run`);
+    if (report.dryRun)
+      throw new UsageError(
+        `${t.workflowId} is a dry run: it has no chunks to retry; run the backfill without --dry-run`,
+      );
     const input = await startInput(t.handle);
     const again = unfinishedChunks(report, input);
     if (again.length === 0) {
       io.out(`nothing to retry: every chunk of ${t.workflowId} succeeded`);
       return EXIT.ok;
     }
-    const local = t.values.local || (!t.values.aws && typeof input.bucket === 'string' && lakeRoot(input.bucket).startsWith('file://'));
-    if (local && !follow) throw new UsageError('--no-follow needs --aws: with --local the worker runs inside this command and would stop with it');
+    const local =
+      t.values.local ||
+      (!t.values.aws && typeof input.bucket === 'string' && lakeRoot(input.bucket).startsWith('file://'));
+    if (local && !follow)
+      throw new UsageError(
+        '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
+      );
     let handle;
     try {
       handle = await t.temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
@@ -109,7 +133,9 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
       });
     } catch (err) {
       if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new UsageError(`backfill ${t.workflowId} was started again meanwhile; run backfill retry-failed ${t.workflowId} once more to act on the running one`);
+        throw new UsageError(
+          `backfill ${t.workflowId} was started again meanwhile; run backfill retry-failed ${t.workflowId} once more to act on the running one`,
+        );
       }
       throw err;
     }
@@ -130,12 +156,17 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
  * its run-length encoded states, over the plan of the input it ran with, name them all.
  */
 export function unfinishedChunks(report: BackfillReport, input: BackfillInput): string[] {
-  if (listsEveryChunk(report) || !report.states) return report.chunks.filter((c) => c.status !== 'succeeded').map((c) => c.chunk.id);
+  if (listsEveryChunk(report) || !report.states)
+    return report.chunks.filter((c) => c.status !== 'succeeded').map((c) => c.chunk.id);
   const request = validateRequest({ ...input, allowIncompleteDays: true });
-  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter((c) => !request.onlyChunks || request.onlyChunks.includes(c.id));
+  const plan = planChunks(request.startDate, request.endDate, request.chunkSizeDays).filter(
+    (c) => !request.onlyChunks || request.onlyChunks.includes(c.id),
+  );
   const states = decodeStates(report.states);
   if (states.length !== plan.length) {
-    throw new UsageError(`the report of ${report.workflowId} has ${states.length} chunk states but its input plans ${plan.length} chunks; start it again with backfill run`);
+    throw new UsageError(
+      `the report of ${report.workflowId} has ${states.length} chunk states but its input plans ${plan.length} chunks; start it again with backfill run`,
+    );
   }
   return plan.filter((_, i) => states[i] !== 'succeeded').map((c) => c.id);
 }

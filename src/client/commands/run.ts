@@ -2,11 +2,22 @@
  * `backfill run`: validates the flags into a workflow input, starts the backfill workflow (or,
  * with --direct-emr, one EMR Serverless job) and follows it to its report.
  */
-import { WorkflowFailedError, type WorkflowHandle, type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
+import {
+  WorkflowFailedError,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import * as path from 'node:path';
 import { workerAllowances } from '../../config';
-import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest, type ValidateOptions } from '../../common/input';
+import {
+  InputError,
+  validateInput,
+  WORKER_DECIDES,
+  type BackfillInput,
+  type BackfillRequest,
+  type ValidateOptions,
+} from '../../common/input';
 import type { BackfillReport } from '../../common/results';
 import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
@@ -51,7 +62,10 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
   }
 }
 
-export function validateRequest(input: BackfillInput, allowSparkConf: ValidateOptions['allowSparkConf'] = WORKER_DECIDES): BackfillRequest {
+export function validateRequest(
+  input: BackfillInput,
+  allowSparkConf: ValidateOptions['allowSparkConf'] = WORKER_DECIDES,
+): BackfillRequest {
   try {
     return validateInput(input, { allowSparkConf });
   } catch (err) {
@@ -60,10 +74,18 @@ export function validateRequest(input: BackfillInput, allowSparkConf: ValidateOp
   }
 }
 
-async function startAndFollow(temporal: Temporal, opts: RunOptions, request: BackfillRequest, io: Io, deps: CliDeps): Promise<number> {
+async function startAndFollow(
+  temporal: Temporal,
+  opts: RunOptions,
+  request: BackfillRequest,
+  io: Io,
+  deps: CliDeps,
+): Promise<number> {
   const taskQueue = opts.taskQueue;
   const workflowId = backfillWorkflowId(request);
-  const existing = await describeBackfill(temporal.client.workflow.getHandle(workflowId), temporal.namespace).catch(() => undefined);
+  const existing = await describeBackfill(temporal.client.workflow.getHandle(workflowId), temporal.namespace).catch(
+    () => undefined,
+  );
   const handle = await temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
     args: [opts.input],
     taskQueue,
@@ -84,7 +106,9 @@ async function startAndFollow(temporal: Temporal, opts: RunOptions, request: Bac
     return EXIT.usage;
   }
   if (existing?.status.name === 'RUNNING') {
-    io.err(`backfill ${workflowId} is already running (since ${existing.startTime.toISOString()}) with the same input: following it`);
+    io.err(
+      `backfill ${workflowId} is already running (since ${existing.startTime.toISOString()}) with the same input: following it`,
+    );
   } else {
     io.err(`backfill started: ${workflowId} (task queue ${taskQueue}, ${opts.backend} backend)`);
   }
@@ -100,7 +124,15 @@ async function startAndFollow(temporal: Temporal, opts: RunOptions, request: Bac
     ui,
     pollMs: deps.pollMs,
     quiet: request.dryRun,
-    estimate: (report) => (report.dryRun ? estimateBackfill(costInputsOf(report.dryRun, request.allowedLatenessDays), request.sparkConf, opts.prices, opts.assumptions) : undefined),
+    estimate: (report) =>
+      report.dryRun
+        ? estimateBackfill(
+            costInputsOf(report.dryRun, request.allowedLatenessDays),
+            request.sparkConf,
+            opts.prices,
+            opts.assumptions,
+          )
+        : undefined,
     allowedLatenessDays: request.allowedLatenessDays,
   });
 }
@@ -130,7 +162,10 @@ export function inputDifferences(running: unknown, asked: BackfillRequest): stri
   const show = (v: unknown) => (v === undefined ? 'unset' : JSON.stringify(v));
   return [...fields]
     .filter((k) => show(theirs[k as keyof BackfillRequest]) !== show(asked[k as keyof BackfillRequest]))
-    .map((k) => `${FLAG_OF_FIELD[k] ?? k}: running ${show(theirs[k as keyof BackfillRequest])}, asked ${show(asked[k as keyof BackfillRequest])}`);
+    .map(
+      (k) =>
+        `${FLAG_OF_FIELD[k] ?? k}: running ${show(theirs[k as keyof BackfillRequest])}, asked ${show(asked[k as keyof BackfillRequest])}`,
+    );
 }
 
 export interface FollowOptions {
@@ -197,6 +232,8 @@ export function failedWithoutReport(workflowId: string, err: WorkflowFailedError
     return EXIT.usage;
   }
   io.err(`backfill ${workflowId} failed: ${rootMessage(err)}`);
-  io.err(`see the workflow's history in the Web UI; fix the cause and start the same backfill again (days already written are skipped)`);
+  io.err(
+    `see the workflow's history in the Web UI; fix the cause and start the same backfill again (days already written are skipped)`,
+  );
   return EXIT.failed;
 }

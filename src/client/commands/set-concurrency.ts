@@ -30,8 +30,10 @@ export async function setConcurrencyCommand(argv: string[], io: Io): Promise<num
   let value = 0;
   const t = await openTarget('set-concurrency', argv, { 'max-concurrent-chunks': { type: 'string' } }, (values) => {
     const n = integerFlag(values['max-concurrent-chunks'] as string | undefined, '--max-concurrent-chunks');
-    if (n === undefined) throw new UsageError('--max-concurrent-chunks N is required; see backfill set-concurrency --help');
-    if (n > MAX_CONCURRENT_CHUNKS_LIMIT) throw new UsageError(`--max-concurrent-chunks must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${n}`);
+    if (n === undefined)
+      throw new UsageError('--max-concurrent-chunks N is required; see backfill set-concurrency --help');
+    if (n > MAX_CONCURRENT_CHUNKS_LIMIT)
+      throw new UsageError(`--max-concurrent-chunks must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${n}`);
     value = n;
   });
   try {
@@ -42,7 +44,8 @@ export async function setConcurrencyCommand(argv: string[], io: Io): Promise<num
         t.handle.executeUpdate(setMaxConcurrentChunksUpdate, { args: [value] }),
       );
     } catch (err) {
-      if (err instanceof WorkflowUpdateFailedError) throw new UsageError(`--max-concurrent-chunks: ${rootMessage(err)}`);
+      if (err instanceof WorkflowUpdateFailedError)
+        throw new UsageError(`--max-concurrent-chunks: ${rootMessage(err)}`);
       throw err;
     }
     io.out(`max concurrent chunks of ${t.workflowId}: ${now}`);

@@ -42,14 +42,26 @@ export async function statusCommand(argv: string[], io: Io, deps: CliDeps): Prom
   const t = await openTarget(
     'status',
     argv,
-    { follow: { type: 'boolean' }, json: { type: 'boolean' }, chunks: { type: 'string' }, offset: { type: 'string' }, limit: { type: 'string' } },
+    {
+      follow: { type: 'boolean' },
+      json: { type: 'boolean' },
+      chunks: { type: 'string' },
+      offset: { type: 'string' },
+      limit: { type: 'string' },
+    },
     (values) => void pageOf(values),
   );
   try {
     const state = t.description.status.name;
     if (state === 'RUNNING') {
       if (t.values.follow) {
-        return await followToReport(t.handle, io, { local: false, taskQueue: t.description.taskQueue, json: Boolean(t.values.json), ui: t.ui, pollMs: deps.pollMs });
+        return await followToReport(t.handle, io, {
+          local: false,
+          taskQueue: t.description.taskQueue,
+          json: Boolean(t.values.json),
+          ui: t.ui,
+          pollMs: deps.pollMs,
+        });
       }
       let progress: BackfillProgress;
       try {
@@ -83,7 +95,11 @@ export async function statusCommand(argv: string[], io: Io, deps: CliDeps): Prom
     const report = await reportOf(t.handle);
     const input = report.dryRun ? await startInput(t.handle).catch(() => undefined) : undefined;
     const estimate = report.dryRun && input ? dryRunEstimate(report, input) : undefined;
-    io.out(t.values.json ? JSON.stringify(estimate ? { ...report, estimate } : report, null, 2) : formatReport(report, { uiUrl: t.ui, estimate }));
+    io.out(
+      t.values.json
+        ? JSON.stringify(estimate ? { ...report, estimate } : report, null, 2)
+        : formatReport(report, { uiUrl: t.ui, estimate }),
+    );
     return exitCodeOf(report);
   } finally {
     await t.temporal.close();
@@ -98,8 +114,13 @@ export function pageOf(values: Record<string, unknown>): ChunkPageRequest {
   }
   const offset = integerFlag(values.offset as string | undefined, '--offset', 0);
   const limit = integerFlag(values.limit as string | undefined, '--limit');
-  if (limit !== undefined && limit > MAX_PAGE_LIMIT) throw new UsageError(`--limit must be at most ${MAX_PAGE_LIMIT}, got ${limit}`);
-  return { chunks: (chunks as ChunkFilter | undefined) ?? 'all', offset: offset ?? 0, limit: limit ?? DEFAULT_PAGE_LIMIT };
+  if (limit !== undefined && limit > MAX_PAGE_LIMIT)
+    throw new UsageError(`--limit must be at most ${MAX_PAGE_LIMIT}, got ${limit}`);
+  return {
+    chunks: (chunks as ChunkFilter | undefined) ?? 'all',
+    offset: offset ?? 0,
+    limit: limit ?? DEFAULT_PAGE_LIMIT,
+  };
 }
 
 /** A finished dry run's estimate at the default prices, from the input it was started with. */
@@ -143,6 +164,7 @@ function pageLine(p: BackfillProgress): string[] {
   if (!page || (page.offset === 0 && p.chunks.length >= page.total)) return [];
   const end = page.offset + p.chunks.length;
   const lines = [`  chunks ${page.total ? page.offset + 1 : 0}-${end} of ${formatCount(page.total)} (${page.chunks})`];
-  if (end < page.total) lines.push(`  next: backfill status ${p.workflowId} --chunks ${page.chunks} --offset ${end} --limit ${page.limit}`);
+  if (end < page.total)
+    lines.push(`  next: backfill status ${p.workflowId} --chunks ${page.chunks} --offset ${end} --limit ${page.limit}`);
   return lines;
 }

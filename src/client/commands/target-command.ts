@@ -22,7 +22,12 @@ export interface Target<V> {
  * Parses the flags (the target's and the command's own), checks them (`check`, before connecting,
  * so bad usage is reported even without a server), connects, and describes the backfill.
  */
-export async function openTarget<F extends FlagSpec>(command: string, argv: string[], flags: F, check?: (values: Record<string, unknown>) => void) {
+export async function openTarget<F extends FlagSpec>(
+  command: string,
+  argv: string[],
+  flags: F,
+  check?: (values: Record<string, unknown>) => void,
+) {
   const { values, positionals } = parseFlags(command, argv, { ...TARGET_FLAGS, ...flags }, true);
   const workflowId = targetWorkflowId(command, positionals, values);
   check?.(values);
@@ -31,9 +36,18 @@ export async function openTarget<F extends FlagSpec>(command: string, argv: stri
     const handle = temporal.client.workflow.getHandle(workflowId);
     const description = await describeBackfill(handle, temporal.namespace);
     if (description.type !== 'backfillWorkflow') {
-      throw new UsageError(`"${workflowId}" is a ${description.type}, not a backfill; give the backfill's id (backfill list shows them)`);
+      throw new UsageError(
+        `"${workflowId}" is a ${description.type}, not a backfill; give the backfill's id (backfill list shows them)`,
+      );
     }
-    return { values, workflowId, temporal, handle, description, ui: uiUrl(temporal.address, temporal.namespace, workflowId) };
+    return {
+      values,
+      workflowId,
+      temporal,
+      handle,
+      description,
+      ui: uiUrl(temporal.address, temporal.namespace, workflowId),
+    };
   } catch (err) {
     await temporal.close();
     throw err;
@@ -41,14 +55,22 @@ export async function openTarget<F extends FlagSpec>(command: string, argv: stri
 }
 
 /** A running backfill's progress; the query needs a worker, so it has a deadline. */
-export function queryProgress(t: Pick<Target<unknown>, 'temporal' | 'handle' | 'description'>, ms = 10_000, page?: ChunkPageRequest): Promise<BackfillProgress> {
-  return withWorker(t.temporal, ms, 'progress query', t.description.taskQueue, () => t.handle.query(progressQuery, page));
+export function queryProgress(
+  t: Pick<Target<unknown>, 'temporal' | 'handle' | 'description'>,
+  ms = 10_000,
+  page?: ChunkPageRequest,
+): Promise<BackfillProgress> {
+  return withWorker(t.temporal, ms, 'progress query', t.description.taskQueue, () =>
+    t.handle.query(progressQuery, page),
+  );
 }
 
 export function requireRunning(t: Pick<Target<unknown>, 'workflowId' | 'description'>, what: string): void {
   const status = t.description.status.name;
   if (status !== 'RUNNING') {
-    throw new UsageError(`backfill ${t.workflowId} is not running (${status}): nothing to ${what}; see backfill status ${t.workflowId}`);
+    throw new UsageError(
+      `backfill ${t.workflowId} is not running (${status}): nothing to ${what}; see backfill status ${t.workflowId}`,
+    );
   }
 }
 
