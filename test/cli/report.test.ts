@@ -281,6 +281,10 @@ describe('cli: progress and report text', () => {
       first,
       /chunks 1-10 of 7,305 \(all\)\n {2}next: backfill status backfill-x --chunks all --offset 10 --limit 10/,
     );
+    assert.match(
+      formatProgress(p({ chunks: 'all', offset: '8000' }), 'http://ui/x'),
+      /\n {2}no chunks at offset 8000: 7,305 all chunk\(s\) so far\n/,
+    );
     const failed = formatProgress(p({ chunks: 'failed' }), 'http://ui/x');
     assert.match(failed, /2000-01-08_2000-01-08: store refused/);
     assert.doesNotMatch(failed, /2000-01-01_2000-01-01/);

@@ -163,7 +163,10 @@ function pageLine(p: BackfillProgress): string[] {
   const page = p.page;
   if (!page || (page.offset === 0 && p.chunks.length >= page.total)) return [];
   const end = page.offset + p.chunks.length;
-  const lines = [`  chunks ${page.total ? page.offset + 1 : 0}-${end} of ${formatCount(page.total)} (${page.chunks})`];
+  // An offset past the end (or a plan not made yet) shows nothing: say so rather than "3001-3000 of 0".
+  if (p.chunks.length === 0)
+    return [`  no chunks at offset ${page.offset}: ${formatCount(page.total)} ${page.chunks} chunk(s) so far`];
+  const lines = [`  chunks ${page.offset + 1}-${end} of ${formatCount(page.total)} (${page.chunks})`];
   if (end < page.total)
     lines.push(`  next: backfill status ${p.workflowId} --chunks ${page.chunks} --offset ${end} --limit ${page.limit}`);
   return lines;
