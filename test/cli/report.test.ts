@@ -285,6 +285,9 @@ describe('cli: progress and report text', () => {
       formatProgress(p({ chunks: 'all', offset: '8000' }), 'http://ui/x'),
       /\n {2}no chunks at offset 8000: 7,305 all chunk\(s\) so far\n/,
     );
+    const unplanned = formatProgress(progress([], { totals: { ...book.totals(), chunks: 0 } }), 'http://ui/x');
+    assert.match(unplanned, /\n {2}preflight and planning: no chunk planned yet\n/);
+    assert.doesNotMatch(unplanned, /at most/);
     const failed = formatProgress(p({ chunks: 'failed' }), 'http://ui/x');
     assert.match(failed, /2000-01-08_2000-01-08: store refused/);
     assert.doesNotMatch(failed, /2000-01-01_2000-01-01/);

@@ -148,8 +148,13 @@ export function formatProgress(p: BackfillProgress, ui: string): string {
   }
   return [
     `Backfill ${p.workflowId}: ${p.status.toUpperCase()}${p.paused ? ' (paused: no new chunk starts; resume with backfill resume)' : ''}`,
-    `  ${progressBar(p, now)}`,
-    `  at most ${p.maxConcurrentChunks} chunk(s) at once${p.runs > 1 ? `; run ${p.runs} (continued as new)` : ''}`,
+    ...(p.totals.chunks === 0
+      ? // Before the plan there is no bar to draw and no bound applied yet.
+        ['  preflight and planning: no chunk planned yet']
+      : [
+          `  ${progressBar(p, now)}`,
+          `  at most ${p.maxConcurrentChunks} chunk(s) at once${p.runs > 1 ? `; run ${p.runs} (continued as new)` : ''}`,
+        ]),
     '',
     ...table(rows, [false, false, true, true, true, true]),
     ...pageLine(p),
