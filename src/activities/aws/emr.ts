@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import { hasEnded } from '../follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
@@ -238,7 +239,7 @@ export class EmrServerlessRunner implements SparkRunner {
       try {
         last = await this.status(handle);
         wait.onPoll?.(last);
-        if (last.state === 'cancelled' || last.state === 'succeeded' || last.state === 'failed') return last;
+        if (hasEnded(last.state)) return last;
       } catch (err) {
         // A throttled or failed GetJobRun does not end the wait; the bound does.
         last = { state: 'running', detail: `GetJobRun failed while cancelling: ${(err as Error).message}` };
