@@ -73,7 +73,7 @@ export function searchAttributeProblem(namespace: string, registered: Record<str
 /** gRPC codes meaning "this caller may not list search attributes here", as opposed to an outage. */
 const NOT_PERMITTED = new Set([7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */]);
 
-export function listingNotPermitted(err: unknown): boolean {
+function listingNotPermitted(err: unknown): boolean {
   return NOT_PERMITTED.has((err as { code?: unknown } | undefined)?.code as number);
 }
 

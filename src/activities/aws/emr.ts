@@ -21,7 +21,7 @@ import { awsErrorName, classifyAwsError } from './errors';
 import { DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
 
-export const EMR_BACKEND = 'emr-serverless';
+const EMR_BACKEND = 'emr-serverless';
 
 /** A JobHandle with what it takes to find the run again (kept in heartbeat details as JSON). */
 export interface EmrJobHandle extends JobHandle {
@@ -121,7 +121,7 @@ export function clientToken(runName: string, generation = 0): string {
 }
 
 /** EMR run names: at most 256 characters; keep them readable in the console. */
-export function jobRunName(runName: string): string {
+function jobRunName(runName: string): string {
   return runName.replace(/[^A-Za-z0-9._\-/=]+/g, '_').slice(0, 256);
 }
 
