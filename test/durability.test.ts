@@ -280,7 +280,7 @@ describe('the Temporal dev server restarted during a backfill (file-backed)', fu
     });
 
     await stopServer();
-    await sleep(2000);
+    await sleep(2000); // the outage under test: the worker's polls and the client's calls fail meanwhile
     await startServer();
 
     const report = await until(() => handle.result(), 'the result after the restart', {
