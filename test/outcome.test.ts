@@ -104,6 +104,9 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
       taskQueue,
       workflowsPath: WORKFLOWS_PATH,
       activities: fake.activities,
+      // Send heartbeats promptly: the cancellation reaches the held activity with the heartbeat's answer
+      // (by default throttled to 80% of the 30 s heartbeat timeout).
+      maxHeartbeatThrottleInterval: '100 milliseconds',
     });
     const report = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(backfillWorkflow, {
