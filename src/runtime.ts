@@ -8,7 +8,7 @@ import { DefaultLogger, IllegalStateError, Runtime, type LogEntry } from '@tempo
 import { METRICS } from './common/metric-names';
 
 /** Upper bounds (seconds) of the chunk step duration histogram: 1 s to 8 h. */
-export const STEP_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
+const STEP_DURATION_BUCKETS = [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800];
 
 /**
  * The port of the metrics endpoint, from BACKFILL_METRICS_PORT; undefined (no endpoint) when unset.
@@ -68,7 +68,7 @@ export function installWorkerRuntime(
  * One log entry as one JSON line (time, level, message, then the SDK's and our fields: workflowId,
  * chunk, step, outcome, ...), so log search can filter on fields. Errors keep name, message, stack.
  */
-export function logLine(entry: LogEntry): string {
+function logLine(entry: LogEntry): string {
   const time = new Date(Number(entry.timestampNanos / 1_000_000n)).toISOString();
   return JSON.stringify({ time, level: entry.level, message: entry.message, ...entry.meta }, (_key, value: unknown) => {
     if (value instanceof Error) return { name: value.name, message: value.message, stack: value.stack };

@@ -30,7 +30,7 @@ export function gitRevision(): string {
   }
 }
 
-export async function createBackends(): Promise<Backends> {
+async function createBackends(): Promise<Backends> {
   const backend = backendName();
   if (backend === 'local') return createLocalBackends({ ...localPaths(), codeRevision: gitRevision() });
   return createAwsBackendsFromEnv();

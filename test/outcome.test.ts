@@ -12,6 +12,7 @@ import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflow, progressQuery } from '../src/workflows';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
+import { until } from './support/until';
 
 describe('backfill outcome for alarms (time-skipping server)', function () {
   let env: TestWorkflowEnvironment;
@@ -103,6 +104,9 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
       taskQueue,
       workflowsPath: WORKFLOWS_PATH,
       activities: fake.activities,
+      // Send heartbeats promptly: the cancellation reaches the held activity with the heartbeat's answer
+      // (by default throttled to 80% of the 30 s heartbeat timeout).
+      maxHeartbeatThrottleInterval: '100 milliseconds',
     });
     const report = await worker.runUntil(async () => {
       const handle = await env.client.workflow.start(backfillWorkflow, {
@@ -110,11 +114,9 @@ describe('backfill outcome for alarms (time-skipping server)', function () {
         taskQueue,
         workflowId: 'outcome-cancel',
       });
-      for (;;) {
-        const p = await handle.query(progressQuery);
-        if (p.totals.running > 0) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await until(async () => (await handle.query(progressQuery)).totals.running > 0, 'a running chunk', {
+        timeoutMs: 60_000,
+      });
       await handle.cancel();
       return handle.result();
     });

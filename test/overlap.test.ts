@@ -13,12 +13,12 @@ import { backfillWorkflowId } from '../src/common/workflow-id';
 import { backfillWorkflow, progressQuery, type BackfillProgress } from '../src/workflows';
 import {
   acquireLeaseUpdate,
-  backfillLeaseWorkflow,
   leaseHoldersQuery,
   leaseWorkflowId,
   releaseLeaseUpdate,
   type LeaseHolder,
-} from '../src/workflows/lease';
+} from '../src/common/lease';
+import { backfillLeaseWorkflow } from '../src/workflows/lease';
 import { fakeIo } from './cli/support';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createDevServerEnv, WORKFLOWS_PATH } from './support/temporal';

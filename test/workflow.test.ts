@@ -325,9 +325,13 @@ describe('operating a running backfill (time-skipping server)', function () {
         assert.equal(paused.status, 'paused');
         assert.equal(paused.totals.succeeded, 1);
         assert.equal(paused.totals.pending, 6);
-        const sparkCalls = fake.calls.filter((c) => c.step === 'spark').length;
-        await new Promise((r) => setTimeout(r, 1000));
-        assert.equal(fake.calls.filter((c) => c.step === 'spark').length, sparkCalls, 'no chunk started while paused');
+        // Raising the bound is an update: once it has completed, the workflow has run the task in
+        // which an unpaused backfill would have started chunks. None started, so pause holds them back.
+        await handle.executeUpdate(setMaxConcurrentChunksUpdate, { args: [3] });
+        const later = await handle.query(progressQuery);
+        assert.equal(later.maxConcurrentChunks, 3);
+        assert.equal(later.totals.running, 0, 'no chunk started while paused');
+        assert.equal(later.totals.pending, 6);
         await handle.signal(resumeSignal);
       },
     );

@@ -17,7 +17,7 @@ const isGzip = (head: Buffer) => head.length >= 2 && head[0] === 0x1f && head[1]
 const hex = (head: Buffer) => [...head.subarray(0, 4)].map((b) => `0x${b.toString(16).padStart(2, '0')}`).join(' ');
 
 /** Why a file cannot be read as its name says, from its size and first bytes; undefined when it looks right. */
-export function headProblem(uri: string, size: number, head: Buffer): string | undefined {
+function headProblem(uri: string, size: number, head: Buffer): string | undefined {
   if (size === 0 || head.length === 0) return 'the file is empty';
   if (/\.gz$/i.test(uri)) {
     if (!isGzip(head)) return `the file is not gzip data although its name ends in .gz (it starts with ${hex(head)})`;

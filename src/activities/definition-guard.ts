@@ -78,7 +78,7 @@ export function commitFingerprint(commit: GoldCommit, current: Fingerprints): st
 }
 
 /** Every gold commit of the request's version (all days, not only the range's). */
-export async function versionCommits(lake: Lake, request: BackfillRequest): Promise<GoldCommit[]> {
+async function versionCommits(lake: Lake, request: BackfillRequest): Promise<GoldCommit[]> {
   const dir = `${ledgerRoot(request)}/gold/card_features/feature_version=${request.featureVersion}`;
   const uris = (await lake.list(dir)).map((f) => f.uri).filter((u) => /\/dt=\d{4}-\d{2}-\d{2}\.json$/.test(u));
   const out: GoldCommit[] = [];
@@ -105,7 +105,7 @@ async function wouldComputeAny(lake: Lake, request: BackfillRequest): Promise<bo
 }
 
 /** Sorted days as ranges: 2025-10-01..2025-10-03, 2025-10-07. */
-export function formatDayList(days: string[]): string {
+function formatDayList(days: string[]): string {
   const parts: string[] = [];
   let first = days[0];
   for (let i = 1; i <= days.length; i++) {

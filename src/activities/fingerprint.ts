@@ -15,10 +15,10 @@ import * as path from 'node:path';
 import { localPaths } from '../config';
 
 /** The transform code every version runs (definitions.py CODE_FILES). */
-export const CODE_FILES = ['definitions.py', 'transform.py'] as const;
+const CODE_FILES = ['definitions.py', 'transform.py'] as const;
 
 /** The card_features package folder: BACKFILL_JOB_DIR's, else this checkout's spark_jobs/. */
-export function packageDir(env = process.env): string {
+function packageDir(env = process.env): string {
   return path.join(env.BACKFILL_JOB_DIR ?? localPaths(env).jobDir, 'card_features');
 }
 
@@ -46,7 +46,7 @@ export function currentFingerprints(version: string, dir = packageDir()): { buil
 }
 
 /** The definition-only hash (definitions.py FeatureDefinition.fingerprint), for commits written before the build fingerprint. */
-export function definitionFingerprint(version: string, dir = packageDir()): string {
+function definitionFingerprint(version: string, dir = packageDir()): string {
   const raw = JSON.parse(fs.readFileSync(path.join(dir, 'definitions.json'), 'utf8')) as {
     windows_seconds: unknown;
     versions: Record<string, unknown>;
@@ -61,7 +61,7 @@ export function definitionFingerprint(version: string, dir = packageDir()): stri
  * Python's `json.dumps(value, sort_keys=True)` with its defaults: ", " and ": " separators and
  * ASCII-only strings (\uXXXX escapes). Whole numbers only: definitions.json holds no fractions.
  */
-export function pythonJson(value: unknown): string {
+function pythonJson(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (typeof value === 'number') {

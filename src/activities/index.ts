@@ -18,7 +18,8 @@ import type {
   SparkJobResult,
   ValidationResult,
 } from '../common/results';
-import type { BackfillOutcome, Backends, JobHandle, Lake, PreflightResult, SparkRunner } from './backends';
+import type { BackfillOutcome, Backends, JobHandle, JobStatus, Lake, PreflightResult, SparkRunner } from './backends';
+import { followJob } from './follow-job';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './ingest';
 import { checkBronzeFiles } from './bronze-check';
 import { commitFingerprint, guardDefinitionChange } from './definition-guard';
@@ -130,7 +131,12 @@ export function createActivities(backends: Backends) {
         jobRunId: 'none (every day already in gold)',
       };
       if (computeDates.length > 0) {
-        const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
+        const args = sparkJobArgs({
+          request,
+          chunk,
+          codeRevision: backends.codeRevision ?? '',
+          ledger: { runId, computeDates },
+        });
         job = await followSparkJob(
           { spark, lake, pollIntervalMs },
           {
@@ -289,29 +295,28 @@ async function followSparkJob(
     ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
   }
   ctx.heartbeat(handle);
+  let status: JobStatus;
   try {
-    for (;;) {
-      const status = await spark.status(handle);
-      if (status.state === 'succeeded') break;
-      if (status.state === 'failed' || status.state === 'cancelled') {
-        // A bad bronze file or a refusing lake, named by the job: retrying would fail the same way.
-        if (status.state === 'failed') {
-          const named = await sparkJobFailure(lake, errorRecord);
-          if (named) throw named;
-        }
-        throw ApplicationFailure.retryable(
-          `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
-          FAILURE.sparkJobFailed,
-          { jobRunId: handle.id, logLocation: handle.logLocation },
-        );
-      }
-      ctx.heartbeat(handle);
-      await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
-    }
+    status = await followJob({
+      spark,
+      handle,
+      wait: () => ctx.sleep(pollIntervalMs), // rejects when the activity is cancelled
+      onStatus: () => ctx.heartbeat(handle),
+    });
   } catch (err) {
     // Only an operator's cancel stops the run (and waits for it); a worker shutdown leaves it to the retry.
     if (ctx.cancellationSignal.aborted) throw await stopOrDetach(ctx, spark, handle, chunk, err);
     throw err;
+  }
+  if (status.state !== 'succeeded') {
+    // A bad bronze file or a refusing lake, named by the job: retrying would fail the same way.
+    const named = status.state === 'failed' ? await sparkJobFailure(lake, errorRecord) : undefined;
+    if (named) throw named;
+    throw ApplicationFailure.retryable(
+      `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
+      FAILURE.sparkJobFailed,
+      { jobRunId: handle.id, logLocation: handle.logLocation },
+    );
   }
   const text = await lake.readText(manifest);
   if (!text) {

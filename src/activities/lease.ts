@@ -11,10 +11,10 @@ import {
   leaseWorkflowId,
   releaseLeaseUpdate,
   type AcquireRequest,
-  type backfillLeaseWorkflow,
+  type BackfillLeaseWorkflow,
   type LeaseAnswer,
   type LeaseConflict,
-} from '../workflows/lease';
+} from '../common/lease';
 
 export interface LeaseActivityOptions {
   client: Client;
@@ -59,7 +59,7 @@ export function createLeaseActivities(options: LeaseActivityOptions) {
   const ask = (input: AcquireLeaseInput, request: AcquireRequest): Promise<LeaseAnswer> =>
     client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
       args: [request],
-      startWorkflowOperation: new WithStartWorkflowOperation<typeof backfillLeaseWorkflow>('backfillLeaseWorkflow', {
+      startWorkflowOperation: new WithStartWorkflowOperation<BackfillLeaseWorkflow>('backfillLeaseWorkflow', {
         args: [{ featureGroup: input.featureGroup, featureVersion: input.featureVersion }],
         workflowId: leaseWorkflowId(input.featureGroup, input.featureVersion),
         // The lease runs beside the backfills of this worker's task queue.

@@ -119,7 +119,7 @@ export async function readDayState(lake: Lake, req: BackfillRequest, dt: string)
 }
 
 /** Parquet files directly in the day's gold directory (not in a run's own subdirectory). */
-export async function flatGoldFiles(lake: Lake, req: BackfillRequest, dt: string): Promise<string[]> {
+async function flatGoldFiles(lake: Lake, req: BackfillRequest, dt: string): Promise<string[]> {
   const dir = goldPartition(req, dt);
   return (await lake.list(dir))
     .map((f) => f.uri)

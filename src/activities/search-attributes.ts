@@ -1,10 +1,10 @@
 /**
- * The backfill's search attributes (src/workflows/api.ts) must be registered on the namespace:
+ * The backfill's search attributes (src/common/search-attributes.ts) must be registered on the namespace:
  * without them every upsertSearchAttributes fails the workflow task, which the server retries
  * for ever, so the backfill hangs instead of failing. The preflight activity and the worker's
  * start-up check them and print the commands that create them.
  */
-import { SEARCH_ATTRIBUTES } from '../workflows/api';
+import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 
 /** Custom search attributes of a namespace: name -> type (SearchAttributeType, e.g. KEYWORD). */
 export type SearchAttributeLister = (namespace: string) => Promise<Record<string, string>>;
@@ -73,7 +73,7 @@ export function searchAttributeProblem(namespace: string, registered: Record<str
 /** gRPC codes meaning "this caller may not list search attributes here", as opposed to an outage. */
 const NOT_PERMITTED = new Set([7 /* PERMISSION_DENIED */, 12 /* UNIMPLEMENTED */]);
 
-export function listingNotPermitted(err: unknown): boolean {
+function listingNotPermitted(err: unknown): boolean {
   return NOT_PERMITTED.has((err as { code?: unknown } | undefined)?.code as number);
 }
 

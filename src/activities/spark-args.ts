@@ -9,12 +9,24 @@ export interface LedgerArgs {
   computeDates: string[];
 }
 
-export function sparkJobArgs(
-  request: BackfillRequest,
-  chunk: ChunkSpec,
-  codeRevision: string,
-  ledger?: LedgerArgs,
-): string[] {
+export interface SparkJobArgsInput {
+  request: BackfillRequest;
+  chunk: ChunkSpec;
+  /** The job code's revision, recorded in the manifest; '' leaves it out. */
+  codeRevision: string;
+  /** Absent: the job decides per day from the gold it finds (a run outside the workflow). */
+  ledger?: LedgerArgs;
+  /**
+   * The job walks the chunk in sub-chunks of this many days. With more than one sub-chunk each
+   * writes its own manifest (manifestUri of the sub-chunk's id), so no --manifest-path is given.
+   * @default chunk.days (one pass, one manifest)
+   */
+  subChunkDays?: number;
+}
+
+export function sparkJobArgs({ request, chunk, codeRevision, ledger, subChunkDays }: SparkJobArgsInput): string[] {
+  const stepDays = subChunkDays ?? chunk.days;
+  const oneManifest = Math.ceil(chunk.days / stepDays) <= 1;
   return [
     '--bucket',
     lakeRoot(request.bucket),
@@ -33,11 +45,10 @@ export function sparkJobArgs(
     '--feature-version',
     request.featureVersion,
     '--chunk-size-days',
-    String(chunk.days),
+    String(stepDays),
     '--allowed-lateness-days',
     String(request.allowedLatenessDays),
-    '--manifest-path',
-    manifestUri(request, chunk.id, ledger?.runId),
+    ...(oneManifest ? ['--manifest-path', manifestUri(request, chunk.id, ledger?.runId)] : []),
     '--error-path',
     errorRecordUri(request, chunk.id, ledger?.runId),
     ...(ledger ? ['--run-id', ledger.runId, '--compute-dates', ledger.computeDates.join(',')] : []),

@@ -10,7 +10,7 @@ import type { ChunkSpec } from '../common/plan';
 import type { JobHandle, SparkRunner } from './backends';
 
 /** Why the attempt was cancelled, from the SDK's cancellation details and reason. */
-export function cancelCause(ctx: Context): 'operator' | 'worker-shutdown' | 'other' {
+function cancelCause(ctx: Context): 'operator' | 'worker-shutdown' | 'other' {
   const details = ctx.cancellationDetails;
   const reason = (ctx.cancellationSignal.reason as Error | undefined)?.message;
   // The SDK cancels running activities with reason WORKER_SHUTDOWN when the worker stops.

@@ -83,7 +83,7 @@ async function checkCommit(
 }
 
 /** Differences between the files a build read and the files there now, keyed by `dt=D/name`. */
-export function bronzeChanges(recorded: LineageFile[], now: LakeObject[]): string[] {
+function bronzeChanges(recorded: LineageFile[], now: LakeObject[]): string[] {
   const then = new Map(recorded.map((f) => [partitionKey(f.path), f]));
   const current = new Map(now.map((f) => [partitionKey(f.uri), f]));
   const out: string[] = [];

@@ -15,8 +15,6 @@ import { statusCommand } from './commands/status';
 import { EXIT, processIo, type CliDeps, type Io } from './io';
 import { UsageError } from './usage';
 
-export { EXIT, type CliDeps, type Io } from './io';
-
 export const HELP = `Usage: backfill <command> [options]
 
 Recompute ML features for a date range and publish them, as a durable Temporal workflow

@@ -9,7 +9,7 @@ import { decodeStates, MAX_PAGE_LIMIT } from '../common/chunk-book';
 import type { Io } from './io';
 import { chunkEvent, progressBar, progressKey, progressLine } from './progress';
 
-export const DEFAULT_POLL_MS = 1000;
+const DEFAULT_POLL_MS = 1000;
 /** Without changes, a log line still says the backfill is alive this often. */
 const QUIET_LOG_MS = 60_000;
 

@@ -13,7 +13,7 @@ export function formatCount(n: number): string {
   return n.toLocaleString('en-US');
 }
 
-export function finishedChunks(p: BackfillProgress): number {
+function finishedChunks(p: BackfillProgress): number {
   return p.totals.succeeded + p.totals.failed + p.totals.cancelled;
 }
 

@@ -6,14 +6,14 @@ import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../com
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
 
-export function formatBytes(n: number): string {
+function formatBytes(n: number): string {
   if (n >= 1024 ** 3) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
   if (n >= 1024 ** 2) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
   if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${n} B`;
 }
 
-export function formatUsd(n: number): string {
+function formatUsd(n: number): string {
   return n < 10 ? `$${n.toFixed(2)}` : `$${Math.round(n).toLocaleString('en-US')}`;
 }
 
@@ -33,7 +33,7 @@ const dayList = (l: DayList) => `${l.days.join(', ')}${l.more ? ` and ${formatCo
 const STATE_RUNS_SHOWN = 20;
 
 /** Sums over every chunk: the report's own, or (reports from before it) from its chunk list. */
-export function rollupOfReport(report: BackfillReport): ChunkRollup {
+function rollupOfReport(report: BackfillReport): ChunkRollup {
   return report.rollup ?? rollupOf(report.chunks);
 }
 
@@ -226,7 +226,7 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
   return lines;
 }
 
-export function formatEstimate(e: CostEstimate): string[] {
+function formatEstimate(e: CostEstimate): string[] {
   const a = e.assumptions;
   return [
     `Estimated EMR Serverless cost: ${formatUsd(e.usd)} (${e.vcpuHours.toFixed(2)} vCPU-hours, ${e.gbHours.toFixed(2)} GB-hours) for ${formatBytes(e.inputBytes)} of bronze read`,

@@ -2,7 +2,7 @@
  * `backfill run` flags: every flag of the old run_backfill.py, plus ours. Parsing is pure and
  * returns the workflow input, so it is tested without a server.
  */
-import type { BackfillInput } from '../common/input';
+import { DEFAULT_MAX_CONCURRENT_CHUNKS, MAX_CONCURRENT_CHUNKS_LIMIT, type BackfillInput } from '../common/input';
 import { DEFAULT_TASK_QUEUES, taskQueue as defaultTaskQueue } from '../config';
 import { DEFAULT_ASSUMPTIONS, DEFAULT_PRICES, type CostAssumptions, type UnitPrices } from './cost';
 import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError, type FlagSpec } from './usage';
@@ -68,7 +68,7 @@ Options of this tool:
   --aws                         AWS backend: a worker started with BACKFILL_BACKEND=aws must serve the task queue
   --wait-for-overlap            when a running backfill of the same feature group and version has some of
                                 these days, wait for it to end instead of failing at once
-  --max-concurrent-chunks N     chunks in flight at once (default 2; change it later with backfill set-concurrency)
+  --max-concurrent-chunks N     chunks in flight at once (default ${DEFAULT_MAX_CONCURRENT_CHUNKS}, at most ${MAX_CONCURRENT_CHUNKS_LIMIT}; change it later with backfill set-concurrency)
   --spark-conf KEY=VALUE        Spark setting on top of the sizing by chunk length, e.g.
                                 spark.executor.memory=16g (repeatable)
   --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE, else ${DEFAULT_TASK_QUEUES.local}

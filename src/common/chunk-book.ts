@@ -15,7 +15,7 @@ export const LISTED_FAILURES_LIMIT = 100;
 /** Finished chunks the progress query remembers in full for `--chunks recent` (and `backfill run`'s follow). */
 export const RECENT_LIMIT = 100;
 /** Days listed per rollup list (skipped, coverage gaps, foreign); the rest are counted. */
-export const DAYS_LISTED_LIMIT = 100;
+const DAYS_LISTED_LIMIT = 100;
 /** Largest page of the progress query. */
 export const MAX_PAGE_LIMIT = 200;
 export const DEFAULT_PAGE_LIMIT = 50;
@@ -135,7 +135,7 @@ export function describeStates(text: string): string {
 
 const emptyDays = (): DayList => ({ days: [], more: 0 });
 
-export function emptyRollup(): ChunkRollup {
+function emptyRollup(): ChunkRollup {
   return {
     rowsWritten: 0,
     recordsIngested: 0,
@@ -159,7 +159,7 @@ function addDays(list: DayList, days: readonly string[] | undefined): void {
 }
 
 /** Adds a chunk's summary to the sums (mutates `into`). */
-export function foldSummary(into: ChunkRollup, c: ChunkSummary): ChunkRollup {
+function foldSummary(into: ChunkRollup, c: ChunkSummary): ChunkRollup {
   into.rowsWritten += c.rows ?? 0;
   into.recordsIngested += c.recordsWritten ?? 0;
   into.failedRecords += c.failedRecords ?? 0;

@@ -23,5 +23,3 @@ export const FAILURE = {
   /** The worker shut down while a job ran on; the next attempt follows the same run. */
   workerShutdown: 'WorkerShutdown',
 } as const;
-
-export type FailureType = (typeof FAILURE)[keyof typeof FAILURE];

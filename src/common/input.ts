@@ -85,7 +85,7 @@ export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
 /** A bound that keeps one backfill's plan (and its history) sane: 20 years; split longer ranges. */
 export const MAX_RANGE_DAYS = 7305;
 /** The largest allowedLatenessDays: each chunk reads that many days of bronze after its own. */
-export const MAX_ALLOWED_LATENESS_DAYS = 30;
+const MAX_ALLOWED_LATENESS_DAYS = 30;
 
 export class InputError extends Error {
   constructor(
@@ -409,7 +409,7 @@ function sparkConf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDE
  * credentials it runs with, or exposes its secrets. Whoever can start a workflow could otherwise
  * run code of their choosing under the EMR job role.
  */
-export const RESTRICTED_SPARK_CONF: readonly string[] = [
+const RESTRICTED_SPARK_CONF: readonly string[] = [
   // Code shipped to the driver and executors: jars, packages and their repositories, Python files.
   'spark.jars',
   'spark.jars.*',
@@ -450,7 +450,7 @@ export const RESTRICTED_SPARK_CONF: readonly string[] = [
 ];
 
 /** Whether a glob pattern (`*` any run of characters, `?` one character) matches all of value. */
-export function globMatches(pattern: string, value: string, ignoreCase = false): boolean {
+function globMatches(pattern: string, value: string, ignoreCase = false): boolean {
   const escape = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   const source = pattern
     .split('*')
@@ -459,7 +459,7 @@ export function globMatches(pattern: string, value: string, ignoreCase = false):
   return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
 }
 
-export function isRestrictedSparkConf(key: string): boolean {
+function isRestrictedSparkConf(key: string): boolean {
   return RESTRICTED_SPARK_CONF.some((pattern) => globMatches(pattern, key, true));
 }
 

@@ -215,20 +215,6 @@ export interface BackfillTotals {
   possibleDuplicates: number;
 }
 
-export function totalsOf(chunks: ChunkSummary[]): BackfillTotals {
-  const sum = (f: (c: ChunkSummary) => number | undefined) => chunks.reduce((s, c) => s + (f(c) ?? 0), 0);
-  return {
-    chunks: chunks.length,
-    succeeded: chunks.filter((c) => c.status === 'succeeded').length,
-    failed: chunks.filter((c) => c.status === 'failed').length,
-    cancelled: chunks.filter((c) => c.status === 'cancelled').length,
-    rowsWritten: sum((c) => c.rows),
-    recordsIngested: sum((c) => c.recordsWritten),
-    failedRecords: sum((c) => c.failedRecords),
-    possibleDuplicates: sum((c) => c.possibleDuplicates),
-  };
-}
-
 export interface BackfillReport {
   workflowId: string;
   /** Id of this backfill's run in the ledger (gold locations, commits); retry-failed resumes it. */

@@ -2,7 +2,6 @@
  * How operators and the CLI talk to a running backfill: progress query, pause/resume signals,
  * concurrency and retry-failed updates, and the search attributes it keeps current.
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { BackfillStatus, BackfillTotals, ChunkSummary } from '../common/results';
 import type { ChunkPage, ChunkPageRequest } from '../common/chunk-book';
@@ -39,12 +38,6 @@ export const setMaxConcurrentChunksUpdate = defineUpdate<number, [number]>('setM
 /** Queues the failed (and cancelled) chunks again; returns their ids. */
 export const retryFailedUpdate = defineUpdate<string[], []>('retryFailed');
 
-export const SEARCH_ATTRIBUTES = {
-  featureGroup: defineSearchAttributeKey('BackfillFeatureGroup', SearchAttributeType.KEYWORD),
-  featureVersion: defineSearchAttributeKey('BackfillFeatureVersion', SearchAttributeType.KEYWORD),
-  status: defineSearchAttributeKey('BackfillStatus', SearchAttributeType.KEYWORD),
-  chunksDone: defineSearchAttributeKey('BackfillChunksDone', SearchAttributeType.INT),
-  chunksTotal: defineSearchAttributeKey('BackfillChunksTotal', SearchAttributeType.INT),
-};
+export { SEARCH_ATTRIBUTES } from '../common/search-attributes';
 
 export { MAX_CONCURRENT_CHUNKS_LIMIT } from '../common/input';

@@ -50,7 +50,7 @@ import {
 import { rootMessage } from '../common/errors';
 import { FAILURE } from '../common/failures';
 import { chunkWorkflow, PATCHES } from './chunk';
-import { describeConflicts, formatDays, type LeaseConflict } from './lease';
+import { describeConflicts, formatDays, type LeaseConflict } from '../common/lease';
 import { recordBackfillFinished, recordChunkFinished } from './metrics';
 import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummary } from './ui';
 

@@ -29,7 +29,7 @@ function spec(
 ): SparkJobSpec {
   const request = awsRequest({ jobCodeKey: CODE_KEY, ...overrides });
   const chunk = firstChunk(request);
-  return { request, chunk, args: sparkJobArgs(request, chunk, 'rev-abc'), runName };
+  return { request, chunk, args: sparkJobArgs({ request, chunk, codeRevision: 'rev-abc' }), runName };
 }
 
 describe('aws: EMR Serverless spark sizing', () => {

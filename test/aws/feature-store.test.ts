@@ -170,7 +170,8 @@ describe('aws: adaptive calls in flight (AIMD)', () => {
     await limiter.acquire();
     let third = false;
     const waiting = limiter.acquire().then(() => (third = true));
-    await new Promise((r) => setTimeout(r, 20));
+    // A turn of the event loop: every promise that could settle (no timers involved) has settled.
+    await new Promise((r) => setImmediate(r));
     assert.equal(third, false);
     limiter.release(a, 'neutral');
     await waiting;

@@ -19,6 +19,7 @@ import { GlueCrawlerCatalog, GluePartitionCatalog } from '../../src/activities/a
 import { S3Lake } from '../../src/activities/aws/s3-lake';
 import { goldTable } from '../../src/activities/lake-paths';
 import { planChunks } from '../../src/common/plan';
+import { until } from '../support/until';
 import { motoClients, startMoto, type Moto } from './moto';
 import { awsRequest, firstChunk, GOLD_FIXTURE, rejectsFinal } from './support';
 
@@ -112,7 +113,7 @@ describe('aws: Glue catalog on moto', function () {
     const before = started.length;
     // The first starts a crawl; the two asking while it runs wait for it and share the one crawl after it.
     const first = shared.refresh(request, chunks[0], goldTable(request));
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => started.length - before === 1, 'the first crawl to start', { timeoutMs: 10_000, everyMs: 10 });
     const rest = chunks.slice(1).map((c) => shared.refresh(request, c, goldTable(request)));
     const results = await Promise.all([first, ...rest]);
     assert.ok(results.every((r) => r.status === 'COMPLETED'));

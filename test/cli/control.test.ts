@@ -107,8 +107,14 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     assert.equal(await main(['pause', ...flags], io, deps), 0, io.stderr());
     assert.equal(io.stdout(), `pause requested: ${workflowId}`);
     const paused = await until(handle, (p) => p.paused && p.totals.running === 0, 'the running chunk to finish');
-    await new Promise((r) => setTimeout(r, 1500));
+
+    // Raising the bound is an update: once it has completed, the workflow has run the task in which
+    // an unpaused backfill would have started chunks. None started, so pause holds them back.
+    io = fakeIo();
+    assert.equal(await main(['set-concurrency', workflowId, '--max-concurrent-chunks', '3'], io, deps), 0, io.stderr());
+    assert.equal(io.stdout(), `max concurrent chunks of ${workflowId}: 3`);
     const later = await handle.query(progressQuery);
+    assert.equal(later.maxConcurrentChunks, 3);
     assert.equal(later.totals.running, 0, 'no chunk started while paused');
     assert.equal(later.totals.succeeded, paused.totals.succeeded);
     assert.ok(later.totals.pending > 0);
@@ -118,10 +124,6 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     const status = JSON.parse(io.stdout()) as BackfillProgress;
     assert.equal(status.status, 'paused');
     assert.equal(status.paused, true);
-
-    io = fakeIo();
-    assert.equal(await main(['set-concurrency', workflowId, '--max-concurrent-chunks', '3'], io, deps), 0, io.stderr());
-    assert.equal(io.stdout(), `max concurrent chunks of ${workflowId}: 3`);
 
     io = fakeIo();
     assert.equal(await main(['resume', workflowId], io, deps), 0, io.stderr());

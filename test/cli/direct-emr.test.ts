@@ -15,6 +15,7 @@ import { main } from '../../src/client/cli';
 import { EmrDouble } from '../aws/emr-double';
 import { FAKE_CREDENTIALS, motoClients, REGION, startMoto, type Moto } from '../aws/moto';
 import { JOB_ROLE } from '../aws/support';
+import { until } from '../support/until';
 import { fakeIo } from './support';
 
 const flags = (appId: string, ...extra: string[]) => [
@@ -165,6 +166,43 @@ describe('cli: backfill run --direct-emr (moto, EMR double)', function () {
       const args = submit.entryPointArguments;
       assert.equal(args[args.indexOf('--chunk-size-days') + 1], '2');
       assert.ok(args.includes('--manifest-path'), 'one sub-chunk: the manifest path is given');
+    } finally {
+      await double.stop();
+    }
+  });
+
+  it('Ctrl-C cancels the run, follows it until EMR reports it CANCELLED and exits 1', async () => {
+    const double = new EmrDouble();
+    await double.start();
+    try {
+      double.applications.set('app-c', { state: 'STARTED', type: 'SPARK' });
+      // Held RUNNING until cancelled; then two CANCELLING answers (the run can still write) before CANCELLED.
+      double.scripts.push({ states: ['SUBMITTED', 'RUNNING'] });
+      double.cancellingSteps = 2;
+      const client = new EMRServerlessClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+      });
+      const others = process.listeners('SIGINT');
+      const io = fakeIo();
+      const exit = main(flags('app-c'), io, { awsClients: () => ({ emr: client, s3 }), pollMs: 10 });
+      await until(() => /jr000001: RUNNING$/m.test(io.stderr()), 'the run followed while RUNNING', {
+        timeoutMs: 20_000,
+        everyMs: 10,
+      });
+      // Ctrl-C, delivered to the command's handler only (the SDK's runtime in this process has its own).
+      const handlers = process.listeners('SIGINT').filter((l) => !others.includes(l));
+      assert.equal(handlers.length, 1, 'the command listens for Ctrl-C while it follows the run');
+      handlers[0]('SIGINT');
+      assert.equal(await exit, 1, io.stderr());
+      assert.equal(double.count('CancelJobRun'), 1);
+      assert.equal(double.calls.at(-1), 'GetJobRun CANCELLED', 'followed until EMR said CANCELLED');
+      const err = io.stderr();
+      assert.match(err, /\ncancelling EMR job run jr000001 \.\.\./);
+      assert.match(err, /Z EMR job run jr000001: CANCELLING: Job run cancelled by user$/m);
+      assert.match(err, /^EMR job run jr000001 CANCELLED: Job run cancelled by user$/m);
+      assert.deepEqual(process.listeners('SIGINT'), others, 'the Ctrl-C handler is removed');
     } finally {
       await double.stop();
     }

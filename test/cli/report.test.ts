@@ -6,7 +6,8 @@ import { planChunks } from '../../src/common/plan';
 import { ChunkBook, encodeStates } from '../../src/common/chunk-book';
 import { unfinishedChunks } from '../../src/client/commands/retry-failed';
 import { formatProgress, pageOf } from '../../src/client/commands/status';
-import { totalsOf, type BackfillReport, type ChunkSummary } from '../../src/common/results';
+import type { BackfillReport, ChunkSummary } from '../../src/common/results';
+import { totalsOf } from '../support/totals';
 import type { BackfillProgress } from '../../src/workflows/api';
 
 const [c1, c2, c3, c4] = planChunks('2025-10-01', '2025-10-04', 1);

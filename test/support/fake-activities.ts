@@ -7,7 +7,7 @@ import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
 import type { ChunkSpec } from '../../src/common/plan';
 import type { ChunkManifest, IngestResult } from '../../src/common/results';
-import type { LeaseConflict } from '../../src/workflows/lease';
+import type { LeaseConflict } from '../../src/common/lease';
 
 export interface FakeOptions {
   /**

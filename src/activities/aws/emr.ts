@@ -16,11 +16,12 @@ import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import { hasEnded } from '../follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
 
-export const EMR_BACKEND = 'emr-serverless';
+const EMR_BACKEND = 'emr-serverless';
 
 /** A JobHandle with what it takes to find the run again (kept in heartbeat details as JSON). */
 export interface EmrJobHandle extends JobHandle {
@@ -120,7 +121,7 @@ export function clientToken(runName: string, generation = 0): string {
 }
 
 /** EMR run names: at most 256 characters; keep them readable in the console. */
-export function jobRunName(runName: string): string {
+function jobRunName(runName: string): string {
   return runName.replace(/[^A-Za-z0-9._\-/=]+/g, '_').slice(0, 256);
 }
 
@@ -238,7 +239,7 @@ export class EmrServerlessRunner implements SparkRunner {
       try {
         last = await this.status(handle);
         wait.onPoll?.(last);
-        if (last.state === 'cancelled' || last.state === 'succeeded' || last.state === 'failed') return last;
+        if (hasEnded(last.state)) return last;
       } catch (err) {
         // A throttled or failed GetJobRun does not end the wait; the bound does.
         last = { state: 'running', detail: `GetJobRun failed while cancelling: ${(err as Error).message}` };

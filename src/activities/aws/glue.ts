@@ -367,7 +367,7 @@ export class GluePartitionCatalog implements Catalog {
  * The chunk's days the catalog knows for this feature version, read back from Glue; undefined when
  * the table is not there (a crawler that has not created it yet).
  */
-export async function chunkPartitions(
+async function chunkPartitions(
   client: GlueClient,
   table: GlueTableName,
   featureVersion: string,

@@ -39,7 +39,7 @@ type FeatureType = 'String' | 'Integral' | 'Fractional';
  * The feature group the records of feature-records.ts (goldRowToRecord) go into. Keyed by
  * FEATURE_NAMES, so a new feature there does not compile until its type is given here.
  */
-export const FEATURE_GROUP_SCHEMA: {
+const FEATURE_GROUP_SCHEMA: {
   recordIdentifier: FeatureName;
   eventTime: FeatureName;
   types: Record<FeatureName, FeatureType>;
@@ -98,7 +98,7 @@ function checkFields(catalogMode: CatalogMode, request: BackfillRequest): void {
 /** States in which StartJobRun is taken (a STOPPED application only when it starts itself). */
 const READY_STATES = new Set(['CREATED', 'STARTED']);
 
-export async function checkEmrApplication(emr: EMRServerlessClient, appId: string): Promise<void> {
+async function checkEmrApplication(emr: EMRServerlessClient, appId: string): Promise<void> {
   let app;
   try {
     app = (await emr.send(new GetApplicationCommand({ applicationId: appId }))).application;
@@ -128,7 +128,7 @@ export async function checkEmrApplication(emr: EMRServerlessClient, appId: strin
   );
 }
 
-export async function checkCrawler(glue: GlueClient, name: string): Promise<void> {
+async function checkCrawler(glue: GlueClient, name: string): Promise<void> {
   try {
     await glue.send(new GetCrawlerCommand({ Name: name }));
   } catch (err) {
@@ -141,7 +141,7 @@ export async function checkCrawler(glue: GlueClient, name: string): Promise<void
   }
 }
 
-export async function checkFeatureGroup(sagemaker: SageMakerClient, name: string): Promise<void> {
+async function checkFeatureGroup(sagemaker: SageMakerClient, name: string): Promise<void> {
   const group = await describeFeatureGroup(sagemaker, name);
   const what = `featureGroup: feature group "${name}"`;
   const status = group.FeatureGroupStatus ?? 'unknown';
@@ -188,7 +188,7 @@ async function describeFeatureGroup(
 }
 
 /** What in the group would refuse our records; features of the group we do not write are fine. */
-export function featureGroupMismatches(group: DescribeFeatureGroupCommandOutput): string[] {
+function featureGroupMismatches(group: DescribeFeatureGroupCommandOutput): string[] {
   const problems: string[] = [];
   const { recordIdentifier, eventTime, types } = FEATURE_GROUP_SCHEMA;
   if (group.RecordIdentifierFeatureName !== recordIdentifier) {

@@ -23,7 +23,7 @@ export interface CatalogFile {
   updatedAt: string;
 }
 
-export const GOLD_TABLE_NAME = 'gold.card_features';
+const GOLD_TABLE_NAME = 'gold.card_features';
 
 export function catalogUri(bucket: string): string {
   return `${lakeRoot(bucket)}/_catalog/catalog.json`;

@@ -2,7 +2,7 @@
 import { EXIT, type CliDeps, type Io } from '../io';
 import { TARGET_HELP } from '../target';
 import { wantsHelp } from '../usage';
-import { followToReport } from './run';
+import { followToReport } from '../follow-report';
 import { openTarget, requireRunning } from './target-command';
 
 export const CANCEL_HELP = `Usage: backfill cancel <workflow-id> [--wait] [--json]

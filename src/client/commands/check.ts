@@ -18,7 +18,7 @@ import { InputError, validateInput, type BackfillRequest } from '../../common/in
 import { EXIT, type CliDeps, type Io } from '../io';
 import { dateFlag, parseFlags, usageOfInputError, UsageError, wantsHelp } from '../usage';
 
-export const CHECK_HELP = `Usage: backfill check --feature-version VER --start-date YYYY-MM-DD --end-date YYYY-MM-DD [--bucket BUCKET|DIR] [--json]
+const CHECK_HELP = `Usage: backfill check --feature-version VER --start-date YYYY-MM-DD --end-date YYYY-MM-DD [--bucket BUCKET|DIR] [--json]
 
 List the days of the range that need building again, from the ledger and the lake (no Temporal server):
   never_built          no gold commit for the day

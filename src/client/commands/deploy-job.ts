@@ -24,7 +24,7 @@ import { EXIT, type CliDeps, type Io } from '../io';
 import { parseFlags, UsageError, wantsHelp } from '../usage';
 import { FAILURE } from '../../common/failures';
 
-export const DEPLOY_JOB_HELP = `Usage: backfill deploy-job --code-bucket BUCKET [--prefix PREFIX]
+const DEPLOY_JOB_HELP = `Usage: backfill deploy-job --code-bucket BUCKET [--prefix PREFIX]
 
 Package the Spark job and upload it for EMR Serverless: spark_jobs/backfill_features.py and
 card_features.zip (the card_features package: its .py files and definitions.json, built

@@ -4,11 +4,13 @@
  * the workflow uses, followed to its end. No workflow: no catalog refresh, ingestion or validation.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { awsBackendOptionsFromEnv, createAwsClientsFromEnv } from '../../activities/aws';
 import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrJobHandle } from '../../activities/aws/emr';
 import { S3Lake } from '../../activities/aws/s3-lake';
 import type { JobStatus } from '../../activities/backends';
 import { lakeRoot, manifestUri } from '../../activities/lake-paths';
+import { followJob } from '../../activities/follow-job';
 import { sparkJobArgs } from '../../activities/spark-args';
 import { daysBetweenInclusive } from '../../common/dates';
 import type { BackfillRequest } from '../../common/input';
@@ -40,7 +42,13 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
   } catch (err) {
     throw new UsageError(`AWS settings: ${(err as Error).message}`);
   }
-  const runner = new EmrServerlessRunner(clients.emr, emrOptions, clients.s3);
+  const pollMs = deps.pollMs ?? DEFAULT_EMR_POLL_MS;
+  // Someone is watching a Ctrl-C'd run stop: poll it at least every 2 s.
+  const runner = new EmrServerlessRunner(
+    clients.emr,
+    { ...emrOptions, cancelPollMs: Math.min(pollMs, 2000) },
+    clients.s3,
+  );
   const range: ChunkSpec = {
     index: 0,
     id: `${request.startDate}_${request.endDate}`,
@@ -49,11 +57,12 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
     days: daysBetweenInclusive(request.startDate, request.endDate),
   };
   const subChunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
-  const args = directArgs(
-    sparkJobArgs(request, range, process.env.BACKFILL_CODE_REVISION ?? ''),
-    request.chunkSizeDays,
-    subChunks.length,
-  );
+  const args = sparkJobArgs({
+    request,
+    chunk: range,
+    codeRevision: process.env.BACKFILL_CODE_REVISION ?? '',
+    subChunkDays: request.chunkSizeDays,
+  });
   // A new name (and so a new EMR client token) per invocation: running the command again runs the job again.
   const runName = `${backfillWorkflowId(request)}/direct-emr-${new Date().toISOString().replace(/[:.]/g, '')}`;
 
@@ -72,7 +81,7 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
     return EXIT.ok;
   }
 
-  const status = await waitForRun(runner, handle, io, deps.pollMs ?? DEFAULT_EMR_POLL_MS);
+  const status = await waitForRun(runner, handle, io, pollMs);
   if (status.state !== 'succeeded') {
     io.err(status.detail ?? `EMR job run ${handle.id} ${status.state.toUpperCase()}`);
     io.err('see the driver log (stderr) of the run; fix the cause and run the command again');
@@ -93,16 +102,7 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
   return EXIT.ok;
 }
 
-/** The job's arguments for the range: sub-chunks of chunkSizeDays, each writing its own manifest. */
-export function directArgs(args: string[], chunkSizeDays: number, subChunks: number): string[] {
-  const out = [...args];
-  out[out.indexOf('--chunk-size-days') + 1] = String(chunkSizeDays);
-  // With several sub-chunks the job names each manifest by its sub-chunk (manifestUri of its id).
-  const at = out.indexOf('--manifest-path');
-  if (subChunks > 1 && at >= 0) out.splice(at, 2);
-  return out;
-}
-
+/** Follows the run to its end, a line per state change; Ctrl-C cancels it and waits until it has stopped. */
 async function waitForRun(
   runner: EmrServerlessRunner,
   handle: EmrJobHandle,
@@ -110,25 +110,28 @@ async function waitForRun(
   pollMs: number,
 ): Promise<JobStatus> {
   const started = Date.now();
-  // Ctrl-C cancels the run: nobody would be left watching it, and it would keep writing.
-  let interrupted = false;
-  const onSigint = () => {
-    interrupted = true;
-    io.err(`\ncancelling EMR job run ${handle.id} ...`);
-    void runner.cancel(handle);
-  };
-  process.once('SIGINT', onSigint);
   let last = '';
+  const show = (status: JobStatus) => {
+    const text = `EMR job run ${handle.id}: ${status.detail ?? status.state}`;
+    if (io.isTTY && io.status) io.status(`${text} (${formatDuration(Date.now() - started)})`);
+    else if (text !== last) io.err(`${new Date().toISOString()} ${text}`);
+    last = text;
+  };
+  // Ctrl-C cancels the run: nobody would be left watching it, and it would keep writing.
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
   try {
-    for (;;) {
-      const status = await runner.status(handle);
-      const text = `EMR job run ${handle.id}: ${status.detail ?? status.state}`;
-      if (io.isTTY && io.status) io.status(`${text} (${formatDuration(Date.now() - started)})`);
-      else if (text !== last) io.err(`${new Date().toISOString()} ${text}`);
-      last = text;
-      if (status.state === 'succeeded' || status.state === 'failed' || status.state === 'cancelled') return status;
-      await new Promise((r) => setTimeout(r, interrupted ? Math.min(pollMs, 2000) : pollMs));
-    }
+    return await followJob({
+      spark: runner,
+      handle,
+      wait: () => sleep(pollMs, undefined, { signal: interrupt.signal }),
+      onStatus: show,
+    });
+  } catch (err) {
+    if (!interrupt.signal.aborted) throw err;
+    io.err(`\ncancelling EMR job run ${handle.id} ...`);
+    return await runner.cancel(handle, { onPoll: show });
   } finally {
     process.removeListener('SIGINT', onSigint);
     if (io.isTTY && io.status) io.status('');

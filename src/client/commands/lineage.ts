@@ -8,7 +8,7 @@ import { EXIT, type CliDeps, type Io } from '../io';
 import { parseFlags, UsageError, wantsHelp } from '../usage';
 import { lakeOf, ledgerRequest } from './check';
 
-export const LINEAGE_HELP = `Usage: backfill lineage --date YYYY-MM-DD [--feature-version VER] [--bucket BUCKET|DIR] [--json]
+const LINEAGE_HELP = `Usage: backfill lineage --date YYYY-MM-DD [--feature-version VER] [--bucket BUCKET|DIR] [--json]
 
 Print what the current gold of one day was built from, as its gold commit records it: the backfill
 run, code revision, definition fingerprint (and whether it is the current one), the bronze files
@@ -54,7 +54,7 @@ export async function lineageCommand(argv: string[], io: Io, deps: CliDeps): Pro
   return EXIT.ok;
 }
 
-export function formatLineage(c: GoldCommit, currentFingerprint: string): string {
+function formatLineage(c: GoldCommit, currentFingerprint: string): string {
   const l = c.lineage;
   const lines = [
     `${c.feature_version} ${c.dt}: ${c.rows} rows, committed ${c.committed_at} by backfill run ${c.run_id}`,

@@ -36,7 +36,7 @@ The same list in the Web UI or the temporal CLI:
 
 Exit codes: 0 listed (even if none match), 2 bad usage.`;
 
-export interface BackfillListing {
+interface BackfillListing {
   workflowId: string;
   status: string;
   featureGroup?: string;

@@ -17,7 +17,8 @@ import { withWorker } from '../connect';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { TARGET_HELP } from '../target';
 import { exclusive, UsageError, wantsHelp } from '../usage';
-import { followToReport, validateRequest } from './run';
+import { followToReport } from '../follow-report';
+import { validateRequest } from '../request';
 import { openTarget, reportOf, startInput } from './target-command';
 
 export const RETRY_FAILED_HELP = `Usage: backfill retry-failed <workflow-id> [--local | --aws] [--no-follow] [--json]

@@ -2,35 +2,20 @@
  * `backfill run`: validates the flags into a workflow input, starts the backfill workflow (or,
  * with --direct-emr, one EMR Serverless job) and follows it to its report.
  */
-import {
-  WorkflowFailedError,
-  type WorkflowHandle,
-  type WorkflowHandleWithFirstExecutionRunId,
-} from '@temporalio/client';
+import { type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import * as path from 'node:path';
 import { workerAllowances } from '../../config';
-import {
-  InputError,
-  validateInput,
-  WORKER_DECIDES,
-  type BackfillInput,
-  type BackfillRequest,
-  type ValidateOptions,
-} from '../../common/input';
-import type { BackfillReport } from '../../common/results';
+import { validateInput, type BackfillRequest } from '../../common/input';
 import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
-import { rootMessage } from '../../common/errors';
-import { FAILURE } from '../../common/failures';
 import { connectTemporal, describeBackfill, uiUrl, type Temporal } from '../connect';
-import { costInputsOf, estimateBackfill, type CostEstimate } from '../cost';
-import { followBackfill } from '../follow';
+import { costInputsOf, estimateBackfill } from '../cost';
+import { followToReport } from '../follow-report';
 import { EXIT, type CliDeps, type Io } from '../io';
-import { withLocalWorker } from '../local-worker';
-import { formatReport } from '../report';
+import { validateRequest } from '../request';
 import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
-import { FLAG_OF_FIELD, usageOfInputError, wantsHelp } from '../usage';
+import { FLAG_OF_FIELD, wantsHelp } from '../usage';
 import { directEmr } from './direct-emr';
 import { onlyStaleInput } from './only-stale';
 
@@ -46,7 +31,7 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
     opts.input.bucket = path.resolve(opts.input.bucket);
   }
   // A direct EMR run has no worker: this process applies the worker's sparkConf allowance itself.
-  let request = validateRequest(opts.input, opts.directEmr ? workerAllowances().sparkConf : WORKER_DECIDES);
+  let request = validateRequest(opts.input, opts.directEmr ? workerAllowances().sparkConf : undefined);
   if (opts.onlyStale) {
     const narrowed = await onlyStaleInput(request, opts.input, io, deps);
     if (!narrowed) return EXIT.ok;
@@ -59,18 +44,6 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
     return await startAndFollow(temporal, opts, request, io, deps);
   } finally {
     await temporal.close();
-  }
-}
-
-export function validateRequest(
-  input: BackfillInput,
-  allowSparkConf: ValidateOptions['allowSparkConf'] = WORKER_DECIDES,
-): BackfillRequest {
-  try {
-    return validateInput(input, { allowSparkConf });
-  } catch (err) {
-    if (err instanceof InputError) throw usageOfInputError(err);
-    throw err;
   }
 }
 
@@ -149,7 +122,7 @@ async function runningInput(temporal: Temporal, handle: WorkflowHandleWithFirstE
 }
 
 /** Fields of the request that differ from the running one's, e.g. `overwrite: running false, asked true`. */
-export function inputDifferences(running: unknown, asked: BackfillRequest): string[] {
+function inputDifferences(running: unknown, asked: BackfillRequest): string[] {
   let theirs: BackfillRequest;
   try {
     theirs = validateInput(running);
@@ -166,74 +139,4 @@ export function inputDifferences(running: unknown, asked: BackfillRequest): stri
       (k) =>
         `${FLAG_OF_FIELD[k] ?? k}: running ${show(theirs[k as keyof BackfillRequest])}, asked ${show(asked[k as keyof BackfillRequest])}`,
     );
-}
-
-export interface FollowOptions {
-  /** Host a local-backend worker in this process while following. */
-  local: boolean;
-  taskQueue: string;
-  json: boolean;
-  ui: string;
-  pollMs?: number;
-  /** No progress lines (a dry run). */
-  quiet?: boolean;
-  estimate?: (report: BackfillReport) => CostEstimate | undefined;
-  allowedLatenessDays?: number;
-}
-
-/** Follows a started backfill, prints its report and returns the exit code it calls for. */
-export async function followToReport(handle: WorkflowHandle, io: Io, o: FollowOptions): Promise<number> {
-  const follow = () => followBackfill(handle, io, o.pollMs, o.quiet);
-  // Ctrl-C stops following, never the backfill: say how to pick it up again.
-  const onSigint = () => {
-    if (io.isTTY) io.status?.('');
-    io.err(
-      o.local
-        ? `\nstopped following ${handle.workflowId}; its worker ran in this command, so the backfill waits. ` +
-            `Run the same command again to continue where it stopped, or: backfill cancel ${handle.workflowId}`
-        : `\nstopped following ${handle.workflowId}; it goes on. Follow it again with: backfill status --follow ${handle.workflowId}`,
-    );
-    process.exit(130);
-  };
-  process.once('SIGINT', onSigint);
-  let report: BackfillReport;
-  try {
-    report = o.local ? await withLocalWorker(o.taskQueue, follow) : await follow();
-  } catch (err) {
-    if (err instanceof WorkflowFailedError) return failedWithoutReport(handle.workflowId, err, io);
-    throw err;
-  } finally {
-    process.removeListener('SIGINT', onSigint);
-  }
-  const estimate = o.estimate?.(report);
-  if (o.json) io.out(JSON.stringify(estimate ? { ...report, estimate } : report, null, 2));
-  else io.out(formatReport(report, { uiUrl: o.ui, estimate, allowedLatenessDays: o.allowedLatenessDays }));
-  return exitCodeOf(report);
-}
-
-export function exitCodeOf(report: BackfillReport): number {
-  return report.status === 'succeeded' || report.status === 'dry_run' ? EXIT.ok : EXIT.failed;
-}
-
-/** The workflow itself failed (no report): a rejected input is bad usage, anything else a failure. */
-export function failedWithoutReport(workflowId: string, err: WorkflowFailedError, io: Io): number {
-  const cause = err.cause as { type?: string } | undefined;
-  if (cause?.type === FAILURE.backfillOverlap) {
-    // Refused at start: another backfill of the same group and version has some of these days.
-    io.err(`backfill ${workflowId} refused: ${rootMessage(err)}`);
-    return EXIT.usage;
-  }
-  if (cause?.type === FAILURE.invalidInput) {
-    // The message names the input field ("emr.appId: ..."); name the flag as well.
-    const message = rootMessage(err).replace(/^invalid input: /, '');
-    const field = /^([\w.]+):/.exec(message)?.[1];
-    const flag = field ? FLAG_OF_FIELD[field] : undefined;
-    io.err(`backfill: ${flag ? `${flag} (${message})` : message}`);
-    return EXIT.usage;
-  }
-  io.err(`backfill ${workflowId} failed: ${rootMessage(err)}`);
-  io.err(
-    `see the workflow's history in the Web UI; fix the cause and start the same backfill again (days already written are skipped)`,
-  );
-  return EXIT.failed;
 }

@@ -11,7 +11,8 @@ import { formatReport, table } from '../report';
 import { TARGET_HELP } from '../target';
 import { integerFlag, UsageError, wantsHelp } from '../usage';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type ChunkFilter, type ChunkPageRequest } from '../../common/chunk-book';
-import { exitCodeOf, followToReport, validateRequest } from './run';
+import { exitCodeOf, followToReport } from '../follow-report';
+import { validateRequest } from '../request';
 import { openTarget, queryProgress, reportOf, startInput } from './target-command';
 
 export const STATUS_HELP = `Usage: backfill status <workflow-id> [--follow] [--json] [--chunks failed|running|all] [--offset N] [--limit N]
