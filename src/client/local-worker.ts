@@ -45,6 +45,9 @@ export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<
       // The overlap lease activities talk to Temporal through the worker's own connection.
       ...createLeaseActivities({ client: new Client({ connection, namespace }) }),
     },
+    // Heartbeats (and with them a cancel or a pause) reach the server within 5 s, not 80% of the
+    // heartbeat timeout: an operator's cancel stops a Spark run in seconds.
+    maxHeartbeatThrottleInterval: '5 seconds',
   });
   try {
     return await worker.runUntil(work);

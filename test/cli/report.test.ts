@@ -286,7 +286,10 @@ describe('cli: progress and report text', () => {
       formatProgress(p({ chunks: 'all', offset: '8000' }), 'http://ui/x'),
       /\n {2}no chunks at offset 8000: 7,305 all chunk\(s\) so far\n/,
     );
-    const unplanned = formatProgress(progress([], { totals: { ...book.totals(), chunks: 0 } }), 'http://ui/x');
+    const unplanned = formatProgress(
+      progress([], { totals: { ...book.totals(), chunks: 0, running: 0, pending: 0 } }),
+      'http://ui/x',
+    );
     assert.match(unplanned, /\n {2}preflight and planning: no chunk planned yet\n/);
     assert.doesNotMatch(unplanned, /at most/);
     const failed = formatProgress(p({ chunks: 'failed' }), 'http://ui/x');
