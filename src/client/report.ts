@@ -147,6 +147,8 @@ function formatFailures(report: BackfillReport): string[] {
         ? 'not started (the backfill ended first)'
         : c.status;
     lines.push(`  ${c.chunk.id}: ${where}${c.jobRunId ? ` (Spark job run ${c.jobRunId})` : ''}`);
+    // A chunk split after a data failure: its good days are published, these are not.
+    for (const d of c.badDays ?? []) lines.push(`    bad day ${d.dt}: ${d.message}`);
   }
   for (const c of recordFailures) {
     lines.push(

@@ -113,6 +113,18 @@ export interface ChunkResult {
   validation?: ValidationResult;
   /** Which step failed and why, when status is failed. */
   error?: { step: string; message: string };
+  /** Set when the chunk was split into days after a data failure (src/workflows/bisect.ts). */
+  bisect?: { cause: string; days: DayOutcome[] };
+}
+
+/** One day of a chunk split after a data failure, run as its own one-day chunk. */
+export interface DayOutcome {
+  dt: string;
+  status: ChunkStatus;
+  rows?: number;
+  recordsWritten?: number;
+  jobRunId?: string;
+  error?: { step: string; message: string };
 }
 
 export interface DryRunPlan {
@@ -172,6 +184,8 @@ export interface ChunkSummary {
   error?: { step: string; message: string };
   /** acceptDefinitionChange: fingerprint built, and days rebuilt over gold of another one (with that one). */
   definitionChange?: { fingerprint: string; replaced: Record<string, string> };
+  /** Split into days after a data failure: the days that failed, each with its error (the others published). */
+  badDays?: { dt: string; message: string }[];
 }
 
 export function summarizeChunk(
@@ -201,6 +215,23 @@ export function summarizeChunk(
     jobRunId: result.spark?.jobRunId,
     error: result.error,
     definitionChange: m?.accepted_definition_change,
+    ...bisectSummary(result),
+  };
+}
+
+/** A split chunk's rows and records come from its days; its bad days are named. */
+function bisectSummary(result: ChunkResult): Partial<ChunkSummary> {
+  if (!result.bisect) return {};
+  const days = result.bisect.days;
+  const good = days.filter((d) => d.status === 'succeeded');
+  const rowsPerDt = Object.fromEntries(good.map((d) => [d.dt, d.rows ?? 0]));
+  return {
+    rowsPerDt,
+    rows: good.reduce((s, d) => s + (d.rows ?? 0), 0),
+    recordsWritten: good.reduce((s, d) => s + (d.recordsWritten ?? 0), 0),
+    badDays: days
+      .filter((d) => d.status !== 'succeeded')
+      .map((d) => ({ dt: d.dt, message: d.error?.message ?? d.status })),
   };
 }
 
