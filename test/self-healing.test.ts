@@ -32,6 +32,8 @@ describe('self-healing chunks (dev server + spark-submit)', function () {
       jobDir: path.join(ROOT, 'spark_jobs'),
       stateDir: state,
       pollIntervalMs: 500,
+      // Two rungs above the small tier's 2g would be too much for a test machine: one will do.
+      memoryLadder: { key: 'spark.driver.memory', rungs: ['2g', '3g'] },
     });
     worker = await Worker.create({
       connection: env.nativeConnection,
@@ -98,6 +100,103 @@ describe('self-healing chunks (dev server + spark-submit)', function () {
     const text = formatReport(report);
     assert.match(text, /split into days after a data failure: 2 of 3 day\(s\) published, bad: 2025-10-03/);
     assert.match(text, /bad day 2025-10-03: .*part-99999\.json\.gz/);
+  });
+
+  it('a run out of memory at the first rung is run again with the next one, and the report shows what it needed', async () => {
+    const lake = newLake();
+    // The job's test hook: a driver with less than 2500 MiB meets a real java.lang.OutOfMemoryError.
+    process.env.CARD_FEATURES_TEST_NEEDS_DRIVER_MEMORY_MB = '2500';
+    let report;
+    try {
+      report = await env.client.workflow.execute(backfillWorkflow, {
+        args: [{ bucket: lake, startDate: days[0], endDate: days[0], chunkSizeDays: 1 }],
+        taskQueue: 'self-healing',
+        workflowId: 'oom-ladder',
+      });
+    } finally {
+      delete process.env.CARD_FEATURES_TEST_NEEDS_DRIVER_MEMORY_MB;
+    }
+    assert.equal(report.status, 'succeeded', JSON.stringify(report.chunks.map((c) => c.error)));
+    const [chunk] = report.chunks;
+    assert.equal(chunk.spark?.tier, 'small');
+    assert.deepEqual(chunk.spark?.escalations, [
+      {
+        key: 'spark.driver.memory',
+        from: '2g',
+        to: '3g',
+        signature: 'java.lang.OutOfMemoryError: Java heap space',
+      },
+    ]);
+    assert.equal(chunk.attempts, 1, 'climbed within one attempt of the chunk');
+    const store = openLakeStore(lake);
+    try {
+      assert.ok(store.counts('rt_card_features_v1').offline > 100);
+      assert.equal(store.counts('rt_card_features_v1').offline, chunk.recordsWritten);
+    } finally {
+      store.close();
+    }
+    assert.match(
+      formatReport(report),
+      /2025-10-01_2025-10-01: needed spark\.driver\.memory=3g \(out of memory at 2g: java\.lang\.OutOfMemoryError: Java heap space\)/,
+    );
+  });
+
+  it('the dry run sizes each chunk from its bronze bytes (small and large tiers), and --spark-conf wins', async () => {
+    const lake = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-sized-'));
+    lakes.push(lake);
+    const bronze = (dt: string) => path.join(lake, `bronze/streaming/card_authorization/dt=${dt}`);
+    for (const [dt, bytes] of [
+      ['2025-10-01', 5 * 2 ** 20],
+      ['2025-10-02', 5 * 2 ** 20],
+      ['2025-10-03', 60 * 2 ** 30], // sparse: 60 GiB as the listing sees it, no disk used
+    ] as const) {
+      fs.mkdirSync(bronze(dt), { recursive: true });
+      fs.writeFileSync(path.join(bronze(dt), 'part-0.json.gz'), '');
+      fs.truncateSync(path.join(bronze(dt), 'part-0.json.gz'), bytes);
+    }
+    const dryRun = (workflowId: string, extra: Record<string, unknown> = {}) =>
+      env.client.workflow.execute(backfillWorkflow, {
+        args: [
+          {
+            bucket: lake,
+            startDate: '2025-10-01',
+            endDate: '2025-10-03',
+            chunkSizeDays: 1,
+            allowedLatenessDays: 0,
+            dryRun: true,
+            ...extra,
+          },
+        ],
+        taskQueue: 'self-healing',
+        workflowId,
+      });
+    const plain = await dryRun('sized-dry-run');
+    assert.deepEqual(
+      plain.dryRun?.sizing?.map((s) => [s.chunkId, s.tier, s.bronzeBytes, s.conf['spark.driver.memory']]),
+      [
+        ['2025-10-01_2025-10-01', 'small', 5 * 2 ** 20, '2g'],
+        ['2025-10-02_2025-10-02', 'small', 10 * 2 ** 20, '2g'],
+        ['2025-10-03_2025-10-03', 'large', 60 * 2 ** 30 + 5 * 2 ** 20, '8g'],
+      ],
+    );
+    const text = formatReport(plain);
+    assert.match(text, /2025-10-01_2025-10-01 .* small: driver 2g, 4 partitions/);
+    assert.match(text, /2025-10-03_2025-10-03 .* large: driver 8g, 16 partitions/);
+
+    const overridden = await dryRun('sized-dry-run-conf', { sparkConf: { 'spark.sql.shuffle.partitions': '64' } });
+    assert.deepEqual(
+      overridden.dryRun?.sizing?.map((s) => [
+        s.tier,
+        s.conf['spark.sql.shuffle.partitions'],
+        s.conf['spark.driver.memory'],
+      ]),
+      [
+        ['small', '64', '2g'],
+        ['small', '64', '2g'],
+        ['large', '64', '8g'],
+      ],
+    );
+    assert.match(formatReport(overridden), /2025-10-03_2025-10-03 .* large: driver 8g, 64 partitions/);
   });
 });
 

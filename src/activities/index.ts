@@ -16,6 +16,7 @@ import type {
   DryRunPlan,
   IngestResult,
   SparkJobResult,
+  SparkSettings,
   ValidationResult,
 } from '../common/results';
 import type { BackfillOutcome, Backends, JobHandle, Lake, PreflightResult, SparkRunner } from './backends';
@@ -28,6 +29,8 @@ import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState
 import { namespaceSearchAttributeProblem } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { sparkJobFailure } from './spark-errors';
+import { bronzeBytesFrom, bronzeBytesOf, chunkSettings } from './sizing';
+import { climbMemoryLadder, outOfMemoryFailure, outOfMemorySignature } from './memory-ladder';
 import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -99,8 +102,14 @@ export function createActivities(backends: Backends) {
       const states = await readStates(lake, request, dateRange(request.startDate, request.endDate));
       const days = states.map((s) => dryRunDay(s, request, bronzePresent[s.dt] !== undefined));
       const existing = states.filter(hasGold).map((s) => s.dt);
+      const chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
       return {
-        chunks: planChunks(request.startDate, request.endDate, request.chunkSizeDays),
+        chunks,
+        // The settings each chunk's run would start with (sizing.ts), from the same byte counts.
+        sizing: chunks.map((c) => ({
+          chunkId: c.id,
+          ...chunkSettings(backends.sparkSizes, bronzeBytesFrom(request, c, bronzePresent), request.sparkConf),
+        })),
         bronzePresent,
         bronzeMissing,
         goldExisting: existing,
@@ -126,22 +135,40 @@ export function createActivities(backends: Backends) {
       const accepted = request.acceptDefinitionChange
         ? replacedDefinitions(before, computeDates, request.featureVersion)
         : undefined;
+      // The run of an earlier attempt (followed, not restarted) and the settings it ran with.
+      const previous = Context.current().info.heartbeatDetails as SparkHeartbeat | undefined;
+      let settings: SparkSettings = { conf: { ...request.sparkConf } };
+      if (computeDates.length > 0) {
+        // Sized from the bronze it will read; the request's sparkConf wins over the tier.
+        settings = chunkSettings(backends.sparkSizes, await bronzeBytesOf(lake, request, chunk), request.sparkConf);
+        Context.current().log.info('spark settings', { chunk: chunk.id, ...settings });
+      }
       let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = {
         jobRunId: 'none (every day already in gold)',
       };
       if (computeDates.length > 0) {
         const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
-        job = await followSparkJob(
-          { spark, lake, pollIntervalMs },
-          {
-            request,
-            chunk,
-            args,
-            runName,
-            manifest: manifestUri(request, chunk.id, runId),
-            errorRecord: errorRecordUri(request, chunk.id, runId),
-          },
-        );
+        const climbed = await climbMemoryLadder({
+          ladder: backends.memoryLadder,
+          conf: { ...settings.conf, ...previous?.sparkConf },
+          onEscalate: (e) =>
+            Context.current().log.warn('out of memory: running again with more memory', { chunk: chunk.id, ...e }),
+          run: (sparkConf, first) =>
+            followSparkJob(
+              { spark, lake, pollIntervalMs },
+              {
+                request: { ...request, sparkConf },
+                chunk,
+                args,
+                runName,
+                manifest: manifestUri(request, chunk.id, runId),
+                errorRecord: errorRecordUri(request, chunk.id, runId),
+                previous: first ? previous : undefined,
+              },
+            ),
+        });
+        job = climbed.value;
+        settings = { ...settings, conf: climbed.conf, escalations: climbed.escalations };
       }
       const after = await readStates(lake, request, days);
       const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
@@ -149,6 +176,7 @@ export function createActivities(backends: Backends) {
         manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
         jobRunId: job.jobRunId,
         logLocation: job.logLocation,
+        sparkSettings: computeDates.length > 0 ? settings : undefined,
       };
     },
 
@@ -274,21 +302,26 @@ interface FollowInput {
   manifest: string;
   /** Where the job records a failure it can name (spark_jobs/card_features/failures.py). */
   errorRecord: string;
+  /** The run an earlier attempt started (its heartbeat), to follow instead of submitting. */
+  previous?: JobHandle;
 }
+
+/** What the Spark activity heartbeats: the run's handle and the settings it was submitted with. */
+type SparkHeartbeat = JobHandle & { sparkConf?: Record<string, string> };
 
 /** Runs the Spark job to the end, following the same run across worker restarts; returns its manifest. */
 async function followSparkJob(
   { spark, lake, pollIntervalMs }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number },
-  { request, chunk, args, runName, manifest, errorRecord }: FollowInput,
+  { request, chunk, args, runName, manifest, errorRecord, previous }: FollowInput,
 ): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
   const ctx = Context.current();
-  const previous = ctx.info.heartbeatDetails as JobHandle | undefined;
   let handle = previous ? await spark.reattach(previous) : undefined;
   if (!handle) {
     handle = await spark.submit({ request, chunk, args, runName });
     ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
   }
-  ctx.heartbeat(handle);
+  const beat: SparkHeartbeat = { ...handle, sparkConf: request.sparkConf };
+  ctx.heartbeat(beat);
   try {
     for (;;) {
       const status = await spark.status(handle);
@@ -298,6 +331,16 @@ async function followSparkJob(
         if (status.state === 'failed') {
           const named = await sparkJobFailure(lake, errorRecord);
           if (named) throw named;
+          // EMR's state details (executor lost to memory, exit 137) or the driver's last error line.
+          const oom = outOfMemorySignature(status.detail);
+          if (oom) {
+            throw outOfMemoryFailure({
+              message: `Spark job ${handle.id} failed for chunk ${chunk.id}: ${status.detail ?? oom}`,
+              signature: oom,
+              topReached: false,
+              details: { jobRunId: handle.id, logLocation: handle.logLocation },
+            });
+          }
         }
         throw ApplicationFailure.retryable(
           `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
@@ -305,7 +348,7 @@ async function followSparkJob(
           { jobRunId: handle.id, logLocation: handle.logLocation },
         );
       }
-      ctx.heartbeat(handle);
+      ctx.heartbeat(beat);
       await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
     }
   } catch (err) {
