@@ -55,8 +55,7 @@ export interface ValidateInput extends ChunkStepInput {
 }
 
 export function createActivities(backends: Backends) {
-  const { lake, spark, catalog } = backends;
-  const pollIntervalMs = backends.pollIntervalMs ?? 2000;
+  const { lake, catalog } = backends;
 
   return {
     async preflight(request: BackfillRequest): Promise<{ backend: string } & PreflightResult> {
@@ -135,40 +134,17 @@ export function createActivities(backends: Backends) {
       const accepted = request.acceptDefinitionChange
         ? replacedDefinitions(before, computeDates, request.featureVersion)
         : undefined;
-      // The run of an earlier attempt (followed, not restarted) and the settings it ran with.
-      const previous = Context.current().info.heartbeatDetails as SparkHeartbeat | undefined;
-      let settings: SparkSettings = { conf: { ...request.sparkConf } };
-      if (computeDates.length > 0) {
-        // Sized from the bronze it will read; the request's sparkConf wins over the tier.
-        settings = chunkSettings(backends.sparkSizes, await bronzeBytesOf(lake, request, chunk), request.sparkConf);
-        Context.current().log.info('spark settings', { chunk: chunk.id, ...settings });
-      }
-      let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = {
-        jobRunId: 'none (every day already in gold)',
-      };
+      let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
       if (computeDates.length > 0) {
         const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
-        const climbed = await climbMemoryLadder({
-          ladder: backends.memoryLadder,
-          conf: { ...settings.conf, ...previous?.sparkConf },
-          onEscalate: (e) =>
-            Context.current().log.warn('out of memory: running again with more memory', { chunk: chunk.id, ...e }),
-          run: (sparkConf, first) =>
-            followSparkJob(
-              { spark, lake, pollIntervalMs },
-              {
-                request: { ...request, sparkConf },
-                chunk,
-                args,
-                runName,
-                manifest: manifestUri(request, chunk.id, runId),
-                errorRecord: errorRecordUri(request, chunk.id, runId),
-                previous: first ? previous : undefined,
-              },
-            ),
+        job = await computeGold(backends, {
+          request,
+          chunk,
+          args,
+          runName,
+          manifest: manifestUri(request, chunk.id, runId),
+          errorRecord: errorRecordUri(request, chunk.id, runId),
         });
-        job = climbed.value;
-        settings = { ...settings, conf: climbed.conf, escalations: climbed.escalations };
       }
       const after = await readStates(lake, request, days);
       const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
@@ -176,7 +152,7 @@ export function createActivities(backends: Backends) {
         manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
         jobRunId: job.jobRunId,
         logLocation: job.logLocation,
-        sparkSettings: computeDates.length > 0 ? settings : undefined,
+        sparkSettings: job.settings,
       };
     },
 
@@ -291,6 +267,38 @@ function dryRunDay(state: DayState, request: BackfillRequest, bronze: boolean): 
   }
   const publish = decision.action === 'compute' ? 'send' : publishAction(state, request);
   return { dt: state.dt, gold: decision.action, reason: decision.reason, publish };
+}
+
+interface ComputedJob {
+  manifest?: ChunkManifest;
+  jobRunId: string;
+  logLocation?: string;
+  settings?: SparkSettings;
+}
+
+/**
+ * The Spark run of the days to compute: sized from the bronze it will read (the request's sparkConf
+ * wins), followed to its end, and run again a rung up the memory ladder when it ran out of memory.
+ */
+async function computeGold(backends: Backends, job: Omit<FollowInput, 'previous'>): Promise<ComputedJob> {
+  const { lake, spark } = backends;
+  const ctx = Context.current();
+  const { request, chunk } = job;
+  const sized = chunkSettings(backends.sparkSizes, await bronzeBytesOf(lake, request, chunk), request.sparkConf);
+  ctx.log.info('spark settings', { chunk: chunk.id, ...sized });
+  // The run of an earlier attempt (followed, not restarted) and the settings it ran with.
+  const previous = ctx.info.heartbeatDetails as SparkHeartbeat | undefined;
+  const climbed = await climbMemoryLadder({
+    ladder: backends.memoryLadder,
+    conf: { ...sized.conf, ...previous?.sparkConf },
+    onEscalate: (e) => ctx.log.warn('out of memory: running again with more memory', { chunk: chunk.id, ...e }),
+    run: (sparkConf, first) =>
+      followSparkJob(
+        { spark, lake, pollIntervalMs: backends.pollIntervalMs ?? 2000 },
+        { ...job, request: { ...request, sparkConf }, previous: first ? previous : undefined },
+      ),
+  });
+  return { ...climbed.value, settings: { ...sized, conf: climbed.conf, escalations: climbed.escalations } };
 }
 
 interface FollowInput {
