@@ -263,7 +263,7 @@ export function formatEstimate(e: CostEstimate): string[] {
   return [
     `Estimated EMR Serverless cost: ${formatUsd(e.usd)} (${e.vcpuHours.toFixed(2)} vCPU-hours, ${e.gbHours.toFixed(2)} GB-hours) for ${formatBytes(e.inputBytes)} of bronze read`,
     `  prices: $${e.prices.vcpuHour} per vCPU-hour, $${e.prices.gbHour} per GB-hour (change with --price-vcpu-hour, --price-gb-hour)`,
-    `  model: driver + executors per the tuning table by chunk length (sparkConf overrides), each chunk ${a.overheadSeconds} s overhead + ` +
+    `  model: driver + executors per the tuning table by the bronze each chunk reads (sparkConf overrides), each chunk ${a.overheadSeconds} s overhead + ` +
       `bronze at ${a.mibPerCoreSecond} MiB/s per executor core (--assumed-throughput), at least ${a.minBilledSeconds} s billed per worker; see docs/guide.md`,
   ];
 }
