@@ -6,6 +6,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WorkerAllowances } from './common/input';
+import { parseLadder, type MemoryLadder } from './activities/memory-ladder';
 
 /**
  * Default task queue of each backend: separate, so a local run's activities never land on an AWS
@@ -73,4 +74,33 @@ export function localPaths(env = process.env): LocalPaths {
     jobDir: path.join(root, 'spark_jobs'),
     stateDir,
   };
+}
+
+/** The Spark setting each backend's memory ladder raises: executors on EMR, the one local JVM for spark-submit. */
+export const MEMORY_LADDER_KEYS: Record<BackendName, string> = {
+  local: 'spark.driver.memory',
+  aws: 'spark.executor.memory',
+};
+
+/** The rungs a Spark run out of memory climbs when BACKFILL_SPARK_MEMORY_LADDER is unset. */
+export const DEFAULT_MEMORY_LADDERS: Record<BackendName, string> = { local: '2g,4g,8g', aws: '8g,16g,30g' };
+
+/**
+ * The worker's memory ladder (src/activities/memory-ladder.ts): a run that failed out of memory is
+ * run again with the next rung. BACKFILL_SPARK_MEMORY_LADDER: comma-separated Spark memory sizes,
+ * @default '8g,16g,30g' on AWS (spark.executor.memory), '2g,4g,8g' locally (spark.driver.memory).
+ * BACKFILL_SPARK_MEMORY_MAX: the largest rung this worker may use (bigger ones are dropped); `0` or
+ * an empty ladder turns escalation off.
+ * @default no cap beyond the ladder's top rung
+ */
+export function sparkMemoryLadder(backend: BackendName, env = process.env): MemoryLadder | undefined {
+  const ladder = env.BACKFILL_SPARK_MEMORY_LADDER ?? DEFAULT_MEMORY_LADDERS[backend];
+  const cap = env.BACKFILL_SPARK_MEMORY_MAX?.trim() || undefined;
+  if (cap === '0') return undefined;
+  try {
+    const parsed = parseLadder(MEMORY_LADDER_KEYS[backend], ladder, cap);
+    return parsed.rungs.length ? parsed : undefined;
+  } catch (err) {
+    throw new Error(`BACKFILL_SPARK_MEMORY_LADDER / BACKFILL_SPARK_MEMORY_MAX: ${(err as Error).message}`);
+  }
 }

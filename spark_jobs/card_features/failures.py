@@ -1,12 +1,14 @@
 """Failures the job can name instead of passing on a Java stack trace.
 
-Two kinds, each written as a JSON error record (to `--error-path`, next to the manifest) for the
+Three kinds, each written as a JSON error record (to `--error-path`, next to the manifest) for the
 orchestrator, and printed on stderr as one `card_features error:` line:
 
 - BadInput: bronze files Spark cannot read (truncated or non-gzip `.gz`). Rerunning cannot fix them.
   Which files are bad is found only after the bulk read failed, so a good read costs nothing extra.
 - StorageError: the lake refuses a read or write (permission, read-only, a file where a directory
   is needed, no space), with the path and the cause in plain words.
+- OutOfMemory: a JVM ran out of memory, or an executor was killed for its memory; the orchestrator
+  runs the chunk again a rung higher on its memory ladder (src/activities/memory-ladder.ts).
 """
 import argparse
 import errno
@@ -42,6 +44,13 @@ _STORAGE_ERRORS: List[Tuple[str, str, bool]] = [
      "permission denied: this user may not write or read here", False),
     (r"ParentNotDirectoryException|Parent path is not a directory|Not a directory",
      "a file is in the way where a directory is needed", False),
+]
+
+# The same signatures the orchestrator looks for in EMR's state details (memory-ladder.ts).
+_OOM_SIGNATURES = [
+    r"java\.lang\.OutOfMemoryError[^\n;]*",
+    r"Container killed by YARN for exceeding (?:physical |virtual )?memory limits[^\n;]*",
+    r"ExecutorLostFailure[^\n;]*(?:memory|OOM|137)[^\n;]*",
 ]
 
 _URI = r"(?:s3a?|s3n|file):/[^\s:;,'\"()]*[^\s:;,'\"().]"
@@ -190,6 +199,15 @@ def find_unreadable_files(groups: Dict[str, List[str]], read_error: Callable[[Li
     return bad
 
 
+def out_of_memory_signature(text: str) -> Optional[str]:
+    """The words of a failure that say out of memory, or None."""
+    for pattern in _OOM_SIGNATURES:
+        m = re.search(pattern, text, re.IGNORECASE)
+        if m:
+            return m.group(0).strip()[:300]
+    return None
+
+
 def bad_input_record(files: List[Dict]) -> Dict:
     return {"type": "BadInput", "files": files}
 
@@ -198,6 +216,8 @@ def message(record: Dict) -> str:
     """The record in one line of plain words (the same wording the orchestrator uses)."""
     if record["type"] == "BadInput":
         return "; ".join(f"bronze file {f['uri']} (dt={f['dt']}) cannot be read: {f['reason']}" for f in record["files"])
+    if record["type"] == "OutOfMemory":
+        return f"out of memory: {record['signature']}"
     return f"storage error at {record['path'] or 'an unknown path'}: {record['reason']}"
 
 
@@ -217,6 +237,9 @@ def describe(spark, cfg, exc: BaseException) -> Optional[Dict]:
     lookback before and the lateness after), so a corrupt file is named whichever chunk met it.
     """
     text = exception_text(exc)
+    oom = out_of_memory_signature(text)
+    if oom is not None:
+        return {"type": "OutOfMemory", "signature": oom}
     if read_error_reason(text) is not None:
         from .definitions import get_definition
         from .transform import bronze_dates_to_read

@@ -9,6 +9,7 @@ import hashlib
 import inspect
 import json
 import os
+import re
 import sys
 import time
 import uuid
@@ -584,6 +585,29 @@ def run(spark: SparkSession, cfg: JobConfig) -> List[Dict]:
     return manifests
 
 
+def _memory_mb(value: str) -> float:
+    """Spark's memory strings (512m, 2g) in MiB."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", value.lower())
+    if not m:
+        return 0.0
+    return float(m.group(1)) * {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 2**20}[m.group(2)]
+
+
+def _test_memory_need(spark: SparkSession) -> None:
+    """Test hook for the orchestrator's memory ladder: with CARD_FEATURES_TEST_NEEDS_DRIVER_MEMORY_MB=N,
+    a run whose driver has less than N MiB fails with a real java.lang.OutOfMemoryError (an allocation
+    as large as its whole heap). Unset in production: nothing happens."""
+    need = os.environ.get("CARD_FEATURES_TEST_NEEDS_DRIVER_MEMORY_MB")
+    if not need:
+        return
+    have = _memory_mb(spark.sparkContext.getConf().get("spark.driver.memory", "1g"))
+    if have >= float(need):
+        return
+    jvm = spark.sparkContext._jvm
+    heap = jvm.java.lang.Runtime.getRuntime().maxMemory()
+    jvm.java.nio.ByteBuffer.allocate(int(min(heap, 2**31 - 16)))
+
+
 def main(argv: List[str], spark: Optional[SparkSession] = None) -> int:
     """Command-line entry. Given a session, uses it and leaves it running; otherwise builds and stops its own."""
     # --error-path: where a failure the job can name (bad bronze file, storage refusal) is recorded.
@@ -597,6 +621,7 @@ def main(argv: List[str], spark: Optional[SparkSession] = None) -> int:
         if error_path and fs.exists(error_path):
             fs.delete(error_path)  # an earlier attempt's record says nothing about this run
         try:
+            _test_memory_need(spark)
             run(spark, cfg)
         except Exception as exc:
             record = failures.describe(spark, cfg, exc)

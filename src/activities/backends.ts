@@ -6,6 +6,8 @@
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
+import type { MemoryLadder } from './memory-ladder';
+import type { SizingTable } from './sizing';
 import type { SearchAttributeLister } from './search-attributes';
 
 /** A file in the lake, addressed by URI (file:///... or s3://...). */
@@ -184,6 +186,10 @@ export interface Backends {
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
+  /** Spark settings by sizing tier (sizing.ts), picked per chunk from its bronze bytes; unset: the runner's own defaults. */
+  sparkSizes?: SizingTable;
+  /** Which Spark memory setting a run out of memory raises, and its rungs (capped); unset: no escalation. */
+  memoryLadder?: MemoryLadder;
   /**
    * Lists the namespace's search attributes (src/worker.ts passes its connection's); preflight then
    * refuses a namespace without ours. Unset: not checked (tests that run no workflow).

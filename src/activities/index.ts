@@ -16,6 +16,7 @@ import type {
   DryRunPlan,
   IngestResult,
   SparkJobResult,
+  SparkSettings,
   ValidationResult,
 } from '../common/results';
 import type { BackfillOutcome, Backends, JobHandle, JobStatus, Lake, PreflightResult, SparkRunner } from './backends';
@@ -29,6 +30,8 @@ import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState
 import { namespaceSearchAttributeProblem } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { sparkJobFailure } from './spark-errors';
+import { bronzeBytesFrom, bronzeBytesOf, chunkSettings } from './sizing';
+import { climbMemoryLadder, outOfMemoryFailure, outOfMemorySignature } from './memory-ladder';
 import { stopOrDetach } from './spark-stop';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -53,8 +56,7 @@ export interface ValidateInput extends ChunkStepInput {
 }
 
 export function createActivities(backends: Backends) {
-  const { lake, spark, catalog } = backends;
-  const pollIntervalMs = backends.pollIntervalMs ?? 2000;
+  const { lake, catalog } = backends;
 
   return {
     async preflight(request: BackfillRequest): Promise<{ backend: string } & PreflightResult> {
@@ -100,8 +102,14 @@ export function createActivities(backends: Backends) {
       const states = await readStates(lake, request, dateRange(request.startDate, request.endDate));
       const days = states.map((s) => dryRunDay(s, request, bronzePresent[s.dt] !== undefined));
       const existing = states.filter(hasGold).map((s) => s.dt);
+      const chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
       return {
-        chunks: planChunks(request.startDate, request.endDate, request.chunkSizeDays),
+        chunks,
+        // The settings each chunk's run would start with (sizing.ts), from the same byte counts.
+        sizing: chunks.map((c) => ({
+          chunkId: c.id,
+          ...chunkSettings(backends.sparkSizes, bronzeBytesFrom(request, c, bronzePresent), request.sparkConf),
+        })),
         bronzePresent,
         bronzeMissing,
         goldExisting: existing,
@@ -127,9 +135,7 @@ export function createActivities(backends: Backends) {
       const accepted = request.acceptDefinitionChange
         ? replacedDefinitions(before, computeDates, request.featureVersion)
         : undefined;
-      let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = {
-        jobRunId: 'none (every day already in gold)',
-      };
+      let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
       if (computeDates.length > 0) {
         const args = sparkJobArgs({
           request,
@@ -137,17 +143,14 @@ export function createActivities(backends: Backends) {
           codeRevision: backends.codeRevision ?? '',
           ledger: { runId, computeDates },
         });
-        job = await followSparkJob(
-          { spark, lake, pollIntervalMs },
-          {
-            request,
-            chunk,
-            args,
-            runName,
-            manifest: manifestUri(request, chunk.id, runId),
-            errorRecord: errorRecordUri(request, chunk.id, runId),
-          },
-        );
+        job = await computeGold(backends, {
+          request,
+          chunk,
+          args,
+          runName,
+          manifest: manifestUri(request, chunk.id, runId),
+          errorRecord: errorRecordUri(request, chunk.id, runId),
+        });
       }
       const after = await readStates(lake, request, days);
       const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
@@ -155,6 +158,7 @@ export function createActivities(backends: Backends) {
         manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
         jobRunId: job.jobRunId,
         logLocation: job.logLocation,
+        sparkSettings: job.settings,
       };
     },
 
@@ -271,6 +275,38 @@ function dryRunDay(state: DayState, request: BackfillRequest, bronze: boolean): 
   return { dt: state.dt, gold: decision.action, reason: decision.reason, publish };
 }
 
+interface ComputedJob {
+  manifest?: ChunkManifest;
+  jobRunId: string;
+  logLocation?: string;
+  settings?: SparkSettings;
+}
+
+/**
+ * The Spark run of the days to compute: sized from the bronze it will read (the request's sparkConf
+ * wins), followed to its end, and run again a rung up the memory ladder when it ran out of memory.
+ */
+async function computeGold(backends: Backends, job: Omit<FollowInput, 'previous'>): Promise<ComputedJob> {
+  const { lake, spark } = backends;
+  const ctx = Context.current();
+  const { request, chunk } = job;
+  const sized = chunkSettings(backends.sparkSizes, await bronzeBytesOf(lake, request, chunk), request.sparkConf);
+  ctx.log.info('spark settings', { chunk: chunk.id, ...sized });
+  // The run of an earlier attempt (followed, not restarted) and the settings it ran with.
+  const previous = ctx.info.heartbeatDetails as SparkHeartbeat | undefined;
+  const climbed = await climbMemoryLadder({
+    ladder: backends.memoryLadder,
+    conf: { ...sized.conf, ...previous?.sparkConf },
+    onEscalate: (e) => ctx.log.warn('out of memory: running again with more memory', { chunk: chunk.id, ...e }),
+    run: (sparkConf, first) =>
+      followSparkJob(
+        { spark, lake, pollIntervalMs: backends.pollIntervalMs ?? 2000 },
+        { ...job, request: { ...request, sparkConf }, previous: first ? previous : undefined },
+      ),
+  });
+  return { ...climbed.value, settings: { ...sized, conf: climbed.conf, escalations: climbed.escalations } };
+}
+
 interface FollowInput {
   request: BackfillRequest;
   chunk: ChunkSpec;
@@ -280,38 +316,41 @@ interface FollowInput {
   manifest: string;
   /** Where the job records a failure it can name (spark_jobs/card_features/failures.py). */
   errorRecord: string;
+  /** The run an earlier attempt started (its heartbeat), to follow instead of submitting. */
+  previous?: JobHandle;
 }
+
+/** What the Spark activity heartbeats: the run's handle and the settings it was submitted with. */
+type SparkHeartbeat = JobHandle & { sparkConf?: Record<string, string> };
 
 /** Runs the Spark job to the end, following the same run across worker restarts; returns its manifest. */
 async function followSparkJob(
   { spark, lake, pollIntervalMs }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number },
-  { request, chunk, args, runName, manifest, errorRecord }: FollowInput,
+  { request, chunk, args, runName, manifest, errorRecord, previous }: FollowInput,
 ): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
   const ctx = Context.current();
-  const previous = ctx.info.heartbeatDetails as JobHandle | undefined;
   let handle = previous ? await spark.reattach(previous) : undefined;
   if (!handle) {
     handle = await spark.submit({ request, chunk, args, runName });
     ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
   }
-  ctx.heartbeat(handle);
+  const beat: SparkHeartbeat = { ...handle, sparkConf: request.sparkConf };
+  ctx.heartbeat(beat);
   let status: JobStatus;
   try {
     status = await followJob({
       spark,
       handle,
       wait: () => ctx.sleep(pollIntervalMs), // rejects when the activity is cancelled
-      onStatus: () => ctx.heartbeat(handle),
+      onStatus: () => ctx.heartbeat(beat),
     });
   } catch (err) {
     // Only an operator's cancel stops the run (and waits for it); a worker shutdown leaves it to the retry.
     if (ctx.cancellationSignal.aborted) throw await stopOrDetach(ctx, spark, handle, chunk, err);
     throw err;
   }
+  if (status.state === 'failed') await throwNamedFailure(lake, errorRecord, { handle, chunk, detail: status.detail });
   if (status.state !== 'succeeded') {
-    // A bad bronze file or a refusing lake, named by the job: retrying would fail the same way.
-    const named = status.state === 'failed' ? await sparkJobFailure(lake, errorRecord) : undefined;
-    if (named) throw named;
     throw ApplicationFailure.retryable(
       `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
       FAILURE.sparkJobFailed,
@@ -326,6 +365,27 @@ async function followSparkJob(
     );
   }
   return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
+}
+
+/** Throws the failure a failed run can be named by: bad input or a refusing lake (recorded by the job), or out of memory. */
+async function throwNamedFailure(
+  lake: Lake,
+  errorRecord: string,
+  { handle, chunk, detail }: { handle: JobHandle; chunk: ChunkSpec; detail?: string },
+): Promise<void> {
+  // A bad bronze file or a refusing lake, named by the job: retrying would fail the same way.
+  const named = await sparkJobFailure(lake, errorRecord);
+  if (named) throw named;
+  // EMR's state details (executor lost to memory, exit 137) or the driver's last error line.
+  const oom = outOfMemorySignature(detail);
+  if (oom) {
+    throw outOfMemoryFailure({
+      message: `Spark job ${handle.id} failed for chunk ${chunk.id}: ${detail ?? oom}`,
+      signature: oom,
+      topReached: false,
+      details: { jobRunId: handle.id, logLocation: handle.logLocation },
+    });
+  }
 }
 
 /**

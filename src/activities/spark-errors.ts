@@ -6,11 +6,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import { describeBadFiles, type BadBronzeFile } from '../common/bad-input';
 import { FAILURE } from '../common/failures';
 import type { Lake } from './backends';
+import { outOfMemoryFailure } from './memory-ladder';
 
 /** What spark_jobs/card_features/failures.py writes (field names as the job writes them). */
 export type SparkErrorRecord =
   | { type: 'BadInput'; files: BadBronzeFile[] }
-  | { type: 'StorageError'; path: string; reason: string; retryable: boolean };
+  | { type: 'StorageError'; path: string; reason: string; retryable: boolean }
+  | { type: 'OutOfMemory'; signature: string };
 
 /**
  * The failure to throw for a failed job run, from its error record at `errorUri`; undefined when
@@ -41,6 +43,15 @@ export async function sparkJobFailure(lake: Lake, errorUri: string): Promise<App
       message: `storage error at ${record.path || 'an unknown path'}: ${record.reason}`,
       nonRetryable: record.retryable !== true,
       details: [{ path: record.path, reason: record.reason, errorRecord: errorUri }],
+    });
+  }
+  if (record.type === 'OutOfMemory' && typeof record.signature === 'string') {
+    // The memory ladder (memory-ladder.ts) runs it again with more memory.
+    return outOfMemoryFailure({
+      message: `the Spark job ran out of memory: ${record.signature}`,
+      signature: record.signature,
+      topReached: false,
+      details: { errorRecord: errorUri },
     });
   }
   return undefined;

@@ -4,7 +4,8 @@
  *
  * Model (docs/guide.md "Estimating cost"):
  * - Each chunk is one job run. Its workers are the driver plus spark.executor.instances executors,
- *   sized by chunk length from the tuning table (SPARK_SIZES, the same the EMR runner submits),
+ *   sized by the bronze bytes the chunk reads from the tuning table (SPARK_SIZES and sizing.ts, as the
+ *   Spark activity sizes the EMR run),
  *   with the request's sparkConf on top. All workers are assumed to live for the whole run
  *   (dynamic allocation is not modelled).
  * - Run time = fixed overhead (Spark start, planning, writing gold and the manifest) + the
@@ -17,7 +18,8 @@
  * - Not modelled: ephemeral storage beyond the free 20 GB per worker, pre-initialized capacity,
  *   job start latency (not billed), S3 requests, Glue crawler and Feature Store charges.
  */
-import { SPARK_SIZES, sparkSize } from '../activities/aws/emr';
+import { SPARK_SIZES } from '../activities/aws/emr';
+import { sizeTier } from '../activities/sizing';
 import { addDays, dateRange } from '../common/dates';
 import type { ChunkSpec } from '../common/plan';
 import type { DryRunPlan } from '../common/results';
@@ -99,9 +101,9 @@ export function billedMemoryGb(memory: string, overhead: string | undefined): nu
   return Math.ceil(Math.round((heap + extra) * 1000) / 1000);
 }
 
-/** The Spark configuration a chunk's job run gets: the sized defaults, then the request's own. */
-export function sparkConfOf(chunk: ChunkSpec, overrides: Record<string, string>): Record<string, string> {
-  return { ...SPARK_SIZES[sparkSize(chunk)], ...overrides };
+/** The Spark configuration a chunk's EMR run gets: its tier's (by the bronze bytes it reads), then the request's own. */
+export function sparkConfOf(inputBytes: number, overrides: Record<string, string>): Record<string, string> {
+  return { ...SPARK_SIZES[sizeTier(inputBytes)], ...overrides };
 }
 
 function positiveInt(conf: Record<string, string>, key: string): number {
@@ -116,7 +118,7 @@ export function estimateChunk(
   prices: UnitPrices = DEFAULT_PRICES,
   assumptions: CostAssumptions = DEFAULT_ASSUMPTIONS,
 ): ChunkCost {
-  const conf = sparkConfOf(input.chunk, sparkConf);
+  const conf = sparkConfOf(input.inputBytes, sparkConf);
   const driver = {
     vcpus: positiveInt(conf, 'spark.driver.cores'),
     memoryGb: billedMemoryGb(conf['spark.driver.memory'], conf['spark.driver.memoryOverhead']),
@@ -135,7 +137,7 @@ export function estimateChunk(
   const gbHours = (driver.memoryGb + executors * executor.memoryGb) * hours;
   return {
     chunkId: input.chunk.id,
-    size: sparkSize(input.chunk),
+    size: sizeTier(input.inputBytes),
     inputBytes,
     driver,
     executor,

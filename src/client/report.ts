@@ -1,6 +1,7 @@
 /** A backfill report (and a dry run's plan with its cost estimate) as text for the terminal. Pure. */
 import { addDays, dateRange } from '../common/dates';
 import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
+import { describeSettings } from '../activities/sizing';
 import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
 import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../common/chunk-book';
 import type { CostEstimate } from './cost';
@@ -130,8 +131,30 @@ function formatRun(report: BackfillReport): string[] {
       'Unreadable bronze files (fix or remove them, then retry-failed):',
       ...badFiles.map((f) => `  ${describeBadFile(f)}`),
     );
+  lines.push(...formatSpark(report));
   lines.push(...formatFailures(report));
   lines.push(...formatValidation(report, r));
+  return lines;
+}
+
+/** The sizing tiers the chunks ran with, and the memory the ones that ran out of it needed. */
+function formatSpark(report: BackfillReport): string[] {
+  const tiers = new Map<string, number>();
+  for (const c of report.chunks) if (c.spark?.tier) tiers.set(c.spark.tier, (tiers.get(c.spark.tier) ?? 0) + 1);
+  const lines: string[] = [];
+  if (tiers.size)
+    lines.push(
+      `Spark sizing (from the bronze bytes read): ${[...tiers].map(([t, n]) => `${t} ${n} chunk(s)`).join(', ')}`,
+    );
+  const climbed = report.chunks.filter((c) => c.spark?.escalations?.length);
+  if (climbed.length) lines.push('Out of memory, run again with more (memory ladder):');
+  for (const c of climbed) {
+    const steps = c.spark!.escalations!;
+    const last = steps[steps.length - 1];
+    lines.push(
+      `  ${c.chunk.id}: needed ${last.key}=${last.to} (out of memory at ${steps.map((s) => s.from).join(', then ')}: ${steps[0].signature})`,
+    );
+  }
   return lines;
 }
 
@@ -147,6 +170,8 @@ function formatFailures(report: BackfillReport): string[] {
         ? 'not started (the backfill ended first)'
         : c.status;
     lines.push(`  ${c.chunk.id}: ${where}${c.jobRunId ? ` (Spark job run ${c.jobRunId})` : ''}`);
+    // A chunk split after a data failure: its good days are published, these are not.
+    for (const d of c.badDays ?? []) lines.push(`    bad day ${d.dt}: ${d.message}`);
   }
   for (const c of recordFailures) {
     lines.push(
@@ -191,7 +216,7 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
       String(chunkDays.length - gaps.length - skip.filter((d) => !gaps.includes(d)).length),
       String(skip.length),
       String(gaps.length),
-      cost ? `${cost.size}, 1+${cost.executors} workers` : '-',
+      sparkColumn(plan, i, cost),
       cost ? formatUsd(cost.usd) : '-',
     ]);
   });
@@ -226,12 +251,19 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
   return lines;
 }
 
-function formatEstimate(e: CostEstimate): string[] {
+/** The settings the chunk's run starts with (tier from its bronze bytes, --spark-conf on top), else the estimate's workers. */
+function sparkColumn(plan: DryRunPlan, i: number, cost: CostEstimate['chunks'][number] | undefined): string {
+  const sized = plan.sizing?.[i];
+  if (sized) return `${sized.tier ?? 'default'}: ${describeSettings(sized.conf) || 'runner defaults'}`;
+  return cost ? `${cost.size}, 1+${cost.executors} workers` : '-';
+}
+
+export function formatEstimate(e: CostEstimate): string[] {
   const a = e.assumptions;
   return [
     `Estimated EMR Serverless cost: ${formatUsd(e.usd)} (${e.vcpuHours.toFixed(2)} vCPU-hours, ${e.gbHours.toFixed(2)} GB-hours) for ${formatBytes(e.inputBytes)} of bronze read`,
     `  prices: $${e.prices.vcpuHour} per vCPU-hour, $${e.prices.gbHour} per GB-hour (change with --price-vcpu-hour, --price-gb-hour)`,
-    `  model: driver + executors per the tuning table by chunk length (sparkConf overrides), each chunk ${a.overheadSeconds} s overhead + ` +
+    `  model: driver + executors per the tuning table by the bronze each chunk reads (sparkConf overrides), each chunk ${a.overheadSeconds} s overhead + ` +
       `bronze at ${a.mibPerCoreSecond} MiB/s per executor core (--assumed-throughput), at least ${a.minBilledSeconds} s billed per worker; see docs/guide.md`,
   ];
 }

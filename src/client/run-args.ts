@@ -69,7 +69,7 @@ Options of this tool:
   --wait-for-overlap            when a running backfill of the same feature group and version has some of
                                 these days, wait for it to end instead of failing at once
   --max-concurrent-chunks N     chunks in flight at once (default ${DEFAULT_MAX_CONCURRENT_CHUNKS}, at most ${MAX_CONCURRENT_CHUNKS_LIMIT}; change it later with backfill set-concurrency)
-  --spark-conf KEY=VALUE        Spark setting on top of the sizing by chunk length, e.g.
+  --spark-conf KEY=VALUE        Spark setting on top of the sizing by bronze bytes read, e.g.
                                 spark.executor.memory=16g (repeatable)
   --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE, else ${DEFAULT_TASK_QUEUES.local}
                                 with --local and ${DEFAULT_TASK_QUEUES.aws} with --aws: each backend has its own)

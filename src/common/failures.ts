@@ -16,6 +16,8 @@ export const FAILURE = {
   storageError: 'StorageError',
   /** A Spark job run failed or was cancelled without naming why. */
   sparkJobFailed: 'SparkJobFailed',
+  /** A Spark job run ran out of memory (JVM OutOfMemoryError, container killed for memory, exit 137). */
+  sparkOutOfMemory: 'SparkOutOfMemory',
   /** A chunk's step failed for good; the chunk workflow's result is in the details. */
   chunkFailed: 'ChunkFailed',
   /** Another running backfill holds some of the same days. */

@@ -39,6 +39,19 @@ export interface SparkJobResult {
   /** Backend's id of the run (EMR job run id, or the local process id). */
   jobRunId: string;
   logLocation?: string;
+  /** The settings the successful run had, how they were chosen, and the memory it needed. Absent when no job ran. */
+  sparkSettings?: SparkSettings;
+}
+
+/** The Spark settings of a chunk's run (src/activities/sizing.ts, memory-ladder.ts). */
+export interface SparkSettings {
+  /** Sizing tier picked from the bronze bytes the chunk reads (small, medium, large). */
+  tier?: string;
+  bronzeBytes?: number;
+  /** Settings over the runner's defaults: the tier's, then the request's sparkConf, then the memory ladder's. */
+  conf: Record<string, string>;
+  /** Runs that ran out of memory before the one that succeeded, each a rung lower. */
+  escalations?: { key: string; from: string; to: string; signature: string }[];
 }
 
 export interface CatalogResult {
@@ -113,6 +126,18 @@ export interface ChunkResult {
   validation?: ValidationResult;
   /** Which step failed and why, when status is failed. */
   error?: { step: string; message: string };
+  /** Set when the chunk was split into days after a data failure (src/workflows/bisect.ts). */
+  bisect?: { cause: string; days: DayOutcome[] };
+}
+
+/** One day of a chunk split after a data failure, run as its own one-day chunk. */
+export interface DayOutcome {
+  dt: string;
+  status: ChunkStatus;
+  rows?: number;
+  recordsWritten?: number;
+  jobRunId?: string;
+  error?: { step: string; message: string };
 }
 
 export interface DryRunPlan {
@@ -128,6 +153,8 @@ export interface DryRunPlan {
   foreign?: string[];
   /** Bronze files that are empty or whose first bytes do not match their name. */
   badBronzeFiles?: BadBronzeFile[];
+  /** Per chunk, the Spark settings its run would start with: tier from the bronze bytes, then sparkConf. */
+  sizing?: (SparkSettings & { chunkId: string })[];
 }
 
 export interface DryRunDay {
@@ -172,6 +199,10 @@ export interface ChunkSummary {
   error?: { step: string; message: string };
   /** acceptDefinitionChange: fingerprint built, and days rebuilt over gold of another one (with that one). */
   definitionChange?: { fingerprint: string; replaced: Record<string, string> };
+  /** How Spark was sized for the chunk, and the memory it needed when it ran out at first. */
+  spark?: Omit<SparkSettings, 'conf'>;
+  /** Split into days after a data failure: the days that failed, each with its error (the others published). */
+  badDays?: { dt: string; message: string }[];
 }
 
 export function summarizeChunk(
@@ -201,6 +232,29 @@ export function summarizeChunk(
     jobRunId: result.spark?.jobRunId,
     error: result.error,
     definitionChange: m?.accepted_definition_change,
+    spark: sparkSummary(result.spark?.sparkSettings),
+    ...bisectSummary(result),
+  };
+}
+
+function sparkSummary(s: SparkSettings | undefined): ChunkSummary['spark'] {
+  if (!s || (s.tier === undefined && !s.escalations?.length)) return undefined;
+  return { tier: s.tier, bronzeBytes: s.bronzeBytes, escalations: s.escalations?.length ? s.escalations : undefined };
+}
+
+/** A split chunk's rows and records come from its days; its bad days are named. */
+function bisectSummary(result: ChunkResult): Partial<ChunkSummary> {
+  if (!result.bisect) return {};
+  const days = result.bisect.days;
+  const good = days.filter((d) => d.status === 'succeeded');
+  const rowsPerDt = Object.fromEntries(good.map((d) => [d.dt, d.rows ?? 0]));
+  return {
+    rowsPerDt,
+    rows: good.reduce((s, d) => s + (d.rows ?? 0), 0),
+    recordsWritten: good.reduce((s, d) => s + (d.recordsWritten ?? 0), 0),
+    badDays: days
+      .filter((d) => d.status !== 'succeeded')
+      .map((d) => ({ dt: d.dt, message: d.error?.message ?? d.status })),
   };
 }
 

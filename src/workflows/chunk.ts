@@ -18,6 +18,7 @@ import type { ChunkSpec } from '../common/plan';
 import type { ChunkResult } from '../common/results';
 import { rootMessage } from '../common/errors';
 import { FAILURE } from '../common/failures';
+import { bisectChunk, isDataFailure } from './bisect';
 import { recordIngest, recordSpark, recordStep } from './metrics';
 import { activitySummary, chunkDetails } from './ui';
 
@@ -71,6 +72,8 @@ export const PATCHES = {
   parallelCatalogAndIngest: 'parallel-catalog-and-ingest',
   /** 2026-11: the backfill upserts no search attribute before preflight has checked the namespace has them. */
   noUpsertBeforePreflight: 'no-upsert-before-preflight',
+  /** 2026-11: a chunk of several days whose Spark job failed on its data is run again day by day (bisect.ts). */
+  bisectDataFailures: 'bisect-data-failures',
 } as const;
 
 export interface ChunkWorkflowInput {
@@ -121,11 +124,26 @@ export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInpu
     }
   };
 
-  result.spark = await step('spark', () =>
-    spark.runSparkJob.executeWithOptions({ summary: activitySummary.spark(request, chunk) }, [
-      { request, chunk, runName: workflowInfo().workflowId, runId },
-    ]),
-  );
+  let sparkFailure: unknown;
+  try {
+    result.spark = await step('spark', () =>
+      spark.runSparkJob
+        .executeWithOptions({ summary: activitySummary.spark(request, chunk) }, [
+          { request, chunk, runName: workflowInfo().workflowId, runId },
+        ])
+        .catch((err: unknown) => {
+          sparkFailure = err; // the step's own failure wraps it; bisecting needs its type
+          throw err;
+        }),
+    );
+  } catch (err) {
+    // Only the data-failure path asks for the patch: histories that never took it replay as before.
+    if (chunk.days > 1 && isDataFailure(sparkFailure) && patched(PATCHES.bisectDataFailures)) {
+      log.warn('data failure: running the chunk day by day', { chunk: chunk.id, error: rootMessage(sparkFailure) });
+      return bisectChunk({ request, chunk, runId, failure: sparkFailure });
+    }
+    throw err;
+  }
   const sparkResult = result.spark;
   recordSpark(request, sparkResult);
   const refresh = () =>

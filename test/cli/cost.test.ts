@@ -33,11 +33,12 @@ describe('cli: cost estimate', () => {
     assert.equal(billedMemoryGb('8g', '1024'), 9, 'a plain overhead number is MiB, as in Spark');
   });
 
-  it("sizes Spark by chunk length from the tuning table, with the request's sparkConf on top", () => {
-    assert.equal(sparkConfOf(chunk(1), {})['spark.executor.instances'], '2');
-    assert.equal(sparkConfOf(chunk(7), {})['spark.executor.instances'], '4');
-    assert.equal(sparkConfOf(chunk(31), {})['spark.executor.cores'], '4');
-    assert.equal(sparkConfOf(chunk(1), { 'spark.executor.instances': '5' })['spark.executor.instances'], '5');
+  it("sizes Spark by the bronze bytes read from the tuning table, with the request's sparkConf on top", () => {
+    const GiB = 1024 * MiB;
+    assert.equal(sparkConfOf(9 * GiB, {})['spark.executor.instances'], '2');
+    assert.equal(sparkConfOf(10 * GiB, {})['spark.executor.instances'], '4');
+    assert.equal(sparkConfOf(50 * GiB, {})['spark.executor.cores'], '4');
+    assert.equal(sparkConfOf(1, { 'spark.executor.instances': '5' })['spark.executor.instances'], '5');
   });
 
   it('costs a small chunk: driver and two 2-core executors for overhead + input / throughput', () => {

@@ -11,10 +11,11 @@ import type { LeaseConflict } from '../../src/common/lease';
 
 export interface FakeOptions {
   /**
-   * Fail this step ('spark' | 'catalog' | 'ingest' | 'validate') for chunks whose id matches,
-   * the first `times` times (every time when unset).
+   * Fail this step ('spark' | 'catalog' | 'ingest' | 'validate') for chunks whose id matches
+   * (`chunkId`, or any of a comma-separated list), the first `times` times (every time when unset),
+   * with an ApplicationFailure of `type` (default FakeFailure).
    */
-  failStep?: { step: string; chunkId: string; message: string; times?: number };
+  failStep?: { step: string; chunkId: string; message: string; times?: number; type?: string };
   /** Milliseconds each step takes (real time). */
   stepMs?: number;
   rowsPerDay?: number;
@@ -58,9 +59,10 @@ export function fakeActivities(options: FakeOptions = {}) {
       await Context.current().sleep(50);
     }
     const f = options.failStep;
-    if (f && chunk && f.step === name && f.chunkId === chunk.id && (f.times === undefined || failures < f.times)) {
+    const matches = f && chunk && f.step === name && f.chunkId.split(',').includes(chunk.id);
+    if (f && matches && (f.times === undefined || failures < f.times)) {
       failures += 1;
-      throw ApplicationFailure.nonRetryable(f.message, 'FakeFailure');
+      throw ApplicationFailure.nonRetryable(f.message, f.type ?? 'FakeFailure');
     }
   };
 

@@ -39,6 +39,19 @@ async function main(): Promise<void> {
     ],
     ['dry-run', { ...base, dryRun: true }, {}],
     [
+      // A data failure of a 2-day chunk: its days run one by one, the second day fails again.
+      'bisect',
+      base,
+      {
+        failStep: {
+          step: 'spark',
+          chunkId: '2025-10-01_2025-10-02,2025-10-02_2025-10-02',
+          message: 'bronze file x (dt=2025-10-02) cannot be read',
+          type: 'BadBronzeInput',
+        },
+      },
+    ],
+    [
       'paused-retried',
       { ...base, maxConcurrentChunks: 1 },
       { stepMs: 100, failStep: { step: 'spark', chunkId: '2025-10-01_2025-10-02', message: 'EMR capacity', times: 1 } },

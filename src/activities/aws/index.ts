@@ -10,7 +10,9 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import type { Backends, IngestOptions } from '../backends';
-import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrRunnerOptions } from './emr';
+import type { MemoryLadder } from '../memory-ladder';
+import { sparkMemoryLadder } from '../../config';
+import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, SPARK_SIZES, type EmrRunnerOptions } from './emr';
 import { resolveJobCode } from './job-code';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
 import {
@@ -46,6 +48,11 @@ export interface AwsBackendOptions {
   codeRevision?: string;
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
+  /**
+   * The spark.executor.memory rungs a run out of memory climbs.
+   * @default sparkMemoryLadder('aws') in src/config.ts: BACKFILL_SPARK_MEMORY_LADDER, else 8g, 16g, 30g
+   */
+  memoryLadder?: MemoryLadder;
   /**
    * Preflight also asks AWS whether the EMR application, the crawler and the feature group exist and fit.
    * @default true
@@ -88,6 +95,9 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
+    // The original guide's tuning table, picked per chunk by bronze bytes (sizing.ts).
+    sparkSizes: SPARK_SIZES,
+    memoryLadder: 'memoryLadder' in options ? options.memoryLadder : sparkMemoryLadder('aws', {}),
     preflight: async (request) => {
       await awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request);
       // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
@@ -156,6 +166,7 @@ export function awsBackendOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
     codeRevision: env.BACKFILL_CODE_REVISION,
     pollIntervalMs: int(env, 'BACKFILL_POLL_INTERVAL_MS'),
     ingestOptions: defined({ maxInFlight: int(env, 'BACKFILL_INGEST_MAX_IN_FLIGHT') }),
+    memoryLadder: sparkMemoryLadder('aws', env),
     checkResources: flag(env.BACKFILL_PREFLIGHT_CHECK_RESOURCES),
     outcomeNamespace: env.BACKFILL_CLOUDWATCH_NAMESPACE || undefined,
   };

@@ -5,11 +5,13 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
 import { FAILURE } from '../../common/failures';
 import type { Backends } from '../backends';
+import type { MemoryLadder } from '../memory-ladder';
+import { sparkMemoryLadder } from '../../config';
 import { lakeRoot, fileUriToPath } from '../lake-paths';
 import { LocalCatalog } from './catalog';
 import { LocalFeatureStores } from './feature-store';
 import { LocalLake } from './lake';
-import { LocalSparkRunner } from './spark-submit';
+import { LOCAL_SPARK_SIZES, LocalSparkRunner } from './spark-submit';
 
 export interface LocalBackendOptions {
   venvBin: string;
@@ -17,6 +19,11 @@ export interface LocalBackendOptions {
   stateDir: string;
   codeRevision?: string;
   pollIntervalMs?: number;
+  /**
+   * The memory a run out of memory climbs (spark.driver.memory of local spark-submit).
+   * @default sparkMemoryLadder('local') in src/config.ts: BACKFILL_SPARK_MEMORY_LADDER, else 2g, 4g, 8g
+   */
+  memoryLadder?: MemoryLadder;
 }
 
 export function createLocalBackends(options: LocalBackendOptions): Backends & { featureStores: LocalFeatureStores } {
@@ -37,6 +44,8 @@ export function createLocalBackends(options: LocalBackendOptions): Backends & { 
     featureStoreFor: (request) => featureStores.forRequest(request),
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs,
+    sparkSizes: LOCAL_SPARK_SIZES,
+    memoryLadder: 'memoryLadder' in options ? options.memoryLadder : sparkMemoryLadder('local'),
     async preflight(request: BackfillRequest) {
       const root = lakeRoot(request.bucket);
       if (!root.startsWith('file://')) {

@@ -7,6 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import type { SizingTable } from '../sizing';
 
 export interface LocalSparkOptions {
   /** The spark-submit executable (the venv's, from pyspark). */
@@ -32,6 +33,16 @@ const LOCAL_DEFAULT_CONF: Record<string, string> = {
   'spark.sql.shuffle.partitions': '4',
   'spark.ui.enabled': 'false',
   'spark.driver.memory': '2g',
+};
+
+/**
+ * Local settings by sizing tier (sizing.ts): one machine, so only the one JVM's memory and the
+ * shuffle partitions grow with the bronze a chunk reads.
+ */
+export const LOCAL_SPARK_SIZES: SizingTable = {
+  small: { 'spark.driver.memory': '2g', 'spark.sql.shuffle.partitions': '4' },
+  medium: { 'spark.driver.memory': '4g', 'spark.sql.shuffle.partitions': '8' },
+  large: { 'spark.driver.memory': '8g', 'spark.sql.shuffle.partitions': '16' },
 };
 
 /** How long cancel() waits for a killed spark-submit to exit: SIGKILL takes effect at once. */
