@@ -6,7 +6,7 @@ import { loadClientConnectConfig } from '@temporalio/envconfig';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { WorkerAllowances } from './common/input';
-import { parseLadder, type MemoryLadder } from './activities/memory-ladder';
+import { parseLadder, type MemoryLadder } from './common/memory-ladder';
 
 /**
  * Default task queue of each backend: separate, so a local run's activities never land on an AWS

@@ -1,6 +1,7 @@
 /** The memory ladder's pure parts: memory sizes, rungs, and which failure texts mean out of memory. */
 import assert from 'node:assert/strict';
-import { memoryBytes, nextRung, outOfMemorySignature, parseLadder } from '../src/activities/memory-ladder';
+import { outOfMemorySignature } from '../src/activities/memory-ladder';
+import { memoryBytes, nextRung, parseLadder } from '../src/common/memory-ladder';
 import { sizeTier, SIZE_THRESHOLDS } from '../src/activities/sizing';
 
 describe('memory ladder', () => {

@@ -6,7 +6,7 @@
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
-import type { MemoryLadder } from './memory-ladder';
+import type { MemoryLadder } from '../common/memory-ladder';
 import type { SizingTable } from './sizing';
 import type { SearchAttributeLister } from './search-attributes';
 

@@ -11,7 +11,7 @@ import * as assert from 'node:assert/strict';
 import { createActivities } from '../../src/activities';
 import { EmrServerlessRunner, SPARK_SIZES } from '../../src/activities/aws/emr';
 import { bronzeTable, manifestUri } from '../../src/activities/lake-paths';
-import type { MemoryLadder } from '../../src/activities/memory-ladder';
+import type { MemoryLadder } from '../../src/common/memory-ladder';
 import type { SparkJobResult } from '../../src/common/results';
 import { sparkMemoryLadder } from '../../src/config';
 import { EmrDouble, type DoubleJobRun } from './emr-double';

@@ -10,7 +10,7 @@ import { SageMakerClient } from '@aws-sdk/client-sagemaker';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import type { Backends, IngestOptions } from '../backends';
-import type { MemoryLadder } from '../memory-ladder';
+import type { MemoryLadder } from '../../common/memory-ladder';
 import { sparkMemoryLadder } from '../../config';
 import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, SPARK_SIZES, type EmrRunnerOptions } from './emr';
 import { resolveJobCode } from './job-code';

@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
 import { FAILURE } from '../../common/failures';
 import type { Backends } from '../backends';
-import type { MemoryLadder } from '../memory-ladder';
+import type { MemoryLadder } from '../../common/memory-ladder';
 import { sparkMemoryLadder } from '../../config';
 import { lakeRoot, fileUriToPath } from '../lake-paths';
 import { LocalCatalog } from './catalog';
