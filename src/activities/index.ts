@@ -9,6 +9,8 @@ import { checkWorkerAllowances, InputError, type BackfillRequest } from '../comm
 import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
+import { dayPublisher, dayTargets } from '../common/publication-plan';
+import { dryRunPublication } from './publication-estimate';
 import type {
   CatalogResult,
   ChunkManifest,
@@ -97,7 +99,11 @@ export function createActivities(backends: Backends) {
         badBronzeFiles.push(...(await checkBronzeFiles(lake, files)));
       }
       const states = await readStates(lake, request, dateRange(request.startDate, request.endDate));
-      const days = states.map((s) => dryRunDay(s, request, bronzePresent[s.dt] !== undefined));
+      const days = states.map((s) => ({
+        ...dryRunDay(s, request, bronzePresent[s.dt] !== undefined),
+        stores: dayTargets(request.publication, s.dt),
+        publishWith: dayPublisher(request.publication, s.dt),
+      }));
       const existing = states.filter(hasGold).map((s) => s.dt);
       return {
         chunks: planChunks(request.startDate, request.endDate, request.chunkSizeDays),
@@ -109,6 +115,7 @@ export function createActivities(backends: Backends) {
         days,
         foreign: days.filter((d) => d.publish === 'foreign').map((d) => d.dt),
         badBronzeFiles,
+        publication: dryRunPublication(request.publication, states, bronzePresent),
       };
     },
 

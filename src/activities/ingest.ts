@@ -10,6 +10,7 @@
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { dateRange } from '../common/dates';
+import { dayTargets, targetStoreNames, type TargetStoresChoice } from '../common/publication-plan';
 import type { FailedRecord, IngestResult } from '../common/results';
 import {
   type FeatureStore,
@@ -158,6 +159,8 @@ class DayPublication {
     this.pub = previous
       ? { ...previous, acked_ahead: [...previous.acked_ahead], attempts: previous.attempts + 1 }
       : {
+          published_with: 'api',
+          target_stores: targetStoreNames(dayTargets(request.publication, commit.dt)),
           dt: commit.dt,
           feature_group: request.featureGroup,
           feature_version: request.featureVersion,
@@ -176,6 +179,13 @@ class DayPublication {
           attempts: 1,
           updated_at: '',
         };
+  }
+
+  /** The stores this day's records go to (a resumed record keeps the stores it started with). */
+  get targets(): TargetStoresChoice {
+    const names = this.pub.target_stores;
+    if (!names || names.length === 2) return 'both';
+    return names[0] === 'OfflineStore' ? 'offline' : 'online';
   }
 
   get batches(): number {
@@ -391,6 +401,7 @@ async function sendDays(
           limiter,
           batch: job.batch,
           dt: job.day.commit.dt,
+          targets: job.day.targets,
           stats,
           ctx,
           options,
@@ -470,6 +481,7 @@ interface WriteBatchInput {
   limiter: AimdLimiter;
   batch: Row[];
   dt: string;
+  targets: TargetStoresChoice;
   stats: { retries: number; throttled: number };
   ctx: IngestContext;
   options: IngestOptions;
@@ -481,6 +493,7 @@ async function writeBatch({
   limiter,
   batch,
   dt,
+  targets,
   stats,
   ctx,
   options,
@@ -511,7 +524,10 @@ async function writeBatch({
     const ticket = await limiter.acquire();
     let outcome;
     try {
-      outcome = await store.batchWrite(pending.map((i) => batch[i].record));
+      outcome = await store.batchWrite(
+        pending.map((i) => batch[i].record),
+        targets,
+      );
     } catch (err) {
       if (err instanceof ThrottledError) {
         limiter.release(ticket, 'throttled');

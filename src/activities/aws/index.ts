@@ -22,7 +22,7 @@ import {
   type GlueTableName,
 } from './glue';
 import { CloudWatchOutcomeRecorder } from './cloudwatch';
-import { awsPreflight } from './preflight';
+import { awsPreflight, awsPublicationFacts } from './preflight';
 import { S3Lake } from './s3-lake';
 
 export interface AwsClients {
@@ -90,10 +90,13 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     ingestOptions: defined(options.ingestOptions ?? {}),
     preflight: async (request) => {
       await awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request);
+      const publication =
+        options.checkResources === false ? undefined : await awsPublicationFacts(clients.sagemaker, request);
       // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
-      if (request.dryRun) return {};
+      if (request.dryRun) return { publication };
       return {
         jobCodeKey: await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, options.emr?.codePrefix),
+        publication,
       };
     },
   };

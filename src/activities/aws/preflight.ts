@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
+import type { PublicationFacts } from '../../common/publication-plan';
 import { FEATURE_NAMES } from '../feature-records';
 import { lakeRoot } from '../lake-paths';
 import { awsErrorName, classifyAwsError, isAccessDenied } from './errors';
@@ -219,4 +220,37 @@ function classify(err: unknown, what: string, action: string): unknown {
     );
   }
   return failure;
+}
+
+const TTL_UNIT_SECONDS: Record<string, number> = { Seconds: 1, Minutes: 60, Hours: 3600, Days: 86_400, Weeks: 604_800 };
+
+/** The online store's TTL in whole days (rounded up), or undefined when the group has none. */
+export function onlineTtlDays(group: Pick<DescribeFeatureGroupCommandOutput, 'OnlineStoreConfig'>): number | undefined {
+  const ttl = group.OnlineStoreConfig?.TtlDuration;
+  if (!ttl?.Unit || !ttl.Value) return undefined;
+  return Math.ceil((ttl.Value * (TTL_UNIT_SECONDS[ttl.Unit] ?? 86_400)) / 86_400);
+}
+
+/**
+ * What the publication plan needs from AWS: the group's online TTL (the default horizon). The
+ * Spark path needs the Feature Store connector on EMR, which could not be exercised here
+ * (docs/aws.md, "Offline publication from Spark"): offline-only days go through the API unless
+ * `--publish-with spark` asks for the job.
+ */
+export async function awsPublicationFacts(
+  sagemaker: SageMakerClient,
+  request: BackfillRequest,
+): Promise<PublicationFacts> {
+  let ttlDays: number | undefined;
+  try {
+    ttlDays = onlineTtlDays(await describeFeatureGroup(sagemaker, request.featureGroup));
+  } catch (err) {
+    // A dry run reads no resource it does not need: without the group, the default horizon stands.
+    if (!request.dryRun) throw err;
+  }
+  return {
+    onlineTtlDays: ttlDays,
+    sparkPublish: false,
+    sparkPublishProblem: 'the Spark connector path is opt-in on AWS (--publish-with spark; docs/aws.md)',
+  };
 }

@@ -1,13 +1,16 @@
 /**
  * A local feature store with SageMaker Feature Store's write semantics, in SQLite:
  * the offline store keeps every record written (append-only), the online store keeps, per record
- * identifier, the record with the latest event time (an older record goes to offline only).
+ * identifier, the record with the latest event time (an older record goes to offline only); a
+ * write names its TargetStores. The Spark job's offline publications are parquet files in the
+ * offline store's layout beside the database (offlineStoreDir), counted with it.
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackfillRequest } from '../../common/input';
 import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
+import type { TargetStoresChoice } from '../../common/publication-plan';
 import { fileUriToPath, lakeRoot } from '../lake-paths';
 
 export interface FeatureGroupSpec {
@@ -40,7 +43,7 @@ export class LocalFeatureStore implements FeatureStore {
         PRIMARY KEY (feature_group, record_id));`);
   }
 
-  async batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
+  async batchWrite(entries: RecordEntry[], targets: TargetStoresChoice = 'both'): Promise<BatchWriteOutcome> {
     if (entries.length < 1 || entries.length > 25) {
       throw new Error(`ValidationException: a batch takes 1 to 25 entries, got ${entries.length}`);
     }
@@ -68,8 +71,9 @@ export class LocalFeatureStore implements FeatureStore {
           return;
         }
         const record = JSON.stringify(entry.Record);
-        insertOffline.run(entry.FeatureGroupName, id, eventTime, record, now);
-        upsertOnline.run(entry.FeatureGroupName, id, eventTime, record);
+        // TargetStores: each store is written only when asked for, as BatchWriteRecord does.
+        if (targets !== 'online') insertOffline.run(entry.FeatureGroupName, id, eventTime, record, now);
+        if (targets !== 'offline') upsertOnline.run(entry.FeatureGroupName, id, eventTime, record);
       });
     })();
     return { errors, unprocessed: [] };
@@ -126,10 +130,10 @@ export class LocalFeatureStores {
   forRequest(request: BackfillRequest): FeatureStore {
     const file = localFeatureStoreFile(request.bucket);
     return {
-      batchWrite: (entries) => {
+      batchWrite: (entries, targets) => {
         let store = this.stores.get(file);
         if (!store) this.stores.set(file, (store = new LocalFeatureStore(file)));
-        return store.batchWrite(entries);
+        return store.batchWrite(entries, targets);
       },
     };
   }
