@@ -11,6 +11,7 @@ import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
 import { dayPublisher, dayTargets } from '../common/publication-plan';
 import { dryRunPublication } from './publication-estimate';
+import { sparkPublishArgs, sparkPublishDates } from './spark-publish';
 import type {
   CatalogResult,
   ChunkManifest,
@@ -133,11 +134,15 @@ export function createActivities(backends: Backends) {
       const accepted = request.acceptDefinitionChange
         ? replacedDefinitions(before, computeDates, request.featureVersion)
         : undefined;
+      const publishDates = sparkPublishDates(request, before, computeDates);
       let job: { manifest?: ChunkManifest; jobRunId: string; logLocation?: string } = {
         jobRunId: 'none (every day already in gold)',
       };
-      if (computeDates.length > 0) {
-        const args = sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates });
+      if (computeDates.length > 0 || publishDates.length > 0) {
+        const args = [
+          ...sparkJobArgs(request, chunk, backends.codeRevision ?? '', { runId, computeDates }),
+          ...sparkPublishArgs(request, publishDates),
+        ];
         job = await followSparkJob(
           { spark, lake, pollIntervalMs },
           {

@@ -33,6 +33,8 @@ export interface PublicationPlan {
   offlineWith: Publisher;
   /** Why offlineWith is what it is, for the dry run and the report. */
   offlineWithReason: string;
+  /** The job's --offline-store (AWS: sagemaker:<group ARN>); unset: the job's local default. */
+  offlineStore?: string;
 }
 
 /** What the backend's preflight tells the plan. */
@@ -43,6 +45,8 @@ export interface PublicationFacts {
   sparkPublish: boolean;
   /** Why it cannot, when it cannot. */
   sparkPublishProblem?: string;
+  /** Where the job publishes (AWS: sagemaker:<feature group ARN>); unset: the job's local default. */
+  offlineStore?: string;
 }
 
 export interface PlanOptions {
@@ -63,7 +67,8 @@ export function planPublication(o: PlanOptions, facts: PublicationFacts): Public
   const offlineDays = dateRange(o.startDate, o.endDate).filter(
     (dt) => dayTargets({ ...base, offlineWith: 'api', offlineWithReason: '' }, dt) === 'offline',
   ).length;
-  return { ...base, ...publisherOf(o.publishWith, offlineDays, facts) };
+  const store = facts.offlineStore ? { offlineStore: facts.offlineStore } : {};
+  return { ...base, ...publisherOf(o.publishWith, offlineDays, facts), ...store };
 }
 
 function horizonOf(

@@ -255,12 +255,14 @@ describe('aws: preflight checks every resource a backfill needs, before any work
       );
       await rejectsFinal(run('g'), 'AwsAccessDenied', /needs sagemaker:DescribeFeatureGroup/);
 
-      // A dry run asks nothing of AWS.
+      // A dry run checks nothing; it only reads the group's online TTL (the default horizon), and a
+      // missing group leaves the default.
       const calls = double.calls.length;
-      await backends({ sagemaker }).preflight!(
+      const dry = await backends({ sagemaker }).preflight!(
         request({ featureGroup: 'missing', dryRun: true, emr: undefined, glue: undefined }),
       );
-      assert.equal(double.calls.length, calls);
+      assert.deepEqual(double.calls.slice(calls), ['DescribeFeatureGroup']);
+      assert.equal(dry?.publication?.onlineTtlDays, undefined);
     } finally {
       await double.stop();
     }

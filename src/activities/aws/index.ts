@@ -89,9 +89,10 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
     preflight: async (request) => {
-      await awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request);
-      const publication =
-        options.checkResources === false ? undefined : await awsPublicationFacts(clients.sagemaker, request);
+      const checkResources = options.checkResources ?? true;
+      const group = await awsPreflight(clients, { catalogMode, checkResources }, request);
+      // The online TTL (the default horizon) and the group's ARN, from the description preflight read.
+      const publication = checkResources ? await awsPublicationFacts(clients.sagemaker, request, group) : undefined;
       // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
       if (request.dryRun) return { publication };
       return {

@@ -67,13 +67,13 @@ export async function awsPreflight(
   clients: PreflightClients,
   options: AwsPreflightOptions,
   request: BackfillRequest,
-): Promise<void> {
+): Promise<DescribeFeatureGroupCommandOutput | undefined> {
   checkFields(options.catalogMode, request);
   // A dry run only reads the lake: it starts no job, runs no crawler and writes no record.
-  if (request.dryRun || !options.checkResources) return;
+  if (request.dryRun || !options.checkResources) return undefined;
   await checkEmrApplication(clients.emr, request.emr!.appId);
   if (options.catalogMode === 'crawler') await checkCrawler(clients.glue, request.glue!.crawlerName!);
-  await checkFeatureGroup(clients.sagemaker, request.featureGroup);
+  return checkFeatureGroup(clients.sagemaker, request.featureGroup);
 }
 
 function checkFields(catalogMode: CatalogMode, request: BackfillRequest): void {
@@ -142,7 +142,11 @@ export async function checkCrawler(glue: GlueClient, name: string): Promise<void
   }
 }
 
-export async function checkFeatureGroup(sagemaker: SageMakerClient, name: string): Promise<void> {
+/** The group's description, once it is found Created and fitting our records. */
+export async function checkFeatureGroup(
+  sagemaker: SageMakerClient,
+  name: string,
+): Promise<DescribeFeatureGroupCommandOutput> {
   const group = await describeFeatureGroup(sagemaker, name);
   const what = `featureGroup: feature group "${name}"`;
   const status = group.FeatureGroupStatus ?? 'unknown';
@@ -160,6 +164,7 @@ export async function checkFeatureGroup(sagemaker: SageMakerClient, name: string
       `${what} does not fit the records the backfill writes: ${problems.join('; ')}. Create a group with the definitions in docs/aws.md ("The feature group"), or name another featureGroup`,
     );
   }
+  return group;
 }
 
 /** DescribeFeatureGroup with every page of FeatureDefinitions (2,500 a page). */
@@ -240,16 +245,20 @@ export function onlineTtlDays(group: Pick<DescribeFeatureGroupCommandOutput, 'On
 export async function awsPublicationFacts(
   sagemaker: SageMakerClient,
   request: BackfillRequest,
+  described?: DescribeFeatureGroupCommandOutput,
 ): Promise<PublicationFacts> {
-  let ttlDays: number | undefined;
+  let group = described;
   try {
-    ttlDays = onlineTtlDays(await describeFeatureGroup(sagemaker, request.featureGroup));
+    group ??= await describeFeatureGroup(sagemaker, request.featureGroup);
   } catch (err) {
-    // A dry run reads no resource it does not need: without the group, the default horizon stands.
+    // A dry run needs no group: without it, the default horizon stands.
     if (!request.dryRun) throw err;
   }
+  const ttlDays = group && onlineTtlDays(group);
+  const arn = group?.FeatureGroupArn;
   return {
     onlineTtlDays: ttlDays,
+    offlineStore: arn ? `sagemaker:${arn}` : undefined,
     sparkPublish: false,
     sparkPublishProblem: 'the Spark connector path is opt-in on AWS (--publish-with spark; docs/aws.md)',
   };

@@ -12,6 +12,7 @@ import type { BackfillRequest } from '../../common/input';
 import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
 import type { TargetStoresChoice } from '../../common/publication-plan';
 import { fileUriToPath, lakeRoot } from '../lake-paths';
+import { readParquetRows } from '../parquet';
 
 export interface FeatureGroupSpec {
   recordIdentifier: string;
@@ -24,7 +25,7 @@ export class LocalFeatureStore implements FeatureStore {
   private readonly db: Database.Database;
 
   constructor(
-    file: string,
+    private readonly file: string,
     private readonly groupSpec: (group: string) => FeatureGroupSpec = () => CARD_FEATURES,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -95,6 +96,26 @@ export class LocalFeatureStore implements FeatureStore {
     return rows.map((r) => toMap(JSON.parse(r.record)));
   }
 
+  /**
+   * Offline records the Spark job published (offline_publish.py): parquet files in the offline
+   * store's layout beside the database, with SageMaker's extra columns (write_time, is_deleted, ...).
+   */
+  async sparkOfflineRecords(group: string): Promise<Record<string, unknown>[]> {
+    const rows: Record<string, unknown>[] = [];
+    for (const file of parquetFiles(path.join(offlineStoreDir(this.file, group), 'data')))
+      rows.push(...(await readParquetRows(fs.readFileSync(file))));
+    return rows;
+  }
+
+  /** Offline records by who wrote them (API, Spark job) and online records. */
+  async allCounts(
+    group: string,
+  ): Promise<{ offlineApi: number; offlineSpark: number; offline: number; online: number }> {
+    const { offline, online } = this.counts(group);
+    const spark = (await this.sparkOfflineRecords(group)).length;
+    return { offlineApi: offline, offlineSpark: spark, offline: offline + spark, online };
+  }
+
   counts(group: string): { offline: number; online: number } {
     const offline = this.db.prepare('SELECT COUNT(*) AS n FROM offline_store WHERE feature_group = ?').get(group) as {
       n: number;
@@ -116,6 +137,24 @@ function value(record: FeatureValue[], name: string): string | undefined {
 
 function toMap(record: FeatureValue[]): Record<string, string> {
   return Object.fromEntries(record.map((f) => [f.FeatureName, f.ValueAsString]));
+}
+
+/** The Spark job's offline store of a group (offline_publish.local_store_root): beside the database. */
+export function offlineStoreDir(storeFile: string, group: string): string {
+  return path.join(path.dirname(storeFile), 'offline-store', group);
+}
+
+/** Data files under a directory, recursively; hidden ones (_staging, .crc) left out. */
+function parquetFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...parquetFiles(full));
+    else if (e.name.endsWith('.parquet')) out.push(full);
+  }
+  return out.sort();
 }
 
 /** The local store of a lake: a file inside it, so every local worker serving the lake writes to the same one. */
