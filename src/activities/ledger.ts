@@ -81,6 +81,8 @@ export interface Publication {
   possible_duplicates: number;
   attempts: number;
   updated_at: string;
+  /** Order the API loop numbers batches in: `interleaved` by record id (ingest.ts); absent: the gold's order. */
+  record_order?: 'interleaved';
   /** Who wrote it: the worker's API loop (absent in older records) or the Spark job (offline_publish.py). */
   published_with?: 'api' | 'spark';
   /** The stores written: OnlineStore, OfflineStore (absent in older records: both). */
