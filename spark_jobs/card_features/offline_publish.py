@@ -4,7 +4,8 @@ the online store needs.
 
 Each (feature group, feature version, day) is one replaceable unit:
 
-1. the day's records are written to a run-scoped staging directory (hidden: readers skip `_x`);
+1. the days' records are written to a run-scoped staging directory in one Spark write (hidden:
+   readers skip `_x`);
 2. a publication record with status `in_progress` names the final files about to appear;
 3. the staged files are moved to their final names in the offline store's layout;
 4. the record is replaced by one with status `done`.
@@ -62,18 +63,14 @@ def publication_path(ledger_root: str, group: str, version: str, day: str) -> st
     return f"{ledger_root}/publication/{group}/feature_version={version}/dt={day}.json"
 
 
-def staging_dir(store_root: str, version: str, day: str, run_id: str) -> str:
-    return f"{store_root}/_staging/feature_version={version}/dt={day}/run={run_id}"
-
-
 def file_prefix(version: str, day: str) -> str:
     """Final files of one (version, day) carry this prefix, so they are found and replaced as a unit."""
     return f"fv={version}_dt={day}_"
 
 
-def offline_frame(gold: DataFrame, version: str) -> DataFrame:
+def offline_frame(gold: DataFrame, version: str, keep: tuple = ()) -> DataFrame:
     """Gold rows as offline store records: the API path's features (event time as ISO-8601 UTC) plus
-    the columns SageMaker adds, partitioned by the event time's hour."""
+    the columns SageMaker adds, partitioned by the event time's hour; `keep`: gold columns carried along."""
     now = F.current_timestamp()
     t = F.to_timestamp(F.col("event_time").cast("long"))
     return gold.select(
@@ -89,59 +86,72 @@ def offline_frame(gold: DataFrame, version: str) -> DataFrame:
         F.date_format(t, "MM").alias("month"),
         F.date_format(t, "dd").alias("day"),
         F.date_format(t, "HH").alias("hour"),
+        *keep,
     )
 
 
 def publish_days(spark: SparkSession, fs, cfg, days: List[str]) -> Dict[str, Dict]:
     """Publish each day's current gold to the offline store, unless its `done` record says it is there."""
     out: Dict[str, Dict] = {}
-    fail_after = os.environ.get(FAIL_AFTER_ENV)
-    budget = {"days": int(fail_after) if fail_after is not None else None}
+    todo = []
     for day in days:
         commit = _current_commit(fs, cfg, day)
         if commit is None or commit.get("rows", 0) == 0:
             continue
-        path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
-        previous = _read_json(fs, path)
+        previous = _read_json(fs, publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day))
         if _already_done(previous, commit):
             out[day] = {"status": "already_published", "records": previous["records_written"]}
-            continue
-        record = _publish_day(spark, fs, cfg, day, commit, previous, budget)
-        out[day] = {"status": "published", "records": record["records_written"]}
+        else:
+            todo.append((day, commit, previous))
+    if not todo:
+        return out
+    if cfg.offline_store.startswith("sagemaker:"):
+        arn = cfg.offline_store[len("sagemaker:"):]
+        records = [_publish_with_connector(spark, fs, cfg, day, commit, previous, arn) for day, commit, previous in todo]
+    else:
+        records = _publish_local(spark, fs, cfg, todo)
+    for r in records:
+        out[r["dt"]] = {"status": "published", "records": r["records_written"]}
     return out
 
 
-def _maybe_die(budget: Dict) -> None:
-    """Test-only midway death: once the budget of whole days is spent, the next day fails mid-move."""
-    if budget["days"] is not None and budget["days"] <= 0:
-        # Not caught by the job: it fails as a crash would, one file moved, the day's record in_progress.
-        raise RuntimeError(f"{FAIL_AFTER_ENV}: failing midway through a day's publication")
+def _publish_local(spark: SparkSession, fs, cfg, todo: List) -> List[Dict]:
+    """All days in one Spark write to this run's staging, then each day moved and recorded on its own."""
+    root = cfg.offline_store[len("local:"):]
+    for day, _, previous in todo:
+        _undo_partial(fs, root, cfg, day, previous)
+    stage = f"{root}/_staging/feature_version={cfg.feature_version}/run={cfg.run_id}"
+    if fs.exists(stage):
+        fs.delete(stage)
+    files = [f for _, commit, _ in todo for f in commit["files"]]
+    # The gold's own partition columns (dt) come from the paths under the gold table.
+    gold = spark.read.option("basePath", cfg.gold_table).parquet(*files)
+    (offline_frame(gold, cfg.feature_version, keep=("dt",))
+     .write.mode("overwrite").partitionBy("dt", "year", "month", "day", "hour").parquet(stage))
+    fail_after = os.environ.get(FAIL_AFTER_ENV)
+    records = []
+    for n, (day, commit, previous) in enumerate(todo):
+        die_at = 1 if fail_after is not None and n == int(fail_after) else None
+        records.append(_move_and_record(fs, cfg, root, f"{stage}/dt={day}", (day, commit, previous), die_at))
+    fs.delete(stage)
+    return records
 
 
-def _publish_day(spark: SparkSession, fs, cfg, day: str, commit: Dict, previous: Optional[Dict], budget: Dict) -> Dict:
-    target = cfg.offline_store
-    if target.startswith("sagemaker:"):
-        return _publish_with_connector(spark, fs, cfg, day, commit, previous, target[len("sagemaker:"):])
-    root = target[len("local:"):]
-    _undo_partial(fs, root, cfg, day, previous)
-    stage = staging_dir(root, cfg.feature_version, day, cfg.run_id)
-    gold = spark.read.parquet(*commit["files"])
-    (offline_frame(gold, cfg.feature_version).coalesce(1)
-     .write.mode("overwrite").partitionBy("year", "month", "day", "hour").parquet(stage))
+def _move_and_record(fs, cfg, root: str, stage: str, unit, die_at: Optional[int]) -> Dict:
+    """Record the files about to appear, move them into the layout, record the day done."""
+    day, commit, previous = unit
     staged = _staged_files(fs, stage)
-    final = [f"{root}/data/{rel.rsplit('/', 1)[0]}/{file_prefix(cfg.feature_version, day)}{cfg.run_id}_{rel.rsplit('/', 1)[1]}"
-             for rel in staged]
-    record = _record(cfg, day, commit, previous, final, status="in_progress")
-    fs.write_text(publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day), json.dumps(record, indent=2))
+    prefix = f"{file_prefix(cfg.feature_version, day)}{cfg.run_id}_"
+    final = [f"{root}/data/{rel.rsplit('/', 1)[0]}/{prefix}{rel.rsplit('/', 1)[1]}" for rel in staged]
+    path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
+    fs.write_text(path, json.dumps(_record(cfg, day, commit, previous, final, status="in_progress"), indent=2))
     for i, (rel, dest) in enumerate(zip(staged, final)):
-        if i == 1:
-            _maybe_die(budget)
+        if i == die_at:
+            # Test-only midway death: not caught by the job, which fails as a crash would, the day half moved.
+            raise RuntimeError(f"{FAIL_AFTER_ENV}: failing midway through the publication of {day}")
         _rename(fs, f"{stage}/{rel}", dest)
-    fs.delete(stage.rsplit("/run=", 1)[0])  # the day's staging, this run's and any dead one's
     record = _record(cfg, day, commit, previous, final, status="done")
-    fs.write_text(publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day), json.dumps(record, indent=2))
-    if budget["days"] is not None:
-        budget["days"] -= 1
+    fs.write_text(path, json.dumps(record, indent=2))
     return record
 
 
@@ -164,14 +174,12 @@ def _publish_with_connector(spark, fs, cfg, day, commit, previous, arn) -> Dict:
 
 
 def _undo_partial(fs, root: str, cfg, day: str, previous: Optional[Dict]) -> None:
-    """Remove what an attempt that died midway may have left: its moved files and any staging of the day."""
+    """Remove what an attempt that died midway through the day's move left in the store: every file
+    its in-progress record names (staging is hidden from readers and replaced by the next write)."""
     if previous and previous.get("published_with") == "spark" and previous.get("status") != "done":
         for f in previous.get("offline_files", []):
             if fs.exists(f):
                 fs.delete(f)
-    stages = f"{root}/_staging/feature_version={cfg.feature_version}/dt={day}"
-    if fs.exists(stages):
-        fs.delete(stages)
 
 
 def _staged_files(fs, stage: str) -> List[str]:

@@ -80,7 +80,8 @@ def test_a_job_that_dies_midway_is_redone_from_the_ledger_without_duplicates(spa
     partial = [f for f in store_files(lake) if f"_dt={DAYS[1]}_" in f]
     assert len(partial) == 1, partial
     day1_files = {f: os.path.getmtime(f) for f in store_files(lake) if f"_dt={DAYS[0]}_" in f}
-    assert len(store_rows(spark, lake)) == 12 + 4  # 4: the one hour file of day 2 that was moved
+    moved = spark.read.parquet(partial[0]).count()
+    assert moved > 0 and len(store_rows(spark, lake)) == 12 + moved, "day 1 whole, day 2 in part"
 
     monkeypatch.delenv(offline_publish.FAIL_AFTER_ENV)
     (m,) = publish_run(spark, lake, "--compute-dates", "")
