@@ -156,9 +156,11 @@ def _move_and_record(fs, cfg, root: str, stage: str, unit, die_at: Optional[int]
 
 
 def _publish_with_connector(spark, fs, cfg, day, commit, previous, arn) -> Dict:
-    """The AWS path: the Feature Store Spark connector, offline store only (its jar on the classpath)."""
-    from feature_store_pyspark.FeatureStoreManager import FeatureStoreManager  # shipped with the job on EMR
+    """The AWS path: the Feature Store Spark connector, offline store only (its jar on the classpath).
 
+    Called through py4j as its Python wrapper does (feature_store_pyspark.FeatureStoreManager), without
+    the wrapper: it imports pyspark.ml and so numpy, and the jar is all the job needs.
+    """
     if previous and previous.get("status") == "in_progress":
         # The connector appends: what a dead attempt wrote cannot be removed, only counted (docs/aws.md).
         raise RuntimeError(f"day {day}: an earlier Spark publication died midway; the connector cannot replace it")
@@ -167,7 +169,11 @@ def _publish_with_connector(spark, fs, cfg, day, commit, previous, arn) -> Dict:
     fs.write_text(path, json.dumps(record, indent=2))
     frame = offline_frame(spark.read.parquet(*commit["files"]), cfg.feature_version).drop(
         *OFFLINE_EXTRA_COLUMNS, "year", "month", "day", "hour")
-    FeatureStoreManager().ingest_data(frame, arn, target_stores=["OfflineStore"])
+    jvm = spark.sparkContext._jvm
+    stores = jvm.java.util.ArrayList()
+    stores.add("OfflineStore")
+    # FeatureStoreManager().ingest_data(frame, arn, target_stores=["OfflineStore"]), as the wrapper calls it.
+    jvm.software.amazon.sagemaker.featurestore.sparksdk.FeatureStoreManager(None).ingestDataInJava(frame._jdf, arn, stores)
     record = _record(cfg, day, commit, previous, [], status="done")
     fs.write_text(path, json.dumps(record, indent=2))
     return record

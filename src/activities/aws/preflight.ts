@@ -237,17 +237,16 @@ export function onlineTtlDays(group: Pick<DescribeFeatureGroupCommandOutput, 'On
 }
 
 /**
- * What the publication plan needs from AWS: the group's online TTL (the default horizon). The
- * Spark path needs the Feature Store connector on EMR, which could not be exercised here
- * (docs/aws.md, "Offline publication from Spark"): offline-only days go through the API unless
- * `--publish-with spark` asks for the job.
+ * What the publication plan needs from AWS: the group's online TTL (the default horizon), its ARN
+ * (where the job's connector publishes), and whether the connector jar is deployed beside the job
+ * code (`connectorJar`: the Spark path is only chosen by default when it is; docs/aws.md).
  */
 export async function awsPublicationFacts(
   sagemaker: SageMakerClient,
   request: BackfillRequest,
-  described?: DescribeFeatureGroupCommandOutput,
+  known: { described?: DescribeFeatureGroupCommandOutput; connectorJar: boolean },
 ): Promise<PublicationFacts> {
-  let group = described;
+  let group = known.described;
   try {
     group ??= await describeFeatureGroup(sagemaker, request.featureGroup);
   } catch (err) {
@@ -259,7 +258,9 @@ export async function awsPublicationFacts(
   return {
     onlineTtlDays: ttlDays,
     offlineStore: arn ? `sagemaker:${arn}` : undefined,
-    sparkPublish: false,
-    sparkPublishProblem: 'the Spark connector path is opt-in on AWS (--publish-with spark; docs/aws.md)',
+    sparkPublish: known.connectorJar && arn !== undefined,
+    sparkPublishProblem: known.connectorJar
+      ? 'the feature group was not found (its ARN is where the connector publishes)'
+      : 'the Feature Store Spark connector jar is not deployed with the job code (deploy-job --connector-jar; docs/aws.md)',
   };
 }
