@@ -84,4 +84,40 @@ describe('aws: the API path spreads writes over record identifiers (Feature Stor
     assert.equal(double.writeCounts().size, CARDS * PER_CARD);
     assert.ok(double.written.every((w) => w.targetStores?.join() === 'OfflineStore'));
   });
+
+  it('PutRecord (where the batch API is refused) sends TargetStores too', async () => {
+    const double = new FeatureStoreDouble({ refuseBatch: { status: 400, code: 'UnknownOperationException' } });
+    await double.start();
+    try {
+      const store = new SageMakerFeatureStore(
+        new SageMakerFeatureStoreRuntimeClient({
+          region: REGION,
+          endpoint: double.endpoint,
+          credentials: FAKE_CREDENTIALS,
+          maxAttempts: 1,
+        }),
+        { log: () => undefined },
+      );
+      const entry = (id: string) => ({
+        FeatureGroupName: 'g',
+        Record: [
+          { FeatureName: 'card_id', ValueAsString: 'c' },
+          { FeatureName: 'event_id', ValueAsString: id },
+        ],
+      });
+      await store.batchWrite([entry('a'), entry('b')], 'offline');
+      await store.batchWrite([entry('c')]);
+      assert.equal(store.mode, 'put');
+      assert.deepEqual(
+        double.written.map((w) => [w.eventId, w.api, w.targetStores?.join()]),
+        [
+          ['a', 'PutRecord', 'OfflineStore'],
+          ['b', 'PutRecord', 'OfflineStore'],
+          ['c', 'PutRecord', undefined],
+        ],
+      );
+    } finally {
+      await double.stop();
+    }
+  });
 });
