@@ -13,6 +13,8 @@ import { addDays, dateRange } from '../src/common/dates';
 import { InputError, validateInput } from '../src/common/input';
 import { dayPublisher, dayTargets, planPublication, type PlanOptions } from '../src/common/publication-plan';
 import { formatPublication } from '../src/client/publication-report';
+import { sparkPublishArgs, sparkPublishDates } from '../src/activities/spark-publish';
+import type { DayState, GoldCommit, Publication } from '../src/activities/ledger';
 
 const NOW = Date.parse('2026-11-26T10:00:00Z');
 const TODAY = '2026-11-26';
@@ -136,5 +138,41 @@ describe('TargetStores in the local store', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('days the Spark job publishes', () => {
+  const plan = planPublication(
+    { startDate: '2025-10-01', endDate: '2025-10-06', onlineHorizonDays: 2, now: Date.parse('2025-10-07T12:00:00Z') },
+    { sparkPublish: true, offlineStore: 'sagemaker:arn:g' },
+  );
+  const request = {
+    ...validateInput({ bucket: '/l', startDate: '2025-10-01', endDate: '2025-10-06' }),
+    publication: plan,
+  };
+  const commit = (dt: string, rows = 10) => ({ dt, run_id: 'r', files: [`f-${dt}`], rows }) as GoldCommit;
+  const pub = (dt: string, status: Publication['status']) =>
+    ({ dt, gold_run_id: 'r', gold_files: [`f-${dt}`], status, published_with: 'spark' }) as Publication;
+  const states: DayState[] = [
+    { dt: '2025-10-01', foreignFiles: [] }, // computed now
+    { dt: '2025-10-02', foreignFiles: [], commit: commit('2025-10-02'), publication: pub('2025-10-02', 'done') },
+    // A job that died inside the day's move: redone even though its gold is kept.
+    { dt: '2025-10-03', foreignFiles: [], commit: commit('2025-10-03'), publication: pub('2025-10-03', 'in_progress') },
+    { dt: '2025-10-04', foreignFiles: [], commit: commit('2025-10-04', 0) }, // no rows: nothing to publish
+    { dt: '2025-10-05', foreignFiles: [], commit: commit('2025-10-05') }, // within the horizon: the API's
+    { dt: '2025-10-06', foreignFiles: [] },
+  ];
+
+  it("the plan's spark days computed now or without a done record of their current gold", () => {
+    assert.equal(plan.onlineFrom, '2025-10-05');
+    const days = sparkPublishDates(request, states, ['2025-10-01', '2025-10-06']);
+    assert.deepEqual(days, ['2025-10-01', '2025-10-03']);
+    assert.deepEqual(sparkPublishArgs(request, days), [
+      '--offline-publish-dates',
+      '2025-10-01,2025-10-03',
+      '--offline-store',
+      'sagemaker:arn:g',
+    ]);
+    assert.deepEqual(sparkPublishArgs(request, []), []);
   });
 });
