@@ -61,7 +61,17 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
   it('completes after a new worker starts, every partition and record exactly once, finished chunks not rerun', async () => {
     const first = startWorker();
     const handle = await env.client.workflow.start(backfillWorkflow, {
-      args: [{ bucket: lake, startDate: days[0], endDate: days[2], chunkSizeDays: 1, maxConcurrentChunks: 1 }],
+      args: [
+        // onlineHorizonDays 0: every day through the API, whose SQLite tables the test reads.
+        {
+          bucket: lake,
+          startDate: days[0],
+          endDate: days[2],
+          chunkSizeDays: 1,
+          maxConcurrentChunks: 1,
+          onlineHorizonDays: 0,
+        },
+      ],
       taskQueue: 'kill-test',
       workflowId: 'kill-test',
     });
@@ -122,7 +132,16 @@ describe('a worker killed with SIGKILL mid-chunk (dev server, real spark-submit)
     try {
       const first = startWorker();
       const handle = await env.client.workflow.start(backfillWorkflow, {
-        args: [{ bucket: big, startDate: days[0], endDate: days[1], chunkSizeDays: 2, maxConcurrentChunks: 1 }],
+        args: [
+          {
+            bucket: big,
+            startDate: days[0],
+            endDate: days[1],
+            chunkSizeDays: 2,
+            maxConcurrentChunks: 1,
+            onlineHorizonDays: 0,
+          },
+        ],
         taskQueue: 'kill-test',
         workflowId: 'kill-mid-ingest',
       });

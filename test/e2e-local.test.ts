@@ -29,6 +29,8 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
   const days = ['2025-10-01', '2025-10-02', '2025-10-03'];
   const input = () => ({
     bucket: lake,
+    // Every day to both stores through the API: the tests read both tables of the SQLite store.
+    onlineHorizonDays: 0,
     startDate: days[0],
     endDate: days[2],
     chunkSizeDays: 2,

@@ -408,17 +408,21 @@ describe('worker allowances (checked by the preflight activity)', () => {
         /^invalid input: sparkConf\.spark\.jars: .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/,
       );
       process.env.BACKFILL_ALLOW_SPARK_CONF = 'spark.files,spark.jars*';
-      assert.deepEqual(await activities.preflight(req), { backend: 'local' });
+      assert.deepEqual(await activities.preflight(req), { backend: 'local', publication: { sparkPublish: true } });
     });
 
     it('rejects an emr.jobRole outside BACKFILL_ALLOWED_JOB_ROLES', async () => {
       const req = request({ bucket: path.join(dir, 'lake'), emr: { appId: 'app', jobRole: role } });
-      assert.deepEqual(await activities.preflight(req), { backend: 'local' }, 'no allow-list: any role');
+      assert.deepEqual(
+        await activities.preflight(req),
+        { backend: 'local', publication: { sparkPublish: true } },
+        'no allow-list: any role',
+      );
       process.env.BACKFILL_ALLOWED_JOB_ROLES = 'arn:aws:iam::123456789012:role/etl-*';
       assert.match((await failure(req)).message, /^invalid input: emr\.jobRole: .*BACKFILL_ALLOWED_JOB_ROLES/);
       process.env.BACKFILL_ALLOWED_JOB_ROLES =
         'arn:aws:iam::123456789012:role/etl-*, arn:aws:iam::123456789012:role/backfill-*';
-      assert.deepEqual(await activities.preflight(req), { backend: 'local' });
+      assert.deepEqual(await activities.preflight(req), { backend: 'local', publication: { sparkPublish: true } });
     });
   });
 });

@@ -176,7 +176,7 @@ describe('lineage, stale days and the definition-change guard', function () {
     const env = new MockActivityEnvironment();
     assert.deepEqual(
       await env.run(activities.preflight, request()),
-      { backend: 'local' },
+      { backend: 'local', publication: { sparkPublish: true } },
       'same fingerprint everywhere: passes',
     );
 
@@ -208,11 +208,12 @@ describe('lineage, stale days and the definition-change guard', function () {
 
     assert.deepEqual(await env.run(activities.preflight, request({ acceptDefinitionChange: true })), {
       backend: 'local',
+      publication: { sparkPublish: true },
     });
     // A run that adds nothing (every day kept) mixes nothing: not refused.
     assert.deepEqual(
       await env.run(activities.preflight, validateInput({ bucket: lake, startDate: DAYS[2], endDate: DAYS[2] })),
-      { backend: 'local' },
+      { backend: 'local', publication: { sparkPublish: true } },
     );
     // A commit from before the build fingerprint (definition hash only) of the current definition is no change.
     for (const dt of DAYS.slice(0, 2)) {
@@ -222,7 +223,10 @@ describe('lineage, stale days and the definition-change guard', function () {
         JSON.stringify({ ...legacy, fingerprint: currentFingerprints('v1').definition }),
       );
     }
-    assert.deepEqual(await env.run(activities.preflight, request()), { backend: 'local' });
+    assert.deepEqual(await env.run(activities.preflight, request()), {
+      backend: 'local',
+      publication: { sparkPublish: true },
+    });
   });
 
   it('version names such as v1.1 and v1_corrected are accepted, with a valid default feature group; the CLI takes the new flags', () => {

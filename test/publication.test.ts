@@ -84,7 +84,17 @@ describe('publication ledger on real local runs', function () {
 
   const run = (workflowId: string, extra: Record<string, unknown>): Promise<BackfillReport> =>
     env.client.workflow.execute(backfillWorkflow, {
-      args: [{ bucket: lake, featureVersion: 'v1', chunkSizeDays: 2, maxConcurrentChunks: 1, ...extra }],
+      // onlineHorizonDays 0: every day through the API (whose calls the test counts and fails) into both stores.
+      args: [
+        {
+          bucket: lake,
+          featureVersion: 'v1',
+          chunkSizeDays: 2,
+          maxConcurrentChunks: 1,
+          onlineHorizonDays: 0,
+          ...extra,
+        },
+      ],
       taskQueue: 'ledger',
       workflowId,
     });

@@ -19,7 +19,7 @@ from typing import Dict, List, Optional
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import definitions, failures, ledger, transform
+from . import definitions, failures, ledger, offline_publish, transform
 from .definitions import FeatureDefinition, get_definition
 
 
@@ -45,6 +45,9 @@ class JobConfig:
     ledger_root: str = ""
     # Days the caller (the workflow, from the ledger) wants computed; None: decide from what exists.
     compute_dates: Optional[List[str]] = None
+    # Days to publish to the offline store from the job (offline_publish.py), and the store.
+    offline_publish_dates: Optional[List[str]] = None
+    offline_store: str = ""
 
 
 def lake_root(bucket: str) -> str:
@@ -85,6 +88,10 @@ def parse_args(argv: List[str]) -> JobConfig:
     p.add_argument("--compute-dates", default=None,
                    help="comma-separated days to compute (the others are kept); default: days without gold, "
                         "or every day with --overwrite")
+    p.add_argument("--offline-publish-dates", default=None,
+                   help="comma-separated days whose committed gold the job writes to the offline store")
+    p.add_argument("--offline-store", default=None,
+                   help="local:<uri> (the offline store's layout) or sagemaker:<feature group ARN> (the connector)")
     a = p.parse_args(argv)
 
     start, end = _date(a.start_date, "--start-date"), _date(a.end_date, "--end-date")
@@ -102,6 +109,7 @@ def parse_args(argv: List[str]) -> JobConfig:
     run_id = a.run_id or f"direct-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     if not all(c.isalnum() or c in "-_" for c in run_id):
         raise SystemExit(f"--run-id: {run_id!r} may hold only letters, digits, - and _")
+    default_group = f"rt_card_features_{a.feature_version.replace('.', '_')}"
     compute = None
     if a.compute_dates is not None:
         compute = [d for d in a.compute_dates.split(",") if d]
@@ -114,7 +122,7 @@ def parse_args(argv: List[str]) -> JobConfig:
         gold_table=f"{root}/{a.gold_prefix.strip('/')}/card_features",
         quarantine_table=f"{root}/{a.quarantine_prefix.strip('/')}/card_authorization",
         manifest_dir=f"{root}/{a.manifest_prefix.strip('/')}/card_features",
-        feature_group=a.feature_group or f"rt_card_features_{a.feature_version.replace('.', '_')}",
+        feature_group=a.feature_group or default_group,
         start=start,
         end=end,
         feature_version=a.feature_version,
@@ -126,6 +134,7 @@ def parse_args(argv: List[str]) -> JobConfig:
         run_id=run_id,
         ledger_root=f"{root}/{a.ledger_prefix.strip('/')}",
         compute_dates=compute,
+        **offline_publish.parse_args(a, root, _date, a.feature_group or default_group),
     )
 
 
@@ -354,6 +363,9 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
                                            sum(bronze_bytes[d] for d in present)))
         manifest["commits"] = _commit_days(fs, cfg, definition, process, manifest["output_rows_per_dt"],
                                            current, revision, _job_lineage(spark))
+    if cfg.offline_publish_dates:
+        manifest["offline_publication"] = offline_publish.publish_days(
+            spark, fs, cfg, [d for d in days if d in cfg.offline_publish_dates])
     manifest["run_id"] = cfg.run_id
 
     manifest["duration_seconds"] = round(time.time() - started, 3)

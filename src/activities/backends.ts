@@ -8,6 +8,7 @@ import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
 import type { MemoryLadder } from '../common/memory-ladder';
 import type { SizingTable } from './sizing';
+import type { PublicationFacts, TargetStoresChoice } from '../common/publication-plan';
 import type { SearchAttributeLister } from './search-attributes';
 
 /** A file in the lake, addressed by URI (file:///... or s3://...). */
@@ -127,8 +128,11 @@ export class TransientStoreError extends Error {
 }
 
 export interface FeatureStore {
-  /** Writes 1 to 25 entries, with BatchWriteRecord semantics. */
-  batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome>;
+  /**
+   * Writes 1 to 25 entries, with BatchWriteRecord semantics, to the given stores.
+   * @default targets 'both' (the online and the offline store)
+   */
+  batchWrite(entries: RecordEntry[], targets?: TargetStoresChoice): Promise<BatchWriteOutcome>;
 }
 
 /** How one backfill ended, for alarms that watch a success metric (the old pipeline's BackfillPipelineSuccess). */
@@ -201,4 +205,6 @@ export interface Backends {
 export interface PreflightResult {
   /** Key prefix of the job code in the code bucket (AWS), resolved once so chunks keep it. */
   jobCodeKey?: string;
+  /** What the publication plan needs from the backend: the online TTL, whether the job can publish. */
+  publication?: PublicationFacts;
 }

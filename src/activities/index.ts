@@ -9,6 +9,9 @@ import { checkWorkerAllowances, InputError, type BackfillRequest } from '../comm
 import { workerAllowances } from '../config';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
+import { dayPublisher, dayTargets } from '../common/publication-plan';
+import { dryRunPublication } from './publication-estimate';
+import { sparkPublishArgs, sparkPublishDates } from './spark-publish';
 import type {
   CatalogResult,
   ChunkManifest,
@@ -100,7 +103,11 @@ export function createActivities(backends: Backends) {
         badBronzeFiles.push(...(await checkBronzeFiles(lake, files)));
       }
       const states = await readStates(lake, request, dateRange(request.startDate, request.endDate));
-      const days = states.map((s) => dryRunDay(s, request, bronzePresent[s.dt] !== undefined));
+      const days = states.map((s) => ({
+        ...dryRunDay(s, request, bronzePresent[s.dt] !== undefined),
+        stores: dayTargets(request.publication, s.dt),
+        publishWith: dayPublisher(request.publication, s.dt),
+      }));
       const existing = states.filter(hasGold).map((s) => s.dt);
       const chunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
       return {
@@ -118,6 +125,7 @@ export function createActivities(backends: Backends) {
         days,
         foreign: days.filter((d) => d.publish === 'foreign').map((d) => d.dt),
         badBronzeFiles,
+        publication: dryRunPublication(request.publication, states, bronzePresent),
       };
     },
 
@@ -135,14 +143,18 @@ export function createActivities(backends: Backends) {
       const accepted = request.acceptDefinitionChange
         ? replacedDefinitions(before, computeDates, request.featureVersion)
         : undefined;
+      const publishDates = sparkPublishDates(request, before, computeDates);
       let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
-      if (computeDates.length > 0) {
-        const args = sparkJobArgs({
-          request,
-          chunk,
-          codeRevision: backends.codeRevision ?? '',
-          ledger: { runId, computeDates },
-        });
+      if (computeDates.length > 0 || publishDates.length > 0) {
+        const args = [
+          ...sparkJobArgs({
+            request,
+            chunk,
+            codeRevision: backends.codeRevision ?? '',
+            ledger: { runId, computeDates },
+          }),
+          ...sparkPublishArgs(request, publishDates),
+        ];
         job = await computeGold(backends, {
           request,
           chunk,

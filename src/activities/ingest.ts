@@ -10,6 +10,7 @@
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { dateRange } from '../common/dates';
+import { dayTargets, targetStoreNames, type TargetStoresChoice } from '../common/publication-plan';
 import type { FailedRecord, IngestResult } from '../common/results';
 import {
   type FeatureStore,
@@ -158,6 +159,9 @@ class DayPublication {
     this.pub = previous
       ? { ...previous, acked_ahead: [...previous.acked_ahead], attempts: previous.attempts + 1 }
       : {
+          published_with: 'api',
+          record_order: 'interleaved',
+          target_stores: targetStoreNames(dayTargets(request.publication, commit.dt)),
           dt: commit.dt,
           feature_group: request.featureGroup,
           feature_version: request.featureVersion,
@@ -176,6 +180,13 @@ class DayPublication {
           attempts: 1,
           updated_at: '',
         };
+  }
+
+  /** The stores this day's records go to (a resumed record keeps the stores it started with). */
+  get targets(): TargetStoresChoice {
+    const names = this.pub.target_stores;
+    if (!names || names.length === 2) return 'both';
+    return names[0] === 'OfflineStore' ? 'offline' : 'online';
   }
 
   get batches(): number {
@@ -228,21 +239,7 @@ export async function ingestChunk(
   const { request, chunk, ctx } = input;
   const options = input.options ?? DEFAULT_INGEST_OPTIONS;
   const plan = await planPublication(deps.lake, request, chunk);
-  const days: DayPublication[] = [];
-  for (const { state, action } of plan) {
-    if (action !== 'send' && action !== 'resume') continue;
-    const commit = state.commit ?? (await adoptForeignGold(deps.lake, request, state));
-    days.push(
-      new DayPublication(
-        deps.lake,
-        request,
-        commit,
-        action === 'resume' ? state.publication : undefined,
-        options.batchSize,
-        input.runId,
-      ),
-    );
-  }
+  const days = await openDays(deps.lake, { request, plan, batchSize: options.batchSize, runId: input.runId });
   countPossibleDuplicates(days, options);
   for (const day of days) day.pub.sending = true;
   await Promise.all(days.map((d) => d.flush()));
@@ -252,12 +249,45 @@ export async function ingestChunk(
   for (const day of days) day.pub.sending = false;
   await Promise.all(days.map((d) => d.flush()));
   if (sent.failure) throw sent.failure.error;
+  return ingestResult({ request, plan, days, sent, runId: input.runId });
+}
 
-  // Days this run published, in this attempt or an earlier one (a retry after a failure, or a
-  // resumed backfill): the report credits their records to it. Others were published before it.
-  const earlier = plan.filter(
-    (p) => p.action === 'published' && input.runId && p.state.publication?.published_by === input.runId,
-  );
+type DayPlan = Awaited<ReturnType<typeof planPublication>>;
+
+/** The days to send or resume, each with its publication record (a new one, or the one to resume). */
+async function openDays(
+  lake: Lake,
+  { request, plan, batchSize, runId }: { request: BackfillRequest; plan: DayPlan; batchSize: number; runId?: string },
+): Promise<DayPublication[]> {
+  const days: DayPublication[] = [];
+  for (const { state, action } of plan) {
+    if (action !== 'send' && action !== 'resume') continue;
+    const commit = state.commit ?? (await adoptForeignGold(lake, request, state));
+    const previous = action === 'resume' ? state.publication : undefined;
+    days.push(new DayPublication(lake, request, commit, previous, batchSize, runId));
+  }
+  return days;
+}
+
+/**
+ * The attempt's result. Days this run published, in this attempt or an earlier one (a retry after
+ * a failure, a resumed backfill, or the Spark job's offline publication) count as its own; others
+ * were published before it.
+ */
+function ingestResult({
+  request,
+  plan,
+  days,
+  sent,
+  runId,
+}: {
+  request: BackfillRequest;
+  plan: DayPlan;
+  days: DayPublication[];
+  sent: SendOutcome;
+  runId?: string;
+}): IngestResult {
+  const earlier = plan.filter((p) => p.action === 'published' && runId && p.state.publication?.published_by === runId);
   const pubs = [...earlier.map((p) => p.state.publication!), ...days.map((d) => d.pub)].sort((a, b) =>
     a.dt.localeCompare(b.dt),
   );
@@ -364,7 +394,9 @@ async function sendDays(
   let next = 0;
   let loading: Promise<void> | undefined;
   const load = async (day: DayPublication) => {
-    const rows = await readGoldRows(deps.lake, request, day.commit);
+    const gold = await readGoldRows(deps.lake, request, day.commit);
+    // Records resumed from before interleaving keep their batches as numbered then.
+    const rows = day.pub.record_order === 'interleaved' ? interleaveRecordIds(gold) : gold;
     out.recordsRead += rows.length;
     // Batch numbers follow the record's batch size, so a resumed attempt skips exactly the acknowledged ones.
     const size = day.pub.batch_size;
@@ -391,6 +423,7 @@ async function sendDays(
           limiter,
           batch: job.batch,
           dt: job.day.commit.dt,
+          targets: job.day.targets,
           stats,
           ctx,
           options,
@@ -424,6 +457,29 @@ async function sendDays(
   Object.assign(out, stats, {
     inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) },
   });
+  return out;
+}
+
+/**
+ * Gold is laid out by card, so consecutive batches would hit the same few record identifiers, and
+ * the online store takes 500 writes/s per identifier. Taking one row of each card in turn spreads
+ * every batch (and the batches in flight) over as many cards as the day has; the order depends only
+ * on the gold, so a resumed attempt numbers its batches the same way.
+ */
+export function interleaveRecordIds<T extends { recordId: string }>(rows: T[]): T[] {
+  const byId = new Map<string, T[]>();
+  for (const row of rows) {
+    const list = byId.get(row.recordId);
+    if (list) list.push(row);
+    else byId.set(row.recordId, [row]);
+  }
+  const out: T[] = [];
+  // Cards with rows left, in order of first appearance; a card leaves once it has given all its rows.
+  let active = [...byId.values()];
+  for (let round = 0; active.length > 0; round++) {
+    for (const q of active) out.push(q[round]);
+    active = active.filter((q) => q.length > round + 1);
+  }
   return out;
 }
 
@@ -470,6 +526,7 @@ interface WriteBatchInput {
   limiter: AimdLimiter;
   batch: Row[];
   dt: string;
+  targets: TargetStoresChoice;
   stats: { retries: number; throttled: number };
   ctx: IngestContext;
   options: IngestOptions;
@@ -481,6 +538,7 @@ async function writeBatch({
   limiter,
   batch,
   dt,
+  targets,
   stats,
   ctx,
   options,
@@ -511,7 +569,10 @@ async function writeBatch({
     const ticket = await limiter.acquire();
     let outcome;
     try {
-      outcome = await store.batchWrite(pending.map((i) => batch[i].record));
+      outcome = await store.batchWrite(
+        pending.map((i) => batch[i].record),
+        targets,
+      );
     } catch (err) {
       if (err instanceof ThrottledError) {
         limiter.release(ticket, 'throttled');

@@ -81,6 +81,15 @@ export interface Publication {
   possible_duplicates: number;
   attempts: number;
   updated_at: string;
+  /** Order the API loop numbers batches in: `interleaved` by record id (ingest.ts); absent: the gold's order. */
+  record_order?: 'interleaved';
+  /** Who wrote it: the worker's API loop (absent in older records) or the Spark job (offline_publish.py). */
+  published_with?: 'api' | 'spark';
+  /** The stores written: OnlineStore, OfflineStore (absent in older records: both). */
+  target_stores?: string[];
+  /** Spark publications: the offline store files written, and the run that wrote them. */
+  offline_files?: string[];
+  spark_run_id?: string;
 }
 
 /** Everything the ledger and the lake say about one day. */

@@ -3,6 +3,7 @@ import { addDays, dateRange } from '../common/dates';
 import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
 import { describeSettings } from '../activities/sizing';
 import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
+import { formatPublication } from './publication-report';
 import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../common/chunk-book';
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
@@ -245,6 +246,7 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
       `  gold without a ledger record, not sent (--republish sends it once): ${list(by('foreign'))}`,
     );
   }
+  if (plan.publication) lines.push(...formatPublication(plan.publication));
   if (plan.badBronzeFiles?.length)
     lines.push('Bronze files that look unreadable:', ...plan.badBronzeFiles.map((f) => `  ${describeBadFile(f)}`));
   if (estimate) lines.push(...formatEstimate(estimate));

@@ -49,6 +49,14 @@ Options of run_backfill.py (same names and meaning):
                                 overwritten; one-day chunks); --dry-run shows the same list
   --republish                   also send gold that has no publication record (e.g. written by the old
                                 pipeline) to the feature store, once
+  --online-horizon-days N       days before today whose records also go to the online store; older days go
+                                to the offline store only (0: no horizon, every day to both; default: the
+                                feature group's online TTL, else 7)
+  --target-stores offline|online|both
+                                send every day to these stores, whatever the horizon
+  --publish-with spark|api      what writes the offline-only days: the Spark job straight into the offline
+                                store, or the API (default: spark from 2 offline-only days on, where the
+                                job can publish; see docs/guide.md, "Publishing history")
   --dry-run                     write nothing: print the chunk plan, bronze partitions found and missing
                                 with their sizes, partitions that would be skipped or overwritten, and
                                 an estimated EMR Serverless cost
@@ -103,6 +111,9 @@ export const RUN_FLAGS = {
   republish: { type: 'boolean' },
   'accept-definition-change': { type: 'boolean' },
   'only-stale': { type: 'boolean' },
+  'online-horizon-days': { type: 'string' },
+  'target-stores': { type: 'string' },
+  'publish-with': { type: 'string' },
   'dry-run': { type: 'boolean' },
   'direct-emr': { type: 'boolean' },
   bucket: { type: 'string' },
@@ -177,6 +188,9 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
     republish: values.republish,
     waitForOverlap: values['wait-for-overlap'],
     acceptDefinitionChange: values['accept-definition-change'],
+    onlineHorizonDays: integerFlag(values['online-horizon-days'], '--online-horizon-days', 0),
+    targetStores: values['target-stores'],
+    publishWith: values['publish-with'],
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return {

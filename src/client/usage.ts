@@ -78,6 +78,9 @@ export const FLAG_OF_FIELD: Record<string, string> = {
   allowIncompleteDays: '--allow-incomplete-days',
   republish: '--republish',
   acceptDefinitionChange: '--accept-definition-change',
+  onlineHorizonDays: '--online-horizon-days',
+  targetStores: '--target-stores',
+  publishWith: '--publish-with',
 };
 
 /** An InputError of validateInput() as a usage error about the flag that set the field. */

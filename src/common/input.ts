@@ -5,6 +5,7 @@
  */
 import { addDays, daysBetweenInclusive, fromEpochDay, toEpochDay } from './dates';
 import { planChunks } from './plan';
+import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
 import {
   defaultFeatureGroup,
   definedFeatureVersions,
@@ -36,6 +37,9 @@ export interface BackfillInput {
   allowIncompleteDays?: unknown;
   waitForOverlap?: unknown;
   acceptDefinitionChange?: unknown;
+  onlineHorizonDays?: unknown;
+  targetStores?: unknown;
+  publishWith?: unknown;
 }
 
 export interface LakePrefixes {
@@ -76,6 +80,21 @@ export interface BackfillRequest {
   waitForOverlap: boolean;
   /** Add days of a version whose definition fingerprint differs from its days already built (refused otherwise). */
   acceptDefinitionChange: boolean;
+  /**
+   * Days before today whose records still go to the online store; older days go offline only. 0: no
+   * horizon (every day to both stores).
+   * @default the feature group's online TTL if it has one, else DEFAULT_ONLINE_HORIZON_DAYS (7)
+   */
+  onlineHorizonDays?: number;
+  /** Send every day to these stores, whatever the horizon. */
+  targetStores?: TargetStoresChoice;
+  /**
+   * What writes the offline-only days: the Spark job (offline store, no API quota) or the API.
+   * @default spark from SPARK_PUBLISH_MIN_DAYS offline-only days on, where the backend's job can publish
+   */
+  publishWith?: Publisher;
+  /** Fixed by the workflow after preflight (publication-plan.ts); not an input field. */
+  publication?: PublicationPlan;
 }
 
 export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
@@ -120,6 +139,9 @@ const KNOWN_FIELDS = new Set([
   'allowIncompleteDays',
   'waitForOverlap',
   'acceptDefinitionChange',
+  'onlineHorizonDays',
+  'targetStores',
+  'publishWith',
 ]);
 
 /** How validateInput() decides what depends on the caller's clock and on the worker's settings. */
@@ -202,7 +224,47 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     allowIncompleteDays,
     waitForOverlap: bool(input, 'waitForOverlap'),
     acceptDefinitionChange: bool(input, 'acceptDefinitionChange'),
+    ...publicationChoices(input),
   };
+}
+
+/** The longest online horizon accepted: beyond ten years every day is "recent" anyway; use 0. */
+export const MAX_ONLINE_HORIZON_DAYS = 3650;
+
+/** onlineHorizonDays, targetStores and publishWith, each only when given. */
+function publicationChoices(
+  input: Record<string, unknown>,
+): Pick<BackfillRequest, 'onlineHorizonDays' | 'targetStores' | 'publishWith'> {
+  const out: Pick<BackfillRequest, 'onlineHorizonDays' | 'targetStores' | 'publishWith'> = {};
+  if (input.onlineHorizonDays !== undefined && input.onlineHorizonDays !== null) {
+    const days = nonNegativeInt(input, 'onlineHorizonDays', 0);
+    if (days > MAX_ONLINE_HORIZON_DAYS)
+      throw new InputError(
+        'onlineHorizonDays',
+        `must be at most ${MAX_ONLINE_HORIZON_DAYS} (0 for no horizon), got ${days}`,
+      );
+    out.onlineHorizonDays = days;
+  }
+  const stores = oneOf(input, 'targetStores', ['offline', 'online', 'both'] as const);
+  if (stores) out.targetStores = stores;
+  const publisher = oneOf(input, 'publishWith', ['spark', 'api'] as const);
+  if (publisher) out.publishWith = publisher;
+  if (stores && out.onlineHorizonDays !== undefined)
+    throw new InputError(
+      'targetStores',
+      'give either targetStores or onlineHorizonDays, not both: targetStores sends every day to the same stores',
+    );
+  if (stores === 'online' && publisher === 'spark')
+    throw new InputError('publishWith', 'spark publishes to the offline store only; targetStores online needs the API');
+  return out;
+}
+
+function oneOf<T extends string>(o: Record<string, unknown>, field: string, values: readonly T[]): T | undefined {
+  const v = o[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'string' || !values.includes(v as T))
+    throw new InputError(field, `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
 }
 
 /**

@@ -1,4 +1,5 @@
 /** What activities return and the workflow reports. Plain JSON: it travels through Temporal. */
+import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
 import type { BadBronzeFile } from './bad-input';
 import type { ChunkRollup } from './chunk-book';
 import type { ChunkSpec } from './plan';
@@ -155,6 +156,19 @@ export interface DryRunPlan {
   badBronzeFiles?: BadBronzeFile[];
   /** Per chunk, the Spark settings its run would start with: tier from the bronze bytes, then sparkConf. */
   sizing?: (SparkSettings & { chunkId: string })[];
+  /** Where each day's records go and through which path, with estimated times (issue 13). */
+  publication?: DryRunPublication;
+}
+
+/** The dry run's publication part (src/activities/publication-estimate.ts). */
+export interface DryRunPublication {
+  plan?: PublicationPlan;
+  /** Days by target stores. */
+  stores: Record<TargetStoresChoice, string[]>;
+  /** Days, (estimated) records and seconds of each path. */
+  spark: { days: string[]; records: number; seconds: number };
+  api: { days: string[]; records: number; seconds: number };
+  assumptions: { apiRecordsPerSecond: number; sparkRecordsPerSecond: number; bronzeBytesPerRecord: number };
 }
 
 export interface DryRunDay {
@@ -165,6 +179,9 @@ export interface DryRunDay {
   reason: string;
   /** What ingestion would do after: send, resume, published, foreign, empty. */
   publish: string;
+  /** The stores the day's records go to, and what writes them. */
+  stores?: TargetStoresChoice;
+  publishWith?: Publisher;
 }
 
 export type BackfillStatus = 'succeeded' | 'partially_failed' | 'failed' | 'cancelled' | 'dry_run';

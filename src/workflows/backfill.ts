@@ -29,6 +29,7 @@ import type { BackfillOutcome } from '../activities/backends';
 import type { LeaseActivities } from '../activities/lease';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
+import { planPublication, type PublicationFacts } from '../common/publication-plan';
 import {
   summarizeChunk,
   type BackfillReport,
@@ -82,6 +83,8 @@ export const BACKFILL_PATCHES = {
   overlapLease: 'overlap-lease',
   /** 2026-11: a backfill's end is recorded for alarms (BackfillPipelineSuccess on AWS, issue 12). */
   outcomeMetric: 'outcome-metric',
+  /** 2026-11: the request carries the publication plan (target stores and publisher per day, issue 13). */
+  targetStores: 'target-stores',
 } as const;
 
 /** Chunks started per run before continuing as new: ~10 history events each keeps a run far below 10k. */
@@ -457,7 +460,19 @@ async function acceptRequest(input: BackfillInput): Promise<BackfillRequest> {
     throw err;
   }
   // The job code is fixed once per backfill: chunks keep it while a new version is deployed.
-  return checked.jobCodeKey ? { ...request, jobCodeKey: checked.jobCodeKey } : request;
+  const resolved = checked.jobCodeKey ? { ...request, jobCodeKey: checked.jobCodeKey } : request;
+  return withPublicationPlan(resolved, checked.publication);
+}
+
+/**
+ * The request with its publication plan, fixed once at the workflow's (deterministic) time so every
+ * chunk sends a day to the same stores however long the backfill runs. Histories from before the
+ * patch have none: every day goes to both stores through the API, as then.
+ */
+function withPublicationPlan(request: BackfillRequest, facts: PublicationFacts | undefined): BackfillRequest {
+  if (!patched(BACKFILL_PATCHES.targetStores)) return request;
+  const plan = planPublication({ ...request, now: Date.now() }, facts ?? { sparkPublish: false });
+  return { ...request, publication: plan };
 }
 
 /** The plan's chunks: fresh, from a compact carry, or from a carry from before it (every summary). */

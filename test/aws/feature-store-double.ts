@@ -5,7 +5,9 @@
  *   PUT  /FeatureGroup/{name}        {Record: [...]}  (PutRecord)
  * with a token-bucket quota per API (throttled calls answer 400 ThrottlingException and consume
  * no token), entries left unprocessed at a given rate, permanent per-record errors, an optional
- * refusal of BatchWriteRecord, and a log of every record written, to check exactly-once delivery.
+ * refusal of BatchWriteRecord, a write limit per record identifier (the online store's 500 write
+ * units/s per identifier: an entry over it fails with ThrottlingException), and a log of every record
+ * written with its TargetStores, to check exactly-once delivery.
  */
 import { awsError, ok, serve, type HttpDouble, type Reply } from './http-double';
 
@@ -16,6 +18,7 @@ interface Feature {
 interface Entry {
   FeatureGroupName: string;
   Record: Feature[];
+  TargetStores?: string[];
 }
 
 export interface FeatureStoreDoubleOptions {
@@ -35,6 +38,11 @@ export interface FeatureStoreDoubleOptions {
   inject?: (api: 'BatchWriteRecord' | 'PutRecord', call: number) => Reply | undefined;
   /** Answer BatchWriteRecord with this error code (as an endpoint without the batch API would). */
   refuseBatch?: { status: number; code: string };
+  /**
+   * Writes per second one record identifier (card_id) takes, as the online store's 500 write units
+   * per identifier (token bucket of a tenth of a second); unlimited when absent.
+   */
+  perRecordWritesPerSecond?: number;
   /** Feature groups that exist; any group when absent. */
   featureGroups?: string[];
   seed?: number;
@@ -45,6 +53,8 @@ export interface WrittenRecord {
   eventId: string;
   recordId: string;
   api: 'BatchWriteRecord' | 'PutRecord';
+  /** The request's TargetStores; absent: both stores (the API's default). */
+  targetStores?: string[];
 }
 
 class TokenBucket {
@@ -70,8 +80,18 @@ class TokenBucket {
 
 export class FeatureStoreDouble {
   readonly written: WrittenRecord[] = [];
-  readonly stats = { batchCalls: 0, putCalls: 0, throttled: 0, unprocessedEntries: 0, entryErrors: 0, accepted: 0 };
+  readonly stats = {
+    batchCalls: 0,
+    putCalls: 0,
+    throttled: 0,
+    unprocessedEntries: 0,
+    entryErrors: 0,
+    accepted: 0,
+    /** Entries refused by the per-identifier limit. */
+    recordThrottled: 0,
+  };
   private readonly buckets = new Map<string, TokenBucket>();
+  private readonly recordBuckets = new Map<string, TokenBucket>();
   private server?: HttpDouble;
   private randomState: number;
   private readonly seen = new Set<string>();
@@ -95,7 +115,7 @@ export class FeatureStoreDouble {
         {
           method: 'PUT',
           pattern: /^\/FeatureGroup\/([^/]+)$/,
-          handle: (m, body) => this.putRecord(m[1], body as { Record?: Feature[] }),
+          handle: (m, body) => this.putRecord(m[1], body as { Record?: Feature[]; TargetStores?: string[] }),
         },
       ],
       { latencyMs: () => this.options.latencyMs ?? 0 },
@@ -120,6 +140,18 @@ export class FeatureStoreDouble {
     if (!bucket) {
       bucket = new TokenBucket(rate, this.options.burst ?? rate);
       this.buckets.set(api, bucket);
+    }
+    return bucket.take();
+  }
+
+  /** Whether the record identifier has a write left this instant (the per-identifier limit). */
+  private recordAllowed(recordId: string): boolean {
+    const rate = this.options.perRecordWritesPerSecond;
+    if (rate === undefined) return true;
+    let bucket = this.recordBuckets.get(recordId);
+    if (!bucket) {
+      bucket = new TokenBucket(rate, Math.max(1, Math.round(rate / 10)));
+      this.recordBuckets.set(recordId, bucket);
     }
     return bucket.take();
   }
@@ -182,6 +214,13 @@ export class FeatureStoreDouble {
       if (error) {
         this.stats.entryErrors += 1;
         Errors.push({ Entry: entry, ErrorCode: error.code, ErrorMessage: error.message });
+      } else if (!this.recordAllowed(record.card_id ?? '')) {
+        this.stats.recordThrottled += 1;
+        Errors.push({
+          Entry: entry,
+          ErrorCode: 'ThrottlingException',
+          ErrorMessage: 'record identifier write rate exceeded',
+        });
       } else if (
         (firstTime && this.options.unprocessedFirstTime?.(record)) ||
         this.random() < (this.options.unprocessedRate ?? 0)
@@ -195,7 +234,7 @@ export class FeatureStoreDouble {
     return ok({ Errors, UnprocessedEntries });
   }
 
-  private putRecord(group: string, body: { Record?: Feature[] }): Reply {
+  private putRecord(group: string, body: { Record?: Feature[]; TargetStores?: string[] }): Reply {
     this.stats.putCalls += 1;
     const injected = this.options.inject?.('PutRecord', this.stats.putCalls);
     if (injected) return injected;
@@ -210,7 +249,11 @@ export class FeatureStoreDouble {
       this.stats.entryErrors += 1;
       return awsError(400, error.code, error.message);
     }
-    this.write({ FeatureGroupName: group, Record: body.Record! }, 'PutRecord');
+    if (!this.recordAllowed(toMap(body.Record!).card_id ?? '')) {
+      this.stats.recordThrottled += 1;
+      return awsError(400, 'ThrottlingException', 'record identifier write rate exceeded');
+    }
+    this.write({ FeatureGroupName: group, Record: body.Record!, TargetStores: body.TargetStores }, 'PutRecord');
     return ok({});
   }
 
@@ -222,6 +265,7 @@ export class FeatureStoreDouble {
       eventId: m.event_id ?? '',
       recordId: m.card_id ?? '',
       api,
+      ...(entry.TargetStores ? { targetStores: entry.TargetStores } : {}),
     });
   }
 }

@@ -86,6 +86,35 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     await backends({}, 'partitions').preflight!(request({ glue: undefined }));
   });
 
+  it("reads the publication facts: the group's online TTL (the default horizon), its ARN, and no connector jar (SageMaker double)", async () => {
+    // moto's DescribeFeatureGroup leaves OnlineStoreConfig out: the double answers it.
+    const double = new SageMakerDouble();
+    await double.start();
+    try {
+      const sagemaker = new SageMakerClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+      });
+      const input = featureGroupInput('ttl_group');
+      double.groups.set('ttl_group', {
+        RecordIdentifierFeatureName: input.RecordIdentifierFeatureName!,
+        EventTimeFeatureName: input.EventTimeFeatureName!,
+        FeatureDefinitions: input.FeatureDefinitions!,
+        OnlineStoreConfig: { EnableOnlineStore: true, TtlDuration: { Unit: 'Hours', Value: 60 } },
+      });
+      const out = await backends({ sagemaker }).preflight!(request({ featureGroup: 'ttl_group' }));
+      const facts = out?.publication;
+      assert.equal(facts?.onlineTtlDays, 3);
+      assert.match(facts?.offlineStore ?? '', /^sagemaker:arn:aws:sagemaker:.*:feature-group\/ttl_group$/);
+      assert.equal(facts?.sparkPublish, false, 'deploy-job ran without --connector-jar');
+      assert.match(facts?.sparkPublishProblem ?? '', /connector jar is not deployed/);
+    } finally {
+      await double.stop();
+    }
+  });
+
   it('refuses an EMR application that cannot take jobs, naming it and its state (moto)', async () => {
     const { emr } = clients;
     const create = async (input: Partial<ConstructorParameters<typeof CreateApplicationCommand>[0]> = {}) =>
@@ -255,12 +284,14 @@ describe('aws: preflight checks every resource a backfill needs, before any work
       );
       await rejectsFinal(run('g'), 'AwsAccessDenied', /needs sagemaker:DescribeFeatureGroup/);
 
-      // A dry run asks nothing of AWS.
+      // A dry run checks nothing; it only reads the group's online TTL (the default horizon), and a
+      // missing group leaves the default.
       const calls = double.calls.length;
-      await backends({ sagemaker }).preflight!(
+      const dry = await backends({ sagemaker }).preflight!(
         request({ featureGroup: 'missing', dryRun: true, emr: undefined, glue: undefined }),
       );
-      assert.equal(double.calls.length, calls);
+      assert.deepEqual(double.calls.slice(calls), ['DescribeFeatureGroup']);
+      assert.equal(dry?.publication?.onlineTtlDays, undefined);
     } finally {
       await double.stop();
     }

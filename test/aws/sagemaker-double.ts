@@ -13,6 +13,8 @@ export interface DoubleFeatureGroup {
   FeatureDefinitions: FeatureDefinition[];
   FeatureGroupStatus?: string;
   FailureReason?: string;
+  /** Answered as given (moto leaves it out: no online TTL there). */
+  OnlineStoreConfig?: { EnableOnlineStore?: boolean; TtlDuration?: { Unit: string; Value: number } };
 }
 
 export class SageMakerDouble {
@@ -72,6 +74,7 @@ export class SageMakerDouble {
       CreationTime: 1_760_000_000,
       FeatureGroupStatus: group.FeatureGroupStatus ?? 'Created',
       FailureReason: group.FailureReason,
+      OnlineStoreConfig: group.OnlineStoreConfig,
       NextToken: end < group.FeatureDefinitions.length ? String(end) : undefined,
     });
   }

@@ -62,6 +62,19 @@ describe('cli: backfill run flags', () => {
     assert.equal(parseRunArgs([...base, ...aws, '--direct-emr']).backend, 'aws', '--direct-emr runs on AWS');
   });
 
+  it('takes the publication flags into the workflow input; a bad value names the flag', async () => {
+    const { input } = parseRunArgs([...base, '--online-horizon-days', '0', '--publish-with', 'spark']);
+    assert.deepEqual([input.onlineHorizonDays, input.publishWith], [0, 'spark']);
+    assert.equal(parseRunArgs([...base, '--target-stores', 'offline']).input.targetStores, 'offline');
+    assert.throws(
+      () => parseRunArgs([...base, '--online-horizon-days=-1']),
+      /--online-horizon-days must be a whole number of at least 0/,
+    );
+    const io = fakeIo();
+    assert.equal(await main(['run', ...base, '--target-stores', 'serving'], io), 2);
+    assert.match(io.stderr(), /--target-stores: must be one of offline, online, both, got "serving"/);
+  });
+
   it('parses our own flags: backend, concurrency, follow, json, spark conf, task queue, prices', () => {
     const local = parseRunArgs(base);
     assert.equal(local.backend, 'local');

@@ -23,6 +23,8 @@ import { manifestUri } from '../../src/activities/lake-paths';
 import { main } from '../../src/client/cli';
 import { packageJob } from '../../src/client/commands/deploy-job';
 import { validateInput } from '../../src/common/input';
+import { planPublication } from '../../src/common/publication-plan';
+import { CONNECTOR_JAR_FILE, connectorJarDeployed } from '../../src/activities/aws/job-code';
 import { EmrDouble } from '../aws/emr-double';
 import { FAKE_CREDENTIALS, motoClients, REGION, ROOT, startMoto, type Moto } from '../aws/moto';
 import { awsRequest, firstChunk, JOB_ROLE, rejectsFinal } from '../aws/support';
@@ -275,6 +277,88 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
       }
     } finally {
       await double.stop();
+    }
+  });
+
+  it('--connector-jar uploads the connector jar beside the code (a new key); jobs that publish to the offline store get it with --jars', async () => {
+    const jar = path.join(os.tmpdir(), `connector-${process.pid}.jar`);
+    // A jar is a zip: the header is what deploy-job checks.
+    fs.writeFileSync(jar, Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.from('connector classes')]));
+    const double = new EmrDouble();
+    await double.start();
+    try {
+      const plain = fakeIo();
+      assert.equal(await main(['deploy-job', '--code-bucket', 'code-bucket'], plain, deps()), 0, plain.stderr());
+      const io = fakeIo();
+      assert.equal(
+        await main(['deploy-job', '--code-bucket', 'code-bucket', '--connector-jar', jar], io, deps()),
+        0,
+        io.stderr(),
+      );
+      const key = io.stdout();
+      assert.notEqual(key, plain.stdout(), 'the jar is part of the version');
+      assert.ok((await bytesOf(s3, 'code-bucket', `${key}/${CONNECTOR_JAR_FILE}`)).equals(fs.readFileSync(jar)));
+      assert.equal(await connectorJarDeployed(s3, 'code-bucket', key), true);
+      assert.equal(await connectorJarDeployed(s3, 'code-bucket', plain.stdout()), false);
+      const bad = fakeIo();
+      assert.equal(await main(['deploy-job', '--code-bucket', 'code-bucket', '--connector-jar', ROOT], bad, deps()), 2);
+      assert.match(bad.stderr(), /--connector-jar: cannot read/);
+
+      double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
+      const backends = createAwsBackends(
+        {
+          emr: new EMRServerlessClient({
+            region: REGION,
+            endpoint: double.endpoint,
+            credentials: FAKE_CREDENTIALS,
+            maxAttempts: 1,
+          }),
+          glue: motoClients(moto.endpoint).glue,
+          s3,
+          featureStore: {} as never,
+          sagemaker: {} as never,
+        },
+        { catalogMode: 'partitions', pollIntervalMs: 10, checkResources: false },
+      );
+      const base = awsRequest({
+        bucket: 'lake',
+        codeBucket: 'code-bucket',
+        glue: undefined,
+        startDate: '2025-10-01',
+        endDate: '2025-10-02',
+        chunkSizeDays: 2,
+      });
+      const publication = planPublication(
+        { ...base, targetStores: 'offline', publishWith: 'spark', now: Date.now() },
+        { sparkPublish: true, offlineStore: 'sagemaker:arn:aws:sagemaker:us-east-1:123456789012:feature-group/g' },
+      );
+      const request = { ...base, jobCodeKey: key, publication };
+      const chunk = firstChunk(request);
+      await backends.lake.writeText(
+        manifestUri(request, chunk.id, 'run-1'),
+        JSON.stringify({ written_partitions: [], output_rows: 0 }),
+      );
+      await new MockActivityEnvironment({}, quiet).run(createActivities(backends).runSparkJob, {
+        request,
+        chunk,
+        runName: 'wf-jar/chunk',
+        runId: 'run-1',
+      });
+      const submit = (
+        double.runs.at(-1)!.jobDriver as {
+          sparkSubmit: { entryPointArguments: string[]; sparkSubmitParameters: string };
+        }
+      ).sparkSubmit;
+      assert.match(
+        submit.sparkSubmitParameters,
+        new RegExp(`--jars s3://code-bucket/${key}/jars/sagemaker-feature-store-spark-sdk\\.jar( |$)`),
+      );
+      const args = submit.entryPointArguments;
+      assert.equal(args[args.indexOf('--offline-publish-dates') + 1], '2025-10-01,2025-10-02');
+      assert.equal(args[args.indexOf('--offline-store') + 1], publication.offlineStore);
+    } finally {
+      await double.stop();
+      fs.rmSync(jar, { force: true });
     }
   });
 });

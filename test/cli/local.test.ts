@@ -47,7 +47,18 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     fs.rmSync(state, { recursive: true, force: true });
   });
 
-  const run = (...flags: string[]) => ['run', '--local', '--bucket', lake, '--start-date', '2025-10-01', ...flags];
+  // --online-horizon-days 0: every day through the API into both tables of the SQLite store, which the tests read.
+  const run = (...flags: string[]) => [
+    'run',
+    '--local',
+    '--bucket',
+    lake,
+    '--online-horizon-days',
+    '0',
+    '--start-date',
+    '2025-10-01',
+    ...flags,
+  ];
 
   it('a dry run prints the chunk plan, bronze found and missing, and a cost estimate, and writes nothing', async () => {
     const before = snapshot(lake);

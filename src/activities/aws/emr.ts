@@ -18,7 +18,7 @@ import type { ChunkSpec } from '../../common/plan';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
 import { hasEnded } from '../follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
-import { DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
+import { connectorJarUri, DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
 
 const EMR_BACKEND = 'emr-serverless';
@@ -106,9 +106,17 @@ export function sparkConfFor(chunk: ChunkSpec, overrides: Record<string, string>
   return conf;
 }
 
-export function sparkSubmitParameters(pyFilesUri: string, conf: Record<string, string>): string {
+export function sparkSubmitParameters(pyFilesUri: string, conf: Record<string, string>, jars: string[] = []): string {
   const confArgs = Object.entries(conf).map(([k, v]) => `--conf ${k}=${v}`);
-  return [`--py-files ${pyFilesUri}`, ...confArgs].join(' ');
+  return [`--py-files ${pyFilesUri}`, ...(jars.length ? [`--jars ${jars.join(',')}`] : []), ...confArgs].join(' ');
+}
+
+/** A job that publishes through the Feature Store connector (`--offline-store sagemaker:...`) needs its jar. */
+export function connectorJars(args: string[], codeBucket: string, jobCodeKey: string): string[] {
+  const store = args[args.indexOf('--offline-store') + 1];
+  return args.includes('--offline-store') && store?.startsWith('sagemaker:')
+    ? [connectorJarUri(codeBucket, jobCodeKey)]
+    : [];
 }
 
 /**
@@ -146,7 +154,9 @@ export class EmrServerlessRunner implements SparkRunner {
     if (!request.codeBucket)
       throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', FAILURE.invalidInput);
     const applicationId = request.emr.appId;
-    const code = jobCodeUris(request.codeBucket, await this.jobCodeKey(request, request.codeBucket));
+    const jobCodeKey = await this.jobCodeKey(request, request.codeBucket);
+    const code = jobCodeUris(request.codeBucket, jobCodeKey);
+    const jars = connectorJars(spec.args, request.codeBucket, jobCodeKey);
     const conf = sparkConfFor(chunk, request.sparkConf);
     const scope = tokenScope(spec.runName);
     // Generation 0 is the normal case. A token whose run already failed (or was cancelled) cannot
@@ -165,7 +175,7 @@ export class EmrServerlessRunner implements SparkRunner {
               sparkSubmit: {
                 entryPoint: code.entryPoint,
                 entryPointArguments: spec.args,
-                sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, conf),
+                sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, conf, jars),
               },
             },
             configurationOverrides: this.options.logUri

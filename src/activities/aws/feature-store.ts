@@ -11,7 +11,9 @@ import {
   PutRecordCommand,
   SageMakerFeatureStoreRuntimeClient,
   type BatchWriteRecordEntry,
+  type TargetStore,
 } from '@aws-sdk/client-sagemaker-featurestore-runtime';
+import { targetStoreNames, type TargetStoresChoice } from '../../common/publication-plan';
 import { ApplicationFailure } from '@temporalio/activity';
 import {
   type BatchWriteOutcome,
@@ -61,13 +63,15 @@ export class SageMakerFeatureStore implements FeatureStore {
     return this.currentMode;
   }
 
-  async batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
+  async batchWrite(entries: RecordEntry[], targets: TargetStoresChoice = 'both'): Promise<BatchWriteOutcome> {
+    // Sent only when not both: both is the API's own default, and older doubles know no TargetStores.
+    const stores = targets === 'both' ? undefined : targetStoreNames(targets);
     if (entries.length < 1 || entries.length > 25) {
       throw new Error(`a BatchWriteRecord call takes 1 to 25 entries, got ${entries.length}`);
     }
     if (this.currentMode === 'batch') {
       try {
-        return await this.writeBatch(entries);
+        return await this.writeBatch(entries, stores);
       } catch (err) {
         if (!batchRefused(err)) throw err;
         this.currentMode = 'put';
@@ -76,13 +80,14 @@ export class SageMakerFeatureStore implements FeatureStore {
         );
       }
     }
-    return this.putEach(entries);
+    return this.putEach(entries, stores);
   }
 
-  private async writeBatch(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
+  private async writeBatch(entries: RecordEntry[], stores?: TargetStore[]): Promise<BatchWriteOutcome> {
     let out;
     try {
-      out = await this.client.send(new BatchWriteRecordCommand({ Entries: entries }));
+      const sent = stores ? entries.map((e) => ({ ...e, TargetStores: stores })) : entries;
+      out = await this.client.send(new BatchWriteRecordCommand({ Entries: sent }));
     } catch (err) {
       if (isThrottling(err)) throw new ThrottledError(`BatchWriteRecord throttled: ${errorMessage(err)}`);
       if (batchRefused(err)) throw err;
@@ -102,13 +107,21 @@ export class SageMakerFeatureStore implements FeatureStore {
   }
 
   /** One PutRecord per entry, all at once; answers as BatchWriteRecord would. */
-  private async putEach(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
+  private async putEach(entries: RecordEntry[], stores?: TargetStore[]): Promise<BatchWriteOutcome> {
     const results = await Promise.all(
       entries.map((entry) =>
-        this.client.send(new PutRecordCommand({ FeatureGroupName: entry.FeatureGroupName, Record: entry.Record })).then(
-          () => undefined,
-          (err: unknown) => err,
-        ),
+        this.client
+          .send(
+            new PutRecordCommand({
+              FeatureGroupName: entry.FeatureGroupName,
+              Record: entry.Record,
+              TargetStores: stores,
+            }),
+          )
+          .then(
+            () => undefined,
+            (err: unknown) => err,
+          ),
       ),
     );
     const failures = results.filter((r) => r !== undefined);

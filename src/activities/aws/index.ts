@@ -13,7 +13,8 @@ import type { Backends, IngestOptions } from '../backends';
 import type { MemoryLadder } from '../../common/memory-ladder';
 import { sparkMemoryLadder } from '../../config';
 import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, SPARK_SIZES, type EmrRunnerOptions } from './emr';
-import { resolveJobCode } from './job-code';
+import { connectorJarDeployed, latestJobCodeKey, resolveJobCode } from './job-code';
+import type { BackfillRequest } from '../../common/input';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
 import {
   DEFAULT_GOLD_TABLE,
@@ -24,7 +25,7 @@ import {
   type GlueTableName,
 } from './glue';
 import { CloudWatchOutcomeRecorder } from './cloudwatch';
-import { awsPreflight } from './preflight';
+import { awsPreflight, awsPublicationFacts } from './preflight';
 import { S3Lake } from './s3-lake';
 
 export interface AwsClients {
@@ -99,14 +100,38 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     sparkSizes: SPARK_SIZES,
     memoryLadder: 'memoryLadder' in options ? options.memoryLadder : sparkMemoryLadder('aws', {}),
     preflight: async (request) => {
-      await awsPreflight(clients, { catalogMode, checkResources: options.checkResources ?? true }, request);
+      const checkResources = options.checkResources ?? true;
+      const described = await awsPreflight(clients, { catalogMode, checkResources }, request);
+      const prefix = options.emr?.codePrefix;
       // A dry run starts no job. Otherwise the job code is fixed here, once for the whole backfill.
-      if (request.dryRun) return {};
-      return {
-        jobCodeKey: await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, options.emr?.codePrefix),
-      };
+      const jobCodeKey = request.dryRun
+        ? undefined
+        : await resolveJobCode(clients.s3, request.codeBucket!, request.jobCodeKey, prefix);
+      if (!checkResources) return jobCodeKey ? { jobCodeKey } : {};
+      // The online TTL (the default horizon), the group's ARN and whether the connector jar is deployed.
+      const connectorJar = await connectorJarOf(clients.s3, request, jobCodeKey, prefix);
+      const publication = await awsPublicationFacts(clients.sagemaker, request, { described, connectorJar });
+      return jobCodeKey ? { jobCodeKey, publication } : { publication };
     },
   };
+}
+
+/** Whether the connector jar is beside the job code (a dry run looks beside the latest deployed code, if any). */
+async function connectorJarOf(
+  s3: S3Client,
+  request: BackfillRequest,
+  jobCodeKey: string | undefined,
+  prefix: string | undefined,
+): Promise<boolean> {
+  if (!request.codeBucket) return false;
+  try {
+    const key = jobCodeKey ?? (await latestJobCodeKey(s3, request.codeBucket, prefix));
+    return key ? await connectorJarDeployed(s3, request.codeBucket, key) : false;
+  } catch (err) {
+    // A dry run only shows the plan: a code bucket it cannot read means no Spark path, not a failure.
+    if (request.dryRun) return false;
+    throw err;
+  }
 }
 
 /**

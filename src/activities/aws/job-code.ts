@@ -14,6 +14,27 @@ export const DEFAULT_CODE_PREFIX = 'jobs/card-features';
 export const ENTRY_POINT_FILE = 'backfill_features.py';
 export const PACKAGE_FILE = 'card_features.zip';
 export const LATEST_FILE = 'LATEST';
+/**
+ * The SageMaker Feature Store Spark connector's jar (PyPI sagemaker-feature-store-pyspark-3.3 ships it
+ * as deps/jars/sagemaker-feature-store-spark-sdk.jar), uploaded by `deploy-job --connector-jar` beside
+ * the code and passed to jobs that publish offline (`--jars`): nothing is downloaded at run time.
+ */
+export const CONNECTOR_JAR_FILE = 'jars/sagemaker-feature-store-spark-sdk.jar';
+
+export function connectorJarUri(codeBucket: string, jobCodeKey: string): string {
+  return `s3://${codeBucket}/${jobCodeKey}/${CONNECTOR_JAR_FILE}`;
+}
+
+/** Whether the deployed code has the connector jar beside it (HeadObject); false when it is missing. */
+export async function connectorJarDeployed(s3: S3Client, codeBucket: string, jobCodeKey: string): Promise<boolean> {
+  try {
+    await s3.send(new HeadObjectCommand({ Bucket: codeBucket, Key: `${jobCodeKey}/${CONNECTOR_JAR_FILE}` }));
+    return true;
+  } catch (err) {
+    if (awsErrorName(err) === 'NotFound' || awsErrorName(err) === 'NoSuchKey' || httpStatus(err) === 404) return false;
+    throw classifyAwsError(err, `S3 HeadObject ${connectorJarUri(codeBucket, jobCodeKey)}`);
+  }
+}
 
 /** A job code key as deploy-job writes it: a relative S3 key prefix, no whitespace, no "..". */
 export const JOB_CODE_KEY_PATTERN = /^(?!\/)(?!.*\.\.)[A-Za-z0-9._\-/]+[A-Za-z0-9._-]$/;
@@ -94,8 +115,10 @@ export interface JobCodeUpload {
   entryPoint: Uint8Array;
   /** card_features.zip */
   pyPackage: Uint8Array;
-  /** `<sha256-12>` of both. */
+  /** `<sha256-12>` of both (and of the connector jar, when given). */
   hash: string;
+  /** The Feature Store Spark connector's jar, for offline publication from the job. */
+  connectorJar?: Uint8Array;
 }
 
 /** Uploads both objects under `<prefix>/<hash>/`, then points LATEST at them. Returns the key prefix. */
@@ -114,6 +137,8 @@ export async function uploadJobCode(s3: S3Client, upload: JobCodeUpload): Promis
   };
   await put(entryPoint, upload.entryPoint, 'text/x-python');
   await put(pyFiles, upload.pyPackage, 'application/zip');
+  if (upload.connectorJar)
+    await put(connectorJarUri(upload.codeBucket, jobCodeKey), upload.connectorJar, 'application/java-archive');
   // Last, so LATEST never names a key whose objects are not all there.
   await put(
     `s3://${upload.codeBucket}/${upload.prefix}/${LATEST_FILE}`,

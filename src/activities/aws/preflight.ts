@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
+import type { PublicationFacts } from '../../common/publication-plan';
 import { FEATURE_NAMES } from '../feature-records';
 import { lakeRoot } from '../lake-paths';
 import { awsErrorName, classifyAwsError, isAccessDenied } from './errors';
@@ -66,13 +67,13 @@ export async function awsPreflight(
   clients: PreflightClients,
   options: AwsPreflightOptions,
   request: BackfillRequest,
-): Promise<void> {
+): Promise<DescribeFeatureGroupCommandOutput | undefined> {
   checkFields(options.catalogMode, request);
   // A dry run only reads the lake: it starts no job, runs no crawler and writes no record.
-  if (request.dryRun || !options.checkResources) return;
+  if (request.dryRun || !options.checkResources) return undefined;
   await checkEmrApplication(clients.emr, request.emr!.appId);
   if (options.catalogMode === 'crawler') await checkCrawler(clients.glue, request.glue!.crawlerName!);
-  await checkFeatureGroup(clients.sagemaker, request.featureGroup);
+  return checkFeatureGroup(clients.sagemaker, request.featureGroup);
 }
 
 function checkFields(catalogMode: CatalogMode, request: BackfillRequest): void {
@@ -141,7 +142,11 @@ async function checkCrawler(glue: GlueClient, name: string): Promise<void> {
   }
 }
 
-async function checkFeatureGroup(sagemaker: SageMakerClient, name: string): Promise<void> {
+/** The group's description, once it is found Created and fitting our records. */
+export async function checkFeatureGroup(
+  sagemaker: SageMakerClient,
+  name: string,
+): Promise<DescribeFeatureGroupCommandOutput> {
   const group = await describeFeatureGroup(sagemaker, name);
   const what = `featureGroup: feature group "${name}"`;
   const status = group.FeatureGroupStatus ?? 'unknown';
@@ -159,6 +164,7 @@ async function checkFeatureGroup(sagemaker: SageMakerClient, name: string): Prom
       `${what} does not fit the records the backfill writes: ${problems.join('; ')}. Create a group with the definitions in docs/aws.md ("The feature group"), or name another featureGroup`,
     );
   }
+  return group;
 }
 
 /** DescribeFeatureGroup with every page of FeatureDefinitions (2,500 a page). */
@@ -219,4 +225,42 @@ function classify(err: unknown, what: string, action: string): unknown {
     );
   }
   return failure;
+}
+
+const TTL_UNIT_SECONDS: Record<string, number> = { Seconds: 1, Minutes: 60, Hours: 3600, Days: 86_400, Weeks: 604_800 };
+
+/** The online store's TTL in whole days (rounded up), or undefined when the group has none. */
+export function onlineTtlDays(group: Pick<DescribeFeatureGroupCommandOutput, 'OnlineStoreConfig'>): number | undefined {
+  const ttl = group.OnlineStoreConfig?.TtlDuration;
+  if (!ttl?.Unit || !ttl.Value) return undefined;
+  return Math.ceil((ttl.Value * (TTL_UNIT_SECONDS[ttl.Unit] ?? 86_400)) / 86_400);
+}
+
+/**
+ * What the publication plan needs from AWS: the group's online TTL (the default horizon), its ARN
+ * (where the job's connector publishes), and whether the connector jar is deployed beside the job
+ * code (`connectorJar`: the Spark path is only chosen by default when it is; docs/aws.md).
+ */
+export async function awsPublicationFacts(
+  sagemaker: SageMakerClient,
+  request: BackfillRequest,
+  known: { described?: DescribeFeatureGroupCommandOutput; connectorJar: boolean },
+): Promise<PublicationFacts> {
+  let group = known.described;
+  try {
+    group ??= await describeFeatureGroup(sagemaker, request.featureGroup);
+  } catch (err) {
+    // A dry run needs no group: without it, the default horizon stands.
+    if (!request.dryRun) throw err;
+  }
+  const ttlDays = group && onlineTtlDays(group);
+  const arn = group?.FeatureGroupArn;
+  return {
+    onlineTtlDays: ttlDays,
+    offlineStore: arn ? `sagemaker:${arn}` : undefined,
+    sparkPublish: known.connectorJar && arn !== undefined,
+    sparkPublishProblem: known.connectorJar
+      ? 'the feature group was not found (its ARN is where the connector publishes)'
+      : 'the Feature Store Spark connector jar is not deployed with the job code (deploy-job --connector-jar; docs/aws.md)',
+  };
 }

@@ -1,14 +1,18 @@
 /**
  * A local feature store with SageMaker Feature Store's write semantics, in SQLite:
  * the offline store keeps every record written (append-only), the online store keeps, per record
- * identifier, the record with the latest event time (an older record goes to offline only).
+ * identifier, the record with the latest event time (an older record goes to offline only); a
+ * write names its TargetStores. The Spark job's offline publications are parquet files in the
+ * offline store's layout beside the database (offlineStoreDir), counted with it.
  */
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackfillRequest } from '../../common/input';
 import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
+import type { TargetStoresChoice } from '../../common/publication-plan';
 import { fileUriToPath, lakeRoot } from '../lake-paths';
+import { readParquetRows } from '../parquet';
 
 export interface FeatureGroupSpec {
   recordIdentifier: string;
@@ -21,7 +25,7 @@ export class LocalFeatureStore implements FeatureStore {
   private readonly db: Database.Database;
 
   constructor(
-    file: string,
+    private readonly file: string,
     private readonly groupSpec: (group: string) => FeatureGroupSpec = () => CARD_FEATURES,
   ) {
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -40,7 +44,7 @@ export class LocalFeatureStore implements FeatureStore {
         PRIMARY KEY (feature_group, record_id));`);
   }
 
-  async batchWrite(entries: RecordEntry[]): Promise<BatchWriteOutcome> {
+  async batchWrite(entries: RecordEntry[], targets: TargetStoresChoice = 'both'): Promise<BatchWriteOutcome> {
     if (entries.length < 1 || entries.length > 25) {
       throw new Error(`ValidationException: a batch takes 1 to 25 entries, got ${entries.length}`);
     }
@@ -68,8 +72,9 @@ export class LocalFeatureStore implements FeatureStore {
           return;
         }
         const record = JSON.stringify(entry.Record);
-        insertOffline.run(entry.FeatureGroupName, id, eventTime, record, now);
-        upsertOnline.run(entry.FeatureGroupName, id, eventTime, record);
+        // TargetStores: each store is written only when asked for, as BatchWriteRecord does.
+        if (targets !== 'online') insertOffline.run(entry.FeatureGroupName, id, eventTime, record, now);
+        if (targets !== 'offline') upsertOnline.run(entry.FeatureGroupName, id, eventTime, record);
       });
     })();
     return { errors, unprocessed: [] };
@@ -89,6 +94,26 @@ export class LocalFeatureStore implements FeatureStore {
       .prepare('SELECT record FROM offline_store WHERE feature_group = ? ORDER BY seq')
       .all(group) as { record: string }[];
     return rows.map((r) => toMap(JSON.parse(r.record)));
+  }
+
+  /**
+   * Offline records the Spark job published (offline_publish.py): parquet files in the offline
+   * store's layout beside the database, with SageMaker's extra columns (write_time, is_deleted, ...).
+   */
+  async sparkOfflineRecords(group: string): Promise<Record<string, unknown>[]> {
+    const rows: Record<string, unknown>[] = [];
+    for (const file of parquetFiles(path.join(offlineStoreDir(this.file, group), 'data')))
+      rows.push(...(await readParquetRows(fs.readFileSync(file))));
+    return rows;
+  }
+
+  /** Offline records by who wrote them (API, Spark job) and online records. */
+  async allCounts(
+    group: string,
+  ): Promise<{ offlineApi: number; offlineSpark: number; offline: number; online: number }> {
+    const { offline, online } = this.counts(group);
+    const spark = (await this.sparkOfflineRecords(group)).length;
+    return { offlineApi: offline, offlineSpark: spark, offline: offline + spark, online };
   }
 
   counts(group: string): { offline: number; online: number } {
@@ -114,6 +139,24 @@ function toMap(record: FeatureValue[]): Record<string, string> {
   return Object.fromEntries(record.map((f) => [f.FeatureName, f.ValueAsString]));
 }
 
+/** The Spark job's offline store of a group (offline_publish.local_store_root): beside the database. */
+export function offlineStoreDir(storeFile: string, group: string): string {
+  return path.join(path.dirname(storeFile), 'offline-store', group);
+}
+
+/** Data files under a directory, recursively; hidden ones (_staging, .crc) left out. */
+function parquetFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (e.name.startsWith('_') || e.name.startsWith('.')) continue;
+    const full = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...parquetFiles(full));
+    else if (e.name.endsWith('.parquet')) out.push(full);
+  }
+  return out.sort();
+}
+
 /** The local store of a lake: a file inside it, so every local worker serving the lake writes to the same one. */
 export function localFeatureStoreFile(bucket: string): string {
   return path.join(fileUriToPath(lakeRoot(bucket)), '_feature_store', 'feature-store.db');
@@ -126,10 +169,10 @@ export class LocalFeatureStores {
   forRequest(request: BackfillRequest): FeatureStore {
     const file = localFeatureStoreFile(request.bucket);
     return {
-      batchWrite: (entries) => {
+      batchWrite: (entries, targets) => {
         let store = this.stores.get(file);
         if (!store) this.stores.set(file, (store = new LocalFeatureStore(file)));
-        return store.batchWrite(entries);
+        return store.batchWrite(entries, targets);
       },
     };
   }

@@ -60,6 +60,8 @@ export function createLocalBackends(options: LocalBackendOptions): Backends & { 
           FAILURE.invalidInput,
         );
       }
+      // The local store has no online TTL; its Spark job writes the offline layout itself (offline_publish.py).
+      return { publication: { sparkPublish: true } };
     },
   };
 }

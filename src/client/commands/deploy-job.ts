@@ -36,6 +36,9 @@ backfill keeps its code); the workflow input field "jobCodeKey" pins another one
 
 Options:
   --code-bucket BUCKET   the code bucket (the backfill's codeBucket)
+  --connector-jar PATH   also upload the SageMaker Feature Store Spark connector's jar (from the PyPI
+                         sdist sagemaker-feature-store-pyspark-3.3: deps/jars/sagemaker-feature-store-spark-sdk.jar),
+                         passed to jobs that publish offline-only days to the offline store (docs/aws.md)
   --prefix PREFIX        key prefix of the deployed versions; the worker's BACKFILL_CODE_PREFIX
                          must be the same (default: $BACKFILL_CODE_PREFIX or ${DEFAULT_CODE_PREFIX})
   -h, --help             this help
@@ -83,7 +86,11 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
     io.out(DEPLOY_JOB_HELP);
     return EXIT.ok;
   }
-  const { values } = parseFlags('deploy-job', argv, { 'code-bucket': { type: 'string' }, prefix: { type: 'string' } });
+  const { values } = parseFlags('deploy-job', argv, {
+    'code-bucket': { type: 'string' },
+    prefix: { type: 'string' },
+    'connector-jar': { type: 'string' },
+  });
   const codeBucket = values['code-bucket'];
   if (!codeBucket) throw new UsageError('--code-bucket BUCKET is required; see backfill deploy-job --help');
   if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(codeBucket))
@@ -98,7 +105,12 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
     throw new UsageError(`AWS settings: ${(err as Error).message}`);
   }
 
+  const connectorJar = readConnectorJar(values['connector-jar']);
   const pkg = packageJob();
+  // The jar is part of the version: a new jar is a new key, so running backfills keep theirs.
+  const hash = connectorJar
+    ? createHash('sha256').update(pkg.hash).update(connectorJar).digest('hex').slice(0, 12)
+    : pkg.hash;
   io.err(
     `packaged ${ENTRY_POINT_FILE} and ${PACKAGE_FILE} (${pkg.files} files, ${pkg.pyPackage.length} bytes), version ${pkg.hash}`,
   );
@@ -109,7 +121,8 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
       prefix,
       entryPoint: pkg.entryPoint,
       pyPackage: pkg.pyPackage,
-      hash: pkg.hash,
+      hash,
+      connectorJar,
     });
   } catch (err) {
     if (err instanceof ApplicationFailure && err.type === FAILURE.invalidInput)
@@ -122,4 +135,18 @@ export async function deployJobCommand(argv: string[], io: Io, deps: CliDeps = {
   );
   io.out(key);
   return EXIT.ok;
+}
+
+/** The connector jar's bytes, checked to be a jar (zip), or undefined when not asked for. */
+function readConnectorJar(file: string | undefined): Uint8Array | undefined {
+  if (file === undefined) return undefined;
+  let bytes: Buffer;
+  try {
+    bytes = fs.readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`--connector-jar: cannot read ${file}: ${(err as Error).message}`);
+  }
+  if (bytes.length < 4 || bytes.readUInt32LE(0) !== 0x04034b50)
+    throw new UsageError(`--connector-jar: ${file} is not a jar (no zip header)`);
+  return bytes;
 }

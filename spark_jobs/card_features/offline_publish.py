@@ -1,0 +1,251 @@
+"""Offline publication from the Spark job: a day's committed gold written into the feature group's
+offline store, and recorded in the publication ledger, so the worker's API loop only sends the days
+the online store needs.
+
+Each (feature group, feature version, day) is one replaceable unit:
+
+1. the days' records are written to a run-scoped staging directory in one Spark write (hidden:
+   readers skip `_x`);
+2. a publication record with status `in_progress` names the final files about to appear;
+3. the staged files are moved to their final names in the offline store's layout;
+4. the record is replaced by one with status `done`.
+
+A job that dies after 2 leaves a record naming every file it may have moved: the next run deletes
+them (and any staging) before writing the day again, so a day is never in the store twice. A day
+whose `done` record matches its current gold is skipped. The record format is the publication
+record of src/activities/ledger.ts (docs/design.md, "A Spark publication").
+
+Two stores:
+
+- `local:<uri>`: the layout of SageMaker's offline store (Glue/Hive table format), under `<uri>/data/`:
+  `year=YYYY/month=MM/day=DD/hour=HH/` partitions of the event time, the record's features plus
+  `write_time`, `api_invocation_time` and `is_deleted`. The local feature store counts these files
+  with its own offline table.
+- `sagemaker:<feature group ARN>`: the official Feature Store Spark connector
+  (`FeatureStoreManager().ingest_data(df, arn, target_stores=["OfflineStore"])`), its jar passed with
+  `--jars`. The connector appends to the offline store and cannot replace a day; see docs/aws.md.
+"""
+import json
+import os
+from typing import Dict, List, Optional
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from . import ledger
+
+# Test-only: fail the job for real after this many days have been moved into the store (midway death).
+FAIL_AFTER_ENV = "BACKFILL_TEST_FAIL_PUBLISH_AFTER_DAYS"
+
+OFFLINE_EXTRA_COLUMNS = ["write_time", "api_invocation_time", "is_deleted"]
+
+
+def parse_args(a, lake_root: str, parse_date, group: str) -> Dict:
+    """The JobConfig fields of --offline-publish-dates and --offline-store."""
+    if a.offline_publish_dates is None:
+        return {}
+    days = [d for d in a.offline_publish_dates.split(",") if d]
+    for d in days:
+        parse_date(d, "--offline-publish-dates")
+    store = a.offline_store or f"local:{local_store_root(lake_root, group)}"
+    if not store.startswith(("local:", "sagemaker:")) or store.endswith(":"):
+        raise SystemExit(f"--offline-store: {store!r} is neither local:<uri> nor sagemaker:<feature group ARN>")
+    return {"offline_publish_dates": days, "offline_store": store}
+
+
+def local_store_root(lake_root: str, group: str) -> str:
+    """The local offline store of a group, beside the local feature store's database (feature-store.ts)."""
+    return f"{lake_root}/_feature_store/offline-store/{group}"
+
+
+def publication_path(ledger_root: str, group: str, version: str, day: str) -> str:
+    """Where src/activities/ledger.ts publicationUri() keeps the day's record."""
+    return f"{ledger_root}/publication/{group}/feature_version={version}/dt={day}.json"
+
+
+def file_prefix(version: str, day: str) -> str:
+    """Final files of one (version, day) carry this prefix, so they are found and replaced as a unit."""
+    return f"fv={version}_dt={day}_"
+
+
+def offline_frame(gold: DataFrame, version: str, keep: tuple = ()) -> DataFrame:
+    """Gold rows as offline store records: the API path's features (event time as ISO-8601 UTC) plus
+    the columns SageMaker adds, partitioned by the event time's hour; `keep`: gold columns carried along."""
+    now = F.current_timestamp()
+    t = F.to_timestamp(F.col("event_time").cast("long"))
+    return gold.select(
+        F.col("card_id").cast("string").alias("card_id"),
+        F.col("event_id").cast("string").alias("event_id"),
+        F.date_format(t, "yyyy-MM-dd'T'HH:mm:ss'Z'").alias("event_time"),
+        "txn_count_1h", "txn_count_24h", "amount_sum_24h", "merchant_count_24h",
+        F.lit(version).alias("feature_version"),
+        now.alias("write_time"),
+        now.alias("api_invocation_time"),
+        F.lit(False).alias("is_deleted"),
+        F.date_format(t, "yyyy").alias("year"),
+        F.date_format(t, "MM").alias("month"),
+        F.date_format(t, "dd").alias("day"),
+        F.date_format(t, "HH").alias("hour"),
+        *keep,
+    )
+
+
+def publish_days(spark: SparkSession, fs, cfg, days: List[str]) -> Dict[str, Dict]:
+    """Publish each day's current gold to the offline store, unless its `done` record says it is there."""
+    out: Dict[str, Dict] = {}
+    todo = []
+    for day in days:
+        commit = _current_commit(fs, cfg, day)
+        if commit is None or commit.get("rows", 0) == 0:
+            continue
+        previous = _read_json(fs, publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day))
+        if _already_done(previous, commit):
+            out[day] = {"status": "already_published", "records": previous["records_written"]}
+        else:
+            todo.append((day, commit, previous))
+    if not todo:
+        return out
+    if cfg.offline_store.startswith("sagemaker:"):
+        arn = cfg.offline_store[len("sagemaker:"):]
+        records = [_publish_with_connector(spark, fs, cfg, day, commit, previous, arn) for day, commit, previous in todo]
+    else:
+        records = _publish_local(spark, fs, cfg, todo)
+    for r in records:
+        out[r["dt"]] = {"status": "published", "records": r["records_written"]}
+    return out
+
+
+def _publish_local(spark: SparkSession, fs, cfg, todo: List) -> List[Dict]:
+    """All days in one Spark write to this run's staging, then each day moved and recorded on its own."""
+    root = cfg.offline_store[len("local:"):]
+    for day, _, previous in todo:
+        _undo_partial(fs, root, cfg, day, previous)
+    stage = f"{root}/_staging/feature_version={cfg.feature_version}/run={cfg.run_id}"
+    if fs.exists(stage):
+        fs.delete(stage)
+    files = [f for _, commit, _ in todo for f in commit["files"]]
+    # The gold's own partition columns (dt) come from the paths under the gold table.
+    gold = spark.read.option("basePath", cfg.gold_table).parquet(*files)
+    (offline_frame(gold, cfg.feature_version, keep=("dt",))
+     .write.mode("overwrite").partitionBy("dt", "year", "month", "day", "hour").parquet(stage))
+    fail_after = os.environ.get(FAIL_AFTER_ENV)
+    records = []
+    for n, (day, commit, previous) in enumerate(todo):
+        die_at = 1 if fail_after is not None and n == int(fail_after) else None
+        records.append(_move_and_record(fs, cfg, root, f"{stage}/dt={day}", (day, commit, previous), die_at))
+    fs.delete(stage)
+    return records
+
+
+def _move_and_record(fs, cfg, root: str, stage: str, unit, die_at: Optional[int]) -> Dict:
+    """Record the files about to appear, move them into the layout, record the day done."""
+    day, commit, previous = unit
+    staged = _staged_files(fs, stage)
+    prefix = f"{file_prefix(cfg.feature_version, day)}{cfg.run_id}_"
+    final = [f"{root}/data/{rel.rsplit('/', 1)[0]}/{prefix}{rel.rsplit('/', 1)[1]}" for rel in staged]
+    path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
+    fs.write_text(path, json.dumps(_record(cfg, day, commit, previous, final, status="in_progress"), indent=2))
+    for i, (rel, dest) in enumerate(zip(staged, final)):
+        if i == die_at:
+            # Test-only midway death: not caught by the job, which fails as a crash would, the day half moved.
+            raise RuntimeError(f"{FAIL_AFTER_ENV}: failing midway through the publication of {day}")
+        _rename(fs, f"{stage}/{rel}", dest)
+    record = _record(cfg, day, commit, previous, final, status="done")
+    fs.write_text(path, json.dumps(record, indent=2))
+    return record
+
+
+def _publish_with_connector(spark, fs, cfg, day, commit, previous, arn) -> Dict:
+    """The AWS path: the Feature Store Spark connector, offline store only (its jar on the classpath).
+
+    Called through py4j as its Python wrapper does (feature_store_pyspark.FeatureStoreManager), without
+    the wrapper: it imports pyspark.ml and so numpy, and the jar is all the job needs.
+    """
+    if previous and previous.get("status") == "in_progress":
+        # The connector appends: what a dead attempt wrote cannot be removed, only counted (docs/aws.md).
+        raise RuntimeError(f"day {day}: an earlier Spark publication died midway; the connector cannot replace it")
+    record = _record(cfg, day, commit, previous, [], status="in_progress")
+    path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
+    fs.write_text(path, json.dumps(record, indent=2))
+    frame = offline_frame(spark.read.parquet(*commit["files"]), cfg.feature_version).drop(
+        *OFFLINE_EXTRA_COLUMNS, "year", "month", "day", "hour")
+    jvm = spark.sparkContext._jvm
+    stores = jvm.java.util.ArrayList()
+    stores.add("OfflineStore")
+    # FeatureStoreManager().ingest_data(frame, arn, target_stores=["OfflineStore"]), as the wrapper calls it.
+    jvm.software.amazon.sagemaker.featurestore.sparksdk.FeatureStoreManager(None).ingestDataInJava(frame._jdf, arn, stores)
+    record = _record(cfg, day, commit, previous, [], status="done")
+    fs.write_text(path, json.dumps(record, indent=2))
+    return record
+
+
+def _undo_partial(fs, root: str, cfg, day: str, previous: Optional[Dict]) -> None:
+    """Remove what an attempt that died midway through the day's move left in the store: every file
+    its in-progress record names (staging is hidden from readers and replaced by the next write)."""
+    if previous and previous.get("published_with") == "spark" and previous.get("status") != "done":
+        for f in previous.get("offline_files", []):
+            if fs.exists(f):
+                fs.delete(f)
+
+
+def _staged_files(fs, stage: str) -> List[str]:
+    """Data files under the staging directory, relative to it (year=/month=/day=/hour=/part-...)."""
+    hfs, p = fs._path(stage)
+    files = hfs.listFiles(p, True)
+    out = []
+    while files.hasNext():
+        rel = str(files.next().getPath().toUri().getPath())[len(str(p.toUri().getPath())) + 1:]
+        if not rel.rsplit("/", 1)[-1].startswith(("_", ".")):
+            out.append(rel)
+    return sorted(out)
+
+
+def _rename(fs, src: str, dest: str) -> None:
+    """Hadoop rename (atomic on a local disk; a copy and delete on S3), parent created first."""
+    hfs, s = fs._path(src)
+    _, d = fs._path(dest)
+    hfs.mkdirs(d.getParent())
+    if not hfs.rename(s, d):
+        raise IOError(f"could not move {src} to {dest}")
+
+
+def _record(cfg, day: str, commit: Dict, previous: Optional[Dict], files: List[str], status: str) -> Dict:
+    rows = int(commit["rows"])
+    return {
+        "dt": day,
+        "feature_group": cfg.feature_group,
+        "feature_version": cfg.feature_version,
+        "published_by": cfg.run_id,
+        "published_with": "spark",
+        "target_stores": ["OfflineStore"],
+        "gold_run_id": commit["run_id"],
+        "gold_files": commit["files"],
+        "records": rows,
+        # One unit, not batches: the API loop's batch fields say "all of it" once done.
+        "batch_size": max(rows, 1),
+        "acked_prefix": 1 if status == "done" else 0,
+        "acked_ahead": [],
+        "records_written": rows if status == "done" else 0,
+        "records_failed": 0,
+        "status": status,
+        "sending": status != "done",
+        "possible_duplicates": 0,
+        "attempts": (previous or {}).get("attempts", 0) + 1,
+        "offline_files": files,
+        "spark_run_id": cfg.run_id,
+        "updated_at": ledger.now_iso(),
+    }
+
+
+def _already_done(previous: Optional[Dict], commit: Dict) -> bool:
+    return bool(previous and previous.get("status") == "done" and previous.get("gold_run_id") == commit["run_id"]
+                and previous.get("gold_files") == commit["files"])
+
+
+def _current_commit(fs, cfg, day: str) -> Optional[Dict]:
+    return _read_json(fs, ledger.commit_path(cfg.ledger_root, cfg.feature_version, day))
+
+
+def _read_json(fs, path: str) -> Optional[Dict]:
+    text = fs.read_text(path)
+    return json.loads(text) if text is not None else None
