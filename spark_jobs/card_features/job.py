@@ -12,7 +12,7 @@ import os
 import sys
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -393,6 +393,14 @@ class OutputStats:
     max_t: Optional[int] = None
 
 
+@dataclass(frozen=True)
+class ChunkResult:
+    """What computing a chunk's days found and wrote."""
+    counts: LineCounts
+    stats: OutputStats
+    phase_seconds: Dict[str, float]
+
+
 def plan_chunk(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, start: dt.date, end: dt.date) -> ChunkPlan:
     days = [d.isoformat() for d in transform.date_range(start, end)]
     read_dates = [
@@ -448,7 +456,8 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
     plan = plan_chunk(fs, cfg, definition, start, end)
     manifest = _new_manifest(cfg, definition, plan, revision, spark.version)
     if plan.process:
-        _compute_and_write(ChunkContext(spark, fs, cfg, definition, plan), manifest)
+        result = _compute_and_write(ChunkContext(spark, fs, cfg, definition, plan))
+        manifest = with_results(manifest, plan, result)
         # The gold files are complete: make them current, one ledger commit per processed day.
         manifest.commits = _commit_days(fs, cfg, definition, plan.process, manifest.output_rows_per_dt,
                                         plan.current, revision, _job_lineage(spark))
@@ -469,8 +478,8 @@ class _PhaseClock:
         self._last = now
 
 
-def _compute_and_write(ctx: ChunkContext, manifest: Manifest) -> None:
-    """Parse the chunk's bronze, write quarantine, silver and gold, and fill the manifest's counts."""
+def _compute_and_write(ctx: ChunkContext) -> ChunkResult:
+    """Parse the chunk's bronze, write quarantine, silver and gold; return the counts and row stats."""
     clock = _PhaseClock()
     parsed = _read_parsed(ctx).persist()
     try:
@@ -489,8 +498,7 @@ def _compute_and_write(ctx: ChunkContext, manifest: Manifest) -> None:
     finally:
         parsed.unpersist()
     _drop_emptied_partitions(ctx, counts, stats)
-    _fill_counts(manifest, ctx.plan, counts, stats)
-    manifest.phase_seconds = clock.seconds
+    return ChunkResult(counts, stats, clock.seconds)
 
 
 def _lookback_day(ctx: ChunkContext) -> str:
@@ -589,23 +597,31 @@ def _drop_emptied_partitions(ctx: ChunkContext, counts: LineCounts, stats: Outpu
             fs.delete(_partition(cfg.quarantine_table, d))
 
 
-def _fill_counts(manifest: Manifest, plan: ChunkPlan, counts: LineCounts, stats: OutputStats) -> None:
-    written = [d for d in plan.process if stats.rows[d] > 0]
+def with_results(manifest: Manifest, plan: ChunkPlan, result: ChunkResult) -> Manifest:
+    """The manifest with the counts and partitions of a computed chunk."""
+    counts, rows = result.counts, result.stats.rows
+    written = [d for d in plan.process if rows[d] > 0]
     existing = plan.existing
-    manifest.bronze_partitions_read = plan.present
-    manifest.rows_read = counts.rows_read
-    manifest.input_rows = sum(counts.input_per_dt.values())
-    manifest.input_rows_per_dt = counts.input_per_dt
-    manifest.quarantined_rows = sum(counts.bad_per_dt.values())
-    manifest.quarantined_rows_per_dt = counts.bad_per_dt
-    manifest.quarantine_reasons = counts.reasons
-    manifest.output_rows = sum(stats.rows.values())
-    manifest.output_rows_per_dt = stats.rows
-    manifest.duplicates_removed = sum(counts.valid_per_event_dt.values()) - manifest.output_rows
-    manifest.written_partitions = written
-    manifest.overwritten_partitions = [d for d in plan.process if d in existing and d in written]
-    manifest.deleted_partitions = [d for d in plan.process if stats.rows[d] == 0 and d in existing]
-    manifest.min_event_time, manifest.max_event_time = stats.min_t, stats.max_t
+    output_rows = sum(rows.values())
+    return replace(
+        manifest,
+        bronze_partitions_read=plan.present,
+        rows_read=counts.rows_read,
+        input_rows=sum(counts.input_per_dt.values()),
+        input_rows_per_dt=counts.input_per_dt,
+        quarantined_rows=sum(counts.bad_per_dt.values()),
+        quarantined_rows_per_dt=counts.bad_per_dt,
+        quarantine_reasons=counts.reasons,
+        output_rows=output_rows,
+        output_rows_per_dt=rows,
+        duplicates_removed=sum(counts.valid_per_event_dt.values()) - output_rows,
+        written_partitions=written,
+        overwritten_partitions=[d for d in plan.process if d in existing and d in written],
+        deleted_partitions=[d for d in plan.process if rows[d] == 0 and d in existing],
+        min_event_time=result.stats.min_t,
+        max_event_time=result.stats.max_t,
+        phase_seconds=result.phase_seconds,
+    )
 
 
 def current_gold(fs: LakeFs, cfg: JobConfig, day: str) -> Optional[str]:
