@@ -13,7 +13,7 @@ import re
 import sys
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Dict, List, Optional
 
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -297,14 +297,123 @@ def _write_partitioned(df: DataFrame, table: str, partition_cols: List[str]) -> 
     )
 
 
-def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, end: dt.date, revision: str) -> Dict:
-    """Compute and write the gold (and silver, quarantine) partitions of the days [start, end].
+@dataclass
+class Manifest:
+    """A chunk's manifest: what it read, skipped, wrote and counted. `to_json` is the file the
+    orchestrator reads (src/common/results.ts, `SparkManifest`)."""
+    feature_group: str
+    feature_version: str
+    # {"fingerprint", "description"} of the version's definition entry.
+    feature_definition: Dict[str, str]
+    # Definition plus transform code: what the gold commits record and the definition-change guard compares.
+    fingerprint: str
+    code_revision: str
+    start_date: str
+    end_date: str
+    overwrite: bool
+    allowed_lateness_days: int
+    gold_table: str
+    run_id: str
+    spark_version: str
+    coverage_gaps: List[str]
+    missing_context_partitions: List[str]
+    skipped_partitions: List[str]
+    processed_partitions: List[str]
+    bronze_partitions_read: List[str] = field(default_factory=list)
+    written_partitions: List[str] = field(default_factory=list)
+    overwritten_partitions: List[str] = field(default_factory=list)
+    deleted_partitions: List[str] = field(default_factory=list)
+    rows_read: int = 0
+    input_rows: int = 0
+    input_rows_per_dt: Dict[str, int] = field(default_factory=dict)
+    quarantined_rows: int = 0
+    quarantined_rows_per_dt: Dict[str, int] = field(default_factory=dict)
+    quarantine_reasons: Dict[str, int] = field(default_factory=dict)
+    # Valid lines of the processed days' events that were further copies of an event_id.
+    duplicates_removed: int = 0
+    output_rows: int = 0
+    output_rows_per_dt: Dict[str, int] = field(default_factory=dict)
+    duplicate_event_ids_in_output: int = 0
+    min_event_time: Optional[int] = None
+    max_event_time: Optional[int] = None
+    duration_seconds: float = 0.0
+    # Only when days were processed: wall seconds per phase, and the ledger commit of each day.
+    phase_seconds: Optional[Dict[str, float]] = None
+    commits: Optional[Dict[str, Dict]] = None
+    # Only when the job published days to the offline store (offline_publish.py): what it published.
+    offline_publication: Optional[Dict] = None
+    # Set by `run` when the manifest is written.
+    manifest_path: Optional[str] = None
 
-    Reads the arrival partitions of those days plus the lookback and lateness partitions around them,
-    writes only partitions of its own days, and returns the chunk's manifest.
-    """
-    started = time.time()
-    definition: FeatureDefinition = get_definition(cfg.feature_version)
+    def to_json(self) -> Dict:
+        out = asdict(self)
+        for key in ("phase_seconds", "commits", "offline_publication", "manifest_path"):
+            if out[key] is None:
+                del out[key]
+        return out
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """What a chunk reads and which of its days it computes, decided from the lake before any Spark work."""
+    start: dt.date
+    end: dt.date
+    days: List[str]
+    # Bronze arrival partitions read (days, lookback and lateness) that hold data, and their bytes.
+    present: List[str]
+    input_bytes: int
+    coverage_gaps: List[str]
+    missing_context: List[str]
+    skipped: List[str]
+    process: List[str]
+    # Each day's current gold location (None: no gold yet).
+    current: Dict[str, Optional[str]]
+
+    @property
+    def existing(self) -> List[str]:
+        return [d for d in self.days if self.current[d] is not None]
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    """Everything the compute steps of one chunk need."""
+    spark: SparkSession
+    fs: LakeFs
+    cfg: JobConfig
+    definition: FeatureDefinition
+    plan: ChunkPlan
+
+
+@dataclass(frozen=True)
+class LineCounts:
+    """The manifest's line counts, all derived from one aggregate (transform.line_counts)."""
+    rows_read: int
+    input_per_dt: Dict[str, int]
+    bad_per_dt: Dict[str, int]
+    reasons: Dict[str, int]
+    # Valid lines by event date, for the processed days (before dedup).
+    valid_per_event_dt: Dict[str, int]
+    # Valid lines dated in the chunk's days or lookback: the events the dedup reads.
+    in_scope_rows: int
+
+
+@dataclass(frozen=True)
+class OutputStats:
+    """Rows written per processed day and the event-time range, observed during the writes."""
+    rows: Dict[str, int]
+    min_t: Optional[int] = None
+    max_t: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What computing a chunk's days found and wrote."""
+    counts: LineCounts
+    stats: OutputStats
+    phase_seconds: Dict[str, float]
+
+
+def plan_chunk(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, start: dt.date, end: dt.date) -> ChunkPlan:
     days = [d.isoformat() for d in transform.date_range(start, end)]
     read_dates = [
         d.isoformat()
@@ -313,186 +422,221 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
     bronze_bytes = {d: fs.data_bytes(_partition(cfg.bronze_table, d)) for d in read_dates}
     present = [d for d in read_dates if bronze_bytes[d] >= 0]
     coverage_gaps = [d for d in days if d not in present]
-    missing_context = [d for d in read_dates if d not in present and d not in days]
-
     current = {d: current_gold(fs, cfg, d) for d in days}
-    existing = [d for d in days if current[d] is not None]
     if cfg.compute_dates is not None:
         skipped = [d for d in days if d not in cfg.compute_dates]
     else:
-        skipped = [] if cfg.overwrite else existing
-    # A day without its own bronze partition is a coverage gap: it is reported and not written (its
-    # existing gold, if any, is left as it is), so a later run fills it once the bronze is there.
-    process = [d for d in days if d not in skipped and d not in coverage_gaps]
+        skipped = [] if cfg.overwrite else [d for d in days if current[d] is not None]
+    return ChunkPlan(
+        start=start, end=end, days=days, present=present, input_bytes=sum(bronze_bytes[d] for d in present),
+        coverage_gaps=coverage_gaps,
+        missing_context=[d for d in read_dates if d not in present and d not in days],
+        skipped=skipped,
+        # A day without its own bronze partition is a coverage gap: it is reported and not written (its
+        # existing gold, if any, is left as it is), so a later run fills it once the bronze is there.
+        process=[d for d in days if d not in skipped and d not in coverage_gaps],
+        current=current,
+    )
 
-    manifest: Dict = {
-        "feature_group": cfg.feature_group,
-        "feature_version": cfg.feature_version,
-        "feature_definition": {"fingerprint": definition.fingerprint, "description": definition.description},
-        # Definition plus transform code: what the gold commits record and the definition-change guard compares.
-        "fingerprint": definition.build_fingerprint,
-        "code_revision": revision,
-        "start_date": start.isoformat(),
-        "end_date": end.isoformat(),
-        "overwrite": cfg.overwrite,
-        "allowed_lateness_days": cfg.lateness_days,
-        "bronze_partitions_read": present if process else [],
-        "coverage_gaps": coverage_gaps,
-        "missing_context_partitions": missing_context,
-        "skipped_partitions": skipped,
-        "processed_partitions": process,
-        "written_partitions": [],
-        "overwritten_partitions": [],
-        "deleted_partitions": [],
-        "rows_read": 0,
-        "input_rows": 0,
-        "input_rows_per_dt": {d: 0 for d in process},
-        "quarantined_rows": 0,
-        "quarantined_rows_per_dt": {d: 0 for d in process},
-        "quarantine_reasons": {},
-        "duplicates_removed": 0,
-        "output_rows": 0,
-        "output_rows_per_dt": {d: 0 for d in process},
-        "duplicate_event_ids_in_output": 0,
-        "min_event_time": None,
-        "max_event_time": None,
-        "gold_table": cfg.gold_table,
-    }
-    if process:
-        manifest.update(_compute_and_write(spark, fs, cfg, definition, start, end, present, process, existing,
-                                           sum(bronze_bytes[d] for d in present)))
-        manifest["commits"] = _commit_days(fs, cfg, definition, process, manifest["output_rows_per_dt"],
-                                           current, revision, _job_lineage(spark))
+
+def _new_manifest(cfg: JobConfig, definition: FeatureDefinition, plan: ChunkPlan, revision: str,
+                  spark_version: str) -> Manifest:
+    zeros = {d: 0 for d in plan.process}
+    return Manifest(
+        feature_group=cfg.feature_group, feature_version=cfg.feature_version,
+        feature_definition={"fingerprint": definition.fingerprint, "description": definition.description},
+        fingerprint=definition.build_fingerprint, code_revision=revision,
+        start_date=plan.start.isoformat(), end_date=plan.end.isoformat(), overwrite=cfg.overwrite,
+        allowed_lateness_days=cfg.lateness_days, gold_table=cfg.gold_table, run_id=cfg.run_id,
+        spark_version=spark_version, coverage_gaps=plan.coverage_gaps,
+        missing_context_partitions=plan.missing_context, skipped_partitions=plan.skipped,
+        processed_partitions=plan.process, input_rows_per_dt=dict(zeros), quarantined_rows_per_dt=dict(zeros),
+        output_rows_per_dt=dict(zeros),
+    )
+
+
+def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, end: dt.date,
+              revision: str) -> Manifest:
+    """Compute and write the gold (and silver, quarantine) partitions of the days [start, end].
+
+    Reads the arrival partitions of those days plus the lookback and lateness partitions around them,
+    writes only partitions of its own days, commits each processed day's gold in the ledger, and
+    returns the chunk's manifest.
+    """
+    started = time.time()
+    definition: FeatureDefinition = get_definition(cfg.feature_version)
+    plan = plan_chunk(fs, cfg, definition, start, end)
+    manifest = _new_manifest(cfg, definition, plan, revision, spark.version)
+    if plan.process:
+        result = _compute_and_write(ChunkContext(spark, fs, cfg, definition, plan))
+        manifest = with_results(manifest, plan, result)
+        # The gold files are complete: make them current, one ledger commit per processed day.
+        manifest.commits = _commit_days(fs, cfg, definition, plan.process, manifest.output_rows_per_dt,
+                                        plan.current, revision, _job_lineage(spark))
     if cfg.offline_publish_dates:
-        manifest["offline_publication"] = offline_publish.publish_days(
-            spark, fs, cfg, [d for d in days if d in cfg.offline_publish_dates])
-    manifest["run_id"] = cfg.run_id
-
-    manifest["duration_seconds"] = round(time.time() - started, 3)
-    manifest["spark_version"] = spark.version
+        manifest.offline_publication = offline_publish.publish_days(
+            spark, fs, cfg, [d for d in plan.days if d in cfg.offline_publish_dates])
+    manifest.duration_seconds = round(time.time() - started, 3)
     return manifest
 
 
-def _compute_and_write(spark: SparkSession, fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition,
-                       start: dt.date, end: dt.date, present: List[str], process: List[str],
-                       existing: List[str], input_bytes: int) -> Dict:
-    phases: Dict[str, float] = {}
-    clock = [time.time()]
+class _PhaseClock:
+    """Wall seconds of the job's phases, for the manifest's phase_seconds."""
 
-    def phase(name: str) -> None:
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = {}
+        self._last = time.time()
+
+    def mark(self, name: str) -> None:
         now = time.time()
-        phases[name] = round(now - clock[0], 3)
-        clock[0] = now
+        self.seconds[name] = round(now - self._last, 3)
+        self._last = now
 
-    raw = spark.read.option("basePath", cfg.bronze_table).text([_partition(cfg.bronze_table, d) for d in present])
+
+def _compute_and_write(ctx: ChunkContext) -> ChunkResult:
+    """Parse the chunk's bronze, write quarantine, silver and gold; return the counts and row stats."""
+    clock = _PhaseClock()
+    parsed = _read_parsed(ctx).persist()
+    try:
+        # One pass over the input (it also fills the cache): every line count of the manifest.
+        counts = summarize_line_counts(transform.line_counts(parsed).collect(), ctx.plan.process,
+                                       _lookback_day(ctx), ctx.plan.end.isoformat())
+        clock.mark("parse_and_count")
+        if any(counts.bad_per_dt.values()):
+            quarantine = transform.quarantine_rows(parsed).where(F.col("dt").isin(*ctx.plan.process))
+            _write_partitioned(quarantine, ctx.cfg.quarantine_table, ["dt"])
+            clock.mark("quarantine_write")
+        # No valid event on the processed days: nothing to write (and no empty write to observe).
+        stats = OutputStats({d: 0 for d in ctx.plan.process})
+        if sum(counts.valid_per_event_dt.values()) > 0:
+            stats = _write_silver_and_gold(ctx, parsed, counts, clock)
+    finally:
+        parsed.unpersist()
+    _drop_emptied_partitions(ctx, counts, stats)
+    return ChunkResult(counts, stats, clock.seconds)
+
+
+def _lookback_day(ctx: ChunkContext) -> str:
+    return transform.lookback_start(ctx.plan.start, ctx.definition.lookback_seconds).isoformat()
+
+
+def _read_parsed(ctx: ChunkContext) -> DataFrame:
+    """The chunk's bronze lines, typed and tagged (transform.parse_bronze)."""
+    table = ctx.cfg.bronze_table
+    raw = ctx.spark.read.option("basePath", table).text([_partition(table, d) for d in ctx.plan.present])
     # A gzip file is read by one task. With few input partitions for the cores (say, a day in one big
     # file and a small late one), spread the lines before parsing so the parse and every later stage
     # use all cores; with many files, or little input, it is not worth a shuffle.
-    cores = spark.sparkContext.defaultParallelism
-    if input_bytes >= SPREAD_INPUT_BYTES and raw.rdd.getNumPartitions() < 2 * cores:
+    cores = ctx.spark.sparkContext.defaultParallelism
+    if ctx.plan.input_bytes >= SPREAD_INPUT_BYTES and raw.rdd.getNumPartitions() < 2 * cores:
         raw = raw.repartition(2 * cores)
-    parsed = transform.parse_bronze(raw, cfg.lateness_days).persist()
-    try:
-        # One pass over the input (it also fills the cache): every line count of the manifest.
-        counts = transform.line_counts(parsed).collect()
-        rows_read = sum(int(r["lines"]) for r in counts)
-        input_per_dt = {d: 0 for d in process}
-        bad_per_dt = {d: 0 for d in process}
-        reasons: Dict[str, int] = {}
-        valid_per_event_dt = {d: 0 for d in process}
-        for r in counts:
-            n = int(r["lines"])
-            if r["arrival_dt"] in input_per_dt:
-                input_per_dt[r["arrival_dt"]] += n
-                if r["reason"] is not None:
-                    bad_per_dt[r["arrival_dt"]] += n
-                    reasons[r["reason"]] = reasons.get(r["reason"], 0) + n
-            if r["reason"] is None and r["event_dt"] in valid_per_event_dt:
+    return transform.parse_bronze(raw, ctx.cfg.lateness_days)
+
+
+def summarize_line_counts(rows: List, process: List[str], lookback: str, end: str) -> LineCounts:
+    """The manifest's counts from transform.line_counts rows (arrival_dt, event_dt, reason, lines)."""
+    input_per_dt = {d: 0 for d in process}
+    bad_per_dt = {d: 0 for d in process}
+    valid_per_event_dt = {d: 0 for d in process}
+    reasons: Dict[str, int] = {}
+    in_scope = 0
+    for r in rows:
+        n = int(r["lines"])
+        if r["arrival_dt"] in input_per_dt:
+            input_per_dt[r["arrival_dt"]] += n
+            if r["reason"] is not None:
+                bad_per_dt[r["arrival_dt"]] += n
+                reasons[r["reason"]] = reasons.get(r["reason"], 0) + n
+        if r["reason"] is None and r["event_dt"] is not None:
+            if r["event_dt"] in valid_per_event_dt:
                 valid_per_event_dt[r["event_dt"]] += n
-        phase("parse_and_count")
+            if lookback <= r["event_dt"] <= end:
+                in_scope += n
+    return LineCounts(
+        rows_read=sum(int(r["lines"]) for r in rows), input_per_dt=input_per_dt, bad_per_dt=bad_per_dt,
+        reasons=dict(sorted(reasons.items())), valid_per_event_dt=valid_per_event_dt, in_scope_rows=in_scope,
+    )
 
-        if any(bad_per_dt.values()):
-            _write_partitioned(
-                transform.quarantine_rows(parsed).where(F.col("dt").isin(*process)), cfg.quarantine_table, ["dt"]
-            )
-            phase("quarantine_write")
 
-        lookback = transform.lookback_start(start, definition.lookback_seconds).isoformat()
-        in_scope = parsed.where(F.col("reason").isNull() & F.col("event_dt").between(lookback, end.isoformat()))
-        # The deduplicated events (lookback days included) feed both the silver write and the feature
-        # windows, so they are cached. The dedup shuffle gets an explicit partition count sized from
-        # the line counts: a cached shuffle output keeps its partitioning, and the session default
-        # (200) would mean hundreds of tiny tasks for every stage reading it.
-        in_scope_rows = sum(
-            int(r["lines"]) for r in counts
-            if r["reason"] is None and r["event_dt"] is not None and lookback <= r["event_dt"] <= end.isoformat()
+def _write_silver_and_gold(ctx: ChunkContext, parsed: DataFrame, counts: LineCounts, clock: _PhaseClock) -> OutputStats:
+    """Deduplicate the in-scope events, write the processed days' silver, then their gold features."""
+    process, cfg = ctx.plan.process, ctx.cfg
+    in_scope = parsed.where(F.col("reason").isNull()
+                            & F.col("event_dt").between(_lookback_day(ctx), ctx.plan.end.isoformat()))
+    # The deduplicated events (lookback days included) feed both the silver write and the feature
+    # windows, so they are cached. The dedup shuffle gets an explicit partition count sized from
+    # the line counts: a cached shuffle output keeps its partitioning, and the session default
+    # (200) would mean hundreds of tiny tasks for every stage reading it.
+    parts = max(2 * ctx.spark.sparkContext.defaultParallelism, -(-counts.in_scope_rows // ROWS_PER_PARTITION))
+    silver = transform.deduplicate(in_scope.repartition(parts, "event_id")).persist()
+    try:
+        # Row counts and event-time range are observed while writing: no extra pass over the data.
+        silver_obs = Observation("silver")
+        _write_partitioned(silver.where(F.col("dt").isin(*process)).observe(silver_obs, *_stats_exprs(process)),
+                           cfg.silver_table, ["dt"])
+        clock.mark("dedup_and_silver_write")
+        gold_obs = Observation("gold")
+        gold_out = (
+            transform.with_features(silver, ctx.definition)
+            .where(F.col("dt").isin(*process))
+            .select(*transform.GOLD_COLUMNS)
+            .observe(gold_obs, *_stats_exprs(process))
+            .withColumn("run", F.lit(cfg.run_id))
         )
-        parts = max(2 * cores, -(-in_scope_rows // ROWS_PER_PARTITION))
-        rows = {d: 0 for d in process}
-        min_t = max_t = None
-        # No valid event on the processed days: nothing to write (and no empty write to observe).
-        if sum(valid_per_event_dt.values()) > 0:
-            silver = transform.deduplicate(in_scope.repartition(parts, "event_id")).persist()
-            try:
-                # Row counts and event-time range are observed while writing: no extra pass over the data.
-                silver_obs = Observation("silver")
-                silver_out = silver.where(F.col("dt").isin(*process)).observe(silver_obs, *_stats_exprs(process))
-                _write_partitioned(silver_out, cfg.silver_table, ["dt"])
-                phase("dedup_and_silver_write")
-
-                gold_obs = Observation("gold")
-                gold_out = (
-                    transform.with_features(silver, definition)
-                    .where(F.col("dt").isin(*process))
-                    .select(*transform.GOLD_COLUMNS)
-                    .observe(gold_obs, *_stats_exprs(process))
-                    .withColumn("run", F.lit(cfg.run_id))
-                )
-                # Into this run's own locations: the current gold is never touched (see ledger.py).
-                _write_partitioned(gold_out, cfg.gold_table, ["feature_version", "dt", "run"])
-                phase("features_and_gold_write")
-            finally:
-                silver.unpersist()
-            stats = gold_obs.get
-            rows = {d: int(stats[f"rows_{i}"]) for i, d in enumerate(process)}
-            silver_rows = {d: int(silver_obs.get[f"rows_{i}"]) for i, d in enumerate(process)}
-            if rows != silver_rows:  # one gold row per silver event, always
-                raise RuntimeError(f"gold rows {rows} differ from silver rows {silver_rows}")
-            min_t, max_t = stats["min_t"], stats["max_t"]
+        # Into this run's own locations: the current gold is never touched (see ledger.py).
+        _write_partitioned(gold_out, cfg.gold_table, ["feature_version", "dt", "run"])
+        clock.mark("features_and_gold_write")
     finally:
-        parsed.unpersist()
+        silver.unpersist()
+    gold, silver_stats = _observed(gold_obs.get, process), _observed(silver_obs.get, process)
+    if gold.rows != silver_stats.rows:  # one gold row per silver event, always
+        raise RuntimeError(f"gold rows {gold.rows} differ from silver rows {silver_stats.rows}")
+    return gold
 
-    written = [d for d in process if rows[d] > 0]
 
-    # A processed day that now has no rows must not keep rows of an earlier run: its gold commit says
-    # "no rows" (readers drop the day), and its silver goes.
-    deleted = [d for d in process if rows[d] == 0 and d in existing]
-    for d in process:
-        if rows[d] == 0 and fs.exists(_partition(cfg.silver_table, d)):
+def _observed(metrics: Dict, days: List[str]) -> OutputStats:
+    """OutputStats from the metrics of _stats_exprs."""
+    min_t, max_t = metrics["min_t"], metrics["max_t"]
+    return OutputStats(rows={d: int(metrics[f"rows_{i}"]) for i, d in enumerate(days)},
+                       min_t=None if min_t is None else int(min_t), max_t=None if max_t is None else int(max_t))
+
+
+def _drop_emptied_partitions(ctx: ChunkContext, counts: LineCounts, stats: OutputStats) -> None:
+    """A processed day that now has no rows must not keep rows of an earlier run: its gold commit says
+    "no rows" (readers drop the day), and its silver goes; likewise its quarantine without bad lines."""
+    fs, cfg = ctx.fs, ctx.cfg
+    for d in ctx.plan.process:
+        if stats.rows[d] == 0 and fs.exists(_partition(cfg.silver_table, d)):
             fs.delete(_partition(cfg.silver_table, d))
-        if bad_per_dt[d] == 0 and fs.exists(_partition(cfg.quarantine_table, d)):
+        if counts.bad_per_dt[d] == 0 and fs.exists(_partition(cfg.quarantine_table, d)):
             fs.delete(_partition(cfg.quarantine_table, d))
 
+
+def with_results(manifest: Manifest, plan: ChunkPlan, result: ChunkResult) -> Manifest:
+    """The manifest with the counts and partitions of a computed chunk."""
+    counts, rows = result.counts, result.stats.rows
+    written = [d for d in plan.process if rows[d] > 0]
+    existing = plan.existing
     output_rows = sum(rows.values())
-    return {
-        "bronze_partitions_read": present,
-        "rows_read": rows_read,
-        "input_rows": sum(input_per_dt.values()),
-        "input_rows_per_dt": input_per_dt,
-        "quarantined_rows": sum(bad_per_dt.values()),
-        "quarantined_rows_per_dt": bad_per_dt,
-        "quarantine_reasons": dict(sorted(reasons.items())),
-        # Valid lines of the processed days' events that were further copies of an event_id.
-        "duplicates_removed": sum(valid_per_event_dt.values()) - output_rows,
-        "output_rows": output_rows,
-        "output_rows_per_dt": rows,
-        "written_partitions": written,
-        "overwritten_partitions": [d for d in process if d in existing and d in written],
-        "deleted_partitions": deleted,
-        "phase_seconds": phases,
-        "min_event_time": None if min_t is None else int(min_t),
-        "max_event_time": None if max_t is None else int(max_t),
-    }
+    return replace(
+        manifest,
+        bronze_partitions_read=plan.present,
+        rows_read=counts.rows_read,
+        input_rows=sum(counts.input_per_dt.values()),
+        input_rows_per_dt=counts.input_per_dt,
+        quarantined_rows=sum(counts.bad_per_dt.values()),
+        quarantined_rows_per_dt=counts.bad_per_dt,
+        quarantine_reasons=counts.reasons,
+        output_rows=output_rows,
+        output_rows_per_dt=rows,
+        duplicates_removed=sum(counts.valid_per_event_dt.values()) - output_rows,
+        written_partitions=written,
+        overwritten_partitions=[d for d in plan.process if d in existing and d in written],
+        deleted_partitions=[d for d in plan.process if rows[d] == 0 and d in existing],
+        min_event_time=result.stats.min_t,
+        max_event_time=result.stats.max_t,
+        phase_seconds=result.phase_seconds,
+    )
 
 
 def current_gold(fs: LakeFs, cfg: JobConfig, day: str) -> Optional[str]:
@@ -589,11 +733,11 @@ def run(spark: SparkSession, cfg: JobConfig) -> List[Dict]:
         manifest = run_chunk(spark, fs, cfg, start, end, revision)
         # With one sub-chunk the caller may choose the manifest's path; otherwise each has its own.
         path = cfg.manifest_path if (cfg.manifest_path and len(parts) == 1) else manifest_path(cfg, start, end)
-        manifest["manifest_path"] = path
-        fs.write_text(path, json.dumps(manifest, indent=2, sort_keys=True))
-        print(f"chunk {start}..{end}: rows {manifest['output_rows']}, skipped {manifest['skipped_partitions']}, "
-              f"gaps {manifest['coverage_gaps']}, manifest {path}", flush=True)
-        manifests.append(manifest)
+        manifest.manifest_path = path
+        fs.write_text(path, json.dumps(manifest.to_json(), indent=2, sort_keys=True))
+        print(f"chunk {start}..{end}: rows {manifest.output_rows}, skipped {manifest.skipped_partitions}, "
+              f"gaps {manifest.coverage_gaps}, manifest {path}", flush=True)
+        manifests.append(manifest.to_json())
     return manifests
 
 

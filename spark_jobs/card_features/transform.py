@@ -7,6 +7,7 @@ import datetime as dt
 from typing import List
 
 from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql.window import WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -182,25 +183,76 @@ def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame
     For an event at t the window is [t - W, t]: inclusive, so events with the same event_time all
     count each other. Only events whose status the definition counts contribute (a declined event
     under v2 gets a row but is not counted, not even by itself).
+
+    Every feature is a difference of running totals over the card's events in time order (see
+    _merchant_flags for the distinct merchants): Spark updates a running frame row by row, while it
+    recomputes a sliding frame over every row in it, which would cost O(events per card per window)
+    per event. event_time is whole seconds, so "before t - W" is the frame up to t - W - 1.
     """
     counted = F.col("status").isin(*sorted(definition.counted_statuses))
+    w1h, w24h = definition.window_1h_seconds, definition.window_24h_seconds
     by_card = Window.partitionBy("card_id").orderBy("event_time")
-    w1h = by_card.rangeBetween(-definition.window_1h_seconds, 0)
-    w24h = by_card.rangeBetween(-definition.window_24h_seconds, 0)
+    upto_t = by_card.rangeBetween(Window.unboundedPreceding, 0)
+
+    def before(seconds: int) -> WindowSpec:
+        """Events strictly before t - seconds."""
+        return by_card.rangeBetween(Window.unboundedPreceding, -seconds - 1)
+
+    def running(values: Column, frame: WindowSpec) -> Column:
+        return F.coalesce(F.sum(values).over(frame), F.lit(0).cast("long"))
+
+    ones = F.when(counted, F.lit(1))
     # amount is decimal(18, 2), so its unscaled value (cents) fits a long.
-    cents = silver.withColumn("_cents", (F.col("amount") * 100).cast("long"))
-    return cents.select(
+    cents = F.when(counted, (F.col("amount") * 100).cast("long"))
+    totals = _merchant_flags(silver, counted, w24h).select(
         *SILVER_COLUMNS,
-        F.count(F.when(counted, 1)).over(w1h).cast("int").alias("txn_count_1h"),
-        F.count(F.when(counted, 1)).over(w24h).cast("int").alias("txn_count_24h"),
+        running(ones, upto_t).alias("_n"),
+        running(ones, before(w1h)).alias("_n_1h"),
+        running(ones, before(w24h)).alias("_n_24h"),
+        running(cents, upto_t).alias("_c"),
+        running(cents, before(w24h)).alias("_c_24h"),
+        (running(F.col("_m_first"), upto_t) - running(F.col("_m_renewed"), upto_t)).alias("_m"),
+        running(F.col("_m_expires"), before(w24h)).alias("_m_24h"),
+    )
+    return totals.select(
+        *SILVER_COLUMNS,
+        (F.col("_n") - F.col("_n_1h")).cast("int").alias("txn_count_1h"),
+        (F.col("_n") - F.col("_n_24h")).cast("int").alias("txn_count_24h"),
         # Sum exact integer cents (so the value never depends on summation order), then expose a double:
         # cents / 100 in floating point is the double nearest to the exact decimal sum.
-        (F.coalesce(F.sum(F.when(counted, F.col("_cents"))).over(w24h), F.lit(0)) / F.lit(100.0))
-        .alias("amount_sum_24h"),
-        F.size(F.collect_set(F.when(counted, F.col("merchant_id"))).over(w24h))
-        .cast("int")
-        .alias("merchant_count_24h"),
+        ((F.col("_c") - F.col("_c_24h")) / F.lit(100.0)).alias("amount_sum_24h"),
+        (F.col("_m") - F.col("_m_24h")).cast("int").alias("merchant_count_24h"),
         F.lit(definition.version).alias("feature_version"),
+    )
+
+
+def _merchant_flags(silver: DataFrame, counted: Column, window_seconds: int) -> DataFrame:
+    """Per-row 0/1 flags from which the distinct merchants of [t - W, t] are running totals.
+
+    An occurrence is a card's counted events with one merchant at one second. Occurrence o at s
+    keeps its merchant in the window from s until the merchant's next occurrence n or until s + W + 1,
+    whichever comes first, so distinct(t) = occurrences starting at or before t (_m_first) minus
+    those ended by a next occurrence within W, counted at that next one (_m_renewed, when s' - s <= W),
+    minus those that expired, counted at s (_m_expires, no next within W) in the frame up to t - W - 1.
+    Events of the same second are peers in every frame, so each flag is set on one row of an
+    occurrence (its first row for the first two, its last for the third) whatever their order.
+    """
+    by_merchant = Window.partitionBy("card_id", "merchant_id", "_counted").orderBy("event_time")
+    # One shuffle by card serves both windows (by merchant within a card, then by card).
+    neighbours = silver.repartition("card_id").withColumn("_counted", F.coalesce(counted, F.lit(False))).select(
+        *SILVER_COLUMNS,
+        "_counted",
+        F.lag("event_time").over(by_merchant).alias("_prev"),
+        F.lead("event_time").over(by_merchant).alias("_next"),
+    )
+    t, prev_t, next_t = F.col("event_time"), F.col("_prev"), F.col("_next")
+    first = F.col("_counted") & (prev_t.isNull() | (prev_t < t))
+    last = F.col("_counted") & (next_t.isNull() | (next_t > t))
+    return neighbours.select(
+        *SILVER_COLUMNS,
+        F.when(first, 1).otherwise(0).alias("_m_first"),
+        F.when(first & prev_t.isNotNull() & (t - prev_t <= window_seconds), 1).otherwise(0).alias("_m_renewed"),
+        F.when(last & (next_t.isNull() | (next_t - t > window_seconds)), 1).otherwise(0).alias("_m_expires"),
     )
 
 
