@@ -67,8 +67,18 @@ describe('self-healing chunks (dev server + spark-submit)', function () {
     );
     fs.writeFileSync(bad, whole.subarray(0, Math.floor(whole.length / 2)));
     const report = await env.client.workflow.execute(backfillWorkflow, {
-      // No lateness days: day 2 then reads no bronze of day 3, so only day 3 is bad.
-      args: [{ bucket: lake, startDate: days[0], endDate: days[2], chunkSizeDays: 3, allowedLatenessDays: 0 }],
+      // No lateness days: day 2 then reads no bronze of day 3, so only day 3 is bad. onlineHorizonDays 0:
+      // every day through the API, whose SQLite tables the test reads.
+      args: [
+        {
+          bucket: lake,
+          startDate: days[0],
+          endDate: days[2],
+          chunkSizeDays: 3,
+          allowedLatenessDays: 0,
+          onlineHorizonDays: 0,
+        },
+      ],
       taskQueue: 'self-healing',
       workflowId: 'bisect-poisoned',
     });

@@ -72,8 +72,8 @@ describe('cli: backfill run --local (dev server, spark-submit)', function () {
     assert.match(out, /^Dry run backfill-rt_card_features_v1-v1-2025-10-01-2025-10-04-dry-run: nothing was written/);
     assert.match(out, /2025-10-01 \.\. 2025-10-04: 4 day\(s\) in 2 chunk\(s\)/);
     // chunk, days, bronze read, days to write, skip, without bronze, Spark size, cost
-    assert.match(out, /2025-10-01_2025-10-02 +2 +[\d.]+ KiB +2 +0 +0 +small, 1\+2 workers +\$\d+\.\d\d/);
-    assert.match(out, /2025-10-03_2025-10-04 +2 +[\d.]+ (KiB|B) +1 +0 +1 +small, 1\+2 workers +\$\d+\.\d\d/);
+    assert.match(out, /2025-10-01_2025-10-02 +2 +[\d.]+ KiB +2 +0 +0 +small: driver 2g, 4 partitions +\$\d+\.\d\d/);
+    assert.match(out, /2025-10-03_2025-10-04 +2 +[\d.]+ (KiB|B) +1 +0 +1 +small: driver 2g, 4 partitions +\$\d+\.\d\d/);
     assert.match(out, /found: 2025-10-01 \([\d.]+ KiB\), 2025-10-02 \([\d.]+ KiB\), 2025-10-03 \([\d.]+ (KiB|B)\)/);
     assert.match(out, /missing in the range \(no gold will be written for these days\): 2025-10-04\n/);
     assert.match(out, /missing context \(lookback\/lateness; .*\): 2025-09-30, 2025-10-05\n/);
