@@ -7,9 +7,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
-import { createLeaseActivities } from '../src/activities/lease';
 import { catalogUri, type CatalogFile } from '../src/activities/local/catalog';
 import { createLocalBackends } from '../src/activities/local';
 import type { LocalFeatureStore } from '../src/activities/local/feature-store';
@@ -17,15 +14,15 @@ import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflow } from '../src/workflows';
 import { goldRows, makeSampleLake, openLakeStore } from './support/lake';
 import { readBronzeEvents, referenceFeatures } from './support/reference-features';
-import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+import { startBackfillWorker, type RunningWorker } from './support/worker';
+import { createDevServerEnv, ROOT, VENV_BIN } from './support/temporal';
 
 describe('local backfill end to end (dev server + spark-submit)', function () {
   let env: TestWorkflowEnvironment;
   let lake: string;
   let state: string;
   let store: LocalFeatureStore;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: RunningWorker | undefined;
   const days = ['2025-10-01', '2025-10-02', '2025-10-03'];
   const input = () => ({
     bucket: lake,
@@ -49,18 +46,11 @@ describe('local backfill end to end (dev server + spark-submit)', function () {
       pollIntervalMs: 500,
     });
     store = openLakeStore(lake);
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'e2e-local',
-      workflowsPath: WORKFLOWS_PATH,
-      activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
-    });
-    running = worker.run();
+    worker = await startBackfillWorker(env, 'e2e-local', backends);
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await env?.teardown();
     store?.close();
     fs.rmSync(lake, { recursive: true, force: true });

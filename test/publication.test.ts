@@ -8,9 +8,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { MockActivityEnvironment, type TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
 import { createActivities } from '../src/activities';
-import { createLeaseActivities } from '../src/activities/lease';
 import type { FeatureStore } from '../src/activities/backends';
 import { createLocalBackends } from '../src/activities/local';
 import { catalogUri, type CatalogFile } from '../src/activities/local/catalog';
@@ -21,7 +19,8 @@ import { planChunks } from '../src/common/plan';
 import type { BackfillReport, SparkJobResult } from '../src/common/results';
 import { backfillWorkflow } from '../src/workflows';
 import { goldRows, makeSampleLake, openLakeStore, requestFor } from './support/lake';
-import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+import { startBackfillWorker, type RunningWorker } from './support/worker';
+import { createDevServerEnv, ROOT, VENV_BIN } from './support/temporal';
 
 const GROUP = 'rt_card_features_v1';
 const DAYS = ['2025-10-01', '2025-10-02', '2025-10-03'];
@@ -30,8 +29,7 @@ describe('publication ledger on real local runs', function () {
   let env: TestWorkflowEnvironment;
   let lake: string;
   let state: string;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: RunningWorker | undefined;
   let backends: ReturnType<typeof createLocalBackends>;
   const submits: string[] = [];
   /** Store calls to refuse (with a non-retryable store error), by call number. */
@@ -64,18 +62,11 @@ describe('publication ledger on real local runs', function () {
         },
       };
     };
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'ledger',
-      workflowsPath: WORKFLOWS_PATH,
-      activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
-    });
-    running = worker.run();
+    worker = await startBackfillWorker(env, 'ledger', backends);
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await env?.teardown();
     backends?.featureStores.close();
     fs.rmSync(lake, { recursive: true, force: true });

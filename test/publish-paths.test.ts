@@ -9,9 +9,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
-import { createLeaseActivities } from '../src/activities/lease';
 import { createLocalBackends } from '../src/activities/local';
 import { LocalLake } from '../src/activities/local/lake';
 import { publicationUri, type Publication } from '../src/activities/ledger';
@@ -19,7 +16,8 @@ import { addDays, dateRange } from '../src/common/dates';
 import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflow } from '../src/workflows';
 import { goldRows, makeSampleLake, openLakeStore, requestFor } from './support/lake';
-import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+import { startBackfillWorker, type RunningWorker } from './support/worker';
+import { createDevServerEnv, ROOT, VENV_BIN } from './support/temporal';
 
 const GROUP = 'rt_card_features_v1';
 const TODAY = new Date().toISOString().slice(0, 10);
@@ -32,8 +30,7 @@ describe('publication paths on a real local backfill', function () {
   let env: TestWorkflowEnvironment;
   let lake: string;
   let state: string;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: RunningWorker | undefined;
   let backends: ReturnType<typeof createLocalBackends>;
   const local = new LocalLake();
 
@@ -48,18 +45,11 @@ describe('publication paths on a real local backfill', function () {
       stateDir: state,
       pollIntervalMs: 300,
     });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'publish-paths',
-      workflowsPath: WORKFLOWS_PATH,
-      activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
-    });
-    running = worker.run();
+    worker = await startBackfillWorker(env, 'publish-paths', backends);
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await env?.teardown();
     backends?.featureStores.close();
     fs.rmSync(lake, { recursive: true, force: true });

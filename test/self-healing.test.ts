@@ -7,20 +7,17 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../src/activities';
-import { createLeaseActivities } from '../src/activities/lease';
 import { createLocalBackends } from '../src/activities/local';
 import { formatReport } from '../src/client/report';
 import { backfillWorkflow } from '../src/workflows';
 import { makeSampleLake, openLakeStore } from './support/lake';
-import { createDevServerEnv, ROOT, VENV_BIN, WORKFLOWS_PATH } from './support/temporal';
+import { startBackfillWorker, type RunningWorker } from './support/worker';
+import { createDevServerEnv, ROOT, VENV_BIN } from './support/temporal';
 
 describe('self-healing chunks (dev server + spark-submit)', function () {
   let env: TestWorkflowEnvironment;
   let state: string;
-  let worker: Worker;
-  let running: Promise<void>;
+  let worker: RunningWorker | undefined;
   const lakes: string[] = [];
   const days = ['2025-10-01', '2025-10-02', '2025-10-03'];
 
@@ -35,18 +32,11 @@ describe('self-healing chunks (dev server + spark-submit)', function () {
       // Two rungs above the small tier's 2g would be too much for a test machine: one will do.
       memoryLadder: { key: 'spark.driver.memory', rungs: ['2g', '3g'] },
     });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: 'self-healing',
-      workflowsPath: WORKFLOWS_PATH,
-      activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
-    });
-    running = worker.run();
+    worker = await startBackfillWorker(env, 'self-healing', backends);
   });
 
   after(async () => {
-    worker?.shutdown();
-    await running;
+    await worker?.stop();
     await env?.teardown();
     for (const lake of lakes) fs.rmSync(lake, { recursive: true, force: true });
     if (state) fs.rmSync(state, { recursive: true, force: true });
