@@ -505,13 +505,15 @@ describe('operating a running backfill (time-skipping server)', function () {
    * 3-year test (CI, stop 8) and the 1-year test (a fresh-clone run of session 4), whatever the retries.
    */
   async function onDevServer(test: () => Promise<void>): Promise<void> {
-    const timeSkipping = env;
+    // The time-skipping server is stopped meanwhile: no connection to it sits idle through a long test
+    // (a run once hung in this file's teardown after such a wait).
+    await env.teardown();
     env = await createDevServerEnv();
     try {
       await test();
     } finally {
       await env.teardown();
-      env = timeSkipping;
+      env = await createTimeSkippingEnv();
     }
   }
 
