@@ -3,7 +3,7 @@
  * AWS_ENDPOINT_URL, pointed at moto), preflight of requests, and the runSparkJob activity
  * following an EMR run across attempts (EMR job-run double) and reading its manifest from S3 (moto).
  */
-import { CreateApplicationCommand, EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
+import { CreateApplicationCommand } from '@aws-sdk/client-emr-serverless';
 import { CreateCrawlerCommand, CreateDatabaseCommand } from '@aws-sdk/client-glue';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import { CreateFeatureGroupCommand, type CreateFeatureGroupCommandInput } from '@aws-sdk/client-sagemaker';
@@ -176,12 +176,7 @@ describe('aws: backends from the environment, preflight, and the Spark activity'
     try {
       double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
       const { glue, s3 } = motoClients(moto.endpoint);
-      const emr = new EMRServerlessClient({
-        region: REGION,
-        endpoint: double.endpoint,
-        credentials: FAKE_CREDENTIALS,
-        maxAttempts: 1,
-      });
+      const emr = double.client();
       const backends = createAwsBackends(
         { emr, glue, s3, featureStore: {} as never, sagemaker: {} as never }, // not used by runSparkJob
         { pollIntervalMs: 10, emr: { logUri: 's3://logs/emr' } },

@@ -3,7 +3,6 @@
  * cancel stops the run and waits until EMR says it stopped; a worker shutdown leaves the run
  * going and the next attempt follows it. The local runner stops its process either way.
  */
-import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { ActivityCancellationDetails, ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -19,7 +18,6 @@ import { LocalSparkRunner } from '../../src/activities/local/spark-submit';
 import type { SparkJobResult } from '../../src/common/results';
 import { EmrDouble } from './emr-double';
 import { MemoryLake } from './memory-lake';
-import { FAKE_CREDENTIALS, REGION } from './moto';
 import { awsRequest, firstChunk } from './support';
 import { until as untilShown } from '../support/until';
 
@@ -47,12 +45,7 @@ describe('aws: the Spark activity cancelled (EMR job-run double)', function () {
   before(async () => {
     await double.start();
     double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
-    const client = new EMRServerlessClient({
-      region: REGION,
-      endpoint: double.endpoint,
-      credentials: FAKE_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    const client = double.client();
     runner = new EmrServerlessRunner(client, { cancelPollMs: 5 });
   });
   after(async () => double.stop());

@@ -4,7 +4,9 @@
  * cannot fail, and EMR Serverless has no moto state-manager model. Here each run walks through a
  * scripted list of states, one step per GetJobRun, and a repeated client token returns the same run.
  */
+import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { awsError, ok, serve, type HttpDouble, type Reply } from './http-double';
+import { FAKE_CREDENTIALS, REGION } from './moto';
 
 export interface DoubleJobRun {
   applicationId: string;
@@ -38,6 +40,16 @@ export class EmrDouble {
 
   get endpoint(): string {
     return this.server!.endpoint;
+  }
+
+  /** A real SDK client of the double, one try per call: a test sees how each answer is classified. */
+  client(): EMRServerlessClient {
+    return new EMRServerlessClient({
+      region: REGION,
+      endpoint: this.endpoint,
+      credentials: FAKE_CREDENTIALS,
+      maxAttempts: 1,
+    });
   }
 
   /** The state the next GetJobRun reports. */

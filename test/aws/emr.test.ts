@@ -16,7 +16,7 @@ import {
 import type { SparkJobSpec } from '../../src/activities/backends';
 import { sparkJobArgs } from '../../src/activities/spark-args';
 import { EmrDouble } from './emr-double';
-import { FAKE_CREDENTIALS, motoClients, REGION, startMoto, type Moto } from './moto';
+import { motoClients, startMoto, type Moto } from './moto';
 import { awsRequest, firstChunk, rejectsFinal, rejectsRetryable } from './support';
 import { awsError } from './http-double';
 
@@ -165,13 +165,7 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
   before(async () => {
     await double.start();
     double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
-    // One try per call, so that the test sees how each answer is classified.
-    const client = new EMRServerlessClient({
-      region: REGION,
-      endpoint: double.endpoint,
-      credentials: FAKE_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    const client = double.client();
     // Short cancel polling and bound, so the tests wait milliseconds for what EMR takes minutes.
     runner = new EmrServerlessRunner(client, { logUri: 's3://log-bucket/emr', cancelPollMs: 5, cancelWaitMs: 300 });
   });

@@ -3,7 +3,6 @@
  * double. A run that FAILED with an out-of-memory state detail is submitted again with the next
  * rung of spark.executor.memory; at the top of the ladder the chunk fails for good.
  */
-import { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger } from '@temporalio/worker';
@@ -16,7 +15,6 @@ import type { SparkJobResult } from '../../src/common/results';
 import { sparkMemoryLadder } from '../../src/config';
 import { EmrDouble, type DoubleJobRun } from './emr-double';
 import { MemoryLake } from './memory-lake';
-import { FAKE_CREDENTIALS, REGION } from './moto';
 import { awsRequest, firstChunk } from './support';
 
 const quiet = { logger: new DefaultLogger('ERROR') };
@@ -61,12 +59,7 @@ describe('aws: memory ladder and sizing of the Spark activity (EMR job-run doubl
   before(async () => {
     await double.start();
     double.applications.set('app-1', { state: 'STARTED', type: 'Spark' });
-    const client = new EMRServerlessClient({
-      region: REGION,
-      endpoint: double.endpoint,
-      credentials: FAKE_CREDENTIALS,
-      maxAttempts: 1,
-    });
+    const client = double.client();
     runner = new EmrServerlessRunner(client);
   });
   after(async () => double.stop());

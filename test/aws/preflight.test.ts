@@ -6,7 +6,6 @@
 import {
   CreateApplicationCommand,
   DeleteApplicationCommand,
-  EMRServerlessClient,
   StopApplicationCommand,
 } from '@aws-sdk/client-emr-serverless';
 import { CreateCrawlerCommand, CreateDatabaseCommand } from '@aws-sdk/client-glue';
@@ -162,12 +161,7 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     const double = new EmrDouble();
     await double.start();
     try {
-      const emr = new EMRServerlessClient({
-        region: REGION,
-        endpoint: double.endpoint,
-        credentials: FAKE_CREDENTIALS,
-        maxAttempts: 1,
-      });
+      const emr = double.client();
       for (const state of ['CREATING', 'STARTING', 'STOPPING']) {
         double.applications.set('app-1', { state, type: 'Spark' });
         await rejectsFinal(
