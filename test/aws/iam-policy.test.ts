@@ -58,6 +58,9 @@ export function iamActions(call: SdkCall): string[] {
   }
 }
 
+/** Every template under deploy/iam. */
+const POLICY_FILES = fs.readdirSync(path.join(ROOT, 'deploy', 'iam')).filter((f) => f.endsWith('.json'));
+
 interface Statement {
   Sid?: string;
   Effect: string;
@@ -108,7 +111,7 @@ describe('IAM: deploy/iam policies against the code', () => {
   });
 
   it('scopes every statement to named resources, and passes only the job role, only to EMR Serverless', () => {
-    for (const file of ['worker-policy.json', 'emr-job-role-policy.json']) {
+    for (const file of POLICY_FILES) {
       for (const s of policy(file).statements) {
         assert.equal(s.Effect, 'Allow', `${file} ${s.Sid}`);
         for (const action of list(s.Action))
@@ -151,8 +154,13 @@ describe('IAM: deploy/iam policies against the code', () => {
       GlueTable: 'card_features',
       FeatureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/rt_card_features_v1',
       CloudWatchNamespace: 'P1Unified',
+      OfflineStoreBucket: 'offline',
+      OfflineStorePrefix: 'feature-store',
+      FeatureStoreRoleArn: 'arn:aws:iam::123456789012:role/FeatureStoreOffline',
+      OfflineStoreGlueDatabase: 'sagemaker_featurestore',
+      OfflineStoreGlueTable: 'rt_card_features_v1_1760000000',
     };
-    for (const file of ['iam/worker-policy.json', 'iam/emr-job-role-policy.json']) {
+    for (const file of POLICY_FILES.map((f) => `iam/${f}`)) {
       const text = fs.readFileSync(path.join(ROOT, 'deploy', file), 'utf8');
       for (const p of placeholders(text))
         assert.ok(

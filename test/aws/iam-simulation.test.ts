@@ -171,9 +171,14 @@ describe('IAM: the calls of a real run, simulated against the shipped policies',
     assert.deepEqual(denies, [], `the Iceberg add-on denies:\n${denies.join('\n')}`);
   });
 
-  it('the offline store bucket policy lets SageMaker write the offline store as the group\'s role', async () => {
+  it('the offline store bucket policy lets SageMaker (as the group\'s role) and the connector (as the job role) write it', async () => {
     const resourcePolicy = policy('iam/offline-store-bucket-policy.json', values);
-    const denies = await denied(sageMakerNeeds(flow), { resourcePolicy, principal: NAMES.featureStoreRole });
+    const sageMaker = await denied(sageMakerNeeds(flow), { resourcePolicy, principal: NAMES.featureStoreRole });
+    const bucket = `arn:aws:s3:::${values.OfflineStoreBucket}`;
+    const connector = jobNeeds(flow).filter((n) => n.resource === bucket || n.resource.startsWith(`${bucket}/`));
+    assert.ok(connector.length > 0);
+    const job = await denied(connector, { resourcePolicy, principal: JOB_ROLE });
+    const denies = [...sageMaker, ...job];
     assert.deepEqual(denies, [], `deploy/iam/offline-store-bucket-policy.json denies:\n${denies.join('\n')}`);
   });
 
