@@ -136,7 +136,10 @@ describe('publication paths by the offline store table format', () => {
     assert.equal(planPublication(YEAR, { sparkPublish: true, offlineTableFormat: 'Glue' }).offlineWith, 'spark');
     // The dry run's line carries the reason.
     const lines = formatPublication(dryRunPublication(plan, [], {}));
-    assert.ok(lines.some((l) => /published by: api \(offline store table format Iceberg/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /published by: api \(offline store table format Iceberg/.test(l)),
+      lines.join('\n'),
+    );
   });
 
   it('refuses --publish-with spark for an Iceberg group, naming the format and the flag; the API is always valid', () => {

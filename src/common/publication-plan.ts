@@ -120,7 +120,10 @@ function publisherOf(
   if (asked === 'spark') return { offlineWith: 'spark', offlineWithReason: 'asked (--publish-with spark)' };
   const formatProblem = sparkFormatProblem(facts.offlineTableFormat);
   if (formatProblem)
-    return { offlineWith: 'api', offlineWithReason: `offline store table format ${facts.offlineTableFormat}: ${formatProblem}` };
+    return {
+      offlineWith: 'api',
+      offlineWithReason: `offline store table format ${facts.offlineTableFormat}: ${formatProblem}`,
+    };
   if (!facts.sparkPublish)
     return { offlineWith: 'api', offlineWithReason: facts.sparkPublishProblem ?? 'the Spark job cannot publish here' };
   if (offlineDays >= SPARK_PUBLISH_MIN_DAYS)

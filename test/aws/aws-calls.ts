@@ -165,7 +165,9 @@ function s3Requests(command: string, input: Record<string, unknown>): IamRequest
     }
     case 'ListObjectsV2':
     case 'ListObjects':
-      return [{ action: 's3:ListBucket', resource: s3Bucket(Bucket), context: { 's3:prefix': String(input.Prefix ?? '') } }];
+      return [
+        { action: 's3:ListBucket', resource: s3Bucket(Bucket), context: { 's3:prefix': String(input.Prefix ?? '') } },
+      ];
     case 'HeadBucket':
       return [{ action: 's3:ListBucket', resource: s3Bucket(Bucket) }];
     case 'CopyObject': {
@@ -211,7 +213,11 @@ function emrRequests(command: string, input: Record<string, unknown>, w: Where):
       const out: IamRequest[] = [{ action: 'emr-serverless:StartJobRun', resource: app }];
       // Tags on create are authorized as TagResource on the new run (its id is not known yet).
       if (input.tags && Object.keys(input.tags).length > 0)
-        out.push({ action: 'emr-serverless:TagResource', resource: `${app}/jobruns/new-run`, note: 'tags on StartJobRun' });
+        out.push({
+          action: 'emr-serverless:TagResource',
+          resource: `${app}/jobruns/new-run`,
+          note: 'tags on StartJobRun',
+        });
       out.push({
         action: 'iam:PassRole',
         resource: String(input.executionRoleArn),
@@ -243,6 +249,7 @@ function featureStoreRequests(command: string, input: Record<string, unknown>, w
 /** A feature group's ARN from its name or ARN (IAM compares the name in lower case). */
 export function featureGroupArn(nameOrArn: unknown, w: Where): string {
   const s = String(nameOrArn);
-  if (s.startsWith('arn:')) return s.replace(/feature-group\/(.*)$/, (_m, n: string) => `feature-group/${n.toLowerCase()}`);
+  if (s.startsWith('arn:'))
+    return s.replace(/feature-group\/(.*)$/, (_m, n: string) => `feature-group/${n.toLowerCase()}`);
   return `arn:aws:sagemaker:${w.region}:${w.account}:feature-group/${s.toLowerCase()}`;
 }

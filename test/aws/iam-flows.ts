@@ -198,14 +198,17 @@ async function setUp(m: Clients, moto: Moto): Promise<FlowResult['group']> {
   const described = await m.sagemaker.send(new DescribeFeatureGroupCommand({ FeatureGroupName: NAMES.group }));
   const pkg = packageJob();
   // deploy-job is the operator's (src/client): its client is not recorded as the worker's.
-  await uploadJobCode(new S3Client({ region: REGION, endpoint: moto.endpoint, credentials: FAKE_CREDENTIALS, forcePathStyle: true }), {
-    codeBucket: NAMES.codeBucket,
-    prefix: DEFAULT_CODE_PREFIX,
-    entryPoint: pkg.entryPoint,
-    pyPackage: pkg.pyPackage,
-    hash: pkg.hash,
-    connectorJar: new Uint8Array([0x50, 0x4b, 0x03, 0x04]),
-  });
+  await uploadJobCode(
+    new S3Client({ region: REGION, endpoint: moto.endpoint, credentials: FAKE_CREDENTIALS, forcePathStyle: true }),
+    {
+      codeBucket: NAMES.codeBucket,
+      prefix: DEFAULT_CODE_PREFIX,
+      entryPoint: pkg.entryPoint,
+      pyPackage: pkg.pyPackage,
+      hash: pkg.hash,
+      connectorJar: new Uint8Array([0x50, 0x4b, 0x03, 0x04]),
+    },
+  );
   // Bronze of the days the job reads (the lookback day and a lateness day included).
   const req = request({});
   for (const dt of dateRange('2025-09-30', '2025-10-03')) {

@@ -66,8 +66,9 @@ function jobNeeds(flow: FlowResult): Need[] {
   for (const run of flow.runs) {
     const by = `job run ${run.jobRunId}`;
     for (const uri of codeUris(run)) needs.push(...s3Needs({ action: 'read', uri, why: 'job code' }, by));
-    const logUri = (run.configurationOverrides as { monitoringConfiguration?: { s3MonitoringConfiguration?: { logUri?: string } } })
-      ?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri;
+    const logUri = (
+      run.configurationOverrides as { monitoringConfiguration?: { s3MonitoringConfiguration?: { logUri?: string } } }
+    )?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri;
     // EMR's log uploader writes the logs as the job role: puts only, nothing is read or listed.
     if (logUri) {
       const key = `${logUri}/applications/${run.applicationId}/jobs/${run.jobRunId}/SPARK_DRIVER/stdout.gz`;
@@ -75,11 +76,13 @@ function jobNeeds(flow: FlowResult): Need[] {
     }
     for (const resource of [`${glue}:catalog`, `${glue}:database/default`])
       needs.push({ action: 'glue:GetDatabase', resource, by: `${by}: EMR's Glue metastore client at session start` });
-    const args = (run.jobDriver as { sparkSubmit: { entryPointArguments?: string[] } }).sparkSubmit.entryPointArguments ?? [];
+    const args =
+      (run.jobDriver as { sparkSubmit: { entryPointArguments?: string[] } }).sparkSubmit.entryPointArguments ?? [];
     if (args.length === 0) continue;
     for (const access of jobPaths(args)) needs.push(...s3Needs(access, by));
     const store = args[args.indexOf('--offline-store') + 1];
-    if (args.includes('--offline-store') && store.startsWith('sagemaker:')) needs.push(...connectorNeeds(flow, store.slice(10), by));
+    if (args.includes('--offline-store') && store.startsWith('sagemaker:'))
+      needs.push(...connectorNeeds(flow, store.slice(10), by));
   }
   return needs;
 }
@@ -91,7 +94,11 @@ function connectorNeeds(flow: FlowResult, arn: string, by: string): Need[] {
   const temp = `${data}/_temporary/0/_temporary/attempt_0/year=2025/month=10/day=01/hour=00/part-00000.parquet`;
   const why = (w: string) => `connector: ${w}`;
   return [
-    { action: 'sagemaker:DescribeFeatureGroup', resource: arn.replace(/feature-group\/(.*)$/, (_m, n: string) => `feature-group/${n.toLowerCase()}`), by: `${by}: ${why('DescribeFeatureGroup')}` },
+    {
+      action: 'sagemaker:DescribeFeatureGroup',
+      resource: arn.replace(/feature-group\/(.*)$/, (_m, n: string) => `feature-group/${n.toLowerCase()}`),
+      by: `${by}: ${why('DescribeFeatureGroup')}`,
+    },
     ...s3Needs({ action: 'write', uri: temp, why: why('committer temporary file') }, by),
     ...s3Needs({ action: 'read', uri: temp, why: why('committer rename (copy)') }, by),
     ...s3Needs({ action: 'delete', uri: temp, why: why('committer rename (delete)') }, by),
@@ -105,9 +112,15 @@ function icebergNeeds(values: Record<string, string>, flow: FlowResult): Need[] 
   const glue = `arn:aws:glue:${REGION}:${ACCOUNT}`;
   const table = `${flow.group.offlineStoreS3Uri}/${ACCOUNT}/sagemaker/${REGION}/offline-store/${values.OfflineStoreGlueTable}`;
   const by = 'connector, Iceberg table';
-  const resources = [`${glue}:catalog`, `${glue}:database/${values.OfflineStoreGlueDatabase}`, `${glue}:table/${values.OfflineStoreGlueDatabase}/${values.OfflineStoreGlueTable}`];
+  const resources = [
+    `${glue}:catalog`,
+    `${glue}:database/${values.OfflineStoreGlueDatabase}`,
+    `${glue}:table/${values.OfflineStoreGlueDatabase}/${values.OfflineStoreGlueTable}`,
+  ];
   return [
-    ...['glue:GetTable', 'glue:UpdateTable'].flatMap((action) => resources.map((resource) => ({ action, resource, by: `${by}: load and commit` }))),
+    ...['glue:GetTable', 'glue:UpdateTable'].flatMap((action) =>
+      resources.map((resource) => ({ action, resource, by: `${by}: load and commit` })),
+    ),
     ...s3Needs({ action: 'read', uri: `${table}/metadata/00001-a.metadata.json`, why: 'current metadata' }, by),
     ...s3Needs({ action: 'write', uri: `${table}/metadata/00002-b.metadata.json`, why: 'new metadata' }, by),
     ...s3Needs({ action: 'write', uri: `${table}/metadata/snap-1.avro`, why: 'manifest list' }, by),
@@ -143,35 +156,70 @@ describe('IAM: the calls of a real run, simulated against the shipped policies',
     const seen = new Set(codeCalls().map((c) => c.command));
     const source = importClosure(path.join(ROOT, 'src', 'worker.ts')).flatMap(sdkCalls);
     // uploadJobCode (job-code.ts) is deploy-job's, run by the operator; its PutObject is the lake's too.
-    const missing = [...new Set(source.map((c) => c.command === 'ListObjectsV2' ? c.command : c.command))].filter(
+    const missing = [...new Set(source.map((c) => (c.command === 'ListObjectsV2' ? c.command : c.command)))].filter(
       (c) => !seen.has(c),
     );
     assert.deepEqual(missing, [], 'commands of the worker no flow of iam-flows.ts sent');
-    assert.ok(recordedCalls.some((c) => c.caller.startsWith('test/')), 'fixture calls are recorded as the test\'s');
+    assert.ok(
+      recordedCalls.some((c) => c.caller.startsWith('test/')),
+      "fixture calls are recorded as the test's",
+    );
   });
 
   it('the worker policy allows every call the worker made', async () => {
-    assert.deepEqual(codeCalls().filter((c) => c.unmapped).map((c) => c.unmapped), [], 'map these commands in aws-calls.ts');
+    assert.deepEqual(
+      codeCalls()
+        .filter((c) => c.unmapped)
+        .map((c) => c.unmapped),
+      [],
+      'map these commands in aws-calls.ts',
+    );
     const needs = codeNeeds();
     assert.ok(needs.length > 50, `only ${needs.length} requests recorded`);
-    const denies = await denied(needs, { identity: [policy('iam/worker-policy.json', values)], principal: WORKER_ROLE });
+    const denies = await denied(needs, {
+      identity: [policy('iam/worker-policy.json', values)],
+      principal: WORKER_ROLE,
+    });
     assert.deepEqual(denies, [], `deploy/iam/worker-policy.json denies:\n${denies.join('\n')}`);
+  });
+
+  it('can fail: without one statement, the calls that need it are denied and named', async () => {
+    const full = policy('iam/worker-policy.json', values) as { Statement: { Sid: string }[] };
+    const without = { ...full, Statement: full.Statement.filter((s) => s.Sid !== 'ReadTheJobCode') };
+    const denies = await denied(codeNeeds(), { identity: [without], principal: WORKER_ROLE });
+    assert.ok(
+      denies.some((d) =>
+        d.startsWith(
+          'ImplicitlyDenied: s3:GetObject arn:aws:s3:::code-bucket/jobs/card-features/LATEST (GetObject from src/activities/aws/job-code.ts',
+        ),
+      ),
+      denies.join('\n'),
+    );
   });
 
   it('the EMR job role policy allows every S3 path, Glue and SageMaker call of the Spark job and its connector', async () => {
     const needs = jobNeeds(flow);
-    assert.ok(flow.runs.some((r) => JSON.stringify(r.jobDriver).includes('--offline-store')), 'a run publishes offline');
-    const denies = await denied(needs, { identity: [policy('iam/emr-job-role-policy.json', values)], principal: JOB_ROLE });
+    assert.ok(
+      flow.runs.some((r) => JSON.stringify(r.jobDriver).includes('--offline-store')),
+      'a run publishes offline',
+    );
+    const denies = await denied(needs, {
+      identity: [policy('iam/emr-job-role-policy.json', values)],
+      principal: JOB_ROLE,
+    });
     assert.deepEqual(denies, [], `deploy/iam/emr-job-role-policy.json denies:\n${denies.join('\n')}`);
   });
 
-  it('with the Iceberg add-on, the job role allows the connector\'s Iceberg commit', async () => {
-    const identity = [policy('iam/emr-job-role-policy.json', values), policy('iam/emr-job-role-iceberg-policy.json', values)];
+  it("with the Iceberg add-on, the job role allows the connector's Iceberg commit", async () => {
+    const identity = [
+      policy('iam/emr-job-role-policy.json', values),
+      policy('iam/emr-job-role-iceberg-policy.json', values),
+    ];
     const denies = await denied(icebergNeeds(values, flow), { identity, principal: JOB_ROLE });
     assert.deepEqual(denies, [], `the Iceberg add-on denies:\n${denies.join('\n')}`);
   });
 
-  it('the offline store bucket policy lets SageMaker (as the group\'s role) and the connector (as the job role) write it', async () => {
+  it("the offline store bucket policy lets SageMaker (as the group's role) and the connector (as the job role) write it", async () => {
     const resourcePolicy = policy('iam/offline-store-bucket-policy.json', values);
     const sageMaker = await denied(sageMakerNeeds(flow), { resourcePolicy, principal: NAMES.featureStoreRole });
     const bucket = `arn:aws:s3:::${values.OfflineStoreBucket}`;

@@ -59,4 +59,3 @@ export function sdkCalls(file: string): SdkCall[] {
   }
   return calls;
 }
-

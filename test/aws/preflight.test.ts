@@ -140,7 +140,10 @@ describe('aws: preflight checks every resource a backfill needs, before any work
         RecordIdentifierFeatureName: input.RecordIdentifierFeatureName!,
         EventTimeFeatureName: input.EventTimeFeatureName!,
         FeatureDefinitions: input.FeatureDefinitions!,
-        OfflineStoreConfig: { S3StorageConfig: { S3Uri: 's3://lake/offline' }, ...(TableFormat ? { TableFormat } : {}) },
+        OfflineStoreConfig: {
+          S3StorageConfig: { S3Uri: 's3://lake/offline' },
+          ...(TableFormat ? { TableFormat } : {}),
+        },
       });
       double.groups.set('iceberg_group', group('Iceberg'));
       double.groups.set('glue_group', group('Glue'));
@@ -148,7 +151,10 @@ describe('aws: preflight checks every resource a backfill needs, before any work
       const preflight = (name: string, extra: BackfillInput = {}) =>
         backends({ sagemaker }).preflight!(request({ featureGroup: name, jobCodeKey, ...extra }));
       const planOf = (facts: Parameters<typeof planPublication>[1]) =>
-        planPublication({ startDate: '2025-10-01', endDate: '2025-10-09', now: Date.parse('2026-01-01T00:00:00Z') }, facts);
+        planPublication(
+          { startDate: '2025-10-01', endDate: '2025-10-09', now: Date.parse('2026-01-01T00:00:00Z') },
+          facts,
+        );
 
       const iceberg = (await preflight('iceberg_group'))!.publication!;
       assert.equal(iceberg.offlineTableFormat, 'Iceberg');
@@ -161,7 +167,8 @@ describe('aws: preflight checks every resource a backfill needs, before any work
         assert.equal(planOf(facts).offlineWith, 'spark', name);
       }
 
-      const refused = /^publishWith: --publish-with spark cannot publish feature group "iceberg_group": its offline store table format is Iceberg; .*Use --publish-with api/;
+      const refused =
+        /^publishWith: --publish-with spark cannot publish feature group "iceberg_group": its offline store table format is Iceberg; .*Use --publish-with api/;
       await rejectsFinal(preflight('iceberg_group', { publishWith: 'spark' }), 'InvalidInput', refused);
       // The dry run says so too, before anything is planned.
       await rejectsFinal(
