@@ -122,8 +122,7 @@ export function iamRequests(client: string, command: string, input: Record<strin
     case 'EMRServerlessClient':
       return emrRequests(command, input, w);
     case 'SageMakerClient':
-      if (command === 'DescribeFeatureGroup')
-        return [{ action: 'sagemaker:DescribeFeatureGroup', resource: featureGroupArn(input.FeatureGroupName, w) }];
+      // The control plane calls the code makes (DescribeFeatureGroup) name a feature group.
       return [{ action: `sagemaker:${command}`, resource: featureGroupArn(input.FeatureGroupName, w) }];
     case 'SageMakerFeatureStoreRuntimeClient':
       return featureStoreRequests(command, input, w);
