@@ -28,6 +28,7 @@ import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger';
 import { packageJob } from '../../src/client/commands/deploy-job';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
+import type { ChunkSpec } from '../../src/common/plan';
 import { planPublication } from '../../src/common/publication-plan';
 import { recordAwsCalls } from './aws-calls';
 import { EmrDouble, type DoubleJobRun } from './emr-double';
@@ -57,6 +58,8 @@ export interface FlowResult {
   runs: DoubleJobRun[];
   /** The feature group's description (its ARN, offline store S3 location). */
   group: { arn: string; offlineStoreS3Uri: string; resolvedOutputS3Uri?: string };
+  /** Records the Feature Store double received (the ingestion flows really sent them). */
+  recordsWritten: number;
 }
 
 /** Runs every flow; the calls are in recordedCalls afterwards. */
@@ -69,7 +72,7 @@ export async function runFlows(moto: Moto): Promise<FlowResult> {
   try {
     emrDouble.applications.set(NAMES.appId, { state: 'STARTED', type: 'Spark' });
     const group = await setUp(m, moto);
-    const clients: AwsClients = {
+    const b = backendsOf({
       ...m,
       emr: recordAwsCalls(emrDouble.client()),
       featureStore: recordAwsCalls(
@@ -80,67 +83,85 @@ export async function runFlows(moto: Moto): Promise<FlowResult> {
           maxAttempts: 1,
         }),
       ),
-    };
-    const options: AwsBackendOptions = { pollIntervalMs: 10, emr: { logUri: NAMES.logUri } };
-    const partitions = createAwsBackends(clients, { ...options, catalogMode: 'partitions' });
-    const crawler = createAwsBackends(clients, {
-      ...options,
-      catalogMode: 'crawler',
-      crawler: { pollIntervalMs: 100, maxWaitMs: 30_000 },
-      glueTable: { database: NAMES.glueDatabase, table: NAMES.glueTable },
     });
-    const put = createAwsBackends(clients, { ...options, catalogMode: 'partitions', featureStoreMode: 'put' });
-    const run = <I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> =>
-      new MockActivityEnvironment({ attempt: 1 }, quiet).run(fn, input);
-
-    // Preflight and the dry run, as the workflow starts them.
-    const base = request({ glue: { crawlerName: NAMES.crawler } });
-    const pre = await run(createActivities(crawler).preflight, base);
-    await run(createActivities(partitions).preflight, request({}));
-    const dry = request({ dryRun: true, emr: undefined, glue: undefined });
-    const dryPre = await run(createActivities(partitions).preflight, dry);
-    await run(createActivities(partitions).inspectLake, { ...dry, publication: plan(dry, dryPre.publication) });
-
-    // The Spark job: submitted, followed to SUCCESS, its manifest read; once with a Spark publication.
-    const real: BackfillRequest = { ...base, jobCodeKey: pre.jobCodeKey };
-    const chunk = firstChunk(real);
-    const activities = createActivities(crawler);
-    await writeManifest(m.s3, real, chunk.id, 'run-1');
-    await run(activities.runSparkJob, { request: real, chunk, runName: 'wf-1/chunk-0', runId: 'run-1' });
-    const spark = { ...real, publication: plan(real, pre.publication, 'spark') };
-    await writeManifest(m.s3, spark, chunk.id, 'run-2');
-    await run(activities.runSparkJob, { request: spark, chunk, runName: 'wf-2/chunk-0', runId: 'run-2' });
-    // An operator's cancel stops a run.
-    const handle: JobHandle = await crawler.spark.submit({ request: real, chunk, args: [], runName: 'wf-3/chunk-0' });
-    await crawler.spark.cancel(handle);
-
-    // What the job committed: gold of run-2, with run-0 and run-1 left from earlier runs.
-    const [day1, day2] = dateRange(chunk.startDate, chunk.endDate);
-    for (const dt of [day1, day2]) await commitGold(m.s3, real, { dt, run: 'run-2', previous: 'run-1', rows: 120 });
-    const step = { request: real, chunk, runId: 'run-2' };
-    await run(createActivities(partitions).refreshCatalog, step); // creates database, table, partitions
-    await run(activities.refreshCatalog, step); // the crawler
-    await run(activities.ingestFeatures, step);
-    await run(activities.ingestFeatures, step); // all published: only the ledger is read
-    await run(activities.validateChunk, { ...step, spark: { manifest: emptyish(real, chunk), jobRunId: 'x' } });
-    // A later run rebuilds day 1 and finds no rows for day 2: partitions switched and dropped, old gold removed.
-    await commitGold(m.s3, real, { dt: day1, run: 'run-3', previous: 'run-2', rows: 120 });
-    await commitGold(m.s3, real, { dt: day2, run: 'run-3', previous: 'run-2', rows: 0 });
-    const step3 = { ...step, runId: 'run-3' };
-    await run(createActivities(partitions).refreshCatalog, step3);
-    await run(createActivities(put).ingestFeatures, step3); // PutRecord, one record a call
-    await run(activities.recordBackfillOutcome, {
-      workflowId: 'wf-1',
-      featureGroup: real.featureGroup,
-      featureVersion: real.featureVersion,
-      status: 'succeeded',
-      success: 1,
-    });
-    return { runs: emrDouble.runs, group };
+    const { request: real, chunk } = await startFlows(b, m);
+    await afterTheJob(b, m, real, chunk);
+    return { runs: emrDouble.runs, group, recordsWritten: fsDouble.written.length };
   } finally {
     await emrDouble.stop();
     await fsDouble.stop();
   }
+}
+
+type Flows = ReturnType<typeof backendsOf>;
+
+/** The backends a worker builds, in both catalog modes and in put mode. */
+function backendsOf(clients: AwsClients) {
+  const options: AwsBackendOptions = { pollIntervalMs: 10, emr: { logUri: NAMES.logUri } };
+  return {
+    partitions: createAwsBackends(clients, { ...options, catalogMode: 'partitions' }),
+    crawler: createAwsBackends(clients, {
+      ...options,
+      catalogMode: 'crawler',
+      crawler: { pollIntervalMs: 100, maxWaitMs: 30_000 },
+      glueTable: { database: NAMES.glueDatabase, table: NAMES.glueTable },
+    }),
+    put: createAwsBackends(clients, { ...options, catalogMode: 'partitions', featureStoreMode: 'put' }),
+  };
+}
+
+const run = <I, O>(fn: (input: I) => Promise<O>, input: I): Promise<O> =>
+  new MockActivityEnvironment({ attempt: 1 }, quiet).run(fn, input);
+
+/** Preflight and the dry run as the workflow starts them, then the Spark job: submit, follow, cancel. */
+async function startFlows(b: Flows, m: Clients): Promise<{ request: BackfillRequest; chunk: ChunkSpec }> {
+  const base = request({ glue: { crawlerName: NAMES.crawler } });
+  const pre = await run(createActivities(b.crawler).preflight, base);
+  await run(createActivities(b.partitions).preflight, request({}));
+  const dry = request({ dryRun: true, emr: undefined, glue: undefined });
+  const dryPre = await run(createActivities(b.partitions).preflight, dry);
+  await run(createActivities(b.partitions).inspectLake, { ...dry, publication: plan(dry, dryPre.publication) });
+
+  // Followed to SUCCESS and its manifest read; once with a Spark publication (the connector's arguments).
+  const real: BackfillRequest = { ...base, jobCodeKey: pre.jobCodeKey };
+  const chunk = firstChunk(real);
+  const activities = createActivities(b.crawler);
+  await writeManifest(m.s3, real, chunk.id, 'run-1');
+  await run(activities.runSparkJob, { request: real, chunk, runName: 'wf-1/chunk-0', runId: 'run-1' });
+  const spark = { ...real, publication: plan(real, pre.publication, 'spark') };
+  await writeManifest(m.s3, spark, chunk.id, 'run-2');
+  await run(activities.runSparkJob, { request: spark, chunk, runName: 'wf-2/chunk-0', runId: 'run-2' });
+  // An operator's cancel stops a run.
+  const handle: JobHandle = await b.crawler.spark.submit({ request: real, chunk, args: [], runName: 'wf-3/chunk-0' });
+  await b.crawler.spark.cancel(handle);
+  return { request: real, chunk };
+}
+
+/** What follows the job: both catalog modes, ingestion (batch, then put), validation, the outcome metric. */
+async function afterTheJob(b: Flows, m: Clients, real: BackfillRequest, chunk: ChunkSpec): Promise<void> {
+  const activities = createActivities(b.crawler);
+  // What the job committed: gold of run-2, with run-0 and run-1 left from earlier runs.
+  const [day1, day2] = dateRange(chunk.startDate, chunk.endDate);
+  for (const dt of [day1, day2]) await commitGold(m.s3, real, { dt, run: 'run-2', previous: 'run-1', rows: 120 });
+  const step = { request: real, chunk, runId: 'run-2' };
+  await run(createActivities(b.partitions).refreshCatalog, step); // creates database, table, partitions
+  await run(activities.refreshCatalog, step); // the crawler
+  await run(activities.ingestFeatures, step);
+  await run(activities.ingestFeatures, step); // all published: only the ledger is read
+  await run(activities.validateChunk, { ...step, spark: { manifest: emptyish(real, chunk), jobRunId: 'x' } });
+  // A later run rebuilds day 1 and finds no rows for day 2: partitions switched and dropped, old gold removed.
+  await commitGold(m.s3, real, { dt: day1, run: 'run-3', previous: 'run-2', rows: 120 });
+  await commitGold(m.s3, real, { dt: day2, run: 'run-3', previous: 'run-2', rows: 0 });
+  const step3 = { ...step, runId: 'run-3' };
+  await run(createActivities(b.partitions).refreshCatalog, step3);
+  await run(createActivities(b.put).ingestFeatures, step3); // PutRecord, one record a call
+  await run(activities.recordBackfillOutcome, {
+    workflowId: 'wf-1',
+    featureGroup: real.featureGroup,
+    featureVersion: real.featureVersion,
+    status: 'succeeded',
+    success: 1,
+  });
 }
 
 function request(overrides: Parameters<typeof awsRequest>[0]): BackfillRequest {
@@ -261,7 +282,7 @@ async function commitGold(
   await put(s3, goldCommitUri(req, c.dt), JSON.stringify(commit));
 }
 
-function emptyish(req: BackfillRequest, chunk: ReturnType<typeof firstChunk>) {
+function emptyish(req: BackfillRequest, chunk: ChunkSpec) {
   return {
     feature_group: req.featureGroup,
     feature_version: req.featureVersion,

@@ -169,6 +169,8 @@ describe('IAM: the calls of a real run, simulated against the shipped policies',
       (c) => !seen.has(c),
     );
     assert.deepEqual(missing, [], 'commands of the worker no flow of iam-flows.ts sent');
+    // The flows did the work, not only the calls: 120 gold rows a day sent by batch, then day 1 again by PutRecord.
+    assert.equal(flow.recordsWritten, 360);
     assert.ok(
       recordedCalls.some((c) => c.caller.startsWith('test/')),
       "fixture calls are recorded as the test's",
