@@ -11,7 +11,14 @@ import { onlineTtlDays } from '../src/activities/aws/preflight';
 import { dryRunPublication } from '../src/activities/publication-estimate';
 import { addDays, dateRange } from '../src/common/dates';
 import { InputError, validateInput } from '../src/common/input';
-import { dayPublisher, dayTargets, planPublication, type PlanOptions } from '../src/common/publication-plan';
+import {
+  dayPublisher,
+  dayTargets,
+  planPublication,
+  publisherRefusal,
+  sparkFormatProblem,
+  type PlanOptions,
+} from '../src/common/publication-plan';
 import { formatPublication } from '../src/client/publication-report';
 import { sparkPublishArgs, sparkPublishDates } from '../src/activities/spark-publish';
 import type { DayState, GoldCommit, Publication } from '../src/activities/ledger';
@@ -111,6 +118,39 @@ describe('publication input fields', () => {
     refused({ publishWith: 'glue' }, 'publishWith', /one of spark, api/);
     refused({ targetStores: 'both', onlineHorizonDays: 3 }, 'targetStores', /either targetStores or onlineHorizonDays/);
     refused({ targetStores: 'online', publishWith: 'spark' }, 'publishWith', /offline store only/);
+  });
+});
+
+describe('publication paths by the offline store table format', () => {
+  it('Glue (SageMaker default, also when unset): the Spark path writes its layout; Iceberg: only the API', () => {
+    assert.equal(sparkFormatProblem('Glue'), undefined);
+    assert.equal(sparkFormatProblem(undefined), undefined);
+    assert.match(sparkFormatProblem('Iceberg') ?? '', /Iceberg table.*Glue \(Hive\) layout.*Iceberg runtime/);
+    assert.match(sparkFormatProblem('Delta') ?? '', /table format Delta/);
+  });
+
+  it('chooses the API for an Iceberg group by default, with the reason the dry run shows', () => {
+    const plan = planPublication(YEAR, { sparkPublish: true, offlineTableFormat: 'Iceberg' });
+    assert.equal(plan.offlineWith, 'api');
+    assert.match(plan.offlineWithReason, /^offline store table format Iceberg: .*Glue \(Hive\) layout/);
+    assert.equal(planPublication(YEAR, { sparkPublish: true, offlineTableFormat: 'Glue' }).offlineWith, 'spark');
+    // The dry run's line carries the reason.
+    const lines = formatPublication(dryRunPublication(plan, [], {}));
+    assert.ok(
+      lines.some((l) => /published by: api \(offline store table format Iceberg/.test(l)),
+      lines.join('\n'),
+    );
+  });
+
+  it('refuses --publish-with spark for an Iceberg group, naming the format and the flag; the API is always valid', () => {
+    const facts = { sparkPublish: true, offlineTableFormat: 'Iceberg' };
+    assert.match(
+      publisherRefusal('spark', facts, 'g') ?? '',
+      /^publishWith: --publish-with spark cannot publish feature group "g": its offline store table format is Iceberg; .*Use --publish-with api/,
+    );
+    assert.equal(publisherRefusal('api', facts, 'g'), undefined);
+    assert.equal(publisherRefusal(undefined, facts, 'g'), undefined);
+    assert.equal(publisherRefusal('spark', { sparkPublish: true, offlineTableFormat: 'Glue' }, 'g'), undefined);
   });
 });
 

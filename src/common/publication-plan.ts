@@ -5,7 +5,8 @@
  * The online store keeps only the latest record per identifier for serving, so days older than the
  * online horizon go to the offline store only; recent days go to both. Offline-only days are
  * written by the Spark job (no API quota) when the plan says spark, else by the API with
- * TargetStores [OfflineStore].
+ * TargetStores [OfflineStore]. Which of the two can write a group depends on its offline store's
+ * table format (sparkFormatProblem).
  */
 import { addDays, dateRange, fromEpochDay } from './dates';
 
@@ -47,6 +48,35 @@ export interface PublicationFacts {
   sparkPublishProblem?: string;
   /** Where the job publishes (AWS: sagemaker:<feature group ARN>); unset: the job's local default. */
   offlineStore?: string;
+  /** The offline store's table format (DescribeFeatureGroup OfflineStoreConfig.TableFormat); unset: Glue. */
+  offlineTableFormat?: string;
+}
+
+/**
+ * Why the Spark path cannot write offline-only days into an offline store of this table format, or
+ * undefined when it can. Glue (SageMaker's default, also when unset) is a Hive-layout table over
+ * parquet files under the store's S3 location, which is what the job writes (locally) and what the
+ * Feature Store connector appends (on AWS). An Iceberg table only sees files its metadata lists: the
+ * connector can commit to one only through Iceberg's Spark catalog, whose runtime the job is not
+ * started with, so Iceberg groups are published through the API, where SageMaker writes the table
+ * itself. The API path is valid for every format.
+ */
+export function sparkFormatProblem(format: string | undefined): string | undefined {
+  if (format === undefined || format === 'Glue') return undefined;
+  if (format === 'Iceberg')
+    return "the group's offline store is an Iceberg table, and the Spark path writes parquet files in the Glue (Hive) layout, which an Iceberg table does not see; the connector's Iceberg support needs the Iceberg runtime on the job's classpath, which the job is not started with";
+  return `the Spark path writes the Glue (Hive) layout and does not know the table format ${format}`;
+}
+
+/** The refusal of a forced publisher the group's table format rules out (preflight fails with it), or undefined. */
+export function publisherRefusal(
+  asked: Publisher | undefined,
+  facts: PublicationFacts,
+  featureGroup: string,
+): string | undefined {
+  const problem = asked === 'spark' ? sparkFormatProblem(facts.offlineTableFormat) : undefined;
+  if (!problem) return undefined;
+  return `publishWith: --publish-with spark cannot publish feature group "${featureGroup}": its offline store table format is ${facts.offlineTableFormat}; ${problem}. Use --publish-with api, or leave the flag out (the API is chosen for this format)`;
 }
 
 export interface PlanOptions {
@@ -88,6 +118,12 @@ function publisherOf(
 ): Pick<PublicationPlan, 'offlineWith' | 'offlineWithReason'> {
   if (asked === 'api') return { offlineWith: 'api', offlineWithReason: 'asked (--publish-with api)' };
   if (asked === 'spark') return { offlineWith: 'spark', offlineWithReason: 'asked (--publish-with spark)' };
+  const formatProblem = sparkFormatProblem(facts.offlineTableFormat);
+  if (formatProblem)
+    return {
+      offlineWith: 'api',
+      offlineWithReason: `offline store table format ${facts.offlineTableFormat}: ${formatProblem}`,
+    };
   if (!facts.sparkPublish)
     return { offlineWith: 'api', offlineWithReason: facts.sparkPublishProblem ?? 'the Spark job cannot publish here' };
   if (offlineDays >= SPARK_PUBLISH_MIN_DAYS)

@@ -8,63 +8,8 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ROOT } from './moto';
+import { importClosure, sdkCalls, type SdkCall } from './iam-source';
 import { placeholders, renderTemplate } from './templates';
-
-/** The .ts files src/worker.ts loads, following relative imports (static, dynamic and require). */
-export function importClosure(entry: string): string[] {
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const text = fs.readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/(?:from\s+|import\s*\(\s*|require(?:\.resolve)?\s*\(\s*)'(\.{1,2}\/[^']+)'/g)) {
-      const base = path.resolve(path.dirname(file), m[1]);
-      const found = [`${base}.ts`, path.join(base, 'index.ts')].find((f) => fs.existsSync(f));
-      if (found) visit(found);
-    }
-  };
-  visit(entry);
-  return [...seen].sort();
-}
-
-export interface SdkCall {
-  command: string;
-  /** The @aws-sdk/client-* package it comes from. */
-  pkg: string;
-  file: string;
-}
-
-/** The SDK commands a file sends, each tied to the client package it imports the command (or paginator) from. */
-export function sdkCalls(file: string): SdkCall[] {
-  const text = fs.readFileSync(file, 'utf8');
-  const origin = new Map<string, string>();
-  for (const m of text.matchAll(/import\s*(?:type\s*)?\{([^}]*)\}\s*from\s*'@aws-sdk\/(client-[a-z0-9-]+)'/g)) {
-    for (const name of m[1]
-      .split(',')
-      .map(
-        (n) =>
-          n
-            .replace(/^\s*type\s+/, '')
-            .trim()
-            .split(/\s+as\s+/)[0],
-      )
-      .filter(Boolean))
-      origin.set(name, m[2]);
-  }
-  const calls: SdkCall[] = [];
-  const rel = path.relative(ROOT, file);
-  for (const m of text.matchAll(/new\s+([A-Z][A-Za-z0-9]*)Command\s*\(/g)) {
-    const pkg = origin.get(`${m[1]}Command`);
-    assert.ok(pkg, `${rel}: ${m[1]}Command is not imported from an @aws-sdk client package`);
-    calls.push({ command: m[1], pkg, file: rel });
-  }
-  for (const m of text.matchAll(/\bpaginate([A-Z][A-Za-z0-9]*)\s*\(/g)) {
-    const pkg = origin.get(`paginate${m[1]}`);
-    assert.ok(pkg, `${rel}: paginate${m[1]} is not imported from an @aws-sdk client package`);
-    calls.push({ command: m[1], pkg, file: rel });
-  }
-  return calls;
-}
 
 /** S3 commands whose IAM action is not named like the API (Service Authorization Reference). */
 const S3_ACTIONS: Record<string, string[]> = {
@@ -112,6 +57,9 @@ export function iamActions(call: SdkCall): string[] {
       );
   }
 }
+
+/** Every template under deploy/iam. */
+const POLICY_FILES = fs.readdirSync(path.join(ROOT, 'deploy', 'iam')).filter((f) => f.endsWith('.json'));
 
 interface Statement {
   Sid?: string;
@@ -163,7 +111,7 @@ describe('IAM: deploy/iam policies against the code', () => {
   });
 
   it('scopes every statement to named resources, and passes only the job role, only to EMR Serverless', () => {
-    for (const file of ['worker-policy.json', 'emr-job-role-policy.json']) {
+    for (const file of POLICY_FILES) {
       for (const s of policy(file).statements) {
         assert.equal(s.Effect, 'Allow', `${file} ${s.Sid}`);
         for (const action of list(s.Action))
@@ -206,8 +154,13 @@ describe('IAM: deploy/iam policies against the code', () => {
       GlueTable: 'card_features',
       FeatureGroupArn: 'arn:aws:sagemaker:eu-west-1:123456789012:feature-group/rt_card_features_v1',
       CloudWatchNamespace: 'P1Unified',
+      OfflineStoreBucket: 'offline',
+      OfflineStorePrefix: 'feature-store',
+      FeatureStoreRoleArn: 'arn:aws:iam::123456789012:role/FeatureStoreOffline',
+      OfflineStoreGlueDatabase: 'sagemaker_featurestore',
+      OfflineStoreGlueTable: 'rt_card_features_v1_1760000000',
     };
-    for (const file of ['iam/worker-policy.json', 'iam/emr-job-role-policy.json']) {
+    for (const file of POLICY_FILES.map((f) => `iam/${f}`)) {
       const text = fs.readFileSync(path.join(ROOT, 'deploy', file), 'utf8');
       for (const p of placeholders(text))
         assert.ok(

@@ -11,6 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
+import { recordAwsCalls } from './aws-calls';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const REGION = 'us-east-1';
@@ -89,13 +90,14 @@ export async function startMoto(): Promise<Moto> {
 
 const common = (endpoint: string) => ({ region: REGION, endpoint, credentials: FAKE_CREDENTIALS });
 
+/** Real SDK clients of moto; every call they send is recorded for the IAM test (aws-calls.ts). */
 export function motoClients(endpoint: string) {
   return {
-    emr: withFixedTimestamps(new EMRServerlessClient(common(endpoint))),
-    glue: new GlueClient(common(endpoint)),
-    s3: new S3Client({ ...common(endpoint), forcePathStyle: true }),
-    sagemaker: new SageMakerClient(common(endpoint)),
-    cloudwatch: new CloudWatchClient(common(endpoint)),
+    emr: recordAwsCalls(withFixedTimestamps(new EMRServerlessClient(common(endpoint)))),
+    glue: recordAwsCalls(new GlueClient(common(endpoint))),
+    s3: recordAwsCalls(new S3Client({ ...common(endpoint), forcePathStyle: true })),
+    sagemaker: recordAwsCalls(new SageMakerClient(common(endpoint))),
+    cloudwatch: recordAwsCalls(new CloudWatchClient(common(endpoint))),
   };
 }
 

@@ -26,6 +26,7 @@ import { ACCOUNT, FAKE_CREDENTIALS, motoClients, REGION, startMoto, type Moto } 
 import { SageMakerDouble, type DoubleFeatureGroup } from './sagemaker-double';
 import { awsRequest, JOB_ROLE, rejectsFinal, rejectsRetryable } from './support';
 import { renderTemplate } from './templates';
+import { planPublication } from '../../src/common/publication-plan';
 
 /** deploy/feature-group.json as docs/aws.md has the operator create it. */
 function featureGroupInput(name: string): CreateFeatureGroupCommandInput {
@@ -109,6 +110,74 @@ describe('aws: preflight checks every resource a backfill needs, before any work
       assert.match(facts?.offlineStore ?? '', /^sagemaker:arn:aws:sagemaker:.*:feature-group\/ttl_group$/);
       assert.equal(facts?.sparkPublish, false, 'deploy-job ran without --connector-jar');
       assert.match(facts?.sparkPublishProblem ?? '', /connector jar is not deployed/);
+    } finally {
+      await double.stop();
+    }
+  });
+
+  it("reads the offline store's table format: an Iceberg group's history goes through the API, and a forced Spark path is refused (SageMaker double)", async () => {
+    const double = new SageMakerDouble();
+    await double.start();
+    try {
+      const sagemaker = new SageMakerClient({
+        region: REGION,
+        endpoint: double.endpoint,
+        credentials: FAKE_CREDENTIALS,
+        maxAttempts: 1,
+      });
+      // A code version with the connector jar beside it: only the table format decides.
+      const pkg = packageJob();
+      const jobCodeKey = await uploadJobCode(clients.s3, {
+        codeBucket: 'code-bucket',
+        prefix: 'with-connector',
+        entryPoint: pkg.entryPoint,
+        pyPackage: pkg.pyPackage,
+        hash: pkg.hash,
+        connectorJar: new Uint8Array([0x50, 0x4b, 0x03, 0x04]),
+      });
+      const input = featureGroupInput('g');
+      const group = (TableFormat?: string): DoubleFeatureGroup => ({
+        RecordIdentifierFeatureName: input.RecordIdentifierFeatureName!,
+        EventTimeFeatureName: input.EventTimeFeatureName!,
+        FeatureDefinitions: input.FeatureDefinitions!,
+        OfflineStoreConfig: {
+          S3StorageConfig: { S3Uri: 's3://lake/offline' },
+          ...(TableFormat ? { TableFormat } : {}),
+        },
+      });
+      double.groups.set('iceberg_group', group('Iceberg'));
+      double.groups.set('glue_group', group('Glue'));
+      double.groups.set('default_group', group());
+      const preflight = (name: string, extra: BackfillInput = {}) =>
+        backends({ sagemaker }).preflight!(request({ featureGroup: name, jobCodeKey, ...extra }));
+      const planOf = (facts: Parameters<typeof planPublication>[1]) =>
+        planPublication(
+          { startDate: '2025-10-01', endDate: '2025-10-09', now: Date.parse('2026-01-01T00:00:00Z') },
+          facts,
+        );
+
+      const iceberg = (await preflight('iceberg_group'))!.publication!;
+      assert.equal(iceberg.offlineTableFormat, 'Iceberg');
+      const plan = planOf(iceberg);
+      assert.equal(plan.offlineWith, 'api');
+      assert.match(plan.offlineWithReason, /^offline store table format Iceberg: .*Glue \(Hive\) layout/);
+      for (const name of ['glue_group', 'default_group']) {
+        const facts = (await preflight(name))!.publication!;
+        assert.equal(facts.offlineTableFormat, 'Glue', `${name}: unset is SageMaker's default, Glue`);
+        assert.equal(planOf(facts).offlineWith, 'spark', name);
+      }
+
+      const refused =
+        /^publishWith: --publish-with spark cannot publish feature group "iceberg_group": its offline store table format is Iceberg; .*Use --publish-with api/;
+      await rejectsFinal(preflight('iceberg_group', { publishWith: 'spark' }), 'InvalidInput', refused);
+      // The dry run says so too, before anything is planned.
+      await rejectsFinal(
+        preflight('iceberg_group', { publishWith: 'spark', dryRun: true, emr: undefined, glue: undefined }),
+        'InvalidInput',
+        refused,
+      );
+      await preflight('iceberg_group', { publishWith: 'api' });
+      await preflight('glue_group', { publishWith: 'spark' });
     } finally {
       await double.stop();
     }

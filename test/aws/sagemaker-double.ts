@@ -15,6 +15,8 @@ export interface DoubleFeatureGroup {
   FailureReason?: string;
   /** Answered as given (moto leaves it out: no online TTL there). */
   OnlineStoreConfig?: { EnableOnlineStore?: boolean; TtlDuration?: { Unit: string; Value: number } };
+  /** Answered as given: the offline store's S3 location and TableFormat (Glue, Iceberg; unset means Glue). */
+  OfflineStoreConfig?: { S3StorageConfig: { S3Uri: string }; TableFormat?: string };
 }
 
 export class SageMakerDouble {
@@ -75,6 +77,7 @@ export class SageMakerDouble {
       FeatureGroupStatus: group.FeatureGroupStatus ?? 'Created',
       FailureReason: group.FailureReason,
       OnlineStoreConfig: group.OnlineStoreConfig,
+      OfflineStoreConfig: group.OfflineStoreConfig,
       NextToken: end < group.FeatureDefinitions.length ? String(end) : undefined,
     });
   }

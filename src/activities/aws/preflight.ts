@@ -14,7 +14,7 @@ import {
 } from '@aws-sdk/client-sagemaker';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
-import type { PublicationFacts } from '../../common/publication-plan';
+import { publisherRefusal, type PublicationFacts } from '../../common/publication-plan';
 import { FEATURE_NAMES } from '../feature-records';
 import { lakeRoot } from '../lake-paths';
 import { awsErrorName, classifyAwsError, isAccessDenied } from './errors';
@@ -238,8 +238,10 @@ export function onlineTtlDays(group: Pick<DescribeFeatureGroupCommandOutput, 'On
 
 /**
  * What the publication plan needs from AWS: the group's online TTL (the default horizon), its ARN
- * (where the job's connector publishes), and whether the connector jar is deployed beside the job
- * code (`connectorJar`: the Spark path is only chosen by default when it is; docs/aws.md).
+ * (where the job's connector publishes), its offline store's table format (which publication paths
+ * can write it: publication-plan.ts sparkFormatProblem), and whether the connector jar is deployed
+ * beside the job code (`connectorJar`: the Spark path is only chosen by default when it is;
+ * docs/aws.md). A `--publish-with spark` the table format rules out is refused here, dry run included.
  */
 export async function awsPublicationFacts(
   sagemaker: SageMakerClient,
@@ -255,12 +257,17 @@ export async function awsPublicationFacts(
   }
   const ttlDays = group && onlineTtlDays(group);
   const arn = group?.FeatureGroupArn;
-  return {
+  const facts: PublicationFacts = {
     onlineTtlDays: ttlDays,
     offlineStore: arn ? `sagemaker:${arn}` : undefined,
+    // SageMaker's default table format is Glue: a group created without one answers none.
+    offlineTableFormat: group?.OfflineStoreConfig ? (group.OfflineStoreConfig.TableFormat ?? 'Glue') : undefined,
     sparkPublish: known.connectorJar && arn !== undefined,
     sparkPublishProblem: known.connectorJar
       ? 'the feature group was not found (its ARN is where the connector publishes)'
       : 'the Feature Store Spark connector jar is not deployed with the job code (deploy-job --connector-jar; docs/aws.md)',
   };
+  const refusal = publisherRefusal(request.publishWith, facts, request.featureGroup);
+  if (refusal) throw invalid(refusal);
+  return facts;
 }
