@@ -15,7 +15,16 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
-import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import type {
+  ActiveRun,
+  ActiveRunQuery,
+  CancelWait,
+  JobHandle,
+  JobStatus,
+  SparkJobSpec,
+  SparkRunner,
+} from '../backends';
+import { listActiveRuns } from './emr-runs';
 import { hasEnded } from '../follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { connectorJarUri, DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
@@ -263,6 +272,11 @@ export class EmrServerlessRunner implements SparkRunner {
       // A plain timer: the activity's own sleep rejects once it is cancelled, which it is here.
       await new Promise((r) => setTimeout(r, this.options.cancelPollMs ?? DEFAULT_CANCEL_POLL_MS));
     }
+  }
+
+  /** The holder's runs not yet ended (emr-runs.ts), found by the name submit gives them. */
+  activeRuns(query: ActiveRunQuery): Promise<ActiveRun[]> {
+    return listActiveRuns(this.client, { ...query, namePrefix: jobRunName(`${query.holder}/`) });
   }
 
   /** The request's job code key, else the latest deployed one (the workflow's preflight normally fixed it). */
