@@ -5,7 +5,7 @@
  * chunk workflow id, `<backfill workflow id>/chunk-<chunk id>`).
  */
 import { ListJobRunsCommand, type EMRServerlessClient, type JobRunState } from '@aws-sdk/client-emr-serverless';
-import type { ActiveRun, ActiveRunQuery } from '../backends';
+import type { ActiveRun, ActiveRunQuery, SparkRunner } from '../backends';
 import { awsErrorName, classifyAwsError } from './errors';
 
 /**
@@ -20,6 +20,8 @@ export const UNENDED_JOB_RUN_STATES: JobRunState[] = [
   'RUNNING',
   'CANCELLING',
 ];
+
+export type ActiveRunsOf = SparkRunner['activeRuns'];
 
 export interface ListActiveRunsOptions extends ActiveRunQuery {
   /** The holder's run names start with this (the runner's own sanitising of `<holder>/`). */
