@@ -83,7 +83,7 @@ export async function runWorker(): Promise<void> {
     // The overlap lease activities talk to Temporal through the worker's own connection.
     activities: {
       ...createActivities({ ...backends, searchAttributes }),
-      ...createLeaseActivities({ client: new Client({ connection, namespace }) }),
+      ...createLeaseActivities({ client: new Client({ connection, namespace }), spark: backends.spark }),
     },
     shutdownGraceTime: shutdownGraceMs(),
     // Heartbeats (and with them a cancel or a pause) reach the server within 5 s, not 80% of the

@@ -1,12 +1,15 @@
 /**
  * The overlap guard on a real Temporal dev server: the lease workflow and its activities are the
- * real ones; the rest of the backfill runs on fake activities, held running while a test looks.
+ * real ones, their Spark runner the real EMR one over the EMR double; the rest of the backfill runs
+ * on fake activities, held running while a test looks.
  */
 import assert from 'node:assert/strict';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { EmrServerlessRunner } from '../src/activities/aws/emr';
 import { createLeaseActivities } from '../src/activities/lease';
+import { lakeLeaseWorkflowId } from '../src/activities/lease-key';
 import { main } from '../src/client/cli';
 import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflowId } from '../src/common/workflow-id';
@@ -19,16 +22,21 @@ import {
   type LeaseHolder,
 } from '../src/common/lease';
 import { backfillLeaseWorkflow } from '../src/workflows/lease';
+import { EmrDouble } from './aws/emr-double';
+import { awsRequest, JOB_ROLE } from './aws/support';
 import { fakeIo } from './cli/support';
 import { fakeActivities, type FakeOptions } from './support/fake-activities';
 import { createDevServerEnv, WORKFLOWS_PATH } from './support/temporal';
 
 const TASK_QUEUE = 'overlap';
 const deps = { pollMs: 100 };
+const LAKE = 's3://fake-lake';
+const EMR = { appId: 'app-lease', jobRole: JOB_ROLE };
 
 describe('overlap guard (dev server, real lease, fake chunk activities)', function () {
   let env: TestWorkflowEnvironment;
   let worker: Worker;
+  let emr: EmrDouble;
   let running: Promise<void>;
   let savedAddress: string | undefined;
   // Chunks of the backfills in `held` (group, version, start) wait at spark until the test lets them go.
@@ -41,6 +49,9 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
   const fake = fakeActivities(options);
 
   before(async () => {
+    emr = new EmrDouble();
+    await emr.start();
+    emr.applications.set(EMR.appId, { state: 'STARTED', type: 'SPARK' });
     env = await createDevServerEnv();
     savedAddress = process.env.TEMPORAL_ADDRESS;
     process.env.TEMPORAL_ADDRESS = env.address;
@@ -50,7 +61,12 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
       workflowsPath: WORKFLOWS_PATH,
       activities: {
         ...fake.activities,
-        ...createLeaseActivities({ client: env.client, pollIntervalMs: 100, waitSliceMs: 2000 }),
+        ...createLeaseActivities({
+          client: env.client,
+          spark: new EmrServerlessRunner(emr.client()),
+          pollIntervalMs: 100,
+          waitSliceMs: 2000,
+        }),
       },
     });
     running = worker.run();
@@ -62,10 +78,11 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     worker?.shutdown();
     await running;
     await env?.teardown();
+    await emr?.stop();
   });
 
   const input = (featureGroup: string, startDate: string, endDate: string, extra: Record<string, unknown> = {}) => ({
-    bucket: 's3://fake-lake',
+    bucket: LAKE,
     startDate,
     endDate,
     chunkSizeDays: 1,
@@ -97,17 +114,33 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     }, what);
 
   /** A backfill holding its lease, its first chunk held at spark. */
-  async function holding(featureGroup: string, startDate: string, endDate: string) {
+  async function holding(
+    featureGroup: string,
+    startDate: string,
+    endDate: string,
+    extra: Record<string, unknown> = {},
+  ) {
     held.add(key({ featureGroup, featureVersion: 'v1', startDate }));
     const sparkCalls = () => fake.calls.filter((c) => c.step === 'spark').length;
     const before = sparkCalls();
-    const handle = await start(input(featureGroup, startDate, endDate));
+    const handle = await start(input(featureGroup, startDate, endDate, extra));
     await until(async () => (sparkCalls() > before ? true : undefined), `${handle.workflowId} to reach spark`);
     return { handle, let: () => held.delete(key({ featureGroup, featureVersion: 'v1', startDate })) };
   }
 
-  const holders = (group: string) =>
-    env.client.workflow.getHandle(leaseWorkflowId(group, 'v1')).query(leaseHoldersQuery);
+  /** The holders of the (lake, v1) lease. */
+  const holders = (lake = LAKE) =>
+    env.client.workflow.getHandle(lakeLeaseWorkflowId(lake, 'v1')).query(leaseHoldersQuery);
+
+  /** How the refused backfill's workflow failed. */
+  async function refusal(handle: WorkflowHandle): Promise<string> {
+    const error = await handle.result().then(
+      (report) => assert.fail(`${handle.workflowId} ran: ${JSON.stringify(report)}`),
+      (err: { cause?: { type?: string; message?: string } }) => err,
+    );
+    assert.equal(error.cause?.type, 'BackfillOverlap', String(error));
+    return error.cause?.message ?? '';
+  }
 
   it('refuses an overlapping backfill (naming the running one and the shared days); others run side by side', async () => {
     const first = await holding('fg_refuse', '2025-10-01', '2025-10-04');
@@ -141,34 +174,87 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     assert.match(
       io.stderr(),
       new RegExp(
-        `refused: days 2025-10-02\\.\\.2025-10-04 of fg_refuse v1 are being backfilled by ${first.handle.workflowId} \\(days 2025-10-02\\.\\.2025-10-04\\)`,
+        `refused: days 2025-10-02\\.\\.2025-10-04 of fg_refuse v1 are being backfilled by ${first.handle.workflowId} \\(group fg_refuse, days 2025-10-02\\.\\.2025-10-04\\)`,
       ),
     );
     assert.match(io.stderr(), /--wait-for-overlap/);
     assert.equal(fake.calls.filter((c) => c.step === 'spark').length, sparkBefore, 'the refused backfill ran no chunk');
 
-    // Not overlapping (same group), or another group or version with the same days: they run.
+    // Not overlapping (same group), or another lake or version with the same days: they run.
     const beside = await start(input('fg_refuse', '2025-10-05', '2025-10-06'));
-    const otherGroup = await start(input('fg_refuse_other', '2025-10-01', '2025-10-04'));
+    const otherGroup = await start(input('fg_refuse_other', '2025-10-01', '2025-10-04', { bucket: 's3://other-lake' }));
     const otherVersion = await start(input('fg_refuse', '2025-10-01', '2025-10-04', { featureVersion: 'v2' }));
     for (const h of [beside, otherGroup, otherVersion])
       assert.equal(((await h.result()) as BackfillReport).status, 'succeeded', h.workflowId);
     assert.deepEqual(
-      (await holders('fg_refuse')).map((h) => h.holder),
+      (await holders()).map((h) => h.holder),
       [first.handle.workflowId],
       'only the held one still holds days',
     );
 
     first.let();
     assert.equal(((await first.handle.result()) as BackfillReport).status, 'succeeded');
-    assert.deepEqual(await holders('fg_refuse'), [], 'the lease is given back at the end');
+    assert.deepEqual(await holders(), [], 'the lease is given back at the end');
+  });
+
+  it('one version in one lake has one writer per day, whatever the feature group; another lake runs beside it', async () => {
+    const first = await holding('fg_gold_a', '2025-09-01', '2025-09-04');
+    const sparkBefore = fake.calls.filter((c) => c.step === 'spark').length;
+
+    // Same version and lake (however the bucket is spelled), another group, overlapping days: refused.
+    for (const bucket of [LAKE, 'fake-lake', 's3://fake-lake/']) {
+      const other = await start(input('fg_gold_b', '2025-09-03', '2025-09-05', { bucket }));
+      assert.match(
+        await refusal(other),
+        new RegExp(
+          `^days 2025-09-03\\.\\.2025-09-04 of fg_gold_b v1 are being backfilled by ${first.handle.workflowId} \\(group fg_gold_a, days 2025-09-03\\.\\.2025-09-04\\)`,
+        ),
+      );
+    }
+    assert.equal(
+      fake.calls.filter((c) => c.step === 'spark').length,
+      sparkBefore,
+      'the refused backfills ran no chunk',
+    );
+
+    // Another lake: its gold is its own.
+    const elsewhere = await start(input('fg_gold_b', '2025-09-03', '2025-09-05', { bucket: 's3://other-lake' }));
+    assert.equal(((await elsewhere.result()) as BackfillReport).status, 'succeeded');
+    assert.deepEqual(
+      (await holders()).map((h) => [h.holder, h.featureGroup]),
+      [[first.handle.workflowId, 'fg_gold_a']],
+    );
+    first.let();
+    assert.equal(((await first.handle.result()) as BackfillReport).status, 'succeeded');
+    assert.deepEqual(await holders(), []);
+  });
+
+  it('a (group, version) hold of a backfill from before the upgrade still refuses its group, and its release clears it', async () => {
+    // A backfill that took the old lease: held here in another lake, its hold put in the old lease by hand.
+    const old = await holding('fg_old', '2025-08-01', '2025-08-03', { bucket: 's3://old-lake' });
+    const legacy = await env.client.workflow.start(backfillLeaseWorkflow, {
+      args: [{ featureGroup: 'fg_old', featureVersion: 'v1' }],
+      taskQueue: TASK_QUEUE,
+      workflowId: leaseWorkflowId('fg_old', 'v1'),
+    });
+    const runId = (await old.handle.describe()).runId;
+    const hold = { holder: old.handle.workflowId, runId, startDate: '2025-08-01', endDate: '2025-08-03' };
+    assert.equal((await legacy.executeUpdate(acquireLeaseUpdate, { args: [hold] })).granted, true);
+
+    const late = await start(input('fg_old', '2025-08-03', '2025-08-04'));
+    assert.match(await refusal(late), new RegExp(`being backfilled by ${old.handle.workflowId} \\(days 2025-08-03\\)`));
+
+    old.let();
+    assert.equal(((await old.handle.result()) as BackfillReport).status, 'succeeded');
+    assert.deepEqual(await legacy.query(leaseHoldersQuery), [], 'its release cleared the old lease too');
+    assert.deepEqual(await holders('s3://old-lake'), []);
   });
 
   it('waitForOverlap waits (saying so in its progress) and runs once the first has ended', async () => {
     const first = await holding('fg_wait', '2025-11-01', '2025-11-03');
     const second = await start(input('fg_wait', '2025-11-03', '2025-11-04', { waitForOverlap: true }));
     const waiting = await progressWhen(second, (p) => p.status === 'waiting', 'the second to wait');
-    assert.equal(waiting.waitingFor, `${first.handle.workflowId} (days 2025-11-03)`);
+    assert.equal(waiting.waitingFor, `${first.handle.workflowId} (group fg_wait, days 2025-11-03)`);
     assert.equal(waiting.totals.running, 0);
     assert.ok(!fake.calls.some((c) => c.chunkId === '2025-11-04_2025-11-04'), 'no chunk of the waiting backfill ran');
 
@@ -178,20 +264,48 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
     assert.equal(secondReport.status, 'succeeded');
     const firstChunkStart = Math.min(...secondReport.chunks.map((c) => c.startedAt ?? Infinity));
     assert.ok(firstChunkStart >= firstReport.finishedAt, 'the second started its chunks after the first ended');
-    assert.deepEqual(await holders('fg_wait'), []);
+    assert.deepEqual(await holders(), []);
   });
 
-  it('takes over the lease of a backfill that was terminated', async () => {
-    const first = await holding('fg_dead', '2025-10-01', '2025-10-03');
+  it('takes over the lease of a terminated backfill only once its EMR runs have ended', async () => {
+    const first = await holding('fg_dead', '2025-10-01', '2025-10-03', { emr: EMR });
     assert.deepEqual(
-      (await holders('fg_dead')).map((h: LeaseHolder) => h.holder),
-      [first.handle.workflowId],
+      (await holders()).map((h: LeaseHolder) => [h.holder, h.sparkApplication]),
+      [[first.handle.workflowId, EMR.appId]],
     );
-    await first.handle.terminate('operator killed it');
+    // Its chunk's EMR run, started by the real runner under the chunk workflow's id, and another backfill's.
+    const runner = new EmrServerlessRunner(emr.client());
+    const request = awsRequest({ startDate: '2025-10-01', endDate: '2025-10-01', emr: EMR, jobCodeKey: 'jobs/x' });
+    const chunk = { index: 0, id: '2025-10-01_2025-10-01', startDate: '2025-10-01', endDate: '2025-10-01', days: 1 };
+    for (const runName of [
+      `${first.handle.workflowId}/chunk-${chunk.id}`,
+      `${first.handle.workflowId}x/chunk-${chunk.id}`,
+    ]) {
+      emr.scripts.push({ states: ['SUBMITTED', 'RUNNING'] });
+      await runner.submit({ request, chunk, args: [], runName });
+    }
+    const [left] = emr.runs;
+    await first.handle.terminate('operator killed it; its EMR run goes on');
     first.let();
-    const second = await start(input('fg_dead', '2025-10-02', '2025-10-02'));
-    assert.equal(((await second.result()) as BackfillReport).status, 'succeeded');
-    assert.deepEqual(await holders('fg_dead'), [], 'the dead hold was released, and the new one given back');
+
+    const second = await start(input('fg_dead', '2025-10-02', '2025-10-02', { emr: EMR }));
+    assert.match(
+      await refusal(second),
+      new RegExp(
+        `by ${first.handle.workflowId} \\(group fg_dead, days 2025-10-02; its workflow has ended but its Spark run EMR job run ${left.jobRunId} ${first.handle.workflowId}/chunk-${chunk.id} \\(RUNNING\\) still runs\\)`,
+      ),
+    );
+    assert.ok(emr.count('ListJobRuns') >= 1);
+    assert.deepEqual(
+      (await holders()).map((h) => h.holder),
+      [first.handle.workflowId],
+      'the hold is kept',
+    );
+
+    emr.moveTo(left, 'CANCELLED');
+    const third = await start(input('fg_dead', '2025-10-02', '2025-10-03', { emr: EMR }));
+    assert.equal(((await third.result()) as BackfillReport).status, 'succeeded');
+    assert.deepEqual(await holders(), [], 'the dead hold was released, and the new one given back');
   });
 
   it('backfill run against a running backfill of the same id: a different input exits 2, the same input follows', async () => {
@@ -235,9 +349,9 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
 
   it('the lease workflow keeps its holders across continue-as-new, ends when idle, and the next backfill starts it again', async () => {
     const lease = await env.client.workflow.start(backfillLeaseWorkflow, {
-      args: [{ featureGroup: 'fg_lease', featureVersion: 'v1', eventsPerRun: 40, idleMs: 1000 }],
+      args: [{ lake: 's3://lease-lake', featureVersion: 'v1', eventsPerRun: 40, idleMs: 1000 }],
       taskQueue: TASK_QUEUE,
-      workflowId: leaseWorkflowId('fg_lease', 'v1'),
+      workflowId: lakeLeaseWorkflowId('s3://lease-lake', 'v1'),
     });
     const ask = (holder: string, startDate: string, endDate: string) =>
       lease.executeUpdate(acquireLeaseUpdate, { args: [{ holder, runId: `${holder}-run`, startDate, endDate }] });
@@ -266,7 +380,7 @@ describe('overlap guard (dev server, real lease, fake chunk activities)', functi
       'the idle lease to end',
     );
 
-    const backfill = await start(input('fg_lease', '2025-10-01', '2025-10-02'));
+    const backfill = await start(input('fg_lease', '2025-10-01', '2025-10-02', { bucket: 's3://lease-lake' }));
     assert.equal(((await backfill.result()) as BackfillReport).status, 'succeeded');
     assert.equal((await latest.describe()).status.name, 'RUNNING', 'the backfill started the lease again');
   });

@@ -1,9 +1,10 @@
-/** The local runner's failure detail: the job's own words, not the JVM's last exception line. */
+/** The local runner: its failure detail (the job's own words), and how it knows its runs again. */
 import * as assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { JobStatus } from '../src/activities/backends';
+import type { JobHandle, JobStatus } from '../src/activities/backends';
 import { LocalSparkRunner } from '../src/activities/local/spark-submit';
 import { validateInput } from '../src/common/input';
 
@@ -53,5 +54,87 @@ describe('local spark-submit failure detail', () => {
       status.detail ?? '',
       new RegExp(`^spark-submit exited with code 2: ${named.replace(/[.()]/g, '\\$&')} \\(log: `),
     );
+  });
+});
+
+/** A stand-in spark-submit that keeps running (its command line keeps the job's arguments, as spark-submit's does). */
+function longSparkSubmit(dir: string): string {
+  const script = path.join(dir, 'spark-submit');
+  fs.writeFileSync(script, '#!/bin/sh\nsleep 600\n', { mode: 0o755 });
+  return script;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+describe('local spark-submit: a run is its pid, start time and command line', () => {
+  const started: ChildProcess[] = [];
+  afterEach(() => {
+    for (const child of started.splice(0)) child.kill('SIGKILL');
+  });
+
+  function runner(dir: string, sparkSubmit = path.join(dir, 'no-spark-submit')): LocalSparkRunner {
+    return new LocalSparkRunner({ sparkSubmit, python: process.execPath, jobDir: dir, logDir: path.join(dir, 'logs') });
+  }
+
+  /** A process that looks like a Spark run by name (argv0), as a reused pid would. */
+  async function impostor(): Promise<ChildProcess> {
+    const child = spawn('sleep', ['600'], { argv0: 'spark-submit', stdio: 'ignore' });
+    started.push(child);
+    await new Promise((resolve) => child.once('spawn', resolve));
+    return child;
+  }
+
+  it('a handle whose pid is now another process (other start time, or other command) is neither followed nor killed', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-reused-'));
+    const other = await impostor();
+    const pid = other.pid!;
+    const startTime = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[22 - 3];
+    const forged: JobHandle[] = [
+      { backend: 'local', id: String(pid), startTime: String(Number(startTime) - 1), command: ['600'] } as JobHandle,
+      {
+        backend: 'local',
+        id: String(pid),
+        startTime,
+        command: [path.join(dir, 'backfill_features.py'), '--start-date', '2025-10-01'],
+      } as JobHandle,
+    ];
+    for (const handle of forged) {
+      const fresh = runner(dir); // a worker after a crash: the run is not its own
+      assert.equal(await fresh.reattach(handle), undefined, 'not followed');
+      assert.equal((await fresh.cancel(handle)).state, 'cancelled');
+      assert.equal(alive(pid), true, `process ${pid} must still run after ${JSON.stringify(handle)}`);
+    }
+    // All three matching: it is the run, killed before a rerun.
+    const exited = new Promise((resolve) => other.once('exit', resolve));
+    const same = { backend: 'local', id: String(pid), startTime, command: ['600'] } as JobHandle;
+    assert.equal(await runner(dir).reattach(same), undefined);
+    await exited;
+  });
+
+  it("lists a holder's runs still going to any runner sharing the log folder, and forgets ended ones", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-active-'));
+    const first = runner(dir, longSparkSubmit(dir));
+    const handle = await first.submit({
+      request: validateInput({ bucket: dir, startDate: '2025-10-02', endDate: '2025-10-02' }),
+      chunk: { index: 0, id: 'c', startDate: '2025-10-02', endDate: '2025-10-02', days: 1 },
+      args: ['--start-date', '2025-10-02'],
+      runName: 'backfill-a/chunk-c',
+    });
+    const other = runner(dir); // another worker, or this one restarted
+    assert.deepEqual(
+      (await other.activeRuns({ holder: 'backfill-a' })).map((r) => r.id),
+      [handle.id],
+    );
+    assert.deepEqual(await other.activeRuns({ holder: 'backfill-' }), [], 'names match up to the chunk separator');
+    assert.equal((await first.cancel(handle)).state, 'cancelled');
+    assert.deepEqual(await other.activeRuns({ holder: 'backfill-a' }), []);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'logs', 'runs')), [], 'the record went with the run');
   });
 });

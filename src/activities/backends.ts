@@ -57,6 +57,22 @@ export interface JobStatus {
   detail?: string;
 }
 
+/** What SparkRunner.activeRuns looks for. */
+export interface ActiveRunQuery {
+  /** The backfill's workflow id; its runs are named `<holder>/chunk-<chunk id>` (the chunk workflow ids). */
+  holder: string;
+  /** Where the holder's runs went (EMR Serverless: the application id); unset: the runner's own place. */
+  application?: string;
+}
+
+/** A run that may still write. */
+export interface ActiveRun {
+  /** The backend's id of the run (EMR: the job run id; local: the pid). */
+  id: string;
+  /** Names the run for a person, e.g. `EMR job run 00fabc (RUNNING)`. */
+  description: string;
+}
+
 /** How SparkRunner.cancel waits for the run to stop. */
 export interface CancelWait {
   /** Called on every poll while the run is stopping (the activity heartbeats there). */
@@ -83,6 +99,12 @@ export interface SparkRunner {
    * running only when the bound ran out (the detail says so).
    */
   cancel(handle: JobHandle, wait?: CancelWait): Promise<JobStatus>;
+  /**
+   * The runs of a backfill that have not ended, whatever became of its workflow (a terminated
+   * backfill's EMR run goes on). The overlap lease keeps an ended holder's days while any is left.
+   * A runner that cannot tell must answer with a run that says so, never with none.
+   */
+  activeRuns(query: ActiveRunQuery): Promise<ActiveRun[]>;
 }
 
 export interface Catalog {

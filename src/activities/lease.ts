@@ -1,6 +1,8 @@
 /**
- * Lease activities: ask the (feature group, version) lease workflow for a backfill's days, and
- * give them back. They need a Temporal client, injected by the worker (built on its connection).
+ * Lease activities: ask the (lake, feature version) lease workflow for a backfill's days, and give
+ * them back (lease-key.ts says which lease, and what happens to (group, version) leases of older
+ * backfills). They need a Temporal client, injected by the worker (built on its connection), and
+ * the worker's Spark runner, to see whether an ended holder left runs going.
  */
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -8,16 +10,23 @@ import {
   acquireLeaseUpdate,
   conflictsOf,
   leaseHoldersQuery,
-  leaseWorkflowId,
   releaseLeaseUpdate,
   type AcquireRequest,
   type BackfillLeaseWorkflow,
   type LeaseAnswer,
   type LeaseConflict,
+  type LeaseHolder,
 } from '../common/lease';
+import type { SparkRunner } from './backends';
+import { leaseKeyOf, legacyLeaseKey, type LeaseKey } from './lease-key';
 
 export interface LeaseActivityOptions {
   client: Client;
+  /**
+   * The worker's Spark runner: a holder whose workflow has ended keeps its days while runs it
+   * started still go (a terminated backfill's EMR run writes on).
+   */
+  spark: Pick<SparkRunner, 'activeRuns'>;
   /**
    * How often a waiting acquire looks again (one query and a describe per holder in the way).
    * @default 5000
@@ -41,6 +50,13 @@ export interface AcquireLeaseInput {
   endDate: string;
   /** Wait (heartbeating) up to one slice for the days to be free, instead of answering at once. */
   wait: boolean;
+  /**
+   * The request's bucket: the lease covers (lake, version). Unset in acquires recorded before the
+   * lease was per lake: they ask the (group, version) lease.
+   */
+  lake?: string;
+  /** Where the backfill's Spark runs go (EMR: application id), kept in its hold for a takeover's check. */
+  sparkApplication?: string;
 }
 
 export interface ReleaseLeaseInput {
@@ -48,39 +64,93 @@ export interface ReleaseLeaseInput {
   runId: string;
   featureGroup: string;
   featureVersion: string;
+  /** As in AcquireLeaseInput; unset in releases recorded before the lease was per lake. */
+  lake?: string;
+}
+
+/** An answer, and the lease its conflicts are in. */
+interface Look {
+  answer: LeaseAnswer;
+  lease: LeaseKey;
 }
 
 export function createLeaseActivities(options: LeaseActivityOptions) {
-  const { client } = options;
+  const { client, spark } = options;
   const pollIntervalMs = options.pollIntervalMs ?? 5000;
   const waitSliceMs = options.waitSliceMs ?? 600_000;
 
   /** Update-with-start: the lease workflow is started by whichever backfill asks first. */
-  const ask = (input: AcquireLeaseInput, request: AcquireRequest): Promise<LeaseAnswer> =>
-    client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
+  const ask = async (lease: LeaseKey, request: AcquireRequest): Promise<Look> => {
+    const { lake, featureGroup, featureVersion } = lease;
+    const answer = await client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
       args: [request],
       startWorkflowOperation: new WithStartWorkflowOperation<BackfillLeaseWorkflow>('backfillLeaseWorkflow', {
-        args: [{ featureGroup: input.featureGroup, featureVersion: input.featureVersion }],
-        workflowId: leaseWorkflowId(input.featureGroup, input.featureVersion),
+        args: [lake !== undefined ? { lake, featureVersion } : { featureGroup, featureVersion }],
+        workflowId: lease.workflowId,
         // The lease runs beside the backfills of this worker's task queue.
         taskQueue: Context.current().info.taskQueue,
         workflowIdConflictPolicy: 'USE_EXISTING',
       }),
     });
+    return { answer, lease };
+  };
 
-  /** Releases the holds of backfills that no longer run (terminated, timed out, failed without releasing). */
-  const releaseStale = async (input: AcquireLeaseInput, conflicts: LeaseConflict[]): Promise<boolean> => {
+  /**
+   * The (group, version) lease of older backfills of the group first (asked, never started),
+   * then this one's: asked, or with `queryFirst` only queried while its days look taken.
+   */
+  const look = async (input: AcquireLeaseInput, request: AcquireRequest, queryFirst: boolean): Promise<Look> => {
+    const lease = leaseKeyOf(input);
+    if (lease.lake !== undefined) {
+      const legacy = legacyLeaseKey(input);
+      const conflicts = conflictsOf(await runningLeaseHolders(client, legacy), request);
+      if (conflicts.length > 0) return { answer: { granted: false, conflicts }, lease: legacy };
+    }
+    if (queryFirst) {
+      // Looking is a query (no history events); only a free-looking lease is asked again.
+      const holders = await client.workflow
+        .getHandle(lease.workflowId)
+        .query(leaseHoldersQuery)
+        .catch(() => []);
+      const conflicts = conflictsOf(holders, request);
+      if (conflicts.length > 0) return { answer: { granted: false, conflicts }, lease };
+    }
+    return ask(lease, request);
+  };
+
+  /**
+   * Releases the holds of backfills that no longer run (terminated, timed out, failed without
+   * releasing) and left no Spark run going; a hold with runs left is kept, the conflict naming them.
+   */
+  const releaseStale = async (input: AcquireLeaseInput, { answer, lease }: Look): Promise<boolean> => {
     let released = false;
-    for (const c of conflicts) {
+    for (const c of answer.conflicts) {
       if (await isRunning(client, c.holder)) continue;
+      if (await leftRunning(c, input)) continue;
       Context.current().log.warn('releasing the overlap lease of a backfill that no longer runs', {
         holder: c.holder,
         runId: c.runId,
       });
-      await release(client, { ...input, holder: c.holder, runId: c.runId });
+      await release(client, lease, { holder: c.holder, runId: c.runId });
       released = true;
     }
     return released;
+  };
+
+  /** Whether the ended holder's Spark runs go on; if so the conflict names them. */
+  const leftRunning = async (c: LeaseConflict, input: AcquireLeaseInput): Promise<boolean> => {
+    // A hold from before the application was recorded: most likely the asker's (same lake and version).
+    const runs = await spark.activeRuns({
+      holder: c.holder,
+      application: c.sparkApplication ?? input.sparkApplication,
+    });
+    if (runs.length === 0) return false;
+    c.runningJobs = runs.map((r) => r.description);
+    Context.current().log.warn('keeping the overlap lease of an ended backfill: its Spark runs go on', {
+      holder: c.holder,
+      runs: c.runningJobs,
+    });
+    return true;
   };
 
   return {
@@ -92,43 +162,56 @@ export function createLeaseActivities(options: LeaseActivityOptions) {
         runId: input.runId,
         startDate: input.startDate,
         endDate: input.endDate,
+        featureGroup: input.featureGroup,
+        ...(input.sparkApplication !== undefined ? { sparkApplication: input.sparkApplication } : {}),
       };
-      const lease = client.workflow.getHandle(leaseWorkflowId(input.featureGroup, input.featureVersion));
       const deadline = Date.now() + waitSliceMs;
-      let answer = await ask(input, request);
-      while (!answer.granted) {
-        if (await releaseStale(input, answer.conflicts)) {
-          answer = await ask(input, request);
+      let seen = await look(input, request, false);
+      while (!seen.answer.granted) {
+        if (await releaseStale(input, seen)) {
+          seen = await look(input, request, false);
           continue;
         }
-        if (!input.wait || Date.now() >= deadline) return answer;
-        ctx.heartbeat({ waitingFor: answer.conflicts });
+        if (!input.wait || Date.now() >= deadline) return seen.answer;
+        ctx.heartbeat({ waitingFor: seen.answer.conflicts });
         await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
-        // Looking is a query (no history events); only a free-looking lease is asked again.
-        const holders = await lease.query(leaseHoldersQuery).catch(() => []);
-        const conflicts = conflictsOf(holders, request);
-        answer = conflicts.length > 0 ? { granted: false, conflicts } : await ask(input, request);
+        seen = await look(input, request, true);
       }
-      return answer;
+      return seen.answer;
     },
 
-    /** Gives the days back; nothing to do when the lease workflow is gone. */
+    /** Gives the days back (and any hold of the (group, version) lease); nothing to do when a lease workflow is gone. */
     async releaseLease(input: ReleaseLeaseInput): Promise<boolean> {
-      return release(client, input);
+      const hold = { holder: input.holder, runId: input.runId };
+      const lease = leaseKeyOf(input);
+      const released = await release(client, lease, hold);
+      // A backfill that took its lease before the upgrade holds the (group, version) one.
+      const legacy = lease.lake !== undefined && (await release(client, legacyLeaseKey(input), hold));
+      return released || legacy;
     },
   };
 }
 
 export type LeaseActivities = ReturnType<typeof createLeaseActivities>;
 
-async function release(client: Client, input: ReleaseLeaseInput): Promise<boolean> {
-  const lease = client.workflow.getHandle(leaseWorkflowId(input.featureGroup, input.featureVersion));
+async function release(client: Client, lease: LeaseKey, hold: { holder: string; runId: string }): Promise<boolean> {
   try {
-    return await lease.executeUpdate(releaseLeaseUpdate, { args: [{ holder: input.holder, runId: input.runId }] });
+    return await client.workflow.getHandle(lease.workflowId).executeUpdate(releaseLeaseUpdate, { args: [hold] });
   } catch (err) {
     // It ends only with no holder, so a missing lease workflow holds nothing of ours.
-    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError')
-      return false;
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/** The holders of a lease workflow that runs; none when it has ended or never was (no replay of a closed one). */
+async function runningLeaseHolders(client: Client, lease: LeaseKey): Promise<LeaseHolder[]> {
+  const handle = client.workflow.getHandle(lease.workflowId);
+  try {
+    if ((await handle.describe()).status.name !== 'RUNNING') return [];
+    return await handle.query(leaseHoldersQuery);
+  } catch (err) {
+    if (isNotFound(err)) return [];
     throw err;
   }
 }
@@ -137,8 +220,11 @@ async function isRunning(client: Client, workflowId: string): Promise<boolean> {
   try {
     return (await client.workflow.getHandle(workflowId).describe()).status.name === 'RUNNING';
   } catch (err) {
-    if (err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError')
-      return false;
+    if (isNotFound(err)) return false;
     throw err;
   }
+}
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof WorkflowNotFoundError || (err as { name?: string }).name === 'WorkflowNotFoundError';
 }

@@ -43,7 +43,7 @@ export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<
     activities: {
       ...createActivities(backends),
       // The overlap lease activities talk to Temporal through the worker's own connection.
-      ...createLeaseActivities({ client: new Client({ connection, namespace }) }),
+      ...createLeaseActivities({ client: new Client({ connection, namespace }), spark: backends.spark }),
     },
     // Heartbeats (and with them a cancel or a pause) reach the server within 5 s, not 80% of the
     // heartbeat timeout: an operator's cancel stops a Spark run in seconds.

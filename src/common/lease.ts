@@ -1,7 +1,10 @@
 /**
  * The overlap lease's interface (src/workflows/lease.ts runs it): the days a backfill holds, the
- * updates and query that ask for them, and the lease workflow's id. Shared by the lease workflow,
- * the lease activities that call it and the backfill workflow that reports conflicts.
+ * updates and query that ask for them. Shared by the lease workflow, the lease activities that call
+ * it and the backfill workflow that reports conflicts. The lease is keyed by (lake, feature version),
+ * what writers share (gold, catalog and ledger are per version in a lake); the activities name its
+ * workflow (src/activities/lease-key.ts). Leases taken before that were keyed by (group, version):
+ * see leaseWorkflowId.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
@@ -18,6 +21,13 @@ export interface LeaseHolder extends DayRange {
   runId: string;
   /** Workflow time (ms) the days were granted. */
   since: number;
+  /** The holder's feature group, named in refusals (unset in holds taken before the lease was per lake). */
+  featureGroup?: string;
+  /**
+   * Where the holder's Spark runs go (EMR Serverless: the application id; unset locally), so a
+   * takeover can look for runs the holder left going.
+   */
+  sparkApplication?: string;
 }
 
 export type AcquireRequest = Omit<LeaseHolder, 'since'>;
@@ -27,6 +37,13 @@ export interface LeaseConflict {
   holder: string;
   runId: string;
   shared: DayRange;
+  featureGroup?: string;
+  sparkApplication?: string;
+  /**
+   * Set when the holder's workflow no longer runs but Spark runs it started still do (they may
+   * still write): their ids and states, e.g. `EMR job run 00fabc (RUNNING)`. Such a hold is kept.
+   */
+  runningJobs?: string[];
 }
 
 export interface LeaseAnswer {
@@ -41,7 +58,10 @@ export interface ReleaseRequest {
 }
 
 export interface LeaseWorkflowInput {
-  featureGroup: string;
+  /** The normalised lake root (src/activities/lease-key.ts); unset in a (group, version) lease. */
+  lake?: string;
+  /** Set only in a (group, version) lease, started before the lease was per lake. */
+  featureGroup?: string;
   featureVersion: string;
   /** Holders carried over from the previous run (continue-as-new). */
   holders?: LeaseHolder[];
@@ -63,6 +83,11 @@ export const acquireLeaseUpdate = defineUpdate<LeaseAnswer, [AcquireRequest]>('a
 export const releaseLeaseUpdate = defineUpdate<boolean, [ReleaseRequest]>('release');
 export const leaseHoldersQuery = defineQuery<LeaseHolder[]>('holders');
 
+/**
+ * The id of a lease of the earlier (feature group, version) kind. Backfills started before the lease
+ * was per lake hold such a lease: their acquire and release (recorded without a lake) still go to it,
+ * a new backfill consults it for its own group as well, and a release clears it (lease-key.ts).
+ */
 export function leaseWorkflowId(featureGroup: string, featureVersion: string): string {
   return `backfill-lease-${featureGroup}-${featureVersion}`;
 }
@@ -82,13 +107,28 @@ export function formatDays(r: DayRange): string {
 export function conflictsOf(holders: LeaseHolder[], request: AcquireRequest): LeaseConflict[] {
   return holders.flatMap((h) => {
     const shared = h.holder === request.holder ? undefined : sharedDays(h, request);
-    return shared ? [{ holder: h.holder, runId: h.runId, shared }] : [];
+    if (!shared) return [];
+    const conflict: LeaseConflict = { holder: h.holder, runId: h.runId, shared };
+    if (h.featureGroup !== undefined) conflict.featureGroup = h.featureGroup;
+    if (h.sparkApplication !== undefined) conflict.sparkApplication = h.sparkApplication;
+    return [conflict];
   });
 }
 
-/** E.g. `backfill-fg-v1-2025-10-01-2025-10-04 (days 2025-10-02..2025-10-04)`. */
+/**
+ * E.g. `backfill-fg-v1-2025-10-01-2025-10-04 (group fg, days 2025-10-02..2025-10-04)`, and for an
+ * ended holder whose Spark runs go on, `...; ended, but its Spark run EMR job run 00f (RUNNING) still runs)`.
+ */
 export function describeConflicts(conflicts: LeaseConflict[]): string {
-  return conflicts.map((c) => `${c.holder} (days ${formatDays(c.shared)})`).join(', ');
+  return conflicts
+    .map((c) => {
+      const group = c.featureGroup !== undefined ? `group ${c.featureGroup}, ` : '';
+      const jobs = c.runningJobs?.length
+        ? `; its workflow has ended but its Spark run ${c.runningJobs.join(', ')} still runs`
+        : '';
+      return `${c.holder} (${group}days ${formatDays(c.shared)}${jobs})`;
+    })
+    .join(', ');
 }
 
 /** The lease workflow's signature (src/workflows/lease.ts), for starting it by name. */

@@ -393,6 +393,9 @@ async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConf
         startDate: request.startDate,
         endDate: request.endDate,
         wait,
+        // The lease covers (lake, version), what writers share (src/activities/lease-key.ts).
+        lake: request.bucket,
+        sparkApplication: request.emr?.appId,
       },
     ]);
   let answer = await ask(false);
@@ -422,6 +425,7 @@ async function releaseLease(request: BackfillRequest): Promise<void> {
           runId: firstExecutionRunId,
           featureGroup: request.featureGroup,
           featureVersion: request.featureVersion,
+          lake: request.bucket,
         },
       ]),
     );

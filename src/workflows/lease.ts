@@ -1,6 +1,6 @@
 /**
- * The overlap lease: one small workflow per (feature group, version) keeps which backfills hold
- * which days. A backfill asks for its days with an update (update-with-start); the workflow handles
+ * The overlap lease: one small workflow per (lake, feature version) keeps which backfills hold
+ * which days (older ones, per (feature group, version), run the same code: src/activities/lease-key.ts). A backfill asks for its days with an update (update-with-start); the workflow handles
  * updates one at a time, so two overlapping backfills asking at once cannot both get them.
  */
 import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
@@ -62,7 +62,7 @@ export async function backfillLeaseWorkflow(input: LeaseWorkflowInput): Promise<
   const historyFull = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > eventsPerRun;
   for (;;) {
     // Ends only when idle, so no hold is ever lost; an idle lease costs nothing but would
-    // otherwise stay open forever for every (group, version) ever backfilled.
+    // otherwise stay open forever for every (lake, version) ever backfilled.
     const busy = await condition(() => holders.length > 0 || historyFull(), input.idleMs ?? LEASE_IDLE_MS);
     if (!busy) {
       await condition(allHandlersFinished);

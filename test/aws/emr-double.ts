@@ -36,6 +36,8 @@ export class EmrDouble {
   readonly calls: string[] = [];
   /** GetJobRun answers a cancelled run gives CANCELLING before CANCELLED (EMR takes a while). */
   cancellingSteps = 1;
+  /** Runs per ListJobRuns page (EMR's own is up to 50); small in tests that page. */
+  pageSize = 50;
   private server?: HttpDouble;
 
   get endpoint(): string {
@@ -66,6 +68,11 @@ export class EmrDouble {
         handle: (m) => this.fault('GetApplication') ?? this.getApplication(m[1]),
       },
       {
+        method: 'GET',
+        pattern: new RegExp(`${base}/jobruns$`),
+        handle: (m, _body, req) => this.fault('ListJobRuns') ?? this.listJobRuns(m[1], req.url ?? ''),
+      },
+      {
         method: 'POST',
         pattern: new RegExp(`${base}/jobruns$`),
         handle: (m, body) => this.fault('StartJobRun') ?? this.startJobRun(m[1], body as Record<string, unknown>),
@@ -91,6 +98,11 @@ export class EmrDouble {
   /** Ends a run held in its last state (e.g. RUNNING) with `state` after the next GetJobRun. */
   finish(run: DoubleJobRun, state = 'SUCCESS'): void {
     run.states.push(state);
+  }
+
+  /** Puts a run in `state` now (what the next GetJobRun and ListJobRuns report), e.g. a RUNNING run ending CANCELLED. */
+  moveTo(run: DoubleJobRun, state: string): void {
+    run.states = [...run.states.slice(0, run.step), state];
   }
 
   async stop(): Promise<void> {
@@ -181,6 +193,36 @@ export class EmrDouble {
         configurationOverrides: run.configurationOverrides,
         tags: run.tags,
       },
+    });
+  }
+
+  /** ListJobRuns: the application's runs in the `states` asked (all when none), `pageSize` a page, newest first as EMR lists them. */
+  private listJobRuns(applicationId: string, url: string): Reply {
+    if (!this.applications.has(applicationId))
+      return awsError(400, 'ResourceNotFoundException', `Application ${applicationId} does not exist`);
+    const query = new URL(url, 'http://x').searchParams;
+    const states = query.getAll('states');
+    const matching = this.runs
+      .filter((r) => r.applicationId === applicationId && (states.length === 0 || states.includes(this.state(r))))
+      .reverse();
+    const from = Number(query.get('nextToken') ?? 0);
+    const page = matching.slice(from, from + this.pageSize);
+    return ok({
+      jobRuns: page.map((run) => ({
+        applicationId,
+        id: run.jobRunId,
+        name: run.name,
+        arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${applicationId}/jobruns/${run.jobRunId}`,
+        createdBy: 'arn:aws:iam::123456789012:user/test',
+        createdAt: 1_760_000_000,
+        updatedAt: 1_760_000_000,
+        executionRole: run.executionRoleArn,
+        state: this.state(run),
+        stateDetails: '',
+        releaseLabel: 'emr-7.5.0',
+        type: 'Spark',
+      })),
+      nextToken: from + this.pageSize < matching.length ? String(from + this.pageSize) : undefined,
     });
   }
 

@@ -21,7 +21,10 @@ export async function startBackfillWorker(
     taskQueue,
     workflowsPath: WORKFLOWS_PATH,
     // The overlap lease activities talk to Temporal through the test server's client.
-    activities: { ...createActivities(backends), ...createLeaseActivities({ client: env.client }) },
+    activities: {
+      ...createActivities(backends),
+      ...createLeaseActivities({ client: env.client, spark: backends.spark }),
+    },
   });
   const running = worker.run();
   return {

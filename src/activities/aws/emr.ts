@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import { listActiveRuns, type ActiveRunsOf } from './emr-runs';
 import { hasEnded } from '../follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { connectorJarUri, DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
@@ -264,6 +265,11 @@ export class EmrServerlessRunner implements SparkRunner {
       await new Promise((r) => setTimeout(r, this.options.cancelPollMs ?? DEFAULT_CANCEL_POLL_MS));
     }
   }
+
+  /** The holder's runs not yet ended (emr-runs.ts), found by the name submit gives them. */
+  activeRuns: ActiveRunsOf = (query) => {
+    return listActiveRuns(this.client, { ...query, namePrefix: jobRunName(`${query.holder}/`) });
+  };
 
   /** The request's job code key, else the latest deployed one (the workflow's preflight normally fixed it). */
   private async jobCodeKey(request: BackfillRequest, codeBucket: string): Promise<string> {

@@ -1,12 +1,22 @@
 /**
  * Runs the Spark job with `spark-submit` in local mode, one child process per chunk.
  * The job is idempotent per chunk, so a run orphaned by a crashed worker is killed and the
- * chunk is run again rather than followed.
+ * chunk is run again rather than followed. A run is known by pid, start time and command line
+ * (processes.ts), never by pid alone: a reused pid is someone else's process.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
+import type {
+  ActiveRun,
+  ActiveRunQuery,
+  CancelWait,
+  JobHandle,
+  JobStatus,
+  SparkJobSpec,
+  SparkRunner,
+} from '../backends';
+import { isSameProcess, processStartTime, RunRecords, type ProcessIdentity } from './processes';
 import type { SizingTable } from '../sizing';
 
 export interface LocalSparkOptions {
@@ -22,8 +32,20 @@ export interface LocalSparkOptions {
   master?: string;
 }
 
+/**
+ * A local run's handle (heartbeat details). Handles from before startTime and command were kept
+ * (pid only) are handled as they were then: see reattach.
+ */
+export interface LocalJobHandle extends JobHandle {
+  /** Field 22 of /proc/<pid>/stat when the run started. */
+  startTime?: string;
+  /** The job script and its arguments: how its command line ends. */
+  command?: string[];
+}
+
 interface Run {
   child: ChildProcess;
+  startTime?: string;
   exit?: { code: number | null; signal: NodeJS.Signals | null };
   log: string;
 }
@@ -54,8 +76,12 @@ export class LocalSparkRunner implements SparkRunner {
   private readonly runs = new Map<string, Run>();
   /** Runs of this worker that ended: their pids may belong to other processes by now. */
   private readonly ended = new Set<string>();
+  /** Every run started here, beside the logs, so any worker sharing them finds the ones still going. */
+  private readonly records: RunRecords;
 
-  constructor(private readonly options: LocalSparkOptions) {}
+  constructor(private readonly options: LocalSparkOptions) {
+    this.records = new RunRecords(path.join(options.logDir, 'runs'));
+  }
 
   async submit(spec: SparkJobSpec): Promise<JobHandle> {
     const conf = { ...LOCAL_DEFAULT_CONF, ...spec.request.sparkConf };
@@ -63,15 +89,10 @@ export class LocalSparkRunner implements SparkRunner {
     fs.mkdirSync(this.options.logDir, { recursive: true });
     const log = path.join(this.options.logDir, `${spec.runName.replace(/[^\w.-]+/g, '_')}.log`);
     const out = fs.openSync(log, 'w');
+    const command = [path.join(this.options.jobDir, 'backfill_features.py'), ...spec.args];
     const child = spawn(
       this.options.sparkSubmit,
-      [
-        '--master',
-        this.options.master ?? 'local[2]',
-        ...confArgs,
-        path.join(this.options.jobDir, 'backfill_features.py'),
-        ...spec.args,
-      ],
+      ['--master', this.options.master ?? 'local[2]', ...confArgs, ...command],
       {
         cwd: this.options.jobDir,
         stdio: ['ignore', out, out],
@@ -85,26 +106,36 @@ export class LocalSparkRunner implements SparkRunner {
     );
     fs.closeSync(out);
     const id = String(child.pid);
-    const run: Run = { child, log };
+    // Read at once: spawn returns after the exec, and an exited child stays a zombie until reaped.
+    const startTime = processStartTime(child.pid ?? 0);
+    const run: Run = { child, log, startTime };
     this.runs.set(id, run);
-    child.on('exit', (code, signal) => (run.exit = { code, signal }));
+    if (startTime !== undefined) this.records.add({ pid: child.pid!, startTime, command, runName: spec.runName, log });
+    child.on('exit', (code, signal) => {
+      run.exit = { code, signal };
+      if (startTime !== undefined) this.records.remove({ pid: child.pid!, startTime });
+    });
     child.on('error', (err) => {
       fs.appendFileSync(log, `\nfailed to start spark-submit: ${err.message}\n`);
       run.exit = { code: -1, signal: null };
     });
-    return { backend: 'local', id, logLocation: log };
+    const handle: LocalJobHandle = { backend: 'local', id, logLocation: log, startTime, command };
+    return handle;
   }
 
+  /**
+   * Follows a run of this worker; kills one of a worker that died (it may still be writing) when
+   * pid, start time and command line all match; otherwise the run is gone (its pid is another's).
+   */
   async reattach(previous: JobHandle): Promise<JobHandle | undefined> {
-    if (this.runs.has(previous.id)) return previous;
-    if (this.ended.has(previous.id)) return undefined;
-    // Started by a worker that died: its process may still be writing; stop it before a rerun.
-    if (isSparkSubmit(Number(previous.id))) killTree(Number(previous.id));
+    if (this.runOf(previous)) return previous;
+    if (this.runs.has(previous.id) || this.ended.has(previous.id)) return undefined;
+    if (isRunOf(previous)) killTree(Number(previous.id));
     return undefined;
   }
 
   async status(handle: JobHandle): Promise<JobStatus> {
-    const run = this.runs.get(handle.id);
+    const run = this.runOf(handle);
     if (!run) return { state: 'failed', detail: `local job ${handle.id} is unknown to this worker` };
     if (!run.exit) return { state: 'running' };
     this.runs.delete(handle.id);
@@ -120,11 +151,13 @@ export class LocalSparkRunner implements SparkRunner {
   /** Kills the process tree and waits for spark-submit to exit, so nothing of it writes any more. */
   async cancel(handle: JobHandle, wait: CancelWait = {}): Promise<JobStatus> {
     const pid = Number(handle.id);
+    const run = this.runOf(handle);
+    if (!run && !isRunOf(handle))
+      return { state: 'cancelled', detail: `spark-submit ${pid} is gone (no such process, or the pid is another's)` };
     killTree(pid);
-    const run = this.runs.get(handle.id);
     const deadline = Date.now() + KILL_WAIT_MS;
     // A run of this worker: its exit event says when it is gone; one of a dead worker: /proc does.
-    const gone = () => (run ? run.exit !== undefined : !isSparkSubmit(pid));
+    const gone = () => (run ? run.exit !== undefined : !isRunOf(handle));
     while (!gone()) {
       if (Date.now() >= deadline)
         return { state: 'running', detail: `spark-submit ${pid} still running ${KILL_WAIT_MS / 1000} s after SIGKILL` };
@@ -134,6 +167,36 @@ export class LocalSparkRunner implements SparkRunner {
     if (run) return this.status(handle);
     return { state: 'cancelled', detail: `spark-submit ${pid} killed` };
   }
+
+  /** Runs recorded by any worker sharing this log folder, still going, named for the holder. */
+  async activeRuns(query: ActiveRunQuery): Promise<ActiveRun[]> {
+    return this.records
+      .live()
+      .filter((r) => r.runName.startsWith(`${query.holder}/`))
+      .map((r) => ({ id: String(r.pid), description: `spark-submit ${r.pid} of ${r.runName} (log: ${r.log})` }));
+  }
+
+  /** This worker's run the handle names: the same pid and, when the handle has one, the same start time. */
+  private runOf(handle: JobHandle): Run | undefined {
+    const run = this.runs.get(handle.id);
+    const startTime = (handle as LocalJobHandle).startTime;
+    return run && (startTime === undefined || startTime === run.startTime) ? run : undefined;
+  }
+}
+
+/**
+ * Whether the handle's process still runs: pid, start time and command line all match. A handle
+ * from before they were recorded (pid only) is judged as it was then, by a Spark command line:
+ * such handles exist only in attempts that ran across the upgrade, and taking their run for gone
+ * would let an orphan of a crashed worker write beside the rerun, whereas a wrongly killed Spark
+ * run of another chunk only fails that attempt, which is retried.
+ */
+function isRunOf(handle: JobHandle): boolean {
+  const { startTime, command } = handle as LocalJobHandle;
+  const pid = Number(handle.id);
+  if (startTime === undefined || command === undefined) return isSparkSubmit(pid);
+  const identity: ProcessIdentity = { pid, startTime, command };
+  return isSameProcess(identity);
 }
 
 function isSparkSubmit(pid: number): boolean {
