@@ -207,7 +207,8 @@ function emrRequests(command: string, input: Record<string, unknown>, w: Where):
   const app = `arn:aws:emr-serverless:${w.region}:${w.account}:/applications/${String(input.applicationId)}`;
   switch (command) {
     case 'GetApplication':
-      return [{ action: 'emr-serverless:GetApplication', resource: app }];
+    case 'ListJobRuns':
+      return [{ action: `emr-serverless:${command}`, resource: app }];
     case 'StartJobRun': {
       const out: IamRequest[] = [{ action: 'emr-serverless:StartJobRun', resource: app }];
       // Tags on create are authorized as TagResource on the new run (its id is not known yet).

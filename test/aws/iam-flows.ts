@@ -133,6 +133,8 @@ async function startFlows(b: Flows, m: Clients): Promise<{ request: BackfillRequ
   await run(activities.runSparkJob, { request: spark, chunk, runName: 'wf-2/chunk-0', runId: 'run-2' });
   // An operator's cancel stops a run.
   const handle: JobHandle = await b.crawler.spark.submit({ request: real, chunk, args: [], runName: 'wf-3/chunk-0' });
+  // The lease's takeover check lists an ended holder's runs still going (ListJobRuns).
+  await b.crawler.spark.activeRuns({ holder: 'wf-3', application: NAMES.appId });
   await b.crawler.spark.cancel(handle);
   return { request: real, chunk };
 }
