@@ -1,0 +1,120 @@
+"""Conditional ledger writes (issue 20 item 2, /work CAS protocol of docs/design.md "Conditional ledger
+writes"): a gold commit replaces only the commit its job saw when it planned; the loser of a race
+raises LedgerConflict, its job ends with that error record, and the winner's gold stays current."""
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from card_features import conditional, job
+from card_features.failures import LedgerConflict
+from lakeutil import commit, ev, gold_rows, run_backfill, write_bronze
+
+DAY = "2025-10-01"
+
+
+def bronze(lake, amount=1.0):
+    write_bronze(lake, DAY, [ev(f"e{c}", f"C{c}", f"{DAY}T0{c}:10:00", amount + c) for c in range(4)])
+
+
+def test_two_jobs_racing_on_one_days_commit_one_wins_the_other_stops(spark, lake, tmp_path, monkeypatch):
+    bronze(lake)
+    original = job._commit_days
+    raced = []
+
+    def other_job_commits_first(*args, **kwargs):
+        # Job A planned (no commit yet) and wrote its gold; before it commits, job B runs to the end.
+        if not raced:
+            raced.append("run-b")
+            run_backfill(spark, lake, DAY, DAY, "--run-id", "run-b", "--overwrite")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(job, "_commit_days", other_job_commits_first)
+    error_path = str(tmp_path / "a.error.json")
+    argv = ["--bucket", lake, "--start-date", DAY, "--end-date", DAY, "--run-id", "run-a", "--error-path", error_path]
+    assert job.main(argv, spark=spark) == 2
+    with open(error_path) as f:
+        record = json.load(f)
+    path = f"file://{lake}/_ledger/gold/card_features/feature_version=v1/dt={DAY}.json"
+    assert record["type"] == "LedgerConflict" and record["path"] == path
+    assert record["expected"] is None and record["found"] == _md5(path)
+    winner = commit(lake, "v1", DAY)
+    assert winner["run_id"] == "run-b" and winner["location"].endswith("/run=run-b")
+    assert all(os.path.exists(f[len("file://"):]) for f in winner["files"])
+    assert set(gold_rows(spark, lake, "v1")) == {f"e{c}" for c in range(4)}
+
+
+def test_a_commit_replaces_the_commit_it_planned_from(spark, lake):
+    bronze(lake)
+    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-1")
+    first = commit(lake, "v1", DAY)
+    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-2", "--overwrite")
+    second = commit(lake, "v1", DAY)
+    assert second["run_id"] == "run-2" and second["previous_location"] == first["location"]
+
+
+def _md5(uri):
+    with open(uri[len("file://"):], "rb") as f:
+        return hashlib.md5(f.read()).hexdigest()
+
+
+# --- The local compare-and-swap itself ---
+
+def test_the_second_writer_with_the_same_etag_loses(tmp_path):
+    uri = f"file://{tmp_path}/ledger/dt=1.json"
+    assert conditional.read_text_with_etag(uri) is None
+    etag = conditional.write_text_if(uri, "one", if_none_match=True)
+    assert etag == hashlib.md5(b"one").hexdigest()
+    with pytest.raises(LedgerConflict) as created_twice:
+        conditional.write_text_if(uri, "other", if_none_match=True)
+    assert created_twice.value.expected is None and created_twice.value.found == etag
+    read = conditional.read_text_with_etag(uri)
+    assert read == ("one", etag)
+    winner = conditional.write_text_if(uri, "two", if_match=etag)
+    with pytest.raises(LedgerConflict, match="dt=1.json"):
+        conditional.write_text_if(uri, "three", if_match=etag)
+    assert conditional.read_text_with_etag(uri) == ("two", winner)
+    # Locks and temporary files are hidden and gone.
+    assert sorted(os.listdir(tmp_path / "ledger")) == ["dt=1.json"]
+
+
+def test_a_replace_of_a_record_that_is_gone_is_a_conflict(tmp_path):
+    uri = f"file://{tmp_path}/dt=1.json"
+    with pytest.raises(LedgerConflict):
+        conditional.write_text_if(uri, "x", if_match="0" * 32)
+    assert not os.path.exists(tmp_path / "dt=1.json")
+
+
+def _lock(tmp_path, content):
+    path = tmp_path / ".dt=1.json.lock"
+    path.write_text(json.dumps(content))
+    return path
+
+
+def test_a_stale_lock_of_a_dead_process_is_broken(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock = _lock(tmp_path, {"pid": dead.pid, "start": 1, "host": socket.gethostname()})
+    conditional.write_text_if(f"file://{tmp_path}/dt=1.json", "x", if_none_match=True)
+    assert not lock.exists() and (tmp_path / "dt=1.json").read_text() == "x"
+
+
+def test_a_lock_of_a_reused_pid_is_stale(tmp_path):
+    # Our own pid, but another start time: the process that took the lock is gone.
+    lock = _lock(tmp_path, {"pid": os.getpid(), "start": conditional.process_start(os.getpid()) + 1,
+                            "host": socket.gethostname()})
+    conditional.write_text_if(f"file://{tmp_path}/dt=1.json", "x", if_none_match=True)
+    assert not lock.exists()
+
+
+def test_a_live_lock_holder_is_waited_for_then_named(tmp_path, monkeypatch):
+    monkeypatch.setattr(conditional, "LOCK_WAIT_SECONDS", 0.2)
+    _lock(tmp_path, {"pid": os.getpid(), "start": conditional.process_start(os.getpid()),
+                     "host": socket.gethostname()})
+    with pytest.raises(LedgerConflict, match=f"locked by pid {os.getpid()}"):
+        conditional.write_text_if(f"file://{tmp_path}/dt=1.json", "x", if_none_match=True)
+    assert not (tmp_path / "dt=1.json").exists()

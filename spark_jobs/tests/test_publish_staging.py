@@ -1,0 +1,90 @@
+"""Concurrent chunks of one backfill publish to the offline store at once (issue 20, item 1): each job
+attempt stages in its own directory, so one chunk's staging, cleanup or Spark temporaries never touch
+another's files. The interleaving that broke a shared run-scoped staging is driven by a fixture:
+chunk A stages its day, then chunk B runs its whole publication, then A moves its files."""
+import glob
+import json
+import os
+
+from card_features import offline_publish
+from lakeutil import ev, run_backfill, write_bronze
+
+DAYS = ("2025-10-01", "2025-10-02")
+GROUP = "rt_card_features_v1"
+RUN = "run-shared"
+
+
+def bronze(lake):
+    for i, day in enumerate(DAYS):
+        write_bronze(lake, day, [ev(f"e{i}-{h}-{c}", f"C{c}", f"{day}T{h:02d}:{10 + c}:00", 1.0 + c)
+                                 for h in (1, 9, 17) for c in range(4)])
+
+
+def store_root(lake):
+    return os.path.join(lake, "_feature_store", "offline-store", GROUP)
+
+
+def store_files(lake, day):
+    return sorted(f for f in glob.glob(os.path.join(store_root(lake), "data", "**", "*.parquet"), recursive=True)
+                  if f"_dt={day}_" in os.path.basename(f))
+
+
+def record(lake, day):
+    path = os.path.join(lake, "_ledger", "publication", GROUP, "feature_version=v1", f"dt={day}.json")
+    with open(path) as f:
+        return json.load(f)
+
+
+def chunk(spark, lake, day, *extra):
+    """One chunk job of the shared run: compute (if asked) and publish its day."""
+    return run_backfill(spark, lake, day, day, "--run-id", RUN, "--feature-group", GROUP,
+                        "--offline-publish-dates", day, *extra)
+
+
+def test_a_chunk_publishing_meanwhile_leaves_another_chunks_staged_files_alone(spark, lake, monkeypatch):
+    bronze(lake)
+    for day in DAYS:  # both days' gold committed by the run, nothing published yet
+        run_backfill(spark, lake, day, day, "--run-id", RUN, "--feature-group", GROUP)
+    original = offline_publish._move_and_record
+    interleaved = []
+
+    def move_after_the_other_chunk(*args, **kwargs):
+        # A has staged its day; before it moves a file, chunk B publishes its day from start to end.
+        if not interleaved:
+            interleaved.append(None)
+            interleaved[0] = chunk(spark, lake, DAYS[1], "--compute-dates", "")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(offline_publish, "_move_and_record", move_after_the_other_chunk)
+    (a,) = chunk(spark, lake, DAYS[0], "--compute-dates", "")
+    (b,) = interleaved[0]
+    assert a["offline_publication"] == {DAYS[0]: {"status": "published", "records": 12}}
+    assert b["offline_publication"] == {DAYS[1]: {"status": "published", "records": 12}}
+    base = os.path.join(store_root(lake), "data")
+    for day in DAYS:
+        files = store_files(lake, day)
+        rows = spark.read.option("basePath", base).parquet(*files).collect()
+        assert len(rows) == 12 and len({r["event_id"] for r in rows}) == 12, day
+        rec = record(lake, day)
+        assert rec["status"] == "done" and sorted(rec["offline_files"]) == [f"file://{f}" for f in files]
+    # Each attempt removed its own staging, and only that: nothing is left under the run.
+    run_stage = os.path.join(store_root(lake), "_staging", "feature_version=v1", f"run={RUN}")
+    assert glob.glob(os.path.join(run_stage, "**", "*.parquet"), recursive=True) == []
+
+
+def test_each_attempt_stages_under_its_own_directory(spark, lake, monkeypatch):
+    bronze(lake)
+    run_backfill(spark, lake, DAYS[0], DAYS[0], "--run-id", RUN, "--feature-group", GROUP)
+    seen = []
+    original = offline_publish._move_and_record
+
+    def spy(fs, cfg, root, stage, *rest):
+        seen.append(stage)
+        return original(fs, cfg, root, stage, *rest)
+
+    monkeypatch.setattr(offline_publish, "_move_and_record", spy)
+    chunk(spark, lake, DAYS[0], "--compute-dates", "")
+    chunk(spark, lake, DAYS[0], "--compute-dates", "", "--overwrite")  # already done: nothing staged
+    assert len(seen) == 1
+    prefix = f"file://{store_root(lake)}/_staging/feature_version=v1/run={RUN}/attempt="
+    assert seen[0].startswith(prefix) and seen[0].endswith(f"/dt={DAYS[0]}"), seen
