@@ -19,7 +19,7 @@ import socket
 import time
 from typing import Optional, Tuple
 
-from .failures import LedgerConflict
+from .failures import ConditionalWritesUnavailable, LedgerConflict
 
 # How long a live lock holder is waited for before the write gives up (a CAS holds it for milliseconds).
 LOCK_WAIT_SECONDS = 10.0
@@ -169,20 +169,20 @@ def _remove(path: str) -> None:
 
 # --- S3: conditional PutObject ---
 
-S3_GAP = ("conditional ledger writes on S3 need boto3 with PutObject IfMatch/IfNoneMatch (botocore 1.35.68 "
-          "or later) in the job's Python; EMR Serverless images do not promise one (docs/aws.md, "
-          "'Conditional ledger writes'): the job refuses to write the ledger rather than overwrite it")
+S3_GAP = ("conditional ledger writes on S3 need boto3 whose PutObject takes IfMatch and IfNoneMatch (botocore "
+          "from late 2024 on) in the job's Python; EMR Serverless images do not promise one (docs/aws.md, "
+          "'Conditional ledger writes'): the job refuses to use the ledger rather than overwrite it")
 
 
-def _s3_client():
+def _s3_client(uri: str):
     try:
         import boto3
     except ImportError:
-        raise RuntimeError(S3_GAP) from None
+        raise ConditionalWritesUnavailable(uri, S3_GAP) from None
     client = boto3.client("s3", region_name=os.environ.get("AWS_REGION") or None)
     members = client.meta.service_model.operation_model("PutObject").input_shape.members
     if "IfMatch" not in members or "IfNoneMatch" not in members:
-        raise RuntimeError(S3_GAP)
+        raise ConditionalWritesUnavailable(uri, S3_GAP)
     return client
 
 
@@ -192,7 +192,7 @@ def _bucket_key(uri: str) -> Tuple[str, str]:
 
 
 def _s3_read(uri: str) -> Optional[Tuple[str, str]]:
-    client, (bucket, key) = _s3_client(), _bucket_key(uri)
+    client, (bucket, key) = _s3_client(uri), _bucket_key(uri)
     try:
         got = client.get_object(Bucket=bucket, Key=key)
     except client.exceptions.NoSuchKey:
@@ -203,7 +203,7 @@ def _s3_read(uri: str) -> Optional[Tuple[str, str]]:
 def _s3_write_if(uri: str, data: bytes, expected: Optional[str]) -> str:
     from botocore.exceptions import ClientError
 
-    client, (bucket, key) = _s3_client(), _bucket_key(uri)
+    client, (bucket, key) = _s3_client(uri), _bucket_key(uri)
     condition = {"IfMatch": f'"{expected}"'} if expected else {"IfNoneMatch": "*"}
     try:
         put = client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json", **condition)

@@ -73,6 +73,17 @@ class LedgerConflict(Exception):
                 "found": self.found, "reason": self.reason}
 
 
+class ConditionalWritesUnavailable(RuntimeError):
+    """The lake cannot take a conditional write from this job (S3 without a capable boto3): refused, not retried."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+    def record(self) -> Dict:
+        return {"type": "StorageError", "path": normalize_uri(self.path), "reason": self.reason, "retryable": False}
+
+
 def split_error_path(argv: Sequence[str]) -> Tuple[Optional[str], List[str]]:
     """Takes `--error-path URI` out of the job's arguments: (the URI or None, the other arguments)."""
     p = argparse.ArgumentParser(add_help=False)
@@ -254,7 +265,7 @@ def describe(spark, cfg, exc: BaseException) -> Optional[Dict]:
     A read failure is traced to its files over every bronze partition the run reads (its days, the
     lookback before and the lateness after), so a corrupt file is named whichever chunk met it.
     """
-    if isinstance(exc, LedgerConflict):
+    if isinstance(exc, (LedgerConflict, ConditionalWritesUnavailable)):
         return exc.record()
     text = exception_text(exc)
     oom = out_of_memory_signature(text)

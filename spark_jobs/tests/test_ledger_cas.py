@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from card_features import conditional, job
-from card_features.failures import LedgerConflict
+from card_features import conditional, failures, job
+from card_features.failures import ConditionalWritesUnavailable, LedgerConflict
 from lakeutil import commit, ev, gold_rows, run_backfill, write_bronze
 
 DAY = "2025-10-01"
@@ -183,5 +183,9 @@ def test_s3_conditional_puts_let_one_writer_win(s3):
 
 def test_s3_without_a_boto3_that_sends_conditions_is_refused(monkeypatch):
     monkeypatch.setitem(sys.modules, "boto3", None)  # as on an image without boto3
-    with pytest.raises(RuntimeError, match="conditional ledger writes on S3 need boto3"):
-        conditional.write_text_if("s3://lake/_ledger/x.json", "x", if_none_match=True)
+    uri = "s3://lake/_ledger/x.json"
+    with pytest.raises(ConditionalWritesUnavailable, match="conditional ledger writes on S3 need boto3") as refused:
+        conditional.write_text_if(uri, "x", if_none_match=True)
+    # The job's error record: a storage error an operator must fix, not retried.
+    assert failures.describe(None, None, refused.value) == {
+        "type": "StorageError", "path": uri, "reason": conditional.S3_GAP, "retryable": False}
