@@ -5,8 +5,11 @@ chunk A stages its day, then chunk B runs its whole publication, then A moves it
 import glob
 import json
 import os
+import re
 
+import pytest
 from card_features import offline_publish
+from card_features.lake_fs import LakeFs
 from lakeutil import ev, run_backfill, write_bronze
 
 DAYS = ("2025-10-01", "2025-10-02")
@@ -88,3 +91,31 @@ def test_each_attempt_stages_under_its_own_directory(spark, lake, monkeypatch):
     assert len(seen) == 1
     prefix = f"file://{store_root(lake)}/_staging/feature_version=v1/run={RUN}/attempt="
     assert seen[0].startswith(prefix) and seen[0].endswith(f"/dt={DAYS[0]}"), seen
+
+
+def test_a_killed_attempts_staging_of_a_day_it_recorded_is_removed_by_the_attempt_that_takes_it_over(
+        spark, lake, monkeypatch):
+    bronze(lake)
+    run_backfill(spark, lake, DAYS[0], DAYS[1], "--run-id", RUN, "--feature-group", GROUP)
+    # The first attempt dies as a kill would: midway through DAYS[1], before it can clean its staging.
+    monkeypatch.setenv(offline_publish.FAIL_AFTER_ENV, "1")
+    real_delete = LakeFs.delete
+    monkeypatch.setattr(LakeFs, "delete", lambda self, path: None if re.search(r"/attempt=[^/]+$", path)
+                        else real_delete(self, path))
+    with pytest.raises(RuntimeError, match="midway"):
+        run_backfill(spark, lake, DAYS[0], DAYS[1], "--run-id", RUN, "--feature-group", GROUP,
+                     "--offline-publish-dates", ",".join(DAYS), "--compute-dates", "", "--chunk-size-days", "2")
+    dead = record(lake, DAYS[1])
+    assert dead["status"] == "in_progress" and dead["staging"].endswith(f"/attempt={dead['spark_attempt']}")
+    dead_day_stage = dead["staging"][len("file://"):] + f"/dt={DAYS[1]}"
+    assert os.path.isdir(dead_day_stage)
+    monkeypatch.undo()
+
+    (m,) = run_backfill(spark, lake, DAYS[0], DAYS[1], "--run-id", RUN, "--feature-group", GROUP,
+                        "--offline-publish-dates", ",".join(DAYS), "--compute-dates", "", "--chunk-size-days", "2")
+    assert m["offline_publication"][DAYS[1]] == {"status": "published", "records": 12}
+    assert not os.path.exists(dead_day_stage), "the day's staging of the attempt its record named is gone"
+    assert len(store_files(lake, DAYS[1])) == len(record(lake, DAYS[1])["offline_files"])
+    base = os.path.join(store_root(lake), "data")
+    rows = spark.read.option("basePath", base).parquet(*store_files(lake, DAYS[1])).collect()
+    assert len(rows) == 12 and len({r["event_id"] for r in rows}) == 12
