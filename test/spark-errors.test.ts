@@ -82,9 +82,7 @@ describe('spark error records', () => {
     assert.equal(failure?.type, 'LedgerConflict');
     assert.equal(failure?.nonRetryable, true);
     assert.equal(failure?.message, `ledger conflict at ${record.path}: ${record.reason}`);
-    assert.deepEqual(failure?.details, [
-      { path: record.path, expected: null, found: record.found, errorRecord: uri },
-    ]);
+    assert.deepEqual(failure?.details, [{ path: record.path, expected: null, found: record.found, errorRecord: uri }]);
   });
 
   it('no record, or one that is not ours, gives no failure (the generic one applies)', async () => {
