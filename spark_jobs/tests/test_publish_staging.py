@@ -9,6 +9,7 @@ import re
 
 import pytest
 from card_features import offline_publish
+from card_features.failures import LedgerConflict
 from card_features.lake_fs import LakeFs
 from lakeutil import ev, run_backfill, write_bronze
 
@@ -119,3 +120,29 @@ def test_a_killed_attempts_staging_of_a_day_it_recorded_is_removed_by_the_attemp
     base = os.path.join(store_root(lake), "data")
     rows = spark.read.option("basePath", base).parquet(*store_files(lake, DAYS[1])).collect()
     assert len(rows) == 12 and len({r["event_id"] for r in rows}) == 12
+
+
+def test_two_attempts_publishing_one_day_one_records_it_the_other_stops(spark, lake, monkeypatch):
+    bronze(lake)
+    run_backfill(spark, lake, DAYS[0], DAYS[0], "--run-id", RUN, "--feature-group", GROUP)
+    original = offline_publish._move_and_record
+    raced = []
+
+    def the_other_attempt_first(*args, **kwargs):
+        # Attempt A decided (no record yet) and staged; attempt B publishes the same day from start to end.
+        if not raced:
+            raced.append(None)
+            raced[0] = chunk(spark, lake, DAYS[0], "--compute-dates", "")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(offline_publish, "_move_and_record", the_other_attempt_first)
+    with pytest.raises(LedgerConflict, match=f"publication/{GROUP}/feature_version=v1/dt={DAYS[0]}.json"):
+        chunk(spark, lake, DAYS[0], "--compute-dates", "")
+    assert raced[0][0]["offline_publication"] == {DAYS[0]: {"status": "published", "records": 12}}
+    rec = record(lake, DAYS[0])
+    files = store_files(lake, DAYS[0])
+    assert rec["status"] == "done" and rec["attempts"] == 1 and sorted(rec["offline_files"]) == [f"file://{f}" for f in files]
+    rows = spark.read.option("basePath", os.path.join(store_root(lake), "data")).parquet(*files).collect()
+    assert len(rows) == 12 and len({r["event_id"] for r in rows}) == 12, "the loser moved nothing"
+    run_stage = os.path.join(store_root(lake), "_staging", "feature_version=v1", f"run={RUN}")
+    assert glob.glob(os.path.join(run_stage, "**", "*.parquet"), recursive=True) == []
