@@ -141,8 +141,21 @@ def _is_stale(lock: str, holder: Optional[dict]) -> bool:
             return False
     if holder.get("host") != socket.gethostname():
         return False  # another machine's process cannot be looked at: wait for it
-    start = process_start(int(holder.get("pid", -1)))
+    pid = int(holder.get("pid", -1))
+    if not os.path.exists("/proc/self/stat"):  # no /proc (macOS): the pid alone says whether it runs
+        return not _pid_runs(pid)
+    start = process_start(pid)
     return start is None or start != holder.get("start")
+
+
+def _pid_runs(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # it runs, as another user
+    return pid > 0
 
 
 def _break(lock: str, holder: Optional[dict]) -> None:
