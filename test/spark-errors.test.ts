@@ -69,6 +69,22 @@ describe('spark error records', () => {
     assert.equal(full?.message, 'storage error at an unknown path: no space left on the device');
   });
 
+  it('a LedgerConflict record is a non-retryable LedgerConflict failure naming the record and both etags', async () => {
+    const record = {
+      type: 'LedgerConflict',
+      path: 'file:///lake/_ledger/gold/card_features/feature_version=v1/dt=2025-10-01.json',
+      expected: null,
+      found: '0cc175b9c0f1b6a831c399e269772661',
+      reason: 'expected no record, found etag 0cc175b9c0f1b6a831c399e269772661: another writer got there first',
+    };
+    const uri = put('conflict.json', record);
+    const failure = await sparkJobFailure(lake, uri);
+    assert.equal(failure?.type, 'LedgerConflict');
+    assert.equal(failure?.nonRetryable, true);
+    assert.equal(failure?.message, `ledger conflict at ${record.path}: ${record.reason}`);
+    assert.deepEqual(failure?.details, [{ path: record.path, expected: null, found: record.found, errorRecord: uri }]);
+  });
+
   it('no record, or one that is not ours, gives no failure (the generic one applies)', async () => {
     assert.equal(await sparkJobFailure(lake, `file://${dir}/missing.json`), undefined);
     assert.equal(await sparkJobFailure(lake, put('garbage.json', '{"type": "BadIn')), undefined);

@@ -9,6 +9,8 @@ orchestrator, and printed on stderr as one `card_features error:` line:
   is needed, no space), with the path and the cause in plain words.
 - OutOfMemory: a JVM ran out of memory, or an executor was killed for its memory; the orchestrator
   runs the chunk again a rung higher on its memory ladder (src/activities/memory-ladder.ts).
+- LedgerConflict: a conditional ledger write failed (conditional.py): another writer changed the
+  record since this job read it. Not retried blindly: the orchestrator decides again from the ledger.
 """
 import argparse
 import errno
@@ -55,6 +57,31 @@ _OOM_SIGNATURES = [
 
 _URI = r"(?:s3a?|s3n|file):/[^\s:;,'\"()]*[^\s:;,'\"().]"
 ERROR_LINE_PREFIX = "card_features error: "
+
+
+class LedgerConflict(Exception):
+    """A ledger record was not what this writer read (or is locked by a live writer): nothing written."""
+
+    def __init__(self, path: str, expected: Optional[str], found: Optional[str], reason: str = ""):
+        self.path, self.expected, self.found = path, expected, found
+        self.reason = reason or (f"expected {'etag ' + expected if expected else 'no record'}, "
+                                 f"found {'etag ' + found if found else 'no record'}: another writer got there first")
+        super().__init__(f"ledger record {path}: {self.reason}")
+
+    def record(self) -> Dict:
+        return {"type": "LedgerConflict", "path": normalize_uri(self.path), "expected": self.expected,
+                "found": self.found, "reason": self.reason}
+
+
+class ConditionalWritesUnavailable(RuntimeError):
+    """The lake cannot take a conditional write from this job (S3 without a capable boto3): refused, not retried."""
+
+    def __init__(self, path: str, reason: str):
+        self.path, self.reason = path, reason
+        super().__init__(f"{path}: {reason}")
+
+    def record(self) -> Dict:
+        return {"type": "StorageError", "path": normalize_uri(self.path), "reason": self.reason, "retryable": False}
 
 
 def split_error_path(argv: Sequence[str]) -> Tuple[Optional[str], List[str]]:
@@ -218,6 +245,8 @@ def message(record: Dict) -> str:
         return "; ".join(f"bronze file {f['uri']} (dt={f['dt']}) cannot be read: {f['reason']}" for f in record["files"])
     if record["type"] == "OutOfMemory":
         return f"out of memory: {record['signature']}"
+    if record["type"] == "LedgerConflict":
+        return f"ledger conflict at {record['path']}: {record['reason']}"
     return f"storage error at {record['path'] or 'an unknown path'}: {record['reason']}"
 
 
@@ -236,6 +265,8 @@ def describe(spark, cfg, exc: BaseException) -> Optional[Dict]:
     A read failure is traced to its files over every bronze partition the run reads (its days, the
     lookback before and the lateness after), so a corrupt file is named whichever chunk met it.
     """
+    if isinstance(exc, (LedgerConflict, ConditionalWritesUnavailable)):
+        return exc.record()
     text = exception_text(exc)
     oom = out_of_memory_signature(text)
     if oom is not None:

@@ -14,13 +14,14 @@ import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import definitions, failures, ledger, offline_publish, transform
+from . import conditional, definitions, failures, lake_fs, ledger, offline_publish, transform
 from .definitions import FeatureDefinition, get_definition
+from .lake_fs import LakeFs
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class JobConfig:
     # Days to publish to the offline store from the job (offline_publish.py), and the store.
     offline_publish_dates: Optional[List[str]] = None
     offline_store: str = ""
+    # This job attempt (one process running the job): names the staging and temporaries only it may delete.
+    attempt_id: str = field(default_factory=lambda: f"{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
 
 
 def lake_root(bucket: str) -> str:
@@ -141,106 +144,10 @@ def parse_args(argv: List[str]) -> JobConfig:
 def code_revision(label: str) -> str:
     """A hash of this job's own source, so a manifest names exactly the code that produced it."""
     digest = hashlib.sha256()
-    for module in (definitions, ledger, transform, sys.modules[__name__]):
+    for module in (definitions, ledger, transform, lake_fs, conditional, sys.modules[__name__]):
         digest.update(inspect.getsource(module).encode())
     sha = digest.hexdigest()[:12]
     return f"{label}+{sha}" if label else sha
-
-
-def _etag(status) -> Optional[str]:
-    """The object's ETag from an S3A FileStatus (Hadoop's EtagSource); None on file systems without one."""
-    try:
-        etag = status.getEtag()
-    except Exception:  # py4j: no such method on this FileStatus class (local disk, EMRFS)
-        return None
-    return str(etag).strip('"') if etag else None
-
-
-class LakeFs:
-    """The few Hadoop FileSystem calls the job needs, on whatever scheme the path has."""
-
-    def __init__(self, spark: SparkSession):
-        self._jvm = spark.sparkContext._jvm
-        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
-
-    def _path(self, path: str):
-        p = self._jvm.org.apache.hadoop.fs.Path(path)
-        return p.getFileSystem(self._conf), p
-
-    def exists(self, path: str) -> bool:
-        fs, p = self._path(path)
-        return bool(fs.exists(p))
-
-    def data_bytes(self, path: str) -> int:
-        """Total size of the directory's data files (not hidden: `_x`, `.x`); -1 when it holds none."""
-        fs, p = self._path(path)
-        if not fs.exists(p):
-            return -1
-        sizes = [
-            s.getLen() for s in fs.listStatus(p)
-            if s.isFile() and not s.getPath().getName().startswith(("_", "."))
-        ]
-        return sum(sizes) if sizes else -1
-
-    def has_data_files(self, path: str) -> bool:
-        return self.data_bytes(path) >= 0
-
-    def delete(self, path: str) -> None:
-        fs, p = self._path(path)
-        fs.delete(p, True)
-
-    def data_files(self, path: str) -> List[str]:
-        """URIs of the directory's data files (not hidden), sorted; [] when there are none."""
-        fs, p = self._path(path)
-        if not fs.exists(p):
-            return []
-        return sorted(
-            f"{path}/{s.getPath().getName()}" for s in fs.listStatus(p)
-            if s.isFile() and not s.getPath().getName().startswith(("_", "."))
-        )
-
-    def file_statuses(self, path: str) -> List[Dict]:
-        """The directory's data files (not hidden) with size, modification time (ms) and ETag when known."""
-        fs, p = self._path(path)
-        if not fs.exists(p):
-            return []
-        out = []
-        for s in fs.listStatus(p):
-            name = s.getPath().getName()
-            if not s.isFile() or name.startswith(("_", ".")):
-                continue
-            out.append({"path": f"{path}/{name}", "size": int(s.getLen()),
-                        "mtime": int(s.getModificationTime()), "etag": _etag(s)})
-        return sorted(out, key=lambda f: f["path"])
-
-    def read_text(self, path: str) -> Optional[str]:
-        fs, p = self._path(path)
-        if not fs.exists(p):
-            return None
-        stream = fs.open(p)
-        try:
-            return str(self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
-        finally:
-            stream.close()
-
-    def write_text(self, path: str, text: str) -> None:
-        """Replace the file in one step: readers see the old text or the new, never none or half.
-
-        A local file is written beside and renamed over (rename(2) is atomic); an S3 object appears
-        whole when its upload completes (a Hadoop rename on S3 is a copy and a delete, with a gap).
-        """
-        if path.startswith("file://"):
-            local = path[len("file://"):]
-            os.makedirs(os.path.dirname(local), exist_ok=True)
-            tmp = f"{local}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, local)
-            return
-        fs, p = self._path(path)
-        out = fs.create(p, True)
-        out.write(bytearray(text.encode("utf-8")))
-        out.close()
 
 
 # Session settings the job relies on; tests and the benchmark build their sessions from the same dict.
@@ -368,6 +275,8 @@ class ChunkPlan:
     process: List[str]
     # Each day's current gold location (None: no gold yet).
     current: Dict[str, Optional[str]]
+    # Each day's commit record as read now (its etag; None: no commit): the commit replaces only that.
+    commit_etags: Dict[str, Optional[str]] = field(default_factory=dict)
 
     @property
     def existing(self) -> List[str]:
@@ -422,7 +331,8 @@ def plan_chunk(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, start:
     bronze_bytes = {d: fs.data_bytes(_partition(cfg.bronze_table, d)) for d in read_dates}
     present = [d for d in read_dates if bronze_bytes[d] >= 0]
     coverage_gaps = [d for d in days if d not in present]
-    current = {d: current_gold(fs, cfg, d) for d in days}
+    seen = {d: current_gold(fs, cfg, d) for d in days}
+    current = {d: seen[d][0] for d in days}
     if cfg.compute_dates is not None:
         skipped = [d for d in days if d not in cfg.compute_dates]
     else:
@@ -436,6 +346,7 @@ def plan_chunk(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, start:
         # existing gold, if any, is left as it is), so a later run fills it once the bronze is there.
         process=[d for d in days if d not in skipped and d not in coverage_gaps],
         current=current,
+        commit_etags={d: seen[d][1] for d in days},
     )
 
 
@@ -471,8 +382,8 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start: dt.date, e
         result = _compute_and_write(ChunkContext(spark, fs, cfg, definition, plan))
         manifest = with_results(manifest, plan, result)
         # The gold files are complete: make them current, one ledger commit per processed day.
-        manifest.commits = _commit_days(fs, cfg, definition, plan.process, manifest.output_rows_per_dt,
-                                        plan.current, revision, _job_lineage(spark))
+        manifest.commits = _commit_days(fs, cfg, definition, plan, manifest.output_rows_per_dt, revision,
+                                        _job_lineage(spark))
     if cfg.offline_publish_dates:
         manifest.offline_publication = offline_publish.publish_days(
             spark, fs, cfg, [d for d in plan.days if d in cfg.offline_publish_dates])
@@ -639,21 +550,22 @@ def with_results(manifest: Manifest, plan: ChunkPlan, result: ChunkResult) -> Ma
     )
 
 
-def current_gold(fs: LakeFs, cfg: JobConfig, day: str) -> Optional[str]:
-    """Location of the day's current gold: its ledger commit's, or files written without a ledger."""
-    text = fs.read_text(ledger.commit_path(cfg.ledger_root, cfg.feature_version, day))
-    if text is not None:
-        return json.loads(text).get("location")
+def current_gold(fs: LakeFs, cfg: JobConfig, day: str) -> Tuple[Optional[str], Optional[str]]:
+    """(location of the day's current gold, etag of its commit): the commit's location, or files written
+    without a ledger (no etag then: the day's first commit must create the record)."""
+    read = fs.read_text_with_etag(ledger.commit_path(cfg.ledger_root, cfg.feature_version, day))
+    if read is not None:
+        return json.loads(read[0]).get("location"), read[1]
     flat = ledger.flat_location(cfg.gold_table, cfg.feature_version, day)
-    return flat if fs.has_data_files(flat) else None
+    return (flat if fs.has_data_files(flat) else None), None
 
 
-def _commit_days(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, process: List[str],
-                 rows: Dict[str, int], current: Dict[str, Optional[str]], revision: str,
-                 job_lineage: Dict) -> Dict[str, Dict]:
-    """After the data files are written, make them current: one ledger commit record per processed day."""
-    commits = {}
-    for d in process:
+def _commit_days(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, plan: ChunkPlan,
+                 rows: Dict[str, int], revision: str, job_lineage: Dict) -> Dict[str, Dict]:
+    """After the data files are written, make them current: one ledger commit record per processed day,
+    each replacing only the commit the plan read (LedgerConflict, and nothing written, if it changed)."""
+    commits, current = {}, plan.current
+    for d in plan.process:
         location = ledger.run_location(cfg.gold_table, cfg.feature_version, d, cfg.run_id) if rows[d] > 0 else None
         files = fs.data_files(location) if location else []
         commit = ledger.GoldCommit(
@@ -665,7 +577,9 @@ def _commit_days(fs: LakeFs, cfg: JobConfig, definition: FeatureDefinition, proc
             previous_location=current[d] if current[d] != location else None,
             job={"feature_group": cfg.feature_group, "start_date": cfg.start.isoformat(), "end_date": cfg.end.isoformat()},
         ).to_json()
-        fs.write_text(ledger.commit_path(cfg.ledger_root, cfg.feature_version, d), json.dumps(commit, indent=2, sort_keys=True))
+        etag = plan.commit_etags.get(d)
+        fs.write_text_if(ledger.commit_path(cfg.ledger_root, cfg.feature_version, d),
+                         json.dumps(commit, indent=2, sort_keys=True), if_match=etag, if_none_match=etag is None)
         commits[d] = commit
     return commits
 

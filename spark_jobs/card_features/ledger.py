@@ -3,7 +3,9 @@
 Gold of a run is written to its own location, `<gold>/feature_version=V/dt=D/run=R/`, never over the
 files readers use; the commit record written after the data files says which location is current.
 Readers (the catalog, ingestion, validation) follow the record, so a day switches from the old gold to
-the new in one write and a failed run leaves the old gold current. The record format is documented in
+the new in one write and a failed run leaves the old gold current. That write is conditional
+(conditional.py): it replaces only the commit the job read when it planned, so of two jobs racing on
+a day one commits and the other stops with LedgerConflict. The record format is documented in
 docs/design.md and read by src/activities/ledger.ts.
 """
 import datetime as dt

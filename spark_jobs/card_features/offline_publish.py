@@ -4,15 +4,19 @@ the online store needs.
 
 Each (feature group, feature version, day) is one replaceable unit:
 
-1. the days' records are written to a run-scoped staging directory in one Spark write (hidden:
-   readers skip `_x`);
-2. a publication record with status `in_progress` names the final files about to appear;
-3. the staged files are moved to their final names in the offline store's layout;
-4. the record is replaced by one with status `done`.
+1. the days' records are written in one Spark write to this job attempt's own staging directory,
+   `_staging/feature_version=V/run=R/attempt=A/` (hidden: readers skip `_x`); no other job, chunk or
+   attempt writes, lists or deletes it, and the attempt deletes it when it ends;
+2. a publication record with status `in_progress` names the final files about to appear (and the
+   attempt's staging), replacing only the record read when deciding (conditional.py);
+3. what an earlier attempt's `in_progress` record names is removed (its files, its staging of the day),
+   then the staged files are moved to their final names in the offline store's layout;
+4. the record is replaced by one with status `done`, again only if it is still the one written in 2.
 
 A job that dies after 2 leaves a record naming every file it may have moved: the next run deletes
-them (and any staging) before writing the day again, so a day is never in the store twice. A day
-whose `done` record matches its current gold is skipped. The record format is the publication
+them before writing the day again, so a day is never in the store twice. A day whose `done` record
+matches its current gold is skipped. A record changed by another writer meanwhile stops the job with
+LedgerConflict instead of overwriting it. The record format is the publication
 record of src/activities/ledger.ts (docs/design.md, "A Spark publication").
 
 Two stores:
@@ -98,16 +102,17 @@ def publish_days(spark: SparkSession, fs, cfg, days: List[str]) -> Dict[str, Dic
         commit = _current_commit(fs, cfg, day)
         if commit is None or commit.get("rows", 0) == 0:
             continue
-        previous = _read_json(fs, publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day))
+        read = fs.read_text_with_etag(publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day))
+        previous, etag = (json.loads(read[0]), read[1]) if read else (None, None)
         if _already_done(previous, commit):
             out[day] = {"status": "already_published", "records": previous["records_written"]}
         else:
-            todo.append((day, commit, previous))
+            todo.append((day, commit, previous, etag))
     if not todo:
         return out
     if cfg.offline_store.startswith("sagemaker:"):
         arn = cfg.offline_store[len("sagemaker:"):]
-        records = [_publish_with_connector(spark, fs, cfg, day, commit, previous, arn) for day, commit, previous in todo]
+        records = [_publish_with_connector(spark, fs, cfg, unit, arn) for unit in todo]
     else:
         records = _publish_local(spark, fs, cfg, todo)
     for r in records:
@@ -115,58 +120,66 @@ def publish_days(spark: SparkSession, fs, cfg, days: List[str]) -> Dict[str, Dic
     return out
 
 
-def _publish_local(spark: SparkSession, fs, cfg, todo: List) -> List[Dict]:
-    """All days in one Spark write to this run's staging, then each day moved and recorded on its own."""
+def staging_dir(cfg) -> str:
+    """This job attempt's own staging: no other attempt (of this run or any) writes, lists or deletes it."""
     root = cfg.offline_store[len("local:"):]
-    for day, _, previous in todo:
-        _undo_partial(fs, root, cfg, day, previous)
-    stage = f"{root}/_staging/feature_version={cfg.feature_version}/run={cfg.run_id}"
-    if fs.exists(stage):
-        fs.delete(stage)
-    files = [f for _, commit, _ in todo for f in commit["files"]]
+    return f"{root}/_staging/feature_version={cfg.feature_version}/run={cfg.run_id}/attempt={cfg.attempt_id}"
+
+
+def _publish_local(spark: SparkSession, fs, cfg, todo: List) -> List[Dict]:
+    """All days in one Spark write to this attempt's staging, then each day moved and recorded on its own."""
+    root = cfg.offline_store[len("local:"):]
+    stage = staging_dir(cfg)
+    files = [f for _, commit, _, _ in todo for f in commit["files"]]
     # The gold's own partition columns (dt) come from the paths under the gold table.
     gold = spark.read.option("basePath", cfg.gold_table).parquet(*files)
-    (offline_frame(gold, cfg.feature_version, keep=("dt",))
-     .write.mode("overwrite").partitionBy("dt", "year", "month", "day", "hour").parquet(stage))
-    fail_after = os.environ.get(FAIL_AFTER_ENV)
-    records = []
-    for n, (day, commit, previous) in enumerate(todo):
-        die_at = 1 if fail_after is not None and n == int(fail_after) else None
-        records.append(_move_and_record(fs, cfg, root, f"{stage}/dt={day}", (day, commit, previous), die_at))
-    fs.delete(stage)
+    try:
+        # The directory is new (the attempt id is), so Spark's temporaries under it are this write's alone.
+        (offline_frame(gold, cfg.feature_version, keep=("dt",))
+         .write.mode("errorifexists").partitionBy("dt", "year", "month", "day", "hour").parquet(stage))
+        fail_after = os.environ.get(FAIL_AFTER_ENV)
+        records = []
+        for n, unit in enumerate(todo):
+            die_at = 1 if fail_after is not None and n == int(fail_after) else None
+            records.append(_move_and_record(fs, cfg, root, f"{stage}/dt={unit[0]}", unit, die_at))
+    finally:
+        fs.delete(stage)  # ours alone; a day left in_progress is staged again by the next attempt
     return records
 
 
 def _move_and_record(fs, cfg, root: str, stage: str, unit, die_at: Optional[int]) -> Dict:
-    """Record the files about to appear, move them into the layout, record the day done."""
-    day, commit, previous = unit
+    """Claim the day (the files about to appear), undo an earlier attempt's part, move, record it done."""
+    day, commit, previous, etag = unit
     staged = _staged_files(fs, stage)
     prefix = f"{file_prefix(cfg.feature_version, day)}{cfg.run_id}_"
     final = [f"{root}/data/{rel.rsplit('/', 1)[0]}/{prefix}{rel.rsplit('/', 1)[1]}" for rel in staged]
     path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
-    fs.write_text(path, json.dumps(_record(cfg, day, commit, previous, final, status="in_progress"), indent=2))
+    claim = _record(cfg, day, commit, previous, final, status="in_progress")
+    claimed = fs.write_text_if(path, json.dumps(claim, indent=2), if_match=etag, if_none_match=etag is None)
+    _undo_partial(fs, cfg, day, previous)
     for i, (rel, dest) in enumerate(zip(staged, final)):
         if i == die_at:
             # Test-only midway death: not caught by the job, which fails as a crash would, the day half moved.
             raise RuntimeError(f"{FAIL_AFTER_ENV}: failing midway through the publication of {day}")
         _rename(fs, f"{stage}/{rel}", dest)
     record = _record(cfg, day, commit, previous, final, status="done")
-    fs.write_text(path, json.dumps(record, indent=2))
+    fs.write_text_if(path, json.dumps(record, indent=2), if_match=claimed)
     return record
 
 
-def _publish_with_connector(spark, fs, cfg, day, commit, previous, arn) -> Dict:
+def _publish_with_connector(spark, fs, cfg, unit, arn) -> Dict:
     """The AWS path: the Feature Store Spark connector, offline store only (its jar on the classpath).
 
     Called through py4j as its Python wrapper does (feature_store_pyspark.FeatureStoreManager), without
     the wrapper: it imports pyspark.ml and so numpy, and the jar is all the job needs.
     """
+    day, commit, previous, etag = unit
     if previous and previous.get("status") == "in_progress":
         # The connector appends: what a dead attempt wrote cannot be removed, only counted (docs/aws.md).
         raise RuntimeError(f"day {day}: an earlier Spark publication died midway; the connector cannot replace it")
     record = _record(cfg, day, commit, previous, [], status="in_progress")
     path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
-    fs.write_text(path, json.dumps(record, indent=2))
+    claimed = fs.write_text_if(path, json.dumps(record, indent=2), if_match=etag, if_none_match=etag is None)
     frame = offline_frame(spark.read.parquet(*commit["files"]), cfg.feature_version).drop(
         *OFFLINE_EXTRA_COLUMNS, "year", "month", "day", "hour")
     jvm = spark.sparkContext._jvm
@@ -175,17 +188,21 @@ def _publish_with_connector(spark, fs, cfg, day, commit, previous, arn) -> Dict:
     # FeatureStoreManager().ingest_data(frame, arn, target_stores=["OfflineStore"]), as the wrapper calls it.
     jvm.software.amazon.sagemaker.featurestore.sparksdk.FeatureStoreManager(None).ingestDataInJava(frame._jdf, arn, stores)
     record = _record(cfg, day, commit, previous, [], status="done")
-    fs.write_text(path, json.dumps(record, indent=2))
+    fs.write_text_if(path, json.dumps(record, indent=2), if_match=claimed)
     return record
 
 
-def _undo_partial(fs, root: str, cfg, day: str, previous: Optional[Dict]) -> None:
-    """Remove what an attempt that died midway through the day's move left in the store: every file
-    its in-progress record names (staging is hidden from readers and replaced by the next write)."""
-    if previous and previous.get("published_with") == "spark" and previous.get("status") != "done":
-        for f in previous.get("offline_files", []):
-            if fs.exists(f):
-                fs.delete(f)
+def _undo_partial(fs, cfg, day: str, previous: Optional[Dict]) -> None:
+    """Remove what an attempt that died midway through the day's move left: every file its in-progress
+    record names, and its staging of the day (that record names the attempt; this one now owns the day)."""
+    if not (previous and previous.get("published_with") == "spark" and previous.get("status") != "done"):
+        return
+    stale = list(previous.get("offline_files", []))
+    if previous.get("staging") and previous.get("spark_attempt") != cfg.attempt_id:
+        stale.append(f"{previous['staging']}/dt={day}")
+    for f in stale:
+        if fs.exists(f):
+            fs.delete(f)
 
 
 def _staged_files(fs, stage: str) -> List[str]:
@@ -233,6 +250,10 @@ def _record(cfg, day: str, commit: Dict, previous: Optional[Dict], files: List[s
         "attempts": (previous or {}).get("attempts", 0) + 1,
         "offline_files": files,
         "spark_run_id": cfg.run_id,
+        # The job attempt that wrote the record and its staging (offline store only), so a later
+        # attempt that takes the day over from an in_progress record removes exactly that staging.
+        "spark_attempt": cfg.attempt_id,
+        **({"staging": staging_dir(cfg)} if cfg.offline_store.startswith("local:") else {}),
         "updated_at": ledger.now_iso(),
     }
 

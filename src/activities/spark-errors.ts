@@ -12,7 +12,8 @@ import { outOfMemoryFailure } from './memory-ladder';
 export type SparkErrorRecord =
   | { type: 'BadInput'; files: BadBronzeFile[] }
   | { type: 'StorageError'; path: string; reason: string; retryable: boolean }
-  | { type: 'OutOfMemory'; signature: string };
+  | { type: 'OutOfMemory'; signature: string }
+  | { type: 'LedgerConflict'; path: string; expected: string | null; found: string | null; reason: string };
 
 /**
  * The failure to throw for a failed job run, from its error record at `errorUri`; undefined when
@@ -43,6 +44,16 @@ export async function sparkJobFailure(lake: Lake, errorUri: string): Promise<App
       message: `storage error at ${record.path || 'an unknown path'}: ${record.reason}`,
       nonRetryable: record.retryable !== true,
       details: [{ path: record.path, reason: record.reason, errorRecord: errorUri }],
+    });
+  }
+  if (record.type === 'LedgerConflict') {
+    // Another writer changed the record since the job read it: the same job again would meet it again;
+    // the next decision re-reads the ledger (a retry of the chunk, or the operator's retry-failed).
+    return ApplicationFailure.create({
+      type: FAILURE.ledgerConflict,
+      message: `ledger conflict at ${record.path}: ${record.reason}`,
+      nonRetryable: true,
+      details: [{ path: record.path, expected: record.expected, found: record.found, errorRecord: errorUri }],
     });
   }
   if (record.type === 'OutOfMemory' && typeof record.signature === 'string') {

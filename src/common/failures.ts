@@ -24,4 +24,6 @@ export const FAILURE = {
   backfillOverlap: 'BackfillOverlap',
   /** The worker shut down while a job ran on; the next attempt follows the same run. */
   workerShutdown: 'WorkerShutdown',
+  /** A conditional ledger write failed: another writer changed the record since it was read. */
+  ledgerConflict: 'LedgerConflict',
 } as const;
