@@ -51,6 +51,7 @@ import {
 import { rootMessage } from '../common/errors';
 import { FAILURE } from '../common/failures';
 import { chunkWorkflow, PATCHES } from './chunk';
+import { refuseForgedCarry } from './accept';
 import { describeConflicts, formatDays, type LeaseConflict } from '../common/lease';
 import { recordBackfillFinished, recordChunkFinished } from './metrics';
 import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummary } from './ui';
@@ -106,6 +107,7 @@ export interface BackfillCarry {
 }
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
+  refuseForgedCarry(carry);
   const { workflowId } = workflowInfo();
   const seen: { request?: BackfillRequest } = { request: carry?.request };
   let report: BackfillReport;

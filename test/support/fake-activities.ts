@@ -8,6 +8,7 @@ import type { BackfillRequest } from '../../src/common/input';
 import type { ChunkSpec } from '../../src/common/plan';
 import type { ChunkManifest, IngestResult } from '../../src/common/results';
 import type { LeaseConflict } from '../../src/common/lease';
+import { enforceWorkerRules } from '../../src/activities/worker-rules';
 
 export interface FakeOptions {
   /**
@@ -128,6 +129,10 @@ export function fakeActivities(options: FakeOptions = {}) {
       if (options.outcomeFails) throw new Error('metric service unavailable');
       outcomes.push(outcome);
       return true;
+    },
+    // The real rules: a forged chunk start is refused here as by the worker (not recorded as a step).
+    async checkRequest(request) {
+      enforceWorkerRules(request);
     },
     async preflight() {
       calls.push({ step: 'preflight', chunkId: '-' });
