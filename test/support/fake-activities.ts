@@ -29,6 +29,8 @@ export interface FakeOptions {
   ingest?: { failedRecords?: number; throttled?: number; retries?: number };
   /** Recording a backfill's outcome fails (retryably) every time. */
   outcomeFails?: boolean;
+  /** While this returns true, releasing the overlap lease waits (heartbeating): a test holds the backfill ending. */
+  holdRelease?: () => boolean;
   /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
   leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
@@ -118,6 +120,10 @@ export function fakeActivities(options: FakeOptions = {}) {
     async releaseLease(input) {
       calls.push({ step: 'releaseLease', chunkId: '-' });
       leaseCalls.push({ ...input, step: 'releaseLease' });
+      while (options.holdRelease?.()) {
+        Context.current().heartbeat();
+        await Context.current().sleep(50);
+      }
       return true;
     },
   };
