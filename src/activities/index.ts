@@ -31,6 +31,7 @@ import { namespaceSearchAttributeProblem } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { bronzeBytesFrom, chunkSettings } from './sizing';
 import { computeGold, type ComputedJob } from './spark-step';
+import { SparkAttempt } from './spark-attempts';
 import { enforceWorkerRules } from './worker-rules';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
@@ -136,45 +137,55 @@ export function createActivities(backends: Backends) {
      * job run (followed across worker restarts); days already committed are not computed again.
      */
     async runSparkJob(input: RunSparkJobInput, ...legacy: unknown[]): Promise<SparkJobResult> {
-      const { request, chunk, runName } = sparkInput(input, legacy);
-      enforceWorkerRules(request);
-      // Chunks scheduled before the ledger carry no run id: their own workflow run stands in.
-      const runId = input.runId ?? Context.current().info.workflowExecution?.runId ?? runName;
-      const days = dateRange(chunk.startDate, chunk.endDate);
-      const before = await readStates(lake, request, days);
-      const computeDates = before.filter((s) => goldDecision(s, request, runId).action === 'compute').map((s) => s.dt);
-      const accepted = request.acceptDefinitionChange
-        ? replacedDefinitions(before, computeDates, request.featureVersion)
-        : undefined;
-      const publishDates = sparkPublishDates(request, before, computeDates);
-      let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
-      if (computeDates.length > 0 || publishDates.length > 0) {
-        const args = [
-          ...sparkJobArgs({
-            request,
-            chunk,
-            codeRevision: backends.codeRevision ?? '',
-            ledger: { runId, computeDates },
-          }),
-          ...sparkPublishArgs(request, publishDates),
-        ];
-        job = await computeGold(backends, {
-          request,
-          chunk,
-          args,
-          runName,
-          manifest: manifestUri(request, chunk.id, runId),
-          errorRecord: errorRecordUri(request, chunk.id, runId),
-        });
-      }
-      const after = await readStates(lake, request, days);
-      const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
-      return {
-        manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
-        jobRunId: job.jobRunId,
-        logLocation: job.logLocation,
-        sparkSettings: job.settings,
-      };
+      // Real failures counted across attempts (spark-attempts.ts); a worker shutdown is not one.
+      const attempt = new SparkAttempt(Context.current());
+      return attempt.run(async () => {
+        const { request, chunk, runName } = sparkInput(input, legacy);
+        enforceWorkerRules(request);
+        // Chunks scheduled before the ledger carry no run id: their own workflow run stands in.
+        const runId = input.runId ?? Context.current().info.workflowExecution?.runId ?? runName;
+        const days = dateRange(chunk.startDate, chunk.endDate);
+        const before = await readStates(lake, request, days);
+        const computeDates = before
+          .filter((s) => goldDecision(s, request, runId).action === 'compute')
+          .map((s) => s.dt);
+        const accepted = request.acceptDefinitionChange
+          ? replacedDefinitions(before, computeDates, request.featureVersion)
+          : undefined;
+        const publishDates = sparkPublishDates(request, before, computeDates);
+        let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
+        if (computeDates.length > 0 || publishDates.length > 0) {
+          const args = [
+            ...sparkJobArgs({
+              request,
+              chunk,
+              codeRevision: backends.codeRevision ?? '',
+              ledger: { runId, computeDates },
+            }),
+            ...sparkPublishArgs(request, publishDates),
+          ];
+          job = await computeGold(
+            backends,
+            {
+              request,
+              chunk,
+              args,
+              runName,
+              manifest: manifestUri(request, chunk.id, runId),
+              errorRecord: errorRecordUri(request, chunk.id, runId),
+            },
+            attempt,
+          );
+        }
+        const after = await readStates(lake, request, days);
+        const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
+        return {
+          manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
+          jobRunId: job.jobRunId,
+          logLocation: job.logLocation,
+          sparkSettings: job.settings,
+        };
+      });
     },
 
     async refreshCatalog(input: ChunkStepInput, ...legacy: unknown[]): Promise<CatalogResult> {

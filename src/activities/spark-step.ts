@@ -13,6 +13,7 @@ import { climbMemoryLadder, outOfMemoryFailure, outOfMemorySignature } from './m
 import { bronzeBytesOf, chunkSettings } from './sizing';
 import { sparkJobFailure } from './spark-errors';
 import { stopOrDetach } from './spark-stop';
+import type { SparkAttempt } from './spark-attempts';
 import { enforceSubmittedConf } from './worker-rules';
 
 export interface ComputedJob {
@@ -26,23 +27,27 @@ export interface ComputedJob {
  * The Spark run of the days to compute: sized from the bronze it will read (the request's sparkConf
  * wins), followed to its end, and run again a rung up the memory ladder when it ran out of memory.
  */
-export async function computeGold(backends: Backends, job: Omit<FollowInput, 'previous'>): Promise<ComputedJob> {
+export async function computeGold(
+  backends: Backends,
+  job: Omit<FollowInput, 'previous'>,
+  attempt: SparkAttempt,
+): Promise<ComputedJob> {
   const { lake, spark } = backends;
   const ctx = Context.current();
   const { request, chunk } = job;
   const sized = chunkSettings(backends.sparkSizes, await bronzeBytesOf(lake, request, chunk), request.sparkConf);
   ctx.log.info('spark settings', { chunk: chunk.id, ...sized });
   // The run of an earlier attempt (followed, not restarted) and the settings it ran with.
-  const previous = ctx.info.heartbeatDetails as SparkHeartbeat | undefined;
+  const previous = attempt.previousRun;
   const climbed = await climbMemoryLadder({
     ladder: backends.memoryLadder,
-    conf: { ...sized.conf, ...previous?.sparkConf },
+    conf: { ...sized.conf, ...attempt.prior.sparkConf },
     onEscalate: (e) => ctx.log.warn('out of memory: running again with more memory', { chunk: chunk.id, ...e }),
     run: (sparkConf, first) => {
       // Whatever the request and an earlier attempt's heartbeat say: only allowed keys and safe values.
       enforceSubmittedConf(sparkConf, workerConf(backends));
       return followSparkJob(
-        { spark, lake, pollIntervalMs: backends.pollIntervalMs ?? 2000 },
+        { spark, lake, pollIntervalMs: backends.pollIntervalMs ?? 2000, attempt },
         { ...job, request: { ...request, sparkConf }, previous: first ? previous : undefined },
       );
     },
@@ -70,12 +75,14 @@ export interface FollowInput {
   previous?: JobHandle;
 }
 
-/** What the Spark activity heartbeats: the run's handle and the settings it was submitted with. */
-type SparkHeartbeat = JobHandle & { sparkConf?: Record<string, string> };
-
 /** Runs the Spark job to the end, following the same run across worker restarts; returns its manifest. */
 async function followSparkJob(
-  { spark, lake, pollIntervalMs }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number },
+  {
+    spark,
+    lake,
+    pollIntervalMs,
+    attempt,
+  }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number; attempt: SparkAttempt },
   { request, chunk, args, runName, manifest, errorRecord, previous }: FollowInput,
 ): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
   const ctx = Context.current();
@@ -84,15 +91,15 @@ async function followSparkJob(
     handle = await spark.submit({ request, chunk, args, runName });
     ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
   }
-  const beat: SparkHeartbeat = { ...handle, sparkConf: request.sparkConf };
-  ctx.heartbeat(beat);
+  const beat = () => attempt.heartbeat({ ...handle, sparkConf: request.sparkConf });
+  beat();
   let status: JobStatus;
   try {
     status = await followJob({
       spark,
       handle,
       wait: () => ctx.sleep(pollIntervalMs), // rejects when the activity is cancelled
-      onStatus: () => ctx.heartbeat(beat),
+      onStatus: beat,
     });
   } catch (err) {
     // Only an operator's cancel stops the run (and waits for it); a worker shutdown leaves it to the retry.

@@ -29,11 +29,14 @@ const spark = proxyActivities<BackfillActivities>({
   heartbeatTimeout: '30 seconds',
   // On cancel, wait until the activity has cancelled the job run, so nothing keeps writing.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  // A failed job is usually capacity or a transient fault; after 3 tries it needs a human.
   retry: {
-    maximumAttempts: 3,
+    // The activity gives up itself after 3 real failures (activities/spark-attempts.ts); attempts ended
+    // by a worker shutdown (a deploy: the run goes on) are not counted there, so the server allows many.
+    maximumAttempts: 20,
     initialInterval: '30 seconds',
     backoffCoefficient: 2,
+    // Keeps the wait after several deploys in a row short: the run goes on meanwhile.
+    maximumInterval: '5 minutes',
     // BadBronzeInput: a bronze file the job cannot read stays unreadable; each retry would waste a job run.
     nonRetryableErrorTypes: [FAILURE.invalidInput, FAILURE.missingManifest, FAILURE.badBronzeInput],
   },

@@ -72,6 +72,11 @@ export class EmrDouble {
       },
       {
         method: 'GET',
+        pattern: new RegExp(`${base}/jobruns$`),
+        handle: (m) => this.fault('ListJobRuns') ?? this.listJobRuns(m[1]),
+      },
+      {
+        method: 'GET',
         pattern: new RegExp(`${base}/jobruns/([^/]+)$`),
         handle: (m) => this.fault('GetJobRun') ?? this.getJobRun(m[1], m[2]),
       },
@@ -151,6 +156,30 @@ export class EmrDouble {
     };
     this.runs.push(run);
     return run;
+  }
+
+  /** Every run of the application in its current state (the state filter is left to the caller), one page. */
+  private listJobRuns(applicationId: string): Reply {
+    if (!this.applications.has(applicationId))
+      return awsError(400, 'ResourceNotFoundException', `Application ${applicationId} does not exist`);
+    return ok({
+      jobRuns: this.runs
+        .filter((r) => r.applicationId === applicationId)
+        .map((r) => ({
+          applicationId,
+          id: r.jobRunId,
+          name: r.name,
+          arn: `arn:aws:emr-serverless:us-east-1:123456789012:/applications/${applicationId}/jobruns/${r.jobRunId}`,
+          createdBy: 'arn:aws:iam::123456789012:user/test',
+          createdAt: 1_760_000_000,
+          updatedAt: 1_760_000_000,
+          executionRole: r.executionRoleArn,
+          state: this.state(r),
+          stateDetails: '',
+          releaseLabel: 'emr-7.5.0',
+          type: 'Spark',
+        })),
+    });
   }
 
   private find(applicationId: string, jobRunId: string): DoubleJobRun | undefined {
