@@ -91,10 +91,14 @@ export function checkSparkConfEntry(key: string, value: unknown): string {
   return text;
 }
 
+/** Whether any request may set the key, whatever the worker's BACKFILL_ALLOW_SPARK_CONF. */
+export function allowedByDefault(key: string): boolean {
+  return ALLOWED_SPARK_CONF.some((pattern) => globMatches(pattern, key, true)) && !NEVER_BY_DEFAULT.test(key);
+}
+
 /** Throws naming the key and BACKFILL_ALLOW_SPARK_CONF when the key is neither on the allow list nor allowed by the worker. */
 export function checkSparkConfAllowed(key: string, allowed: readonly string[]): void {
-  const ok = (patterns: readonly string[]) => patterns.some((pattern) => globMatches(pattern, key, true));
-  if ((ok(ALLOWED_SPARK_CONF) && !NEVER_BY_DEFAULT.test(key)) || ok(allowed)) return;
+  if (allowedByDefault(key) || allowed.some((pattern) => globMatches(pattern, key, true))) return;
   throw new InputError(
     `sparkConf.${key}`,
     `not a tuning key this backfill accepts (memory, cores, instances, shuffle partitions, spark.sql.adaptive.*, ` +

@@ -5,7 +5,8 @@
 import { ActivityFailure, ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { validateChunkInput, type CheckedChunkInput } from '../common/chunk-input';
 import { FAILURE } from '../common/failures';
-import { InputError } from '../common/input';
+import { InputError, type BackfillRequest } from '../common/input';
+import { allowedByDefault } from '../common/spark-conf';
 
 /** The chunk workflow's input as checked, or the workflow fails (non-retryable InvalidInput) naming the field. */
 export function acceptChunkInput(input: unknown): CheckedChunkInput {
@@ -18,6 +19,15 @@ export function acceptChunkInput(input: unknown): CheckedChunkInput {
       });
     throw err;
   }
+}
+
+/**
+ * Whether the request needs the worker's own check (checkRequest activity) before the chunk's
+ * steps: a job role (BACKFILL_ALLOWED_JOB_ROLES) or sparkConf keys beyond the allow list
+ * (BACKFILL_ALLOW_SPARK_CONF). Everything else the workflow has checked itself.
+ */
+export function needsWorkerCheck(request: BackfillRequest): boolean {
+  return request.emr !== undefined || Object.keys(request.sparkConf).some((key) => !allowedByDefault(key));
 }
 
 /** An activity's refusal of the input (InvalidInput) as the workflow's own failure; anything else as it is. */

@@ -19,7 +19,7 @@ import type { ChunkResult } from '../common/results';
 import { rootMessage } from '../common/errors';
 import { FAILURE } from '../common/failures';
 import { bisectChunk, isDataFailure } from './bisect';
-import { acceptChunkInput, refuse } from './accept';
+import { acceptChunkInput, needsWorkerCheck, refuse } from './accept';
 import { recordIngest, recordSpark, recordStep } from './metrics';
 import { activitySummary, chunkDetails } from './ui';
 
@@ -101,7 +101,7 @@ export async function chunkWorkflow(input: ChunkWorkflowInput): Promise<ChunkRes
   const checked = patched(PATCHES.validateChunkInput);
   const { request, chunk, runId } = checked ? acceptChunkInput(input) : input;
   // The worker's rules (sparkConf, job role), which the workflow cannot read, before any step.
-  if (checked) await guard.checkRequest(request).catch(refuse);
+  if (checked && needsWorkerCheck(request)) await guard.checkRequest(request).catch(refuse);
   const result: ChunkResult = { chunk, status: 'running' };
   // The Web UI's current details: which step the chunk is in (catalog and ingest run side by side).
   const steps = { done: [] as string[], running: [] as string[] };
