@@ -153,4 +153,29 @@ describe('aws: deploys during one EMR run (EMR job-run double, dev server, in-pr
     assert.equal(double.runs.length - runsBefore, 1, 'no second job run');
     assert.equal(double.count('StartJobRun') - starts, 1, 'one StartJobRun');
   });
+
+  it('real failures still end the Spark step after three attempts (counted in heartbeat details), naming the count', async () => {
+    const taskQueue = `emr-deploys-${++n}`;
+    const lake = await lakeFor('run-3');
+    for (let i = 0; i < 4; i++) double.scripts.push({ states: ['SUBMITTED', 'FAILED'], stateDetails: 'capacity' });
+    const runsBefore = double.runs.length;
+    const worker = await startWorker(taskQueue, lake);
+    let error: unknown;
+    try {
+      const handle = await env.client.workflow.start('chunkWorkflow', {
+        args: [{ request, chunk, runId: 'run-3' }],
+        taskQueue,
+        workflowId: `emr-failures/chunk-${n}`,
+      });
+      error = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    } finally {
+      await worker.stop();
+    }
+    assert.ok(error instanceof WorkflowFailedError, String(error));
+    assert.match(String(error.cause?.message), /failed at spark: .*FAILED: capacity/);
+    assert.equal(double.runs.length - runsBefore, 3, 'three job runs, one per attempt, then no more');
+  });
 });
