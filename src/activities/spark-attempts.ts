@@ -42,7 +42,7 @@ export class SparkAttempt {
   }
 
   /**
-   * Runs the attempt. A real failure is counted in the last heartbeat (the server hands it to the
+   * Runs the attempt. A real failure is counted in the last heartbeat (a server from 1.16 on hands it to the
    * next attempt with the failure) and after MAX_SPARK_FAILURES becomes non-retryable; a worker
    * shutdown, a cancellation and a failure already final are passed on uncounted.
    */
