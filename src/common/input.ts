@@ -8,7 +8,7 @@ import { planChunks } from './plan';
 import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
 import { InputError } from './input-error';
 import { lakePrefixes, relativePath, UNSAFE_CHARACTERS, type LakePrefixes } from './lake-prefixes';
-import { sparkConfOf, WORKER_DECIDES } from './spark-conf';
+import { parseSparkConf, WORKER_DECIDES } from './spark-conf';
 import {
   defaultFeatureGroup,
   definedFeatureVersions,
@@ -199,7 +199,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     glue: glue(input.glue),
     maxConcurrentChunks: concurrency(input),
     prefixes: lakePrefixes(input.prefixes),
-    sparkConf: sparkConfOf(input.sparkConf, options.allowSparkConf ?? []),
+    sparkConf: parseSparkConf(input.sparkConf, options.allowSparkConf ?? []),
     allowedLatenessDays,
     onlyChunks: onlyChunks(
       input.onlyChunks,

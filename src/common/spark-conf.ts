@@ -108,7 +108,7 @@ export function checkSparkConfAllowed(key: string, allowed: readonly string[]): 
 }
 
 /** The request's sparkConf as strings; keys beyond the allow list only as `allowed` says. */
-export function sparkConfOf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDES): Record<string, string> {
+export function parseSparkConf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDES): Record<string, string> {
   if (v === undefined || v === null) return {};
   if (typeof v !== 'object' || Array.isArray(v)) throw new InputError('sparkConf', 'must be an object');
   const result: Record<string, string> = {};
