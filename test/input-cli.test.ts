@@ -144,7 +144,7 @@ describe('input: hardened input through the workflow (dev server, temporal CLI)'
     });
     assert.match(
       await invalidInput(refused),
-      /^invalid input: sparkConf\.spark\.jars: loads code .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/,
+      /^invalid input: sparkConf\.spark\.jars: not a tuning key .*BACKFILL_ALLOW_SPARK_CONF=spark\.jars/,
     );
     assert.deepEqual(await workStarted(refused), { activities: ['preflight'], children: 0 });
     assert.deepEqual(calls, ['preflight']);

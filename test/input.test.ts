@@ -131,6 +131,47 @@ describe('validateInput: hardened input', () => {
     rejects({ ...base, prefixes: { gold: 'gold\n' } }, 'prefixes.gold', /whitespace or control/);
   });
 
+  it('refuses prefixes equal to, inside, or containing another, bronze included (issue 21)', () => {
+    rejects(
+      { ...base, prefixes: { silver: 'bronze/streaming' } },
+      'prefixes.silver',
+      /bronze "bronze\/streaming" and silver are the same directory/,
+    );
+    rejects({ ...base, prefixes: { gold: 'silver' } }, 'prefixes.gold', /same directory/);
+    rejects(
+      { ...base, prefixes: { silver: 'bronze' } },
+      'prefixes.silver',
+      /silver "bronze" contains bronze "bronze\/streaming"/,
+    );
+    rejects(
+      { ...base, prefixes: { gold: 'bronze/streaming/gold' } },
+      'prefixes.gold',
+      /bronze "bronze\/streaming" contains gold "bronze\/streaming\/gold"/,
+    );
+    rejects(
+      { ...base, prefixes: { bronze: 'lake', silver: 'lake/silver', gold: 'gold' } },
+      'prefixes.bronze',
+      /contains silver/,
+    );
+    rejects({ ...base, prefixes: { gold: 'silver/' } }, 'prefixes.gold', /same directory/);
+    // Siblings sharing a name's start are separate directories.
+    const req = validateInput({
+      ...base,
+      prefixes: { bronze: 'data/bronze', silver: 'data/bronze2', gold: 'data/gold' },
+    });
+    assert.deepEqual(req.prefixes, { bronze: 'data/bronze', silver: 'data/bronze2', gold: 'data/gold' });
+  });
+
+  it('refuses empty and "." segments, absolute paths and ".." in prefixes', () => {
+    rejects({ ...base, prefixes: { gold: 'features//gold' } }, 'prefixes.gold', /empty segment/);
+    rejects({ ...base, prefixes: { gold: './gold' } }, 'prefixes.gold', /"\." segment/);
+    rejects({ ...base, prefixes: { gold: 'a/./gold' } }, 'prefixes.gold', /"\." segment/);
+    rejects({ ...base, prefixes: { gold: '/' } }, 'prefixes.gold', /must be relative/);
+    rejects({ ...base, prefixes: { gold: 's3://other/gold' } }, 'prefixes.gold', /empty segment|may not hold/);
+    rejects({ ...base, prefixes: { gold: 'a,b' } }, 'prefixes.gold', /may not hold/);
+    rejects({ ...base, prefixes: { silver: 'x/..' } }, 'prefixes.silver', /"\.\." segment/);
+  });
+
   it('checks sparkConf keys and values: spark.[A-Za-z0-9._-]+, no whitespace, not empty', () => {
     const req = validateInput({
       ...base,
@@ -203,17 +244,63 @@ describe('validateInput: hardened input', () => {
     'spark.JARS',
   ];
 
-  it('refuses every key that loads code or changes identity unless allowed, naming BACKFILL_ALLOW_SPARK_CONF', () => {
-    for (const key of restricted) {
+  // Issue 21: the deny list missed these; an allow list refuses every key it does not name.
+  const missedByDenyList = [
+    'spark.sql.hive.metastore.jars',
+    'spark.sql.hive.metastore.jars.path',
+    'spark.executor.plugins',
+    'spark.driver.plugins',
+    'spark.sql.adaptive.customCostEvaluatorClass',
+    'spark.shuffle.manager',
+    'spark.serializer',
+    'spark.sql.warehouse.dir',
+    'spark.some.future.key',
+  ];
+
+  it('refuses every key outside the allow list unless the worker allows it, naming the key and BACKFILL_ALLOW_SPARK_CONF', () => {
+    for (const key of [...restricted, ...missedByDenyList]) {
       rejects(
         { ...base, sparkConf: { [key]: 'x' } },
         `sparkConf.${key}`,
-        /loads code or changes the job's identity.*BACKFILL_ALLOW_SPARK_CONF/,
+        new RegExp(`not a tuning key.*BACKFILL_ALLOW_SPARK_CONF=${key.replace(/\./g, '\\.')}`),
       );
     }
   });
 
-  it('lets restricted keys through when allowed by key or glob, or when the worker decides', () => {
+  it('accepts the tuning keys users need without any allowance', () => {
+    const tuning = {
+      'spark.executor.memory': '16g',
+      'spark.driver.memory': '8g',
+      'spark.executor.cores': '4',
+      'spark.driver.cores': '2',
+      'spark.executor.instances': '6',
+      'spark.executor.memoryOverhead': '2g',
+      'spark.driver.memoryOverhead': '1g',
+      'spark.sql.shuffle.partitions': '200',
+      'spark.sql.adaptive.enabled': 'true',
+      'spark.sql.adaptive.coalescePartitions.enabled': 'true',
+      'spark.dynamicAllocation.enabled': 'false',
+      'spark.dynamicAllocation.maxExecutors': '20',
+      'spark.emr-serverless.driver.disk': '50g',
+      'spark.emr-serverless.executor.disk': '100g',
+    };
+    assert.deepEqual(validateInput({ ...base, sparkConf: tuning }).sparkConf, tuning);
+  });
+
+  it('refuses values a shell or EMR could split or read as more: quotes, $, ;, |, backslash, over 1024 characters', () => {
+    for (const value of ['8g"', "8g'", '`id`', '$(id)', '8g;id', '8g|id', '8g&', 'a\\b', '<x', 'x'.repeat(1025)]) {
+      rejects(
+        { ...base, sparkConf: { 'spark.executor.memory': value } },
+        'sparkConf.spark.executor.memory',
+        /may hold only/,
+        {
+          allowSparkConf: WORKER_DECIDES,
+        },
+      );
+    }
+  });
+
+  it('lets other keys through when allowed by key or glob, or when the worker decides', () => {
     const conf = { 'spark.jars.packages': 'org.x:y:1', 'spark.executor.memory': '8g' };
     assert.deepEqual(
       validateInput({ ...base, sparkConf: conf }, { allowSparkConf: ['spark.jars.packages'] }).sparkConf,

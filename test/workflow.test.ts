@@ -20,6 +20,8 @@ import { largestPayloadOf, runHistories } from './support/payloads';
 import { validateInput, WORKER_DECIDES } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
 
+const CARRY_STARTER_PATH = require.resolve('./support/carry-starter-workflows');
+
 describe('backfill workflow (time-skipping server)', function () {
   let env: TestWorkflowEnvironment;
   let n = 0;
@@ -119,7 +121,7 @@ describe('backfill workflow (time-skipping server)', function () {
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
-      workflowsPath: WORKFLOWS_PATH,
+      workflowsPath: CARRY_STARTER_PATH,
       activities: fake.activities,
     });
     const week = { ...input, chunkSizeDays: 1 };
@@ -142,7 +144,8 @@ describe('backfill workflow (time-skipping server)', function () {
       leased: true,
     };
     const report: BackfillReport = await worker.runUntil(
-      env.client.workflow.execute('backfillWorkflow', {
+      // A carry is accepted only in a run continued as new: the starter continues into the backfill.
+      env.client.workflow.execute('continueIntoBackfill', {
         args: [week, legacy],
         taskQueue,
         workflowId: `backfill-test-${n}`,

@@ -5,8 +5,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { addDays, dateRange } from '../common/dates';
 import { FAILURE } from '../common/failures';
-import { checkWorkerAllowances, InputError, type BackfillRequest } from '../common/input';
-import { workerAllowances } from '../config';
+import { InputError, type BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
 import { dayPublisher, dayTargets } from '../common/publication-plan';
@@ -19,11 +18,9 @@ import type {
   DryRunPlan,
   IngestResult,
   SparkJobResult,
-  SparkSettings,
   ValidationResult,
 } from '../common/results';
-import type { BackfillOutcome, Backends, JobHandle, JobStatus, Lake, PreflightResult, SparkRunner } from './backends';
-import { followJob } from './follow-job';
+import type { BackfillOutcome, Backends, Lake, PreflightResult } from './backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './ingest';
 import { checkBronzeFiles } from './bronze-check';
 import { commitFingerprint, guardDefinitionChange } from './definition-guard';
@@ -32,10 +29,10 @@ import { bronzeTable, errorRecordUri, goldTable, manifestUri } from './lake-path
 import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
 import { namespaceSearchAttributeProblem } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
-import { sparkJobFailure } from './spark-errors';
-import { bronzeBytesFrom, bronzeBytesOf, chunkSettings } from './sizing';
-import { climbMemoryLadder, outOfMemoryFailure, outOfMemorySignature } from './memory-ladder';
-import { stopOrDetach } from './spark-stop';
+import { bronzeBytesFrom, chunkSettings } from './sizing';
+import { computeGold, type ComputedJob } from './spark-step';
+import { SparkAttempt } from './spark-attempts';
+import { enforceWorkerRules } from './worker-rules';
 import { validateChunk as validateChunkAgainstLake } from './validate';
 
 export interface RunSparkJobInput {
@@ -71,9 +68,9 @@ export function createActivities(backends: Backends) {
         );
         if (problem) throw ApplicationFailure.nonRetryable(problem, FAILURE.invalidInput);
       }
-      // The checks that need this worker's settings (restricted sparkConf keys, allowed job roles).
+      // The checks that need this worker's settings (sparkConf beyond the allow list, job roles).
+      enforceWorkerRules(request);
       try {
-        checkWorkerAllowances(request, workerAllowances());
         // One definition and transform code per version's gold (docs/design.md, "Lineage and staleness").
         const change = await guardDefinitionChange(lake, request, currentFingerprints(request.featureVersion));
         if (change) Context.current().log.warn('definition change accepted', { ...change });
@@ -85,8 +82,14 @@ export function createActivities(backends: Backends) {
       return { backend: backends.name, ...resolved };
     },
 
+    /** The worker's rules (sparkConf, job role, lake prefixes) for a request a chunk workflow was started with. */
+    async checkRequest(request: BackfillRequest): Promise<void> {
+      enforceWorkerRules(request);
+    },
+
     /** Dry run: what a backfill would read, write and send, from the same ledger rules as a real run. */
     async inspectLake(request: BackfillRequest): Promise<DryRunPlan> {
+      enforceWorkerRules(request);
       const bronzePresent: Record<string, number> = {};
       const bronzeMissing: string[] = [];
       const badBronzeFiles = [];
@@ -134,48 +137,60 @@ export function createActivities(backends: Backends) {
      * job run (followed across worker restarts); days already committed are not computed again.
      */
     async runSparkJob(input: RunSparkJobInput, ...legacy: unknown[]): Promise<SparkJobResult> {
-      const { request, chunk, runName } = sparkInput(input, legacy);
-      // Chunks scheduled before the ledger carry no run id: their own workflow run stands in.
-      const runId = input.runId ?? Context.current().info.workflowExecution?.runId ?? runName;
-      const days = dateRange(chunk.startDate, chunk.endDate);
-      const before = await readStates(lake, request, days);
-      const computeDates = before.filter((s) => goldDecision(s, request, runId).action === 'compute').map((s) => s.dt);
-      const accepted = request.acceptDefinitionChange
-        ? replacedDefinitions(before, computeDates, request.featureVersion)
-        : undefined;
-      const publishDates = sparkPublishDates(request, before, computeDates);
-      let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
-      if (computeDates.length > 0 || publishDates.length > 0) {
-        const args = [
-          ...sparkJobArgs({
-            request,
-            chunk,
-            codeRevision: backends.codeRevision ?? '',
-            ledger: { runId, computeDates },
-          }),
-          ...sparkPublishArgs(request, publishDates),
-        ];
-        job = await computeGold(backends, {
-          request,
-          chunk,
-          args,
-          runName,
-          manifest: manifestUri(request, chunk.id, runId),
-          errorRecord: errorRecordUri(request, chunk.id, runId),
-        });
-      }
-      const after = await readStates(lake, request, days);
-      const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
-      return {
-        manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
-        jobRunId: job.jobRunId,
-        logLocation: job.logLocation,
-        sparkSettings: job.settings,
-      };
+      // Real failures counted across attempts (spark-attempts.ts); a worker shutdown is not one.
+      const attempt = new SparkAttempt(Context.current());
+      return attempt.run(async () => {
+        const { request, chunk, runName } = sparkInput(input, legacy);
+        enforceWorkerRules(request);
+        // Chunks scheduled before the ledger carry no run id: their own workflow run stands in.
+        const runId = input.runId ?? Context.current().info.workflowExecution?.runId ?? runName;
+        const days = dateRange(chunk.startDate, chunk.endDate);
+        const before = await readStates(lake, request, days);
+        const computeDates = before
+          .filter((s) => goldDecision(s, request, runId).action === 'compute')
+          .map((s) => s.dt);
+        const accepted = request.acceptDefinitionChange
+          ? replacedDefinitions(before, computeDates, request.featureVersion)
+          : undefined;
+        const publishDates = sparkPublishDates(request, before, computeDates);
+        let job: ComputedJob = { jobRunId: 'none (every day already in gold)' };
+        if (computeDates.length > 0 || publishDates.length > 0) {
+          const args = [
+            ...sparkJobArgs({
+              request,
+              chunk,
+              codeRevision: backends.codeRevision ?? '',
+              ledger: { runId, computeDates },
+            }),
+            ...sparkPublishArgs(request, publishDates),
+          ];
+          job = await computeGold(
+            backends,
+            {
+              request,
+              chunk,
+              args,
+              runName,
+              manifest: manifestUri(request, chunk.id, runId),
+              errorRecord: errorRecordUri(request, chunk.id, runId),
+            },
+            attempt,
+          );
+        }
+        const after = await readStates(lake, request, days);
+        const manifest = creditedManifest({ request, chunk, runId, job: job.manifest, states: after });
+        return {
+          manifest: accepted ? { ...manifest, accepted_definition_change: accepted } : manifest,
+          jobRunId: job.jobRunId,
+          logLocation: job.logLocation,
+          sparkSettings: job.settings,
+        };
+      });
     },
 
     async refreshCatalog(input: ChunkStepInput, ...legacy: unknown[]): Promise<CatalogResult> {
       const { request, chunk } = stepInput(input, legacy);
+      enforceWorkerRules(request);
       // A crawler run takes minutes: heartbeat meanwhile, so a lost worker is noticed and a
       // cancellation is answered (the crawl itself finishes on its own; it only reads).
       const ctx = Context.current();
@@ -194,6 +209,7 @@ export function createActivities(backends: Backends) {
     /** Sends the chunk's unpublished gold to the feature store, resuming where the ledger says. */
     async ingestFeatures(input: ChunkStepInput, ...legacy: unknown[]): Promise<IngestResult> {
       const { request, chunk, runId } = stepInput(input, legacy);
+      enforceWorkerRules(request);
       const ctx = Context.current();
       let latest: IngestProgress | undefined;
       // Besides the progress after each batch, a steady heartbeat covers long parquet reads and
@@ -229,6 +245,7 @@ export function createActivities(backends: Backends) {
     },
 
     async validateChunk(input: ValidateInput, ...legacy: unknown[]): Promise<ValidationResult> {
+      enforceWorkerRules('request' in input ? input.request : (input as BackfillRequest));
       if ('request' in input) return validateChunkAgainstLake(lake, input);
       // Scheduled before one-object inputs: (request, chunk, manifest, ingest).
       const [chunk, manifest] = legacy as [ChunkSpec, ChunkManifest];
@@ -285,119 +302,6 @@ function dryRunDay(state: DayState, request: BackfillRequest, bronze: boolean): 
   }
   const publish = decision.action === 'compute' ? 'send' : publishAction(state, request);
   return { dt: state.dt, gold: decision.action, reason: decision.reason, publish };
-}
-
-interface ComputedJob {
-  manifest?: ChunkManifest;
-  jobRunId: string;
-  logLocation?: string;
-  settings?: SparkSettings;
-}
-
-/**
- * The Spark run of the days to compute: sized from the bronze it will read (the request's sparkConf
- * wins), followed to its end, and run again a rung up the memory ladder when it ran out of memory.
- */
-async function computeGold(backends: Backends, job: Omit<FollowInput, 'previous'>): Promise<ComputedJob> {
-  const { lake, spark } = backends;
-  const ctx = Context.current();
-  const { request, chunk } = job;
-  const sized = chunkSettings(backends.sparkSizes, await bronzeBytesOf(lake, request, chunk), request.sparkConf);
-  ctx.log.info('spark settings', { chunk: chunk.id, ...sized });
-  // The run of an earlier attempt (followed, not restarted) and the settings it ran with.
-  const previous = ctx.info.heartbeatDetails as SparkHeartbeat | undefined;
-  const climbed = await climbMemoryLadder({
-    ladder: backends.memoryLadder,
-    conf: { ...sized.conf, ...previous?.sparkConf },
-    onEscalate: (e) => ctx.log.warn('out of memory: running again with more memory', { chunk: chunk.id, ...e }),
-    run: (sparkConf, first) =>
-      followSparkJob(
-        { spark, lake, pollIntervalMs: backends.pollIntervalMs ?? 2000 },
-        { ...job, request: { ...request, sparkConf }, previous: first ? previous : undefined },
-      ),
-  });
-  return { ...climbed.value, settings: { ...sized, conf: climbed.conf, escalations: climbed.escalations } };
-}
-
-interface FollowInput {
-  request: BackfillRequest;
-  chunk: ChunkSpec;
-  args: string[];
-  runName: string;
-  /** Where the job writes its manifest. */
-  manifest: string;
-  /** Where the job records a failure it can name (spark_jobs/card_features/failures.py). */
-  errorRecord: string;
-  /** The run an earlier attempt started (its heartbeat), to follow instead of submitting. */
-  previous?: JobHandle;
-}
-
-/** What the Spark activity heartbeats: the run's handle and the settings it was submitted with. */
-type SparkHeartbeat = JobHandle & { sparkConf?: Record<string, string> };
-
-/** Runs the Spark job to the end, following the same run across worker restarts; returns its manifest. */
-async function followSparkJob(
-  { spark, lake, pollIntervalMs }: { spark: SparkRunner; lake: Lake; pollIntervalMs: number },
-  { request, chunk, args, runName, manifest, errorRecord, previous }: FollowInput,
-): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
-  const ctx = Context.current();
-  let handle = previous ? await spark.reattach(previous) : undefined;
-  if (!handle) {
-    handle = await spark.submit({ request, chunk, args, runName });
-    ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });
-  }
-  const beat: SparkHeartbeat = { ...handle, sparkConf: request.sparkConf };
-  ctx.heartbeat(beat);
-  let status: JobStatus;
-  try {
-    status = await followJob({
-      spark,
-      handle,
-      wait: () => ctx.sleep(pollIntervalMs), // rejects when the activity is cancelled
-      onStatus: () => ctx.heartbeat(beat),
-    });
-  } catch (err) {
-    // Only an operator's cancel stops the run (and waits for it); a worker shutdown leaves it to the retry.
-    if (ctx.cancellationSignal.aborted) throw await stopOrDetach(ctx, spark, handle, chunk, err);
-    throw err;
-  }
-  if (status.state === 'failed') await throwNamedFailure(lake, errorRecord, { handle, chunk, detail: status.detail });
-  if (status.state !== 'succeeded') {
-    throw ApplicationFailure.retryable(
-      `Spark job ${handle.id} ${status.state} for chunk ${chunk.id}: ${status.detail ?? 'no detail'}`,
-      FAILURE.sparkJobFailed,
-      { jobRunId: handle.id, logLocation: handle.logLocation },
-    );
-  }
-  const text = await lake.readText(manifest);
-  if (!text) {
-    throw ApplicationFailure.nonRetryable(
-      `Spark job ${handle.id} succeeded but wrote no manifest at ${manifest}`,
-      FAILURE.missingManifest,
-    );
-  }
-  return { manifest: JSON.parse(text) as ChunkManifest, jobRunId: handle.id, logLocation: handle.logLocation };
-}
-
-/** Throws the failure a failed run can be named by: bad input or a refusing lake (recorded by the job), or out of memory. */
-async function throwNamedFailure(
-  lake: Lake,
-  errorRecord: string,
-  { handle, chunk, detail }: { handle: JobHandle; chunk: ChunkSpec; detail?: string },
-): Promise<void> {
-  // A bad bronze file or a refusing lake, named by the job: retrying would fail the same way.
-  const named = await sparkJobFailure(lake, errorRecord);
-  if (named) throw named;
-  // EMR's state details (executor lost to memory, exit 137) or the driver's last error line.
-  const oom = outOfMemorySignature(detail);
-  if (oom) {
-    throw outOfMemoryFailure({
-      message: `Spark job ${handle.id} failed for chunk ${chunk.id}: ${detail ?? oom}`,
-      signature: oom,
-      topReached: false,
-      details: { jobRunId: handle.id, logLocation: handle.logLocation },
-    });
-  }
 }
 
 /**

@@ -47,12 +47,14 @@ export async function stopOrDetach(
   }
   if (cause === 'worker-shutdown') {
     ctx.log.info('worker shutting down: leaving the spark job running', { chunk: chunk.id, jobRunId: handle.id });
-    // Retryable, so the next attempt (on another worker) reattaches to the same run.
-    return ApplicationFailure.retryable(
-      `worker shut down while Spark job ${handle.id} of chunk ${chunk.id} ran; the run goes on and the next attempt follows it`,
-      FAILURE.workerShutdown,
-      { jobRunId: handle.id, logLocation: handle.logLocation },
-    );
+    // Retryable, so the next attempt (on another worker) reattaches to the same run; at once, not
+    // after the policy's interval for failed jobs: the run goes on, only the follower is gone.
+    return ApplicationFailure.create({
+      message: `worker shut down while Spark job ${handle.id} of chunk ${chunk.id} ran; the run goes on and the next attempt follows it`,
+      type: FAILURE.workerShutdown,
+      details: [{ jobRunId: handle.id, logLocation: handle.logLocation }],
+      nextRetryDelay: '1 second',
+    });
   }
   return err;
 }

@@ -6,12 +6,19 @@
 import { addDays, daysBetweenInclusive, fromEpochDay, toEpochDay } from './dates';
 import { planChunks } from './plan';
 import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
+import { InputError } from './input-error';
+import { lakePrefixes, relativePath, UNSAFE_CHARACTERS, type LakePrefixes } from './lake-prefixes';
+import { parseSparkConf, WORKER_DECIDES } from './spark-conf';
 import {
   defaultFeatureGroup,
   definedFeatureVersions,
   FEATURE_VERSION_FORM,
   FEATURE_VERSION_PATTERN,
 } from './feature-versions';
+
+export { InputError } from './input-error';
+export { DEFAULT_PREFIXES, type LakePrefixes } from './lake-prefixes';
+export { checkWorkerAllowances, WORKER_DECIDES, type WorkerAllowances } from './spark-conf';
 
 /** What callers send (`temporal workflow start --input`, the CLI, the Step Functions JSON). */
 export interface BackfillInput {
@@ -40,12 +47,6 @@ export interface BackfillInput {
   onlineHorizonDays?: unknown;
   targetStores?: unknown;
   publishWith?: unknown;
-}
-
-export interface LakePrefixes {
-  bronze: string;
-  silver: string;
-  gold: string;
 }
 
 /** A validated request with every default filled in. */
@@ -97,7 +98,6 @@ export interface BackfillRequest {
   publication?: PublicationPlan;
 }
 
-export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
 export const DEFAULT_MAX_CONCURRENT_CHUNKS = 2;
 /** The largest maxConcurrentChunks accepted: beyond it EMR capacity, not the workflow, limits. */
 export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
@@ -105,16 +105,6 @@ export const MAX_CONCURRENT_CHUNKS_LIMIT = 64;
 export const MAX_RANGE_DAYS = 7305;
 /** The largest allowedLatenessDays: each chunk reads that many days of bronze after its own. */
 const MAX_ALLOWED_LATENESS_DAYS = 30;
-
-export class InputError extends Error {
-  constructor(
-    readonly field: string,
-    message: string,
-  ) {
-    super(`invalid input: ${field}: ${message}`);
-    this.name = 'InputError';
-  }
-}
 
 const KNOWN_FIELDS = new Set([
   'bucket',
@@ -153,16 +143,13 @@ export interface ValidateOptions {
    */
   now?: number;
   /**
-   * Restricted sparkConf keys (RESTRICTED_SPARK_CONF) this caller allows: keys or glob patterns,
-   * or WORKER_DECIDES to let them through for the worker's preflight to decide against
-   * BACKFILL_ALLOW_SPARK_CONF (the workflow cannot read the worker's environment).
-   * @default [] (every restricted key is refused)
+   * sparkConf keys beyond the allow list (ALLOWED_SPARK_CONF in spark-conf.ts) this caller allows:
+   * keys or glob patterns, or WORKER_DECIDES to let them through for the worker's activities to
+   * decide against BACKFILL_ALLOW_SPARK_CONF (the workflow cannot read the worker's environment).
+   * @default [] (only the allow list)
    */
   allowSparkConf?: readonly string[] | typeof WORKER_DECIDES;
 }
-
-/** allowSparkConf value: restricted keys pass validateInput; the preflight activity decides. */
-export const WORKER_DECIDES = 'worker-decides';
 
 export function validateInput(raw: unknown, options: ValidateOptions = {}): BackfillRequest {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
@@ -211,8 +198,8 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     emr: emr(input.emr),
     glue: glue(input.glue),
     maxConcurrentChunks: concurrency(input),
-    prefixes: prefixes(input.prefixes),
-    sparkConf: sparkConf(input.sparkConf, options.allowSparkConf ?? []),
+    prefixes: lakePrefixes(input.prefixes),
+    sparkConf: parseSparkConf(input.sparkConf, options.allowSparkConf ?? []),
     allowedLatenessDays,
     onlyChunks: onlyChunks(
       input.onlyChunks,
@@ -324,10 +311,6 @@ function matching(o: Record<string, unknown>, field: string, pattern: RegExp, wh
   return v;
 }
 
-// Whitespace and control characters would split or corrupt EMR's whitespace-split
-// sparkSubmitParameters and the job's arguments.
-const UNSAFE_CHARACTERS = /[\s\u0000-\u001f\u007f]/;
-
 /**
  * A lake or code location: an S3 bucket name, an s3:// or file:// URI, or a directory path. No
  * whitespace or control characters, no leading "-" (it would read as an option), no "," (Spark
@@ -341,16 +324,6 @@ function location(v: string, field: string): string {
   if (v.includes('://') && !/^(s3:\/\/[^/]|file:\/\/\/)/.test(v)) {
     throw new InputError(field, `${JSON.stringify(v)}: only s3://BUCKET and file:///PATH URIs are accepted`);
   }
-  return v;
-}
-
-/** A relative path under the lake or code bucket: never escapes it, never reads as an option. */
-function relativePath(v: string, field: string): string {
-  if (UNSAFE_CHARACTERS.test(v))
-    throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
-  if (v.startsWith('/')) throw new InputError(field, `${JSON.stringify(v)} must be relative (no leading "/")`);
-  if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
-  if (v.split('/').includes('..')) throw new InputError(field, `${JSON.stringify(v)} contains a ".." segment`);
   return v;
 }
 
@@ -420,18 +393,6 @@ function glue(v: unknown): BackfillRequest['glue'] {
   return { crawlerName: requiredString(o, 'crawlerName', 'glue.crawlerName') };
 }
 
-function prefixes(v: unknown): LakePrefixes {
-  const o = object(v, 'prefixes') ?? {};
-  const result = { ...DEFAULT_PREFIXES };
-  for (const key of Object.keys(o)) {
-    if (!(key in result)) throw new InputError(`prefixes.${key}`, 'unknown prefix; known: bronze, silver, gold');
-    const value = relativePath(requiredString(o, key, `prefixes.${key}`), `prefixes.${key}`).replace(/\/+$/, '');
-    if (value === '') throw new InputError(`prefixes.${key}`, 'must name a directory under the lake');
-    result[key as keyof LakePrefixes] = value;
-  }
-  return result;
-}
-
 function onlyChunks(v: unknown, planned: string[]): string[] | undefined {
   if (v === undefined || v === null) return undefined;
   if (!Array.isArray(v) || v.length === 0 || !v.every((id) => typeof id === 'string')) {
@@ -440,124 +401,4 @@ function onlyChunks(v: unknown, planned: string[]): string[] | undefined {
   const unknown = v.filter((id) => !planned.includes(id));
   if (unknown.length) throw new InputError('onlyChunks', `not chunks of this plan: ${unknown.join(', ')}`);
   return v;
-}
-
-const SPARK_CONF_KEY = /^spark\.[A-Za-z0-9._-]+$/;
-
-function sparkConf(v: unknown, allowed: readonly string[] | typeof WORKER_DECIDES): Record<string, string> {
-  const o = object(v, 'sparkConf') ?? {};
-  const result: Record<string, string> = {};
-  for (const [key, value] of Object.entries(o)) {
-    const field = `sparkConf.${key}`;
-    if (!key.startsWith('spark.')) throw new InputError(field, 'Spark settings start with "spark."');
-    if (!SPARK_CONF_KEY.test(key))
-      throw new InputError(field, 'a key may hold only letters, digits and . _ - after "spark."');
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new InputError(field, 'must be a string, number or boolean');
-    }
-    const text = String(value);
-    if (text === '' || UNSAFE_CHARACTERS.test(text)) {
-      throw new InputError(field, `${JSON.stringify(text)} is empty or contains whitespace or control characters`);
-    }
-    if (allowed !== WORKER_DECIDES) checkSparkConfAllowed(key, allowed);
-    result[key] = text;
-  }
-  return result;
-}
-
-/**
- * sparkConf keys (glob patterns, matched ignoring case) a request may set only when the worker
- * allows them with BACKFILL_ALLOW_SPARK_CONF: each loads code into the job, changes the identity or
- * credentials it runs with, or exposes its secrets. Whoever can start a workflow could otherwise
- * run code of their choosing under the EMR job role.
- */
-const RESTRICTED_SPARK_CONF: readonly string[] = [
-  // Code shipped to the driver and executors: jars, packages and their repositories, Python files.
-  'spark.jars',
-  'spark.jars.*',
-  'spark.submit.pyFiles',
-  'spark.files',
-  'spark.archives',
-  'spark.pyspark.*',
-  // JVM and native options and paths: -javaagent, an extra class or library path run arbitrary code.
-  'spark.*.extraJavaOptions',
-  'spark.*.defaultJavaOptions',
-  'spark.*.extraClassPath',
-  'spark.*.extraLibraryPath',
-  // The processes' environment (PYTHONPATH, LD_PRELOAD, AWS_* credentials).
-  'spark.executorEnv.*',
-  'spark.*Env.*',
-  'spark.emr-serverless.driverEnv.*',
-  // Classes loaded by name: plugins, listeners, SQL extensions and catalogs, file system implementations.
-  'spark.plugins',
-  'spark.plugins.*',
-  'spark.extraListeners',
-  'spark.sql.extensions',
-  'spark.sql.catalog.*',
-  'spark.sql.queryExecutionListeners',
-  'spark.sql.streaming.streamingQueryListeners',
-  'spark.hadoop.*.impl',
-  // Identity and credentials: Kubernetes service accounts and pod templates, EMR Serverless roles,
-  // S3 credential providers, keys and assumed roles.
-  'spark.kubernetes.*',
-  'spark.emr-serverless.*role*',
-  'spark.hadoop.*credential*',
-  'spark.hadoop.*assumed.role*',
-  'spark.hadoop.*.access.key',
-  'spark.hadoop.*.secret.key',
-  'spark.hadoop.*.session.token',
-  // Secrets shown in logs and the UI once redaction is changed.
-  'spark.redaction.*',
-  'spark.sql.redaction.*',
-];
-
-/** Whether a glob pattern (`*` any run of characters, `?` one character) matches all of value. */
-function globMatches(pattern: string, value: string, ignoreCase = false): boolean {
-  const escape = (s: string) => s.replace(/[.+^${}()|[\]\\]/g, '\\$&');
-  const source = pattern
-    .split('*')
-    .map((part) => part.split('?').map(escape).join('.'))
-    .join('.*');
-  return new RegExp(`^${source}$`, ignoreCase ? 'i' : '').test(value);
-}
-
-function isRestrictedSparkConf(key: string): boolean {
-  return RESTRICTED_SPARK_CONF.some((pattern) => globMatches(pattern, key, true));
-}
-
-/** Throws naming the key when it is restricted and not among the allowed keys or patterns. */
-function checkSparkConfAllowed(key: string, allowed: readonly string[]): void {
-  if (!isRestrictedSparkConf(key) || allowed.some((pattern) => globMatches(pattern, key, true))) return;
-  throw new InputError(
-    `sparkConf.${key}`,
-    `loads code or changes the job's identity or credentials; refused unless the worker allows it ` +
-      `with BACKFILL_ALLOW_SPARK_CONF (e.g. BACKFILL_ALLOW_SPARK_CONF=${key} in its environment)`,
-  );
-}
-
-/** What the worker's environment allows (read by src/config.ts, checked by the preflight activity). */
-export interface WorkerAllowances {
-  /** Restricted sparkConf keys or glob patterns allowed (BACKFILL_ALLOW_SPARK_CONF). */
-  sparkConf: readonly string[];
-  /** Glob patterns emr.jobRole must match (BACKFILL_ALLOWED_JOB_ROLES); undefined: any role. */
-  jobRoles?: readonly string[];
-}
-
-/**
- * The worker's half of the input checks, which the workflow cannot make itself: restricted sparkConf
- * keys against BACKFILL_ALLOW_SPARK_CONF and emr.jobRole against BACKFILL_ALLOWED_JOB_ROLES.
- * Throws an InputError naming the field and the setting.
- */
-export function checkWorkerAllowances(
-  request: Pick<BackfillRequest, 'sparkConf' | 'emr'>,
-  allowances: WorkerAllowances,
-): void {
-  for (const key of Object.keys(request.sparkConf)) checkSparkConfAllowed(key, allowances.sparkConf);
-  const role = request.emr?.jobRole;
-  if (role !== undefined && allowances.jobRoles && !allowances.jobRoles.some((pattern) => globMatches(pattern, role))) {
-    throw new InputError(
-      'emr.jobRole',
-      `"${role}" is not allowed by this worker: BACKFILL_ALLOWED_JOB_ROLES allows ${allowances.jobRoles.join(', ')}`,
-    );
-  }
 }

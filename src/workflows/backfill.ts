@@ -9,7 +9,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
-  ChildWorkflowFailure,
   condition,
   ContinueAsNew,
   continueAsNew,
@@ -51,6 +50,8 @@ import {
 import { rootMessage } from '../common/errors';
 import { FAILURE } from '../common/failures';
 import { chunkWorkflow, PATCHES } from './chunk';
+import { refuseForgedCarry } from './accept';
+import { chunkResultOf, refuseLateRetry, reportChunks } from './chunk-outcomes';
 import { describeConflicts, formatDays, type LeaseConflict } from '../common/lease';
 import { recordBackfillFinished, recordChunkFinished } from './metrics';
 import { activitySummary, backfillDetails, chunkStaticDetails, chunkStaticSummary } from './ui';
@@ -106,6 +107,7 @@ export interface BackfillCarry {
 }
 
 export async function backfillWorkflow(input: BackfillInput, carry?: BackfillCarry): Promise<BackfillReport> {
+  refuseForgedCarry(carry);
   const { workflowId } = workflowInfo();
   const seen: { request?: BackfillRequest } = { request: carry?.request };
   let report: BackfillReport;
@@ -244,11 +246,16 @@ async function runBackfill(
       },
     },
   );
-  setHandler(retryFailedUpdate, () => {
-    const again = chunks.requeueFailed();
-    showDetails();
-    return again;
-  });
+  let chunksOver = false; // past the chunk phase: a chunk queued now would never run
+  setHandler(
+    retryFailedUpdate,
+    () => {
+      const again = chunks.requeueFailed();
+      showDetails();
+      return again;
+    },
+    { validator: () => refuseLateRetry(chunksOver || phase === 'cancelling', phase) },
+  );
 
   const request = carry?.request ?? (await acceptRequest(input));
   known = request;
@@ -322,7 +329,8 @@ async function runBackfill(
           (running === 0 && (pending() === 0 || timeToContinueAsNew())) ||
           (!paused && running < maxConcurrentChunks && pending() > 0 && !timeToContinueAsNew()),
       );
-      if (running === 0 && pending() === 0) break;
+      chunksOver = running === 0 && pending() === 0;
+      if (chunksOver) break;
       if (running === 0 && timeToContinueAsNew()) {
         // Drained: hand the state to a fresh run (handlers first, so no update is lost).
         await condition(allHandlersFinished);
@@ -486,30 +494,4 @@ function bookOf(request: BackfillRequest, carry: BackfillCarry | undefined): Chu
     (c) => !request.onlyChunks || request.onlyChunks.includes(c.id),
   );
   return new ChunkBook(plan, carry?.book);
-}
-
-/** The report's chunk part: bounded whatever the plan's length. */
-function reportChunks(chunks: ChunkBook): Pick<BackfillReport, 'chunks' | 'chunksNotListed' | 'states' | 'rollup'> {
-  const listed = chunks.listed();
-  return {
-    chunks: listed.chunks,
-    chunksNotListed: listed.notListed || undefined,
-    states: encodeStates(chunks.states),
-    rollup: chunks.rollupNow(),
-  };
-}
-
-/** What a failed or cancelled chunk workflow got done, from the details it attached. */
-function chunkResultOf(summary: ChunkSummary, err: unknown): ChunkResult {
-  if (err instanceof ChildWorkflowFailure && isCancellation(err.cause)) {
-    return {
-      chunk: summary.chunk,
-      status: 'cancelled',
-      error: { step: 'cancelled', message: 'cancelled before it finished' },
-    };
-  }
-  const details =
-    err instanceof ChildWorkflowFailure && err.cause instanceof ApplicationFailure ? err.cause.details?.[0] : undefined;
-  if (details && typeof details === 'object') return details as ChunkResult;
-  return { chunk: summary.chunk, status: 'failed', error: { step: 'chunk', message: rootMessage(err) } };
 }

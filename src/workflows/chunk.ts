@@ -19,6 +19,7 @@ import type { ChunkResult } from '../common/results';
 import { rootMessage } from '../common/errors';
 import { FAILURE } from '../common/failures';
 import { bisectChunk, isDataFailure } from './bisect';
+import { acceptChunkInput, needsWorkerCheck, refuse } from './accept';
 import { recordIngest, recordSpark, recordStep } from './metrics';
 import { activitySummary, chunkDetails } from './ui';
 
@@ -28,11 +29,14 @@ const spark = proxyActivities<BackfillActivities>({
   heartbeatTimeout: '30 seconds',
   // On cancel, wait until the activity has cancelled the job run, so nothing keeps writing.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  // A failed job is usually capacity or a transient fault; after 3 tries it needs a human.
   retry: {
-    maximumAttempts: 3,
+    // The activity gives up itself after 3 real failures (activities/spark-attempts.ts); attempts ended
+    // by a worker shutdown (a deploy: the run goes on) are not counted there, so the server allows many.
+    maximumAttempts: 20,
     initialInterval: '30 seconds',
     backoffCoefficient: 2,
+    // Keeps the wait after several deploys in a row short: the run goes on meanwhile.
+    maximumInterval: '5 minutes',
     // BadBronzeInput: a bronze file the job cannot read stays unreadable; each retry would waste a job run.
     nonRetryableErrorTypes: [FAILURE.invalidInput, FAILURE.missingManifest, FAILURE.badBronzeInput],
   },
@@ -57,6 +61,13 @@ const ingest = proxyActivities<BackfillActivities>({
   retry: { maximumAttempts: 10, initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '2 minutes' },
 });
 
+const guard = proxyActivities<BackfillActivities>({
+  // Pure checks against the worker's settings: quick, or the worker is gone.
+  startToCloseTimeout: '1 minute',
+  // A refusal is non-retryable (InvalidInput); only a lost worker or a server hiccup is retried.
+  retry: { maximumAttempts: 3, initialInterval: '2 seconds' },
+});
+
 const checks = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '30 minutes',
   // Validation only reads; a few retries cover storage hiccups.
@@ -74,6 +85,8 @@ export const PATCHES = {
   noUpsertBeforePreflight: 'no-upsert-before-preflight',
   /** 2026-11: a chunk of several days whose Spark job failed on its data is run again day by day (bisect.ts). */
   bisectDataFailures: 'bisect-data-failures',
+  /** 2026-12: the chunk checks its input (request, chunk, run id) before any activity (issue 21). */
+  validateChunkInput: 'validate-chunk-input',
 } as const;
 
 export interface ChunkWorkflowInput {
@@ -83,7 +96,12 @@ export interface ChunkWorkflowInput {
   runId?: string;
 }
 
-export async function chunkWorkflow({ request, chunk, runId }: ChunkWorkflowInput): Promise<ChunkResult> {
+export async function chunkWorkflow(input: ChunkWorkflowInput): Promise<ChunkResult> {
+  // Histories from before the patch ran their input unchecked.
+  const checked = patched(PATCHES.validateChunkInput);
+  const { request, chunk, runId } = checked ? acceptChunkInput(input) : input;
+  // The worker's rules (sparkConf, job role), which the workflow cannot read, before any step.
+  if (checked && needsWorkerCheck(request)) await guard.checkRequest(request).catch(refuse);
   const result: ChunkResult = { chunk, status: 'running' };
   // The Web UI's current details: which step the chunk is in (catalog and ingest run side by side).
   const steps = { done: [] as string[], running: [] as string[] };

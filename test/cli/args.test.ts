@@ -238,7 +238,7 @@ describe('cli: backfill run flags', () => {
     [
       'a Spark setting that loads code (direct EMR: no worker decides)',
       [...base, ...aws, '--direct-emr', '--spark-conf', 'spark.jars=s3://evil/x.jar'],
-      /--spark-conf spark\.jars: loads code .*BACKFILL_ALLOW_SPARK_CONF/,
+      /--spark-conf spark\.jars: not a tuning key .*BACKFILL_ALLOW_SPARK_CONF/,
     ],
     [
       'a negative price',

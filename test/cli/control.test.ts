@@ -273,6 +273,44 @@ describe('cli: controlling backfills (dev server, fake activities)', function ()
     assert.match(io.stdout(), /2025-10-01_2025-10-01 +succeeded +10 +10 +\S+ +2 +passed/);
   });
 
+  it('retry-failed on a backfill past its chunks (releasing its lease) waits for its end, then runs the failed chunk again', async () => {
+    let holding = true;
+    options.failStep = { step: 'spark', chunkId: '2025-10-01_2025-10-01', message: 'EMR job run FAILED: OOM' };
+    options.holdRelease = () => holding;
+    const { handle, workflowId } = await start('fg_retry_late', 1);
+    try {
+      await until(
+        handle,
+        (p) => p.totals.failed === 1 && p.totals.running === 0 && p.totals.pending === 0,
+        'the chunk failed',
+      );
+      options.failStep = undefined;
+      const io = fakeIo();
+      const exit = main(['retry-failed', workflowId], io, deps);
+      const started = Date.now();
+      while (!io.stderr().includes('is ending') && Date.now() - started < 30_000)
+        await new Promise((r) => setTimeout(r, 50));
+      assert.match(io.stderr(), new RegExp(`${workflowId} has finished its chunks and is ending; waiting for its end`));
+      holding = false;
+      assert.equal(await exit, 0, io.stderr());
+      const ended = (await handle.result()) as BackfillReport;
+      assert.equal(ended.status, 'failed', 'the first run ended with its chunk failed, not pending');
+      assert.deepEqual(
+        ended.chunks.map((c) => c.status),
+        ['failed'],
+      );
+      const rerun = (await env.client.workflow.getHandle(workflowId).result()) as BackfillReport;
+      assert.equal(rerun.status, 'succeeded');
+      assert.deepEqual(
+        rerun.chunks.map((c) => c.chunk.id),
+        ['2025-10-01_2025-10-01'],
+      );
+    } finally {
+      holding = false;
+      options.holdRelease = undefined;
+    }
+  });
+
   it('names what to change for an unknown id or a chunk workflow', async () => {
     let io = fakeIo();
     assert.equal(await main(['status', 'backfill-nope'], io, deps), 2);

@@ -8,6 +8,7 @@ import type { BackfillRequest } from '../../src/common/input';
 import type { ChunkSpec } from '../../src/common/plan';
 import type { ChunkManifest, IngestResult } from '../../src/common/results';
 import type { LeaseConflict } from '../../src/common/lease';
+import { enforceWorkerRules } from '../../src/activities/worker-rules';
 
 export interface FakeOptions {
   /**
@@ -28,6 +29,8 @@ export interface FakeOptions {
   ingest?: { failedRecords?: number; throttled?: number; retries?: number };
   /** Recording a backfill's outcome fails (retryably) every time. */
   outcomeFails?: boolean;
+  /** While this returns true, releasing the overlap lease waits (heartbeating): a test holds the backfill ending. */
+  holdRelease?: () => boolean;
   /** The fake overlap lease refuses with these conflicts the first `times` asks, then grants. */
   leaseBusy?: { conflicts: LeaseConflict[]; times: number };
 }
@@ -117,6 +120,10 @@ export function fakeActivities(options: FakeOptions = {}) {
     async releaseLease(input) {
       calls.push({ step: 'releaseLease', chunkId: '-' });
       leaseCalls.push({ ...input, step: 'releaseLease' });
+      while (options.holdRelease?.()) {
+        Context.current().heartbeat();
+        await Context.current().sleep(50);
+      }
       return true;
     },
   };
@@ -128,6 +135,10 @@ export function fakeActivities(options: FakeOptions = {}) {
       if (options.outcomeFails) throw new Error('metric service unavailable');
       outcomes.push(outcome);
       return true;
+    },
+    // The real rules: a forged chunk start is refused here as by the worker (not recorded as a step).
+    async checkRequest(request) {
+      enforceWorkerRules(request);
     },
     async preflight() {
       calls.push({ step: 'preflight', chunkId: '-' });

@@ -16,11 +16,12 @@ import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
-import { listActiveRuns, type ActiveRunsOf } from './emr-runs';
 import { hasEnded } from '../follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { connectorJarUri, DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
+import { enforceWorkerRules } from '../worker-rules';
+import { findActiveRun, ledgerRunIdOf, listActiveRuns, RUN_ID_TAG, type ActiveRunsOf } from './emr-runs';
 
 const EMR_BACKEND = 'emr-serverless';
 
@@ -159,6 +160,17 @@ export class EmrServerlessRunner implements SparkRunner {
     const code = jobCodeUris(request.codeBucket, jobCodeKey);
     const jars = connectorJars(spec.args, request.codeBucket, jobCodeKey);
     const conf = sparkConfFor(chunk, request.sparkConf);
+    // The worker's rules whatever the activity was handed (job role, sparkConf, prefixes).
+    enforceWorkerRules(request);
+    // A run of this chunk and backfill run still going (started by an earlier chunk workflow run): follow it.
+    const runId = ledgerRunIdOf(spec.args);
+    const going = runId
+      ? await findActiveRun(this.client, { applicationId, name: jobRunName(spec.runName), runId })
+      : undefined;
+    if (going) {
+      const run = await this.getJobRun(applicationId, going);
+      return { backend: EMR_BACKEND, id: going, applicationId, logLocation: logLocation(run) };
+    }
     const scope = tokenScope(spec.runName);
     // Generation 0 is the normal case. A token whose run already failed (or was cancelled) cannot
     // start a new run, so a retry after a failure moves on to the next generation's token.
@@ -183,7 +195,11 @@ export class EmrServerlessRunner implements SparkRunner {
               ? { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.options.logUri } } }
               : undefined,
             executionTimeoutMinutes: this.options.executionTimeoutMinutes,
-            tags: { 'backfill:chunk': chunk.id, 'backfill:feature-version': request.featureVersion },
+            tags: {
+              'backfill:chunk': chunk.id,
+              'backfill:feature-version': request.featureVersion,
+              ...(runId ? { [RUN_ID_TAG]: runId } : {}),
+            },
           }),
         );
         if (!out.jobRunId) throw new Error(`${what} returned no jobRunId`);

@@ -3,7 +3,7 @@
  * again. A running backfill queues them again itself (the retryFailed update); an ended one is
  * started again under the same workflow id with only those chunks (input.onlyChunks).
  */
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { lakeRoot } from '../../activities/lake-paths';
 import { retryFailedUpdate } from '../../workflows/api';
 import { decodeStates } from '../../common/chunk-book';
@@ -79,7 +79,15 @@ export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps):
     if (state === 'RUNNING') {
       const ids = await withWorker(t.temporal, 30_000, 'retryFailed update', taskQueue, () =>
         t.handle.executeUpdate(retryFailedUpdate),
-      );
+      ).catch((err: unknown) => (isLateRetry(err) ? undefined : Promise.reject(err)));
+      if (ids === undefined) {
+        // Past its chunks: once it has ended, its failed chunks are run again as for any ended backfill.
+        io.err(
+          `${t.workflowId} has finished its chunks and is ending; waiting for its end to run the failed chunks again`,
+        );
+        await t.handle.result().catch(() => undefined);
+        return retryFailedCommand(argv, io, deps);
+      }
       if (ids.length === 0) {
         io.out(`nothing to retry: no chunk of ${t.workflowId} has failed or been cancelled so far`);
         return EXIT.ok;
@@ -170,4 +178,9 @@ export function unfinishedChunks(report: BackfillReport, input: BackfillInput): 
     );
   }
   return plan.filter((_, i) => states[i] !== 'succeeded').map((c) => c.id);
+}
+
+/** The retryFailed update refused because the backfill is past its chunks (chunk-outcomes.ts refuseLateRetry). */
+function isLateRetry(err: unknown): boolean {
+  return err instanceof WorkflowUpdateFailedError && /has finished its chunks/.test(String(err.cause?.message));
 }
