@@ -214,6 +214,7 @@ export function createActivities(backends: Backends) {
                   ctx.heartbeat(progress);
                 },
                 sleep: (ms) => ctx.sleep(ms),
+                cancellation: ctx.cancellationSignal,
               },
               options: { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
             },

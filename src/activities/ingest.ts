@@ -7,10 +7,11 @@
  * so a retried attempt resumes where the last one got to and a crash re-sends at most the batches in
  * flight.
  */
+import { CancelledFailure } from '@temporalio/common';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { dateRange } from '../common/dates';
-import { dayTargets, targetStoreNames, type TargetStoresChoice } from '../common/publication-plan';
+import type { TargetStoresChoice } from '../common/publication-plan';
 import type { FailedRecord, IngestResult } from '../common/results';
 import {
   type FeatureStore,
@@ -22,12 +23,13 @@ import {
 } from './backends';
 import { goldRowToRecord } from './feature-records';
 import { goldPartition } from './lake-paths';
+import { DayPublication, openDay } from './ingest/day-publication';
 import {
   deadLetterUri,
   goldCommitUri,
   publishAction,
   readDayState,
-  writePublication,
+  writeLedgerRecord,
   type DayState,
   type GoldCommit,
   type Publication,
@@ -130,6 +132,12 @@ export interface IngestContext {
   heartbeat(progress: IngestProgress): void;
   sleep(ms: number): Promise<void>;
   random?: () => number;
+  /**
+   * Aborted when the activity is cancelled: no batch is taken after it, calls in flight end and
+   * their acknowledgements are recorded, then the attempt fails as cancelled.
+   * @default never aborted
+   */
+  cancellation?: AbortSignal;
 }
 
 export interface IngestChunkInput {
@@ -140,95 +148,6 @@ export interface IngestChunkInput {
   ctx: IngestContext;
   /** @default DEFAULT_INGEST_OPTIONS */
   options?: IngestOptions;
-}
-
-/** A day being published: its ledger record, replaced in the lake as batches are acknowledged. */
-class DayPublication {
-  readonly pub: Publication;
-  private pending?: Promise<void>;
-  private writing: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly lake: Lake,
-    private readonly request: BackfillRequest,
-    readonly commit: GoldCommit,
-    previous: Publication | undefined,
-    batchSize: number,
-    runId?: string,
-  ) {
-    this.pub = previous
-      ? { ...previous, acked_ahead: [...previous.acked_ahead], attempts: previous.attempts + 1 }
-      : {
-          published_with: 'api',
-          record_order: 'interleaved',
-          target_stores: targetStoreNames(dayTargets(request.publication, commit.dt)),
-          dt: commit.dt,
-          feature_group: request.featureGroup,
-          feature_version: request.featureVersion,
-          published_by: runId,
-          gold_run_id: commit.run_id,
-          gold_files: commit.files,
-          records: commit.rows,
-          batch_size: batchSize,
-          acked_prefix: 0,
-          acked_ahead: [],
-          records_written: 0,
-          records_failed: 0,
-          status: 'in_progress',
-          sending: false,
-          possible_duplicates: 0,
-          attempts: 1,
-          updated_at: '',
-        };
-  }
-
-  /** The stores this day's records go to (a resumed record keeps the stores it started with). */
-  get targets(): TargetStoresChoice {
-    const names = this.pub.target_stores;
-    if (!names || names.length === 2) return 'both';
-    return names[0] === 'OfflineStore' ? 'offline' : 'online';
-  }
-
-  get batches(): number {
-    return Math.ceil(this.pub.records / this.pub.batch_size);
-  }
-
-  isAcked(n: number): boolean {
-    return n < this.pub.acked_prefix || this.pub.acked_ahead.includes(n);
-  }
-
-  /** Records of batches not yet acknowledged. */
-  get unackedRecords(): number {
-    let n = 0;
-    for (let b = 0; b < this.batches; b++)
-      if (!this.isAcked(b)) n += Math.min(this.pub.batch_size, this.pub.records - b * this.pub.batch_size);
-    return n;
-  }
-
-  ack(n: number, written: number, failed: number): void {
-    const p = this.pub;
-    p.records_written += written;
-    p.records_failed += failed;
-    p.acked_ahead.push(n);
-    while (p.acked_ahead.includes(p.acked_prefix)) {
-      p.acked_ahead.splice(p.acked_ahead.indexOf(p.acked_prefix), 1);
-      p.acked_prefix += 1;
-    }
-    if (p.acked_prefix >= this.batches) p.status = 'done';
-  }
-
-  /**
-   * Resolves once a write holding the state as of this call is in the lake. Calls made while a
-   * write is under way share the next one, so the lake sees one write per round, not per batch.
-   */
-  flush(): Promise<void> {
-    this.pending ??= this.writing.then(() => {
-      this.pending = undefined;
-      this.writing = writePublication(this.lake, this.request, this.pub);
-      return this.writing;
-    });
-    return this.pending;
-  }
 }
 
 /** One ingest attempt over a chunk's days, reading and replacing their publication records. */
@@ -245,10 +164,15 @@ export async function ingestChunk(
   await Promise.all(days.map((d) => d.flush()));
 
   const sent = await sendDays(deps, { request, days, ctx, options });
-  // Every batch has ended (acknowledged or given up): nothing is in doubt any more.
+  // Every batch has ended (acknowledged or given up): nothing is in doubt any more. A day whose
+  // record another writer took fails its flush without writing (LedgerConflict).
   for (const day of days) day.pub.sending = false;
   await Promise.all(days.map((d) => d.flush()));
   if (sent.failure) throw sent.failure.error;
+  if (ctx.cancellation?.aborted) {
+    const written = days.reduce((s, d) => s + d.pub.records_written, 0);
+    throw new CancelledFailure(`ingestion cancelled after ${sent.batches} batches (${written} records acknowledged)`);
+  }
   return ingestResult({ request, plan, days, sent, runId: input.runId });
 }
 
@@ -263,8 +187,7 @@ async function openDays(
   for (const { state, action } of plan) {
     if (action !== 'send' && action !== 'resume') continue;
     const commit = state.commit ?? (await adoptForeignGold(lake, request, state));
-    const previous = action === 'resume' ? state.publication : undefined;
-    days.push(new DayPublication(lake, request, commit, previous, batchSize, runId));
+    days.push(openDay(lake, request, { state, action, commit, batchSize, runId }));
   }
   return days;
 }
@@ -352,9 +275,15 @@ async function adoptForeignGold(lake: Lake, request: BackfillRequest, state: Day
     fingerprint: 'unknown',
     committed_at: new Date().toISOString(),
   };
-  await lake.writeText(goldCommitUri(request, state.dt), JSON.stringify(commit, null, 2));
+  // Created only if still absent: a Spark job committing the day meanwhile wins, and this attempt stops.
+  await writeLedgerRecord(lake, goldCommitUri(request, state.dt), {
+    text: JSON.stringify(commit, null, 2),
+    etag: state.etags?.commit,
+  });
   return commit;
 }
+
+type Job = { n: number; batch: Row[]; day: DayPublication };
 
 interface SendOutcome {
   failure?: { error: unknown };
@@ -390,7 +319,7 @@ async function sendDays(
     failedSample: [],
     inFlightLimit: { final: 0, low: 0, high: 0 },
   };
-  const queue: { n: number; batch: Row[]; day: DayPublication }[] = [];
+  const queue: Job[] = [];
   let next = 0;
   let loading: Promise<void> | undefined;
   const load = async (day: DayPublication) => {
@@ -413,39 +342,39 @@ async function sendDays(
     }
     return queue.shift();
   };
+  const sendJob = async (job: Job) => {
+    const failed = await writeBatch({
+      store: deps.featureStore,
+      limiter,
+      batch: job.batch,
+      dt: job.day.commit.dt,
+      targets: job.day.targets,
+      stats,
+      ctx,
+      options,
+    });
+    if (failed.length > 0)
+      await recordFailures(deps.lake, { request, dt: job.day.commit.dt, batch: job.n, failed, sample: out.failedSample });
+    job.day.ack(job.n, job.batch.length - failed.length, failed.length);
+    out.batches += 1;
+    await job.day.flush();
+    ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
+    const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
+    if (failedTotal > options.maxFailedRecords) {
+      throw new Error(
+        `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`,
+      );
+    }
+  };
+  // A failure, a ledger conflict or a cancel stops every worker from taking another batch.
+  const stopped = () => out.failure !== undefined || ctx.cancellation?.aborted === true;
   const workers = Array.from({ length: options.maxInFlight }, async () => {
-    while (!out.failure) {
+    while (!stopped()) {
       try {
         const job = await take();
-        if (!job) return;
-        const failed = await writeBatch({
-          store: deps.featureStore,
-          limiter,
-          batch: job.batch,
-          dt: job.day.commit.dt,
-          targets: job.day.targets,
-          stats,
-          ctx,
-          options,
-        });
-        if (failed.length > 0)
-          await recordFailures(deps.lake, {
-            request,
-            dt: job.day.commit.dt,
-            batch: job.n,
-            failed,
-            sample: out.failedSample,
-          });
-        job.day.ack(job.n, job.batch.length - failed.length, failed.length);
-        out.batches += 1;
-        await job.day.flush();
-        ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
-        const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
-        if (failedTotal > options.maxFailedRecords) {
-          throw new Error(
-            `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`,
-          );
-        }
+        // Checked again after the wait for a batch: nothing new starts once the attempt stops.
+        if (!job || stopped()) return;
+        await sendJob(job);
       } catch (error) {
         out.failure ??= { error };
       }
@@ -511,10 +440,13 @@ async function recordFailures(
     sample,
   }: { request: BackfillRequest; dt: string; batch: number; failed: FailedRecord[]; sample: FailedRecord[] },
 ): Promise<void> {
-  await lake.writeText(
-    `${deadLetterUri(request, dt)}/batch=${batch}.jsonl`,
-    failed.map((f) => JSON.stringify(f)).join('\n') + '\n',
-  );
+  // Replaced only as read: the day's record already makes this attempt its one writer, this keeps it so.
+  const uri = `${deadLetterUri(request, dt)}/batch=${batch}.jsonl`;
+  const before = await lake.readTextWithEtag(uri);
+  await writeLedgerRecord(lake, uri, {
+    text: failed.map((f) => JSON.stringify(f)).join('\n') + '\n',
+    etag: before?.etag,
+  });
   sample.push(...failed.slice(0, Math.max(0, FAILED_SAMPLE - sample.length)));
 }
 
@@ -567,6 +499,11 @@ async function writeBatch({
       await ctx.sleep(Math.floor(random() * bound));
     }
     const ticket = await limiter.acquire();
+    if (ctx.cancellation?.aborted) {
+      // Cancelled while waiting for a slot or a backoff: no call starts after the cancel.
+      limiter.release(ticket, 'neutral');
+      throw new CancelledFailure(`ingestion cancelled (${pending.length} records of a batch not sent)`);
+    }
     let outcome;
     try {
       outcome = await store.batchWrite(
