@@ -245,13 +245,24 @@ export function currentLocation(state: DayState, req: BackfillRequest): string |
 }
 
 /**
- * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's
- * `run=` directories except the current location and the one before it (kept for rollback, and for
- * readers that looked the partition up just before the switch).
+ * A catalog that derives partitions from every directory under the gold table (a Glue crawler)
+ * names itself so in CatalogResult.backend: it would serve a rollback copy kept there as data.
  */
-export async function staleRunFiles(lake: Lake, req: BackfillRequest, state: DayState): Promise<string[]> {
+export const CRAWLED_CATALOG_BACKEND = 'glue-crawler';
+
+/**
+ * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's
+ * `run=` directories except the current location and, with `keepPrevious`, the one before it (kept
+ * for rollback, and for readers that looked the partition up just before the switch).
+ */
+export async function staleRunFiles(
+  lake: Lake,
+  req: BackfillRequest,
+  state: DayState,
+  { keepPrevious = true }: { keepPrevious?: boolean } = {},
+): Promise<string[]> {
   if (!state.commit) return [];
-  const keep = [state.commit.location, state.commit.previous_location]
+  const keep = [state.commit.location, keepPrevious ? state.commit.previous_location : null]
     .filter((l): l is string => !!l)
     .map((l) => `${l}/`);
   const dir = `${goldPartition(req, state.dt)}/run=`;
