@@ -9,8 +9,13 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LedgerConflictError } from '../src/activities/backends';
+import { catalogUri, LocalCatalog, type CatalogFile } from '../src/activities/local/catalog';
 import { ownerOf } from '../src/activities/local/file-cas';
 import { LocalLake } from '../src/activities/local/lake';
+import { goldPartition } from '../src/activities/lake-paths';
+import { goldCommitUri, type GoldCommit } from '../src/activities/ledger';
+import { planChunks } from '../src/common/plan';
+import { requestFor } from './support/lake';
 import { until } from './support/until';
 
 const md5 = (text: string) => createHash('md5').update(text).digest('hex');
@@ -95,5 +100,23 @@ describe('local lake: conditional writes', function () {
     fs.rmSync(lockFile());
     assert.equal(await write, md5('v1'));
     assert.equal(await lake.readText(uri()), 'v1');
+  });
+
+  it('the local catalog: two workers refreshing at once both land (the file is replaced only as read)', async () => {
+    const request = requestFor(dir);
+    const days = ['2025-10-01', '2025-10-02', '2025-10-03', '2025-10-04', '2025-10-05', '2025-10-06'];
+    for (const dt of days) {
+      const location = `${goldPartition(request, dt)}/run=r1`;
+      const commit = { dt, run_id: 'r1', location, files: [`${location}/part-0.parquet`], rows: 10 };
+      await lake.writeText(goldCommitUri(request, dt), JSON.stringify(commit as GoldCommit));
+    }
+    // One catalog object per worker: each serialises its own refreshes only.
+    const chunks = planChunks(days[0], days.at(-1)!, 1);
+    await Promise.all(chunks.map((c) => new LocalCatalog(lake).refresh(request, c, 'file:///gold')));
+    const file = JSON.parse((await lake.readText(catalogUri(dir)))!) as CatalogFile;
+    assert.deepEqual(
+      file.tables['gold.card_features'].partitions.map((p) => p.dt),
+      days,
+    );
   });
 });

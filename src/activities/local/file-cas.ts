@@ -51,14 +51,21 @@ export async function writeFileIf(
     const current = await fileEtag(file);
     const expected = 'ifMatch' in condition ? condition.ifMatch : 'absent';
     if ((current ?? 'absent') !== expected) throw new LedgerConflictError(uri, expected, current ?? 'absent');
-    await writeDurably(file, text);
+    await writeDurably(file, text, { locked: true });
     return md5Hex(text);
   });
 }
 
-/** Writes a hidden temporary file, fsyncs it, and renames it over `file` (atomic for readers). */
-export async function writeDurably(file: string, text: string): Promise<void> {
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+let unlockedWrites = 0;
+
+/**
+ * Writes a hidden temporary file, fsyncs it, and renames it over `file` (atomic for readers). Under
+ * the lock the temporary name is CAS.md's `.<base>.<pid>.tmp`; without it (`locked` false), a
+ * counter keeps concurrent writes of one process apart.
+ */
+export async function writeDurably(file: string, text: string, { locked }: { locked: boolean }): Promise<void> {
+  const suffix = locked ? `${process.pid}` : `${process.pid}.${++unlockedWrites}`;
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${suffix}.tmp`);
   const handle = await fs.open(tmp, 'w');
   try {
     await handle.writeFile(text);

@@ -19,7 +19,7 @@ export class LocalLake implements Lake {
   async writeText(uri: string, text: string): Promise<void> {
     const file = fileUriToPath(uri);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await writeDurably(file, text);
+    await writeDurably(file, text, { locked: false });
   }
 
   async readTextWithEtag(uri: string): Promise<{ text: string; etag: string } | undefined> {
