@@ -354,7 +354,13 @@ async function sendDays(
       options,
     });
     if (failed.length > 0)
-      await recordFailures(deps.lake, { request, dt: job.day.commit.dt, batch: job.n, failed, sample: out.failedSample });
+      await recordFailures(deps.lake, {
+        request,
+        dt: job.day.commit.dt,
+        batch: job.n,
+        failed,
+        sample: out.failedSample,
+      });
     job.day.ack(job.n, job.batch.length - failed.length, failed.length);
     out.batches += 1;
     await job.day.flush();

@@ -40,12 +40,7 @@ export async function fileEtag(file: string): Promise<string | undefined> {
 }
 
 /** Replaces `file` with `text` if `condition` holds; returns the new etag. `uri` names it in errors. */
-export async function writeFileIf(
-  file: string,
-  uri: string,
-  text: string,
-  condition: WriteCondition,
-): Promise<string> {
+export async function writeFileIf(file: string, uri: string, text: string, condition: WriteCondition): Promise<string> {
   await fs.mkdir(path.dirname(file), { recursive: true });
   return withFileLock(file, uri, async () => {
     const current = await fileEtag(file);
