@@ -23,6 +23,7 @@ import {
 } from './backends';
 import { goldRowToRecord } from './feature-records';
 import { goldPartition } from './lake-paths';
+import { BatchQueue, type Batch } from './ingest/batch-queue';
 import { DayPublication, openDay } from './ingest/day-publication';
 import {
   deadLetterUri,
@@ -283,7 +284,7 @@ async function adoptForeignGold(lake: Lake, request: BackfillRequest, state: Day
   return commit;
 }
 
-type Job = { n: number; batch: Row[]; day: DayPublication };
+type Job = Batch<Row>;
 
 interface SendOutcome {
   failure?: { error: unknown };
@@ -319,68 +320,20 @@ async function sendDays(
     failedSample: [],
     inFlightLimit: { final: 0, low: 0, high: 0 },
   };
-  const queue: Job[] = [];
-  let next = 0;
-  let loading: Promise<void> | undefined;
-  const load = async (day: DayPublication) => {
+  const queue = new BatchQueue(days, async (day) => {
     const gold = await readGoldRows(deps.lake, request, day.commit);
     // Records resumed from before interleaving keep their batches as numbered then.
-    const rows = day.pub.record_order === 'interleaved' ? interleaveRecordIds(gold) : gold;
-    out.recordsRead += rows.length;
-    // Batch numbers follow the record's batch size, so a resumed attempt skips exactly the acknowledged ones.
-    const size = day.pub.batch_size;
-    if (rows.length !== day.pub.records)
-      throw new Error(`gold of ${day.commit.dt} has ${rows.length} rows, its ledger commit says ${day.pub.records}`);
-    for (let n = 0; n * size < rows.length; n++) {
-      if (!day.isAcked(n)) queue.push({ n, batch: rows.slice(n * size, (n + 1) * size), day });
-    }
-  };
-  const take = async () => {
-    while (queue.length === 0 && next < days.length) {
-      loading ??= load(days[next++]).finally(() => (loading = undefined));
-      await loading;
-    }
-    return queue.shift();
-  };
-  const sendJob = async (job: Job) => {
-    const failed = await writeBatch({
-      store: deps.featureStore,
-      limiter,
-      batch: job.batch,
-      dt: job.day.commit.dt,
-      targets: job.day.targets,
-      stats,
-      ctx,
-      options,
-    });
-    if (failed.length > 0)
-      await recordFailures(deps.lake, {
-        request,
-        dt: job.day.commit.dt,
-        batch: job.n,
-        failed,
-        sample: out.failedSample,
-      });
-    job.day.ack(job.n, job.batch.length - failed.length, failed.length);
-    out.batches += 1;
-    await job.day.flush();
-    ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
-    const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
-    if (failedTotal > options.maxFailedRecords) {
-      throw new Error(
-        `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`,
-      );
-    }
-  };
+    return day.pub.record_order === 'interleaved' ? interleaveRecordIds(gold) : gold;
+  });
   // A failure, a ledger conflict or a cancel stops every worker from taking another batch.
   const stopped = () => out.failure !== undefined || ctx.cancellation?.aborted === true;
   const workers = Array.from({ length: options.maxInFlight }, async () => {
     while (!stopped()) {
       try {
-        const job = await take();
+        const job = await queue.take();
         // Checked again after the wait for a batch: nothing new starts once the attempt stops.
         if (!job || stopped()) return;
-        await sendJob(job);
+        await sendAndRecord(deps, { job, request, days, ctx, options, limiter, stats, out });
       } catch (error) {
         out.failure ??= { error };
       }
@@ -390,9 +343,51 @@ async function sendDays(
   // the retry's back, and the ledger covers every batch that was acknowledged.
   await Promise.all(workers);
   Object.assign(out, stats, {
+    recordsRead: queue.recordsRead,
     inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) },
   });
   return out;
+}
+
+interface SendInput {
+  job: Job;
+  request: BackfillRequest;
+  days: DayPublication[];
+  ctx: IngestContext;
+  options: IngestOptions;
+  limiter: AimdLimiter;
+  stats: { retries: number; throttled: number };
+  out: SendOutcome;
+}
+
+/** Sends one batch, then records its refused records and its acknowledgement in the lake. */
+async function sendAndRecord(
+  deps: { lake: Lake; featureStore: FeatureStore },
+  { job, request, days, ctx, options, limiter, stats, out }: SendInput,
+): Promise<void> {
+  const failed = await writeBatch({
+    store: deps.featureStore,
+    limiter,
+    batch: job.batch,
+    dt: job.day.commit.dt,
+    targets: job.day.targets,
+    stats,
+    ctx,
+    options,
+  });
+  const dt = job.day.commit.dt;
+  if (failed.length > 0)
+    await recordFailures(deps.lake, { request, dt, batch: job.n, failed, sample: out.failedSample });
+  job.day.ack(job.n, job.batch.length - failed.length, failed.length);
+  out.batches += 1;
+  await job.day.flush();
+  ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
+  const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
+  if (failedTotal > options.maxFailedRecords) {
+    throw new Error(
+      `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, dt)}`,
+    );
+  }
 }
 
 /**
