@@ -365,16 +365,26 @@ async function sendAndRecord(
   deps: { lake: Lake; featureStore: FeatureStore },
   { job, request, days, ctx, options, limiter, stats, out }: SendInput,
 ): Promise<void> {
-  const failed = await writeBatch({
-    store: deps.featureStore,
-    limiter,
-    batch: job.batch,
-    dt: job.day.commit.dt,
-    targets: job.day.targets,
-    stats,
-    ctx,
-    options,
-  });
+  const taken = { entries: 0 };
+  let failed;
+  try {
+    failed = await writeBatch({
+      store: deps.featureStore,
+      limiter,
+      batch: job.batch,
+      dt: job.day.commit.dt,
+      targets: job.day.targets,
+      stats,
+      ctx,
+      options,
+      taken,
+    });
+  } catch (err) {
+    // A batch given up part-way (cancelled in a backoff, out of tries): the entries the store took are
+    // not acknowledged, so the retry sends them again; the report counts them as possible duplicates.
+    job.day.pub.possible_duplicates += taken.entries;
+    throw err;
+  }
   const dt = job.day.commit.dt;
   if (failed.length > 0)
     await recordFailures(deps.lake, { request, dt, batch: job.n, failed, sample: out.failedSample });
@@ -463,6 +473,8 @@ interface WriteBatchInput {
   stats: { retries: number; throttled: number };
   ctx: IngestContext;
   options: IngestOptions;
+  /** Entries of the batch the store has taken so far (counted as calls answer). */
+  taken: { entries: number };
 }
 
 /** Writes one batch until every entry is written or failed for good; returns the failures. */
@@ -475,6 +487,7 @@ async function writeBatch({
   stats,
   ctx,
   options,
+  taken,
 }: WriteBatchInput): Promise<FailedRecord[]> {
   const random = ctx.random ?? Math.random;
   let pending = batch.map((_, i) => i);
@@ -528,12 +541,14 @@ async function writeBatch({
       throw err;
     }
     const retry = new Set(outcome.unprocessed.map((k) => pending[k]));
+    const failedBefore = failed.length;
     for (const e of outcome.errors) {
       const i = pending[e.index];
       if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
       else
         failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
     }
+    taken.entries += pending.length - retry.size - (failed.length - failedBefore);
     // Nothing taken at all is the store pushing back; a few entries left over are not.
     const allRefused = retry.size === pending.length;
     limiter.release(ticket, allRefused ? 'throttled' : 'ok');

@@ -11,6 +11,7 @@ import { createActivities } from '../../src/activities';
 import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
 import type { Backends, IngestOptions } from '../../src/activities/backends';
 import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../../src/activities/ingest';
+import type { IngestResult } from '../../src/common/results';
 import { goldCommitUri, publicationUri, type GoldCommit, type Publication } from '../../src/activities/ledger';
 import { FeatureStoreDouble, type FeatureStoreDoubleOptions } from './feature-store-double';
 import { addGoldDay, MemoryLake } from './memory-lake';
@@ -93,6 +94,21 @@ describe('aws: ingestion as the one writer of its ledger records', function () {
     });
   });
 
+  it('a one-day chunk keeps maxInFlight calls in flight (callers wait for the day being read instead of leaving)', async () => {
+    const lake = new MemoryLake();
+    addGoldDay(lake, request, dt, 500);
+    await withDouble({ latencyMs: 20 }, async (double, store, calls) => {
+      const four = { ...options, maxInFlight: 4, initialInFlight: 4 };
+      await ingestChunk(
+        { lake, featureStore: store },
+        { request, chunk, runId: 'run-1', ctx: { heartbeat: () => undefined, sleep }, options: four },
+      );
+      const overlap = Math.max(...calls.map((c) => calls.filter((o) => o.start <= c.start && o.end! > c.start).length));
+      assert.equal(overlap, 4, 'calls in flight at once');
+      assert.equal(double.written.length, 500);
+    });
+  });
+
   it('a cancel stops taking batches: no call starts after it, calls in flight end and are recorded, then it fails as cancelled', async () => {
     const lake = new MemoryLake();
     addGoldDay(lake, request, dt, 5000, 1000);
@@ -134,6 +150,42 @@ describe('aws: ingestion as the one writer of its ledger records', function () {
         [atEnd, 'in_progress', false],
         'the ledger covers exactly what the store holds',
       );
+    });
+  });
+
+  it('a cancel during backoffs: the entries of batches given up part-way are counted, and the resume reports them', async () => {
+    const lake = new MemoryLake();
+    addGoldDay(lake, request, dt, 1500, 500);
+    const env = new MockActivityEnvironment();
+    const inject = (_api: string, n: number) => {
+      if (n === 20) env.cancel();
+      return undefined;
+    };
+    // Every other record unprocessed the first time, and backoffs long enough that batches wait in them
+    // with half their entries taken.
+    const odd = (r: Record<string, string>) => Number(r.event_id.split('-').pop()) % 2 === 1;
+    await withDouble({ inject, latencyMs: 5, unprocessedFirstTime: odd }, async (double, store) => {
+      const backends = {
+        name: 'test',
+        lake,
+        featureStoreFor: () => store,
+        ingestOptions: { baseDelayMs: 100, maxDelayMs: 400, maxInFlight: 4, initialInFlight: 4 },
+      } as unknown as Backends;
+      const ingest = createActivities(backends).ingestFeatures;
+      await assert.rejects(env.run(ingest, { request, chunk, runId: 'run-1' }), CancelledFailure);
+      const pub = record(lake);
+      assert.equal(double.written.length, pub.records_written + pub.possible_duplicates, JSON.stringify(pub));
+
+      const result = (await new MockActivityEnvironment().run(ingest, {
+        request,
+        chunk,
+        runId: 'run-1',
+      })) as IngestResult;
+      const counts = double.writeCounts();
+      const twice = [...counts.values()].filter((n) => n > 1).length;
+      assert.equal(counts.size, 1500);
+      assert.ok(twice <= result.possibleDuplicates!, `sent twice ${twice}, reported ${result.possibleDuplicates}`);
+      assert.equal(record(lake).status, 'done');
     });
   });
 

@@ -23,7 +23,9 @@ export class BatchQueue<R> {
 
   /** The next batch to send; undefined when every day is read and every batch taken. */
   async take(): Promise<Batch<R> | undefined> {
-    while (this.queue.length === 0 && this.next < this.days.length) {
+    // A day being read counts as batches to come: callers wait for it rather than leave (the last
+    // day's read used to send every caller but the reader away, so a one-day chunk had one call in flight).
+    while (this.queue.length === 0 && (this.next < this.days.length || this.loading)) {
       this.loading ??= this.load(this.days[this.next++]).finally(() => (this.loading = undefined));
       await this.loading;
     }
