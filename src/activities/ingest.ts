@@ -14,6 +14,7 @@ import { dateRange } from '../common/dates';
 import type { TargetStoresChoice } from '../common/publication-plan';
 import type { FailedRecord, IngestResult } from '../common/results';
 import {
+  type BatchWriteOutcome,
   type FeatureStore,
   type IngestOptions,
   type Lake,
@@ -478,40 +479,13 @@ interface WriteBatchInput {
 }
 
 /** Writes one batch until every entry is written or failed for good; returns the failures. */
-async function writeBatch({
-  store,
-  limiter,
-  batch,
-  dt,
-  targets,
-  stats,
-  ctx,
-  options,
-  taken,
-}: WriteBatchInput): Promise<FailedRecord[]> {
-  const random = ctx.random ?? Math.random;
+async function writeBatch(input: WriteBatchInput): Promise<FailedRecord[]> {
+  const { store, limiter, batch, dt, targets, stats, ctx, taken } = input;
   let pending = batch.map((_, i) => i);
   const failed: FailedRecord[] = [];
-  let errorTries = 0;
-  let throttledTries = 0;
-  let lastError: unknown;
+  const tries: Tries = { error: 0, throttled: 0, lastError: undefined };
   for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt > 0) {
-      if (errorTries >= options.maxBatchTries) {
-        throw new Error(
-          `batch not accepted after ${errorTries} failed calls (${pending.length} records pending): ${describe(lastError)}`,
-        );
-      }
-      if (throttledTries >= (options.maxThrottledTries ?? 60)) {
-        throw new Error(
-          `batch throttled ${throttledTries} times in a row (${pending.length} records pending); the store's quota is exhausted`,
-        );
-      }
-      stats.retries += 1;
-      // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
-      const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(errorTries + throttledTries, 20));
-      await ctx.sleep(Math.floor(random() * bound));
-    }
+    if (attempt > 0) await backoff(input, { tries, pending: pending.length });
     const ticket = await limiter.acquire();
     if (ctx.cancellation?.aborted) {
       // Cancelled while waiting for a slot or a backoff: no call starts after the cancel.
@@ -528,40 +502,71 @@ async function writeBatch({
       if (err instanceof ThrottledError) {
         limiter.release(ticket, 'throttled');
         stats.throttled += 1;
-        throttledTries += 1;
+        tries.throttled += 1;
         continue;
       }
       limiter.release(ticket, 'neutral');
       // A server fault or a dropped connection: the same call may well succeed later.
       if (err instanceof TransientStoreError) {
-        errorTries += 1;
-        lastError = err;
+        tries.error += 1;
+        tries.lastError = err;
         continue;
       }
       throw err;
     }
-    const retry = new Set(outcome.unprocessed.map((k) => pending[k]));
     const failedBefore = failed.length;
-    for (const e of outcome.errors) {
-      const i = pending[e.index];
-      if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
-      else
-        failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
-    }
+    const retry = entriesToRetry(outcome, { pending, batch, dt, failed });
     taken.entries += pending.length - retry.size - (failed.length - failedBefore);
     // Nothing taken at all is the store pushing back; a few entries left over are not.
     const allRefused = retry.size === pending.length;
     limiter.release(ticket, allRefused ? 'throttled' : 'ok');
-    if (retry.size > 0) {
-      stats.throttled += 1;
-      if (allRefused) throttledTries += 1;
-      else throttledTries = 0;
-    } else {
-      throttledTries = 0;
-    }
+    if (retry.size > 0) stats.throttled += 1;
+    tries.throttled = allRefused ? tries.throttled + 1 : 0;
     pending = [...retry].sort((a, b) => a - b);
   }
   return failed;
+}
+
+interface Tries {
+  error: number;
+  /** Calls in a row that the store refused whole. */
+  throttled: number;
+  lastError: unknown;
+}
+
+/** Gives up when the batch is out of tries; else waits a backoff before its next call. */
+async function backoff(
+  { stats, ctx, options }: WriteBatchInput,
+  { tries, pending }: { tries: Tries; pending: number },
+): Promise<void> {
+  if (tries.error >= options.maxBatchTries) {
+    throw new Error(
+      `batch not accepted after ${tries.error} failed calls (${pending} records pending): ${describe(tries.lastError)}`,
+    );
+  }
+  if (tries.throttled >= (options.maxThrottledTries ?? 60)) {
+    throw new Error(
+      `batch throttled ${tries.throttled} times in a row (${pending} records pending); the store's quota is exhausted`,
+    );
+  }
+  stats.retries += 1;
+  // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
+  const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(tries.error + tries.throttled, 20));
+  await ctx.sleep(Math.floor((ctx.random ?? Math.random)() * bound));
+}
+
+/** The entries of a call's answer to send again; those refused for good are added to `failed`. */
+function entriesToRetry(
+  outcome: BatchWriteOutcome,
+  { pending, batch, dt, failed }: { pending: number[]; batch: Row[]; dt: string; failed: FailedRecord[] },
+): Set<number> {
+  const retry = new Set(outcome.unprocessed.map((k) => pending[k]));
+  for (const e of outcome.errors) {
+    const i = pending[e.index];
+    if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
+    else failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
+  }
+  return retry;
 }
 
 function describe(err: unknown): string {
