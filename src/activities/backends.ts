@@ -21,10 +21,40 @@ export interface LakeObject {
   etag?: string;
 }
 
+/**
+ * The condition of a conditional write (docs/design.md, "Conditional ledger writes"): create only if absent, or replace only if the
+ * object is still the version read (its etag).
+ */
+export type WriteCondition = { ifNoneMatch: '*' } | { ifMatch: string };
+
+/** What a conditional write found instead of what it expected: another writer got there first. */
+export class LedgerConflictError extends Error {
+  constructor(
+    readonly uri: string,
+    /** The etag the writer read, or `absent`. */
+    readonly expected: string,
+    /** The etag found, `absent`, or why the record could not be taken (`locked by pid P`). */
+    readonly found: string,
+  ) {
+    super(`ledger record ${uri} changed under this writer: expected ${expected}, found ${found}`);
+    this.name = 'LedgerConflict';
+  }
+}
+
 export interface Lake {
   readText(uri: string): Promise<string | undefined>;
   /** Written whole or not at all. */
   writeText(uri: string, text: string): Promise<void>;
+  /**
+   * The text and its etag (S3's ETag without quotes; locally the md5 hex of the bytes); undefined
+   * when absent. The etag is what writeTextIf compares.
+   */
+  readTextWithEtag(uri: string): Promise<{ text: string; etag: string } | undefined>;
+  /**
+   * Writes whole, only if `condition` holds at the moment of the write; returns the new etag.
+   * Throws LedgerConflictError when it does not (nothing is written then).
+   */
+  writeTextIf(uri: string, text: string, condition: WriteCondition): Promise<string>;
   /** Files under a prefix, recursively, sorted by URI; hidden files (_ or .) are left out. */
   list(prefixUri: string): Promise<LakeObject[]>;
   readParquet(uri: string): Promise<Record<string, unknown>[]>;

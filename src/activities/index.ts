@@ -26,7 +26,14 @@ import { checkBronzeFiles } from './bronze-check';
 import { commitFingerprint, guardDefinitionChange } from './definition-guard';
 import { currentFingerprints } from './fingerprint';
 import { bronzeTable, errorRecordUri, goldTable, manifestUri } from './lake-paths';
-import { goldDecision, publishAction, readDayState, staleRunFiles, type DayState } from './ledger';
+import {
+  CRAWLED_CATALOG_BACKEND,
+  goldDecision,
+  publishAction,
+  readDayState,
+  staleRunFiles,
+  type DayState,
+} from './ledger';
 import { namespaceSearchAttributeProblem } from './search-attributes';
 import { sparkJobArgs } from './spark-args';
 import { bronzeBytesFrom, chunkSettings } from './sizing';
@@ -200,8 +207,10 @@ export function createActivities(backends: Backends) {
         () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]),
       );
       // Readers now use the current gold: earlier runs' files (but the one before, for rollback) can go.
+      // A crawler would serve a rollback copy as a second run of the day, so under one none is kept.
+      const keepPrevious = result.backend !== CRAWLED_CATALOG_BACKEND;
       for (const state of await readStates(lake, request, dateRange(chunk.startDate, chunk.endDate))) {
-        await lake.delete(await staleRunFiles(lake, request, state));
+        await lake.delete(await staleRunFiles(lake, request, state, { keepPrevious }));
       }
       return result;
     },
@@ -230,6 +239,7 @@ export function createActivities(backends: Backends) {
                   ctx.heartbeat(progress);
                 },
                 sleep: (ms) => ctx.sleep(ms),
+                cancellation: ctx.cancellationSignal,
               },
               options: { ...DEFAULT_INGEST_OPTIONS, ...backends.ingestOptions },
             },

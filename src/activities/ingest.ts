@@ -7,12 +7,14 @@
  * so a retried attempt resumes where the last one got to and a crash re-sends at most the batches in
  * flight.
  */
+import { CancelledFailure } from '@temporalio/common';
 import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { dateRange } from '../common/dates';
-import { dayTargets, targetStoreNames, type TargetStoresChoice } from '../common/publication-plan';
+import type { TargetStoresChoice } from '../common/publication-plan';
 import type { FailedRecord, IngestResult } from '../common/results';
 import {
+  type BatchWriteOutcome,
   type FeatureStore,
   type IngestOptions,
   type Lake,
@@ -22,12 +24,14 @@ import {
 } from './backends';
 import { goldRowToRecord } from './feature-records';
 import { goldPartition } from './lake-paths';
+import { BatchQueue, type Batch } from './ingest/batch-queue';
+import { DayPublication, openDay } from './ingest/day-publication';
 import {
   deadLetterUri,
   goldCommitUri,
   publishAction,
   readDayState,
-  writePublication,
+  writeLedgerRecord,
   type DayState,
   type GoldCommit,
   type Publication,
@@ -130,6 +134,12 @@ export interface IngestContext {
   heartbeat(progress: IngestProgress): void;
   sleep(ms: number): Promise<void>;
   random?: () => number;
+  /**
+   * Aborted when the activity is cancelled: no batch is taken after it, calls in flight end and
+   * their acknowledgements are recorded, then the attempt fails as cancelled.
+   * @default never aborted
+   */
+  cancellation?: AbortSignal;
 }
 
 export interface IngestChunkInput {
@@ -140,95 +150,6 @@ export interface IngestChunkInput {
   ctx: IngestContext;
   /** @default DEFAULT_INGEST_OPTIONS */
   options?: IngestOptions;
-}
-
-/** A day being published: its ledger record, replaced in the lake as batches are acknowledged. */
-class DayPublication {
-  readonly pub: Publication;
-  private pending?: Promise<void>;
-  private writing: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly lake: Lake,
-    private readonly request: BackfillRequest,
-    readonly commit: GoldCommit,
-    previous: Publication | undefined,
-    batchSize: number,
-    runId?: string,
-  ) {
-    this.pub = previous
-      ? { ...previous, acked_ahead: [...previous.acked_ahead], attempts: previous.attempts + 1 }
-      : {
-          published_with: 'api',
-          record_order: 'interleaved',
-          target_stores: targetStoreNames(dayTargets(request.publication, commit.dt)),
-          dt: commit.dt,
-          feature_group: request.featureGroup,
-          feature_version: request.featureVersion,
-          published_by: runId,
-          gold_run_id: commit.run_id,
-          gold_files: commit.files,
-          records: commit.rows,
-          batch_size: batchSize,
-          acked_prefix: 0,
-          acked_ahead: [],
-          records_written: 0,
-          records_failed: 0,
-          status: 'in_progress',
-          sending: false,
-          possible_duplicates: 0,
-          attempts: 1,
-          updated_at: '',
-        };
-  }
-
-  /** The stores this day's records go to (a resumed record keeps the stores it started with). */
-  get targets(): TargetStoresChoice {
-    const names = this.pub.target_stores;
-    if (!names || names.length === 2) return 'both';
-    return names[0] === 'OfflineStore' ? 'offline' : 'online';
-  }
-
-  get batches(): number {
-    return Math.ceil(this.pub.records / this.pub.batch_size);
-  }
-
-  isAcked(n: number): boolean {
-    return n < this.pub.acked_prefix || this.pub.acked_ahead.includes(n);
-  }
-
-  /** Records of batches not yet acknowledged. */
-  get unackedRecords(): number {
-    let n = 0;
-    for (let b = 0; b < this.batches; b++)
-      if (!this.isAcked(b)) n += Math.min(this.pub.batch_size, this.pub.records - b * this.pub.batch_size);
-    return n;
-  }
-
-  ack(n: number, written: number, failed: number): void {
-    const p = this.pub;
-    p.records_written += written;
-    p.records_failed += failed;
-    p.acked_ahead.push(n);
-    while (p.acked_ahead.includes(p.acked_prefix)) {
-      p.acked_ahead.splice(p.acked_ahead.indexOf(p.acked_prefix), 1);
-      p.acked_prefix += 1;
-    }
-    if (p.acked_prefix >= this.batches) p.status = 'done';
-  }
-
-  /**
-   * Resolves once a write holding the state as of this call is in the lake. Calls made while a
-   * write is under way share the next one, so the lake sees one write per round, not per batch.
-   */
-  flush(): Promise<void> {
-    this.pending ??= this.writing.then(() => {
-      this.pending = undefined;
-      this.writing = writePublication(this.lake, this.request, this.pub);
-      return this.writing;
-    });
-    return this.pending;
-  }
 }
 
 /** One ingest attempt over a chunk's days, reading and replacing their publication records. */
@@ -245,10 +166,15 @@ export async function ingestChunk(
   await Promise.all(days.map((d) => d.flush()));
 
   const sent = await sendDays(deps, { request, days, ctx, options });
-  // Every batch has ended (acknowledged or given up): nothing is in doubt any more.
+  // Every batch has ended (acknowledged or given up): nothing is in doubt any more. A day whose
+  // record another writer took fails its flush without writing (LedgerConflict).
   for (const day of days) day.pub.sending = false;
   await Promise.all(days.map((d) => d.flush()));
   if (sent.failure) throw sent.failure.error;
+  if (ctx.cancellation?.aborted) {
+    const written = days.reduce((s, d) => s + d.pub.records_written, 0);
+    throw new CancelledFailure(`ingestion cancelled after ${sent.batches} batches (${written} records acknowledged)`);
+  }
   return ingestResult({ request, plan, days, sent, runId: input.runId });
 }
 
@@ -263,8 +189,7 @@ async function openDays(
   for (const { state, action } of plan) {
     if (action !== 'send' && action !== 'resume') continue;
     const commit = state.commit ?? (await adoptForeignGold(lake, request, state));
-    const previous = action === 'resume' ? state.publication : undefined;
-    days.push(new DayPublication(lake, request, commit, previous, batchSize, runId));
+    days.push(openDay(lake, request, { state, action, commit, batchSize, runId }));
   }
   return days;
 }
@@ -352,9 +277,15 @@ async function adoptForeignGold(lake: Lake, request: BackfillRequest, state: Day
     fingerprint: 'unknown',
     committed_at: new Date().toISOString(),
   };
-  await lake.writeText(goldCommitUri(request, state.dt), JSON.stringify(commit, null, 2));
+  // Created only if still absent: a Spark job committing the day meanwhile wins, and this attempt stops.
+  await writeLedgerRecord(lake, goldCommitUri(request, state.dt), {
+    text: JSON.stringify(commit, null, 2),
+    etag: state.etags?.commit,
+  });
   return commit;
 }
+
+type Job = Batch<Row>;
 
 interface SendOutcome {
   failure?: { error: unknown };
@@ -390,62 +321,20 @@ async function sendDays(
     failedSample: [],
     inFlightLimit: { final: 0, low: 0, high: 0 },
   };
-  const queue: { n: number; batch: Row[]; day: DayPublication }[] = [];
-  let next = 0;
-  let loading: Promise<void> | undefined;
-  const load = async (day: DayPublication) => {
+  const queue = new BatchQueue(days, async (day) => {
     const gold = await readGoldRows(deps.lake, request, day.commit);
     // Records resumed from before interleaving keep their batches as numbered then.
-    const rows = day.pub.record_order === 'interleaved' ? interleaveRecordIds(gold) : gold;
-    out.recordsRead += rows.length;
-    // Batch numbers follow the record's batch size, so a resumed attempt skips exactly the acknowledged ones.
-    const size = day.pub.batch_size;
-    if (rows.length !== day.pub.records)
-      throw new Error(`gold of ${day.commit.dt} has ${rows.length} rows, its ledger commit says ${day.pub.records}`);
-    for (let n = 0; n * size < rows.length; n++) {
-      if (!day.isAcked(n)) queue.push({ n, batch: rows.slice(n * size, (n + 1) * size), day });
-    }
-  };
-  const take = async () => {
-    while (queue.length === 0 && next < days.length) {
-      loading ??= load(days[next++]).finally(() => (loading = undefined));
-      await loading;
-    }
-    return queue.shift();
-  };
+    return day.pub.record_order === 'interleaved' ? interleaveRecordIds(gold) : gold;
+  });
+  // A failure, a ledger conflict or a cancel stops every worker from taking another batch.
+  const stopped = () => out.failure !== undefined || ctx.cancellation?.aborted === true;
   const workers = Array.from({ length: options.maxInFlight }, async () => {
-    while (!out.failure) {
+    while (!stopped()) {
       try {
-        const job = await take();
-        if (!job) return;
-        const failed = await writeBatch({
-          store: deps.featureStore,
-          limiter,
-          batch: job.batch,
-          dt: job.day.commit.dt,
-          targets: job.day.targets,
-          stats,
-          ctx,
-          options,
-        });
-        if (failed.length > 0)
-          await recordFailures(deps.lake, {
-            request,
-            dt: job.day.commit.dt,
-            batch: job.n,
-            failed,
-            sample: out.failedSample,
-          });
-        job.day.ack(job.n, job.batch.length - failed.length, failed.length);
-        out.batches += 1;
-        await job.day.flush();
-        ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
-        const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
-        if (failedTotal > options.maxFailedRecords) {
-          throw new Error(
-            `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, job.day.commit.dt)}`,
-          );
-        }
+        const job = await queue.take();
+        // Checked again after the wait for a batch: nothing new starts once the attempt stops.
+        if (!job || stopped()) return;
+        await sendAndRecord(deps, { job, request, days, ctx, options, limiter, stats, out });
       } catch (error) {
         out.failure ??= { error };
       }
@@ -455,9 +344,61 @@ async function sendDays(
   // the retry's back, and the ledger covers every batch that was acknowledged.
   await Promise.all(workers);
   Object.assign(out, stats, {
+    recordsRead: queue.recordsRead,
     inFlightLimit: { final: round1(limiter.limit), low: round1(limiter.low), high: round1(limiter.high) },
   });
   return out;
+}
+
+interface SendInput {
+  job: Job;
+  request: BackfillRequest;
+  days: DayPublication[];
+  ctx: IngestContext;
+  options: IngestOptions;
+  limiter: AimdLimiter;
+  stats: { retries: number; throttled: number };
+  out: SendOutcome;
+}
+
+/** Sends one batch, then records its refused records and its acknowledgement in the lake. */
+async function sendAndRecord(
+  deps: { lake: Lake; featureStore: FeatureStore },
+  { job, request, days, ctx, options, limiter, stats, out }: SendInput,
+): Promise<void> {
+  const taken = { entries: 0 };
+  let failed;
+  try {
+    failed = await writeBatch({
+      store: deps.featureStore,
+      limiter,
+      batch: job.batch,
+      dt: job.day.commit.dt,
+      targets: job.day.targets,
+      stats,
+      ctx,
+      options,
+      taken,
+    });
+  } catch (err) {
+    // A batch given up part-way (cancelled in a backoff, out of tries): the entries the store took are
+    // not acknowledged, so the retry sends them again; the report counts them as possible duplicates.
+    job.day.pub.possible_duplicates += taken.entries;
+    throw err;
+  }
+  const dt = job.day.commit.dt;
+  if (failed.length > 0)
+    await recordFailures(deps.lake, { request, dt, batch: job.n, failed, sample: out.failedSample });
+  job.day.ack(job.n, job.batch.length - failed.length, failed.length);
+  out.batches += 1;
+  await job.day.flush();
+  ctx.heartbeat({ recordsWritten: days.reduce((s, d) => s + d.pub.records_written, 0), batches: out.batches });
+  const failedTotal = days.reduce((s, d) => s + d.pub.records_failed, 0);
+  if (failedTotal > options.maxFailedRecords) {
+    throw new Error(
+      `more than ${options.maxFailedRecords} records failed permanently; see ${deadLetterUri(request, dt)}`,
+    );
+  }
 }
 
 /**
@@ -511,10 +452,13 @@ async function recordFailures(
     sample,
   }: { request: BackfillRequest; dt: string; batch: number; failed: FailedRecord[]; sample: FailedRecord[] },
 ): Promise<void> {
-  await lake.writeText(
-    `${deadLetterUri(request, dt)}/batch=${batch}.jsonl`,
-    failed.map((f) => JSON.stringify(f)).join('\n') + '\n',
-  );
+  // Replaced only as read: the day's record already makes this attempt its one writer, this keeps it so.
+  const uri = `${deadLetterUri(request, dt)}/batch=${batch}.jsonl`;
+  const before = await lake.readTextWithEtag(uri);
+  await writeLedgerRecord(lake, uri, {
+    text: failed.map((f) => JSON.stringify(f)).join('\n') + '\n',
+    etag: before?.etag,
+  });
   sample.push(...failed.slice(0, Math.max(0, FAILED_SAMPLE - sample.length)));
 }
 
@@ -530,43 +474,24 @@ interface WriteBatchInput {
   stats: { retries: number; throttled: number };
   ctx: IngestContext;
   options: IngestOptions;
+  /** Entries of the batch the store has taken so far (counted as calls answer). */
+  taken: { entries: number };
 }
 
 /** Writes one batch until every entry is written or failed for good; returns the failures. */
-async function writeBatch({
-  store,
-  limiter,
-  batch,
-  dt,
-  targets,
-  stats,
-  ctx,
-  options,
-}: WriteBatchInput): Promise<FailedRecord[]> {
-  const random = ctx.random ?? Math.random;
+async function writeBatch(input: WriteBatchInput): Promise<FailedRecord[]> {
+  const { store, limiter, batch, dt, targets, stats, ctx, taken } = input;
   let pending = batch.map((_, i) => i);
   const failed: FailedRecord[] = [];
-  let errorTries = 0;
-  let throttledTries = 0;
-  let lastError: unknown;
+  const tries: Tries = { error: 0, throttled: 0, lastError: undefined };
   for (let attempt = 0; pending.length > 0; attempt++) {
-    if (attempt > 0) {
-      if (errorTries >= options.maxBatchTries) {
-        throw new Error(
-          `batch not accepted after ${errorTries} failed calls (${pending.length} records pending): ${describe(lastError)}`,
-        );
-      }
-      if (throttledTries >= (options.maxThrottledTries ?? 60)) {
-        throw new Error(
-          `batch throttled ${throttledTries} times in a row (${pending.length} records pending); the store's quota is exhausted`,
-        );
-      }
-      stats.retries += 1;
-      // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
-      const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(errorTries + throttledTries, 20));
-      await ctx.sleep(Math.floor(random() * bound));
-    }
+    if (attempt > 0) await backoff(input, { tries, pending: pending.length });
     const ticket = await limiter.acquire();
+    if (ctx.cancellation?.aborted) {
+      // Cancelled while waiting for a slot or a backoff: no call starts after the cancel.
+      limiter.release(ticket, 'neutral');
+      throw new CancelledFailure(`ingestion cancelled (${pending.length} records of a batch not sent)`);
+    }
     let outcome;
     try {
       outcome = await store.batchWrite(
@@ -577,38 +502,71 @@ async function writeBatch({
       if (err instanceof ThrottledError) {
         limiter.release(ticket, 'throttled');
         stats.throttled += 1;
-        throttledTries += 1;
+        tries.throttled += 1;
         continue;
       }
       limiter.release(ticket, 'neutral');
       // A server fault or a dropped connection: the same call may well succeed later.
       if (err instanceof TransientStoreError) {
-        errorTries += 1;
-        lastError = err;
+        tries.error += 1;
+        tries.lastError = err;
         continue;
       }
       throw err;
     }
-    const retry = new Set(outcome.unprocessed.map((k) => pending[k]));
-    for (const e of outcome.errors) {
-      const i = pending[e.index];
-      if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
-      else
-        failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
-    }
+    const failedBefore = failed.length;
+    const retry = entriesToRetry(outcome, { pending, batch, dt, failed });
+    taken.entries += pending.length - retry.size - (failed.length - failedBefore);
     // Nothing taken at all is the store pushing back; a few entries left over are not.
     const allRefused = retry.size === pending.length;
     limiter.release(ticket, allRefused ? 'throttled' : 'ok');
-    if (retry.size > 0) {
-      stats.throttled += 1;
-      if (allRefused) throttledTries += 1;
-      else throttledTries = 0;
-    } else {
-      throttledTries = 0;
-    }
+    if (retry.size > 0) stats.throttled += 1;
+    tries.throttled = allRefused ? tries.throttled + 1 : 0;
     pending = [...retry].sort((a, b) => a - b);
   }
   return failed;
+}
+
+interface Tries {
+  error: number;
+  /** Calls in a row that the store refused whole. */
+  throttled: number;
+  lastError: unknown;
+}
+
+/** Gives up when the batch is out of tries; else waits a backoff before its next call. */
+async function backoff(
+  { stats, ctx, options }: WriteBatchInput,
+  { tries, pending }: { tries: Tries; pending: number },
+): Promise<void> {
+  if (tries.error >= options.maxBatchTries) {
+    throw new Error(
+      `batch not accepted after ${tries.error} failed calls (${pending} records pending): ${describe(tries.lastError)}`,
+    );
+  }
+  if (tries.throttled >= (options.maxThrottledTries ?? 60)) {
+    throw new Error(
+      `batch throttled ${tries.throttled} times in a row (${pending} records pending); the store's quota is exhausted`,
+    );
+  }
+  stats.retries += 1;
+  // Full jitter: a random wait up to the exponential bound spreads retries of many batches.
+  const bound = Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.min(tries.error + tries.throttled, 20));
+  await ctx.sleep(Math.floor((ctx.random ?? Math.random)() * bound));
+}
+
+/** The entries of a call's answer to send again; those refused for good are added to `failed`. */
+function entriesToRetry(
+  outcome: BatchWriteOutcome,
+  { pending, batch, dt, failed }: { pending: number[]; batch: Row[]; dt: string; failed: FailedRecord[] },
+): Set<number> {
+  const retry = new Set(outcome.unprocessed.map((k) => pending[k]));
+  for (const e of outcome.errors) {
+    const i = pending[e.index];
+    if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
+    else failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
+  }
+  return retry;
 }
 
 function describe(err: unknown): string {

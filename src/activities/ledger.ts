@@ -10,7 +10,9 @@
  *   _ledger/publication/<group>/feature_version=V/dead_letter/dt=D/batch=N.jsonl   records the store refused
  */
 import type { BackfillRequest } from '../common/input';
-import type { Lake } from './backends';
+import { ApplicationFailure } from '@temporalio/activity';
+import { FAILURE } from '../common/failures';
+import { LedgerConflictError, type Lake } from './backends';
 import { goldPartition, lakeRoot } from './lake-paths';
 
 /** Written by the Spark job once a day's data files are complete (spark_jobs/card_features/ledger.py). */
@@ -99,6 +101,11 @@ export interface DayState {
   /** Data files directly in the day's gold directory with no commit: gold written without a ledger. */
   foreignFiles: string[];
   publication?: Publication;
+  /**
+   * Etags of the records as read (absent: no record), so a writer replaces only the version it
+   * decided from (docs/design.md, "Conditional ledger writes"). Unset in states not read from a lake.
+   */
+  etags?: { commit?: string; publication?: string };
 }
 
 export function ledgerRoot(req: BackfillRequest): string {
@@ -121,10 +128,12 @@ export function deadLetterUri(req: BackfillRequest, dt: string): string {
 export async function readDayState(lake: Lake, req: BackfillRequest, dt: string): Promise<DayState> {
   const commitUri = goldCommitUri(req, dt);
   const pubUri = publicationUri(req, dt);
-  const commit = parseJson<GoldCommit>(await lake.readText(commitUri), commitUri);
-  const publication = parseJson<Publication>(await lake.readText(pubUri), pubUri);
+  const commitRead = await lake.readTextWithEtag(commitUri);
+  const pubRead = await lake.readTextWithEtag(pubUri);
+  const commit = parseJson<GoldCommit>(commitRead?.text, commitUri);
+  const publication = parseJson<Publication>(pubRead?.text, pubUri);
   const foreignFiles = commit ? [] : await flatGoldFiles(lake, req, dt);
-  return { dt, commit, foreignFiles, publication };
+  return { dt, commit, foreignFiles, publication, etags: { commit: commitRead?.etag, publication: pubRead?.etag } };
 }
 
 /** Parquet files directly in the day's gold directory (not in a run's own subdirectory). */
@@ -135,11 +144,44 @@ async function flatGoldFiles(lake: Lake, req: BackfillRequest, dt: string): Prom
     .filter((u) => u.endsWith('.parquet') && !u.slice(dir.length + 1).includes('/'));
 }
 
-export async function writePublication(lake: Lake, req: BackfillRequest, pub: Publication): Promise<void> {
-  await lake.writeText(
-    publicationUri(req, pub.dt),
-    JSON.stringify({ ...pub, updated_at: new Date().toISOString() }, null, 2),
-  );
+/**
+ * Replaces the day's publication record only if it is still the version this writer read (`etag`;
+ * undefined: only if there is none), and returns the new etag. A record changed meanwhile means a
+ * second writer: a non-retryable LedgerConflict failure naming the record, never an overwrite.
+ */
+export async function writePublication(
+  lake: Lake,
+  req: BackfillRequest,
+  { pub, etag }: { pub: Publication; etag: string | undefined },
+): Promise<string> {
+  return writeLedgerRecord(lake, publicationUri(req, pub.dt), {
+    text: JSON.stringify({ ...pub, updated_at: new Date().toISOString() }, null, 2),
+    etag,
+  });
+}
+
+/** A conditional write of any ledger record (create when `etag` is undefined), conflicts made final. */
+export async function writeLedgerRecord(
+  lake: Lake,
+  uri: string,
+  { text, etag }: { text: string; etag: string | undefined },
+): Promise<string> {
+  try {
+    return await lake.writeTextIf(uri, text, etag === undefined ? { ifNoneMatch: '*' } : { ifMatch: etag });
+  } catch (err) {
+    throw ledgerConflictFailure(err);
+  }
+}
+
+/** A LedgerConflictError as the activity's failure; any other error unchanged. */
+export function ledgerConflictFailure(err: unknown): unknown {
+  if (!(err instanceof LedgerConflictError)) return err;
+  // Non-retryable: a second writer exists; blindly retrying would overwrite what it wrote.
+  return ApplicationFailure.nonRetryable(err.message, FAILURE.ledgerConflict, {
+    record: err.uri,
+    expected: err.expected,
+    found: err.found,
+  });
 }
 
 /** Does the publication record describe this commit's gold (not an earlier gold of the day)? */
@@ -203,13 +245,24 @@ export function currentLocation(state: DayState, req: BackfillRequest): string |
 }
 
 /**
- * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's
- * `run=` directories except the current location and the one before it (kept for rollback, and for
- * readers that looked the partition up just before the switch).
+ * A catalog that derives partitions from every directory under the gold table (a Glue crawler)
+ * names itself so in CatalogResult.backend: it would serve a rollback copy kept there as data.
  */
-export async function staleRunFiles(lake: Lake, req: BackfillRequest, state: DayState): Promise<string[]> {
+export const CRAWLED_CATALOG_BACKEND = 'glue-crawler';
+
+/**
+ * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's
+ * `run=` directories except the current location and, with `keepPrevious`, the one before it (kept
+ * for rollback, and for readers that looked the partition up just before the switch).
+ */
+export async function staleRunFiles(
+  lake: Lake,
+  req: BackfillRequest,
+  state: DayState,
+  { keepPrevious = true }: { keepPrevious?: boolean } = {},
+): Promise<string[]> {
   if (!state.commit) return [];
-  const keep = [state.commit.location, state.commit.previous_location]
+  const keep = [state.commit.location, keepPrevious ? state.commit.previous_location : null]
     .filter((l): l is string => !!l)
     .map((l) => `${l}/`);
   const dir = `${goldPartition(req, state.dt)}/run=`;

@@ -24,6 +24,9 @@ export const FAILURE = {
   backfillOverlap: 'BackfillOverlap',
   /** The worker shut down while a job ran on; the next attempt follows the same run. */
   workerShutdown: 'WorkerShutdown',
-  /** A conditional ledger write failed: another writer changed the record since it was read. */
+  /**
+   * A conditional ledger write found the record changed since it was read (or created when it was
+   * expected absent): another writer exists. Non-retryable: a blind retry would overwrite it.
+   */
   ledgerConflict: 'LedgerConflict',
 } as const;

@@ -15,9 +15,13 @@ import {
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../src/activities';
 import { GlueCrawlerCatalog, GluePartitionCatalog } from '../../src/activities/aws/glue';
 import { S3Lake } from '../../src/activities/aws/s3-lake';
-import { goldTable } from '../../src/activities/lake-paths';
+import type { Backends, Catalog } from '../../src/activities/backends';
+import { goldPartition, goldTable } from '../../src/activities/lake-paths';
+import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger';
 import { planChunks } from '../../src/common/plan';
 import { until } from '../support/until';
 import { motoClients, startMoto, type Moto } from './moto';
@@ -224,5 +228,46 @@ describe('aws: Glue catalog on moto', function () {
     );
     assert.equal(table.StorageDescriptor?.Location, 's3://lake/gold/card_features/');
     assert.match(table.StorageDescriptor?.SerdeInfo?.SerializationLibrary ?? '', /ParquetHiveSerDe/);
+  });
+
+  /**
+   * A day overwritten twice (run=older, run=old before, run=new current, committed as the Spark job
+   * does), then the catalog step; returns the runs left under the crawled path for that day.
+   */
+  async function runsAfterCatalogStep(catalog: Catalog, dt: string): Promise<string[]> {
+    const lake = new S3Lake(s3);
+    const request = awsRequest({ bucket: 'lake', startDate: dt, endDate: dt, chunkSizeDays: 1 });
+    const day = goldPartition(request, dt);
+    for (const run of ['older', 'old', 'new']) {
+      const Key = `${day}/run=${run}/part-0.parquet`.replace('s3://lake/', '');
+      await s3.send(new PutObjectCommand({ Bucket: 'lake', Key, Body: fs.readFileSync(GOLD_FIXTURE) }));
+    }
+    const commit: GoldCommit = {
+      dt,
+      feature_version: 'v1',
+      run_id: 'new',
+      location: `${day}/run=new`,
+      previous_location: `${day}/run=old`,
+      files: [`${day}/run=new/part-0.parquet`],
+      rows: 120,
+      code_revision: 'test',
+      fingerprint: 'test',
+      committed_at: new Date(0).toISOString(),
+    };
+    await lake.writeText(goldCommitUri(request, dt), JSON.stringify(commit));
+    const backends = { name: 'aws', lake, catalog } as unknown as Backends;
+    const input = { request: { ...request, glue: { crawlerName: 'gold-crawler' } }, chunk: firstChunk(request) };
+    await new MockActivityEnvironment().run(createActivities(backends).refreshCatalog, input);
+    // What a crawler of s3://lake/gold/card_features/ finds for the day.
+    const files = await lake.list('s3://lake/gold/card_features/feature_version=v1');
+    return [...new Set(files.filter((f) => f.uri.includes(`dt=${dt}/`)).map((f) => /run=(\w+)/.exec(f.uri)![1]))];
+  }
+
+  it('crawler mode: after an overwrite, what the crawler crawls holds the current run only (no rollback copy)', async () => {
+    const crawler = new GlueCrawlerCatalog(glue, { pollIntervalMs: 100, maxWaitMs: 30_000 });
+    assert.deepEqual(await runsAfterCatalogStep(crawler, '2025-11-01'), ['new']);
+    // Partitions mode points the partition at one run: the run before stays beside it for rollback.
+    const partitions = new GluePartitionCatalog(glue, new S3Lake(s3));
+    assert.deepEqual(await runsAfterCatalogStep(partitions, '2025-11-02'), ['new', 'old']);
   });
 });

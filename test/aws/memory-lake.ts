@@ -2,7 +2,8 @@
  * An in-memory Lake holding generated gold rows, for ingest tests and the ingest benchmark: they
  * measure the path to the feature store, not parquet decoding (the S3 lake test covers that).
  */
-import type { Lake, LakeObject } from '../../src/activities/backends';
+import { createHash } from 'node:crypto';
+import { LedgerConflictError, type Lake, type LakeObject, type WriteCondition } from '../../src/activities/backends';
 import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger';
 import { goldPartition } from '../../src/activities/lake-paths';
 import type { BackfillRequest } from '../../src/common/input';
@@ -17,6 +18,21 @@ export class MemoryLake implements Lake {
 
   async writeText(uri: string, text: string): Promise<void> {
     this.texts.set(uri, text);
+  }
+
+  async readTextWithEtag(uri: string): Promise<{ text: string; etag: string } | undefined> {
+    const text = this.texts.get(uri);
+    return text === undefined ? undefined : { text, etag: md5(text) };
+  }
+
+  /** Checks and writes in one step of the event loop: as atomic as S3's conditional PutObject. */
+  async writeTextIf(uri: string, text: string, condition: WriteCondition): Promise<string> {
+    const current = this.texts.get(uri);
+    const found = current === undefined ? 'absent' : md5(current);
+    const expected = 'ifMatch' in condition ? condition.ifMatch : 'absent';
+    if (found !== expected) throw new LedgerConflictError(uri, expected, found);
+    this.texts.set(uri, text);
+    return md5(text);
   }
 
   async list(prefixUri: string): Promise<LakeObject[]> {
@@ -49,6 +65,10 @@ export class MemoryLake implements Lake {
     if (!rows) throw new Error(`no such file ${uri}`);
     return rows;
   }
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex');
 }
 
 const DAY = 86_400;

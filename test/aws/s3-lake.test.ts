@@ -3,6 +3,7 @@ import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { parseS3Uri, S3Lake } from '../../src/activities/aws/s3-lake';
+import { LedgerConflictError } from '../../src/activities/backends';
 import { motoClients, startMoto, type Moto } from './moto';
 import { GOLD_FIXTURE } from './support';
 
@@ -89,5 +90,38 @@ describe('aws: S3 lake on moto', function () {
     assert.equal(rows[0].event_id, 'evt_0000');
     assert.equal(Number(rows[0].event_time), 1759276800);
     await assert.rejects(lake.readParquet('s3://lake/p/missing.parquet'), /does not exist/);
+  });
+
+  it('conditional writes: create if absent, replace the version read; a lost race is a LedgerConflict', async () => {
+    const uri = 's3://lake/_ledger/publication/g/feature_version=v1/dt=2025-10-01.json';
+    const created = await lake.writeTextIf(uri, 'v0', { ifNoneMatch: '*' });
+    assert.deepEqual(await lake.readTextWithEtag(uri), { text: 'v0', etag: created });
+    await assert.rejects(
+      lake.writeTextIf(uri, 'again', { ifNoneMatch: '*' }),
+      (err: LedgerConflictError) => err.name === 'LedgerConflict' && err.expected === 'absent' && err.found === created,
+    );
+    // Two writers read the same version; the first replace wins, the second finds another version.
+    const a = (await lake.readTextWithEtag(uri))!;
+    const b = (await lake.readTextWithEtag(uri))!;
+    const won = await lake.writeTextIf(uri, 'A', { ifMatch: a.etag });
+    await assert.rejects(
+      lake.writeTextIf(uri, 'B', { ifMatch: b.etag }),
+      (err: LedgerConflictError) => err instanceof LedgerConflictError && err.expected === b.etag && err.found === won,
+    );
+    assert.equal(await lake.readText(uri), 'A');
+    // A record removed meanwhile cannot be replaced either.
+    await lake.delete([uri]);
+    await assert.rejects(lake.writeTextIf(uri, 'C', { ifMatch: won }), /found absent/);
+    assert.equal(await lake.readText(uri), undefined);
+  });
+
+  it('two writers racing at once on one record: one wins, one LedgerConflict, the record is the winner’s', async () => {
+    const uri = 's3://lake/_ledger/gold/card_features/feature_version=v1/dt=2025-10-02.json';
+    const base = await lake.writeTextIf(uri, 'base', { ifNoneMatch: '*' });
+    const outcomes = await Promise.allSettled(['A', 'B'].map((w) => lake.writeTextIf(uri, w, { ifMatch: base })));
+    const won = outcomes.flatMap((o, i) => (o.status === 'fulfilled' ? [['A', 'B'][i]] : []));
+    assert.equal(won.length, 1, JSON.stringify(outcomes));
+    assert.ok(outcomes.some((o) => o.status === 'rejected' && o.reason instanceof LedgerConflictError));
+    assert.equal(await lake.readText(uri), won[0]);
   });
 });

@@ -28,7 +28,7 @@ import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
-import { currentLocation, readDayState } from '../ledger';
+import { CRAWLED_CATALOG_BACKEND, currentLocation, readDayState } from '../ledger';
 import { GOLD_COLUMNS } from '../feature-records';
 import { awsErrorName, classifyAwsError, errorMessage } from './errors';
 import { FAILURE } from '../../common/failures';
@@ -90,7 +90,7 @@ export class GlueCrawlerCatalog implements Catalog {
       table: this.options.table?.table ?? `${outcome.crawler.TablePrefix ?? ''}${DEFAULT_GOLD_TABLE.table}`,
     };
     const partitions = await chunkPartitions(this.client, table, request.featureVersion, chunk);
-    return { backend: 'glue-crawler', partitions: partitions ?? [], status: outcome.status };
+    return { backend: CRAWLED_CATALOG_BACKEND, partitions: partitions ?? [], status: outcome.status };
   }
 
   /** One crawl of ours, from start to end: waits out a crawl already running, starts, waits, reports. */

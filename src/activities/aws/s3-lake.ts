@@ -2,11 +2,12 @@
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
+  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
-import type { Lake, LakeObject } from '../backends';
+import { LedgerConflictError, type Lake, type LakeObject, type WriteCondition } from '../backends';
 import { readParquetRows } from '../parquet';
 import { awsErrorName, classifyAwsError, httpStatus } from './errors';
 
@@ -33,6 +34,60 @@ export class S3Lake implements Lake {
       );
     } catch (err) {
       throw classifyAwsError(err, `S3 PutObject ${uri}`);
+    }
+  }
+
+  async readTextWithEtag(uri: string): Promise<{ text: string; etag: string } | undefined> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const text = out.Body ? await out.Body.transformToString('utf8') : '';
+      return { text, etag: (out.ETag ?? '').replace(/"/g, '') };
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw classifyAwsError(err, `S3 GetObject ${uri}`);
+    }
+  }
+
+  /**
+   * A conditional PutObject (If-None-Match: * to create, If-Match: etag to replace). S3 answers a
+   * failed condition with 412 PreconditionFailed, a concurrent conditional write of the same key with
+   * 409 ConditionalRequestConflict, and If-Match on a key that is gone with 404 NoSuchKey.
+   */
+  async writeTextIf(uri: string, text: string, condition: WriteCondition): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    const expected = 'ifMatch' in condition ? condition.ifMatch : 'absent';
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: bucket,
+          Key: key,
+          Body: text,
+          ContentType: contentType(key),
+          ...('ifMatch' in condition ? { IfMatch: `"${condition.ifMatch}"` } : { IfNoneMatch: '*' }),
+        }),
+      );
+      return (out.ETag ?? '').replace(/"/g, '');
+    } catch (err) {
+      const name = awsErrorName(err);
+      const conflict =
+        name === 'PreconditionFailed' ||
+        httpStatus(err) === 412 ||
+        name === 'ConditionalRequestConflict' ||
+        ('ifMatch' in condition && isMissing(err));
+      if (conflict) throw new LedgerConflictError(uri, expected, await this.etagNow(uri));
+      throw classifyAwsError(err, `S3 PutObject ${uri} (conditional)`);
+    }
+  }
+
+  /** What a failed condition found, for its message: the current etag, or `absent`. */
+  private async etagNow(uri: string): Promise<string> {
+    const { bucket, key } = parseS3Uri(uri);
+    try {
+      const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      return (out.ETag ?? '').replace(/"/g, '');
+    } catch (err) {
+      return isMissing(err) ? 'absent' : `unknown (${awsErrorName(err)})`;
     }
   }
 
@@ -127,6 +182,11 @@ export class S3Lake implements Lake {
       throw classifyAwsError(err, `S3 GetObject ${uri}`);
     }
   }
+}
+
+function isMissing(err: unknown): boolean {
+  const name = awsErrorName(err);
+  return name === 'NoSuchKey' || (httpStatus(err) === 404 && name !== 'NoSuchBucket');
 }
 
 function contentType(key: string): string {

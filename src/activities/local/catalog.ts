@@ -5,7 +5,7 @@
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
-import type { Catalog, Lake } from '../backends';
+import { LedgerConflictError, type Catalog, type Lake } from '../backends';
 import { dateRange } from '../../common/dates';
 import { lakeRoot } from '../lake-paths';
 import { currentLocation, readDayState } from '../ledger';
@@ -24,6 +24,9 @@ export interface CatalogFile {
 }
 
 const GOLD_TABLE_NAME = 'gold.card_features';
+
+/** Replaces of the catalog file lost to other workers before a refresh gives up. */
+const MAX_CATALOG_TRIES = 20;
 
 export function catalogUri(bucket: string): string {
   return `${lakeRoot(bucket)}/_catalog/catalog.json`;
@@ -44,10 +47,33 @@ export class LocalCatalog implements Catalog {
   /**
    * Points each of the chunk's (version, day) partitions at the day's current gold, as the ledger
    * has it, in one atomic replace of the catalog file: readers see the old location or the new.
+   * The replace is conditional on the version read: a worker that updated the file meanwhile (other
+   * chunks, other backfills) is not overwritten; its update is read and this one applied on top.
    */
   private async crawl(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult> {
     const uri = catalogUri(request.bucket);
-    const current: CatalogFile = JSON.parse((await this.lake.readText(uri)) ?? '{"tables":{}}');
+    for (let attempt = 1; ; attempt++) {
+      const read = await this.lake.readTextWithEtag(uri);
+      const current: CatalogFile = JSON.parse(read?.text ?? '{"tables":{}}');
+      const mine = await this.update(current, request, chunk, goldTableUri);
+      const condition = read ? { ifMatch: read.etag } : ({ ifNoneMatch: '*' } as const);
+      try {
+        await this.lake.writeTextIf(uri, JSON.stringify(current, null, 2), condition);
+        return { backend: 'local', partitions: mine, status: 'SUCCEEDED' };
+      } catch (err) {
+        // Bounded: each lost race means another worker's update landed, so this ends unless dozens write at once.
+        if (!(err instanceof LedgerConflictError) || attempt >= MAX_CATALOG_TRIES) throw err;
+      }
+    }
+  }
+
+  /** Sets the chunk's partitions in `current`; returns the days that have one. */
+  private async update(
+    current: CatalogFile,
+    request: BackfillRequest,
+    chunk: ChunkSpec,
+    goldTableUri: string,
+  ): Promise<string[]> {
     const table = current.tables[GOLD_TABLE_NAME] ?? {
       location: goldTableUri,
       partitionKeys: ['feature_version', 'dt'],
@@ -73,7 +99,6 @@ export class LocalCatalog implements Catalog {
     table.partitions.sort((a, b) => (a.feature_version + a.dt).localeCompare(b.feature_version + b.dt));
     current.tables[GOLD_TABLE_NAME] = table;
     current.updatedAt = new Date().toISOString();
-    await this.lake.writeText(uri, JSON.stringify(current, null, 2));
-    return { backend: 'local', partitions: mine, status: 'SUCCEEDED' };
+    return mine;
   }
 }

@@ -1,9 +1,10 @@
 /** The lake on a local directory (file:// URIs). */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Lake, LakeObject } from '../backends';
+import type { Lake, LakeObject, WriteCondition } from '../backends';
 import { fileUriToPath } from '../lake-paths';
 import { readParquetRows } from '../parquet';
+import { md5Hex, writeDurably, writeFileIf } from './file-cas';
 
 export class LocalLake implements Lake {
   async readText(uri: string): Promise<string | undefined> {
@@ -18,9 +19,23 @@ export class LocalLake implements Lake {
   async writeText(uri: string, text: string): Promise<void> {
     const file = fileUriToPath(uri);
     await fs.mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await fs.writeFile(tmp, text);
-    await fs.rename(tmp, file);
+    await writeDurably(file, text, { locked: false });
+  }
+
+  async readTextWithEtag(uri: string): Promise<{ text: string; etag: string } | undefined> {
+    let bytes;
+    try {
+      bytes = await fs.readFile(fileUriToPath(uri));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    return { text: bytes.toString('utf8'), etag: md5Hex(bytes) };
+  }
+
+  /** The lock-file compare-and-swap of file-cas.ts (shared with the Python job). */
+  writeTextIf(uri: string, text: string, condition: WriteCondition): Promise<string> {
+    return writeFileIf(fileUriToPath(uri), uri, text, condition);
   }
 
   async list(prefixUri: string): Promise<LakeObject[]> {
