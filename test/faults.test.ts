@@ -1,0 +1,41 @@
+/**
+ * The fault-schedule harness in CI: a few short schedules with fixed seeds on the real local stack
+ * (dev server, worker processes killed and restarted, spark-submit). The soak is
+ * `npm run test:faults -- --schedules 40 --seed N` (docs/development.md, "Fault schedules").
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { runHarness } from './faults/harness';
+import { ROOT } from './support/temporal';
+
+/** Seeds whose short schedules cover a kill -9, a SIGTERM or a server restart, and two backfills. */
+const SEEDS = [3, 7];
+
+describe('fault schedules (dev server, worker processes, real spark-submit)', function () {
+  before(() => {
+    // Workers and the CLI run from lib/, as deployed: build it (incremental, as scripts/setup.sh does).
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', 'lib/.tsbuildinfo'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+  });
+
+  for (const seed of SEEDS) {
+    it(`seed ${seed}: every invariant holds`, async () => {
+      const lines: string[] = [];
+      const { summary, results } = await runHarness({
+        seed,
+        schedules: 1,
+        eventsPerDay: 800,
+        maxRangeDays: 2,
+        maxBackfills: 2,
+        maxFaults: 2,
+        deadlineMs: 150_000,
+        momentTimeoutMs: 30_000,
+        print: (line) => lines.push(line),
+      });
+      console.log(lines.filter((l) => !l.startsWith('  note')).map((l) => `    ${l}`).join('\n'));
+      assert.equal(summary.violations, 0, results.flatMap((r) => r.violations).join('\n'));
+    });
+  }
+});
