@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`--seed takes a whole number, got ${values.seed}`);
   if (!Number.isInteger(schedules) || schedules < 1)
     throw new Error(`--schedules takes a positive whole number, got ${values.schedules}`);
-  if (!values['no-build']) 
+  if (!values['no-build'])
     execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', 'lib/.tsbuildinfo'], {
       cwd: ROOT,
       stdio: 'inherit',

@@ -16,7 +16,9 @@ export interface Seen {
 }
 
 function sparkJobs(lake: string): { pid: number; cmd: string }[] {
-  return processesOnLake(lake).filter((p) => /spark-submit|SparkSubmit/.test(p.cmd) && p.cmd.includes('backfill_features'));
+  return processesOnLake(lake).filter(
+    (p) => /spark-submit|SparkSubmit/.test(p.cmd) && p.cmd.includes('backfill_features'),
+  );
 }
 
 function jsonFiles(dir: string): string[] {

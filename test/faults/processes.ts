@@ -73,9 +73,17 @@ export class DevServer {
     const log = fs.openSync(path.join(this.dir, 'temporal.log'), 'a');
     this.child = spawnTracked(
       path.join(VENV_BIN, 'temporal'),
-      ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(this.port), '--headless', '--log-level', 'warn'].concat(
-        ['--db-filename', path.join(this.dir, 'temporal.db'), ...devServerDynamicConfigArgs(), ...attrs],
-      ),
+      [
+        'server',
+        'start-dev',
+        '--ip',
+        '127.0.0.1',
+        '--port',
+        String(this.port),
+        '--headless',
+        '--log-level',
+        'warn',
+      ].concat(['--db-filename', path.join(this.dir, 'temporal.db'), ...devServerDynamicConfigArgs(), ...attrs]),
       { detached: true, stdio: ['ignore', log, log] },
     );
     fs.closeSync(log);
@@ -84,10 +92,8 @@ export class DevServer {
 
   private healthy(): Promise<boolean> {
     return new Promise((resolve) =>
-      execFile(
-        path.join(VENV_BIN, 'temporal'),
-        ['operator', 'cluster', 'health', '--address', this.address],
-        (err) => resolve(!err),
+      execFile(path.join(VENV_BIN, 'temporal'), ['operator', 'cluster', 'health', '--address', this.address], (err) =>
+        resolve(!err),
       ),
     );
   }

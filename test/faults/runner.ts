@@ -62,7 +62,8 @@ async function stopAll(ctx: StepContext, problems: string[]): Promise<void> {
 async function check(ctx: StepContext, bronze: string, problems: string[]): Promise<void> {
   const notes = ctx.notes;
   const runs = await ctx.backfills.reports(notes, problems);
-  for (const r of runs) notes.push(`report ${r.report.workflowId}: ${r.report.status} ${JSON.stringify(r.report.totals)}`);
+  for (const r of runs)
+    notes.push(`report ${r.report.workflowId}: ${r.report.status} ${JSON.stringify(r.report.totals)}`);
   if (bronzeHash(ctx.lake) !== bronze) problems.push('bronze changed');
   const { gold, problems: goldProblems } = await checkGold(ctx.lake, reference(ctx.lake));
   problems.push(...goldProblems);

@@ -107,9 +107,12 @@ export function drawSchedule(seed: number, opts: DrawOptions = {}, today = new D
   const steps: Step[] = [{ op: 'start', backfill: 0, at: 'now', delayMs: 0 }];
   // Later backfills start while earlier ones run (overlapping starts), faults in between.
   const faults = Array.from({ length: rng.int(1, opts.maxFaults ?? 4) }, () => drawFault(rng, backfills.length));
-  const starts: Step[] = backfills
-    .slice(1)
-    .map((_, i) => ({ op: 'start', backfill: i + 1, at: rng.pick(['now', 'spark', 'ingest'] as const), delayMs: rng.int(0, 2000) }));
+  const starts: Step[] = backfills.slice(1).map((_, i) => ({
+    op: 'start',
+    backfill: i + 1,
+    at: rng.pick(['now', 'spark', 'ingest'] as const),
+    delayMs: rng.int(0, 2000),
+  }));
   const rest = [...faults, ...starts];
   // A seeded shuffle: the order of starts and faults is part of the schedule.
   for (let i = rest.length - 1; i > 0; i--) {

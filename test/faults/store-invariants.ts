@@ -52,7 +52,12 @@ function goldById(gold: Map<string, GoldDay>): Map<string, { dt: string; values:
 
 const same = (a: number[], b: number[]) => a.every((v, i) => Math.abs(v - b[i]) <= 1e-6);
 
-function checkOffline(group: string, gold: Map<string, GoldDay>, pubs: Publication[], writes: OfflineWrite[]): string[] {
+function checkOffline(
+  group: string,
+  gold: Map<string, GoldDay>,
+  pubs: Publication[],
+  writes: OfflineWrite[],
+): string[] {
   const problems: string[] = [];
   const present = new Set(writes.map((w) => w.id));
   for (const pub of pubs) {
@@ -69,7 +74,12 @@ function checkOffline(group: string, gold: Map<string, GoldDay>, pubs: Publicati
   return problems;
 }
 
-function checkOnline(group: string, gold: Map<string, GoldDay>, pubs: Publication[], store: LocalFeatureStore): string[] {
+function checkOnline(
+  group: string,
+  gold: Map<string, GoldDay>,
+  pubs: Publication[],
+  store: LocalFeatureStore,
+): string[] {
   const problems: string[] = [];
   const latest = new Map<string, number>();
   for (const pub of pubs) {
@@ -87,7 +97,13 @@ function checkOnline(group: string, gold: Map<string, GoldDay>, pubs: Publicatio
       continue;
     }
     const want = byId.get(rec.event_id);
-    if (want && !same(want.values, FEATURES.map((f) => Number(rec[f]))))
+    if (
+      want &&
+      !same(
+        want.values,
+        FEATURES.map((f) => Number(rec[f])),
+      )
+    )
       problems.push(`${group} online ${card}: values differ from the current gold of ${rec.event_id}`);
   }
   return problems;
@@ -107,9 +123,13 @@ function checkCounts(group: string, writes: OfflineWrite[], runs: RunReport[]): 
   const extra = writes.length - new Set(writes.map((w) => w.id)).size;
   const problems: string[] = [];
   if (extra > possible + republished)
-    problems.push(`${group}: ${extra} records beyond one per event; reports allow ${possible} + ${republished} republished`);
+    problems.push(
+      `${group}: ${extra} records beyond one per event; reports allow ${possible} + ${republished} republished`,
+    );
   if (writes.length < reportedOffline || writes.length > reportedOffline + possible)
-    problems.push(`${group}: offline store holds ${writes.length} records, reports say ${reportedOffline} (+ up to ${possible})`);
+    problems.push(
+      `${group}: offline store holds ${writes.length} records, reports say ${reportedOffline} (+ up to ${possible})`,
+    );
   return problems;
 }
 
@@ -120,7 +140,8 @@ export async function checkStore(
   runs: RunReport[],
 ): Promise<string[]> {
   const file = localFeatureStoreFile(lake);
-  if (!fs.existsSync(file)) return [];
+  // No store at all: nothing was published, which the reports must say too.
+  if (!fs.existsSync(file)) return groups.flatMap((group) => checkCounts(group, [], runs));
   const store = new LocalFeatureStore(file);
   const problems: string[] = [];
   try {
