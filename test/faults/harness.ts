@@ -3,7 +3,7 @@
  * real local stack and checked (docs/development.md, "Fault schedules").
  */
 import { scheduleSeed } from './prng';
-import { printResult, printSchedule, summarize, summaryLine, type Print, type Summary } from './report';
+import { figuresLine, printResult, printSchedule, summarize, summaryLine, type Print, type Summary } from './report';
 import { runSchedule, type RunOptions, type ScheduleResult } from './runner';
 import { drawSchedule, type DrawOptions } from './schedule';
 
@@ -25,6 +25,7 @@ export async function runHarness(opts: HarnessOptions): Promise<{ summary: Summa
     results.push(result);
   }
   const summary = summarize(results);
+  print(figuresLine(summary));
   print(summaryLine(summary));
   return { summary, results };
 }

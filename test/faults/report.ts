@@ -28,6 +28,8 @@ export interface Summary {
   schedules: number;
   faults: number;
   violations: number;
+  /** Seconds per schedule: min, median, max. */
+  seconds: [number, number, number];
 }
 
 export function summarize(results: ScheduleResult[]): Summary {
@@ -35,7 +37,18 @@ export function summarize(results: ScheduleResult[]): Summary {
     schedules: results.length,
     faults: results.reduce((s, r) => s + r.faults, 0),
     violations: results.reduce((s, r) => s + r.violations.length, 0),
+    seconds: spread(results.map((r) => r.seconds)),
   };
+}
+
+function spread(values: number[]): [number, number, number] {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? [sorted[0], sorted[Math.floor(sorted.length / 2)], sorted.at(-1)!] : [0, 0, 0];
+}
+
+/** Printed before the summary line: the figures docs/benchmarks.md records. */
+export function figuresLine(s: Summary): string {
+  return `faults: seconds per schedule min ${s.seconds[0]}, median ${s.seconds[1]}, max ${s.seconds[2]}`;
 }
 
 export function summaryLine(s: Summary): string {

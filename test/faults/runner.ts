@@ -26,7 +26,7 @@ export interface ScheduleResult {
 }
 
 export interface RunOptions {
-  /** A schedule's backfills must have ended this long after its start, or they are cancelled. @default 420 s */
+  /** A schedule's backfills must have ended this long after its start, or they are cancelled. @default 600 s */
   deadlineMs?: number;
   /** How long a step waits for its moment. @default 45 s */
   momentTimeoutMs?: number;
@@ -115,7 +115,7 @@ export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Pr
   try {
     for (let i = 0; i < schedule.workers; i++) ctx.workers.start();
     await runSteps(ctx);
-    await settle(ctx, began + (opts.deadlineMs ?? 420_000), problems);
+    await settle(ctx, began + (opts.deadlineMs ?? 600_000), problems);
     await stopAll(ctx, problems);
     await check(ctx, bronze, problems);
   } catch (err) {

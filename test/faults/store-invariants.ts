@@ -8,7 +8,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Publication } from '../../src/activities/ledger';
-import { localFeatureStoreFile, LocalFeatureStore } from '../../src/activities/local/feature-store';
+import { localFeatureStoreFile, LocalFeatureStore, offlineStoreDir } from '../../src/activities/local/feature-store';
+import { readParquetRows } from '../../src/activities/parquet';
 import type { BackfillReport } from '../../src/common/results';
 import { FEATURES, type GoldDay } from './gold-invariants';
 import { VERSION, type BackfillSpec } from './schedule';
@@ -35,13 +36,27 @@ function publications(lake: string, group: string): Publication[] {
 
 const targets = (p: Publication) => p.target_stores ?? ['OnlineStore', 'OfflineStore'];
 
-async function offlineWrites(store: LocalFeatureStore, group: string): Promise<OfflineWrite[]> {
-  const api = store.offlineRecords(group);
-  const spark = await store.sparkOfflineRecords(group);
-  return [...api, ...spark].map((r) => ({
-    id: String(r.event_id),
-    values: FEATURES.map((f) => Number((r as Record<string, unknown>)[f])),
-  }));
+/** Data files under a directory, recursively, hidden ones (_staging, .crc) left out: what the local store counts. */
+function parquetFiles(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    if (e.name.startsWith('_') || e.name.startsWith('.')) return [];
+    const full = path.join(dir, e.name);
+    return e.isDirectory() ? parquetFiles(full) : e.name.endsWith('.parquet') ? [full] : [];
+  });
+}
+
+/** Every offline write of a group: the API's (SQLite) and the Spark job's files (there may be no database). */
+async function offlineWrites(
+  lake: string,
+  store: LocalFeatureStore | undefined,
+  group: string,
+): Promise<OfflineWrite[]> {
+  const api: Record<string, unknown>[] = store?.offlineRecords(group) ?? [];
+  const spark: Record<string, unknown>[] = [];
+  const dir = path.join(offlineStoreDir(localFeatureStoreFile(lake), group), 'data');
+  for (const file of parquetFiles(dir)) spark.push(...(await readParquetRows(fs.readFileSync(file))));
+  return [...api, ...spark].map((r) => ({ id: String(r.event_id), values: FEATURES.map((f) => Number(r[f])) }));
 }
 
 function goldById(gold: Map<string, GoldDay>): Map<string, { dt: string; values: number[] }> {
@@ -78,7 +93,7 @@ function checkOnline(
   group: string,
   gold: Map<string, GoldDay>,
   pubs: Publication[],
-  store: LocalFeatureStore,
+  store: LocalFeatureStore | undefined,
 ): string[] {
   const problems: string[] = [];
   const latest = new Map<string, number>();
@@ -90,7 +105,7 @@ function checkOnline(
   }
   const byId = goldById(gold);
   for (const [card, time] of latest) {
-    const rec = store.getRecord(group, card);
+    const rec = store?.getRecord(group, card);
     const recTime = rec ? Date.parse(rec.event_time) / 1000 : undefined;
     if (!rec || recTime === undefined || recTime < time) {
       problems.push(`${group} online ${card}: holds ${rec?.event_time ?? 'nothing'}, gold has a later record`);
@@ -140,20 +155,19 @@ export async function checkStore(
   runs: RunReport[],
 ): Promise<string[]> {
   const file = localFeatureStoreFile(lake);
-  // No store at all: nothing was published, which the reports must say too.
-  if (!fs.existsSync(file)) return groups.flatMap((group) => checkCounts(group, [], runs));
-  const store = new LocalFeatureStore(file);
+  // No database when only the Spark job published (or nothing was): its files are still counted.
+  const store = fs.existsSync(file) ? new LocalFeatureStore(file) : undefined;
   const problems: string[] = [];
   try {
     for (const group of groups) {
       const pubs = publications(lake, group);
-      const writes = await offlineWrites(store, group);
+      const writes = await offlineWrites(lake, store, group);
       problems.push(...checkOffline(group, gold, pubs, writes));
       problems.push(...checkOnline(group, gold, pubs, store));
       problems.push(...checkCounts(group, writes, runs));
     }
   } finally {
-    store.close();
+    store?.close();
   }
   return problems;
 }
