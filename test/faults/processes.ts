@@ -124,6 +124,11 @@ export interface WorkerEnv {
 /** Worker processes (the real entry point, lib/src/worker.js), each the leader of its own process group. */
 export class Workers {
   private readonly all: ChildProcess[] = [];
+  /** Workers the harness stopped on purpose; any other exit is restarted, as a supervisor would. */
+  private readonly stopped = new Set<ChildProcess>();
+  private stopping = false;
+  /** Workers that exited on their own (e.g. the server was down at their start-up), restarted. */
+  readonly restarts: string[] = [];
 
   constructor(private readonly env: WorkerEnv) {}
 
@@ -145,7 +150,14 @@ export class Workers {
     });
     fs.closeSync(log);
     this.all.push(child);
+    child.once('exit', (code, signal) => this.supervise(child, code, signal));
     return child;
+  }
+
+  private supervise(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (this.stopping || this.stopped.has(child)) return;
+    this.restarts.push(`worker ${child.pid} exited by itself (${signal ?? `code ${code}`}), restarted`);
+    setTimeout(() => !this.stopping && this.start(), 2000);
   }
 
   alive(): ChildProcess[] {
@@ -154,12 +166,14 @@ export class Workers {
 
   /** kill -9 of the worker's whole process group (its spark-submit and JVM included). */
   async kill9(child: ChildProcess): Promise<void> {
+    this.stopped.add(child);
     killGroup(child.pid, 'SIGKILL');
     await exited(child, 10_000);
   }
 
   /** A deploy: SIGTERM to the worker alone; it drains, then exits. */
   async sigterm(child: ChildProcess): Promise<void> {
+    this.stopped.add(child);
     child.kill('SIGTERM');
     if (!(await exited(child, 60_000))) await this.kill9(child);
   }
@@ -171,6 +185,7 @@ export class Workers {
   }
 
   async stopAll(): Promise<void> {
+    this.stopping = true;
     for (const c of this.alive()) await this.sigterm(c);
   }
 }

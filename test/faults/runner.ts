@@ -117,6 +117,7 @@ export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Pr
     await runSteps(ctx);
     await settle(ctx, began + (opts.deadlineMs ?? 600_000), problems);
     await stopAll(ctx, problems);
+    ctx.notes.push(...ctx.workers.restarts);
     await check(ctx, bronze, problems);
   } catch (err) {
     problems.push(`harness error: ${(err as Error).stack ?? err}`);
