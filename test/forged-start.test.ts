@@ -132,4 +132,12 @@ describe('forged workflow starts (time-skipping server)', function () {
     const empty = await start('backfillWorkflow', [base, {}]);
     assert.match(invalidInput(empty.error).message, /continue-as-new carry/);
   });
+
+  it('a backfillLeaseWorkflow started with forged holders fails at once (it would refuse every backfill of those days)', async () => {
+    const holder = { holder: 'forged', runId: 'r', startDate: '2025-10-01', endDate: '2025-10-31', since: 0 };
+    const input = { featureVersion: 'v1', lake: '/tmp/lake', holders: [holder] };
+    const { error, scheduled } = await start('backfillLeaseWorkflow', [input]);
+    assert.match(invalidInput(error).message, /holders.*accepted only from a run of this lease/);
+    assert.deepEqual(scheduled, []);
+  });
 });

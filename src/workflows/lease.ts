@@ -3,7 +3,15 @@
  * which days (older ones, per (feature group, version), run the same code: src/activities/lease-key.ts). A backfill asks for its days with an update (update-with-start); the workflow handles
  * updates one at a time, so two overlapping backfills asking at once cannot both get them.
  */
-import { allHandlersFinished, condition, continueAsNew, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  continueAsNew,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import { FAILURE } from '../common/failures';
 import {
   acquireLeaseUpdate,
   conflictsOf,
@@ -20,6 +28,7 @@ export const LEASE_IDLE_MS = 10 * 60_000;
 export const LEASE_EVENTS_PER_RUN = 2000;
 
 export async function backfillLeaseWorkflow(input: LeaseWorkflowInput): Promise<void> {
+  refuseForgedHolders(input);
   const holders: LeaseHolder[] = [...(input.holders ?? [])];
 
   setHandler(
@@ -79,3 +88,17 @@ export async function backfillLeaseWorkflow(input: LeaseWorkflowInput): Promise<
 
 // The signature the lease activities start this workflow with.
 backfillLeaseWorkflow satisfies BackfillLeaseWorkflow;
+
+/**
+ * Holders are handed on only by this workflow's own continue-as-new. A start with holders of its own
+ * (anyone with namespace access can start it) would refuse every backfill of those days: fail at once.
+ */
+function refuseForgedHolders(input: LeaseWorkflowInput): void {
+  if (!input.holders?.length || workflowInfo().continuedFromExecutionRunId) return;
+  throw ApplicationFailure.nonRetryable(
+    'invalid input: holders are accepted only from a run of this lease continuing as new; ' +
+      'a lease is started with no holders by the backfills that ask for it',
+    FAILURE.invalidInput,
+    { field: 'holders' },
+  );
+}
