@@ -12,7 +12,8 @@ import { Worker } from '@temporalio/worker';
 import { validateInput, WORKER_DECIDES } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
 import { fakeActivities } from './support/fake-activities';
-import { createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
+import { createDevServerEnv, createTimeSkippingEnv, WORKFLOWS_PATH } from './support/temporal';
+import { until } from './support/until';
 
 describe('forged workflow starts (time-skipping server)', function () {
   let env: TestWorkflowEnvironment;
@@ -139,5 +140,56 @@ describe('forged workflow starts (time-skipping server)', function () {
     const { error, scheduled } = await start('backfillLeaseWorkflow', [input]);
     assert.match(invalidInput(error).message, /holders.*accepted only from a run of this lease/);
     assert.deepEqual(scheduled, []);
+  });
+});
+
+// The time-skipping server cannot continue a cron schedule (it fails the next run's start), so this
+// one runs on a dev server, with a schedule of every 2 s.
+describe('forged carry under a cron schedule (dev server)', function () {
+  let env: TestWorkflowEnvironment;
+  before(async () => {
+    env = await createDevServerEnv();
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  it("is refused in the runs the schedule starts too (they name the run before them but get the first run's arguments)", async () => {
+    const base = { bucket: '/tmp/lake', startDate: '2025-10-01', endDate: '2025-10-03', chunkSizeDays: 3 };
+    const request = validateInput(base, { allowSparkConf: WORKER_DECIDES });
+    const carry = { request, paused: false, maxConcurrentChunks: 2, startedAt: Date.now(), runs: 1 };
+    const fake = fakeActivities();
+    const taskQueue = 'forged-cron';
+    const workflowId = 'forged-cron';
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS_PATH,
+      activities: fake.activities,
+    });
+    const laterRunFailed = async (): Promise<boolean> => {
+      for await (const w of env.client.workflow.list({ query: `WorkflowId = '${workflowId}'` })) {
+        if (w.status.name === 'RUNNING') continue;
+        const history = await env.client.workflow.getHandle(workflowId, w.runId).fetchHistory();
+        const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+        if (started?.continuedExecutionRunId) return true;
+      }
+      return false;
+    };
+    await worker.runUntil(async () => {
+      const first = await env.client.workflow.start('backfillWorkflow', {
+        args: [base, carry],
+        taskQueue,
+        workflowId,
+        cronSchedule: '@every 2s',
+      });
+      await until(laterRunFailed, 'a run of the schedule after the first to end', { timeoutMs: 60_000 });
+      await first.terminate('test over');
+    });
+    assert.deepEqual(
+      fake.calls.map((c) => c.step),
+      [],
+      'no run of the schedule may act on the forged carry',
+    );
   });
 });

@@ -14,6 +14,7 @@ import {
   type ValidateOptions,
 } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
+import { ALLOWED_SPARK_CONF } from '../src/common/spark-conf';
 import { workerAllowances } from '../src/config';
 
 const base = {
@@ -129,6 +130,8 @@ describe('validateInput: hardened input', () => {
     rejects({ ...base, prefixes: { bronze: 'bronze data' } }, 'prefixes.bronze', /whitespace/);
     rejects({ ...base, prefixes: { bronze: '-x' } }, 'prefixes.bronze', /starts with "-"/);
     rejects({ ...base, prefixes: { gold: 'gold\n' } }, 'prefixes.gold', /whitespace or control/);
+    rejects({ ...base, prefixes: { silver: '_ledger' } }, 'prefixes.silver', /"_ledger".*the lake's own/);
+    rejects({ ...base, prefixes: { gold: 'data/.hidden' } }, 'prefixes.gold', /".hidden"/);
   });
 
   it('refuses prefixes equal to, inside, or containing another, bronze included (issue 21)', () => {
@@ -285,6 +288,13 @@ describe('validateInput: hardened input', () => {
       'spark.emr-serverless.executor.disk': '100g',
     };
     assert.deepEqual(validateInput({ ...base, sparkConf: tuning }).sparkConf, tuning);
+  });
+
+  it('accepts every key the allow list names literally (spark.sql.files.maxPartitionBytes holds "file")', () => {
+    const literal = ALLOWED_SPARK_CONF.filter((key) => !key.includes('*'));
+    assert.ok(literal.includes('spark.sql.files.maxPartitionBytes'));
+    const conf = Object.fromEntries(literal.map((key) => [key, '1']));
+    assert.deepEqual(validateInput({ ...base, sparkConf: conf }).sparkConf, conf);
   });
 
   it('refuses values a shell or EMR could split or read as more: quotes, $, ;, |, backslash, over 1024 characters', () => {

@@ -37,6 +37,13 @@ function prefix(v: unknown, field: string): string {
   const segments = value.split('/');
   if (segments.includes('')) throw new InputError(field, `${JSON.stringify(v)} has an empty segment ("//")`);
   if (segments.includes('.')) throw new InputError(field, `${JSON.stringify(v)} has a "." segment`);
+  // `_ledger`, `_catalog`, `_manifests` are the lake's own; readers skip `_x` and `.x` directories.
+  const hidden = segments.find((s) => s.startsWith('_') || s.startsWith('.'));
+  if (hidden)
+    throw new InputError(
+      field,
+      `${JSON.stringify(v)} has the segment "${hidden}": names starting with "_" or "." are the lake's own (_ledger, _catalog, _manifests) or hidden from readers`,
+    );
   if (/[,:\\]/.test(value)) throw new InputError(field, `${JSON.stringify(v)} may not hold "," ":" or "\\"`);
   return value;
 }

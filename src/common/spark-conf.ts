@@ -93,7 +93,10 @@ export function checkSparkConfEntry(key: string, value: unknown): string {
 
 /** Whether any request may set the key, whatever the worker's BACKFILL_ALLOW_SPARK_CONF. */
 export function allowedByDefault(key: string): boolean {
-  return ALLOWED_SPARK_CONF.some((pattern) => globMatches(pattern, key, true)) && !NEVER_BY_DEFAULT.test(key);
+  // A key the list names is allowed as it is; the words only guard what a pattern's `*` lets in.
+  return ALLOWED_SPARK_CONF.some((pattern) =>
+    pattern.includes('*') ? globMatches(pattern, key, true) && !NEVER_BY_DEFAULT.test(key) : pattern === key,
+  );
 }
 
 /** Throws naming the key and BACKFILL_ALLOW_SPARK_CONF when the key is neither on the allow list nor allowed by the worker. */

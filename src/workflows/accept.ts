@@ -48,10 +48,13 @@ export function refuse(err: unknown): never {
  * workflow code continues as new into backfillWorkflow). A start with it fails at once.
  */
 export function refuseForgedCarry(carry: unknown): void {
-  if (carry === undefined || carry === null || workflowInfo().continuedFromExecutionRunId) return;
+  if (carry === undefined || carry === null) return;
+  // A cron run or a workflow retry also names the run before it, but gets the first run's arguments again.
+  const { continuedFromExecutionRunId, cronSchedule, attempt } = workflowInfo();
+  if (continuedFromExecutionRunId && !cronSchedule && attempt === 1) return;
   throw ApplicationFailure.nonRetryable(
     'invalid input: the second argument (a continue-as-new carry) is accepted only from a run of this backfill ' +
-      'continuing as new; start a backfill with its request alone',
+      'continuing as new (not from a cron schedule or a workflow retry); start a backfill with its request alone',
     FAILURE.invalidInput,
     { field: 'carry' },
   );

@@ -94,7 +94,8 @@ backfillLeaseWorkflow satisfies BackfillLeaseWorkflow;
  * (anyone with namespace access can start it) would refuse every backfill of those days: fail at once.
  */
 function refuseForgedHolders(input: LeaseWorkflowInput): void {
-  if (!input.holders?.length || workflowInfo().continuedFromExecutionRunId) return;
+  const { continuedFromExecutionRunId, cronSchedule, attempt } = workflowInfo();
+  if (!input.holders?.length || (continuedFromExecutionRunId && !cronSchedule && attempt === 1)) return;
   throw ApplicationFailure.nonRetryable(
     'invalid input: holders are accepted only from a run of this lease continuing as new; ' +
       'a lease is started with no holders by the backfills that ask for it',
