@@ -151,6 +151,35 @@ describe('local lake: conditional writes', function () {
     assert.equal(isStale(JSON.stringify({ pid, start: 1, host: 'elsewhere' })), false);
   });
 
+  it('Node and Python writers on one counter, through a stale lock: no lost update', async function () {
+    this.timeout(60_000);
+    const counter = `file://${dir}/_ledger/counter.json`;
+    await lake.writeTextIf(counter, JSON.stringify({ n: 0 }), { ifNoneMatch: '*' });
+    // All start by racing to break a dead writer's lock.
+    fs.writeFileSync(path.join(dir, '_ledger/.counter.json.lock'), JSON.stringify({ pid: await deadPid(), start: 1, host: os.hostname() }));
+    const cycles = 15;
+    const writers = ['node-1', 'node-2', 'node-3', 'py-1', 'py-2', 'py-3'].map((name) => {
+      const [cmd, script] = name.startsWith('node')
+        ? [process.execPath, ['-r', 'ts-node/register/transpile-only', 'test/support/cas-counter.ts']]
+        : ['.venv/bin/python', ['spark_jobs/tests/cas_counter.py']];
+      const child = spawn(cmd, [...script, dir, counter, String(cycles), name], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      return new Promise<number>((resolve, reject) =>
+        child.once('exit', (code) => (code === 0 ? resolve(Number(out)) : reject(new Error(`${name} exited ${code}`)))),
+      );
+    });
+    await until(() => fs.readdirSync(dir).filter((f) => f.startsWith('ready.')).length === 6, 'all writers ready', {
+      timeoutMs: 45_000,
+      everyMs: 20,
+    });
+    fs.writeFileSync(path.join(dir, 'go'), '');
+    const written = await Promise.all(writers);
+    assert.deepEqual(written, Array(6).fill(cycles));
+    assert.deepEqual(JSON.parse((await lake.readText(counter))!), { n: 6 * cycles });
+    assert.deepEqual(fs.readdirSync(path.join(dir, '_ledger')), ['counter.json']);
+  });
+
   it('the local catalog: two workers refreshing at once both land (the file is replaced only as read)', async () => {
     const request = requestFor(dir);
     const days = ['2025-10-01', '2025-10-02', '2025-10-03', '2025-10-04', '2025-10-05', '2025-10-06'];
