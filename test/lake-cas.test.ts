@@ -124,7 +124,10 @@ describe('local lake: conditional writes', function () {
     assert.equal(await tryLock(lockFile(), a), false);
     assert.equal(await tryLock(lockFile(), c), false);
     assert.equal(fs.readFileSync(lockFile(), 'utf8'), b);
-    assert.deepEqual(fs.readdirSync(path.dirname(lockFile())).sort(), ['.dt=2025-10-01.json.lock', 'dt=2025-10-01.json']);
+    assert.deepEqual(fs.readdirSync(path.dirname(lockFile())).sort(), [
+      '.dt=2025-10-01.json.lock',
+      'dt=2025-10-01.json',
+    ]);
   });
 
   it('release never removes another writer’s lock', async () => {
@@ -156,13 +159,18 @@ describe('local lake: conditional writes', function () {
     const counter = `file://${dir}/_ledger/counter.json`;
     await lake.writeTextIf(counter, JSON.stringify({ n: 0 }), { ifNoneMatch: '*' });
     // All start by racing to break a dead writer's lock.
-    fs.writeFileSync(path.join(dir, '_ledger/.counter.json.lock'), JSON.stringify({ pid: await deadPid(), start: 1, host: os.hostname() }));
+    fs.writeFileSync(
+      path.join(dir, '_ledger/.counter.json.lock'),
+      JSON.stringify({ pid: await deadPid(), start: 1, host: os.hostname() }),
+    );
     const cycles = 15;
     const writers = ['node-1', 'node-2', 'node-3', 'py-1', 'py-2', 'py-3'].map((name) => {
       const [cmd, script] = name.startsWith('node')
         ? [process.execPath, ['-r', 'ts-node/register/transpile-only', 'test/support/cas-counter.ts']]
         : ['.venv/bin/python', ['spark_jobs/tests/cas_counter.py']];
-      const child = spawn(cmd, [...script, dir, counter, String(cycles), name], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(cmd, [...script, dir, counter, String(cycles), name], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
       return new Promise<number>((resolve, reject) =>

@@ -136,6 +136,8 @@ def try_lock(name: str, owner: bytes) -> bool:
     tmp = f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
     with open(tmp, "wb") as out:
         out.write(owner)
+        out.flush()
+        os.fsync(out.fileno())  # after a crash the lock still names its owner (an unnamed one is never stale)
     try:
         os.link(tmp, name)
         return True

@@ -134,7 +134,8 @@ describe('aws: S3 lake on moto', function () {
     assert.equal(await lake.writeTextIf(uri, 'two', { ifMatch: first }), second);
     await assert.rejects(
       lake.writeTextIf(uri, 'three', { ifMatch: first }),
-      (err: LedgerConflictError) => err instanceof LedgerConflictError && err.expected === first && err.found === second,
+      (err: LedgerConflictError) =>
+        err instanceof LedgerConflictError && err.expected === first && err.found === second,
     );
     assert.deepEqual(await lake.readTextWithEtag(uri), { text: 'two', etag: second });
   });

@@ -109,7 +109,14 @@ async function takeLock(lock: string, uri: string): Promise<string> {
 /** One attempt to take `name` holding `owner`: link() of a complete temporary file; false when held. */
 export async function tryLock(name: string, owner: string): Promise<boolean> {
   const tmp = `${name}.${process.pid}.${randomBytes(6).toString('hex')}`;
-  await fs.writeFile(tmp, owner);
+  const handle = await fs.open(tmp, 'w');
+  try {
+    // Synced before it is linked: after a crash the lock still names its owner (an unnamed one is never stale).
+    await handle.writeFile(owner);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
   try {
     await fs.link(tmp, name);
     return true;
