@@ -130,6 +130,19 @@ describe('local lake: conditional writes', function () {
     ]);
   });
 
+  it('while a live writer holds the break token, another leaves the stale lock alone', async () => {
+    fs.mkdirSync(path.dirname(lockFile()), { recursive: true });
+    const pid = await deadPid();
+    const stale = JSON.stringify({ pid, start: 1, host: os.hostname() });
+    fs.writeFileSync(lockFile(), stale);
+    const [a, b] = ['a', 'b'].map((who) => JSON.stringify({ ...ownerOf(process.pid), who }));
+    const token = `${lockFile()}.break.${pid}.1`;
+    assert.equal(await tryLock(token, b), true); // B is between taking the token and checking the lock
+    await breakStale(lockFile(), stale, a);
+    assert.equal(fs.readFileSync(lockFile(), 'utf8'), stale);
+    assert.equal(fs.readFileSync(token, 'utf8'), b);
+  });
+
   it('release never removes another writer’s lock', async () => {
     fs.mkdirSync(path.dirname(lockFile()), { recursive: true });
     const [mine, other] = ['me', 'other'].map((who) => JSON.stringify({ ...ownerOf(process.pid), who }));

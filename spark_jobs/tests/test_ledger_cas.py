@@ -152,6 +152,19 @@ def test_a_stale_lock_broken_by_two_writers_at_once_lets_exactly_one_proceed(tmp
     assert sorted(os.listdir(tmp_path)) == [".dt=1.json.lock"]  # no token or temporary left
 
 
+def test_while_a_live_writer_holds_the_break_token_another_leaves_the_stale_lock_alone(tmp_path):
+    lock = str(tmp_path / ".dt=1.json.lock")
+    stale = _dead_owner()
+    with open(lock, "wb") as f:
+        f.write(stale)
+    a, b = _writer("a"), _writer("b")
+    token = f"{lock}.break.{json.loads(stale)['pid']}.1"
+    assert conditional.try_lock(token, b)  # B is between taking the token and checking the lock
+    conditional.break_stale(lock, stale, a)
+    with open(lock, "rb") as f, open(token, "rb") as t:
+        assert (f.read(), t.read()) == (stale, b)
+
+
 def test_release_never_removes_another_writers_lock(tmp_path):
     lock = str(tmp_path / ".dt=1.json.lock")
     mine, other = _writer("me"), _writer("other")
