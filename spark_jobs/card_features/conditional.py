@@ -6,8 +6,16 @@ The same protocol as the worker's (src/activities/backends.ts `writeTextIf`; doc
 - S3: `PutObject` with `If-None-Match: *` (create) or `If-Match: <etag>` (replace), through boto3:
   Hadoop's FileSystem API has no conditional PUT. A job without a boto3 that can send them refuses
   to write the ledger on S3 (docs/aws.md).
-- Local: a compare-and-swap under a lock file `<dir>/.<name>.lock` taken with O_CREAT|O_EXCL, holding
-  `{"pid", "start", "host"}`; a lock whose process is gone (or whose pid was reused) is broken.
+- Local: a compare-and-swap under the lock `<dir>/.<name>.lock` (the same protocol as
+  src/activities/local/file-cas.ts). Acquire: write the owner `{"pid", "start", "host"}` to
+  `<lock>.<pid>.<random>`, link() it to the lock (EEXIST: held), unlink the temporary, so a lock never
+  exists without its owner. Release: unlink the lock only if it still holds the bytes this writer wrote.
+  Stale: same host, and the pid is not running or runs with another start time (/proc field 22).
+  Breaking: take the token `<lock>.break.<pid>.<start>` (keyed by the dead owner) the same way; under
+  it, unlink the lock only if it still holds the dead owner's bytes. At most one holder: only a token
+  holder removes a lock not its own and the token is exclusive; while the lock holds the dead owner's
+  bytes nobody else can remove it (its owner is dead, other breakers need the token) nor create one, so
+  the unlink never hits a live lock. A dead token owner's token is broken by the same rule.
   The etag is the md5 hex of the file's bytes, what S3 gives for a single-part PUT.
 
 A failed condition raises LedgerConflict: another writer got there first, and nothing was written.
@@ -15,6 +23,7 @@ A failed condition raises LedgerConflict: another writer got there first, and no
 import hashlib
 import json
 import os
+import secrets
 import socket
 import time
 from typing import Optional, Tuple
@@ -64,7 +73,7 @@ def _local_write_if(uri: str, data: bytes, expected: Optional[str]) -> str:
     folder, name = os.path.split(path)
     os.makedirs(folder, exist_ok=True)
     lock = os.path.join(folder, f".{name}.lock")
-    _acquire(lock, uri, expected)
+    mine = _acquire(lock, uri, expected)
     try:
         found = _local_etag(path)
         if found != expected:
@@ -76,7 +85,7 @@ def _local_write_if(uri: str, data: bytes, expected: Optional[str]) -> str:
             os.fsync(out.fileno())
         os.replace(tmp, path)
     finally:
-        _remove(lock)
+        release_lock(lock, mine)
     return etag_of(data)
 
 
@@ -89,63 +98,108 @@ def _local_etag(path: str) -> Optional[str]:
 
 
 def process_start(pid: int) -> Optional[int]:
-    """The process's start time (field 22 of /proc/<pid>/stat, clock ticks after boot); None when not running."""
+    """The process's start time (field 22 of /proc/<pid>/stat, clock ticks after boot); None when unknown."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             stat = f.read()
-    except (FileNotFoundError, ProcessLookupError):
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name (field 2) is in parentheses and may hold spaces: count fields after it.
     return int(stat[stat.rindex(")") + 2:].split()[19])
 
 
-def _owner() -> dict:
-    return {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
+def owner_bytes() -> bytes:
+    owner = {"pid": os.getpid(), "start": process_start(os.getpid()), "host": socket.gethostname()}
+    return json.dumps(owner, separators=(",", ":")).encode()
 
 
-def _acquire(lock: str, uri: str, expected: Optional[str]) -> None:
+def _acquire(lock: str, uri: str, expected: Optional[str]) -> bytes:
     """Take the lock, breaking a stale one; after LOCK_WAIT_SECONDS of a live holder, LedgerConflict."""
+    me = owner_bytes()
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            holder = _read_lock(lock)
-            if _is_stale(lock, holder):
-                _break(lock, holder)
-                continue
-            if time.monotonic() > deadline:
-                pid = holder.get("pid") if holder else "unknown"
-                raise LedgerConflict(uri, expected, None, f"locked by pid {pid} for more than {LOCK_WAIT_SECONDS:g} s")
-            time.sleep(_POLL_SECONDS)
-            continue
-        with os.fdopen(fd, "w") as out:
-            out.write(json.dumps(_owner()))
-        return
+        if try_lock(lock, me):
+            return me
+        holder = _read_bytes(lock)
+        if holder is None:
+            continue  # released meanwhile
+        if is_stale(holder):
+            break_stale(lock, holder, me)  # a breaker that finds the token held waits like anyone else
+        if time.monotonic() > deadline:
+            owner = _parse(holder) or {}
+            raise LedgerConflict(uri, expected, None, f"locked by pid {owner.get('pid')} on {owner.get('host')}")
+        time.sleep(_POLL_SECONDS)
 
 
-def _read_lock(lock: str) -> Optional[dict]:
+def try_lock(name: str, owner: bytes) -> bool:
+    """One attempt to take `name` holding `owner`: link() of a complete temporary file; False when held."""
+    tmp = f"{name}.{os.getpid()}.{secrets.token_hex(6)}"
+    with open(tmp, "wb") as out:
+        out.write(owner)
+        out.flush()
+        os.fsync(out.fileno())  # after a crash the lock still names its owner (an unnamed one is never stale)
     try:
-        with open(lock) as f:
-            return json.loads(f.read())
-    except (FileNotFoundError, ValueError):
-        return None  # gone, or being written by its taker
+        os.link(tmp, name)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        _remove(tmp)
 
 
-def _is_stale(lock: str, holder: Optional[dict]) -> bool:
-    if holder is None:
-        # Unreadable: a taker between create and write (live), unless it stays so for the whole wait.
-        try:
-            return time.time() - os.path.getmtime(lock) > LOCK_WAIT_SECONDS
-        except FileNotFoundError:
-            return False
-    if holder.get("host") != socket.gethostname():
-        return False  # another machine's process cannot be looked at: wait for it
-    pid = int(holder.get("pid", -1))
-    if not os.path.exists("/proc/self/stat"):  # no /proc (macOS): the pid alone says whether it runs
-        return not _pid_runs(pid)
+def release_lock(name: str, owner: bytes) -> None:
+    """Unlink `name` only while it holds `owner`'s bytes: a lock broken and retaken by another is left alone."""
+    if _read_bytes(name) == owner:
+        _remove(name)
+
+
+def break_stale(name: str, stale: bytes, me: bytes) -> None:
+    """Remove `name` if it still holds `stale` (a dead owner's bytes), under the token keyed by that owner."""
+    dead = _parse(stale) or {}
+    token = f"{name}.break.{dead.get('pid')}.{_js(dead.get('start'))}"
+    if not try_lock(token, me):
+        holder = _read_bytes(token)
+        if holder is not None and is_stale(holder):
+            break_stale(token, holder, me)
+        return
+    try:
+        if _read_bytes(name) == stale:
+            _remove(name)
+    finally:
+        release_lock(token, me)
+
+
+def _js(value) -> str:
+    """How TypeScript writes the start into a token name (`null` for none), so both name one token alike."""
+    return "null" if value is None else str(value)
+
+
+def is_stale(owner: bytes) -> bool:
+    """Same host, and the pid is not running or runs with another start time (reused). Another host: never."""
+    holder = _parse(owner)
+    if holder is None or holder.get("host") != socket.gethostname():
+        return False
+    pid = holder["pid"]
+    if not _pid_runs(pid):
+        return True
     start = process_start(pid)
-    return start is None or start != holder.get("start")
+    return holder.get("start") is not None and start is not None and start != holder.get("start")
+
+
+def _read_bytes(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def _parse(owner: bytes) -> Optional[dict]:
+    try:
+        holder = json.loads(owner)
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) and isinstance(holder.get("pid"), int) else None
 
 
 def _pid_runs(pid: int) -> bool:
@@ -156,21 +210,6 @@ def _pid_runs(pid: int) -> bool:
     except PermissionError:
         return True  # it runs, as another user
     return pid > 0
-
-
-def _break(lock: str, holder: Optional[dict]) -> None:
-    """Remove a stale lock; if another process replaced it meanwhile, put that one back."""
-    aside = f"{lock}.{os.getpid()}.stale"
-    try:
-        os.rename(lock, aside)
-    except FileNotFoundError:
-        return
-    if _read_lock(aside) != holder:
-        try:
-            os.link(aside, lock)
-        except FileExistsError:
-            pass
-    _remove(aside)
 
 
 def _remove(path: str) -> None:
@@ -214,25 +253,38 @@ def _s3_read(uri: str) -> Optional[Tuple[str, str]]:
 
 
 def _s3_write_if(uri: str, data: bytes, expected: Optional[str]) -> str:
+    """A 412/409/404 is read back first: a PUT whose answer was lost is retried by botocore, and the retry
+    meets this writer's own write; when the object holds exactly the bytes sent, the write succeeded."""
     from botocore.exceptions import ClientError
 
     client, (bucket, key) = _s3_client(uri), _bucket_key(uri)
     condition = {"IfMatch": f'"{expected}"'} if expected else {"IfNoneMatch": "*"}
+    for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+        try:
+            put = client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json", **condition)
+            return put["ETag"].strip('"')
+        except ClientError as err:
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            # 412: the condition failed; 409: a concurrent conditional write; 404: If-Match on a record now gone.
+            if not (status in (409, 412) or (status == 404 and expected)):
+                raise
+        now = _s3_read_bytes(client, bucket, key)
+        if now is not None and now[0] == data:
+            return now[1]
+        # 409: another conditional write was in flight; its outcome decides, so ask again a few times.
+        if status != 409 or attempt == _CONFLICT_ATTEMPTS:
+            raise LedgerConflict(uri, expected, now[1] if now else None) from None
+        time.sleep(0.05 * 2 ** attempt)
+    raise AssertionError("unreachable")
+
+
+# Attempts of a conditional PUT answered 409 (a concurrent conditional write): 100, 200, 400 ms apart.
+_CONFLICT_ATTEMPTS = 4
+
+
+def _s3_read_bytes(client, bucket: str, key: str) -> Optional[Tuple[bytes, str]]:
     try:
-        put = client.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/json", **condition)
-    except ClientError as err:
-        status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        # 412: the condition failed; 409: a concurrent conditional write won; 404: If-Match on a record now gone.
-        if status in (409, 412) or (status == 404 and expected):
-            raise LedgerConflict(uri, expected, _s3_etag(client, bucket, key)) from None
-        raise
-    return put["ETag"].strip('"')
-
-
-def _s3_etag(client, bucket: str, key: str) -> Optional[str]:
-    from botocore.exceptions import ClientError
-
-    try:
-        return client.head_object(Bucket=bucket, Key=key)["ETag"].strip('"')
-    except ClientError:
+        got = client.get_object(Bucket=bucket, Key=key)
+    except client.exceptions.NoSuchKey:
         return None
+    return got["Body"].read(), got["ETag"].strip('"')

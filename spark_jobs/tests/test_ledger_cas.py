@@ -116,9 +116,86 @@ def test_a_live_lock_holder_is_waited_for_then_named(tmp_path, monkeypatch):
     monkeypatch.setattr(conditional, "LOCK_WAIT_SECONDS", 0.2)
     _lock(tmp_path, {"pid": os.getpid(), "start": conditional.process_start(os.getpid()),
                      "host": socket.gethostname()})
-    with pytest.raises(LedgerConflict, match=f"locked by pid {os.getpid()}"):
+    with pytest.raises(LedgerConflict, match=f"locked by pid {os.getpid()} on {socket.gethostname()}"):
         conditional.write_text_if(f"file://{tmp_path}/dt=1.json", "x", if_none_match=True)
     assert not (tmp_path / "dt=1.json").exists()
+
+
+def _dead_owner():
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    return json.dumps({"pid": dead.pid, "start": 1, "host": socket.gethostname()}, separators=(",", ":")).encode()
+
+
+def _writer(name):
+    """Owner bytes of a live writer (this process); `who` tells the racing writers apart."""
+    return conditional.owner_bytes()[:-1] + f',"who":"{name}"}}'.encode()
+
+
+def test_a_stale_lock_broken_by_two_writers_at_once_lets_exactly_one_proceed(tmp_path):
+    lock = str(tmp_path / ".dt=1.json.lock")
+    stale = _dead_owner()
+    with open(lock, "wb") as f:
+        f.write(stale)
+    a, b, c = _writer("a"), _writer("b"), _writer("c")
+    # A and B both read the dead owner's lock and judge it stale.
+    assert conditional.is_stale(stale)
+    # B breaks it first and takes the lock.
+    conditional.break_stale(lock, stale, b)
+    assert conditional.try_lock(lock, b)
+    # A, late, breaks what it judged stale: B's live lock stays, and neither A nor a third writer takes it.
+    conditional.break_stale(lock, stale, a)
+    assert not conditional.try_lock(lock, a)
+    assert not conditional.try_lock(lock, c)
+    with open(lock, "rb") as f:
+        assert f.read() == b
+    assert sorted(os.listdir(tmp_path)) == [".dt=1.json.lock"]  # no token or temporary left
+
+
+def test_while_a_live_writer_holds_the_break_token_another_leaves_the_stale_lock_alone(tmp_path):
+    lock = str(tmp_path / ".dt=1.json.lock")
+    stale = _dead_owner()
+    with open(lock, "wb") as f:
+        f.write(stale)
+    a, b = _writer("a"), _writer("b")
+    token = f"{lock}.break.{json.loads(stale)['pid']}.1"
+    assert conditional.try_lock(token, b)  # B is between taking the token and checking the lock
+    conditional.break_stale(lock, stale, a)
+    with open(lock, "rb") as f, open(token, "rb") as t:
+        assert (f.read(), t.read()) == (stale, b)
+
+
+def test_release_never_removes_another_writers_lock(tmp_path):
+    lock = str(tmp_path / ".dt=1.json.lock")
+    mine, other = _writer("me"), _writer("other")
+    assert conditional.try_lock(lock, mine)
+    # Meanwhile the lock was broken and retaken by another writer: releasing must leave that one.
+    os.unlink(lock)
+    assert conditional.try_lock(lock, other)
+    conditional.release_lock(lock, mine)
+    with open(lock, "rb") as f:
+        assert f.read() == other
+    conditional.release_lock(lock, other)
+    assert not os.path.exists(lock)
+
+
+def test_a_breaker_that_died_holding_its_token_is_broken_too(tmp_path):
+    stale = _dead_owner()
+    (tmp_path / ".dt=1.json.lock").write_bytes(stale)
+    owner = json.loads(stale)
+    (tmp_path / f".dt=1.json.lock.break.{owner['pid']}.1").write_bytes(_dead_owner())
+    conditional.write_text_if(f"file://{tmp_path}/dt=1.json", "x", if_none_match=True)
+    assert sorted(os.listdir(tmp_path)) == ["dt=1.json"]
+
+
+def test_a_lock_on_another_host_is_never_stale_and_permission_denied_is_alive(tmp_path, monkeypatch):
+    assert not conditional.is_stale(json.dumps({"pid": 1, "start": 1, "host": "elsewhere"}).encode())
+
+    def denied(pid, sig):
+        raise PermissionError(pid)
+
+    monkeypatch.setattr(conditional.os, "kill", denied)
+    assert not conditional.is_stale(_dead_owner())
 
 
 # --- S3: conditional PutObject, against moto server on loopback ---
@@ -189,3 +266,16 @@ def test_s3_without_a_boto3_that_sends_conditions_is_refused(monkeypatch):
     # The job's error record: a storage error an operator must fix, not retried.
     assert failures.describe(None, None, refused.value) == {
         "type": "StorageError", "path": uri, "reason": conditional.S3_GAP, "retryable": False}
+
+
+def test_s3_a_retried_put_that_meets_its_own_write_succeeds(s3):
+    # A PUT whose answer was lost is retried with the same condition: its 412 must resolve by the body.
+    uri = "s3://lake/_ledger/publication/dt=2025-10-01.json"
+    first = conditional.write_text_if(uri, "one", if_none_match=True)
+    assert conditional.write_text_if(uri, "one", if_none_match=True) == first
+    second = conditional.write_text_if(uri, "two", if_match=first)
+    assert conditional.write_text_if(uri, "two", if_match=first) == second
+    with pytest.raises(LedgerConflict) as other:
+        conditional.write_text_if(uri, "three", if_match=first)
+    assert (other.value.expected, other.value.found) == (first, second)
+    assert conditional.read_text_with_etag(uri) == ("two", second)

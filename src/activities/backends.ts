@@ -33,7 +33,7 @@ export class LedgerConflictError extends Error {
     readonly uri: string,
     /** The etag the writer read, or `absent`. */
     readonly expected: string,
-    /** The etag found, `absent`, or why the record could not be taken (`locked by pid P`). */
+    /** The etag found, `absent`, or why the record could not be taken (`locked by pid P on H`). */
     readonly found: string,
   ) {
     super(`ledger record ${uri} changed under this writer: expected ${expected}, found ${found}`);

@@ -124,4 +124,19 @@ describe('aws: S3 lake on moto', function () {
     assert.ok(outcomes.some((o) => o.status === 'rejected' && o.reason instanceof LedgerConflictError));
     assert.equal(await lake.readText(uri), won[0]);
   });
+
+  it('a retried conditional PUT that meets its own write succeeds; another body there is a LedgerConflict', async () => {
+    // A PUT whose answer was lost is retried by the SDK with the same condition: its 412 resolves by the body.
+    const uri = 's3://lake/_ledger/publication/g/feature_version=v1/dt=2025-10-03.json';
+    const first = await lake.writeTextIf(uri, 'one', { ifNoneMatch: '*' });
+    assert.equal(await lake.writeTextIf(uri, 'one', { ifNoneMatch: '*' }), first);
+    const second = await lake.writeTextIf(uri, 'two', { ifMatch: first });
+    assert.equal(await lake.writeTextIf(uri, 'two', { ifMatch: first }), second);
+    await assert.rejects(
+      lake.writeTextIf(uri, 'three', { ifMatch: first }),
+      (err: LedgerConflictError) =>
+        err instanceof LedgerConflictError && err.expected === first && err.found === second,
+    );
+    assert.deepEqual(await lake.readTextWithEtag(uri), { text: 'two', etag: second });
+  });
 });

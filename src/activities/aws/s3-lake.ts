@@ -2,7 +2,6 @@
 import {
   DeleteObjectsCommand,
   GetObjectCommand,
-  HeadObjectCommand,
   PutObjectCommand,
   S3Client,
   paginateListObjectsV2,
@@ -10,6 +9,9 @@ import {
 import { LedgerConflictError, type Lake, type LakeObject, type WriteCondition } from '../backends';
 import { readParquetRows } from '../parquet';
 import { awsErrorName, classifyAwsError, httpStatus } from './errors';
+
+/** Attempts of a conditional PUT answered 409 (a concurrent conditional write): 100, 200, 400 ms apart. */
+const CONFLICT_ATTEMPTS = 4;
 
 export function parseS3Uri(uri: string): { bucket: string; key: string } {
   const m = /^s3a?:\/\/([^/]+)\/?(.*)$/.exec(uri);
@@ -52,43 +54,47 @@ export class S3Lake implements Lake {
   /**
    * A conditional PutObject (If-None-Match: * to create, If-Match: etag to replace). S3 answers a
    * failed condition with 412 PreconditionFailed, a concurrent conditional write of the same key with
-   * 409 ConditionalRequestConflict, and If-Match on a key that is gone with 404 NoSuchKey.
+   * 409 ConditionalRequestConflict, and If-Match on a key that is gone with 404 NoSuchKey. Each is read
+   * back first: a PUT whose answer was lost is retried by the SDK, and the retry meets this writer's own
+   * write; when the object holds exactly the bytes sent, the write succeeded.
    */
   async writeTextIf(uri: string, text: string, condition: WriteCondition): Promise<string> {
-    const { bucket, key } = parseS3Uri(uri);
     const expected = 'ifMatch' in condition ? condition.ifMatch : 'absent';
-    try {
-      const out = await this.client.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: text,
-          ContentType: contentType(key),
-          ...('ifMatch' in condition ? { IfMatch: `"${condition.ifMatch}"` } : { IfNoneMatch: '*' }),
-        }),
-      );
-      return (out.ETag ?? '').replace(/"/g, '');
-    } catch (err) {
+    for (let attempt = 1; ; attempt++) {
+      let err: unknown;
+      try {
+        return await this.putIf(uri, text, condition);
+      } catch (e) {
+        err = e;
+      }
       const name = awsErrorName(err);
-      const conflict =
-        name === 'PreconditionFailed' ||
-        httpStatus(err) === 412 ||
-        name === 'ConditionalRequestConflict' ||
-        ('ifMatch' in condition && isMissing(err));
-      if (conflict) throw new LedgerConflictError(uri, expected, await this.etagNow(uri));
-      throw classifyAwsError(err, `S3 PutObject ${uri} (conditional)`);
+      const busy = name === 'ConditionalRequestConflict' || httpStatus(err) === 409;
+      const failed =
+        busy || name === 'PreconditionFailed' || httpStatus(err) === 412 || ('ifMatch' in condition && isMissing(err));
+      if (!failed) throw classifyAwsError(err, `S3 PutObject ${uri} (conditional)`);
+      const now = await this.readTextWithEtag(uri);
+      if (now?.text === text) return now.etag;
+      // 409: another conditional write was in flight; its outcome decides, so ask again a few times.
+      if (busy && attempt < CONFLICT_ATTEMPTS) {
+        await new Promise((r) => setTimeout(r, 50 * 2 ** attempt));
+        continue;
+      }
+      throw new LedgerConflictError(uri, expected, now?.etag ?? 'absent');
     }
   }
 
-  /** What a failed condition found, for its message: the current etag, or `absent`. */
-  private async etagNow(uri: string): Promise<string> {
+  private async putIf(uri: string, text: string, condition: WriteCondition): Promise<string> {
     const { bucket, key } = parseS3Uri(uri);
-    try {
-      const out = await this.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      return (out.ETag ?? '').replace(/"/g, '');
-    } catch (err) {
-      return isMissing(err) ? 'absent' : `unknown (${awsErrorName(err)})`;
-    }
+    const out = await this.client.send(
+      new PutObjectCommand({
+        Bucket: bucket,
+        Key: key,
+        Body: text,
+        ContentType: contentType(key),
+        ...('ifMatch' in condition ? { IfMatch: `"${condition.ifMatch}"` } : { IfNoneMatch: '*' }),
+      }),
+    );
+    return (out.ETag ?? '').replace(/"/g, '');
   }
 
   async delete(uris: string[]): Promise<void> {

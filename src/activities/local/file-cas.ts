@@ -1,17 +1,27 @@
 /**
- * Compare-and-swap of one file on a local disk (docs/design.md, "Conditional ledger writes"): the same protocol as the Python job's
- * LakeFs, so a Spark job and a TypeScript worker writing the same ledger record exclude each other.
+ * Compare-and-swap of one file on a local disk (docs/design.md, "Conditional ledger writes"): the same
+ * protocol as spark_jobs/card_features/conditional.py, so a Spark job and a TypeScript worker writing
+ * the same ledger record exclude each other.
  *
- * 1. Take `<dir>/.<base>.lock` with O_CREAT|O_EXCL, holding {pid, start, host}. A lock whose pid is
- *    gone, or runs with another start time (the pid was reused), is stale: removed, then tried again.
- * 2. Under the lock, compare the file's md5 (what S3 gives as a single-part ETag) with the condition.
- * 3. Write `<dir>/.<base>.<pid>.tmp`, fsync, rename over the file, remove the lock.
+ * 1. Acquire: write the owner `{pid, start, host}` to `<lock>.<pid>.<random>`, link() it to
+ *    `<dir>/.<base>.lock` (EEXIST: held), unlink the temporary: a lock never exists without its owner.
+ * 2. Under the lock, compare the file's md5 (what S3 gives as a single-part ETag) with the condition;
+ *    write `<dir>/.<base>.<pid>.tmp`, fsync, rename over the file.
+ * 3. Release: unlink the lock only if it still holds the bytes this writer wrote.
+ * A lock is stale when its host is this one and its pid is not running or runs with another start time
+ * (field 22 of /proc/<pid>/stat). Breaking it: take the token `<lock>.break.<pid>.<start>` (keyed by the
+ * dead owner) the same way; under it, unlink the lock only if it still holds the dead owner's bytes.
+ * Why at most one holder: only a token holder removes a lock not its own, and the token is exclusive; while
+ * the lock still holds the dead owner's bytes nobody else can remove it (its owner is dead, other breakers
+ * need the token) nor create one, so the unlink removes that stale file and never a live lock. A token
+ * whose owner died is broken by the same rule, keyed by that owner; a live holder is waited for 10 s.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LedgerConflictError, type WriteCondition } from '../backends';
+import { processStartTime } from './processes';
 
 export interface LockOwner {
   pid: number;
@@ -22,8 +32,6 @@ export interface LockOwner {
 
 /** How long a writer waits for a live lock before giving up: far above any one record's write. */
 const LOCK_WAIT_MS = 10_000;
-/** A lock file with no owner yet (its writer died between create and write) is stale after this. */
-const EMPTY_LOCK_STALE_MS = 2_000;
 
 export function md5Hex(bytes: Buffer | string): string {
   return createHash('md5').update(bytes).digest('hex');
@@ -73,64 +81,102 @@ export async function writeDurably(file: string, text: string, { locked }: { loc
 
 async function withFileLock<T>(file: string, uri: string, work: () => Promise<T>): Promise<T> {
   const lock = path.join(path.dirname(file), `.${path.basename(file)}.lock`);
-  await takeLock(lock, uri);
+  const mine = await takeLock(lock, uri);
   try {
     return await work();
   } finally {
-    await fs.rm(lock, { force: true });
+    await releaseLock(lock, mine);
   }
 }
 
-async function takeLock(lock: string, uri: string): Promise<void> {
-  const me = JSON.stringify(await ownerOf(process.pid));
+async function takeLock(lock: string, uri: string): Promise<string> {
+  const me = JSON.stringify(ownerOf(process.pid));
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
-    try {
-      const handle = await fs.open(lock, 'wx');
-      try {
-        await handle.writeFile(me);
-      } finally {
-        await handle.close();
-      }
-      return;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    }
-    const holder = await readLock(lock);
-    if (holder === 'gone') continue;
-    if (await isStale(lock, holder)) {
-      await fs.rm(lock, { force: true });
-      continue;
-    }
+    if (await tryLock(lock, me)) return me;
+    const holder = await readBytes(lock);
+    if (holder === undefined) continue; // released meanwhile
+    // A breaker that finds the token held waits like anyone else (no spinning).
+    if (isStale(holder)) await breakStale(lock, holder, me);
     if (Date.now() > deadline) {
-      const who = holder ? `locked by pid ${holder.pid} on ${holder.host}` : 'locked (no owner written)';
-      throw new LedgerConflictError(uri, 'lock', who);
+      const owner = parseOwner(holder);
+      throw new LedgerConflictError(uri, 'lock', `locked by pid ${owner?.pid} on ${owner?.host}`);
     }
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 15));
   }
 }
 
-/** The lock's owner; undefined when it holds no owner yet, 'gone' when it was removed meanwhile. */
-async function readLock(lock: string): Promise<LockOwner | undefined | 'gone'> {
+/** One attempt to take `name` holding `owner`: link() of a complete temporary file; false when held. */
+export async function tryLock(name: string, owner: string): Promise<boolean> {
+  const tmp = `${name}.${process.pid}.${randomBytes(6).toString('hex')}`;
+  const handle = await fs.open(tmp, 'w');
   try {
-    const owner = JSON.parse(await fs.readFile(lock, 'utf8')) as LockOwner;
-    return typeof owner?.pid === 'number' ? owner : undefined;
+    // Synced before it is linked: after a crash the lock still names its owner (an unnamed one is never stale).
+    await handle.writeFile(owner);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  try {
+    await fs.link(tmp, name);
+    return true;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'gone';
-    return undefined; // empty or half written: its writer is between create and write, or died there
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await fs.rm(tmp, { force: true });
   }
 }
 
-async function isStale(lock: string, holder: LockOwner | undefined): Promise<boolean> {
-  if (!holder) {
-    const st = await fs.stat(lock).catch(() => undefined);
-    return !!st && Date.now() - st.mtimeMs > EMPTY_LOCK_STALE_MS;
+/** Unlinks `name` only while it holds `owner`'s bytes: a lock broken and retaken by another is left alone. */
+export async function releaseLock(name: string, owner: string): Promise<void> {
+  if ((await readBytes(name)) === owner) await fs.rm(name, { force: true });
+}
+
+/**
+ * Removes `name` if it still holds `stale` (bytes of an owner judged dead), under the exclusive token
+ * `<name>.break.<pid>.<start>`; a token whose own owner is dead is broken the same way. The caller tries again.
+ */
+export async function breakStale(name: string, stale: string, me: string): Promise<void> {
+  const dead = parseOwner(stale);
+  const token = `${name}.break.${dead?.pid}.${dead?.start}`;
+  if (!(await tryLock(token, me))) {
+    const holder = await readBytes(token);
+    if (holder !== undefined && isStale(holder)) await breakStale(token, holder, me);
+    return;
   }
-  // Another host's process cannot be looked up from here: wait for it (and fail after the bound).
-  if (holder.host !== os.hostname()) return false;
+  try {
+    if ((await readBytes(name)) === stale) await fs.rm(name, { force: true });
+  } finally {
+    await releaseLock(token, me);
+  }
+}
+
+async function readBytes(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+function parseOwner(bytes: string): LockOwner | undefined {
+  try {
+    const owner = JSON.parse(bytes) as LockOwner;
+    return typeof owner?.pid === 'number' ? owner : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Same host, and the pid is not running or runs with another start time (reused). Another host: never. */
+export function isStale(bytes: string): boolean {
+  const holder = parseOwner(bytes);
+  if (!holder || holder.host !== os.hostname()) return false;
   if (!isRunning(holder.pid)) return true;
-  const start = await processStart(holder.pid);
-  return holder.start !== null && start !== null && start !== holder.start;
+  const start = processStartTime(holder.pid);
+  return holder.start !== null && start !== undefined && Number(start) !== holder.start;
 }
 
 function isRunning(pid: number): boolean {
@@ -143,18 +189,7 @@ function isRunning(pid: number): boolean {
   }
 }
 
-export async function ownerOf(pid: number): Promise<LockOwner> {
-  return { pid, start: await processStart(pid), host: os.hostname() };
-}
-
-/** Field 22 of /proc/<pid>/stat; the command name (field 2) may hold spaces, so count after its ')'. */
-async function processStart(pid: number): Promise<number | null> {
-  try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = Number(fields[19]);
-    return Number.isFinite(start) ? start : null;
-  } catch {
-    return null;
-  }
+export function ownerOf(pid: number): LockOwner {
+  const start = processStartTime(pid);
+  return { pid, start: start === undefined ? null : Number(start), host: os.hostname() };
 }
