@@ -10,6 +10,7 @@
  * seen: the cross-group guard covers backfills started after the upgrade.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { leaseWorkflowId } from '../common/lease';
 import { lakeRoot } from './lake-paths';
@@ -25,8 +26,18 @@ export interface LeaseKey {
 /** The lake root a bucket names, one spelling per lake: `b`, `s3://b/` and `s3://b` are one lake. */
 export function normaliseLake(bucket: string): string {
   const root = lakeRoot(bucket);
-  if (root.startsWith('file://')) return `file://${path.posix.resolve(root.slice('file://'.length))}`;
-  return root.replace(/\/+$/, '');
+  if (root.startsWith('file://')) return `file://${realDirectory(path.posix.resolve(root.slice('file://'.length)))}`;
+  // s3a:// and s3n:// name the same objects as s3://.
+  return root.replace(/^s3[an]:\/\//, 's3://').replace(/\/+$/, '');
+}
+
+/** The directory with symlinks resolved (two spellings of one lake get one lease); as given when it does not exist yet. */
+function realDirectory(dir: string): string {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir;
+  }
 }
 
 /**

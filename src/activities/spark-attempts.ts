@@ -28,7 +28,9 @@ export class SparkAttempt {
 
   /** Real failures of the earlier attempts. */
   get failures(): number {
-    return this.prior.failures ?? 0;
+    // Heartbeat details can be written by anyone with namespace access: a count is a whole number from 0.
+    const n = this.prior.failures;
+    return typeof n === 'number' && Number.isInteger(n) && n > 0 ? n : 0;
   }
 
   /** The run an earlier attempt started, to follow instead of submitting. */
