@@ -26,6 +26,9 @@ import { activitySummary, chunkDetails } from './ui';
 const spark = proxyActivities<BackfillActivities>({
   // Backfill Spark jobs can run for hours; the heartbeat (every poll) is what detects a lost worker.
   startToCloseTimeout: '12 hours',
+  // A bound over all attempts: lost workers and deploys are not counted as failures, so without it 20
+  // attempts of up to 12 hours each could run on; a day and a half covers one long run and many deploys.
+  scheduleToCloseTimeout: '36 hours',
   heartbeatTimeout: '30 seconds',
   // On cancel, wait until the activity has cancelled the job run, so nothing keeps writing.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
