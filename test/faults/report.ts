@@ -14,7 +14,7 @@ export function printSchedule(print: Print, index: number, schedule: Schedule): 
 export function printResult(print: Print, index: number, r: ScheduleResult, verbose: boolean): void {
   const v = r.violations.length;
   print(
-    `faults: schedule ${index} seed ${r.schedule.seed}: ${r.faults} faults, ${v} violations, ${r.seconds} s` +
+    `faults: schedule ${index} seed ${r.schedule.seed}: ${r.faults} faults (of ${r.scheduledFaults} drawn), ${v} violations, ${r.seconds} s` +
       (r.workDir ? ` (kept ${r.workDir})` : ''),
   );
   if (verbose || v) for (const note of r.notes) print(`  note: ${note}`);

@@ -17,7 +17,10 @@ import { ROOT, VENV_BIN } from '../support/temporal';
 
 export interface ScheduleResult {
   schedule: Schedule;
+  /** Faults that acted on live work (StepContext.landed). */
   faults: number;
+  /** Faults the schedule drew. */
+  scheduledFaults: number;
   violations: string[];
   notes: string[];
   seconds: number;
@@ -110,6 +113,7 @@ export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Pr
     notes: [],
     draining: [],
     momentTimeoutMs: opts.momentTimeoutMs ?? 45_000,
+    landed: 0,
   };
   const problems: string[] = [];
   try {
@@ -130,7 +134,8 @@ export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Pr
   if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   return {
     schedule,
-    faults: faultCount(schedule),
+    faults: ctx.landed,
+    scheduledFaults: faultCount(schedule),
     violations: problems,
     notes: ctx.notes,
     seconds: Math.round((Date.now() - began) / 1000),

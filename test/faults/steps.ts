@@ -24,6 +24,11 @@ export interface StepContext {
   draining: Promise<void>[];
   /** How long a step waits for its moment. */
   momentTimeoutMs: number;
+  /**
+   * Faults that acted on live work: a backfill still running when it acted (a retry-failed always
+   * counts: it acts on an ended backfill by design). A fault on an idle stack proves nothing.
+   */
+  landed: number;
 }
 
 async function start(ctx: StepContext, index: number): Promise<void> {
@@ -88,7 +93,11 @@ async function momentOf(ctx: StepContext, step: Step): Promise<Seen | undefined>
 export async function runStep(ctx: StepContext, step: Step): Promise<void> {
   const seen = await momentOf(ctx, step);
   const label = `${step.op}${step.backfill !== undefined ? ` ${step.backfill}` : ''} at ${seen?.moment ?? step.at}`;
-  if (step.op !== 'start') ctx.notes.push(`fault: ${label}`);
+  if (step.op !== 'start') {
+    const live = step.op === 'retry-failed' || !(await ctx.backfills.allEnded());
+    if (live) ctx.landed++;
+    ctx.notes.push(`fault: ${label}${live ? '' : ' (nothing running: not counted)'}`);
+  }
   switch (step.op) {
     case 'start':
       return start(ctx, step.backfill!);
