@@ -119,9 +119,11 @@ export interface SparkRunner {
   submit(spec: SparkJobSpec): Promise<JobHandle>;
   /**
    * Picks up a run started by an earlier attempt (from heartbeat details). Returns undefined when
-   * that run cannot be followed from here, after making sure it can no longer write.
+   * that run cannot be followed from here, after making sure it can no longer write. With `spec`,
+   * only a run of that spec is followed: heartbeat details can be written by anyone with namespace
+   * access, so a handle naming another backfill's run is not followed (nor cancelled).
    */
-  reattach(previous: JobHandle): Promise<JobHandle | undefined>;
+  reattach(previous: JobHandle, spec?: SparkJobSpec): Promise<JobHandle | undefined>;
   status(handle: JobHandle): Promise<JobStatus>;
   /**
    * Stops the run and waits (within a bound of the runner's) until it can no longer write.

@@ -86,7 +86,7 @@ async function followSparkJob(
   { request, chunk, args, runName, manifest, errorRecord, previous }: FollowInput,
 ): Promise<{ manifest: ChunkManifest; jobRunId: string; logLocation?: string }> {
   const ctx = Context.current();
-  let handle = previous ? await spark.reattach(previous) : undefined;
+  let handle = previous ? await spark.reattach(previous, { request, chunk, args, runName }) : undefined;
   if (!handle) {
     handle = await spark.submit({ request, chunk, args, runName });
     ctx.log.info('spark job submitted', { chunk: chunk.id, jobRunId: handle.id, logLocation: handle.logLocation });

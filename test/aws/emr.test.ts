@@ -214,6 +214,19 @@ describe('aws: EMR Serverless runner on the job-run double', function () {
     assert.equal((await runner.reattach(retry))?.id, retry.id, 'a live run is followed');
   });
 
+  it("reattach follows a run from heartbeat details only when it is this chunk's run on the request's application", async () => {
+    double.scripts.push({ states: ['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING'] });
+    double.scripts.push({ states: ['RUNNING', 'RUNNING', 'RUNNING', 'RUNNING'] });
+    const mine = spec({}, 'backfill-mine/chunk-1');
+    const victim = await runner.submit(spec({}, 'backfill-victim/chunk-1'));
+    const own = await runner.submit(mine);
+    // Anyone with namespace access can heartbeat: a handle naming another backfill's run is not followed.
+    assert.equal(await runner.reattach(victim, mine), undefined, "another backfill's run");
+    const elsewhere = { ...own, applicationId: 'app-other' } as EmrJobHandle;
+    assert.equal(await runner.reattach(elsewhere, mine), undefined, 'another application');
+    assert.equal((await runner.reattach(own, mine))?.id, own.id, 'its own run is followed');
+  });
+
   it('cancel waits through a slow CANCELLING until EMR says CANCELLED, and returns that state', async () => {
     double.scripts.push({ states: ['SUBMITTED', 'RUNNING', 'RUNNING', 'RUNNING', 'SUCCESS'] });
     double.cancellingSteps = 4;

@@ -217,9 +217,10 @@ export class EmrServerlessRunner implements SparkRunner {
     );
   }
 
-  async reattach(previous: JobHandle): Promise<EmrJobHandle | undefined> {
+  async reattach(previous: JobHandle, spec?: SparkJobSpec): Promise<EmrJobHandle | undefined> {
     const handle = previous as Partial<EmrJobHandle>;
     if (previous.backend !== EMR_BACKEND || !handle.applicationId) return undefined;
+    if (spec && spec.request.emr && handle.applicationId !== spec.request.emr.appId) return undefined;
     let run: JobRun;
     try {
       run = await this.getJobRun(handle.applicationId, previous.id);
@@ -230,6 +231,8 @@ export class EmrServerlessRunner implements SparkRunner {
     }
     // A failed or cancelled run can no longer write; the caller submits the next one.
     if (run.state === 'FAILED' || run.state === 'CANCELLED') return undefined;
+    // Not this chunk's run (forged details): leave it alone; submit finds this chunk's own run by its name.
+    if (spec && run.name !== jobRunName(spec.runName)) return undefined;
     return {
       backend: EMR_BACKEND,
       id: previous.id,
