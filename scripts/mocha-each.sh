@@ -11,10 +11,14 @@ files=("$@")
 [ ${#files[@]} -eq 0 ] && files=(test/*.test.ts test/aws/*.test.ts test/cli/*.test.ts)
 
 : > .state/mocha.log
+: > .state/mocha-times.log
 passed=0 failed=0
 for file in "${files[@]}"; do
+  started=$SECONDS
   node_modules/.bin/mocha "$file" 2>&1 | tee .state/mocha-file.log
   rc=${PIPESTATUS[0]}
+  # Seconds per file, to see where the suite's time goes (docs/development.md).
+  echo "$((SECONDS - started)) $file" >> .state/mocha-times.log
   cat .state/mocha-file.log >> .state/mocha.log
   passed_here=$(grep -Eo '^ *[0-9]+ passing' .state/mocha-file.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
   failed_here=$(grep -Eo '^ *[0-9]+ failing' .state/mocha-file.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
