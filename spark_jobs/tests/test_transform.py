@@ -3,6 +3,7 @@
 Each scenario uses its own card, so one DataFrame checks many window edges at once.
 """
 import datetime as dt
+import json
 import random
 import re
 from decimal import Decimal
@@ -190,6 +191,38 @@ def test_parse_bronze_tags_every_kind_of_bad_line(spark):
     # with lateness 2, the two-day-late line is accepted
     relaxed = transform.parse_bronze(raw_df(spark, lines), lateness_days=2)
     assert relaxed.where("event_id = 'late2'").first()["reason"] is None
+
+
+def test_parse_bronze_edge_lines_keep_the_regex_rules(spark):
+    """The cheap tests in front of the regexes (#22) decide nothing on their own: Java's `\\s` and `$`
+    (which also matches before a final line terminator) still rule on lines and identifiers."""
+    day = utc("2025-10-02T08:00:00")
+
+    def line(event_id, card_id="c", amount=1):
+        return json.dumps({"event_id": event_id, "card_id": card_id, "merchant_id": "m", "amount": amount,
+                           "currency": "USD", "status": "APPROVED", "event_time": day})
+
+    lines = [
+        "\t" + line("tab_lead"), "\x0b\f\r " + line("ws_lead"), "\u2028" + line("sep_lead"),
+        "\u00a0" + line("nbsp_lead"), "\t",
+        line("t_sep", "\u2028"), line("t_sp_sep", " \u2028"), line("t_sep_sp", "\u2028 "), line("t_nel", "\t\u0085"),
+        line("t_ps", "\u2029"), line("t_vt", "\x0b"), line("t_nbsp", "\u00a0"), line("t_bang", "!"),
+        line("t_ctl", "\x01"), line("t_sep_x", "\u2028x"), line("t_crlf", "\r\n"),
+        line("a_0004", amount=0.004), line("a_0005", amount=0.005), line("a_00049", amount=0.0049999),
+        line("a_001", amount=0.01), line("a_neg0", amount=-0.0), line("a_tiny", amount=1e-300),
+    ]
+    parsed = transform.parse_bronze(raw_df(spark, {"2025-10-02": lines}), lateness_days=1).collect()
+    reasons = {(r["event_id"] or r["raw"]): r["reason"] for r in parsed}
+    assert reasons == {
+        # \\s takes a vertical tab, JSON does not
+        "tab_lead": None, "\x0b\f\r " + line("ws_lead"): "malformed_json", "\u2028" + line("sep_lead"): "not_a_json_object",
+        "\u00a0" + line("nbsp_lead"): "not_a_json_object", "\t": "not_a_json_object",
+        "t_sep": "empty:card_id", "t_sp_sep": "empty:card_id", "t_sep_sp": None, "t_nel": "empty:card_id",
+        "t_ps": "empty:card_id", "t_vt": "empty:card_id", "t_nbsp": None, "t_bang": None, "t_ctl": None,
+        "t_sep_x": None, "t_crlf": "empty:card_id",
+        "a_0004": "non_positive_amount", "a_0005": None, "a_00049": "non_positive_amount", "a_001": None,
+        "a_neg0": "non_positive_amount", "a_tiny": "non_positive_amount",
+    }
 
 
 def test_deduplicate_keeps_earliest_arrival_then_content_order(spark):
