@@ -7,9 +7,9 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
 import type { MemoryLadder } from '../common/memory-ladder';
-import type { SizingTable } from './sizing';
+import type { SizingTable } from './spark/sizing';
 import type { PublicationFacts, TargetStoresChoice } from '../common/publication-plan';
-import type { SearchAttributeLister } from './search-attributes';
+import type { SearchAttributeLister } from './backfill/search-attributes';
 
 /** A file in the lake, addressed by URI (file:///... or s3://...). */
 export interface LakeObject {

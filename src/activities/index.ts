@@ -9,8 +9,8 @@ import { InputError, type BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import { planChunks } from '../common/plan';
 import { dayPublisher, dayTargets } from '../common/publication-plan';
-import { dryRunPublication } from './publication-estimate';
-import { sparkPublishArgs, sparkPublishDates } from './spark-publish';
+import { dryRunPublication } from './backfill/publication-estimate';
+import { sparkPublishArgs, sparkPublishDates } from './spark/publish';
 import type {
   CatalogResult,
   ChunkManifest,
@@ -21,10 +21,10 @@ import type {
   ValidationResult,
 } from '../common/results';
 import type { BackfillOutcome, Backends, Lake, PreflightResult } from './backends';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './ingest';
-import { checkBronzeFiles } from './bronze-check';
-import { commitFingerprint, guardDefinitionChange } from './definition-guard';
-import { currentFingerprints } from './fingerprint';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './ingest/chunk';
+import { checkBronzeFiles } from './backfill/bronze-check';
+import { commitFingerprint, guardDefinitionChange } from './ledger/definition-guard';
+import { currentFingerprints } from './ledger/fingerprint';
 import { bronzeTable, errorRecordUri, goldTable, manifestUri } from './lake-paths';
 import {
   CRAWLED_CATALOG_BACKEND,
@@ -33,14 +33,14 @@ import {
   readDayState,
   staleRunFiles,
   type DayState,
-} from './ledger';
-import { namespaceSearchAttributeProblem } from './search-attributes';
-import { sparkJobArgs } from './spark-args';
-import { bronzeBytesFrom, chunkSettings } from './sizing';
-import { computeGold, type ComputedJob } from './spark-step';
-import { SparkAttempt } from './spark-attempts';
+} from './ledger/records';
+import { namespaceSearchAttributeProblem } from './backfill/search-attributes';
+import { sparkJobArgs } from './spark/args';
+import { bronzeBytesFrom, chunkSettings } from './spark/sizing';
+import { computeGold, type ComputedJob } from './spark/compute-gold';
+import { SparkAttempt } from './spark/attempts';
 import { enforceWorkerRules } from './worker-rules';
-import { validateChunk as validateChunkAgainstLake } from './validate';
+import { validateChunk as validateChunkAgainstLake } from './validate/check';
 
 export interface RunSparkJobInput {
   request: BackfillRequest;

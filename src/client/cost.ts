@@ -19,7 +19,7 @@
  *   job start latency (not billed), S3 requests, Glue crawler and Feature Store charges.
  */
 import { SPARK_SIZES } from '../activities/aws/emr';
-import { sizeTier } from '../activities/sizing';
+import { sizeTier } from '../activities/spark/sizing';
 import { addDays, dateRange } from '../common/dates';
 import type { ChunkSpec } from '../common/plan';
 import type { DryRunPlan } from '../common/results';

@@ -21,7 +21,7 @@ import { GlueCrawlerCatalog, GluePartitionCatalog } from '../../src/activities/a
 import { S3Lake } from '../../src/activities/aws/s3-lake';
 import type { Backends, Catalog } from '../../src/activities/backends';
 import { goldPartition, goldTable } from '../../src/activities/lake-paths';
-import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger';
+import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger/records';
 import { planChunks } from '../../src/common/plan';
 import { until } from '../support/until';
 import { motoClients, startMoto, type Moto } from './moto';

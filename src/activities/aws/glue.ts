@@ -28,7 +28,7 @@ import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog, Lake } from '../backends';
-import { CRAWLED_CATALOG_BACKEND, currentLocation, readDayState } from '../ledger';
+import { CRAWLED_CATALOG_BACKEND, currentLocation, readDayState } from '../ledger/records';
 import { GOLD_COLUMNS } from '../feature-records';
 import { awsErrorName, classifyAwsError, errorMessage } from './errors';
 import { FAILURE } from '../../common/failures';

@@ -17,7 +17,7 @@ import type {
   SparkRunner,
 } from '../backends';
 import { isSameProcess, processStartTime, RunRecords, type ProcessIdentity } from './processes';
-import type { SizingTable } from '../sizing';
+import type { SizingTable } from '../spark/sizing';
 
 export interface LocalSparkOptions {
   /** The spark-submit executable (the venv's, from pyspark). */

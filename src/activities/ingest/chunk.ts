@@ -8,11 +8,11 @@
  * flight.
  */
 import { CancelledFailure } from '@temporalio/common';
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import { dateRange } from '../common/dates';
-import type { TargetStoresChoice } from '../common/publication-plan';
-import type { FailedRecord, IngestResult } from '../common/results';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import { dateRange } from '../../common/dates';
+import type { TargetStoresChoice } from '../../common/publication-plan';
+import type { FailedRecord, IngestResult } from '../../common/results';
 import {
   type BatchWriteOutcome,
   type FeatureStore,
@@ -21,11 +21,11 @@ import {
   type RecordEntry,
   ThrottledError,
   TransientStoreError,
-} from './backends';
-import { goldRowToRecord } from './feature-records';
-import { goldPartition } from './lake-paths';
-import { BatchQueue, type Batch } from './ingest/batch-queue';
-import { DayPublication, openDay } from './ingest/day-publication';
+} from '../backends';
+import { goldRowToRecord } from '../feature-records';
+import { goldPartition } from '../lake-paths';
+import { BatchQueue, type Batch } from './batch-queue';
+import { DayPublication, openDay } from './day-publication';
 import {
   deadLetterUri,
   goldCommitUri,
@@ -36,7 +36,7 @@ import {
   type GoldCommit,
   type Publication,
   type PublishAction,
-} from './ledger';
+} from '../ledger/records';
 
 export const DEFAULT_INGEST_OPTIONS: IngestOptions = {
   batchSize: 25,

@@ -16,8 +16,8 @@ import {
   type LeaseAnswer,
   type LeaseConflict,
   type LeaseHolder,
-} from '../common/lease';
-import type { SparkRunner } from './backends';
+} from '../../common/lease';
+import type { SparkRunner } from '../backends';
 import { leaseKeyOf, legacyLeaseKey, type LeaseKey } from './lease-key';
 
 export interface LeaseActivityOptions {

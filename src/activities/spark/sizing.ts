@@ -3,12 +3,12 @@
  * after the tuning table of the guide this project replaces (small, medium, large). Each backend
  * brings its table (Backends.sparkSizes); the request's sparkConf wins over the table.
  */
-import { addDays, dateRange } from '../common/dates';
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import type { SparkSettings } from '../common/results';
-import type { Lake } from './backends';
-import { bronzeTable } from './lake-paths';
+import { addDays, dateRange } from '../../common/dates';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import type { SparkSettings } from '../../common/results';
+import type { Lake } from '../backends';
+import { bronzeTable } from '../lake-paths';
 
 export type SizeTier = 'small' | 'medium' | 'large';
 

@@ -4,11 +4,11 @@
  * days of version V built with another fingerprint than V's days already in the ledger is refused
  * before any work, unless the request accepts the change (acceptDefinitionChange).
  */
-import { addDays, dateRange } from '../common/dates';
-import { InputError, type BackfillRequest } from '../common/input';
-import { planChunks } from '../common/plan';
-import type { Lake } from './backends';
-import { goldDecision, ledgerRoot, readDayState, type GoldCommit } from './ledger';
+import { addDays, dateRange } from '../../common/dates';
+import { InputError, type BackfillRequest } from '../../common/input';
+import { planChunks } from '../../common/plan';
+import type { Lake } from '../backends';
+import { goldDecision, ledgerRoot, readDayState, type GoldCommit } from './records';
 
 /** The fingerprints a request is judged against: the current build's, and the definition-only one. */
 export interface Fingerprints {

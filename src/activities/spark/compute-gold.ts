@@ -3,18 +3,18 @@
  * deploys, its failure named, and run again up the memory ladder when it ran out of memory.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import type { ChunkManifest, SparkSettings } from '../common/results';
-import type { Backends, JobHandle, JobStatus, Lake, SparkRunner } from './backends';
+import { FAILURE } from '../../common/failures';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import type { ChunkManifest, SparkSettings } from '../../common/results';
+import type { Backends, JobHandle, JobStatus, Lake, SparkRunner } from '../backends';
 import { followJob } from './follow-job';
 import { climbMemoryLadder, outOfMemoryFailure, outOfMemorySignature } from './memory-ladder';
 import { bronzeBytesOf, chunkSettings } from './sizing';
-import { sparkJobFailure } from './spark-errors';
-import { stopOrDetach } from './spark-stop';
-import type { SparkAttempt } from './spark-attempts';
-import { enforceSubmittedConf } from './worker-rules';
+import { sparkJobFailure } from './errors';
+import { stopOrDetach } from './stop';
+import type { SparkAttempt } from './attempts';
+import { enforceSubmittedConf } from '../worker-rules';
 
 export interface ComputedJob {
   manifest?: ChunkManifest;
