@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { createActivities } from './activities';
 import type { Backends } from './activities/backends';
 import { createAwsBackendsFromEnv } from './activities/aws';
-import { createLeaseActivities } from './activities/ledger/lease';
+import { createLeaseActivities } from './activities/ledger';
 import { createLocalBackends } from './activities/local';
 import {
   namespaceSearchAttributeProblem,

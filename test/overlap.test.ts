@@ -8,7 +8,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { EmrServerlessRunner } from '../src/activities/aws/emr';
-import { createLeaseActivities } from '../src/activities/ledger/lease';
+import { createLeaseActivities } from '../src/activities/ledger';
 import { lakeLeaseWorkflowId } from '../src/activities/ledger/lease-key';
 import { main } from '../src/client/cli';
 import type { BackfillReport } from '../src/common/results';

@@ -28,7 +28,7 @@ export interface ComputedJob {
  * wins), followed to its end, and run again a rung up the memory ladder when it ran out of memory.
  */
 export async function computeGold(
-  backends: Backends,
+  backends: Pick<Backends, 'lake' | 'spark' | 'pollIntervalMs' | 'sparkSizes' | 'memoryLadder'>,
   job: Omit<FollowInput, 'previous'>,
   attempt: SparkAttempt,
 ): Promise<ComputedJob> {
@@ -56,7 +56,7 @@ export async function computeGold(
 }
 
 /** The Spark settings this worker sets itself: its sizing table's and its memory ladder's. */
-function workerConf(backends: Backends): { keys: string[]; memoryKey?: string } {
+function workerConf(backends: Pick<Backends, 'sparkSizes' | 'memoryLadder'>): { keys: string[]; memoryKey?: string } {
   const sized = Object.values(backends.sparkSizes ?? {}).flatMap((tier) => Object.keys(tier));
   const memoryKey = backends.memoryLadder?.key;
   return { keys: [...sized, ...(memoryKey ? [memoryKey] : [])], memoryKey };
