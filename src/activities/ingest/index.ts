@@ -8,7 +8,8 @@ import type { Backends } from '../backends';
 import { chunkStepInput, type ChunkStepInput } from '../chunk-input';
 import { whileHeartbeating } from '../heartbeat';
 import { enforceWorkerRules } from '../worker-rules';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from './chunk';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk } from './chunk';
+import type { IngestProgress } from './context';
 
 export function createIngestActivities(deps: Pick<Backends, 'lake' | 'featureStoreFor' | 'ingestOptions'>) {
   return {
