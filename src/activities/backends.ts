@@ -7,7 +7,6 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
 import type { MemoryLadder } from '../common/memory-ladder';
-import type { SizingTable } from './spark/sizing';
 import type { PublicationFacts, TargetStoresChoice } from '../common/publication-plan';
 import type { SearchAttributeLister } from './backfill/search-attributes';
 
@@ -205,7 +204,7 @@ export interface OutcomeRecorder {
   record(outcome: BackfillOutcome): Promise<void>;
 }
 
-/** How ingestion paces and retries its calls to the feature store (defaults: DEFAULT_INGEST_OPTIONS in ingest.ts). */
+/** How ingestion paces and retries its calls to the feature store (defaults: DEFAULT_INGEST_OPTIONS in ingest/chunk.ts). */
 export interface IngestOptions {
   batchSize: number;
   /** Ceiling of the adaptive number of calls in flight. */
@@ -224,6 +223,12 @@ export interface IngestOptions {
    */
   maxThrottledTries?: number;
 }
+
+/** The sizing tiers of a chunk's Spark run, by the bronze bytes it reads (spark/sizing.ts picks one). */
+export type SizeTier = 'small' | 'medium' | 'large';
+
+/** Spark settings per tier: each backend brings its own (aws/spark-sizes.ts, local/spark-submit.ts). */
+export type SizingTable = Record<SizeTier, Record<string, string>>;
 
 export interface Backends {
   name: string;
@@ -244,7 +249,7 @@ export interface Backends {
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
-  /** Spark settings by sizing tier (sizing.ts), picked per chunk from its bronze bytes; unset: the runner's own defaults. */
+  /** Spark settings by sizing tier (spark/sizing.ts), picked per chunk from its bronze bytes; unset: the runner's own defaults. */
   sparkSizes?: SizingTable;
   /** Which Spark memory setting a run out of memory raises, and its rungs (capped); unset: no escalation. */
   memoryLadder?: MemoryLadder;
