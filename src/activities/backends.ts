@@ -139,6 +139,12 @@ export interface SparkRunner {
 }
 
 export interface Catalog {
+  /**
+   * Whether the catalog takes every directory under the gold table for data (a crawler does): it
+   * would serve a rollback copy kept there as a second run of the day, so none is kept under it.
+   * @default false (partitions point at one run's directory)
+   */
+  readonly readsEveryDirectory?: boolean;
   /** Makes the chunk's gold partitions visible to readers (Glue crawler or the local catalog). */
   refresh(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult>;
 }
@@ -157,7 +163,7 @@ export interface RecordEntry {
 export interface BatchWriteOutcome {
   /** Entries that failed for good, by index in the batch. */
   errors: { index: number; code: string; message: string }[];
-  /** Entries the store did not process this time, by index: send them again. */
+  /** Entries the store did not process this time, or that failed in a way a resend survives (throttled, a server fault), by index: send them again. */
   unprocessed: number[];
 }
 

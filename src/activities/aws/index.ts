@@ -17,14 +17,8 @@ import { SPARK_SIZES } from './spark-sizes';
 import { connectorJarDeployed, latestJobCodeKey, resolveJobCode } from './job-code';
 import type { BackfillRequest } from '../../common/input';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
-import {
-  DEFAULT_GOLD_TABLE,
-  GlueCrawlerCatalog,
-  GluePartitionCatalog,
-  type CatalogMode,
-  type CrawlerCatalogOptions,
-  type GlueTableName,
-} from './glue';
+import { DEFAULT_GOLD_TABLE, GluePartitionCatalog, type CatalogMode, type GlueTableName } from './glue';
+import { GlueCrawlerCatalog, type CrawlerCatalogOptions } from './glue-crawler';
 import { CloudWatchOutcomeRecorder } from './cloudwatch';
 import { awsPreflight, awsPublicationFacts } from './preflight';
 import { S3Lake } from './s3-lake';

@@ -10,7 +10,7 @@ import { chunkStepInput, type ChunkStepInput } from '../chunk-input';
 import { whileHeartbeating } from '../heartbeat';
 import { goldTable } from '../lake-paths';
 import { readStates } from '../ledger/day-states';
-import { CRAWLED_CATALOG_BACKEND, staleRunFiles } from '../ledger/records';
+import { staleRunFiles } from '../ledger/records';
 import { enforceWorkerRules } from '../worker-rules';
 
 export function createCatalogActivities({ lake, catalog }: Pick<Backends, 'lake' | 'catalog'>) {
@@ -28,7 +28,7 @@ export function createCatalogActivities({ lake, catalog }: Pick<Backends, 'lake'
       );
       // Readers now use the current gold: earlier runs' files (but the one before, for rollback) can go.
       // A crawler would serve a rollback copy as a second run of the day, so under one none is kept.
-      const keepPrevious = result.backend !== CRAWLED_CATALOG_BACKEND;
+      const keepPrevious = !catalog.readsEveryDirectory;
       for (const state of await readStates(lake, request, dateRange(chunk.startDate, chunk.endDate))) {
         await lake.delete(await staleRunFiles(lake, request, state, { keepPrevious }));
       }

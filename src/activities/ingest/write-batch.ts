@@ -16,9 +16,6 @@ import {
 import type { AimdLimiter } from './aimd';
 import type { IngestContext, Row } from './context';
 
-/** Error codes of BatchWriteRecord entries that succeed when sent again. */
-const RETRYABLE_ENTRY_CODES = new Set(['ThrottlingException', 'InternalFailure', 'ServiceUnavailable', 'Throttling']);
-
 export interface WriteBatchInput {
   store: FeatureStore;
   limiter: AimdLimiter;
@@ -117,8 +114,8 @@ function entriesToRetry(
   const retry = new Set(outcome.unprocessed.map((k) => pending[k]));
   for (const e of outcome.errors) {
     const i = pending[e.index];
-    if (RETRYABLE_ENTRY_CODES.has(e.code)) retry.add(i);
-    else failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
+    // The store answers entries worth sending again as unprocessed (BatchWriteOutcome): these failed for good.
+    failed.push({ recordId: batch[i].recordId, eventId: batch[i].eventId, dt, code: e.code, message: e.message });
   }
   return retry;
 }
