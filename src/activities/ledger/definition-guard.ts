@@ -1,6 +1,6 @@
 /**
  * The definition-change guard: a version's gold days must all come from one definition and one
- * transform code (one build fingerprint, src/activities/fingerprint.ts). A backfill that would add
+ * transform code (one build fingerprint, fingerprint.ts). A backfill that would add
  * days of version V built with another fingerprint than V's days already in the ledger is refused
  * before any work, unless the request accepts the change (acceptDefinitionChange).
  */
