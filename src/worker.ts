@@ -8,13 +8,13 @@ import { execFileSync } from 'node:child_process';
 import { createActivities } from './activities';
 import type { Backends } from './activities/backends';
 import { createAwsBackendsFromEnv } from './activities/aws';
-import { createLeaseActivities } from './activities/lease';
+import { createLeaseActivities } from './activities/ledger';
 import { createLocalBackends } from './activities/local';
 import {
   namespaceSearchAttributeProblem,
   searchAttributeLister,
   type SearchAttributeLister,
-} from './activities/search-attributes';
+} from './activities/backfill/search-attributes';
 import { installWorkerRuntime } from './runtime';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
 

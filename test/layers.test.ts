@@ -127,7 +127,7 @@ describe('layers of src', () => {
 
   it('names an upward import, a workflow taking values from activities, I/O in common, a file in no layer', () => {
     assert.deepEqual(layerViolations('src/common/x.ts', "import { readDayState } from '../activities/ledger';"), [
-      'src/common/x.ts (common) imports src/activities/ledger.ts (activities), a layer above it',
+      'src/common/x.ts (common) imports src/activities/ledger/index.ts (activities), a layer above it',
     ]);
     assert.deepEqual(layerViolations('src/activities/x.ts', "export { progressQuery } from '../workflows/api';"), [
       'src/activities/x.ts (activities) imports src/workflows/api.ts (workflows), a layer above it',

@@ -16,7 +16,7 @@ import {
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createActivities } from '../activities';
-import { createLeaseActivities } from '../activities/lease';
+import { createLeaseActivities } from '../activities/ledger';
 import { createLocalBackends } from '../activities/local';
 import { localPaths, temporalConnection } from '../config';
 import { gitRevision } from '../worker';

@@ -1,7 +1,7 @@
 /** A backfill report (and a dry run's plan with its cost estimate) as text for the terminal. Pure. */
 import { addDays, dateRange } from '../common/dates';
 import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
-import { describeSettings } from '../activities/sizing';
+import { describeSettings } from '../activities/spark/sizing';
 import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
 import { formatPublication } from './publication-report';
 import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../common/chunk-book';

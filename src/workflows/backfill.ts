@@ -25,7 +25,7 @@ import {
 } from '@temporalio/workflow';
 import type { BackfillActivities } from '../activities';
 import type { BackfillOutcome } from '../activities/backends';
-import type { LeaseActivities } from '../activities/lease';
+import type { LeaseActivities } from '../activities/ledger';
 import { InputError, validateInput, WORKER_DECIDES, type BackfillInput, type BackfillRequest } from '../common/input';
 import { planChunks } from '../common/plan';
 import { planPublication, type PublicationFacts } from '../common/publication-plan';

@@ -3,7 +3,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities } from '../../src/activities';
 import type { Backends } from '../../src/activities/backends';
-import { createLeaseActivities } from '../../src/activities/lease';
+import { createLeaseActivities } from '../../src/activities/ledger';
 import { WORKFLOWS_PATH } from './temporal';
 
 export interface RunningWorker {

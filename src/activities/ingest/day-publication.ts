@@ -6,7 +6,7 @@
 import type { BackfillRequest } from '../../common/input';
 import { dayTargets, targetStoreNames, type TargetStoresChoice } from '../../common/publication-plan';
 import type { Lake } from '../backends';
-import { writePublication, type DayState, type GoldCommit, type Publication } from '../ledger';
+import { writePublication, type DayState, type GoldCommit, type Publication } from '../ledger/records';
 
 export interface DayPublicationInit {
   commit: GoldCommit;

@@ -10,8 +10,8 @@ import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrJobHandle } from '../
 import { S3Lake } from '../../activities/aws/s3-lake';
 import type { JobStatus } from '../../activities/backends';
 import { lakeRoot, manifestUri } from '../../activities/lake-paths';
-import { followJob } from '../../activities/follow-job';
-import { sparkJobArgs } from '../../activities/spark-args';
+import { followJob } from '../../activities/spark/follow-job';
+import { sparkJobArgs } from '../../activities/spark/args';
 import { daysBetweenInclusive } from '../../common/dates';
 import type { BackfillRequest } from '../../common/input';
 import { planChunks, type ChunkSpec } from '../../common/plan';

@@ -5,9 +5,9 @@
  * the retry on another worker follows the same run (heartbeat details, then the client token).
  */
 import { ApplicationFailure, CancelledFailure, type Context } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
-import type { ChunkSpec } from '../common/plan';
-import type { JobHandle, SparkRunner } from './backends';
+import { FAILURE } from '../../common/failures';
+import type { ChunkSpec } from '../../common/plan';
+import type { JobHandle, SparkRunner } from '../backends';
 
 /** Why the attempt was cancelled, from the SDK's cancellation details and reason. */
 function cancelCause(ctx: Context): 'operator' | 'worker-shutdown' | 'other' {

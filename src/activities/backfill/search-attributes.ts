@@ -4,7 +4,7 @@
  * for ever, so the backfill hangs instead of failing. The preflight activity and the worker's
  * start-up check them and print the commands that create them.
  */
-import { SEARCH_ATTRIBUTES } from '../common/search-attributes';
+import { SEARCH_ATTRIBUTES } from '../../common/search-attributes';
 
 /** Custom search attributes of a namespace: name -> type (SearchAttributeType, e.g. KEYWORD). */
 export type SearchAttributeLister = (namespace: string) => Promise<Record<string, string>>;

@@ -3,9 +3,9 @@
  * the plan's spark days whose current gold has no finished publication, including days it is about
  * to compute and days an earlier attempt left half-published (the job redoes them from the ledger).
  */
-import type { BackfillRequest } from '../common/input';
-import { dayPublisher } from '../common/publication-plan';
-import { publicationOf, type DayState } from './ledger';
+import type { BackfillRequest } from '../../common/input';
+import { dayPublisher } from '../../common/publication-plan';
+import { publicationOf, type DayState } from '../ledger/records';
 
 export function sparkPublishDates(request: BackfillRequest, states: DayState[], computeDates: string[]): string[] {
   return states

@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { localPaths } from '../config';
+import { localPaths } from '../../config';
 
 /** The transform code every version runs (definitions.py CODE_FILES). */
 const CODE_FILES = ['definitions.py', 'transform.py'] as const;

@@ -1,7 +1,7 @@
 /** The arguments of spark_jobs/backfill_features.py for one chunk (the original EMR arguments plus ours). */
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import { errorRecordUri, lakeRoot, manifestUri } from './lake-paths';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import { errorRecordUri, lakeRoot, manifestUri } from '../lake-paths';
 
 /** Which run writes the gold, and which days it computes (the others stay as the ledger has them). */
 export interface LedgerArgs {

@@ -3,9 +3,9 @@
  * activity throws: a named, plain-words failure instead of a retried Java stack trace.
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { describeBadFiles, type BadBronzeFile } from '../common/bad-input';
-import { FAILURE } from '../common/failures';
-import type { Lake } from './backends';
+import { describeBadFiles, type BadBronzeFile } from '../../common/bad-input';
+import { FAILURE } from '../../common/failures';
+import type { Lake } from '../backends';
 import { outOfMemoryFailure } from './memory-ladder';
 
 /** What spark_jobs/card_features/failures.py writes (field names as the job writes them). */

@@ -2,7 +2,7 @@
  * Following a Spark job run to its end: one loop for the runSparkJob activity (heartbeats, the
  * activity's cancellable sleep) and `backfill run --direct-emr` (progress lines, Ctrl-C).
  */
-import type { JobHandle, JobStatus, SparkRunner } from './backends';
+import type { JobHandle, JobStatus, SparkRunner } from '../backends';
 
 /** A run in one of these states can no longer write. */
 export function hasEnded(state: JobStatus['state']): boolean {

@@ -4,8 +4,8 @@
  * up to the worker's cap. Each backend says which setting the ladder raises (Backends.memoryLadder).
  */
 import { ApplicationFailure } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
-import { nextRung, type MemoryLadder } from '../common/memory-ladder';
+import { FAILURE } from '../../common/failures';
+import { nextRung, type MemoryLadder } from '../../common/memory-ladder';
 
 /** One step up the ladder: the setting it ran with, the one it runs with next, and why. */
 export interface MemoryEscalation {

@@ -1,14 +1,14 @@
 /**
  * The definition-change guard: a version's gold days must all come from one definition and one
- * transform code (one build fingerprint, src/activities/fingerprint.ts). A backfill that would add
+ * transform code (one build fingerprint, fingerprint.ts). A backfill that would add
  * days of version V built with another fingerprint than V's days already in the ledger is refused
  * before any work, unless the request accepts the change (acceptDefinitionChange).
  */
-import { addDays, dateRange } from '../common/dates';
-import { InputError, type BackfillRequest } from '../common/input';
-import { planChunks } from '../common/plan';
-import type { Lake } from './backends';
-import { goldDecision, ledgerRoot, readDayState, type GoldCommit } from './ledger';
+import { addDays, dateRange } from '../../common/dates';
+import { InputError, type BackfillRequest } from '../../common/input';
+import { planChunks } from '../../common/plan';
+import type { Lake } from '../backends';
+import { goldDecision, ledgerRoot, readDayState, type GoldCommit } from './records';
 
 /** The fingerprints a request is judged against: the current build's, and the definition-only one. */
 export interface Fingerprints {

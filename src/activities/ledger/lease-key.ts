@@ -12,8 +12,8 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { leaseWorkflowId } from '../common/lease';
-import { lakeRoot } from './lake-paths';
+import { leaseWorkflowId } from '../../common/lease';
+import { lakeRoot } from '../lake-paths';
 
 /** Where a lease lives: its workflow id, and what it is started with. */
 export interface LeaseKey {

@@ -3,8 +3,8 @@
  * match their name. Reads a few bytes per file (a ranged GET on S3), never a whole file, so a
  * truncated gzip body is found only by the job itself.
  */
-import type { BadBronzeFile } from '../common/bad-input';
-import type { Lake, LakeObject } from './backends';
+import type { BadBronzeFile } from '../../common/bad-input';
+import type { Lake, LakeObject } from '../backends';
 
 /** Bytes read from each file: enough for the gzip magic and some leading white space before a `{`. */
 const HEAD_BYTES = 64;

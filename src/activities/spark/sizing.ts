@@ -3,17 +3,12 @@
  * after the tuning table of the guide this project replaces (small, medium, large). Each backend
  * brings its table (Backends.sparkSizes); the request's sparkConf wins over the table.
  */
-import { addDays, dateRange } from '../common/dates';
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import type { SparkSettings } from '../common/results';
-import type { Lake } from './backends';
-import { bronzeTable } from './lake-paths';
-
-export type SizeTier = 'small' | 'medium' | 'large';
-
-/** Spark settings per tier. */
-export type SizingTable = Record<SizeTier, Record<string, string>>;
+import { addDays, dateRange } from '../../common/dates';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import type { SparkSettings } from '../../common/results';
+import type { Lake, SizeTier, SizingTable } from '../backends';
+import { bronzeTable } from '../lake-paths';
 
 const GiB = 1024 ** 3;
 
@@ -32,12 +27,16 @@ export function sizeTier(bronzeBytes: number): SizeTier {
 }
 
 /** The arrival days of bronze a chunk's job reads: the dry run and the job count the same ones. */
-export function bronzeDaysRead(request: BackfillRequest, chunk: ChunkSpec): string[] {
+export function bronzeDaysRead(request: Pick<BackfillRequest, 'allowedLatenessDays'>, chunk: ChunkSpec): string[] {
   return dateRange(addDays(chunk.startDate, -1), addDays(chunk.endDate, request.allowedLatenessDays));
 }
 
 /** Bytes of the bronze a chunk reads, from per-day sizes (a dry run's bronzePresent). */
-export function bronzeBytesFrom(request: BackfillRequest, chunk: ChunkSpec, perDay: Record<string, number>): number {
+export function bronzeBytesFrom(
+  request: Pick<BackfillRequest, 'allowedLatenessDays'>,
+  chunk: ChunkSpec,
+  perDay: Record<string, number>,
+): number {
   return bronzeDaysRead(request, chunk).reduce((sum, dt) => sum + (perDay[dt] ?? 0), 0);
 }
 

@@ -4,11 +4,11 @@
  * removed, or of another size, ETag or modification time: an upstream correction), or when it was
  * built with another fingerprint than the current definition and transform code.
  */
-import type { BackfillRequest } from '../common/input';
-import type { Lake, LakeObject } from './backends';
+import type { BackfillRequest } from '../../common/input';
+import type { Lake, LakeObject } from '../backends';
 import { commitFingerprint, type Fingerprints } from './definition-guard';
-import { bronzeTable } from './lake-paths';
-import { readDayState, type GoldCommit, type LineageFile } from './ledger';
+import { bronzeTable } from '../lake-paths';
+import { readDayState, type GoldCommit, type LineageFile } from './records';
 
 export type StaleReason = 'never_built' | 'bronze_changed' | 'fingerprint_changed' | 'no_lineage';
 

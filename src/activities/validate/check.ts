@@ -3,12 +3,12 @@
  * each day's current gold has the rows its commit says and no event twice, every day has bronze,
  * and the ledger says every row of the current gold reached the feature store.
  */
-import type { BackfillRequest } from '../common/input';
-import { dateRange } from '../common/dates';
-import type { ChunkSpec } from '../common/plan';
-import type { SparkJobResult, ValidationCheck, ValidationResult } from '../common/results';
-import type { Lake } from './backends';
-import { deadLetterUri, publicationOf, readDayState, type DayState } from './ledger';
+import type { BackfillRequest } from '../../common/input';
+import { dateRange } from '../../common/dates';
+import type { ChunkSpec } from '../../common/plan';
+import type { SparkJobResult, ValidationCheck, ValidationResult } from '../../common/results';
+import type { Lake } from '../backends';
+import { deadLetterUri, publicationOf, readDayState, type DayState } from '../ledger/records';
 
 export interface ValidateChunkInput {
   request: BackfillRequest;

@@ -1,8 +1,7 @@
 /**
- * Lease activities: ask the (lake, feature version) lease workflow for a backfill's days, and give
- * them back (lease-key.ts says which lease, and what happens to (group, version) leases of older
- * backfills). They need a Temporal client, injected by the worker (built on its connection), and
- * the worker's Spark runner, to see whether an ended holder left runs going.
+ * The overlap lease as the lease activities (index.ts) use it: ask the (lake, feature version)
+ * lease workflow for a backfill's days, and give them back (lease-key.ts says which lease, and what
+ * happens to (group, version) leases of older backfills).
  */
 import { Context } from '@temporalio/activity';
 import { WithStartWorkflowOperation, WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -16,8 +15,8 @@ import {
   type LeaseAnswer,
   type LeaseConflict,
   type LeaseHolder,
-} from '../common/lease';
-import type { SparkRunner } from './backends';
+} from '../../common/lease';
+import type { SparkRunner } from '../backends';
 import { leaseKeyOf, legacyLeaseKey, type LeaseKey } from './lease-key';
 
 export interface LeaseActivityOptions {
@@ -69,20 +68,25 @@ export interface ReleaseLeaseInput {
 }
 
 /** An answer, and the lease its conflicts are in. */
-interface Look {
+export interface Look {
   answer: LeaseAnswer;
   lease: LeaseKey;
 }
 
-export function createLeaseActivities(options: LeaseActivityOptions) {
-  const { client, spark } = options;
-  const pollIntervalMs = options.pollIntervalMs ?? 5000;
-  const waitSliceMs = options.waitSliceMs ?? 600_000;
+/**
+ * The lease workflows as the activities use them: asked with update-with-start, queried, and
+ * freed of holds whose backfill no longer runs.
+ */
+export class LeaseDesk {
+  constructor(
+    private readonly client: Client,
+    private readonly spark: Pick<SparkRunner, 'activeRuns'>,
+  ) {}
 
   /** Update-with-start: the lease workflow is started by whichever backfill asks first. */
-  const ask = async (lease: LeaseKey, request: AcquireRequest): Promise<Look> => {
+  async ask(lease: LeaseKey, request: AcquireRequest): Promise<Look> {
     const { lake, featureGroup, featureVersion } = lease;
-    const answer = await client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
+    const answer = await this.client.workflow.executeUpdateWithStart(acquireLeaseUpdate, {
       args: [request],
       startWorkflowOperation: new WithStartWorkflowOperation<BackfillLeaseWorkflow>('backfillLeaseWorkflow', {
         args: [lake !== undefined ? { lake, featureVersion } : { featureGroup, featureVersion }],
@@ -93,54 +97,65 @@ export function createLeaseActivities(options: LeaseActivityOptions) {
       }),
     });
     return { answer, lease };
-  };
+  }
 
   /**
    * The (group, version) lease of older backfills of the group first (asked, never started),
    * then this one's: asked, or with `queryFirst` only queried while its days look taken.
    */
-  const look = async (input: AcquireLeaseInput, request: AcquireRequest, queryFirst: boolean): Promise<Look> => {
+  async look(input: AcquireLeaseInput, request: AcquireRequest, queryFirst: boolean): Promise<Look> {
     const lease = leaseKeyOf(input);
     if (lease.lake !== undefined) {
       const legacy = legacyLeaseKey(input);
-      const conflicts = conflictsOf(await runningLeaseHolders(client, legacy), request);
+      const conflicts = conflictsOf(await runningLeaseHolders(this.client, legacy), request);
       if (conflicts.length > 0) return { answer: { granted: false, conflicts }, lease: legacy };
     }
     if (queryFirst) {
       // Looking is a query (no history events); only a free-looking lease is asked again.
-      const holders = await client.workflow
+      const holders = await this.client.workflow
         .getHandle(lease.workflowId)
         .query(leaseHoldersQuery)
         .catch(() => []);
       const conflicts = conflictsOf(holders, request);
       if (conflicts.length > 0) return { answer: { granted: false, conflicts }, lease };
     }
-    return ask(lease, request);
-  };
+    return this.ask(lease, request);
+  }
 
   /**
    * Releases the holds of backfills that no longer run (terminated, timed out, failed without
    * releasing) and left no Spark run going; a hold with runs left is kept, the conflict naming them.
    */
-  const releaseStale = async (input: AcquireLeaseInput, { answer, lease }: Look): Promise<boolean> => {
+  async releaseStale(input: AcquireLeaseInput, { answer, lease }: Look): Promise<boolean> {
     let released = false;
     for (const c of answer.conflicts) {
-      if (await isRunning(client, c.holder)) continue;
-      if (await leftRunning(c, input)) continue;
+      if (await isRunning(this.client, c.holder)) continue;
+      if (await this.leftRunning(c, input)) continue;
       Context.current().log.warn('releasing the overlap lease of a backfill that no longer runs', {
         holder: c.holder,
         runId: c.runId,
       });
-      await release(client, lease, { holder: c.holder, runId: c.runId });
+      await this.release(lease, { holder: c.holder, runId: c.runId });
       released = true;
     }
     return released;
-  };
+  }
+
+  /** Gives a hold back; false when the lease workflow is gone (it ends only with no holder). */
+  async release(lease: LeaseKey, hold: { holder: string; runId: string }): Promise<boolean> {
+    try {
+      return await this.client.workflow.getHandle(lease.workflowId).executeUpdate(releaseLeaseUpdate, { args: [hold] });
+    } catch (err) {
+      // It ends only with no holder, so a missing lease workflow holds nothing of ours.
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
 
   /** Whether the ended holder's Spark runs go on; if so the conflict names them. */
-  const leftRunning = async (c: LeaseConflict, input: AcquireLeaseInput): Promise<boolean> => {
+  private async leftRunning(c: LeaseConflict, input: AcquireLeaseInput): Promise<boolean> {
     // A hold from before the application was recorded: most likely the asker's (same lake and version).
-    const runs = await spark.activeRuns({
+    const runs = await this.spark.activeRuns({
       holder: c.holder,
       application: c.sparkApplication ?? input.sparkApplication,
     });
@@ -151,56 +166,6 @@ export function createLeaseActivities(options: LeaseActivityOptions) {
       runs: c.runningJobs,
     });
     return true;
-  };
-
-  return {
-    /** Asks for the days; on a conflict, frees stale holds, and with `wait` waits up to one slice. */
-    async acquireLease(input: AcquireLeaseInput): Promise<LeaseAnswer> {
-      const ctx = Context.current();
-      const request: AcquireRequest = {
-        holder: input.holder,
-        runId: input.runId,
-        startDate: input.startDate,
-        endDate: input.endDate,
-        featureGroup: input.featureGroup,
-        ...(input.sparkApplication !== undefined ? { sparkApplication: input.sparkApplication } : {}),
-      };
-      const deadline = Date.now() + waitSliceMs;
-      let seen = await look(input, request, false);
-      while (!seen.answer.granted) {
-        if (await releaseStale(input, seen)) {
-          seen = await look(input, request, false);
-          continue;
-        }
-        if (!input.wait || Date.now() >= deadline) return seen.answer;
-        ctx.heartbeat({ waitingFor: seen.answer.conflicts });
-        await ctx.sleep(pollIntervalMs); // rejects when the activity is cancelled
-        seen = await look(input, request, true);
-      }
-      return seen.answer;
-    },
-
-    /** Gives the days back (and any hold of the (group, version) lease); nothing to do when a lease workflow is gone. */
-    async releaseLease(input: ReleaseLeaseInput): Promise<boolean> {
-      const hold = { holder: input.holder, runId: input.runId };
-      const lease = leaseKeyOf(input);
-      const released = await release(client, lease, hold);
-      // A backfill that took its lease before the upgrade holds the (group, version) one.
-      const legacy = lease.lake !== undefined && (await release(client, legacyLeaseKey(input), hold));
-      return released || legacy;
-    },
-  };
-}
-
-export type LeaseActivities = ReturnType<typeof createLeaseActivities>;
-
-async function release(client: Client, lease: LeaseKey, hold: { holder: string; runId: string }): Promise<boolean> {
-  try {
-    return await client.workflow.getHandle(lease.workflowId).executeUpdate(releaseLeaseUpdate, { args: [hold] });
-  } catch (err) {
-    // It ends only with no holder, so a missing lease workflow holds nothing of ours.
-    if (isNotFound(err)) return false;
-    throw err;
   }
 }
 

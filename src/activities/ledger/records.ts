@@ -9,11 +9,11 @@
  *   _ledger/publication/<group>/feature_version=V/dt=D.json         written by ingestion
  *   _ledger/publication/<group>/feature_version=V/dead_letter/dt=D/batch=N.jsonl   records the store refused
  */
-import type { BackfillRequest } from '../common/input';
+import type { BackfillRequest } from '../../common/input';
 import { ApplicationFailure } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
-import { LedgerConflictError, type Lake } from './backends';
-import { goldPartition, lakeRoot } from './lake-paths';
+import { FAILURE } from '../../common/failures';
+import { LedgerConflictError, type Lake } from '../backends';
+import { goldPartition, lakeRoot } from '../lake-paths';
 
 /** Written by the Spark job once a day's data files are complete (spark_jobs/card_features/ledger.py). */
 export interface GoldCommit {

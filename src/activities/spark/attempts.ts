@@ -6,8 +6,8 @@
  * gives up, non-retryably, after MAX_SPARK_FAILURES of them.
  */
 import { ApplicationFailure, CancelledFailure, type Context } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
-import type { JobHandle } from './backends';
+import { FAILURE } from '../../common/failures';
+import type { JobHandle } from '../backends';
 
 /** A failed job is usually capacity or a transient fault; after 3 failed attempts it needs a human. */
 export const MAX_SPARK_FAILURES = 3;

@@ -3,18 +3,18 @@
  * deploys, its failure named, and run again up the memory ladder when it ran out of memory.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import type { ChunkManifest, SparkSettings } from '../common/results';
-import type { Backends, JobHandle, JobStatus, Lake, SparkRunner } from './backends';
+import { FAILURE } from '../../common/failures';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import type { ChunkManifest, SparkSettings } from '../../common/results';
+import type { Backends, JobHandle, JobStatus, Lake, SparkRunner } from '../backends';
 import { followJob } from './follow-job';
 import { climbMemoryLadder, outOfMemoryFailure, outOfMemorySignature } from './memory-ladder';
 import { bronzeBytesOf, chunkSettings } from './sizing';
-import { sparkJobFailure } from './spark-errors';
-import { stopOrDetach } from './spark-stop';
-import type { SparkAttempt } from './spark-attempts';
-import { enforceSubmittedConf } from './worker-rules';
+import { sparkJobFailure } from './errors';
+import { stopOrDetach } from './stop';
+import type { SparkAttempt } from './attempts';
+import { enforceSubmittedConf } from '../worker-rules';
 
 export interface ComputedJob {
   manifest?: ChunkManifest;
@@ -28,7 +28,7 @@ export interface ComputedJob {
  * wins), followed to its end, and run again a rung up the memory ladder when it ran out of memory.
  */
 export async function computeGold(
-  backends: Backends,
+  backends: Pick<Backends, 'lake' | 'spark' | 'pollIntervalMs' | 'sparkSizes' | 'memoryLadder'>,
   job: Omit<FollowInput, 'previous'>,
   attempt: SparkAttempt,
 ): Promise<ComputedJob> {
@@ -56,7 +56,7 @@ export async function computeGold(
 }
 
 /** The Spark settings this worker sets itself: its sizing table's and its memory ladder's. */
-function workerConf(backends: Backends): { keys: string[]; memoryKey?: string } {
+function workerConf(backends: Pick<Backends, 'sparkSizes' | 'memoryLadder'>): { keys: string[]; memoryKey?: string } {
   const sized = Object.values(backends.sparkSizes ?? {}).flatMap((tier) => Object.keys(tier));
   const memoryKey = backends.memoryLadder?.key;
   return { keys: [...sized, ...(memoryKey ? [memoryKey] : [])], memoryKey };

@@ -3,9 +3,9 @@
  * estimate of how long each path takes. Records per day come from the day's gold commit when it
  * has one, else from its bronze size.
  */
-import { dayPublisher, dayTargets, type PublicationPlan } from '../common/publication-plan';
-import type { DryRunPublication } from '../common/results';
-import type { DayState } from './ledger';
+import { dayPublisher, dayTargets, type PublicationPlan } from '../../common/publication-plan';
+import type { DryRunPublication } from '../../common/results';
+import type { DayState } from '../ledger/records';
 
 /** Compressed bronze bytes per event of the sample data (sample-lake: 36,512 bytes for 2,066 events). */
 export const BRONZE_BYTES_PER_RECORD = 18;
