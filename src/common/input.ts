@@ -179,23 +179,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     input,
     options.now ?? Date.now(),
   );
-  const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
-  if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
-    throw new InputError('featureVersion', `"${featureVersion}" is not of the form ${FEATURE_VERSION_FORM}`);
-  }
-  if (!definedFeatureVersions().includes(featureVersion)) {
-    throw new InputError(
-      'featureVersion',
-      `"${featureVersion}" is not defined; defined versions: ${definedFeatureVersions().join(', ')}`,
-    );
-  }
-  const featureGroup = optionalString(input, 'featureGroup') ?? defaultFeatureGroup(featureVersion);
-  if (!/^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/.test(featureGroup)) {
-    throw new InputError(
-      'featureGroup',
-      `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`,
-    );
-  }
+  const { featureVersion, featureGroup } = featureOf(input);
   const chunkSizeDays = positiveInt(input, 'chunkSizeDays', 1);
   return {
     bucket,
@@ -225,6 +209,28 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     acceptDefinitionChange: bool(input, 'acceptDefinitionChange'),
     ...publicationChoices(input),
   };
+}
+
+/** The feature version (one defined in definitions.json) and its group (by default the version's). */
+function featureOf(input: Record<string, unknown>): Pick<BackfillRequest, 'featureVersion' | 'featureGroup'> {
+  const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
+  if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
+    throw new InputError('featureVersion', `"${featureVersion}" is not of the form ${FEATURE_VERSION_FORM}`);
+  }
+  if (!definedFeatureVersions().includes(featureVersion)) {
+    throw new InputError(
+      'featureVersion',
+      `"${featureVersion}" is not defined; defined versions: ${definedFeatureVersions().join(', ')}`,
+    );
+  }
+  const featureGroup = optionalString(input, 'featureGroup') ?? defaultFeatureGroup(featureVersion);
+  if (!/^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/.test(featureGroup)) {
+    throw new InputError(
+      'featureGroup',
+      `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`,
+    );
+  }
+  return { featureVersion, featureGroup };
 }
 
 /** The longest online horizon accepted: beyond ten years every day is "recent" anyway; use 0. */
