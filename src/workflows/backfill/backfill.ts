@@ -25,6 +25,7 @@ import {
   type BackfillStatus,
   type ChunkResult,
   type ChunkSummary,
+  type DryRunPlan,
 } from '../../common/results';
 import { MAX_CONCURRENT_CHUNKS_LIMIT, SEARCH_ATTRIBUTES, type BackfillPhase, type BackfillProgress } from '../api';
 import { chunkWorkflow, PATCHES } from '../chunk';
@@ -145,7 +146,7 @@ export class Backfill {
   async run(): Promise<BackfillReport> {
     const request = this.carry?.request ?? (await acceptRequest(this.input));
     this.accept(request);
-    if (request.dryRun) return this.finish('dry_run', await inspectLake(request));
+    if (request.dryRun) return this.finish(request, 'dry_run', await inspectLake(request));
     try {
       // After the request is accepted, before any chunk: a first run takes the overlap lease
       // (histories from before the patch never did); later runs carry it over.
@@ -153,13 +154,18 @@ export class Backfill {
       await this.runChunks(request);
     } catch (err) {
       if (!isCancellation(err)) throw err;
-      return await this.cancelled();
+      return await this.cancelled(request);
     } finally {
       // Every end but continue-as-new gives the days back: success, failure, cancel.
       if (this.leased && !this.continuing) await releaseLease(request);
     }
+    return this.finish(request, this.endStatus());
+  }
+
+  /** How the chunks ended: all, none or some of them succeeded. */
+  private endStatus(): BackfillStatus {
     const failed = this.chunks.size - this.chunks.count('succeeded');
-    return this.finish(failed === 0 ? 'succeeded' : failed === this.chunks.size ? 'failed' : 'partially_failed');
+    return failed === 0 ? 'succeeded' : failed === this.chunks.size ? 'failed' : 'partially_failed';
   }
 
   /** The request accepted: the plan, the ledger id and the search attributes that describe it. */
@@ -275,15 +281,15 @@ export class Backfill {
    * Cancelled: children are cancelled with us (EMR job runs through their activities); waits for
    * them to wind down, then reports what was done.
    */
-  private async cancelled(): Promise<BackfillReport> {
+  private async cancelled(request: BackfillRequest): Promise<BackfillReport> {
     this.phase = 'cancelling';
     this.publish();
     await CancellationScope.nonCancellable(() => condition(() => this.running === 0));
-    return this.finish('cancelled');
+    return this.finish(request, 'cancelled');
   }
 
-  private finish(status: BackfillStatus, dryRun?: BackfillReport['dryRun']): BackfillReport {
-    const request = this.known!; // finish comes only after accept
+  /** The report, and the phase and metric that say the backfill ended. */
+  private finish(request: BackfillRequest, status: BackfillStatus, dryRun?: DryRunPlan): BackfillReport {
     this.phase = status;
     this.publish();
     recordBackfillFinished(request, status);
