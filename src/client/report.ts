@@ -2,9 +2,9 @@
 import { addDays, dateRange } from '../common/dates';
 import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
 import { describeSettings } from '../activities/spark/sizing';
-import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
+import type { BackfillReport, ChunkRollup, ChunkSummary, DayList, DryRunPlan } from '../common/results';
 import { formatPublication } from './publication-report';
-import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../common/chunk-book';
+import { describeStates, rollupOf } from '../common/chunk-book';
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
 

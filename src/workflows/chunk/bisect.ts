@@ -11,14 +11,14 @@ import {
   isCancellation,
   workflowInfo,
 } from '@temporalio/workflow';
-import type { BackfillRequest } from '../common/input';
-import type { ChunkSpec } from '../common/plan';
-import type { ChunkResult, DayOutcome } from '../common/results';
-import { addDays } from '../common/dates';
-import { rootMessage } from '../common/errors';
-import { FAILURE } from '../common/failures';
-import type { chunkWorkflow } from './chunk';
-import { chunkStaticDetails, chunkStaticSummary } from './ui';
+import type { BackfillRequest } from '../../common/input';
+import type { ChunkSpec } from '../../common/plan';
+import type { ChunkResult, DayOutcome } from '../../common/results';
+import { addDays } from '../../common/dates';
+import { rootMessage } from '../../common/errors';
+import { FAILURE } from '../../common/failures';
+import type { ChunkWorkflow } from './input';
+import { chunkStaticDetails, chunkStaticSummary } from '../ui';
 
 /**
  * Failures of the Spark step that are about the data of some day, not capacity or the platform:
@@ -83,7 +83,7 @@ export async function bisectChunk({ request, chunk, runId, failure }: BisectInpu
 async function runDay(request: BackfillRequest, day: ChunkSpec, runId: string | undefined): Promise<DayOutcome> {
   let result: ChunkResult;
   try {
-    result = await executeChild<typeof chunkWorkflow>('chunkWorkflow', {
+    result = await executeChild<ChunkWorkflow>('chunkWorkflow', {
       args: [{ request, chunk: day, runId }],
       workflowId: `${workflowInfo().workflowId}/day-${day.startDate}`,
       staticSummary: chunkStaticSummary(day),
