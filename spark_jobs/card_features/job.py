@@ -26,11 +26,13 @@ __all__ = ["JobConfig", "parse_args", "build_spark", "run", "run_chunk", "main",
 
 
 def code_revision(label: str) -> str:
-    """A hash of this job's own source, so a manifest names exactly the code that produced it."""
+    """A hash of this job's own source and the contract it writes by, so a manifest names exactly the code
+    that produced it."""
     digest = hashlib.sha256()
     for module in (definitions, contract, args, session, plan, steps, manifest, ledger, transform, lake_fs,
                    conditional, offline_publish, sys.modules[__name__]):
         digest.update(inspect.getsource(module).encode())
+    digest.update(json.dumps(contract.CONTRACT, sort_keys=True).encode())
     sha = digest.hexdigest()[:12]
     return f"{label}+{sha}" if label else sha
 
