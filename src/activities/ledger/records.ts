@@ -3,7 +3,8 @@
  * feature version, day) how much of that gold reached the feature store. It lives in the lake
  * (`_ledger/`), each record one small JSON object replaced whole, so it survives any worker or server
  * and every backend sees the same one. Every decision reads it: what Spark computes, what ingestion
- * sends or resumes, what validation compares, and what a dry run prints (docs/design.md).
+ * sends or resumes, what validation compares, and what a dry run prints (docs/design.md). The paths
+ * and the record fields are spark_jobs/card_features/contract.json's, which the job reads too:
  *
  *   _ledger/gold/card_features/feature_version=V/dt=D.json          written by the Spark job
  *   _ledger/publication/<group>/feature_version=V/dt=D.json         written by ingestion
@@ -12,10 +13,11 @@
 import type { BackfillRequest } from '../../common/input';
 import { ApplicationFailure } from '@temporalio/activity';
 import { FAILURE } from '../../common/failures';
+import { DEFAULT_LAKE_PREFIXES, GOLD_RUN_PARTITION, lakePath } from '../../common/lake-contract';
 import { LedgerConflictError, type Lake } from '../backends';
 import { goldPartition, lakeRoot } from '../lake-paths';
 
-/** Written by the Spark job once a day's data files are complete (spark_jobs/card_features/ledger.py). */
+/** Written by the Spark job once a day's data files are complete (spark_jobs/card_features/ledger.py; fields: contract.json). */
 export interface GoldCommit {
   dt: string;
   feature_version: string;
@@ -31,7 +33,7 @@ export interface GoldCommit {
   previous_location?: string | null;
   /** Definition-only hash; `fingerprint` also covers the transform code. Absent in commits from before that. */
   definition_fingerprint?: string;
-  /** What the day was built from (spark_jobs/card_features/job.py day_bronze_inputs); absent in older commits. */
+  /** What the day was built from (spark_jobs/card_features/ledger.py day_bronze_inputs); absent in older commits. */
   lineage?: GoldLineage;
 }
 
@@ -54,7 +56,7 @@ export interface GoldLineage {
   bronze: { partitions: string[]; files: LineageFile[] };
 }
 
-/** How far a day's current gold got into one feature group. */
+/** How far a day's current gold got into one feature group (common fields: contract.json records.publication). */
 export interface Publication {
   dt: string;
   feature_group: string;
@@ -109,20 +111,30 @@ export interface DayState {
 }
 
 export function ledgerRoot(req: BackfillRequest): string {
-  return `${lakeRoot(req.bucket)}/_ledger`;
+  return lakePath('ledger_root', { root: lakeRoot(req.bucket), prefix: DEFAULT_LAKE_PREFIXES.ledger });
+}
+
+/** The folder of a version's gold commit records (one `dt=D.json` per day). */
+export function goldCommitDir(req: BackfillRequest): string {
+  return lakePath('gold_commit_dir', { ledger_root: ledgerRoot(req), version: req.featureVersion });
 }
 
 export function goldCommitUri(req: BackfillRequest, dt: string): string {
-  return `${ledgerRoot(req)}/gold/card_features/feature_version=${req.featureVersion}/dt=${dt}.json`;
+  return lakePath('gold_commit', { ledger_root: ledgerRoot(req), version: req.featureVersion, dt });
+}
+
+/** Values of the publication paths of the request's group and version. */
+function publicationValues(req: BackfillRequest, dt: string): Record<string, string> {
+  return { ledger_root: ledgerRoot(req), group: req.featureGroup, version: req.featureVersion, dt };
 }
 
 export function publicationUri(req: BackfillRequest, dt: string): string {
-  return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dt=${dt}.json`;
+  return lakePath('publication', publicationValues(req, dt));
 }
 
 /** The day's dead-letter folder: one JSON-lines file per batch with refused records (`batch=N.jsonl`). */
 export function deadLetterUri(req: BackfillRequest, dt: string): string {
-  return `${ledgerRoot(req)}/publication/${req.featureGroup}/feature_version=${req.featureVersion}/dead_letter/dt=${dt}`;
+  return lakePath('dead_letter', publicationValues(req, dt));
 }
 
 export async function readDayState(lake: Lake, req: BackfillRequest, dt: string): Promise<DayState> {
@@ -265,7 +277,7 @@ export async function staleRunFiles(
   const keep = [state.commit.location, keepPrevious ? state.commit.previous_location : null]
     .filter((l): l is string => !!l)
     .map((l) => `${l}/`);
-  const dir = `${goldPartition(req, state.dt)}/run=`;
+  const dir = `${goldPartition(req, state.dt)}/${GOLD_RUN_PARTITION}=`;
   return (await lake.list(goldPartition(req, state.dt)))
     .map((f) => f.uri)
     .filter((u) => u.startsWith(dir) && !keep.some((k) => u.startsWith(k)));
