@@ -9,7 +9,7 @@ import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
 import { connectTemporal, describeBackfill, uiUrl, type Temporal } from '../connect';
 import { costInputsOf, estimateBackfill } from '../cost';
-import { followToReport } from '../follow-report';
+import { followToReport, type FollowOptions } from '../follow-report';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { validateRequest } from '../request';
 import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
@@ -89,9 +89,14 @@ async function startAndFollow(
     io.out(workflowId);
     return EXIT.ok;
   }
-  return followToReport(handle, io, {
+  return followToReport(handle, io, followOptions(opts, request, ui, deps));
+}
+
+/** How `run` follows its backfill: hosting the worker with --local; a dry run's report with a cost estimate. */
+function followOptions(opts: RunOptions, request: BackfillRequest, ui: string, deps: CliDeps): FollowOptions {
+  return {
     local: opts.backend === 'local',
-    taskQueue,
+    taskQueue: opts.taskQueue,
     json: opts.json,
     ui,
     pollMs: deps.pollMs,
@@ -106,7 +111,7 @@ async function startAndFollow(
           )
         : undefined,
     allowedLatenessDays: request.allowedLatenessDays,
-  });
+  };
 }
 
 /** Fields of the request that differ from the running one's, e.g. `overwrite: running false, asked true`. */
