@@ -16,12 +16,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { SageMakerFeatureStore } from '../src/activities/aws/feature-store';
 import { goldRowToRecord } from '../src/activities/feature-records';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../src/activities/ingest';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../src/activities/ingest/chunk';
 import { dateRange } from '../src/common/dates';
 import { validateInput } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
 import { addGoldDay, MemoryLake } from '../test/aws/memory-lake';
-import { deadLetterUri } from '../src/activities/ledger';
+import { deadLetterUri } from '../src/activities/ledger/records';
 import type { DoubleProcessOptions, DoubleReport } from './ingest-double';
 
 const RECORDS = intEnv('BENCH_RECORDS', 200_000);

@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { SageMakerFeatureStore } from '../src/activities/aws/feature-store';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../src/activities/ingest';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../src/activities/ingest/chunk';
 import { dateRange } from '../src/common/dates';
 import { validateInput } from '../src/common/input';
 import { planChunks } from '../src/common/plan';

@@ -2,26 +2,56 @@
 # Runs each mocha test file in its own process, so files share no Temporal Core runtime, test
 # server or connection: in one process, the 3-year time-skipping test hung after the dev-server
 # files had run (its workflow had completed; it passes on its own).
-# Files: the arguments, or every test file. Output goes to the terminal and .state/mocha.log, whose
-# last line is "mocha: N passed, N failed"; the exit code is 1 when any file failed.
+# Files run in TEST_LANES parallel lanes (default 2): most files spend their time waiting on servers,
+# Spark start-up and timers, not on the CPU. Every file picks its own free ports and temporary
+# directories, so lanes share nothing. The slowest files start first, so no lane is left with one at
+# the end. Files: the arguments, or every test file. Each file's output is printed whole when it
+# ends; everything also goes to .state/mocha.log (in file order), whose last line is
+# "mocha: N passed, N failed", and the seconds per file to .state/mocha-times.log. Exit 1 when any file failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p .state
 files=("$@")
 [ ${#files[@]} -eq 0 ] && files=(test/*.test.ts test/aws/*.test.ts test/cli/*.test.ts)
+lanes=${TEST_LANES:-2}
+out=.state/mocha
+rm -rf "$out" && mkdir -p "$out"
+
+# The files that take minutes (dev server, worker processes, spark-submit), longest first.
+SLOW_FIRST=(test/faults.test.ts test/durability.test.ts test/aws/emr-deploys.test.ts test/cli/local.test.ts
+  test/aws/emr-shutdown.test.ts test/e2e-local.test.ts test/workflow.test.ts test/self-healing.test.ts
+  test/publish-paths.test.ts test/aws/emr-runs.test.ts test/web-ui.test.ts)
+
+ordered() {
+  local f s
+  for s in "${SLOW_FIRST[@]}"; do for f in "${files[@]}"; do [ "$f" = "$s" ] && echo "$f"; done; done
+  for f in "${files[@]}"; do [[ " ${SLOW_FIRST[*]} " == *" $f "* ]] || echo "$f"; done
+}
+
+run_one() {
+  local file=$1 log started rc
+  log="$out/$(echo "$file" | tr '/' '_').log"
+  started=$SECONDS
+  node_modules/.bin/mocha "$file" > "$log" 2>&1
+  rc=$?
+  echo "$rc $((SECONDS - started))" > "$log.rc"
+  # One file's output at a time on the terminal.
+  flock "$out/.print" cat "$log"
+}
+export -f run_one
+export out
+
+ordered | xargs -P "$lanes" -I{} bash -c 'run_one "$1"' _ {}
 
 : > .state/mocha.log
 : > .state/mocha-times.log
 passed=0 failed=0
 for file in "${files[@]}"; do
-  started=$SECONDS
-  node_modules/.bin/mocha "$file" 2>&1 | tee .state/mocha-file.log
-  rc=${PIPESTATUS[0]}
-  # Seconds per file, to see where the suite's time goes (docs/development.md).
-  echo "$((SECONDS - started)) $file" >> .state/mocha-times.log
-  cat .state/mocha-file.log >> .state/mocha.log
-  passed_here=$(grep -Eo '^ *[0-9]+ passing' .state/mocha-file.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
-  failed_here=$(grep -Eo '^ *[0-9]+ failing' .state/mocha-file.log | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  log="$out/$(echo "$file" | tr '/' '_').log"
+  read -r rc secs < "$log.rc" 2>/dev/null || { rc=1 secs=0; }
+  cat "$log" >> .state/mocha.log 2>/dev/null
+  echo "$secs $file" >> .state/mocha-times.log
+  passed_here=$(grep -Eo '^ *[0-9]+ passing' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
+  failed_here=$(grep -Eo '^ *[0-9]+ failing' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
   passed=$((passed + passed_here))
   failed=$((failed + failed_here))
   if [ "$rc" -ne 0 ]; then

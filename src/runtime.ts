@@ -24,44 +24,49 @@ export function metricsPort(env: NodeJS.ProcessEnv = process.env): number | unde
   return port;
 }
 
+/** What installWorkerRuntime did in this process: the runtime can be installed only once. */
+let installed: { metrics: string | undefined } | undefined;
+
 /**
  * Installs the worker's SDK runtime: the JSON-line logger, and the Prometheus exporter when
  * BACKFILL_METRICS_PORT is set (on all interfaces: the scraper runs elsewhere). Must run before any
- * connection or worker is created: the first of those fixes the runtime for the process.
+ * connection or worker is created: the first of those fixes the runtime for the process. Once per
+ * process: later calls (another worker in the same process) keep the first call's runtime.
  * Returns the metrics bind address, or undefined when metrics are off.
  */
 export function installWorkerRuntime(
   env: NodeJS.ProcessEnv = process.env,
   write: (line: string) => void = (l) => process.stdout.write(l),
 ): string | undefined {
+  if (installed) return installed.metrics;
   const port = metricsPort(env);
   const bindAddress = port === undefined ? undefined : `0.0.0.0:${port}`;
   try {
     Runtime.install({
       logger: new DefaultLogger('INFO', (entry) => write(`${logLine(entry)}\n`)),
-      telemetryOptions: bindAddress
-        ? {
-            metrics: {
-              // Prometheus conventions: counters end in _total, durations are in seconds.
-              prometheus: {
-                bindAddress,
-                countersTotalSuffix: true,
-                useSecondsForDurations: true,
-                // The SDK's default buckets end at 10 s; chunk steps (a Spark job, an ingest) take minutes to hours.
-                histogramBucketOverrides: { [METRICS.stepDuration]: STEP_DURATION_BUCKETS },
-              },
-            },
-          }
-        : undefined,
+      telemetryOptions: bindAddress ? { metrics: { prometheus: prometheusOptions(bindAddress) } } : undefined,
     });
+    installed = { metrics: bindAddress };
   } catch (err) {
     // Something in this process (an embedding program, a test harness) installed the runtime
     // first: it is kept, with its logger and without our metrics endpoint.
     if (!(err instanceof IllegalStateError)) throw err;
-    console.warn('worker: the SDK runtime was installed before the worker: its logger is kept, no metrics endpoint');
-    return undefined;
+    if (bindAddress)
+      console.warn('worker: the SDK runtime was installed before the worker: its logger is kept, no metrics endpoint');
+    installed = { metrics: undefined };
   }
-  return bindAddress;
+  return installed.metrics;
+}
+
+function prometheusOptions(bindAddress: string) {
+  return {
+    bindAddress,
+    // Prometheus conventions: counters end in _total, durations are in seconds.
+    countersTotalSuffix: true,
+    useSecondsForDurations: true,
+    // The SDK's default buckets end at 10 s; chunk steps (a Spark job, an ingest) take minutes to hours.
+    histogramBucketOverrides: { [METRICS.stepDuration]: STEP_DURATION_BUCKETS },
+  };
 }
 
 /**

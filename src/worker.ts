@@ -1,20 +1,29 @@
 /**
- * The worker: registers the workflows and the activities of the configured backend
- * (BACKFILL_BACKEND=local, the default, or aws) on the task queue.
+ * The worker: createBackfillWorker() is the one way a worker is built (the standalone worker
+ * below, `backfill run --local`'s in-process worker, the tests): the workflows, the activities of
+ * the backends, the SDK runtime (JSON logs, metrics), the namespace's search attributes and the
+ * shutdown grace. runWorker() is the standalone process, on the backend of BACKFILL_BACKEND
+ * (local, the default, or aws).
  */
 import { Client } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import {
+  bundleWorkflowCode,
+  DefaultLogger,
+  NativeConnection,
+  Worker,
+  type WorkflowBundleWithSourceMap,
+} from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
 import { createActivities } from './activities';
 import type { Backends } from './activities/backends';
 import { createAwsBackendsFromEnv } from './activities/aws';
-import { createLeaseActivities } from './activities/lease';
+import { createLeaseActivities } from './activities/ledger';
 import { createLocalBackends } from './activities/local';
 import {
   namespaceSearchAttributeProblem,
   searchAttributeLister,
   type SearchAttributeLister,
-} from './activities/search-attributes';
+} from './activities/backfill/search-attributes';
 import { installWorkerRuntime } from './runtime';
 import { backendName, localPaths, projectRoot, taskQueue, temporalConnection } from './config';
 
@@ -62,39 +71,117 @@ export function shutdownGraceMs(env = process.env): number {
   return Number(value) * 1000;
 }
 
-export async function runWorker(): Promise<void> {
-  const { connectionOptions, namespace } = temporalConnection();
-  // Before the first connection, which would otherwise fix the SDK's default runtime.
-  const metrics = installWorkerRuntime();
-  const connection = await NativeConnection.connect(connectionOptions);
-  const searchAttributes = searchAttributeLister(connection);
+export interface BackfillWorkerOptions {
+  taskQueue: string;
+  /** The real activities over these backends; or, for tests, `fake` activities in their place. */
+  activities: { backends: Backends } | { fake: object };
+  /**
+   * An open connection and its namespace, which stays the caller's to close. Its process's SDK
+   * runtime is fixed already: the metrics endpoint and JSON logs come only if ours was installed first.
+   * @default a connection from the SDK's environment configuration (TEMPORAL_ADDRESS, ...), closed by close()
+   */
+  connection?: { connection: NativeConnection; namespace: string };
+  /**
+   * Writes the runtime's log: one JSON line (ending in a newline) per entry. The first worker of a
+   * process decides.
+   * @default stdout
+   */
+  writeLog?: (text: string) => void;
+  /** Read for BACKFILL_METRICS_PORT and BACKFILL_SHUTDOWN_GRACE_SECONDS. @default process.env */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface BackfillWorker {
+  worker: Worker;
+  connection: NativeConnection;
+  namespace: string;
+  /** The metrics endpoint's bind address; undefined when this process serves none. */
+  metrics: string | undefined;
+  /** One line for the log: backend, task queue, namespace, metrics endpoint. */
+  summary: string;
+  /** Closes the connection if this function opened it (after the worker has stopped). */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds a worker: installs the SDK runtime (once per process, before the first connection),
+ * connects, refuses a namespace without the backfill's search attributes, and registers the
+ * workflows (bundled once per process) and the activities.
+ */
+export async function createBackfillWorker(options: BackfillWorkerOptions): Promise<BackfillWorker> {
+  const env = options.env ?? process.env;
+  const metrics = installWorkerRuntime(env, options.writeLog);
+  const { connection, namespace, close } = await openConnection(options.connection);
   try {
+    const searchAttributes = searchAttributeLister(connection);
     await checkNamespaceAtStartup(searchAttributes, namespace);
+    const worker = await Worker.create({
+      connection,
+      namespace,
+      taskQueue: options.taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: activitiesOf(options.activities, { connection, namespace, searchAttributes }),
+      shutdownGraceTime: shutdownGraceMs(env),
+      // Heartbeats (and with them a cancel or a pause) reach the server within 5 s, not 80% of the
+      // heartbeat timeout: an operator's cancel stops a Spark run in seconds.
+      maxHeartbeatThrottleInterval: '5 seconds',
+    });
+    const backend = 'backends' in options.activities ? options.activities.backends.name : 'fake activities';
+    const summary = `worker: backend ${backend}, task queue ${options.taskQueue}, namespace ${namespace}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`;
+    return { worker, connection, namespace, metrics, summary, close };
   } catch (err) {
-    await connection.close();
+    await close();
     throw err;
   }
-  const backends = await createBackends();
-  const worker = await Worker.create({
-    connection,
-    namespace,
-    taskQueue: taskQueue(),
-    workflowsPath: require.resolve('./workflows'),
+}
+
+async function openConnection(given: BackfillWorkerOptions['connection']) {
+  if (given) return { ...given, close: async () => undefined };
+  const { connectionOptions, namespace } = temporalConnection();
+  const connection = await NativeConnection.connect(connectionOptions);
+  return { connection, namespace, close: () => connection.close() };
+}
+
+function activitiesOf(
+  chosen: BackfillWorkerOptions['activities'],
+  on: { connection: NativeConnection; namespace: string; searchAttributes: SearchAttributeLister },
+): object {
+  if ('fake' in chosen) return chosen.fake;
+  const { backends } = chosen;
+  return {
+    // Preflight checks the namespace's search attributes again, per backfill.
+    ...createActivities({ ...backends, searchAttributes: on.searchAttributes }),
     // The overlap lease activities talk to Temporal through the worker's own connection.
-    activities: {
-      ...createActivities({ ...backends, searchAttributes }),
-      ...createLeaseActivities({ client: new Client({ connection, namespace }), spark: backends.spark }),
-    },
-    shutdownGraceTime: shutdownGraceMs(),
-    // Heartbeats (and with them a cancel or a pause) reach the server within 5 s, not 80% of the
-    // heartbeat timeout: an operator's cancel stops a Spark run in seconds.
-    maxHeartbeatThrottleInterval: '5 seconds',
+    ...createLeaseActivities({
+      client: new Client({ connection: on.connection, namespace: on.namespace }),
+      spark: backends.spark,
+    }),
+  };
+}
+
+/** Bundled once per process: the CLI (retry-failed after a run) and the tests start several workers. */
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    logger: new DefaultLogger('WARN'),
+  }).catch((err: unknown) => {
+    bundle = undefined;
+    throw err;
   });
-  console.log(
-    `worker: backend ${backends.name}, task queue ${taskQueue()}, namespace ${namespace}${metrics ? `, metrics on http://${metrics}/metrics` : ''}`,
-  );
-  await worker.run();
-  await connection.close();
+  return bundle;
+}
+
+export async function runWorker(): Promise<void> {
+  const backends = await createBackends();
+  const built = await createBackfillWorker({ taskQueue: taskQueue(), activities: { backends } });
+  console.log(built.summary);
+  try {
+    await built.worker.run();
+  } finally {
+    await built.close();
+  }
 }
 
 if (require.main === module) {

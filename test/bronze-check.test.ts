@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import * as zlib from 'node:zlib';
 import { S3Lake } from '../src/activities/aws/s3-lake';
 import type { Lake } from '../src/activities/backends';
-import { checkBronzeFiles } from '../src/activities/bronze-check';
+import { checkBronzeFiles } from '../src/activities/backfill/bronze-check';
 import { LocalLake } from '../src/activities/local/lake';
 import { motoClients, startMoto, type Moto } from './aws/moto';
 

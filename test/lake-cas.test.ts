@@ -13,7 +13,7 @@ import { catalogUri, LocalCatalog, type CatalogFile } from '../src/activities/lo
 import { breakStale, isStale, ownerOf, releaseLock, tryLock } from '../src/activities/local/file-cas';
 import { LocalLake } from '../src/activities/local/lake';
 import { goldPartition } from '../src/activities/lake-paths';
-import { goldCommitUri, type GoldCommit } from '../src/activities/ledger';
+import { goldCommitUri, type GoldCommit } from '../src/activities/ledger/records';
 import { planChunks } from '../src/common/plan';
 import { requestFor } from './support/lake';
 import { until } from './support/until';

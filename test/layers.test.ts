@@ -117,7 +117,51 @@ function srcFiles(dir = 'src'): string[] {
     );
 }
 
+/** Import cycles among `files` (type-only imports too: they tie two files' meanings), each as a path a -> b -> a. */
+function cyclesOf(files: Map<string, string>): string[] {
+  const edges = new Map<string, string[]>();
+  for (const [file, text] of files)
+    edges.set(
+      file,
+      importsOf(file, text)
+        .filter((i) => i.specifier.startsWith('.'))
+        .map((i) => path.posix.join(path.posix.dirname(file), i.specifier))
+        .map((base) => [`${base}.ts`, `${base}/index.ts`].find((c) => files.has(c)))
+        .filter((t): t is string => t !== undefined),
+    );
+  const cycles: string[] = [];
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const visit = (file: string) => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const next of edges.get(file) ?? []) {
+      if (state.get(next) === 'open') cycles.push([...stack.slice(stack.indexOf(next)), next].join(' -> '));
+      else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of [...files.keys()].sort()) if (!state.has(file)) visit(file);
+  return cycles;
+}
+
 describe('layers of src', () => {
+  it('no import cycles', () => {
+    const files = new Map(srcFiles().map((f) => [f, fs.readFileSync(path.join(ROOT, f), 'utf8')]));
+    assert.deepEqual(cyclesOf(files), []);
+  });
+
+  it('names an import cycle, type-only imports included', () => {
+    const files = new Map([
+      ['src/common/a.ts', "import type { B } from './b';"],
+      ['src/common/b.ts', "import { c } from './c';"],
+      ['src/common/c.ts', "import { a } from './a';"],
+      ['src/common/d.ts', "import { a } from './a';"],
+    ]);
+    assert.deepEqual(cyclesOf(files), ['src/common/a.ts -> src/common/b.ts -> src/common/c.ts -> src/common/a.ts']);
+  });
+
   it('every file is in a layer and imports only its own layer and the ones below', () => {
     const files = srcFiles();
     assert.ok(files.length > 50, `found only ${files.length} files under src`);
@@ -127,7 +171,7 @@ describe('layers of src', () => {
 
   it('names an upward import, a workflow taking values from activities, I/O in common, a file in no layer', () => {
     assert.deepEqual(layerViolations('src/common/x.ts', "import { readDayState } from '../activities/ledger';"), [
-      'src/common/x.ts (common) imports src/activities/ledger.ts (activities), a layer above it',
+      'src/common/x.ts (common) imports src/activities/ledger/index.ts (activities), a layer above it',
     ]);
     assert.deepEqual(layerViolations('src/activities/x.ts', "export { progressQuery } from '../workflows/api';"), [
       'src/activities/x.ts (activities) imports src/workflows/api.ts (workflows), a layer above it',

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { lakeLeaseWorkflowId, normaliseLake } from '../src/activities/lease-key';
+import { lakeLeaseWorkflowId, normaliseLake } from '../src/activities/ledger/lease-key';
 
 describe('lease key: one lake, one lease', () => {
   it('a local lake through a symlink, with a trailing slash or as file:// is one lake', () => {

@@ -1,8 +1,8 @@
 /** The memory ladder's pure parts: memory sizes, rungs, and which failure texts mean out of memory. */
 import assert from 'node:assert/strict';
-import { outOfMemorySignature } from '../src/activities/memory-ladder';
+import { outOfMemorySignature } from '../src/activities/spark/memory-ladder';
 import { memoryBytes, nextRung, parseLadder } from '../src/common/memory-ladder';
-import { sizeTier, SIZE_THRESHOLDS } from '../src/activities/sizing';
+import { sizeTier, SIZE_THRESHOLDS } from '../src/activities/spark/sizing';
 
 describe('memory ladder', () => {
   it('reads Spark memory sizes and climbs to the first rung above the current setting, within the cap', () => {

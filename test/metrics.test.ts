@@ -11,10 +11,14 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { validateInput } from '../src/common/input';
 import type { BackfillReport } from '../src/common/results';
+import { backfillWorkflowId } from '../src/common/workflow-id';
 import { metricsPort } from '../src/runtime';
 import { backfillWorkflow } from '../src/workflows';
+import { pauseSignal } from '../src/workflows/api';
 import type { FakeOptions } from './support/fake-activities';
+import { makeSampleLake } from './support/lake';
 import { createDevServerEnv, ROOT } from './support/temporal';
 
 async function freePort(): Promise<number> {
@@ -60,13 +64,19 @@ async function scrapeUntil(port: number, ok: (text: string) => boolean, what: st
   );
 }
 
-/** Starts a worker process, its output in `log`. */
-function startProcess(script: string, env: NodeJS.ProcessEnv, log: string): ChildProcess {
-  return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', fs.openSync(log, 'w'), fs.openSync(log, 'a')],
-  });
+/** Starts a worker (or CLI) process, its output in `log`. */
+function startProcess(script: string, env: NodeJS.ProcessEnv, log: string, args: string[] = []): ChildProcess {
+  const out = fs.openSync(log, 'w');
+  try {
+    return spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', script, ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      // One descriptor for both: two would each write at their own offset, over each other.
+      stdio: ['ignore', out, out],
+    });
+  } finally {
+    fs.closeSync(out);
+  }
 }
 
 async function stop(child: ChildProcess | undefined): Promise<void> {
@@ -215,24 +225,88 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
       workflowId: 'metrics-real-dry-run',
     });
     assert.equal(report.status, 'dry_run');
-    const labels = { feature_group: 'rt_card_features_v2', feature_version: 'v2', status: 'dry_run' };
-    const text = await scrapeUntil(
-      port,
-      (t) => sampleValue(t, 'backfill_backfills_finished_total', labels) === 1,
-      'the dry run',
-    );
-    assert.ok(
-      text.split('\n').some((l) => l.startsWith('temporal_')),
-      'the SDK runtime metrics',
-    );
+    await scrapeDryRunMetrics(port);
     // Its log: the start-up line, then the SDK's entries as one JSON line each.
     const log = fs.readFileSync(path.join(dir, 'real-worker.log'), 'utf8').split('\n').filter(Boolean);
     assert.ok(
       log.some((l) => l.startsWith('worker: backend local') && l.includes(`metrics on http://0.0.0.0:${port}/metrics`)),
       log.join('\n'),
     );
-    const entries = log.filter((l) => !l.startsWith('worker: '));
-    assert.ok(entries.length > 0);
-    for (const l of entries) assert.ok(typeof (JSON.parse(l) as { level?: unknown }).level === 'string', l);
+    assertJsonLogLines(log.filter((l) => !l.startsWith('worker: ')));
+  });
+
+  it('backfill run --local serves them from its in-process worker, which logs JSON lines to worker.log', async () => {
+    const port = await freePort();
+    const lake = makeSampleLake({ start: '2025-10-01', days: 2, eventsPerDay: 20, cards: 5 });
+    const state = path.join(dir, 'cli-state');
+    const taskQueue = 'metrics-cli';
+    // The backfill the CLI follows, started and paused before the CLI's worker is up: the CLI then
+    // hosts its worker until the test cancels the backfill, and no chunk (no Spark) runs.
+    const input = { bucket: lake, startDate: '2025-10-01', endDate: '2025-10-02' };
+    const handle = await env.client.workflow.start(backfillWorkflow, {
+      args: [input],
+      taskQueue,
+      workflowId: backfillWorkflowId(validateInput(input)),
+    });
+    await handle.signal(pauseSignal);
+    const cliLog = path.join(dir, 'cli.log');
+    const cli = startProcess(
+      path.join(ROOT, 'src', 'client', 'cli.ts'),
+      {
+        TEMPORAL_ADDRESS: env.address,
+        BACKFILL_TASK_QUEUE: taskQueue,
+        BACKFILL_STATE_DIR: state,
+        BACKFILL_METRICS_PORT: String(port),
+      },
+      cliLog,
+      ['run', '--local', '--bucket', lake, '--start-date', '2025-10-01', '--end-date', '2025-10-02'],
+    );
+    children.push(cli);
+    const exited = new Promise<number | null>((resolve) => cli.once('exit', resolve));
+    try {
+      // The CLI's worker polls the task queue: it runs this dry run as the standalone worker did above.
+      const report: BackfillReport = await env.client.workflow.execute(backfillWorkflow, {
+        args: [{ bucket: lake, startDate: '2025-10-01', endDate: '2025-10-02', featureVersion: 'v2', dryRun: true }],
+        taskQueue,
+        workflowId: 'metrics-cli-dry-run',
+      });
+      assert.equal(report.status, 'dry_run');
+      await scrapeDryRunMetrics(port);
+    } finally {
+      await handle.cancel();
+    }
+    assert.equal(await exited, 1, fs.readFileSync(cliLog, 'utf8'));
+    const terminal = fs.readFileSync(cliLog, 'utf8');
+    assert.match(terminal, /already running .* with the same input: following it/);
+    assert.match(terminal, /: CANCELLED/);
+    // The terminal keeps progress and the report; the worker's entries go to the state directory.
+    assert.equal(terminal.split('\n').filter((l) => l.startsWith('{')).length, 0, terminal);
+    const log = fs.readFileSync(path.join(state, 'worker.log'), 'utf8').split('\n').filter(Boolean);
+    assert.ok(
+      log.some((l) => l.startsWith('worker: backend local') && l.includes(`metrics on http://0.0.0.0:${port}/metrics`)),
+      log.join('\n'),
+    );
+    assertJsonLogLines(log.filter((l) => !l.startsWith('worker: ')));
+    fs.rmSync(lake, { recursive: true, force: true });
   });
 });
+
+/** What a worker that ran one dry run (feature version v2) serves: our counter and the SDK's metrics. */
+async function scrapeDryRunMetrics(port: number): Promise<void> {
+  const labels = { feature_group: 'rt_card_features_v2', feature_version: 'v2', status: 'dry_run' };
+  const text = await scrapeUntil(
+    port,
+    (t) => sampleValue(t, 'backfill_backfills_finished_total', labels) === 1,
+    'the dry run',
+  );
+  assert.ok(
+    text.split('\n').some((l) => l.startsWith('temporal_')),
+    'the SDK runtime metrics',
+  );
+}
+
+/** The SDK's entries, one JSON line each with a level. */
+function assertJsonLogLines(entries: string[]): void {
+  assert.ok(entries.length > 0);
+  for (const l of entries) assert.ok(typeof (JSON.parse(l) as { level?: unknown }).level === 'string', l);
+}

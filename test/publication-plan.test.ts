@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalFeatureStore } from '../src/activities/local/feature-store';
 import { onlineTtlDays } from '../src/activities/aws/preflight';
-import { dryRunPublication } from '../src/activities/publication-estimate';
+import { dryRunPublication } from '../src/activities/backfill/publication-estimate';
 import { addDays, dateRange } from '../src/common/dates';
 import { InputError, validateInput } from '../src/common/input';
 import {
@@ -20,8 +20,8 @@ import {
   type PlanOptions,
 } from '../src/common/publication-plan';
 import { formatPublication } from '../src/client/publication-report';
-import { sparkPublishArgs, sparkPublishDates } from '../src/activities/spark-publish';
-import type { DayState, GoldCommit, Publication } from '../src/activities/ledger';
+import { sparkPublishArgs, sparkPublishDates } from '../src/activities/spark/publish';
+import type { DayState, GoldCommit, Publication } from '../src/activities/ledger/records';
 
 const NOW = Date.parse('2026-11-26T10:00:00Z');
 const TODAY = '2026-11-26';

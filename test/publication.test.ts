@@ -13,7 +13,7 @@ import type { FeatureStore } from '../src/activities/backends';
 import { createLocalBackends } from '../src/activities/local';
 import { catalogUri, type CatalogFile } from '../src/activities/local/catalog';
 import { LocalLake } from '../src/activities/local/lake';
-import { goldCommitUri, publicationUri, type GoldCommit } from '../src/activities/ledger';
+import { goldCommitUri, publicationUri, type GoldCommit } from '../src/activities/ledger/records';
 import { validateInput } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
 import type { BackfillReport, SparkJobResult } from '../src/common/results';

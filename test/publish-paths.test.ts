@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createLocalBackends } from '../src/activities/local';
 import { LocalLake } from '../src/activities/local/lake';
-import { publicationUri, type Publication } from '../src/activities/ledger';
+import { publicationUri, type Publication } from '../src/activities/ledger/records';
 import { addDays, dateRange } from '../src/common/dates';
 import type { BackfillReport } from '../src/common/results';
 import { backfillWorkflow } from '../src/workflows';

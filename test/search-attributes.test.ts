@@ -20,7 +20,7 @@ import {
   namespaceSearchAttributeProblem,
   searchAttributeLister,
   searchAttributeProblem,
-} from '../src/activities/search-attributes';
+} from '../src/activities/backfill/search-attributes';
 import type { BackfillReport } from '../src/common/results';
 import { checkNamespaceAtStartup, runWorker } from '../src/worker';
 import { SEARCH_ATTRIBUTES } from '../src/workflows/api';

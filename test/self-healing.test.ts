@@ -26,7 +26,8 @@ describe('self-healing chunks (dev server + spark-submit)', function () {
     env = await createDevServerEnv();
     const backends = createLocalBackends({
       venvBin: VENV_BIN,
-      jobDir: path.join(ROOT, 'spark_jobs'),
+      // The job behind an entry that can make its driver need more memory (CARD_FEATURES_TEST_NEEDS_DRIVER_MEMORY_MB).
+      jobDir: path.join(ROOT, 'test', 'support', 'oom-job'),
       stateDir: state,
       pollIntervalMs: 500,
       // Two rungs above the small tier's 2g would be too much for a test machine: one will do.
@@ -104,7 +105,7 @@ describe('self-healing chunks (dev server + spark-submit)', function () {
 
   it('a run out of memory at the first rung is run again with the next one, and the report shows what it needed', async () => {
     const lake = newLake();
-    // The job's test hook: a driver with less than 2500 MiB meets a real java.lang.OutOfMemoryError.
+    // The test entry (test/support/oom-job): a driver with less than 2500 MiB meets a real java.lang.OutOfMemoryError.
     process.env.CARD_FEATURES_TEST_NEEDS_DRIVER_MEMORY_MB = '2500';
     let report;
     try {

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalLake } from '../src/activities/local/lake';
-import { sparkJobFailure } from '../src/activities/spark-errors';
+import { sparkJobFailure } from '../src/activities/spark/errors';
 import {
   badFilesOfChunks,
   describeBadFiles,

@@ -74,6 +74,28 @@ class LakeFs:
                         "mtime": int(s.getModificationTime()), "etag": _etag(s)})
         return sorted(out, key=lambda f: f["path"])
 
+    def relative_data_files(self, path: str) -> List[str]:
+        """Data files (not hidden) anywhere under the directory, relative to it, sorted; [] when it is absent."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return []
+        base = str(p.toUri().getPath())
+        files = fs.listFiles(p, True)
+        out = []
+        while files.hasNext():
+            rel = str(files.next().getPath().toUri().getPath())[len(base) + 1:]
+            if not rel.rsplit("/", 1)[-1].startswith(("_", ".")):
+                out.append(rel)
+        return sorted(out)
+
+    def rename(self, src: str, dest: str) -> None:
+        """Move a file, its destination's parent created first (atomic on a local disk; on S3 a copy and delete)."""
+        fs, s = self._path(src)
+        _, d = self._path(dest)
+        fs.mkdirs(d.getParent())
+        if not fs.rename(s, d):
+            raise IOError(f"could not move {src} to {dest}")
+
     def read_text(self, path: str) -> Optional[str]:
         fs, p = self._path(path)
         if not fs.exists(p):

@@ -30,46 +30,29 @@ Two stores:
   `--jars`. The connector appends to the offline store and cannot replace a day; see docs/aws.md.
 """
 import json
-import os
 from typing import Dict, List, Optional
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from . import ledger
+from . import contract, ledger
 
-# Test-only: fail the job for real after this many days have been moved into the store (midway death).
-FAIL_AFTER_ENV = "BACKFILL_TEST_FAIL_PUBLISH_AFTER_DAYS"
-
-OFFLINE_EXTRA_COLUMNS = ["write_time", "api_invocation_time", "is_deleted"]
-
-
-def parse_args(a, lake_root: str, parse_date, group: str) -> Dict:
-    """The JobConfig fields of --offline-publish-dates and --offline-store."""
-    if a.offline_publish_dates is None:
-        return {}
-    days = [d for d in a.offline_publish_dates.split(",") if d]
-    for d in days:
-        parse_date(d, "--offline-publish-dates")
-    store = a.offline_store or f"local:{local_store_root(lake_root, group)}"
-    if not store.startswith(("local:", "sagemaker:")) or store.endswith(":"):
-        raise SystemExit(f"--offline-store: {store!r} is neither local:<uri> nor sagemaker:<feature group ARN>")
-    return {"offline_publish_dates": days, "offline_store": store}
+OFFLINE_EXTRA_COLUMNS = contract.OFFLINE_STORE_ADDED
 
 
 def local_store_root(lake_root: str, group: str) -> str:
     """The local offline store of a group, beside the local feature store's database (feature-store.ts)."""
-    return f"{lake_root}/_feature_store/offline-store/{group}"
+    return contract.path("local_offline_store", root=lake_root, group=group)
 
 
 def publication_path(ledger_root: str, group: str, version: str, day: str) -> str:
     """Where src/activities/ledger.ts publicationUri() keeps the day's record."""
-    return f"{ledger_root}/publication/{group}/feature_version={version}/dt={day}.json"
+    return contract.path("publication", ledger_root=ledger_root, group=group, version=version, dt=day)
 
 
 def file_prefix(version: str, day: str) -> str:
     """Final files of one (version, day) carry this prefix, so they are found and replaced as a unit."""
-    return f"fv={version}_dt={day}_"
+    return contract.path("offline_file_prefix", version=version, dt=day)
 
 
 def offline_frame(gold: DataFrame, version: str, keep: tuple = ()) -> DataFrame:
@@ -77,21 +60,22 @@ def offline_frame(gold: DataFrame, version: str, keep: tuple = ()) -> DataFrame:
     the columns SageMaker adds, partitioned by the event time's hour; `keep`: gold columns carried along."""
     now = F.current_timestamp()
     t = F.to_timestamp(F.col("event_time").cast("long"))
-    return gold.select(
-        F.col("card_id").cast("string").alias("card_id"),
-        F.col("event_id").cast("string").alias("event_id"),
-        F.date_format(t, "yyyy-MM-dd'T'HH:mm:ss'Z'").alias("event_time"),
-        "txn_count_1h", "txn_count_24h", "amount_sum_24h", "merchant_count_24h",
-        F.lit(version).alias("feature_version"),
-        now.alias("write_time"),
-        now.alias("api_invocation_time"),
-        F.lit(False).alias("is_deleted"),
-        F.date_format(t, "yyyy").alias("year"),
-        F.date_format(t, "MM").alias("month"),
-        F.date_format(t, "dd").alias("day"),
-        F.date_format(t, "HH").alias("hour"),
-        *keep,
-    )
+    special = {
+        "card_id": F.col("card_id").cast("string"),
+        "event_id": F.col("event_id").cast("string"),
+        "event_time": F.date_format(t, "yyyy-MM-dd'T'HH:mm:ss'Z'"),
+        "feature_version": F.lit(version),
+        "write_time": now,
+        "api_invocation_time": now,
+        "is_deleted": F.lit(False),
+        "year": F.date_format(t, "yyyy"),
+        "month": F.date_format(t, "MM"),
+        "day": F.date_format(t, "dd"),
+        "hour": F.date_format(t, "HH"),
+    }
+    # The contract's columns, in its order; the features are gold's as they are.
+    columns = [special[c].alias(c) if c in special else F.col(c) for c in contract.OFFLINE_STORE_COLUMNS]
+    return gold.select(*columns, *keep)
 
 
 def publish_days(spark: SparkSession, fs, cfg, days: List[str]) -> Dict[str, Dict]:
@@ -122,8 +106,8 @@ def publish_days(spark: SparkSession, fs, cfg, days: List[str]) -> Dict[str, Dic
 
 def staging_dir(cfg) -> str:
     """This job attempt's own staging: no other attempt (of this run or any) writes, lists or deletes it."""
-    root = cfg.offline_store[len("local:"):]
-    return f"{root}/_staging/feature_version={cfg.feature_version}/run={cfg.run_id}/attempt={cfg.attempt_id}"
+    return contract.path("offline_staging", store=cfg.offline_store[len("local:"):], version=cfg.feature_version,
+                         run_id=cfg.run_id, attempt=cfg.attempt_id)
 
 
 def _publish_local(spark: SparkSession, fs, cfg, todo: List) -> List[Dict]:
@@ -136,32 +120,27 @@ def _publish_local(spark: SparkSession, fs, cfg, todo: List) -> List[Dict]:
     try:
         # The directory is new (the attempt id is), so Spark's temporaries under it are this write's alone.
         (offline_frame(gold, cfg.feature_version, keep=("dt",))
-         .write.mode("errorifexists").partitionBy("dt", "year", "month", "day", "hour").parquet(stage))
-        fail_after = os.environ.get(FAIL_AFTER_ENV)
-        records = []
-        for n, unit in enumerate(todo):
-            die_at = 1 if fail_after is not None and n == int(fail_after) else None
-            records.append(_move_and_record(fs, cfg, root, f"{stage}/dt={unit[0]}", unit, die_at))
+         .write.mode("errorifexists").partitionBy("dt", *contract.OFFLINE_STORE_PARTITIONS).parquet(stage))
+        records = [_move_and_record(fs, cfg, root, contract.path("day_partition", table=stage, dt=unit[0]), unit)
+                   for unit in todo]
     finally:
         fs.delete(stage)  # ours alone; a day left in_progress is staged again by the next attempt
     return records
 
 
-def _move_and_record(fs, cfg, root: str, stage: str, unit, die_at: Optional[int]) -> Dict:
+def _move_and_record(fs, cfg, root: str, stage: str, unit) -> Dict:
     """Claim the day (the files about to appear), undo an earlier attempt's part, move, record it done."""
     day, commit, previous, etag = unit
-    staged = _staged_files(fs, stage)
+    staged = fs.relative_data_files(stage)
     prefix = f"{file_prefix(cfg.feature_version, day)}{cfg.run_id}_"
-    final = [f"{root}/data/{rel.rsplit('/', 1)[0]}/{prefix}{rel.rsplit('/', 1)[1]}" for rel in staged]
+    data = contract.path("offline_data", store=root)
+    final = [f"{data}/{rel.rsplit('/', 1)[0]}/{prefix}{rel.rsplit('/', 1)[1]}" for rel in staged]
     path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
     claim = _record(cfg, day, commit, previous, final, status="in_progress")
     claimed = fs.write_text_if(path, json.dumps(claim, indent=2), if_match=etag, if_none_match=etag is None)
     _undo_partial(fs, cfg, day, previous)
-    for i, (rel, dest) in enumerate(zip(staged, final)):
-        if i == die_at:
-            # Test-only midway death: not caught by the job, which fails as a crash would, the day half moved.
-            raise RuntimeError(f"{FAIL_AFTER_ENV}: failing midway through the publication of {day}")
-        _rename(fs, f"{stage}/{rel}", dest)
+    for rel, dest in zip(staged, final):
+        fs.rename(f"{stage}/{rel}", dest)
     record = _record(cfg, day, commit, previous, final, status="done")
     fs.write_text_if(path, json.dumps(record, indent=2), if_match=claimed)
     return record
@@ -181,7 +160,7 @@ def _publish_with_connector(spark, fs, cfg, unit, arn) -> Dict:
     path = publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day)
     claimed = fs.write_text_if(path, json.dumps(record, indent=2), if_match=etag, if_none_match=etag is None)
     frame = offline_frame(spark.read.parquet(*commit["files"]), cfg.feature_version).drop(
-        *OFFLINE_EXTRA_COLUMNS, "year", "month", "day", "hour")
+        *OFFLINE_EXTRA_COLUMNS, *contract.OFFLINE_STORE_PARTITIONS)
     jvm = spark.sparkContext._jvm
     stores = jvm.java.util.ArrayList()
     stores.add("OfflineStore")
@@ -199,55 +178,34 @@ def _undo_partial(fs, cfg, day: str, previous: Optional[Dict]) -> None:
         return
     stale = list(previous.get("offline_files", []))
     if previous.get("staging") and previous.get("spark_attempt") != cfg.attempt_id:
-        stale.append(f"{previous['staging']}/dt={day}")
+        stale.append(contract.path("day_partition", table=previous["staging"], dt=day))
     for f in stale:
         if fs.exists(f):
             fs.delete(f)
 
 
-def _staged_files(fs, stage: str) -> List[str]:
-    """Data files under the staging directory, relative to it (year=/month=/day=/hour=/part-...)."""
-    hfs, p = fs._path(stage)
-    files = hfs.listFiles(p, True)
-    out = []
-    while files.hasNext():
-        rel = str(files.next().getPath().toUri().getPath())[len(str(p.toUri().getPath())) + 1:]
-        if not rel.rsplit("/", 1)[-1].startswith(("_", ".")):
-            out.append(rel)
-    return sorted(out)
-
-
-def _rename(fs, src: str, dest: str) -> None:
-    """Hadoop rename (atomic on a local disk; a copy and delete on S3), parent created first."""
-    hfs, s = fs._path(src)
-    _, d = fs._path(dest)
-    hfs.mkdirs(d.getParent())
-    if not hfs.rename(s, d):
-        raise IOError(f"could not move {src} to {dest}")
-
-
 def _record(cfg, day: str, commit: Dict, previous: Optional[Dict], files: List[str], status: str) -> Dict:
-    rows = int(commit["rows"])
-    return {
-        "dt": day,
+    """The day's publication record (contract.json's shape), then the Spark publication's own fields."""
+    rows, done = int(commit["rows"]), status == "done"
+    record = contract.new_publication(commit, {
         "feature_group": cfg.feature_group,
         "feature_version": cfg.feature_version,
         "published_by": cfg.run_id,
         "published_with": "spark",
         "target_stores": ["OfflineStore"],
-        "gold_run_id": commit["run_id"],
-        "gold_files": commit["files"],
-        "records": rows,
         # One unit, not batches: the API loop's batch fields say "all of it" once done.
         "batch_size": max(rows, 1),
-        "acked_prefix": 1 if status == "done" else 0,
-        "acked_ahead": [],
-        "records_written": rows if status == "done" else 0,
-        "records_failed": 0,
+    })
+    record.update({
+        "records": rows,
+        "acked_prefix": 1 if done else 0,
+        "records_written": rows if done else 0,
         "status": status,
-        "sending": status != "done",
-        "possible_duplicates": 0,
+        "sending": not done,
         "attempts": (previous or {}).get("attempts", 0) + 1,
+    })
+    return {
+        **record,
         "offline_files": files,
         "spark_run_id": cfg.run_id,
         # The job attempt that wrote the record and its staging (offline store only), so a later

@@ -8,7 +8,8 @@ import pytest
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
-from card_features import job  # noqa: E402
+from card_features import session as job_session  # noqa: E402
+from card_features.lake_fs import LakeFs  # noqa: E402
 
 TEST_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "4",
@@ -22,10 +23,10 @@ TEST_SPARK_CONF = {
 
 @pytest.fixture(scope="session")
 def spark():
-    """A local[2] session with the job's own settings (card_features.job.SPARK_CONF) plus test sizing."""
-    session = job.build_spark("card_features_tests", master="local[2]", extra_conf=TEST_SPARK_CONF)
+    """A local[2] session with the job's own settings (card_features.session.SPARK_CONF) plus test sizing."""
+    session = job_session.build_spark("card_features_tests", master="local[2]", extra_conf=TEST_SPARK_CONF)
     session.sparkContext.setLogLevel("ERROR")
-    for key, value in job.SPARK_CONF.items():
+    for key, value in job_session.SPARK_CONF.items():
         assert session.conf.get(key) == value, key
     yield session
     session.stop()
@@ -37,3 +38,25 @@ def lake(tmp_path):
     root = tmp_path / "lake"
     root.mkdir()
     return str(root)
+
+
+@pytest.fixture
+def die_while_publishing(monkeypatch):
+    """Arm with a day: the job then dies (as a crash would, nothing in it catches this) once the first
+    of that day's staged files has been moved into the offline store, the day half moved. The failure
+    is injected at the file system (LakeFs.rename), the job's I/O boundary."""
+
+    def arm(day: str) -> None:
+        real_rename = LakeFs.rename
+        moved = []
+
+        def rename(self, src, dest):
+            if f"/dt={day}/" in src:
+                if moved:
+                    raise RuntimeError(f"the job died midway through the publication of {day}")
+                moved.append(dest)
+            return real_rename(self, src, dest)
+
+        monkeypatch.setattr(LakeFs, "rename", rename)
+
+    return arm

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from card_features import definitions, job, transform
+from card_features import args, definitions, plan, transform
 from card_features.definitions import UnknownFeatureVersion, get_definition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -36,7 +36,7 @@ def test_unknown_or_malformed_version_raises(version):
 @pytest.mark.parametrize("version", ["v9", "latest"])
 def test_cli_rejects_unknown_version_naming_the_flag(version):
     with pytest.raises(SystemExit) as exc:
-        job.parse_args(["--bucket", "/tmp/x", "--start-date", "2025-10-01", "--end-date", "2025-10-02",
+        args.parse_args(["--bucket", "/tmp/x", "--start-date", "2025-10-01", "--end-date", "2025-10-02",
                         "--feature-version", version])
     message = str(exc.value)
     assert "--feature-version" in message and repr(version) in message
@@ -45,21 +45,21 @@ def test_cli_rejects_unknown_version_naming_the_flag(version):
 def test_cli_validates_dates_and_sizes():
     base = ["--bucket", "/tmp/x"]
     with pytest.raises(SystemExit, match="--end-date"):
-        job.parse_args(base + ["--start-date", "2025-10-02", "--end-date", "2025-10-01"])
+        args.parse_args(base + ["--start-date", "2025-10-02", "--end-date", "2025-10-01"])
     with pytest.raises(SystemExit, match="--start-date"):
-        job.parse_args(base + ["--start-date", "2025-13-01", "--end-date", "2025-10-01"])
+        args.parse_args(base + ["--start-date", "2025-13-01", "--end-date", "2025-10-01"])
     with pytest.raises(SystemExit, match="--chunk-size-days"):
-        job.parse_args(base + ["--start-date", "2025-10-01", "--end-date", "2025-10-01", "--chunk-size-days", "0"])
+        args.parse_args(base + ["--start-date", "2025-10-01", "--end-date", "2025-10-01", "--chunk-size-days", "0"])
 
 
 def test_cli_defaults_and_lake_paths():
-    cfg = job.parse_args(["--bucket", "my-bucket", "--start-date", "2025-10-01", "--end-date", "2025-10-03",
+    cfg = args.parse_args(["--bucket", "my-bucket", "--start-date", "2025-10-01", "--end-date", "2025-10-03",
                           "--feature-version", "v2"])
     assert cfg.gold_table == "s3://my-bucket/gold/card_features"
     assert cfg.bronze_table == "s3://my-bucket/bronze/streaming/card_authorization"
     assert cfg.feature_group == "rt_card_features_v2"
     assert (cfg.chunk_size_days, cfg.lateness_days, cfg.overwrite) == (1, 1, False)
-    assert job.parse_args(["--bucket", "/data/lake", "--start-date", "2025-10-01",
+    assert args.parse_args(["--bucket", "/data/lake", "--start-date", "2025-10-01",
                            "--end-date", "2025-10-01"]).lake_root == "file:///data/lake"
 
 
@@ -69,5 +69,5 @@ def test_bronze_partitions_a_chunk_reads():
         d(2025, 10, 4), d(2025, 10, 5), d(2025, 10, 6), d(2025, 10, 7), d(2025, 10, 8)]
     assert transform.bronze_dates_to_read(d(2025, 10, 5), d(2025, 10, 5), 86400, 2)[-1] == d(2025, 10, 7)
     assert transform.bronze_dates_to_read(d(2025, 10, 5), d(2025, 10, 5), 86401, 0)[0] == d(2025, 10, 3)
-    assert list(job.chunks(d(2025, 10, 1), d(2025, 10, 10), 4)) == [
+    assert list(plan.chunks(d(2025, 10, 1), d(2025, 10, 10), 4)) == [
         (d(2025, 10, 1), d(2025, 10, 4)), (d(2025, 10, 5), d(2025, 10, 8)), (d(2025, 10, 9), d(2025, 10, 10))]

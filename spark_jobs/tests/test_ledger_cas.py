@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from card_features import conditional, failures, job
+from card_features import conditional, failures, job, ledger
 from card_features.failures import ConditionalWritesUnavailable, LedgerConflict
 from lakeutil import commit, ev, gold_rows, run_backfill, write_bronze
 
@@ -24,7 +24,7 @@ def bronze(lake, amount=1.0):
 
 def test_two_jobs_racing_on_one_days_commit_one_wins_the_other_stops(spark, lake, tmp_path, monkeypatch):
     bronze(lake)
-    original = job._commit_days
+    original = ledger.commit_days
     raced = []
 
     def other_job_commits_first(*args, **kwargs):
@@ -34,7 +34,7 @@ def test_two_jobs_racing_on_one_days_commit_one_wins_the_other_stops(spark, lake
             run_backfill(spark, lake, DAY, DAY, "--run-id", "run-b", "--overwrite")
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(job, "_commit_days", other_job_commits_first)
+    monkeypatch.setattr(ledger, "commit_days", other_job_commits_first)
     error_path = str(tmp_path / "a.error.json")
     argv = ["--bucket", lake, "--start-date", DAY, "--end-date", DAY, "--run-id", "run-a", "--error-path", error_path]
     assert job.main(argv, spark=spark) == 2

@@ -1,7 +1,7 @@
 """The manifest file the orchestrator reads (src/common/results.ts ChunkManifest): its fields, written once each."""
 import json
 
-from card_features import job
+from card_features import steps
 from lakeutil import ev, run_backfill, write_bronze
 
 # Every field the job writes; phase_seconds and commits only for a chunk that processed days.
@@ -43,7 +43,7 @@ def test_line_counts_summary_is_pure():
         {"arrival_dt": "2025-10-02", "event_dt": None, "reason": "malformed_json", "lines": 2},
         {"arrival_dt": "2025-10-03", "event_dt": "2025-10-03", "reason": None, "lines": 7},   # after the chunk
     ]
-    counts = job.summarize_line_counts(rows, ["2025-10-02"], "2025-10-01", "2025-10-02")
-    assert counts == job.LineCounts(rows_read=18, input_per_dt={"2025-10-02": 11}, bad_per_dt={"2025-10-02": 2},
+    counts = steps.summarize_line_counts(rows, ["2025-10-02"], "2025-10-01", "2025-10-02")
+    assert counts == steps.LineCounts(rows_read=18, input_per_dt={"2025-10-02": 11}, bad_per_dt={"2025-10-02": 2},
                                     reasons={"malformed_json": 2}, valid_per_event_dt={"2025-10-02": 5},
                                     in_scope_rows=9)

@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-from card_features import offline_publish
 from lakeutil import ev, run_backfill, write_bronze
 
 DAYS = ("2025-10-01", "2025-10-02", "2025-10-03")
@@ -68,9 +67,10 @@ def test_each_day_is_published_once_in_the_offline_layout_and_recorded(spark, la
     assert {f: os.path.getmtime(f) for f in store_files(lake)} == before
 
 
-def test_a_job_that_dies_midway_is_redone_from_the_ledger_without_duplicates(spark, lake, monkeypatch):
+def test_a_job_that_dies_midway_is_redone_from_the_ledger_without_duplicates(spark, lake, monkeypatch,
+                                                                           die_while_publishing):
     bronze(lake)
-    monkeypatch.setenv(offline_publish.FAIL_AFTER_ENV, "1")
+    die_while_publishing(DAYS[1])
     with pytest.raises(RuntimeError, match="midway"):
         publish_run(spark, lake)
     # Day 1 done; day 2 died with one file moved and its record in progress; day 3 untouched.
@@ -83,7 +83,7 @@ def test_a_job_that_dies_midway_is_redone_from_the_ledger_without_duplicates(spa
     moved = spark.read.parquet(partial[0]).count()
     assert moved > 0 and len(store_rows(spark, lake)) == 12 + moved, "day 1 whole, day 2 in part"
 
-    monkeypatch.delenv(offline_publish.FAIL_AFTER_ENV)
+    monkeypatch.undo()
     (m,) = publish_run(spark, lake, "--compute-dates", "")
     assert m["offline_publication"] == {DAYS[0]: {"status": "already_published", "records": 12},
                                         DAYS[1]: {"status": "published", "records": 12},

@@ -3,7 +3,7 @@ import os
 import shutil
 
 import pytest
-from card_features import job
+from card_features.lake_fs import LakeFs
 from lakeutil import (commit, current_gold_files, ev, features, gold_partitions, gold_rows, read_gold, read_table, run_backfill,
                       write_bronze)
 
@@ -132,7 +132,8 @@ def test_a_run_that_dies_before_its_commit_leaves_the_old_gold_current(spark, la
     def die(*_args, **_kwargs):
         raise RuntimeError("driver lost after writing the data files")
 
-    monkeypatch.setattr(job, "_commit_days", die)
+    # The driver dies at the ledger write, the data files written: injected at the job's file system.
+    monkeypatch.setattr(LakeFs, "write_text_if", die)
     with pytest.raises(RuntimeError, match="driver lost"):
         run_backfill(spark, lake, DAYS[1], DAYS[1], "--overwrite", "--run-id", "r2")
     new_files = os.path.join(lake, "gold", "card_features", "feature_version=v1", f"dt={DAYS[1]}", "run=r2")

@@ -95,11 +95,11 @@ def test_each_attempt_stages_under_its_own_directory(spark, lake, monkeypatch):
 
 
 def test_a_killed_attempts_staging_of_a_day_it_recorded_is_removed_by_the_attempt_that_takes_it_over(
-        spark, lake, monkeypatch):
+        spark, lake, monkeypatch, die_while_publishing):
     bronze(lake)
     run_backfill(spark, lake, DAYS[0], DAYS[1], "--run-id", RUN, "--feature-group", GROUP)
     # The first attempt dies as a kill would: midway through DAYS[1], before it can clean its staging.
-    monkeypatch.setenv(offline_publish.FAIL_AFTER_ENV, "1")
+    die_while_publishing(DAYS[1])
     real_delete = LakeFs.delete
     monkeypatch.setattr(LakeFs, "delete", lambda self, path: None if re.search(r"/attempt=[^/]+$", path)
                         else real_delete(self, path))

@@ -7,9 +7,8 @@ import type { BackfillRequest } from '../common/input';
 import type { ChunkSpec } from '../common/plan';
 import type { CatalogResult } from '../common/results';
 import type { MemoryLadder } from '../common/memory-ladder';
-import type { SizingTable } from './sizing';
 import type { PublicationFacts, TargetStoresChoice } from '../common/publication-plan';
-import type { SearchAttributeLister } from './search-attributes';
+import type { SearchAttributeLister } from './backfill/search-attributes';
 
 /** A file in the lake, addressed by URI (file:///... or s3://...). */
 export interface LakeObject {
@@ -140,6 +139,12 @@ export interface SparkRunner {
 }
 
 export interface Catalog {
+  /**
+   * Whether the catalog takes every directory under the gold table for data (a crawler does): it
+   * would serve a rollback copy kept there as a second run of the day, so none is kept under it.
+   * @default false (partitions point at one run's directory)
+   */
+  readonly readsEveryDirectory?: boolean;
   /** Makes the chunk's gold partitions visible to readers (Glue crawler or the local catalog). */
   refresh(request: BackfillRequest, chunk: ChunkSpec, goldTableUri: string): Promise<CatalogResult>;
 }
@@ -158,7 +163,7 @@ export interface RecordEntry {
 export interface BatchWriteOutcome {
   /** Entries that failed for good, by index in the batch. */
   errors: { index: number; code: string; message: string }[];
-  /** Entries the store did not process this time, by index: send them again. */
+  /** Entries the store did not process this time, or that failed in a way a resend survives (throttled, a server fault), by index: send them again. */
   unprocessed: number[];
 }
 
@@ -205,7 +210,7 @@ export interface OutcomeRecorder {
   record(outcome: BackfillOutcome): Promise<void>;
 }
 
-/** How ingestion paces and retries its calls to the feature store (defaults: DEFAULT_INGEST_OPTIONS in ingest.ts). */
+/** How ingestion paces and retries its calls to the feature store (defaults: DEFAULT_INGEST_OPTIONS in ingest/chunk.ts). */
 export interface IngestOptions {
   batchSize: number;
   /** Ceiling of the adaptive number of calls in flight. */
@@ -224,6 +229,12 @@ export interface IngestOptions {
    */
   maxThrottledTries?: number;
 }
+
+/** The sizing tiers of a chunk's Spark run, by the bronze bytes it reads (spark/sizing.ts picks one). */
+export type SizeTier = 'small' | 'medium' | 'large';
+
+/** Spark settings per tier: each backend brings its own (aws/spark-sizes.ts, local/spark-submit.ts). */
+export type SizingTable = Record<SizeTier, Record<string, string>>;
 
 export interface Backends {
   name: string;
@@ -244,7 +255,7 @@ export interface Backends {
   /** How often a running Spark job is polled. */
   pollIntervalMs?: number;
   ingestOptions?: Partial<IngestOptions>;
-  /** Spark settings by sizing tier (sizing.ts), picked per chunk from its bronze bytes; unset: the runner's own defaults. */
+  /** Spark settings by sizing tier (spark/sizing.ts), picked per chunk from its bronze bytes; unset: the runner's own defaults. */
   sparkSizes?: SizingTable;
   /** Which Spark memory setting a run out of memory raises, and its rungs (capped); unset: no escalation. */
   memoryLadder?: MemoryLadder;

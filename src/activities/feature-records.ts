@@ -1,22 +1,18 @@
 /** Gold rows -> Feature Store records (record identifier card_id, event time as ISO-8601 UTC). */
+import { GOLD_FILE_COLUMNS, RECORD_FEATURES } from '../common/lake-contract';
 import type { FeatureValue } from './backends';
 
 /**
  * Gold columns as the Spark job writes them, in order, with their Hive types (the partition
- * columns feature_version and dt are in the path, not the files). The one list of them here.
+ * columns feature_version and dt are in the path, not the files): spark_jobs/card_features/contract.json's.
  */
-export const GOLD_COLUMNS = [
-  { name: 'card_id', hiveType: 'string' },
-  { name: 'event_id', hiveType: 'string' },
-  { name: 'event_time', hiveType: 'bigint' },
-  { name: 'txn_count_1h', hiveType: 'int' },
-  { name: 'txn_count_24h', hiveType: 'int' },
-  { name: 'amount_sum_24h', hiveType: 'double' },
-  { name: 'merchant_count_24h', hiveType: 'int' },
-] as const;
+export const GOLD_COLUMNS: readonly { name: string; hiveType: string }[] = GOLD_FILE_COLUMNS.map((c) => ({
+  name: c.name,
+  hiveType: c.type,
+}));
 
-/** The features of a Feature Store record: the gold columns, then feature_version. */
-export const FEATURE_NAMES = [...GOLD_COLUMNS.map((c) => c.name), 'feature_version' as const];
+/** The features of a Feature Store record: the gold columns, then feature_version (contract.json). */
+export const FEATURE_NAMES: readonly string[] = RECORD_FEATURES;
 
 export function isoEventTime(epochSeconds: unknown): string {
   const seconds = Number(epochSeconds);

@@ -1,6 +1,7 @@
-/** Lake URIs, laid out as docs/design.md says; the same rules as spark_jobs/card_features/job.py. */
+/** Lake URIs, laid out as docs/design.md says: the templates of spark_jobs/card_features/contract.json, which the job resolves too. */
 import * as path from 'node:path';
 import type { BackfillRequest } from '../common/input';
+import { DEFAULT_LAKE_PREFIXES, lakePath } from '../common/lake-contract';
 
 /** `bucket` is an S3 bucket name, an s3:// or file:// URI, or a local directory. */
 export function lakeRoot(bucket: string): string {
@@ -10,21 +11,22 @@ export function lakeRoot(bucket: string): string {
 }
 
 export function bronzeTable(req: BackfillRequest): string {
-  return `${lakeRoot(req.bucket)}/${req.prefixes.bronze}/card_authorization`;
+  return lakePath('bronze_table', { root: lakeRoot(req.bucket), prefix: req.prefixes.bronze });
 }
 
 export function goldTable(req: BackfillRequest): string {
-  return `${lakeRoot(req.bucket)}/${req.prefixes.gold}/card_features`;
+  return lakePath('gold_table', { root: lakeRoot(req.bucket), prefix: req.prefixes.gold });
 }
 
 export function goldPartition(req: BackfillRequest, dt: string): string {
-  return `${goldTable(req)}/feature_version=${req.featureVersion}/dt=${dt}`;
+  return lakePath('gold_partition', { gold_table: goldTable(req), version: req.featureVersion, dt });
 }
 
 /** The job's manifest of a chunk; per run, so overlapping or repeated runs never share one. */
 export function manifestUri(req: BackfillRequest, chunkId: string, runId?: string): string {
-  const dir = `${lakeRoot(req.bucket)}/_manifests/card_features/feature_version=${req.featureVersion}`;
-  return runId ? `${dir}/chunk=${chunkId}/run=${runId}.json` : `${dir}/chunk=${chunkId}.json`;
+  const dir = lakePath('manifest_dir', { root: lakeRoot(req.bucket), prefix: DEFAULT_LAKE_PREFIXES.manifests });
+  const values = { manifest_dir: dir, version: req.featureVersion, chunk: chunkId };
+  return runId ? lakePath('chunk_run_manifest', { ...values, run_id: runId }) : lakePath('chunk_manifest', values);
 }
 
 /** Where the job records a failure it can name (a bad bronze file, a refusing lake), beside its manifest. */

@@ -4,9 +4,8 @@
  * sparkConf by the allow list and BACKFILL_ALLOW_SPARK_CONF, emr.jobRole by BACKFILL_ALLOWED_JOB_ROLES,
  * the lake prefixes inside the lake and apart from each other.
  */
-import { ApplicationFailure } from '@temporalio/activity';
-import { FAILURE } from '../common/failures';
 import { InputError, type BackfillRequest } from '../common/input';
+import { refusingBadInput } from '../common/input-error';
 import { lakePrefixes } from '../common/lake-prefixes';
 import { memoryBytes } from '../common/memory-ladder';
 import {
@@ -17,20 +16,9 @@ import {
 } from '../common/spark-conf';
 import { workerAllowances } from '../config';
 
-/** Runs `check`; an InputError becomes the non-retryable InvalidInput failure it is. */
-function refusing(check: () => void): void {
-  try {
-    check();
-  } catch (err) {
-    if (err instanceof InputError)
-      throw ApplicationFailure.nonRetryable(err.message, FAILURE.invalidInput, { field: err.field });
-    throw err;
-  }
-}
-
 /** Throws a non-retryable InvalidInput failure naming the field when the request breaks a rule of this worker. */
 export function enforceWorkerRules(request: BackfillRequest, allowances: WorkerAllowances = workerAllowances()): void {
-  refusing(() => {
+  refusingBadInput(() => {
     checkWorkerAllowances({ sparkConf: request.sparkConf ?? {}, emr: request.emr }, allowances);
     const prefixes = lakePrefixes(request.prefixes);
     for (const key of ['bronze', 'silver', 'gold'] as const) {
@@ -51,7 +39,7 @@ export function enforceSubmittedConf(
   worker: { keys: readonly string[]; memoryKey?: string },
   allowances: WorkerAllowances = workerAllowances(),
 ): void {
-  refusing(() => {
+  refusingBadInput(() => {
     for (const [key, value] of Object.entries(conf)) {
       checkSparkConfEntry(key, value);
       if (!worker.keys.includes(key)) checkSparkConfAllowed(key, allowances.sparkConf);

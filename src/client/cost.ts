@@ -4,9 +4,9 @@
  *
  * Model (docs/guide.md "Estimating cost"):
  * - Each chunk is one job run. Its workers are the driver plus spark.executor.instances executors,
- *   sized by the bronze bytes the chunk reads from the tuning table (SPARK_SIZES and sizing.ts, as the
- *   Spark activity sizes the EMR run),
- *   with the request's sparkConf on top. All workers are assumed to live for the whole run
+ *   sized by the bronze bytes the chunk reads from the EMR tuning table (the worker's own: SPARK_SIZES
+ *   in src/activities/aws/spark-sizes.ts, tiers picked by src/activities/spark/sizing.ts, as the
+ *   Spark activity sizes the EMR run), with the request's sparkConf on top. All workers are assumed to live for the whole run
  *   (dynamic allocation is not modelled).
  * - Run time = fixed overhead (Spark start, planning, writing gold and the manifest) + the
  *   compressed bronze the chunk reads / (assumed throughput per executor core * executor cores).
@@ -18,9 +18,10 @@
  * - Not modelled: ephemeral storage beyond the free 20 GB per worker, pre-initialized capacity,
  *   job start latency (not billed), S3 requests, Glue crawler and Feature Store charges.
  */
-import { SPARK_SIZES } from '../activities/aws/emr';
-import { sizeTier } from '../activities/sizing';
-import { addDays, dateRange } from '../common/dates';
+import { SPARK_SIZES } from '../activities/aws/spark-sizes';
+import type { SizeTier } from '../activities/backends';
+import { bronzeBytesFrom, chunkSettings, sizeTier } from '../activities/spark/sizing';
+import { dateRange } from '../common/dates';
 import type { ChunkSpec } from '../common/plan';
 import type { DryRunPlan } from '../common/results';
 
@@ -60,7 +61,7 @@ export interface ChunkCostInput {
 
 export interface ChunkCost {
   chunkId: string;
-  size: keyof typeof SPARK_SIZES;
+  size: SizeTier;
   inputBytes: number;
   driver: WorkerShape;
   executor: WorkerShape;
@@ -103,7 +104,7 @@ export function billedMemoryGb(memory: string, overhead: string | undefined): nu
 
 /** The Spark configuration a chunk's EMR run gets: its tier's (by the bronze bytes it reads), then the request's own. */
 export function sparkConfOf(inputBytes: number, overrides: Record<string, string>): Record<string, string> {
-  return { ...SPARK_SIZES[sizeTier(inputBytes)], ...overrides };
+  return chunkSettings(SPARK_SIZES, inputBytes, overrides).conf;
 }
 
 function positiveInt(conf: Record<string, string>, key: string): number {
@@ -159,10 +160,7 @@ export function chunkInputBytes(
   bronzeBytesByDay: Record<string, number>,
   allowedLatenessDays: number,
 ): number {
-  return dateRange(addDays(chunk.startDate, -1), addDays(chunk.endDate, allowedLatenessDays)).reduce(
-    (sum, dt) => sum + (bronzeBytesByDay[dt] ?? 0),
-    0,
-  );
+  return bronzeBytesFrom({ allowedLatenessDays }, chunk, bronzeBytesByDay);
 }
 
 /** What each chunk of a dry run's plan would read, and whether it would process any day. */

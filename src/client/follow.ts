@@ -21,46 +21,14 @@ export async function followBackfill(
 ): Promise<BackfillReport> {
   // A dry run plans and ends within seconds: its report is all there is to show.
   if (quiet) return (await handle.result()) as BackfillReport;
-  const seen = new Map<string, ChunkSummary>();
-  let lastKey = '';
-  let lastLineAt = 0;
-  let statusShown = false;
-
-  const line = (text: string) => {
-    if (statusShown) io.status?.('');
-    io.err(text);
-    statusShown = false;
-  };
-
-  const show = (p: BackfillProgress) => {
-    // Before its first chunk is planned there is nothing to show; a dry run plans and ends.
-    if (p.totals.chunks === 0 || p.status === 'dry_run') return;
-    const now = Date.now();
-    for (const c of p.chunks) {
-      const event = chunkEvent(seen.get(c.chunk.id), c);
-      if (event) line(io.isTTY ? event : `${new Date(now).toISOString()} ${event}`);
-      seen.set(c.chunk.id, { ...c });
-    }
-    if (io.isTTY && io.status) {
-      io.status(progressBar(p, now));
-      statusShown = true;
-      return;
-    }
-    const key = progressKey(p);
-    if (key !== lastKey || now - lastLineAt >= QUIET_LOG_MS) {
-      line(progressLine(p, now));
-      lastKey = key;
-      lastLineAt = now;
-    }
-  };
-
+  const printer = new ProgressPrinter(io);
   let inFlight: Promise<void> | undefined;
   const poll = async () => {
     if (inFlight) return; // a slow query must not pile up behind the next tick
     inFlight = (async () => {
       try {
         // Running chunks and the last finished ones: what changed since the last poll, bounded.
-        show(await handle.query(progressQuery, { chunks: 'recent', limit: MAX_PAGE_LIMIT }));
+        printer.show(await handle.query(progressQuery, { chunks: 'recent', limit: MAX_PAGE_LIMIT }));
       } catch {
         // The query races the workflow's first task and its end; the next tick tries again.
       }
@@ -73,19 +41,67 @@ export async function followBackfill(
   try {
     await poll();
     const report = (await handle.result()) as BackfillReport;
-    // The last chunks may have ended after the last poll: show the final state too.
-    if (!io.isTTY || !io.status) show(finalProgress(report));
-    else
-      for (const c of report.chunks) {
-        const event = chunkEvent(seen.get(c.chunk.id), c);
-        if (event) line(event);
-      }
+    printer.showFinal(report);
     return report;
   } finally {
     clearInterval(timer);
     // Let a query still under way end before the caller closes the connection under it.
     if (inFlight) await Promise.race([inFlight, new Promise((r) => setTimeout(r, 5000).unref())]);
-    if (statusShown) io.status?.('');
+    printer.clearStatus();
+  }
+}
+
+/** What the follower has shown: chunk events once each, and the progress bar or line. */
+class ProgressPrinter {
+  private readonly seen = new Map<string, ChunkSummary>();
+  private lastKey = '';
+  private lastLineAt = 0;
+  private statusShown = false;
+
+  constructor(private readonly io: Io) {}
+
+  show(p: BackfillProgress): void {
+    // Before its first chunk is planned there is nothing to show; a dry run plans and ends.
+    if (p.totals.chunks === 0 || p.status === 'dry_run') return;
+    const now = Date.now();
+    for (const c of p.chunks) {
+      const event = chunkEvent(this.seen.get(c.chunk.id), c);
+      if (event) this.line(this.io.isTTY ? event : `${new Date(now).toISOString()} ${event}`);
+      this.seen.set(c.chunk.id, { ...c });
+    }
+    if (this.io.isTTY && this.io.status) {
+      this.io.status(progressBar(p, now));
+      this.statusShown = true;
+      return;
+    }
+    const key = progressKey(p);
+    if (key !== this.lastKey || now - this.lastLineAt >= QUIET_LOG_MS) {
+      this.line(progressLine(p, now));
+      this.lastKey = key;
+      this.lastLineAt = now;
+    }
+  }
+
+  /** The last chunks may have ended after the last poll: show the final state too. */
+  showFinal(report: BackfillReport): void {
+    if (!this.io.isTTY || !this.io.status) {
+      this.show(finalProgress(report));
+      return;
+    }
+    for (const c of report.chunks) {
+      const event = chunkEvent(this.seen.get(c.chunk.id), c);
+      if (event) this.line(event);
+    }
+  }
+
+  clearStatus(): void {
+    if (this.statusShown) this.io.status?.('');
+  }
+
+  private line(text: string): void {
+    this.clearStatus();
+    this.io.err(text);
+    this.statusShown = false;
   }
 }
 

@@ -1,10 +1,10 @@
 /** A backfill report (and a dry run's plan with its cost estimate) as text for the terminal. Pure. */
 import { addDays, dateRange } from '../common/dates';
 import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
-import { describeSettings } from '../activities/sizing';
-import type { BackfillReport, ChunkSummary, DryRunPlan } from '../common/results';
+import { describeSettings } from '../activities/spark/sizing';
+import type { BackfillReport, ChunkRollup, ChunkSummary, DayList, DryRunPlan } from '../common/results';
 import { formatPublication } from './publication-report';
-import { describeStates, rollupOf, type ChunkRollup, type DayList } from '../common/chunk-book';
+import { describeStates, rollupOf } from '../common/chunk-book';
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
 
@@ -60,11 +60,26 @@ export function formatReport(report: BackfillReport, options: ReportOptions = {}
 
 function formatRun(report: BackfillReport): string[] {
   const t = report.totals;
-  const lines = [
+  const r = rollupOfReport(report);
+  return [
     `Backfill ${report.workflowId}: ${report.status.toUpperCase()}`,
     `  ${report.featureGroup} (${report.featureVersion}), ${report.startDate} .. ${report.endDate}, ${t.chunks} chunk(s), took ${formatDuration(report.finishedAt - report.startedAt)}`,
     '',
+    ...formatStates(report),
+    ...table(chunkRows(report), [false, false, true, true, true, true, false]),
+    '',
+    ...formatRollup(r),
+    ...formatDefinitionChange(report),
+    ...formatDataWarnings(report),
+    ...formatSpark(report),
+    ...formatFailures(report),
+    ...formatValidation(report, r),
   ];
+}
+
+/** A row per chunk the report lists, then the totals. */
+function chunkRows(report: BackfillReport): string[][] {
+  const t = report.totals;
   const rows = [['CHUNK', 'STATUS', 'ROWS', 'RECORDS', 'DURATION', 'ATTEMPTS', 'VALIDATION']];
   for (const c of report.chunks) {
     rows.push([
@@ -86,18 +101,23 @@ function formatRun(report: BackfillReport): string[] {
     '',
     '',
   ]);
-  if (!listsEveryChunk(report) && report.states) {
-    // A large backfill lists only its failed and cancelled chunks; the states say where the others are.
-    const runs = report.states.split(',');
-    const shown = describeStates(runs.slice(0, STATE_RUNS_SHOWN).join(','));
-    lines.push(
-      `Chunks by position: ${shown}${runs.length > STATE_RUNS_SHOWN ? `, ... (${runs.length - STATE_RUNS_SHOWN} more runs)` : ''}`,
-      '',
-    );
-  }
-  lines.push(...table(rows, [false, false, true, true, true, true, false]), '');
+  return rows;
+}
 
-  const r = rollupOfReport(report);
+/** A large backfill lists only its failed and cancelled chunks; the states say where the others are. */
+function formatStates(report: BackfillReport): string[] {
+  if (listsEveryChunk(report) || !report.states) return [];
+  const runs = report.states.split(',');
+  const shown = describeStates(runs.slice(0, STATE_RUNS_SHOWN).join(','));
+  return [
+    `Chunks by position: ${shown}${runs.length > STATE_RUNS_SHOWN ? `, ... (${runs.length - STATE_RUNS_SHOWN} more runs)` : ''}`,
+    '',
+  ];
+}
+
+/** Days skipped or without bronze, input quarantined and deduplicated, gold the ledger does not know. */
+function formatRollup(r: ReturnType<typeof rollupOfReport>): string[] {
+  const lines: string[] = [];
   if (r.skippedPartitions.days.length)
     lines.push(`Skipped (gold already present; --overwrite replaces it): ${dayList(r.skippedPartitions)}`);
   if (r.coverageGaps.days.length)
@@ -109,17 +129,25 @@ function formatRun(report: BackfillReport): string[] {
     lines.push(
       `Gold without a ledger record (e.g. from the old pipeline), treated as published and not sent: ${dayList(r.foreignDates)} (--republish sends it once)`,
     );
+  return lines;
+}
+
+function formatDefinitionChange(report: BackfillReport): string[] {
   const changes = report.chunks.flatMap((c) => (c.definitionChange ? [c.definitionChange] : []));
-  if (changes.length) {
-    const replaced = changes.flatMap((c) => Object.entries(c.replaced)).sort(([a], [b]) => (a < b ? -1 : 1));
-    lines.push(
-      `Definition change accepted (--accept-definition-change): gold built with fingerprint ${changes[0].fingerprint}; ` +
-        (replaced.length
-          ? `rebuilt over gold of another definition: ${replaced.map(([d, f]) => `${d} (was ${f})`).join(', ')}`
-          : 'no day of another definition rebuilt') +
-        ` (backfill check lists the days still built with another)`,
-    );
-  }
+  if (!changes.length) return [];
+  const replaced = changes.flatMap((c) => Object.entries(c.replaced)).sort(([a], [b]) => (a < b ? -1 : 1));
+  return [
+    `Definition change accepted (--accept-definition-change): gold built with fingerprint ${changes[0].fingerprint}; ` +
+      (replaced.length
+        ? `rebuilt over gold of another definition: ${replaced.map(([d, f]) => `${d} (was ${f})`).join(', ')}`
+        : 'no day of another definition rebuilt') +
+      ` (backfill check lists the days still built with another)`,
+  ];
+}
+
+/** Records possibly ingested twice, and bronze files the job could not read. */
+function formatDataWarnings(report: BackfillReport): string[] {
+  const lines: string[] = [];
   const doubled = report.totals.possibleDuplicates ?? 0;
   if (doubled > 0) {
     lines.push(
@@ -132,9 +160,6 @@ function formatRun(report: BackfillReport): string[] {
       'Unreadable bronze files (fix or remove them, then retry-failed):',
       ...badFiles.map((f) => `  ${describeBadFile(f)}`),
     );
-  lines.push(...formatSpark(report));
-  lines.push(...formatFailures(report));
-  lines.push(...formatValidation(report, r));
   return lines;
 }
 

@@ -136,11 +136,45 @@ export const RUN_FLAGS = {
   'assumed-throughput': { type: 'string' },
 } satisfies FlagSpec;
 
+type RunFlagValues = ReturnType<typeof parseFlags<typeof RUN_FLAGS>>['values'];
+
 export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   const { values } = parseFlags('run', argv, RUN_FLAGS);
   const notices: string[] = [];
   if (values['state-machine-arn'] !== undefined)
     notices.push('--state-machine-arn is ignored: Temporal replaces Step Functions.');
+  checkRunFlags(values);
+  const directEmr = values['direct-emr'] ?? false;
+  const backend = values.aws || directEmr ? 'aws' : 'local';
+  if (values['no-follow'] && backend === 'local') {
+    throw new UsageError(
+      '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
+    );
+  }
+  return {
+    input: runInputOf(values),
+    backend,
+    follow: !values['no-follow'],
+    json: values.json ?? false,
+    directEmr,
+    onlyStale: values['only-stale'] ?? false,
+    taskQueue: values['task-queue'] ?? defaultTaskQueue(env, backend),
+    prices: {
+      vcpuHour: positiveNumberFlag(values['price-vcpu-hour'], '--price-vcpu-hour') ?? DEFAULT_PRICES.vcpuHour,
+      gbHour: positiveNumberFlag(values['price-gb-hour'], '--price-gb-hour') ?? DEFAULT_PRICES.gbHour,
+    },
+    assumptions: {
+      ...DEFAULT_ASSUMPTIONS,
+      mibPerCoreSecond:
+        positiveNumberFlag(values['assumed-throughput'], '--assumed-throughput') ??
+        DEFAULT_ASSUMPTIONS.mibPerCoreSecond,
+    },
+    notices,
+  };
+}
+
+/** Flags that exclude each other, the required ones, and what --direct-emr needs. */
+function checkRunFlags(values: RunFlagValues): void {
   exclusive(values, 'local', 'aws', 'pick one backend');
   exclusive(values, 'follow', 'no-follow', 'pick one');
   exclusive(values, 'direct-emr', 'dry-run', 'a direct EMR run always writes; use --dry-run alone to see the plan');
@@ -149,23 +183,19 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
   for (const flag of ['start-date', 'end-date', 'bucket'] as const) {
     if (values[flag] === undefined) throw new UsageError(`--${flag} is required; see backfill run --help`);
   }
-  const directEmr = values['direct-emr'] ?? false;
-  if (directEmr) {
-    const missing = ['code-bucket', 'emr-app-id', 'emr-job-role'].filter(
-      (f) => values[f as keyof typeof values] === undefined,
-    );
-    if (missing.length) {
-      throw new UsageError(
-        `--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding the job code deployed with deploy-job)`,
-      );
-    }
-  }
-  const backend = values.aws || directEmr ? 'aws' : 'local';
-  if (values['no-follow'] && backend === 'local') {
+  if (!values['direct-emr']) return;
+  const missing = ['code-bucket', 'emr-app-id', 'emr-job-role'].filter(
+    (f) => values[f as keyof typeof values] === undefined,
+  );
+  if (missing.length) {
     throw new UsageError(
-      '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
+      `--direct-emr needs ${missing.map((f) => `--${f}`).join(', ')} (the EMR Serverless application, its job role and the bucket holding the job code deployed with deploy-job)`,
     );
   }
+}
+
+/** The workflow input the flags give; flags not given are left out (the workflow's defaults apply). */
+function runInputOf(values: RunFlagValues): BackfillInput {
   const emr =
     values['emr-app-id'] !== undefined || values['emr-job-role'] !== undefined
       ? { appId: values['emr-app-id'], jobRole: values['emr-job-role'] }
@@ -193,26 +223,7 @@ export function parseRunArgs(argv: string[], env = process.env): RunOptions {
     publishWith: values['publish-with'],
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
-  return {
-    input,
-    backend,
-    follow: !values['no-follow'],
-    json: values.json ?? false,
-    directEmr,
-    onlyStale: values['only-stale'] ?? false,
-    taskQueue: values['task-queue'] ?? defaultTaskQueue(env, backend),
-    prices: {
-      vcpuHour: positiveNumberFlag(values['price-vcpu-hour'], '--price-vcpu-hour') ?? DEFAULT_PRICES.vcpuHour,
-      gbHour: positiveNumberFlag(values['price-gb-hour'], '--price-gb-hour') ?? DEFAULT_PRICES.gbHour,
-    },
-    assumptions: {
-      ...DEFAULT_ASSUMPTIONS,
-      mibPerCoreSecond:
-        positiveNumberFlag(values['assumed-throughput'], '--assumed-throughput') ??
-        DEFAULT_ASSUMPTIONS.mibPerCoreSecond,
-    },
-    notices,
-  };
+  return input;
 }
 
 function sparkConf(pairs: string[] | undefined): Record<string, string> | undefined {

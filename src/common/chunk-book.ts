@@ -6,7 +6,7 @@
  * chunk workflow's own result. Pure and deterministic: it runs inside the workflow.
  */
 import type { ChunkSpec } from './plan';
-import type { BackfillTotals, ChunkStatus, ChunkSummary } from './results';
+import type { BackfillTotals, ChunkRollup, ChunkStatus, ChunkSummary, DayList } from './results';
 
 /** A backfill of at most this many chunks keeps every chunk's summary, as before (small payloads anyway). */
 export const KEEP_ALL_LIMIT = 200;
@@ -19,27 +19,6 @@ const DAYS_LISTED_LIMIT = 100;
 /** Largest page of the progress query. */
 export const MAX_PAGE_LIMIT = 200;
 export const DEFAULT_PAGE_LIMIT = 50;
-
-/** Days, the first DAYS_LISTED_LIMIT listed and the rest counted. */
-export interface DayList {
-  days: string[];
-  more: number;
-}
-
-/** Sums over chunks whose summaries were folded (succeeded chunks of a large backfill). */
-export interface ChunkRollup {
-  rowsWritten: number;
-  recordsIngested: number;
-  failedRecords: number;
-  possibleDuplicates: number;
-  quarantinedRows: number;
-  duplicatesRemoved: number;
-  validationPassed: number;
-  validationFailed: number;
-  skippedPartitions: DayList;
-  coverageGaps: DayList;
-  foreignDates: DayList;
-}
 
 /** What the carry holds of the chunks (the plan itself is recomputed from the request). */
 export interface CompactChunks {

@@ -3,11 +3,23 @@
  * validateInput() turns untrusted JSON into a complete request or throws an error naming the
  * field. Pure: the workflow runs it first, before any activity.
  */
-import { addDays, daysBetweenInclusive, fromEpochDay, toEpochDay } from './dates';
+import { addDays, daysBetweenInclusive, fromEpochDay } from './dates';
 import { planChunks } from './plan';
 import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
 import { InputError } from './input-error';
-import { lakePrefixes, relativePath, UNSAFE_CHARACTERS, type LakePrefixes } from './lake-prefixes';
+import {
+  bool,
+  date,
+  location,
+  matching,
+  nonNegativeInt,
+  object,
+  oneOf,
+  optionalString,
+  positiveInt,
+  requiredString,
+} from './input-fields';
+import { lakePrefixes, relativePath, type LakePrefixes } from './lake-prefixes';
 import { parseSparkConf, WORKER_DECIDES } from './spark-conf';
 import {
   defaultFeatureGroup,
@@ -167,23 +179,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     input,
     options.now ?? Date.now(),
   );
-  const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
-  if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
-    throw new InputError('featureVersion', `"${featureVersion}" is not of the form ${FEATURE_VERSION_FORM}`);
-  }
-  if (!definedFeatureVersions().includes(featureVersion)) {
-    throw new InputError(
-      'featureVersion',
-      `"${featureVersion}" is not defined; defined versions: ${definedFeatureVersions().join(', ')}`,
-    );
-  }
-  const featureGroup = optionalString(input, 'featureGroup') ?? defaultFeatureGroup(featureVersion);
-  if (!/^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/.test(featureGroup)) {
-    throw new InputError(
-      'featureGroup',
-      `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`,
-    );
-  }
+  const { featureVersion, featureGroup } = featureOf(input);
   const chunkSizeDays = positiveInt(input, 'chunkSizeDays', 1);
   return {
     bucket,
@@ -215,6 +211,28 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
   };
 }
 
+/** The feature version (one defined in definitions.json) and its group (by default the version's). */
+function featureOf(input: Record<string, unknown>): Pick<BackfillRequest, 'featureVersion' | 'featureGroup'> {
+  const featureVersion = optionalString(input, 'featureVersion') ?? 'v1';
+  if (!FEATURE_VERSION_PATTERN.test(featureVersion)) {
+    throw new InputError('featureVersion', `"${featureVersion}" is not of the form ${FEATURE_VERSION_FORM}`);
+  }
+  if (!definedFeatureVersions().includes(featureVersion)) {
+    throw new InputError(
+      'featureVersion',
+      `"${featureVersion}" is not defined; defined versions: ${definedFeatureVersions().join(', ')}`,
+    );
+  }
+  const featureGroup = optionalString(input, 'featureGroup') ?? defaultFeatureGroup(featureVersion);
+  if (!/^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$/.test(featureGroup)) {
+    throw new InputError(
+      'featureGroup',
+      `"${featureGroup}" is not a valid feature group name (letters, digits, - and _, at most 64)`,
+    );
+  }
+  return { featureVersion, featureGroup };
+}
+
 /** The longest online horizon accepted: beyond ten years every day is "recent" anyway; use 0. */
 export const MAX_ONLINE_HORIZON_DAYS = 3650;
 
@@ -244,14 +262,6 @@ function publicationChoices(
   if (stores === 'online' && publisher === 'spark')
     throw new InputError('publishWith', 'spark publishes to the offline store only; targetStores online needs the API');
   return out;
-}
-
-function oneOf<T extends string>(o: Record<string, unknown>, field: string, values: readonly T[]): T | undefined {
-  const v = o[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || !values.includes(v as T))
-    throw new InputError(field, `must be one of ${values.join(', ')}, got ${JSON.stringify(v)}`);
-  return v as T;
 }
 
 /**
@@ -292,41 +302,6 @@ function dateRangeOf(input: Record<string, unknown>, now: number) {
   return { startDate, endDate, allowedLatenessDays, allowIncompleteDays };
 }
 
-function requiredString(o: Record<string, unknown>, field: string, path = field): string {
-  const v = o[field];
-  if (typeof v !== 'string' || v.trim() === '') throw new InputError(path, 'required, a non-empty string');
-  return v;
-}
-
-function optionalString(o: Record<string, unknown>, field: string): string | undefined {
-  const v = o[field];
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'string' || v.trim() === '') throw new InputError(field, 'must be a non-empty string');
-  return v;
-}
-
-function matching(o: Record<string, unknown>, field: string, pattern: RegExp, what: string): string | undefined {
-  const v = optionalString(o, field);
-  if (v !== undefined && !pattern.test(v)) throw new InputError(field, `${JSON.stringify(v)} is not ${what}`);
-  return v;
-}
-
-/**
- * A lake or code location: an S3 bucket name, an s3:// or file:// URI, or a directory path. No
- * whitespace or control characters, no leading "-" (it would read as an option), no "," (Spark
- * reads --py-files and spark.jars as comma-separated lists).
- */
-function location(v: string, field: string): string {
-  if (UNSAFE_CHARACTERS.test(v))
-    throw new InputError(field, `${JSON.stringify(v)} contains whitespace or control characters`);
-  if (v.startsWith('-')) throw new InputError(field, `${JSON.stringify(v)} starts with "-"`);
-  if (v.includes(',')) throw new InputError(field, `${JSON.stringify(v)} contains ","`);
-  if (v.includes('://') && !/^(s3:\/\/[^/]|file:\/\/\/)/.test(v)) {
-    throw new InputError(field, `${JSON.stringify(v)}: only s3://BUCKET and file:///PATH URIs are accepted`);
-  }
-  return v;
-}
-
 function jobCodeKey(o: Record<string, unknown>): string | undefined {
   const v = optionalString(o, 'jobCodeKey');
   if (v === undefined) return undefined;
@@ -339,46 +314,11 @@ function jobCodeKey(o: Record<string, unknown>): string | undefined {
   return v;
 }
 
-function date(o: Record<string, unknown>, field: string): string {
-  const v = o[field];
-  if (typeof v !== 'string') throw new InputError(field, 'required, a date in YYYY-MM-DD form');
-  if (toEpochDay(v) === undefined) throw new InputError(field, `"${v}" is not a date in YYYY-MM-DD form`);
-  return v;
-}
-
-function positiveInt(o: Record<string, unknown>, field: string, fallback: number): number {
-  const v = o[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) {
-    throw new InputError(field, `must be a whole number of at least 1, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
 function concurrency(o: Record<string, unknown>): number {
   const v = positiveInt(o, 'maxConcurrentChunks', DEFAULT_MAX_CONCURRENT_CHUNKS);
   if (v > MAX_CONCURRENT_CHUNKS_LIMIT)
     throw new InputError('maxConcurrentChunks', `must be at most ${MAX_CONCURRENT_CHUNKS_LIMIT}, got ${v}`);
   return v;
-}
-
-function nonNegativeInt(o: Record<string, unknown>, field: string, fallback: number): number {
-  const v = o[field] ?? fallback;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
-    throw new InputError(field, `must be a whole number of at least 0, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-
-function bool(o: Record<string, unknown>, field: string): boolean {
-  const v = o[field] ?? false;
-  if (typeof v !== 'boolean') throw new InputError(field, `must be true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-function object(v: unknown, field: string): Record<string, unknown> | undefined {
-  if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'object' || Array.isArray(v)) throw new InputError(field, 'must be an object');
-  return v as Record<string, unknown>;
 }
 
 function emr(v: unknown): BackfillRequest['emr'] {

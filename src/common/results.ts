@@ -1,7 +1,6 @@
 /** What activities return and the workflow reports. Plain JSON: it travels through Temporal. */
 import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
 import type { BadBronzeFile } from './bad-input';
-import type { ChunkRollup } from './chunk-book';
 import type { ChunkSpec } from './plan';
 
 /** The manifest the Spark job writes per chunk (field names as the job writes them). */
@@ -127,7 +126,7 @@ export interface ChunkResult {
   validation?: ValidationResult;
   /** Which step failed and why, when status is failed. */
   error?: { step: string; message: string };
-  /** Set when the chunk was split into days after a data failure (src/workflows/bisect.ts). */
+  /** Set when the chunk was split into days after a data failure (src/workflows/chunk/bisect.ts). */
   bisect?: { cause: string; days: DayOutcome[] };
 }
 
@@ -284,6 +283,27 @@ export interface BackfillTotals {
   recordsIngested: number;
   failedRecords: number;
   possibleDuplicates: number;
+}
+
+/** Days, the first few listed (chunk-book.ts: DAYS_LISTED_LIMIT) and the rest counted. */
+export interface DayList {
+  days: string[];
+  more: number;
+}
+
+/** Sums over chunks whose summaries were folded (succeeded chunks of a large backfill). */
+export interface ChunkRollup {
+  rowsWritten: number;
+  recordsIngested: number;
+  failedRecords: number;
+  possibleDuplicates: number;
+  quarantinedRows: number;
+  duplicatesRemoved: number;
+  validationPassed: number;
+  validationFailed: number;
+  skippedPartitions: DayList;
+  coverageGaps: DayList;
+  foreignDates: DayList;
 }
 
 export interface BackfillReport {

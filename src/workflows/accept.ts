@@ -5,20 +5,13 @@
 import { ActivityFailure, ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import { validateChunkInput, type CheckedChunkInput } from '../common/chunk-input';
 import { FAILURE } from '../common/failures';
-import { InputError, type BackfillRequest } from '../common/input';
+import type { BackfillRequest } from '../common/input';
+import { refusingBadInput } from '../common/input-error';
 import { allowedByDefault } from '../common/spark-conf';
 
 /** The chunk workflow's input as checked, or the workflow fails (non-retryable InvalidInput) naming the field. */
 export function acceptChunkInput(input: unknown): CheckedChunkInput {
-  try {
-    return validateChunkInput(input, Date.now());
-  } catch (err) {
-    if (err instanceof InputError)
-      throw ApplicationFailure.nonRetryable(`chunk workflow: ${err.message}`, FAILURE.invalidInput, {
-        field: err.field,
-      });
-    throw err;
-  }
+  return refusingBadInput(() => validateChunkInput(input, Date.now()), 'chunk workflow');
 }
 
 /**

@@ -17,7 +17,8 @@ import {
   createAwsClientsFromEnv,
   type AwsBackends,
 } from '../../src/activities/aws';
-import { GlueCrawlerCatalog, GluePartitionCatalog } from '../../src/activities/aws/glue';
+import { GluePartitionCatalog } from '../../src/activities/aws/glue';
+import { GlueCrawlerCatalog } from '../../src/activities/aws/glue-crawler';
 import { DEFAULT_CODE_PREFIX, uploadJobCode } from '../../src/activities/aws/job-code';
 import { packageJob } from '../../src/client/commands/deploy-job';
 import { createActivities } from '../../src/activities';

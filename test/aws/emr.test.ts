@@ -14,7 +14,7 @@ import {
   type EmrJobHandle,
 } from '../../src/activities/aws/emr';
 import type { SparkJobSpec } from '../../src/activities/backends';
-import { sparkJobArgs } from '../../src/activities/spark-args';
+import { sparkJobArgs } from '../../src/activities/spark/args';
 import { EmrDouble } from './emr-double';
 import { motoClients, startMoto, type Moto } from './moto';
 import { awsRequest, firstChunk, rejectsFinal, rejectsRetryable } from './support';

@@ -7,8 +7,10 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import * as assert from 'node:assert/strict';
 import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
 import { ThrottledError, type FeatureStore, type IngestOptions, type RecordEntry } from '../../src/activities/backends';
-import { AimdLimiter, DEFAULT_INGEST_OPTIONS, ingestChunk, type IngestProgress } from '../../src/activities/ingest';
-import { deadLetterUri, publicationUri, type Publication } from '../../src/activities/ledger';
+import { AimdLimiter } from '../../src/activities/ingest/aimd';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../../src/activities/ingest/chunk';
+import type { IngestProgress } from '../../src/activities/ingest/context';
+import { deadLetterUri, publicationUri, type Publication } from '../../src/activities/ledger/records';
 import { FeatureStoreDouble, type FeatureStoreDoubleOptions } from './feature-store-double';
 import { awsError } from './http-double';
 import { addGoldDay, MemoryLake } from './memory-lake';

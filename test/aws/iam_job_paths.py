@@ -1,5 +1,5 @@
 """The S3 paths the Spark job reads and writes for a given argument list, from the job's own path
-functions (card_features.job, .ledger, .offline_publish, .failures), for the IAM test
+functions (card_features.args, .plan, .manifest, .ledger, .offline_publish, .failures), for the IAM test
 (test/aws/iam-simulation.test.ts). Reads the job's argv as a JSON list on stdin; prints a JSON list of
 {"action": "read"|"write"|"delete"|"list", "uri": ..., "why": ...}.
 
@@ -13,13 +13,14 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "spark_jobs"))
 
-from card_features import failures, job, ledger, offline_publish, transform  # noqa: E402
+from card_features import args, failures, ledger, manifest, offline_publish, plan, transform  # noqa: E402
+from card_features.definitions import get_definition  # noqa: E402
 
 
 def job_paths(argv):
     error_path, rest = failures.split_error_path(argv)
-    cfg = job.parse_args(rest)
-    definition = job.get_definition(cfg.feature_version)
+    cfg = args.parse_args(rest)
+    definition = get_definition(cfg.feature_version)
     out = []
 
     def add(action, uri, why):
@@ -39,12 +40,12 @@ def job_paths(argv):
 
     days = [d.isoformat() for d in transform.date_range(cfg.start, cfg.end)]
     for d in transform.bronze_dates_to_read(cfg.start, cfg.end, definition.lookback_seconds, cfg.lateness_days):
-        part = job._partition(cfg.bronze_table, d.isoformat())
+        part = plan.day_partition(cfg.bronze_table, d.isoformat())
         add("list", part, "bronze partitions of the chunk, lookback and lateness")
         add("read", f"{part}/part-00000.json.gz", "bronze events")
     for d in days:
-        table_write(cfg.silver_table, job._partition(cfg.silver_table, d), "silver")
-        table_write(cfg.quarantine_table, job._partition(cfg.quarantine_table, d), "quarantine")
+        table_write(cfg.silver_table, plan.day_partition(cfg.silver_table, d), "silver")
+        table_write(cfg.quarantine_table, plan.day_partition(cfg.quarantine_table, d), "quarantine")
         run_dir = ledger.run_location(cfg.gold_table, cfg.feature_version, d, cfg.run_id)
         table_write(cfg.gold_table, run_dir, "gold of this run")
         add("read", f"{ledger.flat_location(cfg.gold_table, cfg.feature_version, d)}/part-00000.snappy.parquet",
@@ -52,8 +53,7 @@ def job_paths(argv):
         commit = ledger.commit_path(cfg.ledger_root, cfg.feature_version, d)
         add("read", commit, "gold commit record")
         add("write", commit, "gold commit record")
-    manifest = cfg.manifest_path or job.manifest_path(cfg, cfg.start, cfg.end)
-    add("write", manifest, "manifest")
+    add("write", cfg.manifest_path or manifest.manifest_path(cfg, cfg.start, cfg.end), "manifest")
     if error_path:
         add("read", error_path, "an earlier attempt's error record")
         add("delete", error_path, "an earlier attempt's error record")

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { LedgerConflictError, type Lake, type LakeObject, type WriteCondition } from '../../src/activities/backends';
-import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger';
+import { goldCommitUri, type GoldCommit } from '../../src/activities/ledger/records';
 import { goldPartition } from '../../src/activities/lake-paths';
 import type { BackfillRequest } from '../../src/common/input';
 

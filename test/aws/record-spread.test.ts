@@ -6,7 +6,8 @@
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import * as assert from 'node:assert/strict';
 import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
-import { DEFAULT_INGEST_OPTIONS, ingestChunk, interleaveRecordIds } from '../../src/activities/ingest';
+import { DEFAULT_INGEST_OPTIONS, ingestChunk } from '../../src/activities/ingest/chunk';
+import { interleaveRecordIds } from '../../src/activities/ingest/send';
 import { planPublication } from '../../src/common/publication-plan';
 import { FeatureStoreDouble } from './feature-store-double';
 import { addGoldDay, MemoryLake } from './memory-lake';

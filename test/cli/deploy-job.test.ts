@@ -83,6 +83,7 @@ describe('cli: backfill deploy-job (moto S3), preflight of the job code, and job
     assert.ok(
       names.includes('card_features/__init__.py') &&
         names.includes('card_features/definitions.json') &&
+        names.includes('card_features/contract.json') &&
         names.includes('card_features/job.py'),
       names.join(),
     );

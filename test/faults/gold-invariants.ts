@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { GoldCommit } from '../../src/activities/ledger';
+import type { GoldCommit } from '../../src/activities/ledger/records';
 import { fileUriToPath } from '../../src/activities/lake-paths';
 import { LocalLake } from '../../src/activities/local/lake';
 import type { CatalogFile } from '../../src/activities/local/catalog';

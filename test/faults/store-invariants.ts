@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Publication } from '../../src/activities/ledger';
+import type { Publication } from '../../src/activities/ledger/records';
 import { localFeatureStoreFile, LocalFeatureStore, offlineStoreDir } from '../../src/activities/local/feature-store';
 import { readParquetRows } from '../../src/activities/parquet';
 import type { BackfillReport } from '../../src/common/results';

@@ -2,7 +2,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { BackfillActivities } from '../../src/activities';
 import type { BackfillOutcome } from '../../src/activities/backends';
-import type { AcquireLeaseInput, LeaseActivities, ReleaseLeaseInput } from '../../src/activities/lease';
+import type { AcquireLeaseInput, LeaseActivities, ReleaseLeaseInput } from '../../src/activities/ledger';
 import { dateRange } from '../../src/common/dates';
 import type { BackfillRequest } from '../../src/common/input';
 import type { ChunkSpec } from '../../src/common/plan';

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalLake } from '../../src/activities/local/lake';
 import { LocalFeatureStore, localFeatureStoreFile } from '../../src/activities/local/feature-store';
-import { readDayState } from '../../src/activities/ledger';
+import { readDayState } from '../../src/activities/ledger/records';
 import { DEFAULT_PREFIXES, type BackfillRequest } from '../../src/common/input';
 import { ROOT, VENV_BIN } from './temporal';
 

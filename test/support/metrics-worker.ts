@@ -1,29 +1,24 @@
 /**
- * A worker process with fake activities and the runtime of src/runtime.ts (as src/worker.ts), for
- * test/metrics.test.ts: the runtime (and its Prometheus exporter) is per process, and mocha's
- * process already has one. Settings from the environment: TEMPORAL_ADDRESS, TASK_QUEUE,
- * BACKFILL_METRICS_PORT, FAKE_OPTIONS (JSON of FakeOptions). Prints "ready" once polling.
+ * A worker process with fake activities, built as src/worker.ts builds every worker (its runtime,
+ * metrics and JSON logs), for test/metrics.test.ts: the runtime (and its Prometheus exporter) is per
+ * process, and mocha's process already has one. Settings from the environment: TEMPORAL_ADDRESS,
+ * TASK_QUEUE, BACKFILL_METRICS_PORT, FAKE_OPTIONS (JSON of FakeOptions). Prints "ready" once polling.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { installWorkerRuntime } from '../../src/runtime';
+import { createBackfillWorker } from '../../src/worker';
 import { fakeActivities } from './fake-activities';
-import { WORKFLOWS_PATH } from './temporal';
 
 async function main(): Promise<void> {
-  if (!installWorkerRuntime()) throw new Error('BACKFILL_METRICS_PORT is not set');
-  const connection = await NativeConnection.connect({ address: process.env.TEMPORAL_ADDRESS });
   const fake = fakeActivities(JSON.parse(process.env.FAKE_OPTIONS ?? '{}'));
-  const worker = await Worker.create({
-    connection,
+  const built = await createBackfillWorker({
     taskQueue: process.env.TASK_QUEUE!,
-    workflowsPath: WORKFLOWS_PATH,
-    activities: fake.activities,
+    activities: { fake: fake.activities },
   });
-  await worker.runUntil(async () => {
+  if (!built.metrics) throw new Error('BACKFILL_METRICS_PORT is not set');
+  await built.worker.runUntil(async () => {
     console.log('ready');
     await new Promise<void>((resolve) => process.once('SIGTERM', resolve));
   });
-  await connection.close();
+  await built.close();
 }
 
 main().catch((err) => {

@@ -1,10 +1,7 @@
-/** A test worker with the real activities over given backends, as src/worker.ts registers them. */
+/** A test worker with the real activities over given backends, built as src/worker.ts builds every worker. */
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker } from '@temporalio/worker';
-import { createActivities } from '../../src/activities';
 import type { Backends } from '../../src/activities/backends';
-import { createLeaseActivities } from '../../src/activities/lease';
-import { WORKFLOWS_PATH } from './temporal';
+import { createBackfillWorker } from '../../src/worker';
 
 export interface RunningWorker {
   /** Shuts the worker down and waits until it has stopped. */
@@ -16,15 +13,10 @@ export async function startBackfillWorker(
   taskQueue: string,
   backends: Backends,
 ): Promise<RunningWorker> {
-  const worker = await Worker.create({
-    connection: env.nativeConnection,
+  const { worker } = await createBackfillWorker({
     taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
-    // The overlap lease activities talk to Temporal through the test server's client.
-    activities: {
-      ...createActivities(backends),
-      ...createLeaseActivities({ client: env.client, spark: backends.spark }),
-    },
+    activities: { backends },
+    connection: { connection: env.nativeConnection, namespace: env.namespace ?? 'default' },
   });
   const running = worker.run();
   return {

@@ -9,18 +9,20 @@ import {
   GetJobRunCommand,
   StartJobRunCommand,
   type JobRun,
+  type StartJobRunCommandInput,
 } from '@aws-sdk/client-emr-serverless';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
-import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
-import { hasEnded } from '../follow-job';
+import type { CancelWait, JobHandle, JobStatus, SizeTier, SparkJobSpec, SparkRunner } from '../backends';
+import { hasEnded } from '../spark/follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { connectorJarUri, DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
 import { enforceWorkerRules } from '../worker-rules';
+import { SPARK_SIZES } from './spark-sizes';
 import { findActiveRun, ledgerRunIdOf, listActiveRuns, RUN_ID_TAG, type ActiveRunsOf } from './emr-runs';
 
 const EMR_BACKEND = 'emr-serverless';
@@ -58,36 +60,8 @@ export const DEFAULT_EMR_POLL_MS = 15_000;
 const DEFAULT_CANCEL_WAIT_MS = 10 * 60_000;
 const DEFAULT_CANCEL_POLL_MS = 5000;
 
-/** Spark settings by chunk length, from the tuning table of the guide this project replaces. */
-export const SPARK_SIZES = {
-  small: {
-    'spark.executor.cores': '2',
-    'spark.executor.memory': '8g',
-    'spark.driver.cores': '2',
-    'spark.driver.memory': '8g',
-    'spark.executor.instances': '2',
-    'spark.sql.shuffle.partitions': '50',
-  },
-  medium: {
-    'spark.executor.cores': '2',
-    'spark.executor.memory': '8g',
-    'spark.driver.cores': '2',
-    'spark.driver.memory': '8g',
-    'spark.executor.instances': '4',
-    'spark.sql.shuffle.partitions': '100',
-  },
-  large: {
-    'spark.executor.cores': '4',
-    'spark.executor.memory': '16g',
-    'spark.driver.cores': '4',
-    'spark.driver.memory': '16g',
-    'spark.executor.instances': '8',
-    'spark.sql.shuffle.partitions': '200',
-  },
-} as const;
-
 /** Under a week: small; one to four weeks (up to 30 days): medium; longer: large. */
-export function sparkSize(chunk: ChunkSpec): keyof typeof SPARK_SIZES {
+export function sparkSize(chunk: ChunkSpec): SizeTier {
   if (chunk.days < 7) return 'small';
   if (chunk.days <= 30) return 'medium';
   return 'large';
@@ -135,6 +109,9 @@ function jobRunName(runName: string): string {
   return runName.replace(/[^A-Za-z0-9._\-/=]+/g, '_').slice(0, 256);
 }
 
+/** StartJobRun's input, all but the client token (one per generation). */
+type StartInput = Omit<StartJobRunCommandInput, 'clientToken'> & { applicationId: string; name: string };
+
 /** Runs of one run name that failed before a new one is tried: well above the activity's retries. */
 const MAX_GENERATIONS = 20;
 
@@ -150,57 +127,70 @@ export class EmrServerlessRunner implements SparkRunner {
   ) {}
 
   async submit(spec: SparkJobSpec): Promise<EmrJobHandle> {
-    const { request, chunk } = spec;
+    const { request } = spec;
     if (!request.emr)
       throw ApplicationFailure.nonRetryable('emr.appId: required for the AWS backend', FAILURE.invalidInput);
     if (!request.codeBucket)
       throw ApplicationFailure.nonRetryable('codeBucket: required for the AWS backend', FAILURE.invalidInput);
-    const applicationId = request.emr.appId;
-    const jobCodeKey = await this.jobCodeKey(request, request.codeBucket);
-    const code = jobCodeUris(request.codeBucket, jobCodeKey);
-    const jars = connectorJars(spec.args, request.codeBucket, jobCodeKey);
-    const conf = sparkConfFor(chunk, request.sparkConf);
+    const start = await this.startInput(spec, request.codeBucket);
     // The worker's rules whatever the activity was handed (job role, sparkConf, prefixes).
     enforceWorkerRules(request);
     // A run of this chunk and backfill run still going (started by an earlier chunk workflow run): follow it.
     const runId = ledgerRunIdOf(spec.args);
     const going = runId
-      ? await findActiveRun(this.client, { applicationId, name: jobRunName(spec.runName), runId })
+      ? await findActiveRun(this.client, { applicationId: start.applicationId, name: start.name, runId })
       : undefined;
     if (going) {
-      const run = await this.getJobRun(applicationId, going);
-      return { backend: EMR_BACKEND, id: going, applicationId, logLocation: logLocation(run) };
+      const run = await this.getJobRun(start.applicationId, going);
+      return { backend: EMR_BACKEND, id: going, applicationId: start.applicationId, logLocation: logLocation(run) };
     }
+    return this.startNewRun(spec, start);
+  }
+
+  /** StartJobRun's input but the client token: the job code, the chunk's Spark settings, its tags. */
+  private async startInput(spec: SparkJobSpec, codeBucket: string): Promise<StartInput> {
+    const { request, chunk } = spec;
+    const jobCodeKey = await this.jobCodeKey(request, codeBucket);
+    const code = jobCodeUris(codeBucket, jobCodeKey);
+    const jars = connectorJars(spec.args, codeBucket, jobCodeKey);
+    const conf = sparkConfFor(chunk, request.sparkConf);
+    const runId = ledgerRunIdOf(spec.args);
+    return {
+      applicationId: request.emr!.appId,
+      executionRoleArn: request.emr!.jobRole,
+      name: jobRunName(spec.runName),
+      jobDriver: {
+        sparkSubmit: {
+          entryPoint: code.entryPoint,
+          entryPointArguments: spec.args,
+          sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, conf, jars),
+        },
+      },
+      configurationOverrides: this.options.logUri
+        ? { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.options.logUri } } }
+        : undefined,
+      executionTimeoutMinutes: this.options.executionTimeoutMinutes,
+      tags: {
+        'backfill:chunk': chunk.id,
+        'backfill:feature-version': request.featureVersion,
+        ...(runId ? { [RUN_ID_TAG]: runId } : {}),
+      },
+    };
+  }
+
+  /**
+   * Generation 0 is the normal case. A token whose run already failed (or was cancelled) cannot
+   * start a new run, so a retry after a failure moves on to the next generation's token.
+   */
+  private async startNewRun(spec: SparkJobSpec, start: StartInput): Promise<EmrJobHandle> {
+    const { applicationId } = start;
     const scope = tokenScope(spec.runName);
-    // Generation 0 is the normal case. A token whose run already failed (or was cancelled) cannot
-    // start a new run, so a retry after a failure moves on to the next generation's token.
     for (let generation = 0; generation < MAX_GENERATIONS; generation++) {
-      const what = `EMR StartJobRun on application ${applicationId} for chunk ${chunk.id}`;
+      const what = `EMR StartJobRun on application ${applicationId} for chunk ${spec.chunk.id}`;
       let jobRunId: string;
       try {
         const out = await this.client.send(
-          new StartJobRunCommand({
-            applicationId,
-            clientToken: clientToken(scope, generation),
-            executionRoleArn: request.emr.jobRole,
-            name: jobRunName(spec.runName),
-            jobDriver: {
-              sparkSubmit: {
-                entryPoint: code.entryPoint,
-                entryPointArguments: spec.args,
-                sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, conf, jars),
-              },
-            },
-            configurationOverrides: this.options.logUri
-              ? { monitoringConfiguration: { s3MonitoringConfiguration: { logUri: this.options.logUri } } }
-              : undefined,
-            executionTimeoutMinutes: this.options.executionTimeoutMinutes,
-            tags: {
-              'backfill:chunk': chunk.id,
-              'backfill:feature-version': request.featureVersion,
-              ...(runId ? { [RUN_ID_TAG]: runId } : {}),
-            },
-          }),
+          new StartJobRunCommand({ ...start, clientToken: clientToken(scope, generation) }),
         );
         if (!out.jobRunId) throw new Error(`${what} returned no jobRunId`);
         jobRunId = out.jobRunId;
@@ -212,7 +202,7 @@ export class EmrServerlessRunner implements SparkRunner {
       return { backend: EMR_BACKEND, id: jobRunId, applicationId, logLocation: logLocation(run) };
     }
     throw ApplicationFailure.nonRetryable(
-      `chunk ${chunk.id}: ${MAX_GENERATIONS} EMR runs named ${spec.runName} already failed; start a new backfill after fixing the cause`,
+      `chunk ${spec.chunk.id}: ${MAX_GENERATIONS} EMR runs named ${spec.runName} already failed; start a new backfill after fixing the cause`,
       FAILURE.sparkJobFailed,
     );
   }

@@ -96,14 +96,17 @@ export class SageMakerFeatureStore implements FeatureStore {
       throw classifyFeatureStoreError(err, 'BatchWriteRecord', entries[0].FeatureGroupName);
     }
     const match = entryMatcher(entries);
-    return {
-      errors: (out.Errors ?? []).map((e) => ({
-        index: match(e.Entry, 'Errors'),
-        code: e.ErrorCode ?? 'UnknownError',
-        message: e.ErrorMessage ?? '',
-      })),
+    const outcome: BatchWriteOutcome = {
+      errors: [],
       unprocessed: (out.UnprocessedEntries ?? []).map((e) => match(e, 'UnprocessedEntries')),
     };
+    for (const e of out.Errors ?? []) {
+      const index = match(e.Entry, 'Errors');
+      // An entry throttled or hit by a server fault succeeds when sent again: the caller resends unprocessed ones.
+      if (RETRYABLE_ENTRY_CODES.has(e.ErrorCode ?? '')) outcome.unprocessed.push(index);
+      else outcome.errors.push({ index, code: e.ErrorCode ?? 'UnknownError', message: e.ErrorMessage ?? '' });
+    }
+    return outcome;
   }
 
   /** One PutRecord per entry, all at once; answers as BatchWriteRecord would. */
@@ -148,6 +151,9 @@ export class SageMakerFeatureStore implements FeatureStore {
     return outcome;
   }
 }
+
+/** Error codes of BatchWriteRecord entries that succeed when sent again. */
+const RETRYABLE_ENTRY_CODES = new Set(['ThrottlingException', 'InternalFailure', 'ServiceUnavailable', 'Throttling']);
 
 /** BatchWriteRecord is not available (unknown operation, or forbidden while PutRecord may not be). */
 function batchRefused(err: unknown): boolean {

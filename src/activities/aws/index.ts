@@ -12,18 +12,13 @@ import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-fe
 import type { Backends, IngestOptions } from '../backends';
 import type { MemoryLadder } from '../../common/memory-ladder';
 import { sparkMemoryLadder } from '../../config';
-import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, SPARK_SIZES, type EmrRunnerOptions } from './emr';
+import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrRunnerOptions } from './emr';
+import { SPARK_SIZES } from './spark-sizes';
 import { connectorJarDeployed, latestJobCodeKey, resolveJobCode } from './job-code';
 import type { BackfillRequest } from '../../common/input';
 import { SageMakerFeatureStore, type WriteMode } from './feature-store';
-import {
-  DEFAULT_GOLD_TABLE,
-  GlueCrawlerCatalog,
-  GluePartitionCatalog,
-  type CatalogMode,
-  type CrawlerCatalogOptions,
-  type GlueTableName,
-} from './glue';
+import { DEFAULT_GOLD_TABLE, GluePartitionCatalog, type CatalogMode, type GlueTableName } from './glue';
+import { GlueCrawlerCatalog, type CrawlerCatalogOptions } from './glue-crawler';
 import { CloudWatchOutcomeRecorder } from './cloudwatch';
 import { awsPreflight, awsPublicationFacts } from './preflight';
 import { S3Lake } from './s3-lake';
@@ -96,7 +91,7 @@ export function createAwsBackends(clients: AwsClients, options: AwsBackendOption
     codeRevision: options.codeRevision,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_EMR_POLL_MS,
     ingestOptions: defined(options.ingestOptions ?? {}),
-    // The original guide's tuning table, picked per chunk by bronze bytes (sizing.ts).
+    // The original guide's tuning table, picked per chunk by bronze bytes (spark/sizing.ts).
     sparkSizes: SPARK_SIZES,
     memoryLadder: 'memoryLadder' in options ? options.memoryLadder : sparkMemoryLadder('aws', {}),
     preflight: async (request) => {

@@ -4,9 +4,10 @@
  * a record changed by anyone else stops the attempt with LedgerConflict instead of being overwritten.
  */
 import type { BackfillRequest } from '../../common/input';
+import { newPublicationRecord } from '../../common/lake-contract';
 import { dayTargets, targetStoreNames, type TargetStoresChoice } from '../../common/publication-plan';
 import type { Lake } from '../backends';
-import { writePublication, type DayState, type GoldCommit, type Publication } from '../ledger';
+import { writePublication, type DayState, type GoldCommit, type Publication } from '../ledger/records';
 
 export interface DayPublicationInit {
   commit: GoldCommit;
@@ -89,33 +90,31 @@ export class DayPublication {
   }
 }
 
-/** A new API publication record of the commit's gold, nothing acknowledged yet. */
+/**
+ * A new API publication record of the commit's gold, nothing acknowledged yet: the contract's record
+ * (spark_jobs/card_features/contract.json, built as the job builds its own), led by the API's fields.
+ */
 export function newPublication(
   request: BackfillRequest,
   { commit, batchSize, runId }: { commit: GoldCommit; batchSize: number; runId?: string },
 ): Publication {
-  return {
-    published_with: 'api',
-    record_order: 'interleaved',
-    target_stores: targetStoreNames(dayTargets(request.publication, commit.dt)),
-    dt: commit.dt,
+  const targetStores = targetStoreNames(dayTargets(request.publication, commit.dt));
+  const record = newPublicationRecord(commit, {
     feature_group: request.featureGroup,
     feature_version: request.featureVersion,
     published_by: runId,
-    gold_run_id: commit.run_id,
-    gold_files: commit.files,
-    records: commit.rows,
+    published_with: 'api',
+    target_stores: targetStores,
     batch_size: batchSize,
-    acked_prefix: 0,
-    acked_ahead: [],
-    records_written: 0,
-    records_failed: 0,
-    status: 'in_progress',
-    sending: false,
-    possible_duplicates: 0,
-    attempts: 1,
+  });
+  // These three first, as records have always been written; the spread keeps their place.
+  return {
+    published_with: 'api',
+    record_order: 'interleaved',
+    target_stores: targetStores,
+    ...record,
     updated_at: '',
-  };
+  } as Publication;
 }
 
 /**

@@ -8,7 +8,7 @@ import type { CatalogResult } from '../../common/results';
 import { LedgerConflictError, type Catalog, type Lake } from '../backends';
 import { dateRange } from '../../common/dates';
 import { lakeRoot } from '../lake-paths';
-import { currentLocation, readDayState } from '../ledger';
+import { currentLocation, readDayState } from '../ledger/records';
 
 export interface CatalogPartition {
   feature_version: string;

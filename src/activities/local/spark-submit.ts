@@ -13,11 +13,11 @@ import type {
   CancelWait,
   JobHandle,
   JobStatus,
+  SizingTable,
   SparkJobSpec,
   SparkRunner,
 } from '../backends';
 import { isSameProcess, processStartTime, RunRecords, type ProcessIdentity } from './processes';
-import type { SizingTable } from '../sizing';
 
 export interface LocalSparkOptions {
   /** The spark-submit executable (the venv's, from pyspark). */
@@ -58,7 +58,7 @@ const LOCAL_DEFAULT_CONF: Record<string, string> = {
 };
 
 /**
- * Local settings by sizing tier (sizing.ts): one machine, so only the one JVM's memory and the
+ * Local settings by sizing tier (spark/sizing.ts): one machine, so only the one JVM's memory and the
  * shuffle partitions grow with the bronze a chunk reads.
  */
 export const LOCAL_SPARK_SIZES: SizingTable = {

@@ -10,8 +10,8 @@ import { DEFAULT_EMR_POLL_MS, EmrServerlessRunner, type EmrJobHandle } from '../
 import { S3Lake } from '../../activities/aws/s3-lake';
 import type { JobStatus } from '../../activities/backends';
 import { lakeRoot, manifestUri } from '../../activities/lake-paths';
-import { followJob } from '../../activities/follow-job';
-import { sparkJobArgs } from '../../activities/spark-args';
+import { followJob } from '../../activities/spark/follow-job';
+import { sparkJobArgs } from '../../activities/spark/args';
 import { daysBetweenInclusive } from '../../common/dates';
 import type { BackfillRequest } from '../../common/input';
 import { planChunks, type ChunkSpec } from '../../common/plan';
@@ -24,6 +24,8 @@ import type { RunOptions } from '../run-args';
 import { UsageError } from '../usage';
 import { FAILURE } from '../../common/failures';
 
+type AwsClients = Pick<ReturnType<typeof createAwsClientsFromEnv>, 'emr' | 's3'>;
+
 export async function directEmr(request: BackfillRequest, opts: RunOptions, io: Io, deps: CliDeps): Promise<number> {
   if (!lakeRoot(request.bucket).startsWith('s3://')) {
     throw new UsageError(
@@ -31,47 +33,10 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
     );
   }
   if (request.glue) io.err('notice: --glue-crawler is not used with --direct-emr: the catalog is not refreshed.');
-  let clients: {
-    emr: ReturnType<typeof createAwsClientsFromEnv>['emr'];
-    s3: ReturnType<typeof createAwsClientsFromEnv>['s3'];
-  };
-  let emrOptions;
-  try {
-    clients = deps.awsClients ? deps.awsClients() : createAwsClientsFromEnv();
-    emrOptions = awsBackendOptionsFromEnv().emr;
-  } catch (err) {
-    throw new UsageError(`AWS settings: ${(err as Error).message}`);
-  }
   const pollMs = deps.pollMs ?? DEFAULT_EMR_POLL_MS;
-  // Someone is watching a Ctrl-C'd run stop: poll it at least every 2 s.
-  const runner = new EmrServerlessRunner(
-    clients.emr,
-    { ...emrOptions, cancelPollMs: Math.min(pollMs, 2000) },
-    clients.s3,
-  );
-  const range: ChunkSpec = {
-    index: 0,
-    id: `${request.startDate}_${request.endDate}`,
-    startDate: request.startDate,
-    endDate: request.endDate,
-    days: daysBetweenInclusive(request.startDate, request.endDate),
-  };
+  const { clients, runner } = emrRunner(deps, pollMs);
   const subChunks = planChunks(request.startDate, request.endDate, request.chunkSizeDays);
-  const args = sparkJobArgs({
-    request,
-    chunk: range,
-    codeRevision: process.env.BACKFILL_CODE_REVISION ?? '',
-    subChunkDays: request.chunkSizeDays,
-  });
-  // A new name (and so a new EMR client token) per invocation: running the command again runs the job again.
-  const runName = `${backfillWorkflowId(request)}/direct-emr-${new Date().toISOString().replace(/[:.]/g, '')}`;
-
-  let handle: EmrJobHandle;
-  try {
-    handle = await runner.submit({ request, chunk: range, args, runName });
-  } catch (err) {
-    throw awsUsage(err, request);
-  }
+  const handle = await submitRange(runner, request);
   io.err(
     `EMR job run ${handle.id} submitted on application ${handle.applicationId} for ${request.startDate} .. ${request.endDate} (${subChunks.length} sub-chunk(s) of ${request.chunkSizeDays} day(s))`,
   );
@@ -88,18 +53,59 @@ export async function directEmr(request: BackfillRequest, opts: RunOptions, io: 
     return EXIT.failed;
   }
   const manifests = await readManifests(new S3Lake(clients.s3), request, subChunks);
-  if (opts.json) {
-    io.out(
-      JSON.stringify(
-        { jobRunId: handle.id, applicationId: handle.applicationId, state: status.state, manifests },
-        null,
-        2,
-      ),
-    );
-  } else {
-    io.out(formatDirectReport(handle, request, subChunks, manifests));
-  }
+  io.out(
+    opts.json
+      ? JSON.stringify(
+          { jobRunId: handle.id, applicationId: handle.applicationId, state: status.state, manifests },
+          null,
+          2,
+        )
+      : formatDirectReport(handle, request, subChunks, manifests),
+  );
   return EXIT.ok;
+}
+
+/** The AWS clients and the EMR runner the workflow uses, from the environment; bad settings are usage errors. */
+function emrRunner(deps: CliDeps, pollMs: number): { clients: AwsClients; runner: EmrServerlessRunner } {
+  let clients: AwsClients;
+  let emrOptions;
+  try {
+    clients = deps.awsClients ? deps.awsClients() : createAwsClientsFromEnv();
+    emrOptions = awsBackendOptionsFromEnv().emr;
+  } catch (err) {
+    throw new UsageError(`AWS settings: ${(err as Error).message}`);
+  }
+  // Someone is watching a Ctrl-C'd run stop: poll it at least every 2 s.
+  const runner = new EmrServerlessRunner(
+    clients.emr,
+    { ...emrOptions, cancelPollMs: Math.min(pollMs, 2000) },
+    clients.s3,
+  );
+  return { clients, runner };
+}
+
+/** Submits one job run for the whole range; the job walks it in sub-chunks of --chunk-size-days. */
+async function submitRange(runner: EmrServerlessRunner, request: BackfillRequest): Promise<EmrJobHandle> {
+  const range: ChunkSpec = {
+    index: 0,
+    id: `${request.startDate}_${request.endDate}`,
+    startDate: request.startDate,
+    endDate: request.endDate,
+    days: daysBetweenInclusive(request.startDate, request.endDate),
+  };
+  const args = sparkJobArgs({
+    request,
+    chunk: range,
+    codeRevision: process.env.BACKFILL_CODE_REVISION ?? '',
+    subChunkDays: request.chunkSizeDays,
+  });
+  // A new name (and so a new EMR client token) per invocation: running the command again runs the job again.
+  const runName = `${backfillWorkflowId(request)}/direct-emr-${new Date().toISOString().replace(/[:.]/g, '')}`;
+  try {
+    return await runner.submit({ request, chunk: range, args, runName });
+  } catch (err) {
+    throw awsUsage(err, request);
+  }
 }
 
 /** Follows the run to its end, a line per state change; Ctrl-C cancels it and waits until it has stopped. */

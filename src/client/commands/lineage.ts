@@ -2,8 +2,8 @@
  * `backfill lineage`: what one gold day was built from, as its gold commit in the ledger records it
  * (code revision, fingerprint, bronze files read, job run, Spark settings). Reads the lake directly.
  */
-import { currentFingerprints } from '../../activities/fingerprint';
-import { goldCommitUri, type GoldCommit } from '../../activities/ledger';
+import { currentFingerprints } from '../../activities/ledger/fingerprint';
+import { goldCommitUri, type GoldCommit } from '../../activities/ledger/records';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { parseFlags, UsageError, wantsHelp } from '../usage';
 import { lakeOf, ledgerRequest } from './check';

@@ -3,7 +3,7 @@
  * starts the backfill for exactly those, as one-day chunks (onlyChunks), overwriting the ones that
  * have gold. The workflow needs nothing new: it runs the chunks it is given by its usual rules.
  */
-import { currentFingerprints } from '../../activities/fingerprint';
+import { currentFingerprints } from '../../activities/ledger/fingerprint';
 import type { BackfillInput, BackfillRequest } from '../../common/input';
 import type { CliDeps, Io } from '../io';
 import { formatChecks, lakeOf, staleDays } from './check';

@@ -19,7 +19,7 @@ import { TARGET_HELP } from '../target';
 import { exclusive, UsageError, wantsHelp } from '../usage';
 import { followToReport } from '../follow-report';
 import { validateRequest } from '../request';
-import { openTarget, reportOf, startInput } from './target-command';
+import { openTarget, reportOf, startInput, type Target } from './target-command';
 
 export const RETRY_FAILED_HELP = `Usage: backfill retry-failed <workflow-id> [--local | --aws] [--no-follow] [--json]
        backfill retry-failed --start-date YYYY-MM-DD --end-date YYYY-MM-DD [--feature-version VER] [--feature-group NAME] [options]
@@ -46,117 +46,141 @@ Options:
 Exit codes: 0 the retried chunks succeeded (or nothing to retry), 1 some failed again,
 2 bad usage (no such backfill, a dry run, or no report to take the failed chunks from).`;
 
+const RETRY_FLAGS = {
+  local: { type: 'boolean' },
+  aws: { type: 'boolean' },
+  follow: { type: 'boolean' },
+  'no-follow': { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+const NO_FOLLOW_LOCAL =
+  '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it';
+
+type RetryTarget = Target<Record<string, unknown>>;
+
+interface RetryOptions {
+  follow: boolean;
+  json: boolean;
+  taskQueue: string;
+}
+
 export async function retryFailedCommand(argv: string[], io: Io, deps: CliDeps): Promise<number> {
   if (wantsHelp(argv)) {
     io.out(RETRY_FAILED_HELP);
     return EXIT.ok;
   }
-  const t = await openTarget(
-    'retry-failed',
-    argv,
-    {
-      local: { type: 'boolean' },
-      aws: { type: 'boolean' },
-      follow: { type: 'boolean' },
-      'no-follow': { type: 'boolean' },
-      json: { type: 'boolean' },
-    },
-    (values) => {
-      exclusive(values, 'local', 'aws', 'pick one backend');
-      exclusive(values, 'follow', 'no-follow', 'pick one');
-      if (values.local && values['no-follow'])
-        throw new UsageError(
-          '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
-        );
-    },
-  );
+  const t = await openTarget('retry-failed', argv, RETRY_FLAGS, (values) => {
+    exclusive(values, 'local', 'aws', 'pick one backend');
+    exclusive(values, 'follow', 'no-follow', 'pick one');
+    if (values.local && values['no-follow']) throw new UsageError(NO_FOLLOW_LOCAL);
+  });
   try {
-    const follow = !t.values['no-follow'];
-    const json = Boolean(t.values.json);
-    const taskQueue = t.description.taskQueue;
-    const state = t.description.status.name;
-
-    if (state === 'RUNNING') {
-      const ids = await withWorker(t.temporal, 30_000, 'retryFailed update', taskQueue, () =>
-        t.handle.executeUpdate(retryFailedUpdate),
-      ).catch((err: unknown) => (isLateRetry(err) ? undefined : Promise.reject(err)));
-      if (ids === undefined) {
-        // Past its chunks: once it has ended, its failed chunks are run again as for any ended backfill.
-        io.err(
-          `${t.workflowId} has finished its chunks and is ending; waiting for its end to run the failed chunks again`,
-        );
-        await t.handle.result().catch(() => undefined);
-        return retryFailedCommand(argv, io, deps);
-      }
-      if (ids.length === 0) {
-        io.out(`nothing to retry: no chunk of ${t.workflowId} has failed or been cancelled so far`);
-        return EXIT.ok;
-      }
-      io.err(`queued again in ${t.workflowId}: ${ids.join(', ')}`);
-      if (!follow) {
-        io.out(t.workflowId);
-        return EXIT.ok;
-      }
-      // Its worker is wherever it was started; this command only watches.
-      return await followToReport(t.handle, io, { local: false, taskQueue, json, ui: t.ui, pollMs: deps.pollMs });
+    const o = { follow: !t.values['no-follow'], json: Boolean(t.values.json), taskQueue: t.description.taskQueue };
+    if (t.description.status.name === 'RUNNING') {
+      const code = await retryRunning(t, o, io, deps);
+      // Past its chunks: once it has ended, its failed chunks are run again as for any ended backfill.
+      return code ?? (await retryFailedCommand(argv, io, deps));
     }
-
-    if (state !== 'COMPLETED') {
-      const reason =
-        state === 'FAILED'
-          ? await t.handle.result().then(
-              () => '',
-              (err: unknown) => `: ${rootMessage(err)}`,
-            )
-          : '';
-      throw new UsageError(
-        `backfill ${t.workflowId} ended ${state}${reason}, without a report of its chunks; start it again with backfill run and the same flags (days already in gold are skipped)`,
-      );
-    }
-    const report = await reportOf(t.handle);
-    if (report.dryRun)
-      throw new UsageError(
-        `${t.workflowId} is a dry run: it has no chunks to retry; run the backfill without --dry-run`,
-      );
-    const input = await startInput(t.handle);
-    const again = unfinishedChunks(report, input);
-    if (again.length === 0) {
-      io.out(`nothing to retry: every chunk of ${t.workflowId} succeeded`);
-      return EXIT.ok;
-    }
-    const local =
-      t.values.local ||
-      (!t.values.aws && typeof input.bucket === 'string' && lakeRoot(input.bucket).startsWith('file://'));
-    if (local && !follow)
-      throw new UsageError(
-        '--no-follow needs --aws: with --local the worker runs inside this command and would stop with it',
-      );
-    let handle;
-    try {
-      handle = await t.temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
-        // Resume the ended run: gold it committed is kept and its publication resumed, not rebuilt.
-        args: [{ ...input, onlyChunks: again, ...(report.runId ? { resumeRunId: report.runId } : {}) }],
-        taskQueue,
-        workflowId: t.workflowId,
-        workflowIdConflictPolicy: 'FAIL',
-      });
-    } catch (err) {
-      if (err instanceof WorkflowExecutionAlreadyStartedError) {
-        throw new UsageError(
-          `backfill ${t.workflowId} was started again meanwhile; run backfill retry-failed ${t.workflowId} once more to act on the running one`,
-        );
-      }
-      throw err;
-    }
-    io.err(`retrying ${again.length} chunk(s) of ${t.workflowId} (${report.status}): ${again.join(', ')}`);
-    io.err(`Web UI: ${t.ui}`);
-    if (!follow) {
-      io.out(t.workflowId);
-      return EXIT.ok;
-    }
-    return await followToReport(handle, io, { local, taskQueue, json, ui: t.ui, pollMs: deps.pollMs });
+    return await retryEnded(t, o, io, deps);
   } finally {
     await t.temporal.close();
+  }
+}
+
+/**
+ * A running backfill queues its failed chunks again itself (the retryFailed update). Undefined when
+ * it is past its chunks: this waits for its end, after which it is retried as an ended one.
+ */
+async function retryRunning(t: RetryTarget, o: RetryOptions, io: Io, deps: CliDeps): Promise<number | undefined> {
+  const ids = await withWorker(t.temporal, 30_000, 'retryFailed update', o.taskQueue, () =>
+    t.handle.executeUpdate(retryFailedUpdate),
+  ).catch((err: unknown) => (isLateRetry(err) ? undefined : Promise.reject(err)));
+  if (ids === undefined) {
+    io.err(`${t.workflowId} has finished its chunks and is ending; waiting for its end to run the failed chunks again`);
+    await t.handle.result().catch(() => undefined);
+    return undefined;
+  }
+  if (ids.length === 0) {
+    io.out(`nothing to retry: no chunk of ${t.workflowId} has failed or been cancelled so far`);
+    return EXIT.ok;
+  }
+  io.err(`queued again in ${t.workflowId}: ${ids.join(', ')}`);
+  if (!o.follow) {
+    io.out(t.workflowId);
+    return EXIT.ok;
+  }
+  // Its worker is wherever it was started; this command only watches.
+  return followToReport(t.handle, io, {
+    local: false,
+    taskQueue: o.taskQueue,
+    json: o.json,
+    ui: t.ui,
+    pollMs: deps.pollMs,
+  });
+}
+
+/** An ended backfill is started again under its id with only the chunks that did not succeed. */
+async function retryEnded(t: RetryTarget, o: RetryOptions, io: Io, deps: CliDeps): Promise<number> {
+  const report = await reportToRetry(t);
+  const input = await startInput(t.handle);
+  const again = unfinishedChunks(report, input);
+  if (again.length === 0) {
+    io.out(`nothing to retry: every chunk of ${t.workflowId} succeeded`);
+    return EXIT.ok;
+  }
+  const local =
+    Boolean(t.values.local) ||
+    (!t.values.aws && typeof input.bucket === 'string' && lakeRoot(input.bucket).startsWith('file://'));
+  if (local && !o.follow) throw new UsageError(NO_FOLLOW_LOCAL);
+  const handle = await startAgain(t, { ...input, onlyChunks: again }, report, o.taskQueue);
+  io.err(`retrying ${again.length} chunk(s) of ${t.workflowId} (${report.status}): ${again.join(', ')}`);
+  io.err(`Web UI: ${t.ui}`);
+  if (!o.follow) {
+    io.out(t.workflowId);
+    return EXIT.ok;
+  }
+  return followToReport(handle, io, { local, taskQueue: o.taskQueue, json: o.json, ui: t.ui, pollMs: deps.pollMs });
+}
+
+/** The report of an ended backfill, which names its chunks; bad usage when it has none to retry. */
+async function reportToRetry(t: RetryTarget): Promise<BackfillReport> {
+  const state = t.description.status.name;
+  if (state !== 'COMPLETED') {
+    const reason =
+      state === 'FAILED'
+        ? await t.handle.result().then(
+            () => '',
+            (err: unknown) => `: ${rootMessage(err)}`,
+          )
+        : '';
+    throw new UsageError(
+      `backfill ${t.workflowId} ended ${state}${reason}, without a report of its chunks; start it again with backfill run and the same flags (days already in gold are skipped)`,
+    );
+  }
+  const report = await reportOf(t.handle);
+  if (report.dryRun)
+    throw new UsageError(`${t.workflowId} is a dry run: it has no chunks to retry; run the backfill without --dry-run`);
+  return report;
+}
+
+/** Starts the ended backfill again under its id; bad usage when someone started it meanwhile. */
+async function startAgain(t: RetryTarget, input: BackfillInput, report: BackfillReport, taskQueue: string) {
+  try {
+    return await t.temporal.client.workflow.start<typeof backfillWorkflow>('backfillWorkflow', {
+      // Resume the ended run: gold it committed is kept and its publication resumed, not rebuilt.
+      args: [{ ...input, ...(report.runId ? { resumeRunId: report.runId } : {}) }],
+      taskQueue,
+      workflowId: t.workflowId,
+      workflowIdConflictPolicy: 'FAIL',
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new UsageError(
+        `backfill ${t.workflowId} was started again meanwhile; run backfill retry-failed ${t.workflowId} once more to act on the running one`,
+      );
+    }
+    throw err;
   }
 }
 

@@ -2,8 +2,6 @@
  * `backfill run`: validates the flags into a workflow input, starts the backfill workflow (or,
  * with --direct-emr, one EMR Serverless job) and follows it to its report.
  */
-import { type WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import * as path from 'node:path';
 import { workerAllowances } from '../../config';
 import { validateInput, type BackfillRequest } from '../../common/input';
@@ -11,13 +9,14 @@ import { backfillWorkflowId } from '../../common/workflow-id';
 import type { backfillWorkflow } from '../../workflows/backfill';
 import { connectTemporal, describeBackfill, uiUrl, type Temporal } from '../connect';
 import { costInputsOf, estimateBackfill } from '../cost';
-import { followToReport } from '../follow-report';
+import { followToReport, type FollowOptions } from '../follow-report';
 import { EXIT, type CliDeps, type Io } from '../io';
 import { validateRequest } from '../request';
 import { parseRunArgs, RUN_HELP, type RunOptions } from '../run-args';
 import { FLAG_OF_FIELD, wantsHelp } from '../usage';
 import { directEmr } from './direct-emr';
 import { onlyStaleInput } from './only-stale';
+import { startInput } from './target-command';
 
 export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise<number> {
   if (wantsHelp(argv)) {
@@ -69,7 +68,7 @@ async function startAndFollow(
   const ui = uiUrl(temporal.address, temporal.namespace, workflowId);
   // USE_EXISTING hands back a running backfill of this id whatever input it was started with
   // (also one started by someone else since the describe above): following it would not do what was asked.
-  const differences = inputDifferences(await runningInput(temporal, handle), request);
+  const differences = inputDifferences(await startInput(handle, handle.firstExecutionRunId), request);
   if (differences.length > 0) {
     io.err(
       `backfill: ${workflowId} is already running with a different input (${differences.join('; ')}); ` +
@@ -90,9 +89,14 @@ async function startAndFollow(
     io.out(workflowId);
     return EXIT.ok;
   }
-  return followToReport(handle, io, {
+  return followToReport(handle, io, followOptions(opts, request, ui, deps));
+}
+
+/** How `run` follows its backfill: hosting the worker with --local; a dry run's report with a cost estimate. */
+function followOptions(opts: RunOptions, request: BackfillRequest, ui: string, deps: CliDeps): FollowOptions {
+  return {
     local: opts.backend === 'local',
-    taskQueue,
+    taskQueue: opts.taskQueue,
     json: opts.json,
     ui,
     pollMs: deps.pollMs,
@@ -107,18 +111,7 @@ async function startAndFollow(
           )
         : undefined,
     allowedLatenessDays: request.allowedLatenessDays,
-  });
-}
-
-/** The input the backfill run that `handle` points at was started with (continue-as-new keeps it). */
-async function runningInput(temporal: Temporal, handle: WorkflowHandleWithFirstExecutionRunId): Promise<unknown> {
-  const { history } = await temporal.client.workflowService.getWorkflowExecutionHistory({
-    namespace: temporal.namespace,
-    execution: { workflowId: handle.workflowId, runId: handle.firstExecutionRunId },
-    maximumPageSize: 1,
-  });
-  const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
-  return decodeFromPayloadsAtIndex(temporal.client.options.loadedDataConverter, 0, payloads);
+  };
 }
 
 /** Fields of the request that differ from the running one's, e.g. `overwrite: running false, asked true`. */

@@ -13,7 +13,7 @@ import { integerFlag, UsageError, wantsHelp } from '../usage';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, type ChunkFilter, type ChunkPageRequest } from '../../common/chunk-book';
 import { exitCodeOf, followToReport } from '../follow-report';
 import { validateRequest } from '../request';
-import { openTarget, queryProgress, reportOf, startInput } from './target-command';
+import { openTarget, queryProgress, reportOf, startInput, type Target } from './target-command';
 
 export const STATUS_HELP = `Usage: backfill status <workflow-id> [--follow] [--json] [--chunks failed|running|all] [--offset N] [--limit N]
        backfill status --start-date YYYY-MM-DD --end-date YYYY-MM-DD [--feature-version VER] [--feature-group NAME] [--dry-run]
@@ -53,58 +53,67 @@ export async function statusCommand(argv: string[], io: Io, deps: CliDeps): Prom
     (values) => void pageOf(values),
   );
   try {
-    const state = t.description.status.name;
-    if (state === 'RUNNING') {
-      if (t.values.follow) {
-        return await followToReport(t.handle, io, {
-          local: false,
-          taskQueue: t.description.taskQueue,
-          json: Boolean(t.values.json),
-          ui: t.ui,
-          pollMs: deps.pollMs,
-        });
-      }
-      let progress: BackfillProgress;
-      try {
-        progress = await queryProgress(t, undefined, pageOf(t.values));
-      } catch (err) {
-        if (!(err instanceof WorkerUnavailableError)) throw err;
-        // Without a worker the search attributes still tell how far it got.
-        const sa = t.description.typedSearchAttributes;
-        io.err(`warning: ${err.message}`);
-        io.out(
-          `Backfill ${t.workflowId}: ${String(sa.get(SEARCH_ATTRIBUTES.status) ?? 'running').toUpperCase()}, ` +
-            `${sa.get(SEARCH_ATTRIBUTES.chunksDone) ?? '?'}/${sa.get(SEARCH_ATTRIBUTES.chunksTotal) ?? '?'} chunks done (from its search attributes)\nWeb UI: ${t.ui}`,
-        );
-        return EXIT.ok;
-      }
-      io.out(t.values.json ? JSON.stringify(progress, null, 2) : formatProgress(progress, t.ui));
-      return EXIT.ok;
-    }
-    if (state !== 'COMPLETED') {
-      let reason = '';
-      if (state === 'FAILED') {
-        reason = await t.handle.result().then(
-          () => '',
-          (err: unknown) => `: ${rootMessage(err)}`,
-        );
-      }
-      io.out(`Backfill ${t.workflowId}: ${state}${reason} (no report)\nWeb UI: ${t.ui}`);
-      io.err(`start it again with backfill run and the same flags: days already in gold are skipped`);
-      return EXIT.failed;
-    }
-    const report = await reportOf(t.handle);
-    const input = report.dryRun ? await startInput(t.handle).catch(() => undefined) : undefined;
-    const estimate = report.dryRun && input ? dryRunEstimate(report, input) : undefined;
-    io.out(
-      t.values.json
-        ? JSON.stringify(estimate ? { ...report, estimate } : report, null, 2)
-        : formatReport(report, { uiUrl: t.ui, estimate }),
-    );
-    return exitCodeOf(report);
+    return t.description.status.name === 'RUNNING' ? await statusOfRunning(t, io, deps) : await statusOfEnded(t, io);
   } finally {
     await t.temporal.close();
   }
+}
+
+type StatusTarget = Target<Record<string, unknown>>;
+
+/** A running backfill: followed to its report (--follow), or its progress now. */
+async function statusOfRunning(t: StatusTarget, io: Io, deps: CliDeps): Promise<number> {
+  if (t.values.follow) {
+    return followToReport(t.handle, io, {
+      local: false,
+      taskQueue: t.description.taskQueue,
+      json: Boolean(t.values.json),
+      ui: t.ui,
+      pollMs: deps.pollMs,
+    });
+  }
+  let progress: BackfillProgress;
+  try {
+    progress = await queryProgress(t, undefined, pageOf(t.values));
+  } catch (err) {
+    if (!(err instanceof WorkerUnavailableError)) throw err;
+    // Without a worker the search attributes still tell how far it got.
+    const sa = t.description.typedSearchAttributes;
+    io.err(`warning: ${err.message}`);
+    io.out(
+      `Backfill ${t.workflowId}: ${String(sa.get(SEARCH_ATTRIBUTES.status) ?? 'running').toUpperCase()}, ` +
+        `${sa.get(SEARCH_ATTRIBUTES.chunksDone) ?? '?'}/${sa.get(SEARCH_ATTRIBUTES.chunksTotal) ?? '?'} chunks done (from its search attributes)\nWeb UI: ${t.ui}`,
+    );
+    return EXIT.ok;
+  }
+  io.out(t.values.json ? JSON.stringify(progress, null, 2) : formatProgress(progress, t.ui));
+  return EXIT.ok;
+}
+
+/** An ended backfill: its report (a dry run's with a cost estimate), or how it ended without one. */
+async function statusOfEnded(t: StatusTarget, io: Io): Promise<number> {
+  const state = t.description.status.name;
+  if (state !== 'COMPLETED') {
+    let reason = '';
+    if (state === 'FAILED') {
+      reason = await t.handle.result().then(
+        () => '',
+        (err: unknown) => `: ${rootMessage(err)}`,
+      );
+    }
+    io.out(`Backfill ${t.workflowId}: ${state}${reason} (no report)\nWeb UI: ${t.ui}`);
+    io.err(`start it again with backfill run and the same flags: days already in gold are skipped`);
+    return EXIT.failed;
+  }
+  const report = await reportOf(t.handle);
+  const input = report.dryRun ? await startInput(t.handle).catch(() => undefined) : undefined;
+  const estimate = report.dryRun && input ? dryRunEstimate(report, input) : undefined;
+  io.out(
+    t.values.json
+      ? JSON.stringify(estimate ? { ...report, estimate } : report, null, 2)
+      : formatReport(report, { uiUrl: t.ui, estimate }),
+  );
+  return exitCodeOf(report);
 }
 
 /** The page of chunks the flags ask for; bad values are usage errors. */

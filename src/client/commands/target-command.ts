@@ -1,6 +1,6 @@
 /** What the subcommands acting on one backfill share: parse the target, connect, describe it. */
 import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
-import { defaultPayloadConverter, type Payload } from '@temporalio/common';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
 import type { BackfillInput } from '../../common/input';
 import type { BackfillReport } from '../../common/results';
 import { progressQuery, type BackfillProgress } from '../../workflows/api';
@@ -79,10 +79,20 @@ export async function reportOf(handle: WorkflowHandle): Promise<BackfillReport> 
   return (await handle.result()) as BackfillReport;
 }
 
-/** The input the backfill was started with (a continued run keeps it as its first argument). */
-export async function startInput(handle: WorkflowHandle): Promise<BackfillInput> {
-  const history = await handle.fetchHistory();
-  const payload = history.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads?.[0];
-  if (!payload) throw new Error(`the history of ${handle.workflowId} holds no start input`);
-  return defaultPayloadConverter.fromPayload(payload as Payload) as BackfillInput;
+/**
+ * The input a backfill run was started with (a continued run keeps it as its first argument):
+ * `runId`'s, or the latest run's. Decoded by the handle's client, with its data converter and
+ * payload codecs, as that client encodes what it starts.
+ */
+export async function startInput(handle: WorkflowHandle, runId?: string): Promise<BackfillInput> {
+  const { client } = handle;
+  const { history } = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId: handle.workflowId, runId },
+    // The start event is the first.
+    maximumPageSize: 1,
+  });
+  const payloads = history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  if (!payloads?.length) throw new Error(`the history of ${handle.workflowId} holds no start input`);
+  return decodeFromPayloadsAtIndex<BackfillInput>(client.options.loadedDataConverter, 0, payloads);
 }

@@ -1,0 +1,33 @@
+"""The job's side of contract.json: its records, frames and paths take their shape from it."""
+import dataclasses
+
+import pytest
+
+from card_features import contract, ledger, offline_publish, transform
+from card_features.definitions import get_definition
+from lakeutil import ev
+from test_transform import silver_df
+
+
+def test_gold_commit_record_has_the_contract_fields_in_order():
+    commit = ledger.GoldCommit(dt="2025-10-01", feature_version="v1", run_id="r", location=None, files=[], rows=0,
+                               code_revision="c", fingerprint="f", committed_at="t")
+    assert [f.name for f in dataclasses.fields(ledger.GoldCommit)] == contract.GOLD_COMMIT_FIELDS
+    assert list(commit.to_json()) == contract.GOLD_COMMIT_FIELDS
+    assert commit.ledger_version == contract.LEDGER_VERSION
+
+
+def test_gold_and_offline_frames_have_the_contract_columns_and_types(spark):
+    silver = silver_df(spark, [ev("e1", "C", "2025-10-01T10:00:00")])
+    gold = transform.gold_for_days(silver, get_definition("v1"), ["2025-10-01"])
+    assert gold.columns == contract.GOLD_COLUMNS
+    types = dict(gold.dtypes)
+    assert {c: types[c] for c in contract.GOLD_FILE_TYPES} == contract.GOLD_FILE_TYPES
+    offline = offline_publish.offline_frame(gold, "v1", keep=("dt",))
+    assert offline.columns == contract.OFFLINE_STORE_COLUMNS + ["dt"]
+
+
+def test_a_path_template_needs_every_value():
+    assert contract.path("day_partition", table="s3://b/t", dt="2025-10-01") == "s3://b/t/dt=2025-10-01"
+    with pytest.raises(KeyError, match=r"gold_commit.*\{dt\}"):
+        contract.path("gold_commit", ledger_root="s3://b/_ledger", version="v1")
