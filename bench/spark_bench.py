@@ -138,7 +138,7 @@ def timed(jvm: Jvm, step) -> tuple:
 
 def measure(spark, jvm: Jvm, lake: str, label: str) -> dict:
     """Time the floor, the feature job and the plain job on the day in `lake` (already generated)."""
-    from card_features import job, transform
+    from card_features import job, steps, transform
     from card_features.definitions import get_definition
     from plain_job import run_plain_job
 
@@ -152,7 +152,7 @@ def measure(spark, jvm: Jvm, lake: str, label: str) -> dict:
     _, floor_s, floor_cpu = timed(jvm, lambda: (
         spark.read.schema(transform.BRONZE_SCHEMA).option("basePath", cfg.bronze_table).json(paths)
         .write.mode("overwrite").partitionBy("dt").parquet(f"{cfg.lake_root}/_floor")))
-    with jvm.watch_heap() as heap, PhaseCpu(jvm, job._PhaseClock) as phases:
+    with jvm.watch_heap() as heap, PhaseCpu(jvm, steps.PhaseClock) as phases:
         manifest, features_s, features_cpu = timed(
             jvm, lambda: job.run_chunk(spark, fs, cfg, DAY, DAY, job.code_revision("bench")))
     _, plain_s, plain_cpu = timed(jvm, lambda: run_plain_job(

@@ -108,8 +108,11 @@ def _read_parsed(ctx: ChunkContext) -> DataFrame:
     # file and a small late one), spread the lines before parsing so the parse and every later stage
     # use all cores; with many files, or little input, it is not worth a shuffle.
     cores = ctx.spark.sparkContext.defaultParallelism
+    # Spread by a hash of the line, not round robin: Spark sorts every row before a round-robin
+    # shuffle (so that a retried task sends the same rows to the same places), which cost a third
+    # more CPU than the hash (#22, docs/benchmarks.md).
     if ctx.plan.input_bytes >= SPREAD_INPUT_BYTES and raw.rdd.getNumPartitions() < 2 * cores:
-        raw = raw.repartition(2 * cores)
+        raw = raw.repartition(2 * cores, "value")
     return transform.parse_bronze(raw, ctx.cfg.lateness_days)
 
 
