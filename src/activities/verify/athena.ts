@@ -92,7 +92,7 @@ export class AthenaOfflineReader implements OfflineStoreReader {
           continue;
         }
         const values = Object.fromEntries(header.map((h, i) => [h, cells[i]]));
-        out.push({ values, writeTime: values.write_time });
+        out.push({ values, writeTime: utcIso(values.write_time) });
       }
     }
     return out;
@@ -110,6 +110,11 @@ export class AthenaOfflineReader implements OfflineStoreReader {
       await new Promise((r) => setTimeout(r, this.options.pollMs ?? 1000)); // Athena has no push: poll its state
     }
   }
+}
+
+/** Athena's to_iso8601 of a timestamp without zone (SageMaker's write_time is UTC) has no `Z`: add it. */
+export function utcIso(text: string): string {
+  return /(Z|[+-]\d\d:?\d\d)$/.test(text) ? text : `${text}Z`;
 }
 
 function cellsOf(row: Row): string[] {

@@ -36,7 +36,7 @@ export async function verifyPublication(input: VerifyInput): Promise<VerifyRecei
     offlineByDay.set(dt, [...(offlineByDay.get(dt) ?? []), r]);
   }
   const days: DayReceipt[] = [];
-  const latestByCard = new Map<string, { row: GoldRow; online: boolean }>();
+  const latestByCard = new Map<string, Latest>();
   for (const dt of dateRange(request.startDate, request.endDate)) {
     const state = await readDayState(lake, request, dt);
     if (!state.commit || state.commit.rows === 0) continue;
@@ -44,11 +44,7 @@ export async function verifyPublication(input: VerifyInput): Promise<VerifyRecei
     for (const f of state.commit.files) gold.push(...(await lake.readParquet(f)));
     const publication = publicationOf(state);
     const online = (publication?.target_stores ?? ['OnlineStore']).includes('OnlineStore');
-    for (const row of gold) {
-      const card = String(row.card_id);
-      const seen = latestByCard.get(card);
-      if (!seen || laterEvent(row, seen.row)) latestByCard.set(card, { row, online });
-    }
+    for (const row of gold) keepLatest(latestByCard, row, online);
     days.push(
       verifyDay({
         dt,
@@ -74,10 +70,23 @@ export async function verifyPublication(input: VerifyInput): Promise<VerifyRecei
   };
 }
 
-function laterEvent(a: GoldRow, b: GoldRow): boolean {
-  const ta = Number(a.event_time);
-  const tb = Number(b.event_time);
-  return ta !== tb ? ta > tb : String(a.event_id) > String(b.event_id);
+/**
+ * A card's rows at its latest event time. Several events of one card can share it; the online store
+ * keeps whichever of them was written last (SageMaker replaces on an equal event time), so any of
+ * them is a match.
+ */
+interface Latest {
+  rows: GoldRow[];
+  online: boolean;
+}
+
+function keepLatest(latest: Map<string, Latest>, row: GoldRow, online: boolean): void {
+  const card = String(row.card_id);
+  const seen = latest.get(card);
+  const t = Number(row.event_time);
+  const held = seen ? Number(seen.rows[0].event_time) : -Infinity;
+  if (t > held) latest.set(card, { rows: [row], online });
+  else if (t === held) seen!.rows.push(row);
 }
 
 /** Cards spread evenly over the sorted ids whose latest gold row was published online. */
@@ -87,18 +96,17 @@ export function sampleCards(cards: string[], n: number): string[] {
   return Array.from({ length: n }, (_, i) => sorted[Math.floor((i * sorted.length) / n)]);
 }
 
-async function verifyOnline(
-  input: VerifyInput,
-  latest: Map<string, { row: GoldRow; online: boolean }>,
-): Promise<OnlineReceipt> {
+async function verifyOnline(input: VerifyInput, latest: Map<string, Latest>): Promise<OnlineReceipt> {
   const eligible = [...latest.entries()].filter(([, v]) => v.online).map(([card]) => card);
   const sample = sampleCards(eligible, input.sampleCards ?? 20);
   const records = sample.length ? await input.online.records(input.request.featureGroup, sample) : new Map();
   const receipt: OnlineReceipt = { sampled: sample.length, matched: 0, newer: 0, differences: [] };
   for (const card of sample) {
-    const gold = latest.get(card)!.row;
-    const want = Object.fromEntries(
-      goldRowToRecord(gold, input.request.featureVersion).map((f) => [f.FeatureName, f.ValueAsString]),
+    const rows = latest.get(card)!.rows;
+    const wants = rows.map((row) =>
+      Object.fromEntries(
+        goldRowToRecord(row, input.request.featureVersion).map((f) => [f.FeatureName, f.ValueAsString]),
+      ),
     );
     const got = records.get(card);
     if (!got) {
@@ -106,9 +114,10 @@ async function verifyOnline(
       continue;
     }
     // A later event of the card, published from a day after the range, is the online store doing its job.
-    if (got.event_time > isoEventTime(gold.event_time)) receipt.newer++;
+    if (got.event_time > isoEventTime(rows[0].event_time)) receipt.newer++;
     else {
-      const diff = recordDifference(got, want, FEATURES);
+      const same = wants.find((want) => got.event_id === want.event_id) ?? wants[0];
+      const diff = recordDifference(got, same, FEATURES);
       if (diff) receipt.differences.push({ card_id: card, problem: diff });
       else receipt.matched++;
     }

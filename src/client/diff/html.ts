@@ -50,9 +50,10 @@ export function barChart({ title, labels, series, format }: Bars): string {
     );
   });
   series.forEach((s, j) => {
-    const x = width - 8 - (series.length - j) * 110;
-    parts.push(`<rect x="${x}" y="${height - 14}" width="10" height="10" fill="${s.color}"/>`);
-    parts.push(`<text x="${x + 14}" y="${height - 5}" class="l">${esc(s.name)}</text>`);
+    // The legend sits on the title row, right-aligned, clear of the axis labels.
+    const x = width - 8 - (series.length - j) * 100;
+    parts.push(`<rect x="${x}" y="5" width="10" height="10" fill="${s.color}"/>`);
+    parts.push(`<text x="${x + 14}" y="14" class="l">${esc(s.name)}</text>`);
   });
   return parts.join('') + '</svg>';
 }
