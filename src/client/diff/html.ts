@@ -21,7 +21,7 @@ interface Bars {
 
 /** A grouped bar chart: one group per label, one bar per series, a value axis from 0 to the maximum. */
 export function barChart({ title, labels, series, format }: Bars): string {
-  const width = 640;
+  const width = 720;
   const height = 220;
   const left = 56;
   const bottom = 40;
