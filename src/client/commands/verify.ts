@@ -150,7 +150,9 @@ export function formatReceipt(r: VerifyReceipt): string {
   const o = r.online;
   lines.push(
     '',
-    `online: ${o.sampled} cards sampled, ${o.matched} match gold's latest row, ${o.newer} hold a later event`,
+    o.sampled === 0
+      ? 'online: not checked: no day of the range was published to the online store (its target stores)'
+      : `online: ${o.sampled} cards sampled, ${o.matched} match gold's latest row, ${o.newer} hold a later event`,
   );
   for (const d of o.differences) lines.push(`  ${d.card_id}: ${d.problem}`);
   lines.push(
