@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ingestChunk } from '../src/activities/ingest';
+import { ingestChunk } from '../src/activities/ingest/chunk';
 import { LocalFeatureStores, localFeatureStoreFile } from '../src/activities/local/feature-store';
 import { LocalLake } from '../src/activities/local/lake';
 import type { VerifyReceipt } from '../src/activities/verify/types';

@@ -7,7 +7,7 @@ import * as assert from 'node:assert/strict';
 import { AthenaClient } from '@aws-sdk/client-athena';
 import { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import { SageMakerFeatureStore } from '../../src/activities/aws/feature-store';
-import { ingestChunk } from '../../src/activities/ingest';
+import { ingestChunk } from '../../src/activities/ingest/chunk';
 import { AthenaOfflineReader } from '../../src/activities/verify/athena';
 import { FeatureStoreOnlineReader } from '../../src/activities/verify/online-aws';
 import { verifyPublication } from '../../src/activities/verify/receipt';

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LocalSparkRunner } from '../../src/activities/local/spark-submit';
-import { sparkJobArgs } from '../../src/activities/spark-args';
+import { sparkJobArgs } from '../../src/activities/spark/args';
 import { dateRange } from '../../src/common/dates';
 import { validateInput } from '../../src/common/input';
 import { ROOT, VENV_BIN } from './temporal';

@@ -5,7 +5,7 @@
  */
 import type { BackfillRequest } from '../../common/input';
 import type { Lake } from '../backends';
-import { readDayState, type DayState } from '../ledger';
+import { readDayState, type DayState } from '../ledger/records';
 
 /** `current`: the version's committed gold; `previous`: the gold the last overwrite replaced. */
 export type SideKind = 'current' | 'previous';

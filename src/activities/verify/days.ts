@@ -4,7 +4,7 @@
  * publication (gold is committed before it is published); earlier ones are history an overwrite
  * left in the append-only offline store, and only their latest write is held against gold.
  */
-import type { GoldCommit, Publication } from '../ledger';
+import type { GoldCommit, Publication } from '../ledger/records';
 import { goldRowToRecord } from '../feature-records';
 import type { DayReceipt, OfflineRow } from './types';
 

@@ -6,7 +6,7 @@ import type { BackfillRequest } from '../../common/input';
 import { dateRange } from '../../common/dates';
 import type { Lake } from '../backends';
 import { FEATURE_NAMES, goldRowToRecord, isoEventTime } from '../feature-records';
-import { publicationOf, readDayState } from '../ledger';
+import { publicationOf, readDayState } from '../ledger/records';
 import { recordDifference, verifyDay } from './days';
 import type { DayReceipt, OfflineStoreReader, OnlineReceipt, OnlineStoreReader, VerifyReceipt } from './types';
 
