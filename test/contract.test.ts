@@ -11,7 +11,9 @@ import { newPublicationRecord, OFFLINE_STORE_COLUMNS, PUBLICATION_FIELDS } from 
 import { planChunks } from '../src/common/plan';
 import { FEATURE_NAMES, GOLD_COLUMNS } from '../src/activities/feature-records';
 import { newPublication } from '../src/activities/ingest/day-publication';
-import { bronzeTable, goldPartition, goldTable, manifestUri } from '../src/activities/lake-paths';
+import { bronzeTable, goldPartition, goldTable, lakeRoot, manifestUri } from '../src/activities/lake-paths';
+import { catalogUri } from '../src/activities/local/catalog';
+import { localFeatureStoreFile, offlineStoreDir } from '../src/activities/local/feature-store';
 import { goldCommitUri, ledgerRoot, publicationUri, type GoldCommit } from '../src/activities/ledger/records';
 import { sparkJobArgs } from '../src/activities/spark/args';
 import { ROOT, VENV_BIN } from './support/temporal';
@@ -71,6 +73,9 @@ describe('the lake contract, resolved by TypeScript and by the Spark job', () =>
       const [chunk] = planChunks(request.startDate, request.endDate, 3);
       const argv = sparkJobArgs({ request, chunk, codeRevision: '', ledger: { runId: 'run-7', computeDates: [] } });
       const py = pythonResolves({ argv, days: ['2025-10-01', '2025-10-02', '2025-10-03'], commit, values });
+      // The local feature store lives in a local lake only; an S3 lake's Python value is the template's alone.
+      const local = lakeRoot(request.bucket).startsWith('file://');
+      const storeFile = local ? localFeatureStoreFile(request.bucket) : undefined;
       assert.deepEqual(py.paths, {
         bronze_table: bronzeTable(request),
         gold_table: goldTable(request),
@@ -79,6 +84,11 @@ describe('the lake contract, resolved by TypeScript and by the Spark job', () =>
         gold_commit: goldCommitUri(request, '2025-10-01'),
         publication: publicationUri(request, '2025-10-01'),
         chunk_manifest: manifestUri(request, chunk.id),
+        local_catalog: catalogUri(request.bucket),
+        local_feature_store: storeFile ? `file://${storeFile}` : py.paths.local_feature_store,
+        local_offline_store: storeFile
+          ? `file://${offlineStoreDir(storeFile, request.featureGroup)}`
+          : py.paths.local_offline_store,
       });
     });
 

@@ -26,6 +26,9 @@ def resolve(given):
             "gold_commit": ledger.commit_path(cfg.ledger_root, cfg.feature_version, day),
             "publication": offline_publish.publication_path(cfg.ledger_root, cfg.feature_group, cfg.feature_version, day),
             "chunk_manifest": manifest.manifest_path(cfg, start, end),
+            "local_catalog": contract.path("local_catalog", root=cfg.lake_root),
+            "local_feature_store": contract.path("local_feature_store", root=cfg.lake_root),
+            "local_offline_store": offline_publish.local_store_root(cfg.lake_root, cfg.feature_group),
         },
         "schemas": {
             "gold_file_columns": [[c, contract.GOLD_FILE_TYPES[c]] for c in transform.GOLD_COLUMNS
