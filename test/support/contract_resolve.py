@@ -35,6 +35,7 @@ def resolve(given):
                                   if c not in contract.GOLD_PARTITIONS],
             "record_features": contract.RECORD_FEATURES,
             "offline_store_columns": contract.OFFLINE_STORE_COLUMNS,
+            "feature_store_types": contract.FEATURE_STORE_TYPES,
         },
         "new_publication": contract.new_publication(commit, given["values"]),
         "spark_publication": offline_publish._record(cfg, day, commit, None, [], status="in_progress"),

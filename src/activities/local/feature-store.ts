@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackfillRequest } from '../../common/input';
-import { lakePath } from '../../common/lake-contract';
+import { FEATURE_GROUP_KEYS, lakePath } from '../../common/lake-contract';
 import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
 import type { TargetStoresChoice } from '../../common/publication-plan';
 import { fileUriToPath, lakeRoot } from '../lake-paths';
@@ -20,7 +20,8 @@ export interface FeatureGroupSpec {
   eventTime: string;
 }
 
-const CARD_FEATURES: FeatureGroupSpec = { recordIdentifier: 'card_id', eventTime: 'event_time' };
+// The contract's record identifier and event time (contract.json feature_group).
+const CARD_FEATURES: FeatureGroupSpec = FEATURE_GROUP_KEYS;
 
 export class LocalFeatureStore implements FeatureStore {
   private readonly db: Database.Database;
