@@ -257,12 +257,6 @@ export function currentLocation(state: DayState, req: BackfillRequest): string |
 }
 
 /**
- * A catalog that derives partitions from every directory under the gold table (a Glue crawler)
- * names itself so in CatalogResult.backend: it would serve a rollback copy kept there as data.
- */
-export const CRAWLED_CATALOG_BACKEND = 'glue-crawler';
-
-/**
  * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's
  * `run=` directories except the current location and, with `keepPrevious`, the one before it (kept
  * for rollback, and for readers that looked the partition up just before the switch).
