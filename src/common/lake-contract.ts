@@ -46,7 +46,7 @@ const STORE_TYPES: readonly string[] = ['String', 'Integral', 'Fractional'];
 
 /**
  * Each record feature's Feature Store type, in RECORD_FEATURES order (what the feature group must
- * define; aws/preflight.ts checks it). A feature without one fails here, at load, naming it.
+ * define; src/activities/aws/preflight.ts checks it). A feature without one fails here, at load, naming it.
  */
 export const FEATURE_STORE_TYPES: Readonly<Record<string, FeatureStoreType>> = Object.fromEntries(
   [...schemas.gold_keys, ...schemas.features, ...schemas.record_extra_features].map((c) => {

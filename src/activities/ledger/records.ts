@@ -85,7 +85,7 @@ export interface Publication {
   possible_duplicates: number;
   attempts: number;
   updated_at: string;
-  /** Order the API loop numbers batches in: `interleaved` by record id (ingest.ts); absent: the gold's order. */
+  /** Order the API loop numbers batches in: `interleaved` by record id (ingest/send.ts); absent: the gold's order. */
   record_order?: 'interleaved';
   /** Who wrote it: the worker's API loop (absent in older records) or the Spark job (offline_publish.py). */
   published_with?: 'api' | 'spark';
