@@ -18,7 +18,14 @@ import {
 import { planChunks } from '../src/common/plan';
 import { FEATURE_NAMES, GOLD_COLUMNS } from '../src/activities/feature-records';
 import { newPublication } from '../src/activities/ingest/day-publication';
-import { bronzeTable, goldPartition, goldTable, lakeRoot, manifestUri } from '../src/activities/lake-paths';
+import {
+  bronzePartition,
+  bronzeTable,
+  goldPartition,
+  goldTable,
+  lakeRoot,
+  manifestUri,
+} from '../src/activities/lake-paths';
 import { catalogUri } from '../src/activities/local/catalog';
 import { localFeatureStoreFile, offlineStoreDir } from '../src/activities/local/feature-store';
 import { goldCommitUri, ledgerRoot, publicationUri, type GoldCommit } from '../src/activities/ledger/records';
@@ -91,6 +98,7 @@ describe('the lake contract, resolved by TypeScript and by the Spark job', () =>
       const storeFile = local ? localFeatureStoreFile(request.bucket) : undefined;
       assert.deepEqual(py.paths, {
         bronze_table: bronzeTable(request),
+        bronze_partition: bronzePartition(request, '2025-10-01'),
         gold_table: goldTable(request),
         ledger_root: ledgerRoot(request),
         gold_partition: goldPartition(request, '2025-10-01'),

@@ -8,7 +8,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "spark_jobs"))
 
-from card_features import args, contract, failures, ledger, manifest, offline_publish, transform  # noqa: E402
+from card_features import args, contract, failures, ledger, manifest, offline_publish, plan, transform  # noqa: E402
 
 
 def resolve(given):
@@ -20,6 +20,7 @@ def resolve(given):
     return {
         "paths": {
             "bronze_table": cfg.bronze_table,
+            "bronze_partition": plan.day_partition(cfg.bronze_table, day),
             "gold_table": cfg.gold_table,
             "ledger_root": cfg.ledger_root,
             "gold_partition": ledger.flat_location(cfg.gold_table, cfg.feature_version, day),
