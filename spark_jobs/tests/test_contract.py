@@ -31,3 +31,12 @@ def test_a_path_template_needs_every_value():
     assert contract.path("day_partition", table="s3://b/t", dt="2025-10-01") == "s3://b/t/dt=2025-10-01"
     with pytest.raises(KeyError, match=r"gold_commit.*\{dt\}"):
         contract.path("gold_commit", ledger_root="s3://b/_ledger", version="v1")
+
+
+def test_every_record_feature_has_a_feature_store_type_and_one_without_is_refused(monkeypatch):
+    assert list(contract.FEATURE_STORE_TYPES) == contract.RECORD_FEATURES
+    assert set(contract.FEATURE_STORE_TYPES.values()) <= {"String", "Integral", "Fractional"}
+    untyped = {"name": "new_feature", "type": "int"}
+    monkeypatch.setattr(contract, "_SCHEMAS", {**contract._SCHEMAS, "features": [*contract._SCHEMAS["features"], untyped]})
+    with pytest.raises(ValueError, match="feature new_feature needs a feature_store_type"):
+        contract._feature_store_types()

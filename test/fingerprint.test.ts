@@ -1,0 +1,60 @@
+/**
+ * The build fingerprint is the same in TypeScript (src/activities/ledger/fingerprint.ts) and in the
+ * job (definitions.py), and each code file it covers changes it on both sides: computed on a copy of
+ * the card_features package in which one file at a time gets one more byte.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { buildFingerprint } from '../src/activities/ledger/fingerprint';
+import { ROOT, VENV_BIN } from './support/temporal';
+
+/** The files each side hashes besides definitions.json (definitions.py CODE_FILES). */
+const COVERED = ['definitions.py', 'transform.py', 'contract.json'];
+
+function pythonFingerprint(jobDir: string): string {
+  return execFileSync(
+    path.join(VENV_BIN, 'python'),
+    ['-c', 'from card_features.definitions import get_definition as g; print(g("v1").build_fingerprint)'],
+    { cwd: jobDir, encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+  ).trim();
+}
+
+describe('build fingerprint: TypeScript and Python alike', function () {
+  this.timeout(60_000);
+  let jobDir: string;
+  let original: string;
+
+  before(() => {
+    jobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'backfill-fingerprint-'));
+    fs.cpSync(path.join(ROOT, 'spark_jobs', 'card_features'), path.join(jobDir, 'card_features'), {
+      recursive: true,
+      filter: (src) => !src.includes('__pycache__'),
+    });
+    original = buildFingerprint('v1', path.join(jobDir, 'card_features'));
+  });
+
+  after(() => fs.rmSync(jobDir, { recursive: true, force: true }));
+
+  it('is the same on both sides for the checked-in package', () => {
+    assert.equal(pythonFingerprint(jobDir), original);
+    assert.equal(buildFingerprint('v1'), original);
+  });
+
+  for (const name of COVERED) {
+    it(`changes on both sides, alike, when ${name} changes`, () => {
+      const file = path.join(jobDir, 'card_features', name);
+      const bytes = fs.readFileSync(file);
+      fs.appendFileSync(file, '\n');
+      try {
+        const ts = buildFingerprint('v1', path.join(jobDir, 'card_features'));
+        assert.notEqual(ts, original, `${name} is not covered by the TypeScript fingerprint`);
+        assert.equal(pythonFingerprint(jobDir), ts);
+      } finally {
+        fs.writeFileSync(file, bytes);
+      }
+    });
+  }
+});
