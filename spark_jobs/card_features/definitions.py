@@ -13,9 +13,9 @@ from typing import Dict, FrozenSet
 VERSION_PATTERN = re.compile(r"^v\d+([._][A-Za-z0-9]+){0,3}$")
 VERSION_FORM = "v<major> followed by up to three .<part> or _<part> (v1, v1.1, v1_corrected)"
 
-# The transform code every version runs and the contract its gold columns come from: their bytes are part of the
-# build fingerprint (src/activities/ledger/fingerprint.ts hashes the same files, in this order, on the worker).
-CODE_FILES = ("definitions.py", "transform.py", "contract.json")
+# The transform code every version runs: its bytes are part of the build fingerprint (src/activities/fingerprint.ts
+# hashes the same files of spark_jobs/card_features/ on the worker).
+CODE_FILES = ("definitions.py", "transform.py")
 
 
 class UnknownFeatureVersion(ValueError):

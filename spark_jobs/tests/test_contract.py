@@ -9,6 +9,13 @@ from lakeutil import ev
 from test_transform import silver_df
 
 
+def test_the_transform_writes_the_contract_gold_columns():
+    # transform.py keeps its own literal lists: its bytes are the build fingerprint, which a move of the
+    # lists into the contract would change for every existing lake. This keeps the two from drifting.
+    assert transform.FEATURE_COLUMNS == contract.FEATURE_COLUMNS
+    assert transform.GOLD_COLUMNS == contract.GOLD_COLUMNS
+
+
 def test_gold_commit_record_has_the_contract_fields_in_order():
     commit = ledger.GoldCommit(dt="2025-10-01", feature_version="v1", run_id="r", location=None, files=[], rows=0,
                                code_revision="c", fingerprint="f", committed_at="t")

@@ -14,8 +14,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { localPaths } from '../../config';
 
-/** The transform code every version runs and the contract its gold columns come from (definitions.py CODE_FILES, same order). */
-const CODE_FILES = ['definitions.py', 'transform.py', 'contract.json'] as const;
+/** The transform code every version runs (definitions.py CODE_FILES, same order). */
+const CODE_FILES = ['definitions.py', 'transform.py'] as const;
 
 /** The card_features package folder: BACKFILL_JOB_DIR's, else this checkout's spark_jobs/. */
 function packageDir(env = process.env): string {
