@@ -4,8 +4,9 @@
 # files had run (its workflow had completed; it passes on its own).
 # Files run in TEST_LANES parallel lanes (default 2): most files spend their time waiting on servers,
 # Spark start-up and timers, not on the CPU. Every file picks its own free ports and temporary
-# directories, so lanes share nothing. The slowest files start first, so no lane is left with one at
-# the end. Files: the arguments, or every test file. Each file's output is printed whole when it
+# directories. The slowest files start first, so no lane is left with one at the end; the two heaviest
+# in CPU (the fault schedules and the kill test, both with worker processes and spark-submit) are
+# apart in the order so that they rarely run together. Files: the arguments, or every test file. Each file's output is printed whole when it
 # ends; everything also goes to .state/mocha.log (in file order), whose last line is
 # "mocha: N passed, N failed", and the seconds per file to .state/mocha-times.log. Exit 1 when any file failed.
 set -uo pipefail
@@ -17,8 +18,8 @@ out=.state/mocha
 rm -rf "$out" && mkdir -p "$out"
 
 # The files that take minutes (dev server, worker processes, spark-submit), longest first.
-SLOW_FIRST=(test/faults.test.ts test/durability.test.ts test/aws/emr-deploys.test.ts test/cli/local.test.ts
-  test/aws/emr-shutdown.test.ts test/e2e-local.test.ts test/workflow.test.ts test/self-healing.test.ts
+SLOW_FIRST=(test/faults.test.ts test/aws/emr-deploys.test.ts test/aws/emr-shutdown.test.ts test/durability.test.ts
+  test/cli/local.test.ts test/e2e-local.test.ts test/workflow.test.ts test/self-healing.test.ts
   test/publish-paths.test.ts test/aws/emr-runs.test.ts test/web-ui.test.ts)
 
 ordered() {

@@ -1,8 +1,8 @@
 """Builds the card_features package into a reproducible zip for EMR Serverless (--py-files).
 
 The same sources give the same bytes: entries sorted, fixed timestamps and permissions, no
-__pycache__ or hidden files. Only *.py and *.json files are packaged (the code and
-definitions.json). `backfill deploy-job` runs this and uploads the result.
+__pycache__ or hidden files. Only *.py and *.json files are packaged (the code,
+definitions.json and contract.json). `backfill deploy-job` runs this and uploads the result.
 
     python scripts/package_job.py --job-dir spark_jobs --out /tmp/card_features.zip
 """

@@ -37,16 +37,27 @@ let installed: { metrics: string | undefined } | undefined;
 export function installWorkerRuntime(
   env: NodeJS.ProcessEnv = process.env,
   write: (line: string) => void = (l) => process.stdout.write(l),
+  metricsOptional = false,
 ): string | undefined {
   if (installed) return installed.metrics;
   const port = metricsPort(env);
   const bindAddress = port === undefined ? undefined : `0.0.0.0:${port}`;
-  try {
+  const install = (metrics: string | undefined) =>
     Runtime.install({
       logger: new DefaultLogger('INFO', (entry) => write(`${logLine(entry)}\n`)),
-      telemetryOptions: bindAddress ? { metrics: { prometheus: prometheusOptions(bindAddress) } } : undefined,
+      telemetryOptions: metrics ? { metrics: { prometheus: prometheusOptions(metrics) } } : undefined,
     });
-    installed = { metrics: bindAddress };
+  try {
+    try {
+      install(bindAddress);
+      installed = { metrics: bindAddress };
+    } catch (err) {
+      // A CLI run next to another one on the same port: it runs without metrics rather than fail.
+      if (!metricsOptional || !bindAddress || err instanceof IllegalStateError) throw err;
+      console.warn(`worker: no metrics endpoint on ${bindAddress}: ${(err as Error).message}`);
+      install(undefined);
+      installed = { metrics: undefined };
+    }
   } catch (err) {
     // Something in this process (an embedding program, a test harness) installed the runtime
     // first: it is kept, with its logger and without our metrics endpoint.

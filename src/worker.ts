@@ -89,6 +89,11 @@ export interface BackfillWorkerOptions {
   writeLog?: (text: string) => void;
   /** Read for BACKFILL_METRICS_PORT and BACKFILL_SHUTDOWN_GRACE_SECONDS. @default process.env */
   env?: NodeJS.ProcessEnv;
+  /**
+   * When the metrics port cannot be bound (say, in use by another worker), warn and run without
+   * metrics instead of failing: for the CLI's in-process worker. @default false
+   */
+  metricsOptional?: boolean;
 }
 
 export interface BackfillWorker {
@@ -110,7 +115,7 @@ export interface BackfillWorker {
  */
 export async function createBackfillWorker(options: BackfillWorkerOptions): Promise<BackfillWorker> {
   const env = options.env ?? process.env;
-  const metrics = installWorkerRuntime(env, options.writeLog);
+  const metrics = installWorkerRuntime(env, options.writeLog, options.metricsOptional);
   const { connection, namespace, close } = await openConnection(options.connection);
   try {
     const searchAttributes = searchAttributeLister(connection);

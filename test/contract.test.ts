@@ -7,18 +7,40 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as path from 'node:path';
 import { validateInput, type BackfillInput } from '../src/common/input';
-import { newPublicationRecord, OFFLINE_STORE_COLUMNS, PUBLICATION_FIELDS } from '../src/common/lake-contract';
+import {
+  FEATURE_GROUP_KEYS,
+  FEATURE_STORE_TYPES,
+  newPublicationRecord,
+  OFFLINE_STORE_COLUMNS,
+  PUBLICATION_FIELDS,
+  RECORD_FEATURES,
+} from '../src/common/lake-contract';
 import { planChunks } from '../src/common/plan';
 import { FEATURE_NAMES, GOLD_COLUMNS } from '../src/activities/feature-records';
 import { newPublication } from '../src/activities/ingest/day-publication';
-import { bronzeTable, goldPartition, goldTable, manifestUri } from '../src/activities/lake-paths';
+import {
+  bronzePartition,
+  bronzeTable,
+  goldPartition,
+  goldTable,
+  lakeRoot,
+  manifestUri,
+} from '../src/activities/lake-paths';
+import { catalogUri } from '../src/activities/local/catalog';
+import { localFeatureStoreFile, offlineStoreDir } from '../src/activities/local/feature-store';
 import { goldCommitUri, ledgerRoot, publicationUri, type GoldCommit } from '../src/activities/ledger/records';
 import { sparkJobArgs } from '../src/activities/spark/args';
 import { ROOT, VENV_BIN } from './support/temporal';
+import { renderTemplate } from './aws/templates';
 
 interface PythonSide {
   paths: Record<string, string>;
-  schemas: { gold_file_columns: [string, string][]; record_features: string[]; offline_store_columns: string[] };
+  schemas: {
+    gold_file_columns: [string, string][];
+    record_features: string[];
+    offline_store_columns: string[];
+    feature_store_types: Record<string, string>;
+  };
   new_publication: Record<string, unknown>;
   spark_publication: Record<string, unknown>;
 }
@@ -71,14 +93,23 @@ describe('the lake contract, resolved by TypeScript and by the Spark job', () =>
       const [chunk] = planChunks(request.startDate, request.endDate, 3);
       const argv = sparkJobArgs({ request, chunk, codeRevision: '', ledger: { runId: 'run-7', computeDates: [] } });
       const py = pythonResolves({ argv, days: ['2025-10-01', '2025-10-02', '2025-10-03'], commit, values });
+      // The local feature store lives in a local lake only; an S3 lake's Python value is the template's alone.
+      const local = lakeRoot(request.bucket).startsWith('file://');
+      const storeFile = local ? localFeatureStoreFile(request.bucket) : undefined;
       assert.deepEqual(py.paths, {
         bronze_table: bronzeTable(request),
+        bronze_partition: bronzePartition(request, '2025-10-01'),
         gold_table: goldTable(request),
         ledger_root: ledgerRoot(request),
         gold_partition: goldPartition(request, '2025-10-01'),
         gold_commit: goldCommitUri(request, '2025-10-01'),
         publication: publicationUri(request, '2025-10-01'),
         chunk_manifest: manifestUri(request, chunk.id),
+        local_catalog: catalogUri(request.bucket),
+        local_feature_store: storeFile ? `file://${storeFile}` : py.paths.local_feature_store,
+        local_offline_store: storeFile
+          ? `file://${offlineStoreDir(storeFile, request.featureGroup)}`
+          : py.paths.local_offline_store,
       });
     });
 
@@ -93,6 +124,30 @@ describe('the lake contract, resolved by TypeScript and by the Spark job', () =>
     );
     assert.deepEqual(py.schemas.record_features, FEATURE_NAMES);
     assert.deepEqual(py.schemas.offline_store_columns, OFFLINE_STORE_COLUMNS);
+    assert.deepEqual(py.schemas.feature_store_types, FEATURE_STORE_TYPES);
+  });
+
+  it('gives every record feature a Feature Store type, and deploy/feature-group.json defines the same', () => {
+    assert.deepEqual(Object.keys(FEATURE_STORE_TYPES), [...RECORD_FEATURES]);
+    for (const [name, type] of Object.entries(FEATURE_STORE_TYPES))
+      assert.ok(['String', 'Integral', 'Fractional'].includes(type), `${name}: ${type}`);
+    const group = renderTemplate('feature-group.json', {
+      FeatureGroupName: 'g',
+      OfflineStoreS3Uri: 's3://lake/offline',
+      FeatureStoreRoleArn: 'arn:aws:iam::123456789012:role/R',
+    }) as {
+      RecordIdentifierFeatureName: string;
+      EventTimeFeatureName: string;
+      FeatureDefinitions: { FeatureName: string; FeatureType: string }[];
+    };
+    assert.deepEqual(
+      group.FeatureDefinitions.map((d) => [d.FeatureName, d.FeatureType]),
+      Object.entries(FEATURE_STORE_TYPES),
+    );
+    assert.deepEqual(
+      [group.RecordIdentifierFeatureName, group.EventTimeFeatureName],
+      [FEATURE_GROUP_KEYS.recordIdentifier, FEATURE_GROUP_KEYS.eventTime],
+    );
   });
 
   it('the same publication record from a commit, and both publishers write every contract field', () => {

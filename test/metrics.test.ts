@@ -113,6 +113,36 @@ describe('worker metrics on BACKFILL_METRICS_PORT (dev server)', function () {
     assert.throws(() => metricsPort({ BACKFILL_METRICS_PORT: '70000' }), /got "70000"/);
   });
 
+  it('a port in use: the CLI worker runs without metrics (with a warning), a standalone worker fails', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '0.0.0.0', resolve));
+    const { port } = taken.address() as net.AddressInfo;
+    // One runtime per process: each case in a process of its own.
+    const install = (optional: boolean) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const script =
+          `const r = require('./src/runtime'); ` +
+          `const m = r.installWorkerRuntime({ BACKFILL_METRICS_PORT: '${port}' }, () => {}, ${optional}); ` +
+          `console.log('metrics=' + m);`;
+        const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', '-e', script], { cwd: ROOT });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    try {
+      const optional = await install(true);
+      assert.equal(optional.code, 0, optional.out);
+      assert.match(optional.out, /metrics=undefined/);
+      assert.match(optional.out, new RegExp(`no metrics endpoint on 0.0.0.0:${port}`));
+      const required = await install(false);
+      assert.notEqual(required.code, 0, required.out);
+      assert.match(required.out, /in use/i);
+    } finally {
+      taken.close();
+    }
+  });
+
   it('counts chunks, rows, records, dead letters, throttling and steps as the report does', async () => {
     const port = await freePort();
     const taskQueue = 'metrics-fake';

@@ -44,7 +44,22 @@ GOLD_RUN_PARTITION: str = _SCHEMAS["gold_run_partition"]
 # Gold as a frame: the file columns, then the partition columns.
 GOLD_COLUMNS: List[str] = list(GOLD_FILE_TYPES) + GOLD_PARTITIONS
 # A Feature Store record's features: the gold file columns, then feature_version.
-RECORD_FEATURES: List[str] = list(GOLD_FILE_TYPES) + list(_SCHEMAS["record_extra_features"])
+RECORD_FEATURES: List[str] = list(GOLD_FILE_TYPES) + [c["name"] for c in _SCHEMAS["record_extra_features"]]
+_STORE_TYPES = ("String", "Integral", "Fractional")
+
+
+def _feature_store_types() -> Dict[str, str]:
+    """Each record feature's Feature Store type, in RECORD_FEATURES order; one without a type is an error."""
+    out = {}
+    for c in _SCHEMAS["gold_keys"] + _SCHEMAS["features"] + _SCHEMAS["record_extra_features"]:
+        if c.get("feature_store_type") not in _STORE_TYPES:
+            raise ValueError(f"contract.json: feature {c['name']} needs a feature_store_type ({', '.join(_STORE_TYPES)})")
+        out[c["name"]] = c["feature_store_type"]
+    return out
+
+
+# As lake-contract.ts FEATURE_STORE_TYPES: what the feature group must define.
+FEATURE_STORE_TYPES: Dict[str, str] = _feature_store_types()
 OFFLINE_STORE_ADDED: List[str] = list(_SCHEMAS["offline_store_added"])
 OFFLINE_STORE_PARTITIONS: List[str] = list(_SCHEMAS["offline_store_partitions"])
 # A row of the offline store's layout: the record's features, the columns SageMaker adds, the partitions.

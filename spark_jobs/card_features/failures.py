@@ -8,7 +8,7 @@ orchestrator, and printed on stderr as one `card_features error:` line:
 - StorageError: the lake refuses a read or write (permission, read-only, a file where a directory
   is needed, no space), with the path and the cause in plain words.
 - OutOfMemory: a JVM ran out of memory, or an executor was killed for its memory; the orchestrator
-  runs the chunk again a rung higher on its memory ladder (src/activities/memory-ladder.ts).
+  runs the chunk again a rung higher on its memory ladder (src/activities/spark/memory-ladder.ts).
 - LedgerConflict: a conditional ledger write failed (conditional.py): another writer changed the
   record since this job read it. Not retried blindly: the orchestrator decides again from the ledger.
 """
@@ -48,7 +48,7 @@ _STORAGE_ERRORS: List[Tuple[str, str, bool]] = [
      "a file is in the way where a directory is needed", False),
 ]
 
-# The same signatures the orchestrator looks for in EMR's state details (memory-ladder.ts).
+# The same signatures the orchestrator looks for in EMR's state details (src/activities/spark/memory-ladder.ts).
 _OOM_SIGNATURES = [
     r"java\.lang\.OutOfMemoryError[^\n;]*",
     r"Container killed by YARN for exceeding (?:physical |virtual )?memory limits[^\n;]*",

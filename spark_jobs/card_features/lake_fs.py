@@ -75,10 +75,13 @@ class LakeFs:
         return sorted(out, key=lambda f: f["path"])
 
     def relative_data_files(self, path: str) -> List[str]:
-        """Data files (not hidden) anywhere under the directory, relative to it, sorted; [] when it is absent."""
+        """Data files (not hidden) anywhere under the directory, relative to it, sorted.
+
+        An absent directory is an error, not "no files": a publication that found nothing staged for a
+        day with rows must fail rather than record the day done with nothing moved."""
         fs, p = self._path(path)
         if not fs.exists(p):
-            return []
+            raise FileNotFoundError(f"{path}: nothing staged there")
         base = str(p.toUri().getPath())
         files = fs.listFiles(p, True)
         out = []

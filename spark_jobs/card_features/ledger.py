@@ -6,7 +6,7 @@ Readers (the catalog, ingestion, validation) follow the record, so a day switche
 the new in one write and a failed run leaves the old gold current. That write is conditional
 (conditional.py): it replaces only the commit the job read when it planned, so of two jobs racing on
 a day one commits and the other stops with LedgerConflict. The record's paths and fields are in
-contract.json, which src/activities/ledger.ts reads too (docs/design.md).
+contract.json, which src/activities/ledger/records.ts reads too (docs/design.md).
 """
 import datetime as dt
 import json

@@ -17,7 +17,7 @@ A job that dies after 2 leaves a record naming every file it may have moved: the
 them before writing the day again, so a day is never in the store twice. A day whose `done` record
 matches its current gold is skipped. A record changed by another writer meanwhile stops the job with
 LedgerConflict instead of overwriting it. The record format is the publication
-record of src/activities/ledger.ts (docs/design.md, "A Spark publication").
+record of src/activities/ledger/records.ts (docs/design.md, "A Spark publication").
 
 Two stores:
 
@@ -46,7 +46,7 @@ def local_store_root(lake_root: str, group: str) -> str:
 
 
 def publication_path(ledger_root: str, group: str, version: str, day: str) -> str:
-    """Where src/activities/ledger.ts publicationUri() keeps the day's record."""
+    """Where src/activities/ledger/records.ts publicationUri() keeps the day's record."""
     return contract.path("publication", ledger_root=ledger_root, group=group, version=version, dt=day)
 
 

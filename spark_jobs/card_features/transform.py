@@ -11,7 +11,6 @@ from pyspark.sql.window import WindowSpec
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from . import contract
 from .definitions import FeatureDefinition
 
 VALID_STATUSES = ("APPROVED", "DECLINED")
@@ -55,10 +54,9 @@ SILVER_COLUMNS = [
     "dt",
 ]
 
-# The gold schema is contract.json's (shared with the worker); with_features computes exactly these features.
-FEATURE_COLUMNS = contract.FEATURE_COLUMNS
+FEATURE_COLUMNS = ["txn_count_1h", "txn_count_24h", "amount_sum_24h", "merchant_count_24h"]
 
-GOLD_COLUMNS = contract.GOLD_COLUMNS
+GOLD_COLUMNS = ["card_id", "event_id", "event_time"] + FEATURE_COLUMNS + ["feature_version", "dt"]
 
 
 def date_range(start: dt.date, end: dt.date) -> List[dt.date]:
@@ -285,6 +283,5 @@ def compute_features(silver: DataFrame, definition: FeatureDefinition) -> DataFr
 
 
 def gold_for_days(silver_in_scope: DataFrame, definition: FeatureDefinition, days: List[str]) -> DataFrame:
-    """The gold the job writes: features for events whose dt is in `days`, computed over every in-scope
-    event (lookback included)."""
+    """Features for events whose dt is in `days`, computed over every in-scope event (lookback included)."""
     return compute_features(silver_in_scope, definition).where(F.col("dt").isin(*days))

@@ -9,6 +9,13 @@ from lakeutil import ev
 from test_transform import silver_df
 
 
+def test_the_transform_writes_the_contract_gold_columns():
+    # transform.py keeps its own literal lists: its bytes are the build fingerprint, which a move of the
+    # lists into the contract would change for every existing lake. This keeps the two from drifting.
+    assert transform.FEATURE_COLUMNS == contract.FEATURE_COLUMNS
+    assert transform.GOLD_COLUMNS == contract.GOLD_COLUMNS
+
+
 def test_gold_commit_record_has_the_contract_fields_in_order():
     commit = ledger.GoldCommit(dt="2025-10-01", feature_version="v1", run_id="r", location=None, files=[], rows=0,
                                code_revision="c", fingerprint="f", committed_at="t")
@@ -31,3 +38,12 @@ def test_a_path_template_needs_every_value():
     assert contract.path("day_partition", table="s3://b/t", dt="2025-10-01") == "s3://b/t/dt=2025-10-01"
     with pytest.raises(KeyError, match=r"gold_commit.*\{dt\}"):
         contract.path("gold_commit", ledger_root="s3://b/_ledger", version="v1")
+
+
+def test_every_record_feature_has_a_feature_store_type_and_one_without_is_refused(monkeypatch):
+    assert list(contract.FEATURE_STORE_TYPES) == contract.RECORD_FEATURES
+    assert set(contract.FEATURE_STORE_TYPES.values()) <= {"String", "Integral", "Fractional"}
+    untyped = {"name": "new_feature", "type": "int"}
+    monkeypatch.setattr(contract, "_SCHEMAS", {**contract._SCHEMAS, "features": [*contract._SCHEMAS["features"], untyped]})
+    with pytest.raises(ValueError, match="feature new_feature needs a feature_store_type"):
+        contract._feature_store_types()

@@ -99,3 +99,10 @@ def test_a_job_that_dies_midway_is_redone_from_the_ledger_without_duplicates(spa
 def test_bad_offline_store_argument_is_refused(spark, lake):
     with pytest.raises(SystemExit, match="--offline-store"):
         publish_run(spark, lake, "--offline-store", "s3://somewhere")
+
+
+def test_a_day_with_nothing_staged_fails_instead_of_being_recorded_done(spark, lake):
+    from card_features.lake_fs import LakeFs
+
+    with pytest.raises(FileNotFoundError, match="nothing staged"):
+        LakeFs(spark).relative_data_files(f"file://{lake}/_staging/feature_version=v1/run=r/dt=2025-10-01")

@@ -14,6 +14,11 @@ export function bronzeTable(req: BackfillRequest): string {
   return lakePath('bronze_table', { root: lakeRoot(req.bucket), prefix: req.prefixes.bronze });
 }
 
+/** A day's arrival partition of bronze (the job's plan.day_partition). */
+export function bronzePartition(req: BackfillRequest, dt: string): string {
+  return lakePath('day_partition', { table: bronzeTable(req), dt });
+}
+
 export function goldTable(req: BackfillRequest): string {
   return lakePath('gold_table', { root: lakeRoot(req.bucket), prefix: req.prefixes.gold });
 }

@@ -5,6 +5,8 @@
 import { cancelCommand } from './commands/cancel';
 import { checkCommand } from './commands/check';
 import { deployJobCommand } from './commands/deploy-job';
+import { diffCommand } from './commands/diff';
+import { verifyCommand } from './commands/verify';
 import { lineageCommand } from './commands/lineage';
 import { listCommand } from './commands/list';
 import { pauseCommand, resumeCommand } from './commands/pause-resume';
@@ -32,6 +34,8 @@ Commands:
   deploy-job       package the Spark job and upload it to the code bucket (AWS)
   check            days of a version that need building again (never built, bronze changed, definition changed)
   lineage          what one gold day was built from (bronze files, code, fingerprint, job run, Spark settings)
+  verify           publication receipt: the ledger against the offline and online stores; exit 1 on a difference
+  diff             compare two versions' gold (or one before/after an overwrite) over a range; gate with exit 3
 
 Run backfill <command> --help for its options. Commands acting on one backfill take its workflow
 id, or the --start-date/--end-date/--feature-version/--feature-group flags it was started with.
@@ -52,6 +56,8 @@ const COMMANDS: Record<string, (argv: string[], io: Io, deps: CliDeps) => Promis
   'deploy-job': deployJobCommand,
   check: checkCommand,
   lineage: lineageCommand,
+  diff: diffCommand,
+  verify: verifyCommand,
 };
 
 export async function main(argv: string[], io: Io = processIo, deps: CliDeps = {}): Promise<number> {

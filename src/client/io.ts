@@ -1,5 +1,7 @@
 /** Where the CLI writes, and what it depends on, so tests run main() with fakes. */
+import type { AthenaClient } from '@aws-sdk/client-athena';
 import type { EMRServerlessClient } from '@aws-sdk/client-emr-serverless';
+import type { SageMakerFeatureStoreRuntimeClient } from '@aws-sdk/client-sagemaker-featurestore-runtime';
 import type { S3Client } from '@aws-sdk/client-s3';
 
 export interface Io {
@@ -18,6 +20,8 @@ export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 export interface CliDeps {
   /** AWS SDK clients for --direct-emr; default: from the AWS environment (AWS_REGION, credentials, endpoints). */
   awsClients?: () => { emr: EMRServerlessClient; s3: S3Client };
+  /** Clients of `backfill verify --aws`; default: from the AWS environment. */
+  verifyClients?: () => { athena: AthenaClient; featureStore: SageMakerFeatureStoreRuntimeClient };
   /** How often a followed backfill (or a direct EMR run) is polled, ms. */
   pollMs?: number;
 }

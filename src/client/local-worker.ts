@@ -15,7 +15,7 @@ export async function withLocalWorker<T>(taskQueue: string, work: () => Promise<
   const writeLog = fileWriter(path.join(paths.stateDir, 'worker.log'));
   const backends = createLocalBackends({ ...paths, codeRevision: gitRevision() });
   try {
-    const built = await createBackfillWorker({ taskQueue, activities: { backends }, writeLog });
+    const built = await createBackfillWorker({ taskQueue, activities: { backends }, writeLog, metricsOptional: true });
     writeLog(`${built.summary}\n`);
     try {
       return await built.worker.runUntil(work);

@@ -37,8 +37,31 @@ export const GOLD_RUN_PARTITION: string = schemas.gold_run_partition;
 /** A Feature Store record's features: the gold file columns, then feature_version. */
 export const RECORD_FEATURES: readonly string[] = [
   ...GOLD_FILE_COLUMNS.map((c) => c.name),
-  ...schemas.record_extra_features,
+  ...schemas.record_extra_features.map((c) => c.name),
 ];
+
+/** A Feature Store feature type (SageMaker FeatureDefinition.FeatureType). */
+export type FeatureStoreType = 'String' | 'Integral' | 'Fractional';
+const STORE_TYPES: readonly string[] = ['String', 'Integral', 'Fractional'];
+
+/**
+ * Each record feature's Feature Store type, in RECORD_FEATURES order (what the feature group must
+ * define; src/activities/aws/preflight.ts checks it). A feature without one fails here, at load, naming it.
+ */
+export const FEATURE_STORE_TYPES: Readonly<Record<string, FeatureStoreType>> = Object.fromEntries(
+  [...schemas.gold_keys, ...schemas.features, ...schemas.record_extra_features].map((c) => {
+    const type = (c as { feature_store_type?: string }).feature_store_type;
+    if (type === undefined || !STORE_TYPES.includes(type))
+      throw new Error(`contract.json: feature ${c.name} needs a feature_store_type (${STORE_TYPES.join(', ')})`);
+    return [c.name, type as FeatureStoreType];
+  }),
+);
+
+/** The feature group's record identifier and event time features. */
+export const FEATURE_GROUP_KEYS: { recordIdentifier: string; eventTime: string } = {
+  recordIdentifier: schemas.feature_group.record_identifier,
+  eventTime: schemas.feature_group.event_time,
+};
 /** A row of the offline store's layout: the record's features, the columns SageMaker adds, the partitions. */
 export const OFFLINE_STORE_COLUMNS: readonly string[] = [
   ...RECORD_FEATURES,

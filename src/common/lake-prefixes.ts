@@ -3,6 +3,7 @@
  * general. Pure: validateInput, the chunk workflow's checks and the activities use the same rules.
  */
 import { InputError } from './input-error';
+import { DEFAULT_LAKE_PREFIXES } from './lake-contract';
 
 export interface LakePrefixes {
   bronze: string;
@@ -10,7 +11,12 @@ export interface LakePrefixes {
   gold: string;
 }
 
-export const DEFAULT_PREFIXES: LakePrefixes = { bronze: 'bronze/streaming', silver: 'silver', gold: 'gold' };
+/** The job's defaults (contract.json default_prefixes), so a request without prefixes reads what the job writes. */
+export const DEFAULT_PREFIXES: LakePrefixes = {
+  bronze: DEFAULT_LAKE_PREFIXES.bronze,
+  silver: DEFAULT_LAKE_PREFIXES.silver,
+  gold: DEFAULT_LAKE_PREFIXES.gold,
+};
 
 // Whitespace and control characters would split or corrupt EMR's whitespace-split
 // sparkSubmitParameters and the job's arguments.

@@ -3,7 +3,7 @@
  * updates and query that ask for them. Shared by the lease workflow, the lease activities that call
  * it and the backfill workflow that reports conflicts. The lease is keyed by (lake, feature version),
  * what writers share (gold, catalog and ledger are per version in a lake); the activities name its
- * workflow (src/activities/lease-key.ts). Leases taken before that were keyed by (group, version):
+ * workflow (src/activities/ledger/lease-key.ts). Leases taken before that were keyed by (group, version):
  * see leaseWorkflowId.
  */
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
@@ -58,7 +58,7 @@ export interface ReleaseRequest {
 }
 
 export interface LeaseWorkflowInput {
-  /** The normalised lake root (src/activities/lease-key.ts); unset in a (group, version) lease. */
+  /** The normalised lake root (src/activities/ledger/lease-key.ts); unset in a (group, version) lease. */
   lake?: string;
   /** Set only in a (group, version) lease, started before the lease was per lake. */
   featureGroup?: string;

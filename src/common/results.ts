@@ -43,7 +43,7 @@ export interface SparkJobResult {
   sparkSettings?: SparkSettings;
 }
 
-/** The Spark settings of a chunk's run (src/activities/sizing.ts, memory-ladder.ts). */
+/** The Spark settings of a chunk's run (src/activities/spark/sizing.ts, spark/memory-ladder.ts). */
 export interface SparkSettings {
   /** Sizing tier picked from the bronze bytes the chunk reads (small, medium, large). */
   tier?: string;
@@ -159,7 +159,7 @@ export interface DryRunPlan {
   publication?: DryRunPublication;
 }
 
-/** The dry run's publication part (src/activities/publication-estimate.ts). */
+/** The dry run's publication part (src/activities/backfill/publication-estimate.ts). */
 export interface DryRunPublication {
   plan?: PublicationPlan;
   /** Days by target stores. */

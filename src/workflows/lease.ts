@@ -1,6 +1,6 @@
 /**
  * The overlap lease: one small workflow per (lake, feature version) keeps which backfills hold
- * which days (older ones, per (feature group, version), run the same code: src/activities/lease-key.ts).
+ * which days (older ones, per (feature group, version), run the same code: src/activities/ledger/lease-key.ts).
  * A backfill asks for its days with an update (update-with-start); the workflow handles updates one
  * at a time, so two overlapping backfills asking at once cannot both get them.
  */

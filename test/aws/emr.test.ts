@@ -5,14 +5,9 @@
  */
 import { CreateApplicationCommand, EMRServerlessClient, GetJobRunCommand } from '@aws-sdk/client-emr-serverless';
 import * as assert from 'node:assert/strict';
-import {
-  clientToken,
-  EmrServerlessRunner,
-  jobStatus,
-  sparkConfFor,
-  sparkSize,
-  type EmrJobHandle,
-} from '../../src/activities/aws/emr';
+import { clientToken, EmrServerlessRunner, jobStatus, type EmrJobHandle } from '../../src/activities/aws/emr';
+import { SPARK_SIZES } from '../../src/activities/aws/spark-sizes';
+import { chunkSettings, SIZE_THRESHOLDS } from '../../src/activities/spark/sizing';
 import type { SparkJobSpec } from '../../src/activities/backends';
 import { sparkJobArgs } from '../../src/activities/spark/args';
 import { EmrDouble } from './emr-double';
@@ -33,29 +28,19 @@ function spec(
 }
 
 describe('aws: EMR Serverless spark sizing', () => {
-  it('sizes by chunk length per the tuning table, and sparkConf overrides it', () => {
-    const chunk = (days: number) => ({ index: 0, id: 'c', startDate: '2025-10-01', endDate: '2025-10-01', days });
-    assert.equal(sparkSize(chunk(1)), 'small');
-    assert.equal(sparkSize(chunk(6)), 'small');
-    assert.equal(sparkSize(chunk(7)), 'medium');
-    assert.equal(sparkSize(chunk(28)), 'medium');
-    assert.equal(sparkSize(chunk(31)), 'large');
+  it("sizes a chunk by the bronze bytes it reads (the Spark step's one rule), and sparkConf overrides it", () => {
+    const GiB = 1024 ** 3;
+    const sized = (bytes: number, conf: Record<string, string> = {}) => chunkSettings(SPARK_SIZES, bytes, conf);
     assert.deepEqual(
-      [
-        sparkConfFor(chunk(3), {})['spark.executor.instances'],
-        sparkConfFor(chunk(3), {})['spark.sql.shuffle.partitions'],
-      ],
-      ['2', '50'],
+      [sized(GiB).tier, sized(GiB).conf['spark.executor.instances'], sized(GiB).conf['spark.sql.shuffle.partitions']],
+      ['small', '2', '50'],
     );
-    assert.equal(sparkConfFor(chunk(14), {})['spark.executor.instances'], '4');
-    const large = sparkConfFor(chunk(60), { 'spark.executor.memory': '24g' });
-    assert.equal(large['spark.executor.cores'], '4');
-    assert.equal(large['spark.executor.memory'], '24g');
-    assert.equal(large['spark.sql.shuffle.partitions'], '200');
-    assert.throws(
-      () => sparkConfFor(chunk(1), { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' }),
-      /sparkConf\.spark\.driver\.extraJavaOptions/,
-    );
+    assert.equal(sized(SIZE_THRESHOLDS.medium).conf['spark.executor.instances'], '4');
+    const large = sized(SIZE_THRESHOLDS.large, { 'spark.executor.memory': '24g' });
+    assert.equal(large.tier, 'large');
+    assert.equal(large.conf['spark.executor.cores'], '4');
+    assert.equal(large.conf['spark.executor.memory'], '24g');
+    assert.equal(large.conf['spark.sql.shuffle.partitions'], '200');
   });
 
   it('derives a client token within EMR limits, stable per run name', () => {
@@ -94,12 +79,15 @@ describe('aws: EMR Serverless runner on moto', function () {
   });
   after(async () => moto?.stop());
 
-  it('submits the job with entry point, py-files, arguments, sizing, role, name, log URI and client token', async () => {
+  it('submits the job with entry point, py-files, arguments, the sized settings, role, name, log URI and client token', async () => {
     const runner = new EmrServerlessRunner(emr, { logUri: 's3://log-bucket/emr/' });
     const s = spec({
       emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' },
       sparkConf: { 'spark.executor.memory': '10g' },
     });
+    // The Spark step hands the runner the request with the chunk's sized settings (compute-gold.ts).
+    const sized = chunkSettings(SPARK_SIZES, SIZE_THRESHOLDS.medium, s.request.sparkConf).conf;
+    s.request = { ...s.request, sparkConf: sized };
     const handle = (await runner.submit(s)) as EmrJobHandle;
     assert.equal(handle.backend, 'emr-serverless');
     assert.equal(handle.applicationId, appId);
@@ -115,18 +103,45 @@ describe('aws: EMR Serverless runner on moto', function () {
     assert.ok(s.args.includes('--start-date') && s.args.includes('2025-10-01'));
     const params = submit.sparkSubmitParameters!;
     assert.ok(params.startsWith(`--py-files s3://code-bucket/${CODE_KEY}/card_features.zip `), params);
-    for (const c of [
-      'spark.executor.cores=2',
-      'spark.executor.memory=10g',
-      'spark.executor.instances=2',
-      'spark.sql.shuffle.partitions=50',
-    ]) {
-      assert.ok(params.includes(`--conf ${c}`), `${c} in ${params}`);
-    }
+    // Exactly the settings handed over (medium tier, the request's memory on top): no other rule adds any.
+    const confs = [...params.matchAll(/--conf (\S+)/g)].map((m) => m[1]).sort();
+    assert.deepEqual(
+      confs,
+      Object.entries(sized)
+        .map(([k, v]) => `${k}=${v}`)
+        .sort(),
+    );
+    assert.ok(confs.includes('spark.executor.instances=4') && confs.includes('spark.executor.memory=10g'), params);
     assert.equal(
       run.configurationOverrides?.monitoringConfiguration?.s3MonitoringConfiguration?.logUri,
       's3://log-bucket/emr/',
     );
+  });
+
+  it("adds nothing of its own to the settings it is handed: a 60-day chunk with the request's one setting gets that one (moto)", async () => {
+    const runner = new EmrServerlessRunner(emr);
+    const s = spec(
+      {
+        emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' },
+        startDate: '2025-08-01',
+        endDate: '2025-09-29',
+        chunkSizeDays: 60,
+        sparkConf: { 'spark.executor.memory': '10g' },
+      },
+      'backfill-sized/chunk-60',
+    );
+    assert.equal(s.chunk.days, 60);
+    const handle = await runner.submit(s);
+    const run = (await emr.send(new GetJobRunCommand({ applicationId: appId, jobRunId: handle.id }))).jobRun!;
+    const params = run.jobDriver!.sparkSubmit!.sparkSubmitParameters!;
+    assert.deepEqual(
+      [...params.matchAll(/--conf (\S+)/g)].map((m) => m[1]),
+      ['spark.executor.memory=10g'],
+    );
+    // A value EMR would split on is refused before any run starts (the worker's rules).
+    const spaced = spec({ emr: { appId, jobRole: 'arn:aws:iam::123456789012:role/EMRJobRole' } }, 'backfill-spaced/c');
+    spaced.request = { ...spaced.request, sparkConf: { 'spark.driver.extraJavaOptions': '-Da=1 -Db=2' } };
+    await rejectsFinal(runner.submit(spaced), 'InvalidInput', /sparkConf\.spark\.driver\.extraJavaOptions/);
   });
 
   it('follows the run to SUCCESS, and cancels a run (moto ends runs at once)', async () => {

@@ -27,6 +27,7 @@ import { SageMakerDouble, type DoubleFeatureGroup } from './sagemaker-double';
 import { awsRequest, JOB_ROLE, rejectsFinal, rejectsRetryable } from './support';
 import { renderTemplate } from './templates';
 import { planPublication } from '../../src/common/publication-plan';
+import { FEATURE_GROUP_KEYS, FEATURE_STORE_TYPES, RECORD_FEATURES } from '../../src/common/lake-contract';
 
 /** deploy/feature-group.json as docs/aws.md has the operator create it. */
 function featureGroupInput(name: string): CreateFeatureGroupCommandInput {
@@ -284,6 +285,23 @@ describe('aws: preflight checks every resource a backfill needs, before any work
     assert.match(err.message, /feature "amount_sum_24h" is Integral, the records send Fractional/);
     assert.match(err.message, /feature "merchant_count_24h" \(Integral\) is not defined/);
     assert.doesNotMatch(err.message, /txn_count_1h/);
+  });
+
+  it("checks the group against the contract's features and Feature Store types: a group with only the identifier and event time misses every other one, named with its type (moto)", async () => {
+    const input = featureGroupInput('bare_group');
+    const keys = [FEATURE_GROUP_KEYS.recordIdentifier, FEATURE_GROUP_KEYS.eventTime];
+    input.FeatureDefinitions = input.FeatureDefinitions!.filter((d) => keys.includes(d.FeatureName!));
+    await clients.sagemaker.send(new CreateFeatureGroupCommand(input));
+    const err = await rejectsFinal(
+      backends().preflight!(request({ featureGroup: 'bare_group' })),
+      'InvalidInput',
+      /^featureGroup: feature group "bare_group" does not fit the records/,
+    );
+    const missing = [...err.message.matchAll(/feature "(\w+)" \((\w+)\) is not defined/g)].map((m) => [m[1], m[2]]);
+    assert.deepEqual(
+      missing,
+      RECORD_FEATURES.filter((f) => !keys.includes(f)).map((f) => [f, FEATURE_STORE_TYPES[f]]),
+    );
   });
 
   it('refuses a missing or unfinished feature group, reads every page of definitions, and retries an outage (SageMaker double)', async () => {

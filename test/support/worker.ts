@@ -17,6 +17,8 @@ export async function startBackfillWorker(
     taskQueue,
     activities: { backends },
     connection: { connection: env.nativeConnection, namespace: env.namespace ?? 'default' },
+    // Tests stop their workers at once: an activity a failed test left running must not hold the next file.
+    env: { ...process.env, BACKFILL_SHUTDOWN_GRACE_SECONDS: '0' },
   });
   const running = worker.run();
   return {

@@ -15,14 +15,12 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { createHash } from 'node:crypto';
 import type { BackfillRequest } from '../../common/input';
-import type { ChunkSpec } from '../../common/plan';
-import type { CancelWait, JobHandle, JobStatus, SizeTier, SparkJobSpec, SparkRunner } from '../backends';
+import type { CancelWait, JobHandle, JobStatus, SparkJobSpec, SparkRunner } from '../backends';
 import { hasEnded } from '../spark/follow-job';
 import { awsErrorName, classifyAwsError } from './errors';
 import { connectorJarUri, DEFAULT_CODE_PREFIX, jobCodeUris, latestJobCodeKey } from './job-code';
 import { FAILURE } from '../../common/failures';
 import { enforceWorkerRules } from '../worker-rules';
-import { SPARK_SIZES } from './spark-sizes';
 import { findActiveRun, ledgerRunIdOf, listActiveRuns, RUN_ID_TAG, type ActiveRunsOf } from './emr-runs';
 
 const EMR_BACKEND = 'emr-serverless';
@@ -59,28 +57,6 @@ export interface EmrRunnerOptions {
 export const DEFAULT_EMR_POLL_MS = 15_000;
 const DEFAULT_CANCEL_WAIT_MS = 10 * 60_000;
 const DEFAULT_CANCEL_POLL_MS = 5000;
-
-/** Under a week: small; one to four weeks (up to 30 days): medium; longer: large. */
-export function sparkSize(chunk: ChunkSpec): SizeTier {
-  if (chunk.days < 7) return 'small';
-  if (chunk.days <= 30) return 'medium';
-  return 'large';
-}
-
-/** The sized defaults, then the request's own sparkConf on top. */
-export function sparkConfFor(chunk: ChunkSpec, overrides: Record<string, string>): Record<string, string> {
-  const conf: Record<string, string> = { ...SPARK_SIZES[sparkSize(chunk)], ...overrides };
-  for (const [key, value] of Object.entries(conf)) {
-    // EMR splits sparkSubmitParameters on whitespace: a value with a space would corrupt the command.
-    if (/\s/.test(value) || value === '') {
-      throw ApplicationFailure.nonRetryable(
-        `sparkConf.${key}: "${value}" cannot be passed to EMR Serverless (empty or contains whitespace)`,
-        FAILURE.invalidInput,
-      );
-    }
-  }
-  return conf;
-}
 
 export function sparkSubmitParameters(pyFilesUri: string, conf: Record<string, string>, jars: string[] = []): string {
   const confArgs = Object.entries(conf).map(([k, v]) => `--conf ${k}=${v}`);
@@ -147,13 +123,15 @@ export class EmrServerlessRunner implements SparkRunner {
     return this.startNewRun(spec, start);
   }
 
-  /** StartJobRun's input but the client token: the job code, the chunk's Spark settings, its tags. */
+  /**
+   * StartJobRun's input but the client token: the job code, the Spark settings as handed over (the
+   * Spark step sized them from the chunk's bronze bytes, spark/sizing.ts), the chunk's tags.
+   */
   private async startInput(spec: SparkJobSpec, codeBucket: string): Promise<StartInput> {
     const { request, chunk } = spec;
     const jobCodeKey = await this.jobCodeKey(request, codeBucket);
     const code = jobCodeUris(codeBucket, jobCodeKey);
     const jars = connectorJars(spec.args, codeBucket, jobCodeKey);
-    const conf = sparkConfFor(chunk, request.sparkConf);
     const runId = ledgerRunIdOf(spec.args);
     return {
       applicationId: request.emr!.appId,
@@ -163,7 +141,7 @@ export class EmrServerlessRunner implements SparkRunner {
         sparkSubmit: {
           entryPoint: code.entryPoint,
           entryPointArguments: spec.args,
-          sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, conf, jars),
+          sparkSubmitParameters: sparkSubmitParameters(code.pyFiles, request.sparkConf, jars),
         },
       },
       configurationOverrides: this.options.logUri

@@ -10,10 +10,15 @@ import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import type { Catalog } from '../backends';
-import { CRAWLED_CATALOG_BACKEND } from '../ledger/records';
 import { awsErrorName, classifyAwsError } from './errors';
 import { FAILURE } from '../../common/failures';
 import { chunkPartitions, DEFAULT_GOLD_TABLE, type GlueTableName } from './glue';
+
+/**
+ * A catalog that derives partitions from every directory under the gold table (a Glue crawler)
+ * names itself so in CatalogResult.backend: it would serve a rollback copy kept there as data.
+ */
+export const CRAWLED_CATALOG_BACKEND = 'glue-crawler';
 
 export interface CrawlerCatalogOptions {
   /** How often GetCrawler is polled while a crawl runs. */

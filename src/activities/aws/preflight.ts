@@ -15,11 +15,11 @@ import {
 import { ApplicationFailure } from '@temporalio/activity';
 import type { BackfillRequest } from '../../common/input';
 import { publisherRefusal, type PublicationFacts } from '../../common/publication-plan';
-import { FEATURE_NAMES } from '../feature-records';
 import { lakeRoot } from '../lake-paths';
 import { awsErrorName, classifyAwsError, isAccessDenied } from './errors';
 import type { CatalogMode } from './glue';
 import { FAILURE } from '../../common/failures';
+import { FEATURE_GROUP_KEYS, FEATURE_STORE_TYPES } from '../../common/lake-contract';
 
 export interface PreflightClients {
   emr: EMRServerlessClient;
@@ -33,32 +33,12 @@ export interface AwsPreflightOptions {
   checkResources: boolean;
 }
 
-type FeatureName = (typeof FEATURE_NAMES)[number];
-type FeatureType = 'String' | 'Integral' | 'Fractional';
-
 /**
- * The feature group the records of feature-records.ts (goldRowToRecord) go into. Keyed by
- * FEATURE_NAMES, so a new feature there does not compile until its type is given here.
+ * The feature group the records of feature-records.ts (goldRowToRecord) go into: contract.json's
+ * features with their Feature Store types, which the contract requires of every feature (event_time
+ * is String: sent as ISO-8601 text, which a Fractional event time would refuse).
  */
-const FEATURE_GROUP_SCHEMA: {
-  recordIdentifier: FeatureName;
-  eventTime: FeatureName;
-  types: Record<FeatureName, FeatureType>;
-} = {
-  recordIdentifier: 'card_id',
-  eventTime: 'event_time',
-  types: {
-    card_id: 'String',
-    event_id: 'String',
-    // Sent as ISO-8601 text (isoEventTime), which a Fractional event time would refuse.
-    event_time: 'String',
-    txn_count_1h: 'Integral',
-    txn_count_24h: 'Integral',
-    amount_sum_24h: 'Fractional',
-    merchant_count_24h: 'Integral',
-    feature_version: 'String',
-  },
-};
+const FEATURE_GROUP_SCHEMA = { ...FEATURE_GROUP_KEYS, types: FEATURE_STORE_TYPES };
 
 const invalid = (message: string) => ApplicationFailure.nonRetryable(message, FAILURE.invalidInput);
 

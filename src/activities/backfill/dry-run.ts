@@ -9,7 +9,7 @@ import { dayPublisher, dayTargets } from '../../common/publication-plan';
 import type { BadBronzeFile } from '../../common/bad-input';
 import type { DryRunDay, DryRunPlan } from '../../common/results';
 import type { Backends, Lake } from '../backends';
-import { bronzeTable } from '../lake-paths';
+import { bronzePartition } from '../lake-paths';
 import { hasGold, readStates } from '../ledger/day-states';
 import { goldDecision, publishAction, type DayState } from '../ledger/records';
 import { bronzeBytesFrom, chunkSettings } from '../spark/sizing';
@@ -58,7 +58,7 @@ async function surveyBronze(
   const bad: BadBronzeFile[] = [];
   // The chunk days plus the lookback day before and the lateness days after, as the job reads.
   for (const dt of dateRange(addDays(request.startDate, -1), addDays(request.endDate, request.allowedLatenessDays))) {
-    const files = await lake.list(`${bronzeTable(request)}/dt=${dt}`);
+    const files = await lake.list(bronzePartition(request, dt));
     if (files.length > 0) present[dt] = files.reduce((s, f) => s + f.size, 0);
     else missing.push(dt);
     // Empty files and files whose first bytes do not match their name (a cheap check: a gzip

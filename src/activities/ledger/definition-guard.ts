@@ -8,7 +8,7 @@ import { addDays, dateRange } from '../../common/dates';
 import { InputError, type BackfillRequest } from '../../common/input';
 import { planChunks } from '../../common/plan';
 import type { Lake } from '../backends';
-import { goldDecision, ledgerRoot, readDayState, type GoldCommit } from './records';
+import { goldCommitDir, goldDecision, readDayState, type GoldCommit } from './records';
 
 /** The fingerprints a request is judged against: the current build's, and the definition-only one. */
 export interface Fingerprints {
@@ -79,8 +79,9 @@ export function commitFingerprint(commit: GoldCommit, current: Fingerprints): st
 
 /** Every gold commit of the request's version (all days, not only the range's). */
 async function versionCommits(lake: Lake, request: BackfillRequest): Promise<GoldCommit[]> {
-  const dir = `${ledgerRoot(request)}/gold/card_features/feature_version=${request.featureVersion}`;
-  const uris = (await lake.list(dir)).map((f) => f.uri).filter((u) => /\/dt=\d{4}-\d{2}-\d{2}\.json$/.test(u));
+  const uris = (await lake.list(goldCommitDir(request)))
+    .map((f) => f.uri)
+    .filter((u) => /\/dt=\d{4}-\d{2}-\d{2}\.json$/.test(u));
   const out: GoldCommit[] = [];
   // A few years of days are a few thousand small reads: 16 at a time keeps preflight within seconds on S3.
   for (let i = 0; i < uris.length; i += 16) {

@@ -2,7 +2,7 @@
  * The build fingerprint of a feature version, computed exactly as the Spark job computes it
  * (spark_jobs/card_features/definitions.py, build_fingerprint): sha256 of the version's canonical
  * definition JSON (Python's `json.dumps(..., sort_keys=True)`), a newline, then one
- * `<file>:<sha256 of its bytes>` line per transform code file; the first 12 hex digits.
+ * `<file>:<sha256 of its bytes>` line per code file (CODE_FILES); the first 12 hex digits.
  *
  * Both sides hash the same bytes: the worker (or CLI) reads the files of its own spark_jobs/ folder,
  * the job reads them from its package (deploy-job zips that same folder for EMR Serverless, unchanged).
@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { localPaths } from '../../config';
 
-/** The transform code every version runs (definitions.py CODE_FILES). */
+/** The transform code every version runs (definitions.py CODE_FILES, same order). */
 const CODE_FILES = ['definitions.py', 'transform.py'] as const;
 
 /** The card_features package folder: BACKFILL_JOB_DIR's, else this checkout's spark_jobs/. */

@@ -85,7 +85,7 @@ export interface Publication {
   possible_duplicates: number;
   attempts: number;
   updated_at: string;
-  /** Order the API loop numbers batches in: `interleaved` by record id (ingest.ts); absent: the gold's order. */
+  /** Order the API loop numbers batches in: `interleaved` by record id (ingest/send.ts); absent: the gold's order. */
   record_order?: 'interleaved';
   /** Who wrote it: the worker's API loop (absent in older records) or the Spark job (offline_publish.py). */
   published_with?: 'api' | 'spark';
@@ -255,12 +255,6 @@ export function currentLocation(state: DayState, req: BackfillRequest): string |
   if (state.commit) return state.commit.rows > 0 ? state.commit.location : null;
   return state.foreignFiles.length > 0 ? goldPartition(req, state.dt) : null;
 }
-
-/**
- * A catalog that derives partitions from every directory under the gold table (a Glue crawler)
- * names itself so in CatalogResult.backend: it would serve a rollback copy kept there as data.
- */
-export const CRAWLED_CATALOG_BACKEND = 'glue-crawler';
 
 /**
  * Files of earlier runs' gold for the day that no reader needs any more: everything under the day's

@@ -7,7 +7,7 @@
 import type { BackfillRequest } from '../../common/input';
 import type { Lake, LakeObject } from '../backends';
 import { commitFingerprint, type Fingerprints } from './definition-guard';
-import { bronzeTable } from '../lake-paths';
+import { bronzePartition } from '../lake-paths';
 import { readDayState, type GoldCommit, type LineageFile } from './records';
 
 export type StaleReason = 'never_built' | 'bronze_changed' | 'fingerprint_changed' | 'no_lineage';
@@ -32,7 +32,7 @@ export async function checkDays(
 ): Promise<DayCheck[]> {
   const listings = new Map<string, LakeObject[]>();
   const listing = async (partition: string) => {
-    if (!listings.has(partition)) listings.set(partition, await lake.list(`${bronzeTable(request)}/dt=${partition}`));
+    if (!listings.has(partition)) listings.set(partition, await lake.list(bronzePartition(request, partition)));
     return listings.get(partition)!;
   };
   const out: DayCheck[] = [];

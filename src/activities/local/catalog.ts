@@ -7,6 +7,7 @@ import type { ChunkSpec } from '../../common/plan';
 import type { CatalogResult } from '../../common/results';
 import { LedgerConflictError, type Catalog, type Lake } from '../backends';
 import { dateRange } from '../../common/dates';
+import { lakePath } from '../../common/lake-contract';
 import { lakeRoot } from '../lake-paths';
 import { currentLocation, readDayState } from '../ledger/records';
 
@@ -28,8 +29,9 @@ const GOLD_TABLE_NAME = 'gold.card_features';
 /** Replaces of the catalog file lost to other workers before a refresh gives up. */
 const MAX_CATALOG_TRIES = 20;
 
+/** The local catalog file of a lake (contract.json local_catalog). */
 export function catalogUri(bucket: string): string {
-  return `${lakeRoot(bucket)}/_catalog/catalog.json`;
+  return lakePath('local_catalog', { root: lakeRoot(bucket) });
 }
 
 export class LocalCatalog implements Catalog {

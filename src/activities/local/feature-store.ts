@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { BackfillRequest } from '../../common/input';
+import { FEATURE_GROUP_KEYS, lakePath } from '../../common/lake-contract';
 import type { BatchWriteOutcome, FeatureStore, FeatureValue, RecordEntry } from '../backends';
 import type { TargetStoresChoice } from '../../common/publication-plan';
 import { fileUriToPath, lakeRoot } from '../lake-paths';
@@ -19,7 +20,8 @@ export interface FeatureGroupSpec {
   eventTime: string;
 }
 
-const CARD_FEATURES: FeatureGroupSpec = { recordIdentifier: 'card_id', eventTime: 'event_time' };
+// The contract's record identifier and event time (contract.json feature_group).
+const CARD_FEATURES: FeatureGroupSpec = FEATURE_GROUP_KEYS;
 
 export class LocalFeatureStore implements FeatureStore {
   private readonly db: Database.Database;
@@ -139,9 +141,16 @@ function toMap(record: FeatureValue[]): Record<string, string> {
   return Object.fromEntries(record.map((f) => [f.FeatureName, f.ValueAsString]));
 }
 
-/** The Spark job's offline store of a group (offline_publish.local_store_root): beside the database. */
+/**
+ * The Spark job's offline store of a group (offline_publish.local_store_root): beside the database,
+ * where contract.json's local_offline_store is relative to its local_feature_store.
+ */
 export function offlineStoreDir(storeFile: string, group: string): string {
-  return path.join(path.dirname(storeFile), 'offline-store', group);
+  const beside = path.posix.relative(
+    path.posix.dirname(lakePath('local_feature_store', { root: '' })),
+    lakePath('local_offline_store', { root: '', group }),
+  );
+  return path.join(path.dirname(storeFile), beside);
 }
 
 /** Data files under a directory, recursively; hidden ones (_staging, .crc) left out. */
@@ -159,7 +168,7 @@ function parquetFiles(dir: string): string[] {
 
 /** The local store of a lake: a file inside it, so every local worker serving the lake writes to the same one. */
 export function localFeatureStoreFile(bucket: string): string {
-  return path.join(fileUriToPath(lakeRoot(bucket)), '_feature_store', 'feature-store.db');
+  return fileUriToPath(lakePath('local_feature_store', { root: lakeRoot(bucket) }));
 }
 
 /** One store per lake, opened on the first write (a dry run leaves no store file behind). */

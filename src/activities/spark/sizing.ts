@@ -8,7 +8,7 @@ import type { BackfillRequest } from '../../common/input';
 import type { ChunkSpec } from '../../common/plan';
 import type { SparkSettings } from '../../common/results';
 import type { Lake, SizeTier, SizingTable } from '../backends';
-import { bronzeTable } from '../lake-paths';
+import { bronzePartition } from '../lake-paths';
 
 const GiB = 1024 ** 3;
 
@@ -44,7 +44,7 @@ export function bronzeBytesFrom(
 export async function bronzeBytesOf(lake: Lake, request: BackfillRequest, chunk: ChunkSpec): Promise<number> {
   let total = 0;
   for (const dt of bronzeDaysRead(request, chunk)) {
-    for (const f of await lake.list(`${bronzeTable(request)}/dt=${dt}`)) total += f.size;
+    for (const f of await lake.list(bronzePartition(request, dt))) total += f.size;
   }
   return total;
 }

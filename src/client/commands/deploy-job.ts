@@ -27,7 +27,7 @@ import { FAILURE } from '../../common/failures';
 const DEPLOY_JOB_HELP = `Usage: backfill deploy-job --code-bucket BUCKET [--prefix PREFIX]
 
 Package the Spark job and upload it for EMR Serverless: spark_jobs/backfill_features.py and
-card_features.zip (the card_features package: its .py files and definitions.json, built
+card_features.zip (the card_features package: its .py files, definitions.json and contract.json, built
 reproducibly: the same sources give the same bytes and the same key) go to
 s3://BUCKET/PREFIX/<sha256-12>/, and s3://BUCKET/PREFIX/LATEST is set to that key, which is printed.
 

@@ -35,7 +35,7 @@ export async function takeLease(request: BackfillRequest, onWait: (conflicts: Le
         startDate: request.startDate,
         endDate: request.endDate,
         wait,
-        // The lease covers (lake, version), what writers share (src/activities/lease-key.ts).
+        // The lease covers (lake, version), what writers share (src/activities/ledger/lease-key.ts).
         lake: request.bucket,
         sparkApplication: request.emr?.appId,
       },

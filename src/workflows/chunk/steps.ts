@@ -32,7 +32,7 @@ const spark = proxyActivities<BackfillActivities>({
   // On cancel, wait until the activity has cancelled the job run, so nothing keeps writing.
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: {
-    // The activity gives up itself after 3 real failures (activities/spark-attempts.ts); attempts ended
+    // The activity gives up itself after 3 real failures (activities/spark/attempts.ts); attempts ended
     // by a worker shutdown (a deploy: the run goes on) are not counted there, so the server allows many.
     maximumAttempts: 20,
     initialInterval: '30 seconds',
