@@ -194,8 +194,8 @@ def test_parse_bronze_tags_every_kind_of_bad_line(spark):
 
 
 def test_parse_bronze_edge_lines_keep_the_regex_rules(spark):
-    """The cheap tests in front of the regexes (#22) decide nothing on their own: Java's `\\s` and `$`
-    (which also matches before a final line terminator) still rule on lines and identifiers."""
+    """Edge lines and identifiers as Java's `\\s` and `$` (which also matches before a final line
+    terminator) rule on them: the rules any cheaper test in front of the regexes must keep (#22)."""
     day = utc("2025-10-02T08:00:00")
 
     def line(event_id, card_id="c", amount=1):
