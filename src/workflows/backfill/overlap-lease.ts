@@ -8,6 +8,7 @@ import type { BackfillRequest } from '../../common/input';
 import { rootMessage } from '../../common/errors';
 import { FAILURE } from '../../common/failures';
 import { describeConflicts, formatDays, type LeaseConflict } from '../../common/lease';
+import { backfillPriority } from '../priority';
 import { activitySummary } from '../ui';
 
 const lease = proxyActivities<LeaseActivities>({
@@ -26,20 +27,23 @@ const lease = proxyActivities<LeaseActivities>({
 export async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   const ask = (wait: boolean) =>
-    lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [
-      {
-        holder: workflowId,
-        runId: firstExecutionRunId,
-        featureGroup: request.featureGroup,
-        featureVersion: request.featureVersion,
-        startDate: request.startDate,
-        endDate: request.endDate,
-        wait,
-        // The lease covers (lake, version), what writers share (src/activities/lease-key.ts).
-        lake: request.bucket,
-        sparkApplication: request.emr?.appId,
-      },
-    ]);
+    lease.acquireLease.executeWithOptions(
+      { summary: activitySummary.lease(wait ? 'wait for' : 'take', request), priority: backfillPriority(request) },
+      [
+        {
+          holder: workflowId,
+          runId: firstExecutionRunId,
+          featureGroup: request.featureGroup,
+          featureVersion: request.featureVersion,
+          startDate: request.startDate,
+          endDate: request.endDate,
+          wait,
+          // The lease covers (lake, version), what writers share (src/activities/lease-key.ts).
+          lake: request.bucket,
+          sparkApplication: request.emr?.appId,
+        },
+      ],
+    );
   let answer = await ask(false);
   while (!answer.granted) {
     if (!request.waitForOverlap) {
@@ -61,15 +65,18 @@ export async function releaseLease(request: BackfillRequest): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   try {
     await CancellationScope.nonCancellable(() =>
-      lease.releaseLease.executeWithOptions({ summary: activitySummary.lease('release', request) }, [
-        {
-          holder: workflowId,
-          runId: firstExecutionRunId,
-          featureGroup: request.featureGroup,
-          featureVersion: request.featureVersion,
-          lake: request.bucket,
-        },
-      ]),
+      lease.releaseLease.executeWithOptions(
+        { summary: activitySummary.lease('release', request), priority: backfillPriority(request) },
+        [
+          {
+            holder: workflowId,
+            runId: firstExecutionRunId,
+            featureGroup: request.featureGroup,
+            featureVersion: request.featureVersion,
+            lake: request.bucket,
+          },
+        ],
+      ),
     );
   } catch (err) {
     log.warn('could not release the overlap lease; the next backfill that needs these days frees it', {
