@@ -8,7 +8,7 @@ import type { temporal } from '@temporalio/proto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import type { BackfillReport } from '../src/common/results';
-import { DEFAULT_BACKFILL_PRIORITY_KEY } from '../src/common/task-priority';
+import { DEFAULT_BACKFILL_PRIORITY_KEY, taskPriorityOf } from '../src/common/task-priority';
 import { fakeActivities } from './support/fake-activities';
 import { createDevServerEnv } from './support/temporal';
 import { until } from './support/until';
@@ -25,6 +25,7 @@ describe('task priority on a shared task queue (dev server)', function () {
   this.timeout(120_000);
   let env: TestWorkflowEnvironment;
   let n = 0;
+  const holding = { value: false };
 
   before(async () => {
     env = await createDevServerEnv(ONE_PARTITION);
@@ -41,8 +42,10 @@ describe('task priority on a shared task queue (dev server)', function () {
       workflowsPath: WORKFLOWS,
       activities: {
         ...fake.activities,
-        production: async ({ i }: { i: number }) => {
-          fake.calls.push({ step: 'production', chunkId: String(i) });
+        production: async ({ i, tag }: { i: number; tag?: string }) => {
+          fake.calls.push({ step: tag ?? 'production', chunkId: String(i) });
+          // A 'hold' task keeps the only slot while the test queues work behind it.
+          if (tag === 'hold') await until(() => !holding.value, 'the test releasing the slot');
         },
       },
       maxConcurrentActivityTaskExecutions: 1,
@@ -123,7 +126,7 @@ describe('task priority on a shared task queue (dev server)', function () {
     assert.equal(productionAt.length, 3);
     assert.ok(
       productionAt.every((i) => i < chunk2Spark),
-      `production's tasks should run before chunk 2's Spark job; order: ${order.join(', ')}`,
+      `production's tasks should run before the other chunk's Spark job; order: ${order.join(', ')}`,
     );
 
     // The priority is on every task: the backfill's own activities, its chunk children, their activities.
@@ -183,3 +186,69 @@ function priorityOf(p: temporal.api.common.v1.IPriority | null | undefined) {
   if (p?.fairnessWeight) out.fairnessWeight = p.fairnessWeight;
   return out;
 }
+
+/**
+ * Two backfills at the same priority: with fairness on (matching.enableFairness), tasks of two
+ * fairness keys alternate instead of first-come first-served. Each backfill's key is its workflow id.
+ */
+describe('fairness between two backfills (dev server, fairness on)', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  const holding = { value: true };
+  const order: string[] = [];
+
+  before(async () => {
+    env = await createDevServerEnv([...ONE_PARTITION, '--dynamic-config-value', 'matching.enableFairness=true']);
+  });
+  after(async () => {
+    await env?.teardown();
+  });
+
+  it('dispatches the tasks of two backfills queued one after the other in turns', async () => {
+    const taskQueue = 'fairness';
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowsPath: WORKFLOWS,
+      activities: {
+        production: async ({ i, tag }: { i: number; tag?: string }) => {
+          order.push(`${tag}:${i}`);
+          if (tag === 'hold') await until(() => !holding.value, 'the test releasing the slot');
+        },
+      },
+      maxConcurrentActivityTaskExecutions: 1,
+      maxEagerActivityReservationsPerWorkflowTask: 0,
+    });
+    const pending = async (workflowId: string) =>
+      ((await env.client.workflow.getHandle(workflowId).describe()).raw.pendingActivities ?? []).length;
+    await worker.runUntil(async () => {
+      const hold = await env.client.workflow.start('productionWorkflow', {
+        args: [{ n: 1, tag: 'hold' }],
+        taskQueue,
+        workflowId: 'hold',
+      });
+      await until(() => order.includes('hold:0'), 'the slot taken');
+      const started = [];
+      for (const id of ['backfill-a', 'backfill-b']) {
+        // What a backfill's tasks carry by default: priority 4, its workflow id as fairness key.
+        const priority = taskPriorityOf(undefined, id);
+        started.push(
+          await env.client.workflow.start('productionWorkflow', {
+            args: [{ n: 4, tag: id, priority }],
+            taskQueue,
+            workflowId: id,
+          }),
+        );
+        await until(async () => (await pending(id)) === 4, `${id}'s 4 tasks queued`);
+      }
+      holding.value = false;
+      await Promise.all([hold, ...started].map((h) => h.result()));
+    });
+    const firstFour = order.slice(1, 5).map((s) => s.split(':')[0]);
+    assert.deepEqual(
+      [...new Set(firstFour)].sort(),
+      ['backfill-a', 'backfill-b'],
+      `the first four tasks after the slot freed should be of both backfills; order: ${order.join(', ')}`,
+    );
+  });
+});

@@ -1,10 +1,11 @@
 /** The backfill's workflows and a stand-in for production work on the same task queue (test/task-priority.test.ts). */
+import type { Priority } from '@temporalio/common';
 import { proxyActivities } from '@temporalio/workflow';
 
 export * from '../../src/workflows';
 
 export interface ProductionActivities {
-  production(input: { i: number }): Promise<void>;
+  production(input: { i: number; tag?: string }): Promise<void>;
 }
 
 const { production } = proxyActivities<ProductionActivities>({
@@ -12,7 +13,8 @@ const { production } = proxyActivities<ProductionActivities>({
   startToCloseTimeout: '1 minute',
 });
 
-/** Production work that sets no priority (the server's default, 3): `n` activities at once. */
-export async function productionWorkflow(input: { n: number }): Promise<void> {
-  await Promise.all(Array.from({ length: input.n }, (_, i) => production({ i })));
+/** Production work that sets no priority (the server's default, 3), or other work with `priority`: `n` activities at once. */
+export async function productionWorkflow(input: { n: number; tag?: string; priority?: Priority }): Promise<void> {
+  const { n, tag, priority } = input;
+  await Promise.all(Array.from({ length: n }, (_, i) => production.executeWithOptions({ priority }, [{ i, tag }])));
 }
