@@ -91,6 +91,8 @@ describe('task priority on a shared task queue (dev server)', function () {
             endDate: '2025-10-02',
             chunkSizeDays: 1,
             maxConcurrentChunks: 2,
+            // A weight given, key and fairness key left to their defaults: the request's choice reaches every chunk.
+            priority: { fairnessWeight: 0.5 },
           },
         ],
         taskQueue,
@@ -130,7 +132,7 @@ describe('task priority on a shared task queue (dev server)', function () {
     );
 
     // The priority is on every task: the backfill's own activities, its chunk children, their activities.
-    const expected = { priorityKey: DEFAULT_BACKFILL_PRIORITY_KEY, fairnessKey: backfillId };
+    const expected = { priorityKey: DEFAULT_BACKFILL_PRIORITY_KEY, fairnessKey: backfillId, fairnessWeight: 0.5 };
     const backfillHistory = await events(backfillId);
     const own = scheduled(backfillHistory);
     assert.ok(own.some((a) => a.activityType?.name === 'preflight'));
