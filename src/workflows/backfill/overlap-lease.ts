@@ -26,24 +26,23 @@ const lease = proxyActivities<LeaseActivities>({
  */
 export async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
+  // No explicit priority here (it inherits the workflow's): on the time-skipping test server a cancel
+  // of a waiting ask with a priority failed its workflow task (ACTIVITY_UNKNOWN), test/workflow.test.ts.
   const ask = (wait: boolean) =>
-    lease.acquireLease.executeWithOptions(
-      { summary: activitySummary.lease(wait ? 'wait for' : 'take', request), priority: backfillPriority(request) },
-      [
-        {
-          holder: workflowId,
-          runId: firstExecutionRunId,
-          featureGroup: request.featureGroup,
-          featureVersion: request.featureVersion,
-          startDate: request.startDate,
-          endDate: request.endDate,
-          wait,
-          // The lease covers (lake, version), what writers share (src/activities/lease-key.ts).
-          lake: request.bucket,
-          sparkApplication: request.emr?.appId,
-        },
-      ],
-    );
+    lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [
+      {
+        holder: workflowId,
+        runId: firstExecutionRunId,
+        featureGroup: request.featureGroup,
+        featureVersion: request.featureVersion,
+        startDate: request.startDate,
+        endDate: request.endDate,
+        wait,
+        // The lease covers (lake, version), what writers share (src/activities/lease-key.ts).
+        lake: request.bucket,
+        sparkApplication: request.emr?.appId,
+      },
+    ]);
   let answer = await ask(false);
   while (!answer.granted) {
     if (!request.waitForOverlap) {
