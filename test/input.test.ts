@@ -14,6 +14,7 @@ import {
   type ValidateOptions,
 } from '../src/common/input';
 import { planChunks } from '../src/common/plan';
+import { fairnessKeyOf, taskPriorityOf } from '../src/common/task-priority';
 import { ALLOWED_SPARK_CONF } from '../src/common/spark-conf';
 import { workerAllowances } from '../src/config';
 
@@ -412,6 +413,41 @@ describe('validateInput: hardened input', () => {
     rejects({ ...base, jobCodeKey: 'spark jobs/x.py' }, 'jobCodeKey', /whitespace/);
     rejects({ ...base, jobCodeKey: 'spark_jobs/x.py;rm' }, 'jobCodeKey', /only letters, digits and \. _ \/ -/);
     rejects({ ...base, jobCodeKey: 'spark_jobs/$x.py' }, 'jobCodeKey', /only letters, digits/);
+  });
+
+  it('takes a task priority (key 1..5, fairness key up to 64 bytes, weight 0.001..1000), each only when given', () => {
+    assert.equal(validateInput(base).priority, undefined, 'no priority: the workflow applies the defaults');
+    const priority = { priorityKey: 5, fairnessKey: 'team-risk', fairnessWeight: 0.5 };
+    assert.deepEqual(validateInput({ ...base, priority }).priority, priority);
+    assert.deepEqual(validateInput({ ...base, priority: { priorityKey: 1 } }).priority, { priorityKey: 1 });
+    for (const bad of [0, 6, 2.5, '4'])
+      rejects(
+        { ...base, priority: { priorityKey: bad } },
+        'priority.priorityKey',
+        /whole number from 1 \(first\) to 5/,
+      );
+    for (const bad of ['', ' ', 'k'.repeat(65), 'é'.repeat(33), 7])
+      rejects({ ...base, priority: { fairnessKey: bad } }, 'priority.fairnessKey', /at most 64 bytes/);
+    for (const bad of [0, 0.0005, 1001, Infinity, '2'])
+      rejects({ ...base, priority: { fairnessWeight: bad } }, 'priority.fairnessWeight', /from 0.001 to 1000/);
+    rejects({ ...base, priority: { priority: 2 } }, 'priority.priority', /unknown field/);
+    rejects({ ...base, priority: 4 }, 'priority', /must be an object/);
+  });
+
+  it("defaults a backfill's priority to 4 keyed by its workflow id, a long id shortened to 64 bytes with a hash", () => {
+    assert.deepEqual(taskPriorityOf(undefined, 'backfill-v1'), { priorityKey: 4, fairnessKey: 'backfill-v1' });
+    assert.deepEqual(taskPriorityOf({ fairnessWeight: 2 }, 'b'), {
+      priorityKey: 4,
+      fairnessKey: 'b',
+      fairnessWeight: 2,
+    });
+    assert.deepEqual(taskPriorityOf({ priorityKey: 2, fairnessKey: 'k' }, 'b'), { priorityKey: 2, fairnessKey: 'k' });
+    const long = `backfill-rt_card_features_v1-${'x'.repeat(60)}`;
+    const a = fairnessKeyOf(`${long}-a`);
+    const b = fairnessKeyOf(`${long}-b`);
+    assert.equal(a.length, 64);
+    assert.ok(a.startsWith('backfill-rt_card_features_v1-') && a !== b, `${a} vs ${b}`);
+    assert.equal(fairnessKeyOf(`${long}-a`), a, 'stable');
   });
 });
 

@@ -4,6 +4,7 @@ import { badFilesOfChunks, describeBadFile } from '../common/bad-input';
 import { describeSettings } from '../activities/spark/sizing';
 import type { BackfillReport, ChunkRollup, ChunkSummary, DayList, DryRunPlan } from '../common/results';
 import { formatPublication } from './publication-report';
+import { describeTaskPriority } from '../common/task-priority';
 import { describeStates, rollupOf } from '../common/chunk-book';
 import type { CostEstimate } from './cost';
 import { formatCount, formatDuration } from './progress';
@@ -274,6 +275,7 @@ function formatDryRun(report: BackfillReport, plan: DryRunPlan, options: ReportO
   if (plan.publication) lines.push(...formatPublication(plan.publication));
   if (plan.badBronzeFiles?.length)
     lines.push('Bronze files that look unreadable:', ...plan.badBronzeFiles.map((f) => `  ${describeBadFile(f)}`));
+  if (plan.taskPriority) lines.push(`Temporal tasks: ${describeTaskPriority(plan.taskPriority)}`);
   if (estimate) lines.push(...formatEstimate(estimate));
   return lines;
 }

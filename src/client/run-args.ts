@@ -3,6 +3,7 @@
  * returns the workflow input, so it is tested without a server.
  */
 import { DEFAULT_MAX_CONCURRENT_CHUNKS, MAX_CONCURRENT_CHUNKS_LIMIT, type BackfillInput } from '../common/input';
+import { DEFAULT_BACKFILL_PRIORITY_KEY, FAIRNESS_WEIGHT_RANGE, MAX_PRIORITY_KEY } from '../common/task-priority';
 import { DEFAULT_TASK_QUEUES, taskQueue as defaultTaskQueue } from '../config';
 import { DEFAULT_ASSUMPTIONS, DEFAULT_PRICES, type CostAssumptions, type UnitPrices } from './cost';
 import { dateFlag, exclusive, integerFlag, parseFlags, positiveNumberFlag, UsageError, type FlagSpec } from './usage';
@@ -77,6 +78,12 @@ Options of this tool:
   --wait-for-overlap            when a running backfill of the same feature group and version has some of
                                 these days, wait for it to end instead of failing at once
   --max-concurrent-chunks N     chunks in flight at once (default ${DEFAULT_MAX_CONCURRENT_CHUNKS}, at most ${MAX_CONCURRENT_CHUNKS_LIMIT}; change it later with backfill set-concurrency)
+  --priority N                  Temporal task priority of the backfill's activities and chunks, 1 (first)
+                                to ${MAX_PRIORITY_KEY} (last); production tasks that set none have 3 and go first
+                                (default ${DEFAULT_BACKFILL_PRIORITY_KEY}; see docs/operations.md, "Sharing a task queue")
+  --fairness-key KEY            fairness key of the backfill's tasks: backfills with different keys share the
+                                queue by weight (default: the backfill's workflow id, each backfill its own share)
+  --fairness-weight W           this backfill's share against other fairness keys, ${FAIRNESS_WEIGHT_RANGE[0]} to ${FAIRNESS_WEIGHT_RANGE[1]} (default 1)
   --spark-conf KEY=VALUE        Spark setting on top of the sizing by bronze bytes read, e.g.
                                 spark.executor.memory=16g (repeatable)
   --task-queue NAME             Temporal task queue (default $BACKFILL_TASK_QUEUE, else ${DEFAULT_TASK_QUEUES.local}
@@ -127,6 +134,9 @@ export const RUN_FLAGS = {
   'max-concurrent-chunks': { type: 'string' },
   'wait-for-overlap': { type: 'boolean' },
   'spark-conf': { type: 'string', multiple: true },
+  priority: { type: 'string' },
+  'fairness-key': { type: 'string' },
+  'fairness-weight': { type: 'string' },
   'task-queue': { type: 'string' },
   follow: { type: 'boolean' },
   'no-follow': { type: 'boolean' },
@@ -221,9 +231,21 @@ function runInputOf(values: RunFlagValues): BackfillInput {
     onlineHorizonDays: integerFlag(values['online-horizon-days'], '--online-horizon-days', 0),
     targetStores: values['target-stores'],
     publishWith: values['publish-with'],
+    priority: priorityOf(values),
   };
   for (const key of Object.keys(input) as (keyof BackfillInput)[]) if (input[key] === undefined) delete input[key];
   return input;
+}
+
+/** --priority, --fairness-key, --fairness-weight as the request's priority (validateInput checks the ranges). */
+function priorityOf(values: RunFlagValues): BackfillInput['priority'] {
+  const priority = {
+    priorityKey: integerFlag(values.priority, '--priority'),
+    fairnessKey: values['fairness-key'],
+    fairnessWeight: positiveNumberFlag(values['fairness-weight'], '--fairness-weight'),
+  };
+  const given = Object.entries(priority).filter(([, v]) => v !== undefined);
+  return given.length ? Object.fromEntries(given) : undefined;
 }
 
 function sparkConf(pairs: string[] | undefined): Record<string, string> | undefined {

@@ -21,6 +21,7 @@ import {
 } from './input-fields';
 import { lakePrefixes, relativePath, type LakePrefixes } from './lake-prefixes';
 import { parseSparkConf, WORKER_DECIDES } from './spark-conf';
+import { taskPriorityChoice, type TaskPriorityChoice } from './task-priority';
 import {
   defaultFeatureGroup,
   definedFeatureVersions,
@@ -59,6 +60,7 @@ export interface BackfillInput {
   onlineHorizonDays?: unknown;
   targetStores?: unknown;
   publishWith?: unknown;
+  priority?: unknown;
 }
 
 /** A validated request with every default filled in. */
@@ -106,6 +108,11 @@ export interface BackfillRequest {
    * @default spark from SPARK_PUBLISH_MIN_DAYS offline-only days on, where the backend's job can publish
    */
   publishWith?: Publisher;
+  /**
+   * Temporal task priority of the backfill's activities and chunk workflows (task-priority.ts).
+   * @default priorityKey 4 (after production's default 3), fairnessKey the backfill's workflow id
+   */
+  priority?: TaskPriorityChoice;
   /** Fixed by the workflow after preflight (publication-plan.ts); not an input field. */
   publication?: PublicationPlan;
 }
@@ -144,6 +151,7 @@ const KNOWN_FIELDS = new Set([
   'onlineHorizonDays',
   'targetStores',
   'publishWith',
+  'priority',
 ]);
 
 /** How validateInput() decides what depends on the caller's clock and on the worker's settings. */
@@ -208,6 +216,7 @@ export function validateInput(raw: unknown, options: ValidateOptions = {}): Back
     waitForOverlap: bool(input, 'waitForOverlap'),
     acceptDefinitionChange: bool(input, 'acceptDefinitionChange'),
     ...publicationChoices(input),
+    ...priorityChoice(input),
   };
 }
 
@@ -231,6 +240,12 @@ function featureOf(input: Record<string, unknown>): Pick<BackfillRequest, 'featu
     );
   }
   return { featureVersion, featureGroup };
+}
+
+/** The task priority, only when given (old requests and continue-as-new carries have none). */
+function priorityChoice(input: Record<string, unknown>): Pick<BackfillRequest, 'priority'> {
+  const priority = taskPriorityChoice(input.priority);
+  return priority ? { priority } : {};
 }
 
 /** The longest online horizon accepted: beyond ten years every day is "recent" anyway; use 0. */

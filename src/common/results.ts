@@ -2,6 +2,7 @@
 import type { PublicationPlan, Publisher, TargetStoresChoice } from './publication-plan';
 import type { BadBronzeFile } from './bad-input';
 import type { ChunkSpec } from './plan';
+import type { TaskPriority } from './task-priority';
 
 /** The manifest the Spark job writes per chunk (field names as the job writes them). */
 export interface ChunkManifest {
@@ -157,6 +158,8 @@ export interface DryRunPlan {
   sizing?: (SparkSettings & { chunkId: string })[];
   /** Where each day's records go and through which path, with estimated times (issue 13). */
   publication?: DryRunPublication;
+  /** The Temporal task priority the real run's activities and chunks would carry. */
+  taskPriority?: TaskPriority;
 }
 
 /** The dry run's publication part (src/activities/backfill/publication-estimate.ts). */

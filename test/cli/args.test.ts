@@ -75,6 +75,29 @@ describe('cli: backfill run flags', () => {
     assert.match(io.stderr(), /--target-stores: must be one of offline, online, both, got "serving"/);
   });
 
+  it('takes the task priority flags into the workflow input; a bad value names the flag or field', async () => {
+    assert.equal(parseRunArgs(base).input.priority, undefined, 'none given: the workflow applies the defaults');
+    const { input } = parseRunArgs([
+      ...base,
+      '--priority',
+      '5',
+      '--fairness-key',
+      'team-risk',
+      '--fairness-weight',
+      '0.5',
+    ]);
+    assert.deepEqual(input.priority, { priorityKey: 5, fairnessKey: 'team-risk', fairnessWeight: 0.5 });
+    assert.deepEqual(parseRunArgs([...base, '--priority', '2']).input.priority, { priorityKey: 2 });
+    assert.throws(() => parseRunArgs([...base, '--priority', 'low']), /--priority must be a whole number/);
+    assert.throws(
+      () => parseRunArgs([...base, '--fairness-weight', '0']),
+      /--fairness-weight must be a positive number/,
+    );
+    const io = fakeIo();
+    assert.equal(await main(['run', ...base, '--priority', '9'], io), 2);
+    assert.match(io.stderr(), /priority\.priorityKey: must be a whole number from 1 \(first\) to 5 \(last\), got 9/);
+  });
+
   it('parses our own flags: backend, concurrency, follow, json, spark conf, task queue, prices', () => {
     const local = parseRunArgs(base);
     assert.equal(local.backend, 'local');

@@ -211,6 +211,35 @@ describe('cli: progress and report text', () => {
     };
   }
 
+  it("a dry run shows the Temporal task priority the run's tasks would carry", () => {
+    const chunks = planChunks('2025-10-01', '2025-10-02', 1);
+    const report: BackfillReport = {
+      workflowId: 'backfill-dry',
+      status: 'dry_run',
+      featureGroup: 'rt_card_features_v1',
+      featureVersion: 'v1',
+      startDate: '2025-10-01',
+      endDate: '2025-10-02',
+      chunks: [],
+      totals: totalsOf([]),
+      startedAt: T0,
+      finishedAt: T0,
+      dryRun: {
+        chunks,
+        bronzePresent: {},
+        bronzeMissing: [],
+        goldExisting: [],
+        wouldSkip: [],
+        wouldOverwrite: [],
+        taskPriority: { priorityKey: 4, fairnessKey: 'backfill-dry' },
+      },
+    };
+    assert.match(
+      formatReport(report),
+      /Temporal tasks: priority 4 \(after production tasks at the default 3\), fairness key backfill-dry \(weight 1\)/,
+    );
+  });
+
   it("a large backfill's report lists its failed chunks, where the others are, and sums over every chunk", () => {
     const report = largeReport();
     assert.ok(Buffer.byteLength(JSON.stringify(report)) < 128 * 1024);

@@ -11,6 +11,7 @@ import type { DryRunPlan } from '../../common/results';
 import { rootMessage } from '../../common/errors';
 import { FAILURE } from '../../common/failures';
 import { activitySummary } from '../ui';
+import { backfillPriority } from '../priority';
 import { BACKFILL_PATCHES } from './input';
 
 const setup = proxyActivities<BackfillActivities>({
@@ -25,7 +26,10 @@ export async function acceptRequest(input: BackfillInput): Promise<BackfillReque
   const request = refusingBadInput(() => validateInput(input, { now: Date.now(), allowSparkConf: WORKER_DECIDES }));
   let checked: Awaited<ReturnType<BackfillActivities['preflight']>>;
   try {
-    checked = await setup.preflight.executeWithOptions({ summary: activitySummary.preflight(request) }, [request]);
+    checked = await setup.preflight.executeWithOptions(
+      { summary: activitySummary.preflight(request), priority: backfillPriority(request) },
+      [request],
+    );
   } catch (err) {
     // The backend's verdict on the request becomes the workflow's own failure; anything else
     // (an outage outlasting the retries) fails the workflow as what it is.
@@ -45,7 +49,10 @@ export async function acceptRequest(input: BackfillInput): Promise<BackfillReque
 
 /** A dry run's plan: what a real run would do, read from the lake and the ledger. */
 export function inspectLake(request: BackfillRequest): Promise<DryRunPlan> {
-  return setup.inspectLake.executeWithOptions({ summary: activitySummary.inspectLake(request) }, [request]);
+  return setup.inspectLake.executeWithOptions(
+    { summary: activitySummary.inspectLake(request), priority: backfillPriority(request) },
+    [request],
+  );
 }
 
 /**

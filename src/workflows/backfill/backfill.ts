@@ -35,6 +35,7 @@ import { backfillDetails, chunkStaticDetails, chunkStaticSummary } from '../ui';
 import { acceptRequest, inspectLake } from './accept-request';
 import { BACKFILL_PATCHES, CHUNKS_PER_RUN, type BackfillCarry, type BackfillWorkflow } from './input';
 import { releaseLease, takeLease } from './overlap-lease';
+import { backfillPriority } from '../priority';
 
 /** The setMaxConcurrentChunks update's validator: a whole number within the limit. */
 export function checkMaxConcurrentChunks(value: number): void {
@@ -146,7 +147,10 @@ export class Backfill {
   async run(): Promise<BackfillReport> {
     const request = this.carry?.request ?? (await acceptRequest(this.input));
     this.accept(request);
-    if (request.dryRun) return this.finish(request, 'dry_run', await inspectLake(request));
+    if (request.dryRun) {
+      const plan = await inspectLake(request);
+      return this.finish(request, 'dry_run', { ...plan, taskPriority: backfillPriority(request) });
+    }
     try {
       // After the request is accepted, before any chunk: a first run takes the overlap lease
       // (histories from before the patch never did); later runs carry it over.
@@ -257,6 +261,8 @@ export class Backfill {
         workflowId: `${workflowInfo().workflowId}/chunk-${summary.chunk.id}`,
         staticSummary: chunkStaticSummary(summary.chunk),
         staticDetails: chunkStaticDetails(request, summary.chunk),
+        // The chunk's workflow tasks and activities run at the backfill's priority (production first).
+        priority: backfillPriority(request),
       });
     } catch (err) {
       result = chunkResultOf(summary, err);

@@ -8,6 +8,7 @@ import type { BackfillRequest } from '../../common/input';
 import { rootMessage } from '../../common/errors';
 import { FAILURE } from '../../common/failures';
 import { describeConflicts, formatDays, type LeaseConflict } from '../../common/lease';
+import { backfillPriority } from '../priority';
 import { activitySummary } from '../ui';
 
 const lease = proxyActivities<LeaseActivities>({
@@ -25,6 +26,8 @@ const lease = proxyActivities<LeaseActivities>({
  */
 export async function takeLease(request: BackfillRequest, onWait: (conflicts: LeaseConflict[]) => void): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
+  // No explicit priority here (it inherits the workflow's): on the time-skipping test server a cancel
+  // of a waiting ask with a priority failed its workflow task (ACTIVITY_UNKNOWN), test/workflow.test.ts.
   const ask = (wait: boolean) =>
     lease.acquireLease.executeWithOptions({ summary: activitySummary.lease(wait ? 'wait for' : 'take', request) }, [
       {
@@ -61,15 +64,18 @@ export async function releaseLease(request: BackfillRequest): Promise<void> {
   const { workflowId, firstExecutionRunId } = workflowInfo();
   try {
     await CancellationScope.nonCancellable(() =>
-      lease.releaseLease.executeWithOptions({ summary: activitySummary.lease('release', request) }, [
-        {
-          holder: workflowId,
-          runId: firstExecutionRunId,
-          featureGroup: request.featureGroup,
-          featureVersion: request.featureVersion,
-          lake: request.bucket,
-        },
-      ]),
+      lease.releaseLease.executeWithOptions(
+        { summary: activitySummary.lease('release', request), priority: backfillPriority(request) },
+        [
+          {
+            holder: workflowId,
+            runId: firstExecutionRunId,
+            featureGroup: request.featureGroup,
+            featureVersion: request.featureVersion,
+            lake: request.bucket,
+          },
+        ],
+      ),
     );
   } catch (err) {
     log.warn('could not release the overlap lease; the next backfill that needs these days frees it', {

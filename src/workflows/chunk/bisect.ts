@@ -18,6 +18,7 @@ import { addDays } from '../../common/dates';
 import { rootMessage } from '../../common/errors';
 import { FAILURE } from '../../common/failures';
 import type { ChunkWorkflow } from './input';
+import { startedPriority } from '../priority';
 import { chunkStaticDetails, chunkStaticSummary } from '../ui';
 
 /**
@@ -88,6 +89,7 @@ async function runDay(request: BackfillRequest, day: ChunkSpec, runId: string | 
       workflowId: `${workflowInfo().workflowId}/day-${day.startDate}`,
       staticSummary: chunkStaticSummary(day),
       staticDetails: chunkStaticDetails(request, day),
+      priority: startedPriority(),
     });
   } catch (err) {
     // A cancelled chunk stops here: the remaining days are not started.

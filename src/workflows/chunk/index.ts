@@ -11,6 +11,7 @@ import { acceptChunkInput, needsWorkerCheck, refuse } from '../accept';
 import { bisectChunk, isDataFailure } from './bisect';
 import { PATCHES, type ChunkWorkflowInput } from './input';
 import { ChunkSteps } from './steps';
+import { startedPriority } from '../priority';
 
 export { PATCHES, type ChunkWorkflowInput } from './input';
 
@@ -27,7 +28,8 @@ export async function chunkWorkflow(input: ChunkWorkflowInput): Promise<ChunkRes
   const accepted = checked ? acceptChunkInput(input) : input;
   const { request, chunk, runId } = accepted;
   // The worker's rules (sparkConf, job role), which the workflow cannot read, before any step.
-  if (checked && needsWorkerCheck(request)) await guard.checkRequest(request).catch(refuse);
+  if (checked && needsWorkerCheck(request))
+    await guard.checkRequest.executeWithOptions({ priority: startedPriority() }, [request]).catch(refuse);
   const steps = new ChunkSteps(accepted);
   let sparkResult: SparkJobResult;
   try {

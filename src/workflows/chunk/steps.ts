@@ -21,6 +21,7 @@ import { FAILURE } from '../../common/failures';
 import { recordIngest, recordSpark, recordStep } from '../metrics';
 import { activitySummary, chunkDetails } from '../ui';
 import { PATCHES } from './input';
+import { startedPriority } from '../priority';
 
 const spark = proxyActivities<BackfillActivities>({
   // Backfill Spark jobs can run for hours; the heartbeat (every poll) is what detects a lost worker.
@@ -78,6 +79,8 @@ export class ChunkSteps {
   private readonly steps = { done: [] as string[], running: [] as string[] };
   /** The Spark activity's own failure (the step's failure wraps it): bisecting needs its type. */
   sparkFailure: unknown;
+  /** What the chunk was started with, set on each activity so its history shows it. */
+  private readonly priority = startedPriority();
 
   constructor(private readonly input: CheckedChunkInput) {
     this.result = { chunk: input.chunk, status: 'running' };
@@ -135,7 +138,7 @@ export class ChunkSteps {
     const { request, chunk, runId } = this.input;
     const result = await this.step('spark', () =>
       spark.runSparkJob
-        .executeWithOptions({ summary: activitySummary.spark(request, chunk) }, [
+        .executeWithOptions({ summary: activitySummary.spark(request, chunk), priority: this.priority }, [
           { request, chunk, runName: workflowInfo().workflowId, runId },
         ])
         .catch((err: unknown) => {
@@ -166,18 +169,20 @@ export class ChunkSteps {
   private async refresh(): Promise<void> {
     const { request, chunk } = this.input;
     this.result.catalog = await this.step('catalog', () =>
-      catalog.refreshCatalog.executeWithOptions({ summary: activitySummary.catalog(request, chunk) }, [
-        { request, chunk },
-      ]),
+      catalog.refreshCatalog.executeWithOptions(
+        { summary: activitySummary.catalog(request, chunk), priority: this.priority },
+        [{ request, chunk }],
+      ),
     );
   }
 
   private async ingest(): Promise<void> {
     const { request, chunk, runId } = this.input;
     const r = await this.step('ingest', () =>
-      ingest.ingestFeatures.executeWithOptions({ summary: activitySummary.ingest(request, chunk) }, [
-        { request, chunk, runId },
-      ]),
+      ingest.ingestFeatures.executeWithOptions(
+        { summary: activitySummary.ingest(request, chunk), priority: this.priority },
+        [{ request, chunk, runId }],
+      ),
     );
     this.result.ingest = r;
     recordIngest(request, r);
@@ -187,7 +192,7 @@ export class ChunkSteps {
   async validate(sparkResult: SparkJobResult): Promise<ChunkResult> {
     const { request, chunk } = this.input;
     const validation = await this.step('validate', () =>
-      checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk) }, [
+      checks.validateChunk.executeWithOptions({ summary: activitySummary.validate(chunk), priority: this.priority }, [
         { request, chunk, spark: sparkResult },
       ]),
     );
