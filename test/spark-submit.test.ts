@@ -137,4 +137,29 @@ describe('local spark-submit: a run is its pid, start time and command line', ()
     assert.deepEqual(await other.activeRuns({ holder: 'backfill-a' }), []);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'logs', 'runs')), [], 'the record went with the run');
   });
+
+  it("a dead worker's run of the chunk that its heartbeat never named is stopped before the rerun starts", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-orphan-'));
+    const spec = {
+      request: validateInput({ bucket: dir, startDate: '2025-10-02', endDate: '2025-10-02' }),
+      chunk: { index: 0, id: 'c', startDate: '2025-10-02', endDate: '2025-10-02', days: 1 },
+      args: ['--start-date', '2025-10-02'],
+      runName: 'backfill-a/chunk-c',
+    };
+    const dead = runner(dir, longSparkSubmit(dir)); // killed before any heartbeat: no handle reaches the retry
+    const orphan = await dead.submit(spec);
+    const other = await dead.submit({ ...spec, runName: 'backfill-a/chunk-d' }); // another chunk's run
+    const rerun = runner(dir, longSparkSubmit(dir));
+    const handle = await rerun.submit(spec);
+    // Killed, not yet reaped: this test process is its parent, as a dead worker's would not be.
+    const state = (pid: string) => fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[0];
+    assert.equal(state(orphan.id), 'Z', 'the orphan no longer writes beside the rerun');
+    assert.equal(alive(Number(other.id)), true, "another chunk's run is left alone");
+    assert.deepEqual(
+      (await rerun.activeRuns({ holder: 'backfill-a' })).map((r) => r.id).sort(),
+      [handle.id, other.id].sort(),
+    );
+    await rerun.cancel(handle);
+    await dead.cancel(other);
+  });
 });

@@ -84,6 +84,7 @@ export class LocalSparkRunner implements SparkRunner {
   }
 
   async submit(spec: SparkJobSpec): Promise<JobHandle> {
+    await this.stopOrphans(spec.runName);
     const conf = { ...LOCAL_DEFAULT_CONF, ...spec.request.sparkConf };
     const confArgs = Object.entries(conf).flatMap(([k, v]) => ['--conf', `${k}=${v}`]);
     fs.mkdirSync(this.options.logDir, { recursive: true });
@@ -166,6 +167,25 @@ export class LocalSparkRunner implements SparkRunner {
     }
     if (run) return this.status(handle);
     return { state: 'cancelled', detail: `spark-submit ${pid} killed` };
+  }
+
+  /**
+   * Runs of this chunk that a dead worker left going, recorded when they started: killed and waited
+   * for before another run of the chunk starts, or both would write and commit the same days. The
+   * dead worker's heartbeat may never have named its run (killed right after the submit), so the
+   * records, not the handle, find it.
+   */
+  private async stopOrphans(runName: string): Promise<void> {
+    const orphans = this.records.live().filter((r) => r.runName === runName && !this.runs.has(String(r.pid)));
+    for (const orphan of orphans) killTree(orphan.pid);
+    const deadline = Date.now() + KILL_WAIT_MS;
+    while (orphans.some((orphan) => isSameProcess(orphan))) {
+      if (Date.now() >= deadline) {
+        const pids = orphans.map((o) => o.pid).join(', ');
+        throw new Error(`spark-submit ${pids} of ${runName} still running ${KILL_WAIT_MS / 1000} s after SIGKILL`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
   }
 
   /** Runs recorded by any worker sharing this log folder, still going, named for the holder. */
