@@ -16,7 +16,7 @@ lint eslint npm run --silent lint   # eslint.config.mjs, over src, test and benc
 lint prettier npm run --silent format:check  # .prettierrc.json, TypeScript layout
 lint ruff npm run --silent lint:py  # ruff.toml, over spark_jobs, scripts and bench
 
-scripts/mocha-each.sh  # each file in its own process, in TEST_LANES parallel lanes (default 2)
+scripts/mocha-each.sh  # each file in its own process; TEST_LANES=2 runs two at once
 mocha_rc=$?
 mocha_summary=$(grep -E '^mocha: [0-9]+ passed, [0-9]+ failed$' .state/mocha.log | tail -1)
 mocha_passed=$(echo "$mocha_summary" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || echo 0)
