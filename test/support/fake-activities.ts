@@ -111,8 +111,14 @@ export function fakeActivities(options: FakeOptions = {}) {
       const busy = options.leaseBusy;
       if (busy && refusals < busy.times) {
         refusals += 1;
-        // As the real one waits a slice before answering again (no busy loop in the workflow).
-        if (input.wait) await Context.current().sleep(100);
+        // As the real one waits a slice before answering again (no busy loop in the workflow), heartbeating,
+        // so a cancel reaches the waiting ask: without heartbeats a 100 ms ask ended as the cancel came,
+        // and the time-skipping server refused the cancel of the ended activity (ACTIVITY_UNKNOWN), for ever.
+        if (input.wait)
+          for (let i = 0; i < 10; i += 1) {
+            Context.current().heartbeat();
+            await Context.current().sleep(100);
+          }
         return { granted: false, conflicts: busy.conflicts };
       }
       return { granted: true, conflicts: [] };
