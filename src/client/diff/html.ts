@@ -3,7 +3,7 @@
  * fetched at view time, so it can be attached to a review or archived with the JSON.
  */
 import type { DiffReport } from '../../activities/diff/result';
-import { num, pct } from './table';
+import { dayRows, num, pct } from './table';
 
 const COLORS = { a: '#7a8ca3', b: '#d9822b', changed: '#c23b22' };
 
@@ -106,14 +106,7 @@ export function renderDiffHtml(report: DiffReport): string {
     ],
     format: (v) => String(Math.round(v)),
   });
-  const dayRows = [...report.days, { ...report.total, dt: 'total' }].map((d) => [
-    d.dt,
-    String(d.rows_a),
-    String(d.rows_b),
-    String(d.only_a),
-    String(d.only_b),
-    ...features.map((f) => pct(d.features[f].changed_share)),
-  ]);
+  const rows = dayRows(report, features);
   const gate = report.gate.exceeded.length
     ? `<p class="bad">gate FAILED: ${report.gate.exceeded.map((e) => `${esc(e.feature)} ${pct(e.changed_share)} &gt; ${pct(e.limit)}`).join(', ')}</p>`
     : `<p>${Object.keys(report.gate.limits).length ? 'gate passed' : 'no gate set'}</p>`;
@@ -133,7 +126,7 @@ td,th{border:1px solid #ccc;padding:2px 8px;text-align:right}td:first-child,th:f
 .charts{display:flex;flex-wrap:wrap;gap:12px}svg{background:#fafafa;border:1px solid #eee}
 .t{font-size:13px;font-weight:600}.v,.l{font-size:11px;fill:#555}.axis{stroke:#999}.bad{color:#c23b22;font-weight:600}
 </style></head><body><h1>${esc(title)}</h1>${gate}${rowsChart}
-${table(['day', `rows ${report.a.label}`, `rows ${report.b.label}`, `only ${report.a.label}`, `only ${report.b.label}`, ...features.map((f) => `${f} changed`)], dayRows)}
+${table(['day', `rows ${report.a.label}`, `rows ${report.b.label}`, `only ${report.a.label}`, `only ${report.b.label}`, ...features.map((f) => `${f} changed`)], rows)}
 ${features.map((f) => featureSection(report, f)).join('\n')}
 <h2>cards that changed most</h2>${cards}</body></html>
 `;

@@ -19,14 +19,9 @@ function columns(rows: string[][]): string[] {
   return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  '));
 }
 
-export function formatDiff(report: DiffReport): string {
-  const { features } = report;
-  const lines = [
-    `diff ${report.b.label} (b) against ${report.a.label} (a), ${report.startDate}..${report.endDate}`,
-    '',
-  ];
-  const header = ['day', 'rows a', 'rows b', 'only a', 'only b', ...features.map((f) => `${f} changed`)];
-  const body = [...report.days, { ...report.total, dt: 'total' }].map((d) => [
+/** One row per day and one for the range: rows and events on each side, the changed share per feature. */
+export function dayRows(report: DiffReport, features: string[]): string[][] {
+  return [...report.days, { ...report.total, dt: 'total' }].map((d) => [
     d.dt,
     String(d.rows_a),
     String(d.rows_b),
@@ -34,6 +29,16 @@ export function formatDiff(report: DiffReport): string {
     String(d.only_b),
     ...features.map((f) => pct(d.features[f].changed_share)),
   ]);
+}
+
+export function formatDiff(report: DiffReport): string {
+  const { features } = report;
+  const lines = [
+    `diff ${report.b.label} (b) against ${report.a.label} (a), ${report.startDate}..${report.endDate}`,
+    '',
+  ];
+  const header = ['day', 'rows a', 'rows b', 'only a', 'only b', ...features.map((f) => `${f} changed`)];
+  const body = dayRows(report, features);
   lines.push(...columns([header, ...body]), '');
   for (const f of features) {
     const t = report.total.features[f];
