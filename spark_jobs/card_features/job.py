@@ -49,11 +49,12 @@ def run_chunk(spark: SparkSession, fs: LakeFs, cfg: JobConfig, start, end, revis
     chunk = plan.plan_chunk(fs, cfg, definition, start, end)
     out = manifest.new_manifest(cfg, definition, chunk, revision, spark.version)
     if chunk.process:
-        result = steps.compute_and_write(steps.ChunkContext(spark, fs, cfg, definition, chunk))
+        ctx = steps.ChunkContext(spark, fs, cfg, definition, chunk)
+        result = steps.compute_and_write(ctx)
         out = manifest.with_results(out, chunk, result)
         # The gold files are complete: make them current, one ledger commit per processed day.
         lineage = {**session.job_lineage(spark), "code_revision": revision}
-        out.commits = ledger.commit_days(fs, cfg, definition, chunk, out.output_rows_per_dt, lineage)
+        out.commits = ledger.commit_days(ctx, out.output_rows_per_dt, lineage)
     if cfg.offline_publish_dates:
         out.offline_publication = offline_publish.publish_days(
             spark, fs, cfg, [d for d in chunk.days if d in cfg.offline_publish_dates])

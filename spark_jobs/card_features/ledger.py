@@ -11,9 +11,12 @@ contract.json, which src/activities/ledger/records.ts reads too (docs/design.md)
 import datetime as dt
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import contract, transform
+
+if TYPE_CHECKING:  # steps imports plan, which imports this module
+    from .steps import ChunkContext
 
 LEDGER_VERSION = contract.LEDGER_VERSION
 
@@ -76,10 +79,11 @@ def day_bronze_inputs(fs, cfg, definition, day: str) -> Dict:
     return {"partitions": dates, "files": files}
 
 
-def commit_days(fs, cfg, definition, plan, rows: Dict[str, int], lineage: Dict) -> Dict[str, Dict]:
+def commit_days(ctx: "ChunkContext", rows: Dict[str, int], lineage: Dict) -> Dict[str, Dict]:
     """After the data files are written, make them current: one commit record per processed day, each
     replacing only the commit the plan read (LedgerConflict, and nothing written, if it changed).
     `lineage`: the job's run and settings with its code_revision (session.job_lineage)."""
+    fs, cfg, definition, plan = ctx.fs, ctx.cfg, ctx.definition, ctx.plan
     commits, current, revision = {}, plan.current, lineage["code_revision"]
     for d in plan.process:
         location = run_location(cfg.gold_table, cfg.feature_version, d, cfg.run_id) if rows[d] > 0 else None

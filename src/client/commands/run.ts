@@ -40,19 +40,22 @@ export async function runCommand(argv: string[], io: Io, deps: CliDeps): Promise
 
   const temporal = await connectTemporal();
   try {
-    return await startAndFollow(temporal, opts, request, io, deps);
+    return await startAndFollow({ temporal, opts, request, io, deps });
   } finally {
     await temporal.close();
   }
 }
 
-async function startAndFollow(
-  temporal: Temporal,
-  opts: RunOptions,
-  request: BackfillRequest,
-  io: Io,
-  deps: CliDeps,
-): Promise<number> {
+/** What `run` starts a backfill with, and where it reports. */
+interface StartContext {
+  temporal: Temporal;
+  opts: RunOptions;
+  request: BackfillRequest;
+  io: Io;
+  deps: CliDeps;
+}
+
+async function startAndFollow({ temporal, opts, request, io, deps }: StartContext): Promise<number> {
   const taskQueue = opts.taskQueue;
   const workflowId = backfillWorkflowId(request);
   const existing = await describeBackfill(temporal.client.workflow.getHandle(workflowId), temporal.namespace).catch(
