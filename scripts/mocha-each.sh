@@ -7,7 +7,9 @@
 # Spark start-up and timers, not on the CPU. Every file picks its own free ports and temporary
 # directories. The slowest files start first, so no lane is left with one at the end; the two heaviest
 # in CPU (the fault schedules and the kill test, both with worker processes and spark-submit) are
-# apart in the order so that they rarely run together. Files: the arguments, or every test file. Each file's output is printed whole when it
+# apart in the order so that they rarely run together. Files: the arguments, or every test file. With
+# PYTEST_LOG set, the pytest run of spark_jobs is one more item of the lanes (its output to that file, its
+# exit code and seconds to <file>.rc); it is not counted here. Each file's output is printed whole when it
 # ends; everything also goes to .state/mocha.log (in file order), whose last line is
 # "mocha: N passed, N failed", and the seconds per file to .state/mocha-times.log. Exit 1 when any file failed.
 set -uo pipefail
@@ -24,23 +26,31 @@ SLOW_FIRST=(test/faults.test.ts test/aws/emr-deploys.test.ts test/aws/emr-shutdo
   test/publish-paths.test.ts test/aws/emr-runs.test.ts test/web-ui.test.ts)
 
 ordered() {
-  local f s
-  for s in "${SLOW_FIRST[@]}"; do for f in "${files[@]}"; do [ "$f" = "$s" ] && echo "$f"; done; done
+  local f s n=0
+  for s in "${SLOW_FIRST[@]}"; do for f in "${files[@]}"; do [ "$f" = "$s" ] && echo "$f"; done
+    # PYTEST_LOG: pytest joins the lanes as one more item (about as long as the third slowest file).
+    n=$((n + 1)); [ "$n" -eq 2 ] && [ -n "${PYTEST_LOG:-}" ] && echo pytest
+  done
   for f in "${files[@]}"; do [[ " ${SLOW_FIRST[*]} " == *" $f "* ]] || echo "$f"; done
 }
 
 run_one() {
   local file=$1 log started rc
   log="$out/$(echo "$file" | tr '/' '_').log"
+  [ "$file" = pytest ] && log=$PYTEST_LOG
   started=$SECONDS
-  node_modules/.bin/mocha "$file" > "$log" 2>&1
+  if [ "$file" = pytest ]; then
+    .venv/bin/python -m pytest spark_jobs -q -p no:cacheprovider > "$log" 2>&1
+  else
+    node_modules/.bin/mocha "$file" > "$log" 2>&1
+  fi
   rc=$?
   echo "$rc $((SECONDS - started))" > "$log.rc"
   # One file's output at a time on the terminal.
   flock "$out/.print" cat "$log"
 }
 export -f run_one
-export out
+export out PYTEST_LOG
 
 ordered | xargs -P "$lanes" -I{} bash -c 'run_one "$1"' _ {}
 

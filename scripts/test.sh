@@ -16,14 +16,21 @@ lint eslint npm run --silent lint   # eslint.config.mjs, over src, test and benc
 lint prettier npm run --silent format:check  # .prettierrc.json, TypeScript layout
 lint ruff npm run --silent lint:py  # ruff.toml, over spark_jobs, scripts and bench
 
-scripts/mocha-each.sh  # each file in its own process; TEST_LANES=2 runs two at once
+# Each mocha file in its own process; with TEST_LANES=2, two at once, and pytest as one more item.
+lanes=${TEST_LANES:-1}
+rm -f .state/pytest.log .state/pytest.log.rc
+if [ "$lanes" -ge 2 ]; then PYTEST_LOG=.state/pytest.log scripts/mocha-each.sh; else scripts/mocha-each.sh; fi
 mocha_rc=$?
 mocha_summary=$(grep -E '^mocha: [0-9]+ passed, [0-9]+ failed$' .state/mocha.log | tail -1)
 mocha_passed=$(echo "$mocha_summary" | grep -Eo '[0-9]+ passed' | grep -Eo '[0-9]+' || echo 0)
 mocha_failed=$(echo "$mocha_summary" | grep -Eo '[0-9]+ failed' | grep -Eo '[0-9]+' || echo 0)
 
-.venv/bin/python -m pytest spark_jobs -q -p no:cacheprovider 2>&1 | tee .state/pytest.log
-pytest_rc=${PIPESTATUS[0]}
+if [ -f .state/pytest.log.rc ]; then
+  read -r pytest_rc _ < .state/pytest.log.rc
+else
+  .venv/bin/python -m pytest spark_jobs -q -p no:cacheprovider 2>&1 | tee .state/pytest.log
+  pytest_rc=${PIPESTATUS[0]}
+fi
 # pytest's closing line, e.g. "3 failed, 20 passed, 1 error in 5.1s"; errors count as failures.
 summary=$(grep -E ' in [0-9.]+s' .state/pytest.log | tail -1)
 count() { echo "$summary" | grep -Eo "[0-9]+ $1" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}'; }
