@@ -94,13 +94,21 @@ def describe_holder(uri: str) -> str:
     """Who holds the lock, in words, for a waiter that gives up."""
     if uri.startswith("file://"):
         text = _read(uri[len("file://"):])
-        return _holder_words(json.loads(text)) if text else "nobody (released just now)"
+        return _holder_words(_json(text)) if text else "nobody (released just now)"
     client, (bucket, key) = conditional._s3_client(uri), conditional._bucket_key(uri)
     found = _s3_get(client, bucket, key)
     if found is None:
         return "nobody (released just now)"
-    body = json.loads(found[0])
-    return f"{_holder_words(body.get('holder', {}))}, expiring at {body.get('expires_at')}"
+    body = _json(found[0])
+    return f"{_holder_words(body.get('holder') or {})}, expiring at {body.get('expires_at')}"
+
+
+def _json(text) -> dict:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _holder_words(h: dict) -> str:
@@ -145,7 +153,7 @@ def _s3_try(uri: str, me: bytes) -> Optional[Held]:
         return None  # released meanwhile: the next ask may take it
     data, etag, age = found
     try:
-        ttl = float(json.loads(data)["ttl_seconds"])
+        ttl = float(_json(data)["ttl_seconds"])
     except (ValueError, KeyError, TypeError):
         ttl = LOCK_TTL_SECONDS  # not a lock this code wrote: it expires like one
     if age <= ttl:

@@ -15,7 +15,8 @@ So each job attempt
 3. deletes its staging.
 
 Only the swap (seconds) is serialized, never the compute. A job killed between 1 and 3 leaves its
-staging behind (hidden, never read; docs/operations.md says how to remove it).
+staging behind (hidden, never read): on S3 a lifecycle rule removes it (docs/aws.md); locally
+`_staging/` may be deleted while no job runs.
 """
 from typing import Iterable
 
