@@ -167,6 +167,27 @@ def test_a_job_that_cannot_get_a_days_lock_stops_with_a_named_failure_and_swaps_
     assert files_under(lake, "silver", "_locks") == []
 
 
+def test_an_emptied_days_delete_waits_for_the_days_lock_too(spark, lake, tmp_path, monkeypatch):
+    bronze(lake)
+    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-0")
+    before = partition_files(lake, "silver", "card_authorization", f"dt={DAY}")
+    write_bronze(lake, DAY, BAD_LINES)  # the day's bronze replaced: no valid event left, its silver goes
+    uri = lake_swap.lock_uri(f"file://{lake}/silver/card_authorization", DAY)
+    holder = day_lock.owner("attempt-other", "run-other")
+    assert day_lock.try_lock(uri, holder) is not None
+    monkeypatch.setattr(day_lock, "LOCK_WAIT_SECONDS", 0.3)
+    error_path = str(tmp_path / "error.json")
+    argv = ["--bucket", lake, "--start-date", DAY, "--end-date", DAY, "--run-id", "run-1", "--overwrite",
+            "--error-path", error_path]
+    assert job.main(argv, spark=spark) == 2
+    with open(error_path) as f:
+        assert json.load(f)["path"] == uri
+    assert partition_files(lake, "silver", "card_authorization", f"dt={DAY}") == before, "not deleted without the lock"
+    day_lock.release(day_lock.Held(uri, holder))
+    (m,) = run_backfill(spark, lake, DAY, DAY, "--run-id", "run-2", "--overwrite")
+    assert m["output_rows"] == 0 and not os.path.exists(day_dir(lake, "silver"))
+
+
 def test_a_days_lock_left_by_a_dead_job_is_broken(spark, lake):
     events, refused = bronze(lake)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
