@@ -11,6 +11,8 @@ orchestrator, and printed on stderr as one `card_features error:` line:
   runs the chunk again a rung higher on its memory ladder (src/activities/spark/memory-ladder.ts).
 - LedgerConflict: a conditional ledger write failed (conditional.py): another writer changed the
   record since this job read it. Not retried blindly: the orchestrator decides again from the ledger.
+- SwapLockTimeout: another writer held a silver or quarantine day's swap lock (day_lock.py) for longer
+  than the job waits; nothing of the day was swapped. Reported as a retryable StorageError.
 """
 import argparse
 import errno
@@ -82,6 +84,19 @@ class ConditionalWritesUnavailable(RuntimeError):
 
     def record(self) -> Dict:
         return {"type": "StorageError", "path": normalize_uri(self.path), "reason": self.reason, "retryable": False}
+
+
+class SwapLockTimeout(RuntimeError):
+    """A day's swap lock (day_lock.py) stayed held by another writer for longer than the job waits: the job
+    stops instead of swapping the day without it. Retryable: the holder ends, or its lock expires."""
+
+    def __init__(self, path: str, holder: str, waited_seconds: float):
+        self.path, self.holder = path, holder
+        self.reason = f"the day's swap lock is still held by {holder} after {waited_seconds:g} s: nothing swapped"
+        super().__init__(f"{path}: {self.reason}")
+
+    def record(self) -> Dict:
+        return {"type": "StorageError", "path": normalize_uri(self.path), "reason": self.reason, "retryable": True}
 
 
 def split_error_path(argv: Sequence[str]) -> Tuple[Optional[str], List[str]]:
@@ -265,7 +280,7 @@ def describe(spark, cfg, exc: BaseException) -> Optional[Dict]:
     A read failure is traced to its files over every bronze partition the run reads (its days, the
     lookback before and the lateness after), so a corrupt file is named whichever chunk met it.
     """
-    if isinstance(exc, (LedgerConflict, ConditionalWritesUnavailable)):
+    if isinstance(exc, (LedgerConflict, ConditionalWritesUnavailable, SwapLockTimeout)):
         return exc.record()
     text = exception_text(exc)
     oom = out_of_memory_signature(text)

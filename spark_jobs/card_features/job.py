@@ -14,8 +14,8 @@ from typing import Dict, List, Optional
 
 from pyspark.sql import SparkSession
 
-from . import (args, conditional, contract, definitions, failures, lake_fs, ledger, manifest, offline_publish, plan,
-               session, steps, transform)
+from . import (args, conditional, contract, day_lock, definitions, failures, lake_fs, lake_swap, ledger, manifest,
+               offline_publish, plan, session, steps, transform)
 from .args import JobConfig, parse_args
 from .definitions import get_definition
 from .lake_fs import LakeFs
@@ -30,7 +30,7 @@ def code_revision(label: str) -> str:
     that produced it."""
     digest = hashlib.sha256()
     for module in (definitions, contract, args, session, plan, steps, manifest, ledger, transform, lake_fs,
-                   conditional, offline_publish, sys.modules[__name__]):
+                   conditional, day_lock, lake_swap, offline_publish, sys.modules[__name__]):
         digest.update(inspect.getsource(module).encode())
     digest.update(json.dumps(contract.CONTRACT, sort_keys=True).encode())
     sha = digest.hexdigest()[:12]

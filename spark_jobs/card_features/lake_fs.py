@@ -5,7 +5,7 @@ from typing import Dict, List, Optional, Tuple
 
 from pyspark.sql import SparkSession
 
-from . import conditional
+from . import conditional, day_lock
 
 
 def _etag(status) -> Optional[str]:
@@ -98,6 +98,20 @@ class LakeFs:
         fs.mkdirs(d.getParent())
         if not fs.rename(s, d):
             raise IOError(f"could not move {src} to {dest}")
+
+    def subdirectories(self, path: str) -> List[str]:
+        """Names of the directory's subdirectories (hidden ones too), sorted; [] when it does not exist."""
+        fs, p = self._path(path)
+        if not fs.exists(p):
+            return []
+        return sorted(s.getPath().getName() for s in fs.listStatus(p) if s.isDirectory())
+
+    def try_swap_lock(self, uri: str, owner: bytes) -> Optional[day_lock.Held]:
+        """One attempt at a day's swap lock (day_lock.py): held, or None while another writer holds it."""
+        return day_lock.try_lock(uri, owner)
+
+    def release_swap_lock(self, held: day_lock.Held) -> None:
+        day_lock.release(held)
 
     def read_text(self, path: str) -> Optional[str]:
         fs, p = self._path(path)

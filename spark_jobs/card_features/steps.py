@@ -9,7 +9,7 @@ from typing import Dict, List, Optional
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import contract, transform
+from . import contract, lake_swap, transform
 from .args import JobConfig
 from .definitions import FeatureDefinition
 from .lake_fs import LakeFs
@@ -84,7 +84,7 @@ def compute_and_write(ctx: ChunkContext) -> ChunkResult:
         clock.mark("parse_and_count")
         if any(counts.bad_per_dt.values()):
             quarantine = transform.quarantine_rows(parsed).where(F.col("dt").isin(*ctx.plan.process))
-            _write_partitioned(quarantine, ctx.cfg.quarantine_table, ["dt"])
+            lake_swap.replace_days(ctx.fs, ctx.cfg, quarantine, ctx.cfg.quarantine_table)
             clock.mark("quarantine_write")
         # No valid event on the processed days: nothing to write (and no empty write to observe).
         stats = OutputStats({d: 0 for d in ctx.plan.process})
@@ -155,8 +155,8 @@ def _write_silver_and_gold(ctx: ChunkContext, parsed: DataFrame, counts: LineCou
     try:
         # Row counts and event-time range are observed while writing: no extra pass over the data.
         silver_obs = Observation("silver")
-        _write_partitioned(silver.where(F.col("dt").isin(*process)).observe(silver_obs, *_stats_exprs(process)),
-                           cfg.silver_table, ["dt"])
+        lake_swap.replace_days(ctx.fs, cfg, silver.where(F.col("dt").isin(*process))
+                               .observe(silver_obs, *_stats_exprs(process)), cfg.silver_table)
         clock.mark("dedup_and_silver_write")
         gold_obs = Observation("gold")
         gold_out = (
@@ -184,13 +184,11 @@ def _observed(metrics: Dict, days: List[str]) -> OutputStats:
 
 def _drop_emptied_partitions(ctx: ChunkContext, counts: LineCounts, stats: OutputStats) -> None:
     """A processed day that now has no rows must not keep rows of an earlier run: its gold commit says
-    "no rows" (readers drop the day), and its silver goes; likewise its quarantine without bad lines."""
-    fs, cfg = ctx.fs, ctx.cfg
-    for d in ctx.plan.process:
-        if stats.rows[d] == 0 and fs.exists(day_partition(cfg.silver_table, d)):
-            fs.delete(day_partition(cfg.silver_table, d))
-        if counts.bad_per_dt[d] == 0 and fs.exists(day_partition(cfg.quarantine_table, d)):
-            fs.delete(day_partition(cfg.quarantine_table, d))
+    "no rows" (readers drop the day), and its silver goes; likewise its quarantine without bad lines.
+    Under each day's swap lock, as the writes (lake_swap.py)."""
+    fs, cfg, days = ctx.fs, ctx.cfg, ctx.plan.process
+    lake_swap.drop_days(fs, cfg, cfg.silver_table, [d for d in days if stats.rows[d] == 0])
+    lake_swap.drop_days(fs, cfg, cfg.quarantine_table, [d for d in days if counts.bad_per_dt[d] == 0])
 
 
 def _stats_exprs(days: List[str]) -> List:
@@ -207,6 +205,8 @@ def _write_partitioned(df: DataFrame, table: str, partition_cols: List[str]) -> 
     Dynamic partition overwrite stages the output and swaps whole partitions at commit, so a failed
     job leaves the previous partitions as they were. The mode is passed on the writer itself: with
     Spark's default (static) mode this write would delete every other partition of the table.
+    For gold's run=R locations, one writer each; silver and quarantine, shared by the lake's writers,
+    go through lake_swap.
     """
     # At most one writing task per core: no flood of tiny files (and file commits) when the frame
     # has many small partitions, e.g. when it comes from a cached shuffle output.

@@ -1,6 +1,9 @@
 """Shared fixtures: one local SparkSession for the whole run, and temporary lakes."""
 import os
+import socket
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -60,3 +63,41 @@ def die_while_publishing(monkeypatch):
         monkeypatch.setattr(LakeFs, "rename", rename)
 
     return arm
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    """A moto server on a free loopback port, boto3 pointed at it with fake credentials; the bucket `lake`."""
+    boto3 = pytest.importorskip("boto3")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-H", "127.0.0.1",
+                               "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    for key, value in {"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "testing",
+                       "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(key, value)
+    client = boto3.client("s3")
+    try:
+        _until_up(client, server)
+        client.create_bucket(Bucket="lake")
+        yield client
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def _until_up(client, server):
+    """Wait for moto to answer (it imports its backends first), or fail if it exited."""
+    from botocore.exceptions import EndpointConnectionError
+
+    deadline = time.monotonic() + 30
+    while True:
+        assert server.poll() is None, "moto_server exited"
+        try:
+            client.list_buckets()
+            return
+        except EndpointConnectionError:
+            assert time.monotonic() < deadline, "moto_server did not answer in 30 s"
+            time.sleep(0.1)

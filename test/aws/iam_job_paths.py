@@ -5,7 +5,8 @@ functions (card_features.args, .plan, .manifest, .ledger, .offline_publish, .fai
 
 Spark writes through hidden names under the table it writes (dynamic partition overwrite stages under
 `.spark-staging-<id>/`, the file committer under `_temporary/`), then moves them (a copy and a delete
-on S3): each written table is listed with those names as well.
+on S3): each written table is listed with those names as well. Silver and quarantine go through the
+attempt's staging and are swapped in under each day's lock object (card_features.lake_swap, .day_lock).
 """
 import json
 import os
@@ -13,8 +14,30 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "spark_jobs"))
 
-from card_features import args, failures, ledger, manifest, offline_publish, plan, transform  # noqa: E402
+from card_features import args, failures, lake_swap, ledger, manifest, offline_publish, plan, transform  # noqa: E402
 from card_features.definitions import get_definition  # noqa: E402
+
+
+def staged_swap(add, cfg, table, day, why):
+    """The attempt's staging written by Spark, then the day swapped in under its lock object."""
+    stage, part = lake_swap.staging_dir(cfg, table), "part-00000.snappy.parquet"
+    staged, final = f"{stage}/dt={day}/{part}", f"{plan.day_partition(table, day)}/{part}"
+    temp = f"{stage}/_temporary/0/_temporary/attempt_0/dt={day}/{part}"
+    add("write", temp, f"{why} (file committer)")
+    add("delete", temp, f"{why} (committer cleanup)")
+    add("write", staged, f"{why} (this attempt's staging)")
+    add("write", f"{stage}/_SUCCESS", f"{why} (staging's success marker)")
+    add("list", stage, f"{why} (staged days)")
+    lock = lake_swap.lock_uri(table, day)
+    add("write", lock, f"{why}: the day's swap lock (conditional PUT: create, or take over an expired one)")
+    add("read", lock, f"{why}: the day's swap lock (holder, expiry)")
+    add("delete", lock, f"{why}: the day's swap lock released")
+    add("delete", final, f"{why} (the day replaced, or emptied)")
+    add("read", staged, f"{why} (moved in: copy)")
+    add("write", final, f"{why} (moved in: copy)")
+    add("delete", staged, f"{why} (moved in: delete)")
+    add("delete", f"{stage}/_SUCCESS", f"{why} (staging removed)")
+    add("list", plan.day_partition(table, day), why)
 
 
 def job_paths(argv):
@@ -44,8 +67,8 @@ def job_paths(argv):
         add("list", part, "bronze partitions of the chunk, lookback and lateness")
         add("read", f"{part}/part-00000.json.gz", "bronze events")
     for d in days:
-        table_write(cfg.silver_table, plan.day_partition(cfg.silver_table, d), "silver")
-        table_write(cfg.quarantine_table, plan.day_partition(cfg.quarantine_table, d), "quarantine")
+        staged_swap(add, cfg, cfg.silver_table, d, "silver")
+        staged_swap(add, cfg, cfg.quarantine_table, d, "quarantine")
         run_dir = ledger.run_location(cfg.gold_table, cfg.feature_version, d, cfg.run_id)
         table_write(cfg.gold_table, run_dir, "gold of this run")
         add("read", f"{ledger.flat_location(cfg.gold_table, cfg.feature_version, d)}/part-00000.snappy.parquet",
