@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """JVM CPU of the feature job's steps one at a time, with variants, on one generated day (#22).
 
-    .venv/bin/python bench/step_bench.py --lake DIR/events-1000000 [--steps parse,dedup,features] [--repeat 2]
+    .venv/bin/python bench/step_bench.py --lake DIR/events-1000000 [--steps parse,cache,dedup,features] [--repeat 2]
 
 DIR/events-N is a lake that `bench/spark_bench.py --lake DIR` generated (or reused). One local[2]
 session: the day's bronze is read, spread and parsed as the job does and cached; then each step
 variant runs on the same cached input (its output written to the `noop` sink, so no file I/O) after
-one untimed warm-up, `--repeat` times. Printed: the minimum JVM CPU and wall seconds of each variant,
-and a checksum of its rows (count and a sum of row hashes) that must equal the first variant's. This
-times steps, not the job: `npm run bench:spark` is the measure of record.
+one untimed warm-up, `--repeat` times (`cache`: the parse and line counts with and without the
+parsed cache; `features` also times the dedup into the cache and the silver write). Printed: the
+minimum JVM CPU and wall seconds of each variant, and a checksum of its rows (count and a sum of row
+hashes) to compare variants that should give the same rows. This times steps, not the job:
+`npm run bench:spark` is the measure of record.
 """
 import argparse
 import datetime as dt

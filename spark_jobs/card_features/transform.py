@@ -167,7 +167,7 @@ def deduplicate(parsed: DataFrame) -> DataFrame:
     The kept copy is the first row of its (event_id, dt) group in _DEDUP_ORDER (ascending, nulls
     first: the order min(struct) of these columns used to take, so the same row wins). Spark sorts
     once on the group and the order and keeps one row per group before the window (a group limit);
-    min(struct) was a sort aggregate, partial and final, neither code-generated: 30% more CPU (#22).
+    min(struct) was a sort aggregate, partial and final, neither code-generated: 15-35% more CPU (#22).
     """
     valid = parsed.where(F.col("reason").isNull()).select(
         "event_id",
@@ -193,7 +193,7 @@ def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame
     """
     counted = F.col("status").isin(*sorted(definition.counted_statuses))
     w1h, w24h = definition.window_1h_seconds, definition.window_24h_seconds
-    by_card = Window.partitionBy(_CARD_HASH, "card_id").orderBy("event_time")
+    by_card = Window.partitionBy("card_id").orderBy("event_time")
     upto_t = by_card.rangeBetween(Window.unboundedPreceding, 0)
 
     def before(seconds: int) -> WindowSpec:
@@ -228,12 +228,6 @@ def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame
     )
 
 
-# A hash of card_id leads the windows' partition keys (it adds nothing to them: equal cards, equal
-# hashes). Spark's sort compares rows by an 8-byte prefix of its first key, and card ids share long
-# prefixes ("card_00012"), so without the hash most comparisons read whole strings: 20% more CPU (#22).
-_CARD_HASH = "_card_hash"
-
-
 def _merchant_flags(silver: DataFrame, counted: Column, window_seconds: int) -> DataFrame:
     """Per-row 0/1 flags from which the distinct merchants of [t - W, t] are running totals.
 
@@ -245,13 +239,10 @@ def _merchant_flags(silver: DataFrame, counted: Column, window_seconds: int) -> 
     Events of the same second are peers in every frame, so each flag is set on one row of an
     occurrence (its first row for the first two, its last for the third) whatever their order.
     """
-    by_merchant = Window.partitionBy(_CARD_HASH, "card_id", "merchant_id", "_counted").orderBy("event_time")
+    by_merchant = Window.partitionBy("card_id", "merchant_id", "_counted").orderBy("event_time")
     # One shuffle by card serves both windows (by merchant within a card, then by card).
-    neighbours = silver.repartition("card_id").select(
-        *SILVER_COLUMNS, F.xxhash64("card_id").alias(_CARD_HASH), F.coalesce(counted, F.lit(False)).alias("_counted")
-    ).select(
+    neighbours = silver.repartition("card_id").withColumn("_counted", F.coalesce(counted, F.lit(False))).select(
         *SILVER_COLUMNS,
-        _CARD_HASH,
         "_counted",
         F.lag("event_time").over(by_merchant).alias("_prev"),
         F.lead("event_time").over(by_merchant).alias("_next"),
@@ -261,7 +252,6 @@ def _merchant_flags(silver: DataFrame, counted: Column, window_seconds: int) -> 
     last = F.col("_counted") & (next_t.isNull() | (next_t > t))
     return neighbours.select(
         *SILVER_COLUMNS,
-        _CARD_HASH,
         F.when(first, 1).otherwise(0).alias("_m_first"),
         F.when(first & prev_t.isNotNull() & (t - prev_t <= window_seconds), 1).otherwise(0).alias("_m_renewed"),
         F.when(last & (next_t.isNull() | (next_t - t > window_seconds)), 1).otherwise(0).alias("_m_expires"),
