@@ -13,8 +13,9 @@ from typing import Dict, FrozenSet
 VERSION_PATTERN = re.compile(r"^v\d+([._][A-Za-z0-9]+){0,3}$")
 VERSION_FORM = "v<major> followed by up to three .<part> or _<part> (v1, v1.1, v1_corrected)"
 
-# The transform code every version runs: its bytes are part of the build fingerprint (src/activities/fingerprint.ts
-# hashes the same files of spark_jobs/card_features/ on the worker).
+# The transform code every version runs. The build fingerprint covers it through the digests that
+# definitions.json's "transform" block declares for these files (src/activities/ledger/fingerprint.ts
+# reads the same block on the worker), not through their live bytes: see declared_code_digests.
 CODE_FILES = ("definitions.py", "transform.py")
 
 
@@ -31,7 +32,7 @@ class FeatureDefinition:
     window_24h_seconds: int
     # Short hash of this version's definition entry (and the windows), as in manifests' feature_definition.
     fingerprint: str
-    # Short hash of the definition plus the transform code (CODE_FILES): what each gold commit records and
+    # Short hash of the definition plus the declared transform code (CODE_FILES): what each gold commit records and
     # the definition-change guard compares (docs/design.md, "Lineage and staleness").
     build_fingerprint: str = ""
 
@@ -77,7 +78,7 @@ def get_definition(version: str) -> FeatureDefinition:
 
 
 def code_digests() -> Dict[str, str]:
-    """sha256 of each transform code file's bytes, read from the package (also inside the job's zip)."""
+    """sha256 of each transform code file's live bytes, read from the package (also inside the job's zip)."""
     package = __name__.rsplit(".", 1)[0]
     out = {}
     for name in CODE_FILES:
@@ -88,7 +89,35 @@ def code_digests() -> Dict[str, str]:
     return out
 
 
+def transform_block() -> dict:
+    """definitions.json's "transform" block: the revision of the transform's outputs and what it declares.
+
+    Revision 1 declares the digests of definitions.py and transform.py as they were released, so the
+    lakes built since keep their build fingerprint while the code is refactored or made faster; the
+    golden-output test (spark_jobs/tests/test_golden_output.py) holds the code to the outputs of that
+    revision. A change of outputs is a new revision on purpose: a new block with the digests of that
+    code and its golden output, and so a new build fingerprint for every version.
+    """
+    block = _raw().get("transform")
+    code = block.get("code") if isinstance(block, dict) else None
+    if not isinstance(code, dict) or sorted(code) != sorted(CODE_FILES) or not all(
+        isinstance(d, str) and re.fullmatch(r"[0-9a-f]{64}", d) for d in code.values()
+    ):
+        raise RuntimeError(
+            'card_features/definitions.json: "transform" must declare {"code": {<file>: <sha256 hex>}} for '
+            f"exactly {', '.join(CODE_FILES)}"
+        )
+    return block
+
+
+def declared_code_digests() -> Dict[str, str]:
+    """The sha256 the transform block declares for each file of CODE_FILES, in CODE_FILES order."""
+    code = transform_block()["code"]
+    return {name: code[name] for name in CODE_FILES}
+
+
 def build_fingerprint(canonical_definition: bytes) -> str:
-    """sha256 of the canonical definition JSON, a newline, then "<file>:<sha256>" lines of CODE_FILES; 12 hex digits."""
-    lines = [canonical_definition.decode("ascii")] + [f"{n}:{d}" for n, d in code_digests().items()]
+    """sha256 of the canonical definition JSON, a newline, then "<file>:<declared sha256>" lines of CODE_FILES;
+    12 hex digits."""
+    lines = [canonical_definition.decode("ascii")] + [f"{n}:{d}" for n, d in declared_code_digests().items()]
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:12]

@@ -164,8 +164,10 @@ def deduplicate(parsed: DataFrame) -> DataFrame:
     kept once per date: a chunk sees only the copies dated in its days and lookback, so a rule that
     let a copy dated elsewhere win would make the gold depend on the chunking.
 
-    The kept copy is taken with one aggregate, min(struct), which sorts on the grouping key alone:
-    half the cost of a window sorted on all ten columns.
+    The kept copy is the first row of its (event_id, dt) group in _DEDUP_ORDER (ascending, nulls
+    first: the order min(struct) of these columns used to take, so the same row wins). Spark sorts
+    once on the group and the order and keeps one row per group before the window (a group limit);
+    min(struct) was a sort aggregate, partial and final, neither code-generated: 15-35% more CPU (#22).
     """
     valid = parsed.where(F.col("reason").isNull()).select(
         "event_id",
@@ -173,8 +175,8 @@ def deduplicate(parsed: DataFrame) -> DataFrame:
         # Amounts are money: exact decimals (rounded half-up to cents) from here on.
         *[F.col(c).cast(T.DecimalType(18, 2)).alias(c) if c == "amount" else F.col(c) for c in _DEDUP_ORDER],
     )
-    first = valid.groupBy("event_id", "dt").agg(F.min(F.struct(*_DEDUP_ORDER)).alias("_first"))
-    return first.select("event_id", "dt", "_first.*").select(*SILVER_COLUMNS)
+    first = Window.partitionBy("event_id", "dt").orderBy(*_DEDUP_ORDER)
+    return valid.withColumn("_rank", F.row_number().over(first)).where(F.col("_rank") == 1).select(*SILVER_COLUMNS)
 
 
 def with_features(silver: DataFrame, definition: FeatureDefinition) -> DataFrame:

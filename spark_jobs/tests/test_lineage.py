@@ -11,20 +11,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(HERE, "..", "card_features")
 
 
-def test_build_fingerprint_covers_the_definition_and_the_transform_code_bytes():
+def test_build_fingerprint_covers_the_definition_and_the_declared_transform_code():
     v1 = get_definition("v1")
     with open(os.path.join(PACKAGE, "definitions.json")) as f:
         raw = json.load(f)
     canonical = json.dumps({"windows": raw["windows_seconds"], "version": raw["versions"]["v1"]}, sort_keys=True)
-    digests = []
-    for name in ("definitions.py", "transform.py"):
-        with open(os.path.join(PACKAGE, name), "rb") as f:
-            digests.append(f"{name}:{hashlib.sha256(f.read()).hexdigest()}")
+    # The digests the transform block declares, not the files' bytes (test_golden_output.py holds the code to them).
+    digests = [f"{name}:{raw['transform']['code'][name]}" for name in ("definitions.py", "transform.py")]
     expected = hashlib.sha256("\n".join([canonical, *digests]).encode()).hexdigest()[:12]
     assert v1.build_fingerprint == expected
     assert v1.fingerprint == hashlib.sha256(canonical.encode()).hexdigest()[:12]  # definition only, as before
     assert v1.build_fingerprint != get_definition("v2").build_fingerprint
-    # Other transform code, other fingerprint.
+    # Another declared transform revision, another fingerprint.
     assert definitions.build_fingerprint(canonical.encode()) == expected
     assert hashlib.sha256("\n".join([canonical, digests[0], "transform.py:0"]).encode()).hexdigest()[:12] != expected
 

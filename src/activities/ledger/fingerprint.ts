@@ -2,11 +2,15 @@
  * The build fingerprint of a feature version, computed exactly as the Spark job computes it
  * (spark_jobs/card_features/definitions.py, build_fingerprint): sha256 of the version's canonical
  * definition JSON (Python's `json.dumps(..., sort_keys=True)`), a newline, then one
- * `<file>:<sha256 of its bytes>` line per code file (CODE_FILES); the first 12 hex digits.
+ * `<file>:<declared sha256>` line per code file (CODE_FILES); the first 12 hex digits.
  *
- * Both sides hash the same bytes: the worker (or CLI) reads the files of its own spark_jobs/ folder,
- * the job reads them from its package (deploy-job zips that same folder for EMR Serverless, unchanged).
- * Each gold commit records the job's own value, so a worker whose spark_jobs/ differs from the
+ * The digests are those definitions.json's "transform" block declares, not the files' live bytes:
+ * revision 1 declares the code as released, so lakes built since keep their fingerprint while the
+ * code changes without changing outputs (spark_jobs/tests/test_golden_output.py holds it to them);
+ * a revision that changes outputs replaces the block, and so every version's fingerprint, on purpose.
+ * Both sides read the same definitions.json: the worker (or CLI) from its own spark_jobs/ folder, the
+ * job from its package (deploy-job zips that same folder for EMR Serverless, unchanged). Each gold
+ * commit records the job's own value, so a worker whose spark_jobs/ declares another revision than the
  * deployed code is noticed: its fingerprint differs from the days built with that code.
  */
 import { createHash } from 'node:crypto';
@@ -22,22 +26,38 @@ function packageDir(env = process.env): string {
   return path.join(env.BACKFILL_JOB_DIR ?? localPaths(env).jobDir, 'card_features');
 }
 
-/** The current build fingerprint of `version`, from the files in `dir` (the card_features package). */
+interface Definitions {
+  windows_seconds: unknown;
+  versions: Record<string, unknown>;
+  transform?: { code?: Record<string, unknown> };
+}
+
+/** The current build fingerprint of `version`, from definitions.json in `dir` (the card_features package). */
 export function buildFingerprint(version: string, dir = packageDir()): string {
-  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'definitions.json'), 'utf8')) as {
-    windows_seconds: unknown;
-    versions: Record<string, unknown>;
-  };
+  const raw = JSON.parse(fs.readFileSync(path.join(dir, 'definitions.json'), 'utf8')) as Definitions;
   const entry = raw.versions[version];
   if (entry === undefined) throw new Error(`feature version ${version} is not defined in ${dir}/definitions.json`);
-  const lines = [pythonJson({ windows: raw.windows_seconds, version: entry })];
-  for (const name of CODE_FILES)
-    lines.push(
-      `${name}:${createHash('sha256')
-        .update(fs.readFileSync(path.join(dir, name)))
-        .digest('hex')}`,
-    );
+  const code = declaredCode(raw, dir);
+  const lines = [
+    pythonJson({ windows: raw.windows_seconds, version: entry }),
+    ...CODE_FILES.map((n) => `${n}:${code[n]}`),
+  ];
   return createHash('sha256').update(lines.join('\n')).digest('hex').slice(0, 12);
+}
+
+/** The transform block's declared sha256 per code file (definitions.py transform_block, same checks). */
+function declaredCode(raw: Definitions, dir: string): Record<string, string> {
+  const code = raw.transform?.code;
+  const names = Object.keys(code ?? {}).sort();
+  const wellFormed =
+    code !== undefined &&
+    names.join(',') === [...CODE_FILES].sort().join(',') &&
+    names.every((n) => typeof code[n] === 'string' && /^[0-9a-f]{64}$/.test(code[n]));
+  if (!wellFormed)
+    throw new Error(
+      `${dir}/definitions.json: "transform" must declare {"code": {<file>: <sha256 hex>}} for exactly ${CODE_FILES.join(', ')}`,
+    );
+  return code as Record<string, string>;
 }
 
 /** Both fingerprints of a version from this worker's spark_jobs/ (definition-change guard, staleness). */
