@@ -2,9 +2,8 @@
 # Runs each mocha test file in its own process, so files share no Temporal Core runtime, test
 # server or connection: in one process, the 3-year time-skipping test hung after the dev-server
 # files had run (its workflow had completed; it passes on its own).
-# Files run in TEST_LANES parallel lanes (default 1; 2 is faster, but not yet proven free of
-# timing flakes on a quiet machine, see issue 20): most files spend their time waiting on servers,
-# Spark start-up and timers, not on the CPU. Every file picks its own free ports and temporary
+# Files run in TEST_LANES parallel lanes (default 2; TEST_LANES=1 runs one file at a time): most
+# files spend their time waiting on servers, Spark start-up and timers, not on the CPU. Every file picks its own free ports and temporary
 # directories. The slowest files start first, so no lane is left with one at the end; the two heaviest
 # in CPU (the fault schedules and the kill test, both with worker processes and spark-submit) are
 # apart in the order so that they rarely run together. Files: the arguments, or every test file. With
@@ -16,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 files=("$@")
 [ ${#files[@]} -eq 0 ] && files=(test/*.test.ts test/aws/*.test.ts test/cli/*.test.ts)
-lanes=${TEST_LANES:-1}
+lanes=${TEST_LANES:-2}
 out=.state/mocha
 rm -rf "$out" && mkdir -p "$out"
 

@@ -16,8 +16,8 @@ lint eslint npm run --silent lint   # eslint.config.mjs, over src, test and benc
 lint prettier npm run --silent format:check  # .prettierrc.json, TypeScript layout
 lint ruff npm run --silent lint:py  # ruff.toml, over spark_jobs, scripts and bench
 
-# Each mocha file in its own process; with TEST_LANES=2, two at once, and pytest as one more item.
-lanes=${TEST_LANES:-1}
+# Each mocha file in its own process, two at once (TEST_LANES=1: one), and pytest as one more item.
+lanes=${TEST_LANES:-2}
 rm -f .state/pytest.log .state/pytest.log.rc
 if [ "$lanes" -ge 2 ]; then PYTEST_LOG=.state/pytest.log scripts/mocha-each.sh; else scripts/mocha-each.sh; fi
 mocha_rc=$?
