@@ -62,6 +62,16 @@ async function main(): Promise<void> {
         await h.signal(resumeSignal);
       },
     ],
+    [
+      // Cancelled while the first chunk's Spark step runs: the chunk refreshes the catalog, then ends.
+      'cancelled-in-spark',
+      base,
+      { holdWhile: (step, chunk) => step === 'spark' && chunk.id === '2025-10-01_2025-10-02' },
+      async (h) => {
+        for (let i = 0; i < 100 && (await h.query(progressQuery)).totals.running === 0; i++) await sleep(100);
+        await h.cancel();
+      },
+    ],
   ];
   fs.mkdirSync(OUT, { recursive: true });
   let n = 0;

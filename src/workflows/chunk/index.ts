@@ -3,7 +3,7 @@
  * feature store ingestion, validation (steps.ts). A failed step fails the chunk with the step named;
  * a Spark job that failed on its data runs again day by day (bisect.ts).
  */
-import { log, patched, proxyActivities } from '@temporalio/workflow';
+import { isCancellation, log, patched, proxyActivities } from '@temporalio/workflow';
 import type { BackfillActivities } from '../../activities';
 import type { ChunkResult, SparkJobResult } from '../../common/results';
 import { rootMessage } from '../../common/errors';
@@ -26,11 +26,22 @@ export async function chunkWorkflow(input: ChunkWorkflowInput): Promise<ChunkRes
   // Histories from before the patch ran their input unchecked.
   const checked = patched(PATCHES.validateChunkInput);
   const accepted = checked ? acceptChunkInput(input) : input;
-  const { request, chunk, runId } = accepted;
+  const { request } = accepted;
   // The worker's rules (sparkConf, job role), which the workflow cannot read, before any step.
   if (checked && needsWorkerCheck(request))
     await guard.checkRequest.executeWithOptions({ priority: startedPriority() }, [request]).catch(refuse);
   const steps = new ChunkSteps(accepted);
+  try {
+    return await runSteps(steps, accepted);
+  } catch (err) {
+    // Histories from before the patch ended a cancelled chunk at once.
+    if (isCancellation(err) && patched(PATCHES.catalogOnCancel)) await steps.refreshAfterCancel();
+    throw err;
+  }
+}
+
+/** Spark, then catalog and ingestion, then validation; a data failure of the job bisects the chunk. */
+async function runSteps(steps: ChunkSteps, { request, chunk, runId }: ChunkWorkflowInput): Promise<ChunkResult> {
   let sparkResult: SparkJobResult;
   try {
     sparkResult = await steps.spark();

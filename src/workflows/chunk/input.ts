@@ -16,6 +16,8 @@ export const PATCHES = {
   bisectDataFailures: 'bisect-data-failures',
   /** 2026-12: the chunk checks its input (request, chunk, run id) before any activity (issue 21). */
   validateChunkInput: 'validate-chunk-input',
+  /** 2026-12: a chunk cancelled once its Spark step started refreshes the catalog before it ends (issue 20). */
+  catalogOnCancel: 'catalog-on-cancel',
 } as const;
 
 export interface ChunkWorkflowInput {

@@ -6,6 +6,7 @@
 import {
   ActivityCancellationType,
   ApplicationFailure,
+  CancellationScope,
   isCancellation,
   log,
   patched,
@@ -81,6 +82,8 @@ export class ChunkSteps {
   sparkFailure: unknown;
   /** What the chunk was started with, set on each activity so its history shows it. */
   private readonly priority = startedPriority();
+  /** Whether the Spark step started: from then on the job may have committed gold. */
+  private sparkStarted = false;
 
   constructor(private readonly input: CheckedChunkInput) {
     this.result = { chunk: input.chunk, status: 'running' };
@@ -136,6 +139,7 @@ export class ChunkSteps {
   /** The Spark job; on failure, `sparkFailure` holds the activity's own failure. */
   async spark(): Promise<SparkJobResult> {
     const { request, chunk, runId } = this.input;
+    this.sparkStarted = true;
     const result = await this.step('spark', () =>
       spark.runSparkJob
         .executeWithOptions({ summary: activitySummary.spark(request, chunk), priority: this.priority }, [
@@ -174,6 +178,27 @@ export class ChunkSteps {
         [{ request, chunk }],
       ),
     );
+  }
+
+  /**
+   * After a cancel that came once the Spark step had started, whose catalog refresh did not finish:
+   * the job may have committed gold before it stopped, and readers would not see that day until the
+   * chunk's next run. The refresh (idempotent: it serves the ledger's current gold) runs to its end
+   * even though the chunk is cancelled; if it fails, the chunk still ends Cancelled.
+   */
+  async refreshAfterCancel(): Promise<void> {
+    if (!this.sparkStarted || this.steps.done.includes('catalog')) return;
+    const { request, chunk } = this.input;
+    try {
+      this.result.catalog = await CancellationScope.nonCancellable(() =>
+        catalog.refreshCatalog.executeWithOptions(
+          { summary: activitySummary.catalog(request, chunk), priority: this.priority },
+          [{ request, chunk }],
+        ),
+      );
+    } catch (err) {
+      log.warn('catalog refresh after a cancel failed', { chunk: chunk.id, error: rootMessage(err) });
+    }
   }
 
   private async ingest(): Promise<void> {
