@@ -36,6 +36,8 @@ summary=$(grep -E ' in [0-9.]+s' .state/pytest.log | tail -1)
 count() { echo "$summary" | grep -Eo "[0-9]+ $1" | grep -Eo '[0-9]+' | awk '{s+=$1} END {print s+0}'; }
 py_passed=$(count passed)
 py_failed=$(( $(count failed) + $(count 'errors?') ))
+# A pytest that died before its summary (say, killed) still counts as a failure.
+[ "$pytest_rc" -ne 0 ] && [ "$py_failed" -eq 0 ] && py_failed=1
 # pytest exits 5 when it collects nothing: the rc check below fails the run then.
 
 passed=$((lint_passed + mocha_passed + py_passed))

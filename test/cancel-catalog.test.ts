@@ -51,14 +51,15 @@ describe('a chunk cancelled after its Spark step started (time-skipping server)'
     const { report, steps } = await cancelDuring('spark');
     assert.equal(report.status, 'cancelled');
     assert.equal(report.chunks[0].status, 'cancelled');
-    assert.deepEqual(steps, ['spark', 'catalog'], 'one refresh after the cancel, nothing else');
+    // Without pruning: a Spark run the cancel did not stop may still write its run directory.
+    assert.deepEqual(steps, ['spark', 'catalog-no-prune'], 'one refresh after the cancel, nothing else');
   });
 
   it('cancelled during ingestion, its catalog refresh done: no second refresh', async () => {
     const { report, steps } = await cancelDuring('ingest');
     assert.equal(report.chunks[0].status, 'cancelled');
     assert.deepEqual(
-      steps.filter((s) => s === 'catalog'),
+      steps.filter((s) => s.startsWith('catalog')),
       ['catalog'],
     );
     assert.ok(!steps.includes('validate'), steps.join(', '));

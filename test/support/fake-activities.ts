@@ -171,8 +171,8 @@ export function fakeActivities(options: FakeOptions = {}) {
       }
       return { manifest: manifest(request, chunk), jobRunId: `fake-${chunk.id}` };
     },
-    async refreshCatalog({ chunk }) {
-      await step('catalog', chunk);
+    async refreshCatalog({ chunk, prune }) {
+      await step(prune === false ? 'catalog-no-prune' : 'catalog', chunk);
       return { backend: 'fake', partitions: dateRange(chunk.startDate, chunk.endDate), status: 'SUCCEEDED' };
     },
     async ingestFeatures({ request, chunk }): Promise<IngestResult> {

@@ -13,9 +13,19 @@ import { readStates } from '../ledger/day-states';
 import { staleRunFiles } from '../ledger/records';
 import { enforceWorkerRules } from '../worker-rules';
 
+export interface RefreshCatalogInput extends ChunkStepInput {
+  /**
+   * Delete earlier runs' gold files once the catalog serves the current gold. The refresh of a
+   * cancelled chunk passes false: its Spark run may still be writing a run directory the ledger
+   * does not name yet.
+   * @default true
+   */
+  prune?: boolean;
+}
+
 export function createCatalogActivities({ lake, catalog }: Pick<Backends, 'lake' | 'catalog'>) {
   return {
-    async refreshCatalog(input: ChunkStepInput, ...legacy: unknown[]): Promise<CatalogResult> {
+    async refreshCatalog(input: RefreshCatalogInput, ...legacy: unknown[]): Promise<CatalogResult> {
       const { request, chunk } = chunkStepInput(input, legacy);
       enforceWorkerRules(request);
       // A crawler run takes minutes: heartbeat meanwhile, so a lost worker is noticed and a
@@ -26,6 +36,7 @@ export function createCatalogActivities({ lake, catalog }: Pick<Backends, 'lake'
         () => undefined,
         () => Promise.race([catalog.refresh(request, chunk, goldTable(request)), ctx.cancelled]),
       );
+      if (input.prune === false) return result;
       // Readers now use the current gold: earlier runs' files (but the one before, for rollback) can go.
       // A crawler would serve a rollback copy as a second run of the day, so under one none is kept.
       const keepPrevious = !catalog.readsEveryDirectory;

@@ -52,6 +52,7 @@ async function runSteps(steps: ChunkSteps, { request, chunk, runId }: ChunkWorkf
         chunk: chunk.id,
         error: rootMessage(steps.sparkFailure),
       });
+      steps.bisected = true;
       return bisectChunk({ request, chunk, runId, failure: steps.sparkFailure });
     }
     throw err;

@@ -55,6 +55,15 @@ const catalog = proxyActivities<BackfillActivities>({
   retry: { maximumAttempts: 6, initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
 
+const catalogAfterCancel = proxyActivities<BackfillActivities>({
+  // The refresh of a cancelled chunk holds the cancel (and the backfill's lease) while it runs: bounded
+  // to minutes, not the hours a normal refresh may retry for; if it gives up, the next run refreshes.
+  startToCloseTimeout: '10 minutes',
+  scheduleToCloseTimeout: '15 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { maximumAttempts: 2, initialInterval: '10 seconds' },
+});
+
 const ingest = proxyActivities<BackfillActivities>({
   startToCloseTimeout: '12 hours',
   // Heartbeats carry the checkpoint; a lost worker is noticed within 30 s and the retry resumes.
@@ -84,6 +93,8 @@ export class ChunkSteps {
   private readonly priority = startedPriority();
   /** Whether the Spark step started: from then on the job may have committed gold. */
   private sparkStarted = false;
+  /** Set when the chunk runs day by day instead: each day's child refreshes its own day. */
+  bisected = false;
 
   constructor(private readonly input: CheckedChunkInput) {
     this.result = { chunk: input.chunk, status: 'running' };
@@ -184,16 +195,17 @@ export class ChunkSteps {
    * After a cancel that came once the Spark step had started, whose catalog refresh did not finish:
    * the job may have committed gold before it stopped, and readers would not see that day until the
    * chunk's next run. The refresh (idempotent: it serves the ledger's current gold) runs to its end
-   * even though the chunk is cancelled; if it fails, the chunk still ends Cancelled.
+   * even though the chunk is cancelled, within minutes; if it fails, the chunk still ends Cancelled.
    */
   async refreshAfterCancel(): Promise<void> {
-    if (!this.sparkStarted || this.steps.done.includes('catalog')) return;
+    if (!this.sparkStarted || this.bisected || this.steps.done.includes('catalog')) return;
     const { request, chunk } = this.input;
     try {
       this.result.catalog = await CancellationScope.nonCancellable(() =>
-        catalog.refreshCatalog.executeWithOptions(
+        catalogAfterCancel.refreshCatalog.executeWithOptions(
           { summary: activitySummary.catalog(request, chunk), priority: this.priority },
-          [{ request, chunk }],
+          // No pruning: a Spark run the cancel did not stop may still write its run directory.
+          [{ request, chunk, prune: false }],
         ),
       );
     } catch (err) {
