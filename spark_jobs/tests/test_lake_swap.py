@@ -16,27 +16,37 @@ from lakeutil import partition_files, run_backfill, write_bronze
 from test_silver_two_writers import BAD_LINES, DAY, bronze, day_dir, day_rows, files_under
 
 
-def test_a_job_that_cannot_get_a_days_lock_stops_with_a_named_failure_and_swaps_nothing(
-        spark, lake, tmp_path, monkeypatch):
-    bronze(lake)
-    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-0")
-    before = partition_files(lake, "silver", "card_authorization", f"dt={DAY}")
-    # A live writer (this process, another attempt) holds the day's silver lock for longer than the job waits.
+def _held_by_another_writer(lake, monkeypatch):
+    """A live writer (this process, another attempt) holds the day's silver lock longer than the job waits."""
     uri = lake_swap.lock_uri(f"file://{lake}/silver/card_authorization", DAY)
     holder = day_lock.owner("attempt-other", "run-other")
     assert day_lock.try_lock(uri, holder) is not None
     monkeypatch.setattr(day_lock, "LOCK_WAIT_SECONDS", 0.3)
+    return day_lock.Held(uri, holder)
+
+
+def _overwrite_fails(spark, lake, tmp_path) -> dict:
+    """Runs the day again with --overwrite, which must fail (exit 2); the job's error record."""
     error_path = str(tmp_path / "error.json")
     argv = ["--bucket", lake, "--start-date", DAY, "--end-date", DAY, "--run-id", "run-1", "--overwrite",
             "--error-path", error_path]
     assert job.main(argv, spark=spark) == 2
     with open(error_path) as f:
-        record = json.load(f)
-    assert record["type"] == "StorageError" and record["retryable"] is True and record["path"] == uri
+        return json.load(f)
+
+
+def test_a_job_that_cannot_get_a_days_lock_stops_with_a_named_failure_and_swaps_nothing(
+        spark, lake, tmp_path, monkeypatch):
+    bronze(lake)
+    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-0")
+    before = partition_files(lake, "silver", "card_authorization", f"dt={DAY}")
+    held = _held_by_another_writer(lake, monkeypatch)
+    record = _overwrite_fails(spark, lake, tmp_path)
+    assert record["type"] == "StorageError" and record["retryable"] is True and record["path"] == held.uri
     assert "attempt attempt-other of run run-other" in record["reason"] and "nothing swapped" in record["reason"]
     assert partition_files(lake, "silver", "card_authorization", f"dt={DAY}") == before, "silver untouched"
     assert files_under(lake, "silver", "_staging") == [], "the attempt removed its staging"
-    day_lock.release(day_lock.Held(uri, holder))
+    day_lock.release(held)
     assert files_under(lake, "silver", "_locks") == []
 
 
@@ -45,18 +55,10 @@ def test_an_emptied_days_delete_waits_for_the_days_lock_too(spark, lake, tmp_pat
     run_backfill(spark, lake, DAY, DAY, "--run-id", "run-0")
     before = partition_files(lake, "silver", "card_authorization", f"dt={DAY}")
     write_bronze(lake, DAY, BAD_LINES)  # the day's bronze replaced: no valid event left, its silver goes
-    uri = lake_swap.lock_uri(f"file://{lake}/silver/card_authorization", DAY)
-    holder = day_lock.owner("attempt-other", "run-other")
-    assert day_lock.try_lock(uri, holder) is not None
-    monkeypatch.setattr(day_lock, "LOCK_WAIT_SECONDS", 0.3)
-    error_path = str(tmp_path / "error.json")
-    argv = ["--bucket", lake, "--start-date", DAY, "--end-date", DAY, "--run-id", "run-1", "--overwrite",
-            "--error-path", error_path]
-    assert job.main(argv, spark=spark) == 2
-    with open(error_path) as f:
-        assert json.load(f)["path"] == uri
+    held = _held_by_another_writer(lake, monkeypatch)
+    assert _overwrite_fails(spark, lake, tmp_path)["path"] == held.uri
     assert partition_files(lake, "silver", "card_authorization", f"dt={DAY}") == before, "not deleted without the lock"
-    day_lock.release(day_lock.Held(uri, holder))
+    day_lock.release(held)
     (m,) = run_backfill(spark, lake, DAY, DAY, "--run-id", "run-2", "--overwrite")
     assert m["output_rows"] == 0 and not os.path.exists(day_dir(lake, "silver"))
 
