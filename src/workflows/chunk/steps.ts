@@ -182,12 +182,15 @@ export class ChunkSteps {
   }
 
   private async refresh(): Promise<void> {
+    this.result.catalog = await this.step('catalog', () => this.refreshCatalog(catalog));
+  }
+
+  /** The catalog activity for this chunk, through `proxy`; `prune` as RefreshCatalogInput's. */
+  private refreshCatalog(proxy: typeof catalog, prune?: false) {
     const { request, chunk } = this.input;
-    this.result.catalog = await this.step('catalog', () =>
-      catalog.refreshCatalog.executeWithOptions(
-        { summary: activitySummary.catalog(request, chunk), priority: this.priority },
-        [{ request, chunk }],
-      ),
+    return proxy.refreshCatalog.executeWithOptions(
+      { summary: activitySummary.catalog(request, chunk), priority: this.priority },
+      [{ request, chunk, ...(prune === false ? { prune } : {}) }],
     );
   }
 
@@ -199,17 +202,13 @@ export class ChunkSteps {
    */
   async refreshAfterCancel(): Promise<void> {
     if (!this.sparkStarted || this.bisected || this.steps.done.includes('catalog')) return;
-    const { request, chunk } = this.input;
     try {
+      // No pruning: a Spark run the cancel did not stop may still write its run directory.
       this.result.catalog = await CancellationScope.nonCancellable(() =>
-        catalogAfterCancel.refreshCatalog.executeWithOptions(
-          { summary: activitySummary.catalog(request, chunk), priority: this.priority },
-          // No pruning: a Spark run the cancel did not stop may still write its run directory.
-          [{ request, chunk, prune: false }],
-        ),
+        this.refreshCatalog(catalogAfterCancel, false),
       );
     } catch (err) {
-      log.warn('catalog refresh after a cancel failed', { chunk: chunk.id, error: rootMessage(err) });
+      log.warn('catalog refresh after a cancel failed', { chunk: this.input.chunk.id, error: rootMessage(err) });
     }
   }
 
