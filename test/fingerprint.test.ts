@@ -28,7 +28,13 @@ function pythonFingerprint(jobDir: string): string {
   return execFileSync(
     path.join(VENV_BIN, 'python'),
     ['-c', 'from card_features.definitions import get_definition as g; print(g("v1").build_fingerprint)'],
-    { cwd: jobDir, encoding: 'utf8', env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' } },
+    {
+      cwd: jobDir,
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONDONTWRITEBYTECODE: '1' },
+      // A refusal's words come back in the error, not on the test's output.
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   ).trim();
 }
 
@@ -68,6 +74,27 @@ describe('build fingerprint: TypeScript and Python alike', function () {
       fs.writeFileSync(file, bytes);
     }
   }
+
+  it('refuses, on both sides, a transform block that does not declare every code file as a sha256', () => {
+    const bad: ((code: Record<string, string>) => void)[] = [
+      (code) => delete code['transform.py'],
+      (code) => (code['transform.py'] = 'not-a-digest'),
+      (code) => (code['extra.py'] = createHash('sha256').update('x').digest('hex')),
+    ];
+    for (const spoil of bad)
+      withEdited(
+        'definitions.json',
+        (text) => {
+          const raw = JSON.parse(text) as { transform: { code: Record<string, string> } };
+          spoil(raw.transform.code);
+          return JSON.stringify(raw, null, 2);
+        },
+        () => {
+          assert.throws(() => buildFingerprint('v1', path.join(jobDir, 'card_features')), /"transform" must declare/);
+          assert.throws(() => pythonFingerprint(jobDir), /"transform" must declare/);
+        },
+      );
+  });
 
   for (const name of COVERED) {
     it(`changes on both sides, alike, when the declared digest of ${name} changes`, () => {
