@@ -4,6 +4,7 @@
  * `faults: S schedules, F faults injected, V invariant violations`; exits 1 on any violation.
  */
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runHarness } from '../test/faults/harness';
 import { killEverything } from '../test/faults/processes';
@@ -26,7 +27,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(schedules) || schedules < 1)
     throw new Error(`--schedules takes a positive whole number, got ${values.schedules}`);
   if (!values['no-build'])
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', 'lib/.tsbuildinfo'], {
+    execFileSync(path.join(ROOT, 'scripts', 'build.sh'), [], {
       cwd: ROOT,
       stdio: 'inherit',
     });

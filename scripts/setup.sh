@@ -33,4 +33,4 @@ fi
 
 # Compiled JavaScript for the worker and the CLI (incremental).
 echo "setup: building TypeScript"
-npx tsc -p tsconfig.json --incremental --tsBuildInfoFile lib/.tsbuildinfo
+scripts/build.sh

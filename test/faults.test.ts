@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import path from 'node:path';
 import { runHarness } from './faults/harness';
 import { ROOT } from './support/temporal';
 
@@ -18,7 +19,7 @@ const SEEDS = [30, 39];
 describe('fault schedules (dev server, worker processes, real spark-submit)', function () {
   before(() => {
     // Workers and the CLI run from lib/, as deployed: build it (incremental, as scripts/setup.sh does).
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.json', '--incremental', '--tsBuildInfoFile', 'lib/.tsbuildinfo'], {
+    execFileSync(path.join(ROOT, 'scripts', 'build.sh'), [], {
       cwd: ROOT,
       stdio: 'inherit',
     });

@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { JobHandle, JobStatus } from '../src/activities/backends';
 import { LocalSparkRunner } from '../src/activities/local/spark-submit';
 import { validateInput } from '../src/common/input';
+import { until } from './support/until';
 
 /** A stand-in spark-submit executable that prints what a failed run prints, then exits 2. */
 function fakeSparkSubmit(dir: string, output: string): string {
@@ -136,6 +137,32 @@ describe('local spark-submit: a run is its pid, start time and command line', ()
     assert.equal((await first.cancel(handle)).state, 'cancelled');
     assert.deepEqual(await other.activeRuns({ holder: 'backfill-a' }), []);
     assert.deepEqual(fs.readdirSync(path.join(dir, 'logs', 'runs')), [], 'the record went with the run');
+  });
+
+  it('a cancelled run ends cancelled, never failed: its shell cannot exit on its own between the kills', async () => {
+    // Killing the tree children first let spark-submit's shell see its child die and exit 137 before its
+    // own SIGKILL, under load: the run then read "failed". Several runs make that window likely.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spark-cancel-'));
+    const spark = runner(dir, longSparkSubmit(dir));
+    const handles: JobHandle[] = [];
+    for (const id of ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h']) {
+      handles.push(
+        await spark.submit({
+          request: validateInput({ bucket: dir, startDate: '2025-10-02', endDate: '2025-10-02' }),
+          chunk: { index: 0, id, startDate: '2025-10-02', endDate: '2025-10-02', days: 1 },
+          args: ['--start-date', '2025-10-02'],
+          runName: `backfill-a/chunk-${id}`,
+        }),
+      );
+    }
+    // Each shell has forked its sleep: the tree has two levels, as spark-submit's has.
+    const childrenOf = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    await until(() => handles.every((h) => childrenOf(Number(h.id)) !== ''), 'every shell to start its sleep');
+    const states = await Promise.all(handles.map(async (h) => (await spark.cancel(h)).state));
+    assert.deepEqual(
+      states,
+      handles.map(() => 'cancelled'),
+    );
   });
 
   it("a dead worker's run of the chunk that its heartbeat never named is stopped before the rerun starts", async () => {

@@ -121,6 +121,11 @@ export interface WorkerEnv {
   stateDir: string;
 }
 
+/** A worker that exits by itself this soon after its start did not get going. */
+const QUICK_EXIT_MS = 15_000;
+/** Quick exits in a row taken for a crash loop (one can be a server restart at the worker's start). */
+const CRASH_LOOP_EXITS = 3;
+
 /** Worker processes (the real entry point, lib/src/worker.js), each the leader of its own process group. */
 export class Workers {
   private readonly all: ChildProcess[] = [];
@@ -129,8 +134,18 @@ export class Workers {
   private stopping = false;
   /** Workers that exited on their own (e.g. the server was down at their start-up), restarted. */
   readonly restarts: string[] = [];
+  /** Workers in a row that exited by themselves soon after their start. */
+  private quickExits = 0;
+  private giveUp: (err: Error) => void = () => undefined;
+  /**
+   * Rejects when workers keep exiting at start-up (a broken build, a bad setting): the schedule
+   * stops at once and says why, instead of restarting them until its deadline.
+   */
+  readonly crashLoop = new Promise<never>((_, reject) => (this.giveUp = reject));
 
-  constructor(private readonly env: WorkerEnv) {}
+  constructor(private readonly env: WorkerEnv) {
+    this.crashLoop.catch(() => undefined); // observed by the runner's race; never unhandled
+  }
 
   start(): ChildProcess {
     const log = fs.openSync(path.join(this.env.stateDir, `worker-${this.all.length}.log`), 'w');
@@ -150,13 +165,25 @@ export class Workers {
     });
     fs.closeSync(log);
     this.all.push(child);
-    child.once('exit', (code, signal) => this.supervise(child, code, signal));
+    const startedAt = Date.now();
+    child.once('exit', (code, signal) => this.supervise(child, { code, signal, startedAt }));
     return child;
   }
 
-  private supervise(child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+  private supervise(
+    child: ChildProcess,
+    exit: { code: number | null; signal: string | null; startedAt: number },
+  ): void {
     if (this.stopping || this.stopped.has(child)) return;
-    this.restarts.push(`worker ${child.pid} exited by itself (${signal ?? `code ${code}`}), restarted`);
+    const how = exit.signal ?? `code ${exit.code}`;
+    this.quickExits = Date.now() - exit.startedAt < QUICK_EXIT_MS ? this.quickExits + 1 : 0;
+    if (this.quickExits >= CRASH_LOOP_EXITS) {
+      const log = path.join(this.env.stateDir, `worker-${this.all.indexOf(child)}.log`);
+      const tail = fs.readFileSync(log, 'utf8').trim().split('\n').slice(0, 3).join(' | ');
+      this.giveUp(new Error(`${CRASH_LOOP_EXITS} workers in a row exited by themselves at start-up (${how}): ${tail}`));
+      return;
+    }
+    this.restarts.push(`worker ${child.pid} exited by itself (${how}), restarted`);
     setTimeout(() => !this.stopping && this.start(), 2000);
   }
 

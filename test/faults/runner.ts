@@ -118,8 +118,11 @@ export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Pr
   const problems: string[] = [];
   try {
     for (let i = 0; i < schedule.workers; i++) ctx.workers.start();
-    await runSteps(ctx);
-    await settle(ctx, began + (opts.deadlineMs ?? 600_000), problems);
+    const steps = async () => {
+      await runSteps(ctx);
+      await settle(ctx, began + (opts.deadlineMs ?? 600_000), problems);
+    };
+    await Promise.race([steps(), ctx.workers.crashLoop]);
     await stopAll(ctx, problems);
     ctx.notes.push(...ctx.workers.restarts);
     await check(ctx, bronze, problems);

@@ -227,14 +227,23 @@ function isSparkSubmit(pid: number): boolean {
   }
 }
 
-/** spark-submit starts a JVM and Python workers; kill the whole tree. */
+/**
+ * spark-submit starts a JVM and Python workers; kill the whole tree. Each process is stopped before
+ * its children are listed and killed: a stopped parent can neither fork nor see a child die and exit
+ * with a code of its own (the run would read "failed", not "cancelled").
+ */
 function killTree(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0) return;
+  try {
+    process.kill(pid, 'SIGSTOP');
+  } catch {
+    return; // Already gone.
+  }
   for (const child of childPids(pid)) killTree(child);
   try {
     process.kill(pid, 'SIGKILL');
   } catch {
-    // Already gone.
+    // A zombie its parent reaped meanwhile.
   }
 }
 
