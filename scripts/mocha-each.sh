@@ -56,6 +56,7 @@ ordered | xargs -P "$lanes" -I{} bash -c 'run_one "$1"' _ {}
 : > .state/mocha.log
 : > .state/mocha-times.log
 passed=0 failed=0
+failed_logs=()
 for file in "${files[@]}"; do
   log="$out/$(echo "$file" | tr '/' '_').log"
   read -r rc secs < "$log.rc" 2>/dev/null || { rc=1 secs=0; }
@@ -69,6 +70,16 @@ for file in "${files[@]}"; do
     # A file that crashed before mocha's summary still counts as a failure.
     [ "$failed_here" -eq 0 ] && failed=$((failed + 1))
     echo "mocha: $file exited with $rc" | tee -a .state/mocha.log
+    failed_logs+=("$log")
+  fi
+done
+# The failures once more at the end, where a log read from its tail (a CI summary) shows them.
+for log in "${failed_logs[@]}"; do
+  echo "---- $(basename "$log" .log): its failures (whole output above and in $log)"
+  if grep -qE '^ *[0-9]+ failing' "$log"; then
+    sed -n '/^ *[0-9]* failing/,$p' "$log" | head -80
+  else
+    tail -40 "$log"
   fi
 done
 echo "mocha: ${passed} passed, ${failed} failed" | tee -a .state/mocha.log

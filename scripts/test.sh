@@ -40,6 +40,9 @@ py_failed=$(( $(count failed) + $(count 'errors?') ))
 [ "$pytest_rc" -ne 0 ] && [ "$py_failed" -eq 0 ] && py_failed=1
 # pytest exits 5 when it collects nothing: the rc check below fails the run then.
 
+# pytest's failures once more at the end, where a log read from its tail shows them.
+if [ "$py_failed" -ne 0 ]; then echo "---- pytest: its last lines (whole output in .state/pytest.log)"; tail -60 .state/pytest.log; fi
+
 passed=$((lint_passed + mocha_passed + py_passed))
 failed=$((lint_failed + mocha_failed + py_failed))
 echo
