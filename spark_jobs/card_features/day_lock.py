@@ -10,10 +10,12 @@ seconds of the swap (a delete and a rename), never during the compute.
   uses for the ledger) naming its holder, its `ttl_seconds` and `expires_at`. Another writer takes it
   over only once it has expired, `ttl_seconds` after its `LastModified` by S3's clock (the `Date` of the
   answer, so the writers' clocks do not matter), with a PUT `If-Match` the expired object's ETag: of two
-  takers one wins. The holder deletes the object after the swap if it is still its own.
+  takers one wins. Before each step that could meet a new holder (the rename after the delete), the
+  holder renews its lock with a PUT `If-Match` its own ETag, which fails once another writer took it
+  over; it deletes the object after the swap with `If-Match` its ETag too (a conditional delete).
 
-A writer that cannot take the lock within LOCK_WAIT_SECONDS raises SwapLockTimeout: it never swaps
-without the lock.
+A writer that cannot take the lock within LOCK_WAIT_SECONDS raises SwapLockTimeout, and one whose lock
+was taken over raises SwapLockLost: it never swaps without the lock.
 """
 import datetime as dt
 import json
@@ -25,7 +27,7 @@ from email.utils import parsedate_to_datetime
 from typing import Iterator, Optional, Tuple, Union
 
 from . import conditional
-from .failures import SwapLockTimeout
+from .failures import SwapLockLost, SwapLockTimeout
 
 # How long an S3 lock object holds after its last write: far above a day's swap (a few copies and
 # deletes), so a live holder never loses it; a dead holder's lock blocks the day for this long at most.
@@ -50,8 +52,22 @@ def owner(attempt: str, run_id: str) -> bytes:
     return json.dumps({**me, "attempt": attempt, "run_id": run_id}, separators=(",", ":")).encode()
 
 
+class DayLock:
+    """A day's lock held for a block (hold()): `confirm()` before a step that must not meet a new holder."""
+
+    def __init__(self, held: Held, me: bytes):
+        self.held, self._me = held, me
+
+    def confirm(self) -> None:
+        """Still this writer's, renewed (S3: a new expiry); SwapLockLost once another writer took it over."""
+        renewed = renew(self.held, self._me)
+        if renewed is None:
+            raise SwapLockLost(self.held.uri, describe_holder(self.held.uri))
+        self.held = renewed
+
+
 @contextmanager
-def hold(fs, uri: str, me: bytes) -> Iterator[Held]:
+def hold(fs, uri: str, me: bytes) -> Iterator[DayLock]:
     """Hold the lock `uri` for the block; waits for another holder at most LOCK_WAIT_SECONDS.
 
     Each ask goes through `fs.try_swap_lock` (LakeFs), one attempt at a time."""
@@ -64,10 +80,11 @@ def hold(fs, uri: str, me: bytes) -> Iterator[Held]:
         if time.monotonic() > deadline:
             raise SwapLockTimeout(uri, describe_holder(uri), LOCK_WAIT_SECONDS)
         time.sleep(poll)
+    lock = DayLock(held, me)
     try:
-        yield held
+        yield lock
     finally:
-        fs.release_swap_lock(held)
+        fs.release_swap_lock(lock.held)
 
 
 def try_lock(uri: str, me: bytes) -> Optional[Held]:
@@ -79,15 +96,31 @@ def try_lock(uri: str, me: bytes) -> Optional[Held]:
     raise ValueError(f"a day's swap lock needs a file:// or s3:// lake, not {uri}")
 
 
+def renew(held: Held, me: bytes) -> Optional[Held]:
+    """The lock, still this writer's and (S3) good for another LOCK_TTL_SECONDS; None once another holds it."""
+    if held.uri.startswith("file://"):
+        # A local lock never expires while its holder lives: it is ours as long as it names us.
+        return held if _read(held.uri[len("file://"):]) == held.token.decode() else None
+    client, (bucket, key) = conditional._s3_client(held.uri), conditional._bucket_key(held.uri)
+    etag = _s3_put_if(client, bucket, key, _s3_body(me), {"IfMatch": f'"{held.token}"'})
+    return None if etag is None else Held(held.uri, etag)
+
+
 def release(held: Held) -> None:
     """Remove the lock if it is still this writer's (one taken over meanwhile is left to its new holder)."""
     if held.uri.startswith("file://"):
         conditional.release_lock(held.uri[len("file://"):], held.token)
         return
+    from botocore.exceptions import ClientError
+
     client, (bucket, key) = conditional._s3_client(held.uri), conditional._bucket_key(held.uri)
-    found = _s3_get(client, bucket, key)
-    if found is not None and found[1] == held.token:
-        client.delete_object(Bucket=bucket, Key=key)
+    try:
+        # A conditional delete: no window between reading the lock and deleting a new holder's.
+        client.delete_object(Bucket=bucket, Key=key, IfMatch=f'"{held.token}"')
+    except ClientError as err:
+        # 412: another writer's lock now; 404: gone already; 409: a concurrent write to it.
+        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") not in (404, 409, 412):
+            raise
 
 
 def describe_holder(uri: str) -> str:
@@ -142,9 +175,7 @@ def _read(path: str) -> Optional[str]:
 
 def _s3_try(uri: str, me: bytes) -> Optional[Held]:
     client, (bucket, key) = conditional._s3_client(uri), conditional._bucket_key(uri)
-    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=LOCK_TTL_SECONDS)
-    body = json.dumps({"holder": json.loads(me), "ttl_seconds": LOCK_TTL_SECONDS,
-                       "expires_at": expires.isoformat(timespec="seconds")}, indent=1).encode()
+    body = _s3_body(me)
     etag = _s3_put_if(client, bucket, key, body, {"IfNoneMatch": "*"})
     if etag is not None:
         return Held(uri, etag)
@@ -160,6 +191,13 @@ def _s3_try(uri: str, me: bytes) -> Optional[Held]:
         return None
     taken = _s3_put_if(client, bucket, key, body, {"IfMatch": f'"{etag}"'})  # only the expired object read
     return None if taken is None else Held(uri, taken)
+
+
+def _s3_body(me: bytes) -> bytes:
+    """The lock object: its holder and expiry (the expiry in words; S3's LastModified is what counts)."""
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=LOCK_TTL_SECONDS)
+    return json.dumps({"holder": json.loads(me), "ttl_seconds": LOCK_TTL_SECONDS,
+                       "expires_at": expires.isoformat(timespec="seconds")}, indent=1).encode()
 
 
 def _s3_put_if(client, bucket: str, key: str, body: bytes, condition: dict) -> Optional[str]:

@@ -13,6 +13,8 @@ orchestrator, and printed on stderr as one `card_features error:` line:
   record since this job read it. Not retried blindly: the orchestrator decides again from the ledger.
 - SwapLockTimeout: another writer held a silver or quarantine day's swap lock (day_lock.py) for longer
   than the job waits; nothing of the day was swapped. Reported as a retryable StorageError.
+- SwapLockLost: this writer's swap lock expired and another writer took it over before the swap's
+  rename; the job stops instead of writing over the new holder. Reported as a retryable StorageError.
 """
 import argparse
 import errno
@@ -93,6 +95,20 @@ class SwapLockTimeout(RuntimeError):
     def __init__(self, path: str, holder: str, waited_seconds: float):
         self.path, self.holder = path, holder
         self.reason = f"the day's swap lock is still held by {holder} after {waited_seconds:g} s: nothing swapped"
+        super().__init__(f"{path}: {self.reason}")
+
+    def record(self) -> Dict:
+        return {"type": "StorageError", "path": normalize_uri(self.path), "reason": self.reason, "retryable": True}
+
+
+class SwapLockLost(RuntimeError):
+    """This writer's swap lock (day_lock.py) was taken over by another writer (it had expired) while the
+    day was swapped: the job stops before the rename rather than write over the new holder's swap.
+    Retryable: the next attempt swaps the day again under a lock of its own."""
+
+    def __init__(self, path: str, holder: str):
+        self.path, self.holder = path, holder
+        self.reason = f"the day's swap lock was taken over by {holder} during the swap: this writer's day not renamed in"
         super().__init__(f"{path}: {self.reason}")
 
     def record(self) -> Dict:
@@ -280,7 +296,7 @@ def describe(spark, cfg, exc: BaseException) -> Optional[Dict]:
     A read failure is traced to its files over every bronze partition the run reads (its days, the
     lookback before and the lateness after), so a corrupt file is named whichever chunk met it.
     """
-    if isinstance(exc, (LedgerConflict, ConditionalWritesUnavailable, SwapLockTimeout)):
+    if isinstance(exc, (LedgerConflict, ConditionalWritesUnavailable, SwapLockTimeout, SwapLockLost)):
         return exc.record()
     text = exception_text(exc)
     oom = out_of_memory_signature(text)

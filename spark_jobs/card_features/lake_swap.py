@@ -10,8 +10,8 @@ So each job attempt
 1. writes the rows to its own staging, `<table>/_staging/run=R/attempt=A/dt=D/` (contract path
    `swap_staging`; hidden: readers skip `_x`), which no other attempt writes, lists or deletes;
 2. swaps each staged day in under the day's lock (day_lock.py), which every writer of the lake takes:
-   delete the day's directory, rename the staged one to it, release. A day the chunk emptied is deleted
-   under the same lock;
+   delete the day's directory, confirm the lock is still its own (renewed), rename the staged one to it,
+   release. A day the chunk emptied is deleted under the same lock;
 3. deletes its staging.
 
 Only the swap (seconds) is serialized, never the compute. A job killed between 1 and 3 leaves its
@@ -54,9 +54,10 @@ def replace_days(fs, cfg, df: DataFrame, table: str) -> None:
         for name in fs.subdirectories(stage):
             if name.startswith("dt="):
                 day = name[len("dt="):]
-                with day_lock.hold(fs, lock_uri(table, day), me):
+                with day_lock.hold(fs, lock_uri(table, day), me) as lock:
                     target = day_partition(table, day)
                     fs.delete(target)
+                    lock.confirm()  # a delete that outlasted the lock's expiry must not rename over a new holder
                     fs.rename(f"{stage}/{name}", target)
     finally:
         fs.delete(stage)

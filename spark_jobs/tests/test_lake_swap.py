@@ -1,16 +1,18 @@
 """The day swap lock of silver and quarantine (lake_swap.py, day_lock.py): a writer that cannot get a day's
 lock in time stops with a named failure and swaps nothing; a dead holder's lock is broken (locally) or
-taken over once expired (S3, moto server on loopback); a release never removes another holder's lock.
+taken over once expired (S3, moto server on loopback); a holder whose lock was taken over mid-swap stops
+before its rename; a release never removes another holder's lock.
 The race of two versions' jobs on one day is test_silver_two_writers.py."""
 import json
 import os
 import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from card_features import day_lock, job, lake_swap
-from card_features.failures import SwapLockTimeout
+from card_features.failures import SwapLockLost, SwapLockTimeout
 from card_features.lake_fs import LakeFs
 from lakeutil import partition_files, run_backfill, write_bronze
 from test_silver_two_writers import BAD_LINES, DAY, bronze, day_dir, day_rows, files_under
@@ -61,6 +63,35 @@ def test_an_emptied_days_delete_waits_for_the_days_lock_too(spark, lake, tmp_pat
     day_lock.release(held)
     (m,) = run_backfill(spark, lake, DAY, DAY, "--run-id", "run-2", "--overwrite")
     assert m["output_rows"] == 0 and not os.path.exists(day_dir(lake, "silver"))
+
+
+def test_a_writer_whose_lock_was_taken_over_during_its_delete_stops_before_the_rename(
+        spark, lake, tmp_path, monkeypatch):
+    events, _ = bronze(lake)
+    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-0")
+    table = f"file://{lake}/silver/card_authorization"
+    uri = lake_swap.lock_uri(table, DAY)
+    other = day_lock.owner("attempt-other", "run-other")
+    real_delete = LakeFs.delete
+
+    def delete(self, path):
+        real_delete(self, path)
+        if path == f"{table}/dt={DAY}":  # the swap's delete: meanwhile another writer takes the lock
+            with open(uri[len("file://"):], "wb") as f:
+                f.write(other)
+
+    monkeypatch.setattr(LakeFs, "delete", delete)
+    record = _overwrite_fails(spark, lake, tmp_path)
+    assert record["type"] == "StorageError" and record["retryable"] is True and record["path"] == uri
+    assert "taken over by attempt attempt-other of run run-other" in record["reason"]
+    assert not os.path.exists(day_dir(lake, "silver")), "nothing renamed over the new holder's swap"
+    assert files_under(lake, "silver", "_staging") == [], "the attempt removed its staging"
+    with open(uri[len("file://"):], "rb") as f:
+        assert f.read() == other, "the new holder's lock left to it"
+    day_lock.release(day_lock.Held(uri, other))
+    monkeypatch.setattr(LakeFs, "delete", real_delete)
+    run_backfill(spark, lake, DAY, DAY, "--run-id", "run-2", "--overwrite")  # the retry
+    assert sorted(r["event_id"] for r in day_rows(spark, lake, "silver")) == events
 
 
 def test_a_days_lock_left_by_a_dead_job_is_broken(spark, lake):
@@ -126,3 +157,25 @@ def test_s3_a_waiter_gives_up_on_a_live_lock_with_a_named_failure(spark, s3, mon
         with day_lock.hold(LakeFs(spark), S3_LOCK, day_lock.owner("attempt-b", "run-b")):
             raise AssertionError("entered without the lock")
     day_lock.release(held)
+
+
+def test_s3_a_holder_whose_lock_expired_and_was_taken_over_is_told_and_leaves_it(spark, s3, monkeypatch):
+    key = S3_LOCK[len("s3://lake/"):]
+    monkeypatch.setattr(day_lock, "LOCK_TTL_SECONDS", 1)  # a's lock expires a second after each write
+    b = day_lock.owner("attempt-b", "run-b")
+    with day_lock.hold(LakeFs(spark), S3_LOCK, day_lock.owner("attempt-a", "run-a")) as lock:
+        first = lock.held.token
+        lock.confirm()  # still a's: renewed, with a new expiry
+        assert json.loads(s3.get_object(Bucket="lake", Key=key)["Body"].read())["holder"]["attempt"] == "attempt-a"
+        taken = None
+        deadline = time.monotonic() + 30
+        while taken is None and time.monotonic() < deadline:  # b takes it over once it has expired
+            taken = day_lock.try_lock(S3_LOCK, b)
+            time.sleep(0.2)
+        assert taken is not None and taken.token != first
+        with pytest.raises(SwapLockLost, match="taken over by attempt attempt-b of run run-b"):
+            lock.confirm()
+    body = json.loads(s3.get_object(Bucket="lake", Key=key)["Body"].read())
+    assert body["holder"]["attempt"] == "attempt-b", "a's release left b's lock"
+    day_lock.release(taken)
+    assert s3.list_objects_v2(Bucket="lake", Prefix="silver/")["KeyCount"] == 0
