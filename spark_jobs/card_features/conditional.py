@@ -221,7 +221,8 @@ def _remove(path: str) -> None:
 
 # --- S3: conditional PutObject ---
 
-S3_GAP = ("conditional ledger writes on S3 need boto3 whose PutObject takes IfMatch and IfNoneMatch (botocore "
+S3_GAP = ("conditional ledger writes on S3 need boto3 whose PutObject takes IfMatch and IfNoneMatch and whose "
+          "DeleteObject takes IfMatch (botocore "
           "from late 2024 on) in the job's Python; EMR Serverless images do not promise one (docs/aws.md, "
           "'Conditional ledger writes'): the job refuses to use the ledger rather than overwrite it")
 
@@ -232,8 +233,10 @@ def _s3_client(uri: str):
     except ImportError:
         raise ConditionalWritesUnavailable(uri, S3_GAP) from None
     client = boto3.client("s3", region_name=os.environ.get("AWS_REGION") or None)
-    members = client.meta.service_model.operation_model("PutObject").input_shape.members
-    if "IfMatch" not in members or "IfNoneMatch" not in members:
+    put = client.meta.service_model.operation_model("PutObject").input_shape.members
+    delete = client.meta.service_model.operation_model("DeleteObject").input_shape.members
+    # Checked before any write: the day swap lock (day_lock.py) is released with a conditional delete.
+    if "IfMatch" not in put or "IfNoneMatch" not in put or "IfMatch" not in delete:
         raise ConditionalWritesUnavailable(uri, S3_GAP)
     return client
 
