@@ -35,7 +35,7 @@ describe('fault schedules (dev server, worker processes, real spark-submit)', fu
         maxRangeDays: 1,
         maxBackfills: 2,
         maxFaults: 1,
-        deadlineMs: 150_000,
+        deadlineMs: 240_000, // far above a schedule under CI load (about 2 min), within mocha's 10 min
         momentTimeoutMs: 30_000,
         print: (line) => lines.push(line),
       });
