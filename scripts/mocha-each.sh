@@ -10,7 +10,9 @@
 # PYTEST_LOG set, the pytest run of spark_jobs is one more item of the lanes (its output to that file, its
 # exit code and seconds to <file>.rc); it is not counted here. Each file's output is printed whole when it
 # ends; everything also goes to .state/mocha.log (in file order), whose last line is
-# "mocha: N passed, N failed", and the seconds per file to .state/mocha-times.log. Exit 1 when any file failed.
+# "mocha: N passed, N failed", and the seconds per file to .state/mocha-times.log. The failing files'
+# failures are printed once more at the end, where a log read from its tail shows them. Exit 1 when
+# any file failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 files=("$@")
@@ -74,10 +76,10 @@ for file in "${files[@]}"; do
   fi
 done
 # The failures once more at the end, where a log read from its tail (a CI summary) shows them.
-for log in "${failed_logs[@]}"; do
+for log in ${failed_logs[@]+"${failed_logs[@]}"}; do
   echo "---- $(basename "$log" .log): its failures (whole output above and in $log)"
   if grep -qE '^ *[0-9]+ failing' "$log"; then
-    sed -n '/^ *[0-9]* failing/,$p' "$log" | head -80
+    sed -n '/^ *[0-9][0-9]* failing/,$p' "$log" | head -80
   else
     tail -40 "$log"
   fi

@@ -53,8 +53,10 @@ describe('a chunk cancelled after its Spark step started (time-skipping server)'
         taskQueue,
         workflowId: `cancel-catalog-${n}`,
       });
-      const reached = () => fake.calls.some((c) => c.step === step && c.chunkId === chunkId);
-      await until(reached, `the ${step} step of ${chunkId}`, { timeoutMs: 60_000 });
+      // Catalog and ingest start side by side: a cancel during the refresh waits for both to run.
+      const waitFor = step === 'catalog' ? ['catalog', 'ingest'] : [step];
+      const reached = () => waitFor.every((w) => fake.calls.some((c) => c.step === w && c.chunkId === chunkId));
+      await until(reached, `the ${waitFor.join(' and ')} step of ${chunkId}`, { timeoutMs: 60_000 });
       await handle.cancel();
       return handle.result();
     });

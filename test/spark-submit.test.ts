@@ -158,11 +158,15 @@ describe('local spark-submit: a run is its pid, start time and command line', ()
     // Each shell has forked its sleep: the tree has two levels, as spark-submit's has.
     const childrenOf = (pid: number) => fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
     await until(() => handles.every((h) => childrenOf(Number(h.id)) !== ''), 'every shell to start its sleep');
-    const states = await Promise.all(handles.map(async (h) => (await spark.cancel(h)).state));
-    assert.deepEqual(
-      states,
-      handles.map(() => 'cancelled'),
-    );
+    try {
+      const states = await Promise.all(handles.map(async (h) => (await spark.cancel(h)).state));
+      assert.deepEqual(
+        states,
+        handles.map(() => 'cancelled'),
+      );
+    } finally {
+      for (const h of handles) await spark.cancel(h);
+    }
   });
 
   it("a dead worker's run of the chunk that its heartbeat never named is stopped before the rerun starts", async () => {

@@ -36,6 +36,9 @@ LOCK_TTL_SECONDS = 600
 # holder's S3 lock is taken over rather than failing the waiter; a live holder swaps in seconds.
 LOCK_WAIT_SECONDS = 900
 _POLL_SECONDS = 0.01  # locally a swap is a rename: ask often
+# A 409 on the release (a concurrent request on the lock object) is asked again this often, as the
+# worker's conditional writes do; a lock left behind only blocks the day until it expires.
+_RELEASE_ASKS = 5
 _S3_POLL_SECONDS = 1.0  # each S3 ask is a PUT and a GET
 
 
@@ -100,7 +103,7 @@ def renew(held: Held, me: bytes) -> Optional[Held]:
     """The lock, still this writer's and (S3) good for another LOCK_TTL_SECONDS; None once another holds it."""
     if held.uri.startswith("file://"):
         # A local lock never expires while its holder lives: it is ours as long as it names us.
-        return held if _read(held.uri[len("file://"):]) == held.token.decode() else None
+        return held if _read_bytes(held.uri[len("file://"):]) == held.token else None
     client, (bucket, key) = conditional._s3_client(held.uri), conditional._bucket_key(held.uri)
     etag = _s3_put_if(client, bucket, key, _s3_body(me), {"IfMatch": f'"{held.token}"'})
     return None if etag is None else Held(held.uri, etag)
@@ -114,13 +117,18 @@ def release(held: Held) -> None:
     from botocore.exceptions import ClientError
 
     client, (bucket, key) = conditional._s3_client(held.uri), conditional._bucket_key(held.uri)
-    try:
-        # A conditional delete: no window between reading the lock and deleting a new holder's.
-        client.delete_object(Bucket=bucket, Key=key, IfMatch=f'"{held.token}"')
-    except ClientError as err:
-        # 412: another writer's lock now; 404: gone already; 409: a concurrent write to it.
-        if err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") not in (404, 409, 412):
-            raise
+    for _ in range(_RELEASE_ASKS):
+        try:
+            # A conditional delete: no window between reading the lock and deleting a new holder's.
+            client.delete_object(Bucket=bucket, Key=key, IfMatch=f'"{held.token}"')
+            return
+        except ClientError as err:
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if status in (404, 412):
+                return  # gone already, or another writer's lock now: left to it
+            if status != 409:
+                raise
+    # Still 409 (requests racing on the object): left to expire, LOCK_TTL_SECONDS at most.
 
 
 def describe_holder(uri: str) -> str:
@@ -164,9 +172,14 @@ def _local_try(uri: str, me: bytes) -> Optional[Held]:
 
 
 def _read(path: str) -> Optional[str]:
+    raw = _read_bytes(path)
+    return None if raw is None else raw.decode(errors="replace")
+
+
+def _read_bytes(path: str) -> Optional[bytes]:
     try:
         with open(path, "rb") as f:
-            return f.read().decode()
+            return f.read()
     except FileNotFoundError:
         return None
 

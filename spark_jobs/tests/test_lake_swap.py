@@ -168,8 +168,9 @@ def test_s3_a_holder_whose_lock_expired_and_was_taken_over_is_told_and_leaves_it
         lock.confirm()  # still a's: renewed, with a new expiry
         assert json.loads(s3.get_object(Bucket="lake", Key=key)["Body"].read())["holder"]["attempt"] == "attempt-a"
         taken = None
+        # b takes it over once it has expired: a second by S3's clock (whole seconds), so within a few.
         deadline = time.monotonic() + 30
-        while taken is None and time.monotonic() < deadline:  # b takes it over once it has expired
+        while taken is None and time.monotonic() < deadline:
             taken = day_lock.try_lock(S3_LOCK, b)
             time.sleep(0.2)
         assert taken is not None and taken.token != first

@@ -123,8 +123,11 @@ export interface WorkerEnv {
 
 /** A worker that exits by itself this soon after its start did not get going. */
 const QUICK_EXIT_MS = 15_000;
-/** Quick exits in a row taken for a crash loop (one can be a server restart at the worker's start). */
-const CRASH_LOOP_EXITS = 3;
+/**
+ * Quick exits in a row taken for a crash loop: a dev-server restart makes each starting worker (at
+ * most a schedule's three) exit once, a broken build makes them exit every time.
+ */
+const CRASH_LOOP_EXITS = 5;
 
 /** Worker processes (the real entry point, lib/src/worker.js), each the leader of its own process group. */
 export class Workers {
@@ -139,15 +142,17 @@ export class Workers {
   private giveUp: (err: Error) => void = () => undefined;
   /**
    * Rejects when workers keep exiting at start-up (a broken build, a bad setting): the schedule
-   * stops at once and says why, instead of restarting them until its deadline.
+   * stops at once and says why, instead of restarting them until its deadline. No worker starts after.
    */
   readonly crashLoop = new Promise<never>((_, reject) => (this.giveUp = reject));
+  crashed = false;
 
   constructor(private readonly env: WorkerEnv) {
     this.crashLoop.catch(() => undefined); // observed by the runner's race; never unhandled
   }
 
   start(): ChildProcess {
+    if (this.crashed) throw new Error('no worker starts after a crash loop');
     const log = fs.openSync(path.join(this.env.stateDir, `worker-${this.all.length}.log`), 'w');
     const child = spawnTracked(process.execPath, [path.join(ROOT, 'lib', 'src', 'worker.js')], {
       cwd: ROOT,
@@ -179,8 +184,12 @@ export class Workers {
     this.quickExits = Date.now() - exit.startedAt < QUICK_EXIT_MS ? this.quickExits + 1 : 0;
     if (this.quickExits >= CRASH_LOOP_EXITS) {
       const log = path.join(this.env.stateDir, `worker-${this.all.indexOf(child)}.log`);
-      const tail = fs.readFileSync(log, 'utf8').trim().split('\n').slice(0, 3).join(' | ');
-      this.giveUp(new Error(`${CRASH_LOOP_EXITS} workers in a row exited by themselves at start-up (${how}): ${tail}`));
+      const lines = fs.readFileSync(log, 'utf8').split('\n');
+      const error = lines.find((l) => /Error/.test(l)) ?? lines[0];
+      this.crashed = true;
+      this.giveUp(
+        new Error(`${CRASH_LOOP_EXITS} workers in a row exited by themselves at start-up (${how}): ${error} (${log})`),
+      );
       return;
     }
     this.restarts.push(`worker ${child.pid} exited by itself (${how}), restarted`);

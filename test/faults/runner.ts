@@ -79,7 +79,7 @@ async function check(ctx: StepContext, bronze: string, problems: string[]): Prom
  */
 async function runSteps(ctx: StepContext): Promise<void> {
   const queue = [...ctx.schedule.steps];
-  while (queue.length > 0) {
+  while (queue.length > 0 && !ctx.workers.crashed) {
     const step = queue.shift()!;
     const waits = step.op !== 'start' && step.at !== 'now' && step.at !== 'ended';
     const next = queue.findIndex((s) => s.op === 'start');
@@ -118,11 +118,15 @@ export async function runSchedule(schedule: Schedule, opts: RunOptions = {}): Pr
   const problems: string[] = [];
   try {
     for (let i = 0; i < schedule.workers; i++) ctx.workers.start();
-    const steps = async () => {
+    const steps = (async () => {
       await runSteps(ctx);
       await settle(ctx, began + (opts.deadlineMs ?? 600_000), problems);
-    };
-    await Promise.race([steps(), ctx.workers.crashLoop]);
+    })();
+    await Promise.race([steps, ctx.workers.crashLoop]).catch(async (err: unknown) => {
+      // The steps see the crash (settle stops waiting, no worker starts) and end before the clean-up.
+      await steps.catch(() => undefined);
+      throw err;
+    });
     await stopAll(ctx, problems);
     ctx.notes.push(...ctx.workers.restarts);
     await check(ctx, bronze, problems);

@@ -119,13 +119,15 @@ export async function runStep(ctx: StepContext, step: Step): Promise<void> {
  * and waits again. What still runs then is a problem.
  */
 export async function settle(ctx: StepContext, deadline: number, problems: string[]): Promise<void> {
-  if (ctx.workers.alive().length === 0) ctx.workers.start();
+  if (ctx.workers.alive().length === 0 && !ctx.workers.crashed) ctx.workers.start();
+  // Workers in a crash loop end nothing: stop waiting (the runner reports the loop).
+  const ended = async () => ctx.workers.crashed || (await ctx.backfills.allEnded());
   const wait = (ms: number) =>
-    until(() => ctx.backfills.allEnded(), 'every backfill to end', { timeoutMs: ms, everyMs: 1000 }).then(
+    until(ended, 'every backfill to end', { timeoutMs: ms, everyMs: 1000 }).then(
       () => true,
       () => false,
     );
-  if (await wait(Math.max(deadline - Date.now(), 1000))) return;
+  if ((await wait(Math.max(deadline - Date.now(), 1000))) || ctx.workers.crashed) return;
   for (const t of ctx.backfills.tracked) {
     if (await ctx.backfills.ended(t)) continue;
     ctx.notes.push(`backfill ${t.index}: still running at the deadline, cancelled`);

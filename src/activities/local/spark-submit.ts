@@ -155,6 +155,8 @@ export class LocalSparkRunner implements SparkRunner {
     const run = this.runOf(handle);
     if (!run && !isRunOf(handle))
       return { state: 'cancelled', detail: `spark-submit ${pid} is gone (no such process, or the pid is another's)` };
+    // Ended and reaped already: its pid may be another process's by now.
+    if (run?.exit) return this.status(handle);
     killTree(pid);
     const deadline = Date.now() + KILL_WAIT_MS;
     // A run of this worker: its exit event says when it is gone; one of a dead worker: /proc does.
@@ -236,8 +238,8 @@ function killTree(pid: number): void {
   if (!Number.isInteger(pid) || pid <= 0) return;
   try {
     process.kill(pid, 'SIGSTOP');
-  } catch {
-    return; // Already gone.
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return; // already gone
   }
   for (const child of childPids(pid)) killTree(child);
   try {
@@ -247,12 +249,26 @@ function killTree(pid: number): void {
   }
 }
 
+/** Children started by any of the process's threads (the JVM starts Python from a thread other than its main one). */
 function childPids(pid: number): number[] {
+  let threads: string[];
   try {
-    return fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    threads = fs.readdirSync(`/proc/${pid}/task`);
   } catch {
     return [];
   }
+  return threads.flatMap((tid) => {
+    try {
+      return fs
+        .readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8')
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return []; // the thread ended meanwhile
+    }
+  });
 }
 
 /** The job's own one-line account of a failure it could name (spark_jobs/card_features/failures.py). */
