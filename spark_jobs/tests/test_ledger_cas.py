@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 
@@ -227,6 +228,32 @@ def test_s3_without_a_boto3_that_sends_conditions_is_refused(monkeypatch):
     # The job's error record: a storage error an operator must fix, not retried.
     assert failures.describe(None, None, refused.value) == {
         "type": "StorageError", "path": uri, "reason": conditional.S3_GAP, "retryable": False}
+
+
+def test_s3_with_a_botocore_whose_delete_takes_no_if_match_is_refused(monkeypatch):
+    """A botocore from before conditional deletes: the day swap lock could not be released safely."""
+    import boto3
+
+    real_client = boto3.client
+
+    def older_client(*args, **kwargs):
+        client = real_client(*args, **kwargs)
+        model = client.meta.service_model
+        real_operation = model.operation_model
+
+        def operation_model(name):
+            op = real_operation(name)
+            if name != "DeleteObject":
+                return op
+            members = {k: v for k, v in op.input_shape.members.items() if k != "IfMatch"}
+            return SimpleNamespace(input_shape=SimpleNamespace(members=members))
+
+        monkeypatch.setattr(model, "operation_model", operation_model)
+        return client
+
+    monkeypatch.setattr(boto3, "client", older_client)
+    with pytest.raises(ConditionalWritesUnavailable, match="DeleteObject takes IfMatch"):
+        conditional.write_text_if("s3://lake/_ledger/x.json", "x", if_none_match=True)
 
 
 def test_s3_a_retried_put_that_meets_its_own_write_succeeds(s3):
