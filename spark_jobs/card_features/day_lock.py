@@ -103,7 +103,7 @@ def renew(held: Held, me: bytes) -> Optional[Held]:
     """The lock, still this writer's and (S3) good for another LOCK_TTL_SECONDS; None once another holds it."""
     if held.uri.startswith("file://"):
         # A local lock never expires while its holder lives: it is ours as long as it names us.
-        return held if _read_bytes(held.uri[len("file://"):]) == held.token else None
+        return held if conditional._read_bytes(held.uri[len("file://"):]) == held.token else None
     client, (bucket, key) = conditional._s3_client(held.uri), conditional._bucket_key(held.uri)
     etag = _s3_put_if(client, bucket, key, _s3_body(me), {"IfMatch": f'"{held.token}"'})
     return None if etag is None else Held(held.uri, etag)
@@ -172,16 +172,8 @@ def _local_try(uri: str, me: bytes) -> Optional[Held]:
 
 
 def _read(path: str) -> Optional[str]:
-    raw = _read_bytes(path)
+    raw = conditional._read_bytes(path)
     return None if raw is None else raw.decode(errors="replace")
-
-
-def _read_bytes(path: str) -> Optional[bytes]:
-    try:
-        with open(path, "rb") as f:
-            return f.read()
-    except FileNotFoundError:
-        return None
 
 
 # --- S3: a lock object written with conditional PUTs ---
